@@ -1,0 +1,3 @@
+from edgeledger.cli import main
+
+main()

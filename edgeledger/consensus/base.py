@@ -1,0 +1,49 @@
+"""The consensus interface every protocol implements, and its registry.
+
+Like CometBFT's split of consensus from the application, a consensus core orders
+transactions into blocks and emits :class:`CommitBlock`; executing a committed block is the
+node's job. Cores are sans-IO: they consume inputs with the current time ``now`` and return
+effects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from edgeledger.effects import Effect
+from edgeledger.ledger.block import Block
+from edgeledger.ledger.transaction import Transaction
+from edgeledger.registry import Registry
+
+__all__ = ["Consensus", "CommitBlock", "consensus_protocols"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitBlock(Effect):
+    """``block`` (with its certificate) is final: store it durably, then execute it."""
+
+    block: Block
+
+
+class Consensus(ABC):
+    """One replica (or miner) of a consensus protocol."""
+
+    #: the wire message types this protocol sends, for the node's decoder
+    message_types: tuple[type, ...] = ()
+
+    @abstractmethod
+    def submit(self, tx: Transaction, now: float) -> list[Effect]:
+        """A transaction arrives from a local client or the mempool of a peer."""
+
+    @abstractmethod
+    def receive(self, sender: str, message: Any, now: float) -> list[Effect]:
+        """A consensus message from ``sender`` (already decoded into a typed record)."""
+
+    @abstractmethod
+    def timer(self, name: str, now: float) -> list[Effect]:
+        """Timer ``name`` set earlier through ``SetTimer`` fired."""
+
+
+consensus_protocols: Registry[type[Consensus]] = Registry("consensus protocol")

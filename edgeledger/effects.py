@@ -1,0 +1,84 @@
+"""What a sans-IO protocol core asks its driver to do (DESIGN rule 1).
+
+Cores return these as values from ``handle``-style methods; only drivers (``net.sim`` and
+the HTTP driver) turn them into I/O. They are plain in-memory values, never put on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Effect", "Send", "Broadcast", "SetTimer", "CancelTimer", "Metric", "Rejected", "SubmitTransaction",
+           "Compute"]
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """Base class of all effects."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send(Effect):
+    """Deliver ``message`` (a wire record) to node ``to``."""
+
+    to: str
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast(Effect):
+    """Deliver ``message`` to every node in ``to`` (the core names its audience)."""
+
+    to: tuple[str, ...]
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer(Effect):
+    """Fire the core's timer ``name`` after ``delay_s`` seconds (replaces a pending one)."""
+
+    name: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer(Effect):
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Metric(Effect):
+    """A measurement for metrics.csv (``round`` is -1 when not tied to an FL round)."""
+
+    name: str
+    value: float
+    round: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected(Effect):
+    """An input was refused and changed nothing; ``sender`` is whose input it was."""
+
+    sender: str
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitTransaction(Effect):
+    """Hand a signed transaction to the node's consensus (or to its validator, for clients)."""
+
+    tx: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Compute(Effect):
+    """Ask the node to run local work ``job`` (e.g. training) and report ``name`` when done.
+
+    The node runs the job, then feeds its result back to the core after the job's duration:
+    modelled in simulation, measured in deployment.
+    """
+
+    name: str
+    job: Any

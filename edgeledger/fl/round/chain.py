@@ -1,0 +1,88 @@
+"""The FL round's transaction kinds: deterministic chain rules (no floats, no clock).
+
+- ``fl.round_open``: by an aggregator, for round = last round + 1, when no round is open;
+- ``fl.update``: by a device listed as a participant of the open round, once per round;
+- ``fl.round_close``: by an aggregator, for the open round; every contributor it names must
+  already have its update recorded on chain.
+"""
+
+from __future__ import annotations
+
+from edgeledger.codec import decode, encode
+from edgeledger.fl.round.events import KIND_CLOSE, KIND_OPEN, KIND_UPDATE, RoundClose, RoundOpen, UpdateRecord
+from edgeledger.ledger.state import TransactionRejected, TxContext, tx_kinds
+from edgeledger.ledger.transaction import Transaction
+
+__all__ = ["AGGREGATOR_ROLES", "open_round", "current_round"]
+
+AGGREGATOR_ROLES = frozenset({"cloud"})
+
+
+def _int(ctx: TxContext, key: str) -> int:
+    raw = ctx.get(key)
+    return decode(raw, int) if raw is not None else 0
+
+
+def current_round(ctx: TxContext) -> int:
+    return _int(ctx, "fl/round")
+
+
+def open_round(ctx: TxContext) -> int:
+    """The round that is open now, or 0."""
+    return _int(ctx, "fl/open")
+
+
+def _require_role(ctx: TxContext, tx: Transaction, roles: frozenset[str]) -> None:
+    role = ctx.membership.role(tx.sender)
+    if role not in roles:
+        raise TransactionRejected(
+            f"{tx.kind} from {tx.sender!r} (role {role}); expected role in {sorted(roles)}"
+        )
+
+
+@tx_kinds.register(KIND_OPEN)
+def apply_round_open(ctx: TxContext, tx: Transaction) -> None:
+    _require_role(ctx, tx, AGGREGATOR_ROLES)
+    body = decode(tx.payload, RoundOpen)
+    if open_round(ctx):
+        raise TransactionRejected(
+            f"round {open_round(ctx)} is still open; close it before opening {body.round}"
+        )
+    if body.round != current_round(ctx) + 1:
+        raise TransactionRejected(f"round_open for round {body.round}, expected {current_round(ctx) + 1}")
+    unknown = [p for p in body.participants if ctx.membership.role(p) != "device"]
+    if unknown or not body.participants:
+        raise TransactionRejected(f"participants must be registered devices; got {unknown or 'none'}")
+    ctx.put("fl/round", encode(body.round))
+    ctx.put("fl/open", encode(body.round))
+    ctx.put(f"fl/global/{body.round}", body.global_digest)
+    for p in body.participants:
+        ctx.put(f"fl/participant/{body.round}/{p}", b"\x01")
+
+
+@tx_kinds.register(KIND_UPDATE)
+def apply_update(ctx: TxContext, tx: Transaction) -> None:
+    body = decode(tx.payload, UpdateRecord)
+    if body.round != open_round(ctx):
+        raise TransactionRejected(f"update for round {body.round}, but the open round is {open_round(ctx)}")
+    if ctx.get(f"fl/participant/{body.round}/{tx.sender}") is None:
+        raise TransactionRejected(f"{tx.sender!r} is not a participant of round {body.round}")
+    key = f"fl/update/{body.round}/{tx.sender}"
+    if ctx.get(key) is not None:
+        raise TransactionRejected(f"{tx.sender!r} already recorded an update for round {body.round}")
+    ctx.put(key, body.update_digest)
+
+
+@tx_kinds.register(KIND_CLOSE)
+def apply_round_close(ctx: TxContext, tx: Transaction) -> None:
+    _require_role(ctx, tx, AGGREGATOR_ROLES)
+    body = decode(tx.payload, RoundClose)
+    if body.round != open_round(ctx):
+        raise TransactionRejected(
+            f"round_close for round {body.round}, but the open round is {open_round(ctx)}"
+        )
+    missing = [c for c in body.contributors if ctx.get(f"fl/update/{body.round}/{c}") is None]
+    if missing:
+        raise TransactionRejected(f"contributors without a recorded update in round {body.round}: {missing}")
+    ctx.put(f"fl/close/{body.round}", body.global_digest)
+    ctx.delete("fl/open")

@@ -1,0 +1,351 @@
+"""The FL round protocol as sans-IO cores: aggregator, device and edge relay.
+
+One round (DESIGN "A FL round on chain"; the ChainFL / FBFL / Pedal shape):
+1. the aggregator submits ``fl.round_open(r, global digest, participants)``;
+2. once it is committed, the aggregator sends the committed header, its certificate, the
+   Merkle proof and the model blob to the edges, which forward to their devices; each device
+   verifies all of it (:func:`verify_announcement`), trains, signs ``fl.update(r, digest)``
+   and uploads through its edge;
+3. the aggregator checks each upload (signer, participant, round, blob digest), submits the
+   accepted update transactions, and when all participants answered or the round deadline
+   fired, aggregates with the configured plug-in and submits ``fl.round_close``;
+4. when the close commits, round r+1 opens.
+Cores take inputs with ``now`` and return effects; training runs in the node via ``Compute``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+
+from edgeledger.codec import decode, encode
+from edgeledger.crypto.hashing import sha256
+from edgeledger.crypto.keys import PrivateKey
+from edgeledger.crypto.merkle import merkle_proof
+from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.fl.aggregators.base import Aggregator
+from edgeledger.fl.attacks.base import ModelAttack
+from edgeledger.fl.learner import Learner, LocalResult
+from edgeledger.fl.params import params_from_bytes, params_to_bytes
+from edgeledger.fl.round.events import (
+    KIND_CLOSE,
+    KIND_OPEN,
+    KIND_UPDATE,
+    ModelAnnouncement,
+    RoundClose,
+    RoundOpen,
+    UpdateRecord,
+    UpdateUpload,
+)
+from edgeledger.fl.round.verify import verify_announcement
+from edgeledger.ledger.block import Block
+from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.state import Receipt
+from edgeledger.ledger.transaction import make_transaction
+
+__all__ = ["RoundSettings", "AggregatorCore", "DeviceCore", "EdgeRelay", "TrainJob", "derive_seed"]
+
+DEADLINE_TIMER = "fl.round_deadline"
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed from a tuple of values (stable across runs and platforms)."""
+    return int.from_bytes(sha256(encode([str(p) for p in parts]))[:8], "big") >> 1
+
+
+@dataclass(frozen=True)
+class RoundSettings:
+    rounds: int
+    clients_per_round: int
+    round_timeout_s: float = 60.0
+    verify_uploads: bool = True  # signatures and digests of uploads (ChainFL's upload defense)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    round: int
+    global_params: np.ndarray
+    seed: int
+
+
+@dataclass
+class _Round:
+    number: int
+    participants: list[str]
+    opened_at: float = 0.0
+    updates: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
+    rejected: int = 0
+    closing: bool = False
+
+
+class AggregatorCore:
+    """The aggregator role (the cloud in ChainFL): opens, collects, aggregates, closes rounds."""
+
+    def __init__(
+        self,
+        node_id: str,
+        key: PrivateKey,
+        membership: Membership,
+        settings: RoundSettings,
+        aggregator: Aggregator,
+        learner: Learner,
+        devices: list[str],
+        edges: list[str],
+        rng: np.random.Generator,
+    ) -> None:
+        self.node_id, self.key, self.membership = node_id, key, membership
+        self.settings, self.aggregator, self.learner = settings, aggregator, learner
+        self.devices, self.edges, self.rng = list(devices), list(edges), rng
+        self.nonce = 0
+        self.global_params = learner.initial_params()
+        self.global_blob = params_to_bytes(self.global_params)
+        self.current: _Round | None = None
+        self.completed = 0
+        self.done = False
+        self.history: list[dict[str, float]] = []
+
+    def _submit(self, kind: str, payload: object) -> SubmitTransaction:
+        self.nonce += 1
+        return SubmitTransaction(make_transaction(self.key, self.node_id, self.nonce, kind, payload))
+
+    def start(self, now: float) -> list[Effect]:
+        return [self._open(1)]
+
+    def _open(self, number: int) -> SubmitTransaction:
+        k = min(self.settings.clients_per_round, len(self.devices))
+        chosen = sorted(self.rng.choice(self.devices, size=k, replace=False).tolist())
+        self.current = _Round(number=number, participants=chosen)
+        return self._submit(
+            KIND_OPEN,
+            RoundOpen(
+                round=number,
+                global_digest=sha256(self.global_blob),
+                global_size=len(self.global_blob),
+                participants=chosen,
+            ),
+        )
+
+    def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
+        """React to our own committed round transactions."""
+        effects: list[Effect] = []
+        for index, (tx, receipt) in enumerate(zip(block.transactions, receipts)):
+            if tx.sender != self.node_id or not receipt.ok:
+                if tx.sender == self.node_id and not receipt.ok:
+                    effects.append(Rejected(self.node_id, tx.kind, receipt.reason))
+                continue
+            if tx.kind == KIND_OPEN and self.current is not None:
+                assert block.certificate is not None
+                announcement = ModelAnnouncement(
+                    header=block.header,
+                    certificate=block.certificate,
+                    open_tx=tx,
+                    proof=merkle_proof([encode(t) for t in block.transactions], index),
+                    model=self.global_blob,
+                )
+                self.current.opened_at = now
+                effects += [
+                    Broadcast(tuple(self.edges), announcement),
+                    SetTimer(DEADLINE_TIMER, self.settings.round_timeout_s),
+                ]
+            elif tx.kind == KIND_CLOSE:
+                body = decode(tx.payload, RoundClose)
+                self.completed = body.round
+                effects.append(Metric("fl.round_committed_s", now, body.round))
+                if body.round >= self.settings.rounds:
+                    self.done = True
+                else:
+                    effects.append(self._open(body.round + 1))
+        return effects
+
+    def on_upload(self, sender: str, msg: UpdateUpload, now: float) -> list[Effect]:
+        rnd = self.current
+        reason = self._check_upload(msg, rnd)
+        if reason is not None:
+            if rnd is not None:
+                rnd.rejected += 1
+            r = rnd.number if rnd else -1
+            return [Rejected(msg.tx.sender, "fl.update", reason), Metric("fl.update_rejected", 1.0, r)]
+        assert rnd is not None
+        body = decode(msg.tx.payload, UpdateRecord)
+        try:
+            params = params_from_bytes(msg.update)
+        except EdgeLedgerError as exc:
+            rnd.rejected += 1
+            return [
+                Rejected(msg.tx.sender, "fl.update", str(exc)),
+                Metric("fl.update_rejected", 1.0, rnd.number),
+            ]
+        if params.shape != self.global_params.shape:
+            rnd.rejected += 1
+            return [
+                Rejected(
+                    msg.tx.sender,
+                    "fl.update",
+                    f"update has {params.size} parameters, expected {self.global_params.size}",
+                ),
+                Metric("fl.update_rejected", 1.0, rnd.number),
+            ]
+        rnd.updates[msg.tx.sender] = (params, body.n_samples)
+        effects: list[Effect] = [SubmitTransaction(msg.tx), Metric("fl.update_accepted", 1.0, rnd.number)]
+        if len(rnd.updates) == len(rnd.participants):
+            effects += self._close(now)
+        return effects
+
+    def _check_upload(self, msg: UpdateUpload, rnd: _Round | None) -> str | None:
+        tx = msg.tx
+        if rnd is None or rnd.closing:
+            return "no round is collecting updates"
+        if tx.kind != KIND_UPDATE:
+            return f"upload carries a {tx.kind!r} transaction, expected {KIND_UPDATE!r}"
+        if tx.sender not in rnd.participants:
+            return f"{tx.sender!r} is not a participant of round {rnd.number}"
+        if tx.sender in rnd.updates:
+            return f"{tx.sender!r} already uploaded in round {rnd.number}"
+        try:
+            body = decode(tx.payload, UpdateRecord)
+        except EdgeLedgerError as exc:
+            return str(exc)
+        if body.round != rnd.number:
+            return f"update for round {body.round}, collecting round {rnd.number}"
+        if self.settings.verify_uploads:
+            if not self.membership.verify(tx.sender, tx.signing_bytes(), tx.signature):
+                return f"bad signature on the update of {tx.sender!r}"
+            if sha256(msg.update) != body.update_digest:
+                return f"update blob of {tx.sender!r} does not match its signed digest"
+        return None
+
+    def timer(self, name: str, now: float) -> list[Effect]:
+        if name == DEADLINE_TIMER and self.current is not None and not self.current.closing:
+            return self._close(now)
+        return []
+
+    def _close(self, now: float) -> list[Effect]:
+        rnd = self.current
+        assert rnd is not None
+        rnd.closing = True
+        contributors = sorted(rnd.updates)
+        effects: list[Effect] = []
+        if contributors:
+            updates = np.stack([rnd.updates[c][0] for c in contributors])  # (n_clients, n_params)
+            weights = np.array([rnd.updates[c][1] for c in contributors], dtype=np.float64)  # (n_clients,)
+            try:
+                self.global_params = self.aggregator.aggregate(updates, weights).astype(np.float32)
+            except EdgeLedgerError as exc:
+                effects.append(Rejected(self.node_id, "aggregation", str(exc)))
+        self.global_blob = params_to_bytes(self.global_params)
+        scores = self.learner.evaluate(self.global_params)
+        self.history.append({"round": rnd.number, **scores})
+        accuracy = scores.get("accuracy", 0.0)
+        effects += [Metric(f"fl.{k}", v, rnd.number) for k, v in sorted(scores.items())]
+        effects += [
+            Metric("fl.updates_accepted", float(len(contributors)), rnd.number),
+            Metric("fl.updates_rejected", float(rnd.rejected), rnd.number),
+            Metric("fl.round_time_s", now - rnd.opened_at, rnd.number),
+        ]
+        close = RoundClose(
+            round=rnd.number,
+            global_digest=sha256(self.global_blob),
+            contributors=contributors,
+            rejected=rnd.rejected,
+            accuracy_bp=int(round(accuracy * 10000)),
+        )
+        effects.append(self._submit(KIND_CLOSE, close))
+        return effects
+
+
+class DeviceCore:
+    """An IoT device: verifies the announced global model, trains, signs and uploads."""
+
+    def __init__(
+        self,
+        node_id: str,
+        key: PrivateKey,
+        membership: Membership,
+        edge: str,
+        seed: int,
+        attack: ModelAttack | None = None,
+        attack_from_round: int = 1,
+        verify_downloads: bool = True,
+    ) -> None:
+        self.node_id, self.key, self.membership, self.edge = node_id, key, membership, edge
+        self.seed, self.attack, self.attack_from_round = seed, attack, attack_from_round
+        self.verify_downloads = verify_downloads
+        self.last_round = 0
+        self.rng = np.random.default_rng(derive_seed(seed, node_id, "attack"))
+
+    def on_announcement(self, sender: str, msg: ModelAnnouncement, now: float) -> list[Effect]:
+        try:
+            body = verify_announcement(msg, self.membership, check_digest=self.verify_downloads)
+        except EdgeLedgerError as exc:
+            return [Rejected(sender, "fl.announce", str(exc)), Metric("fl.download_rejected", 1.0)]
+        if body.round <= self.last_round or self.node_id not in body.participants:
+            return []
+        try:
+            params = params_from_bytes(msg.model)
+        except EdgeLedgerError as exc:
+            return [
+                Rejected(sender, "fl.announce", str(exc)),
+                Metric("fl.download_rejected", 1.0, body.round),
+            ]
+        self.last_round = body.round
+        return [
+            Compute(
+                "fl.train", TrainJob(body.round, params, derive_seed(self.seed, self.node_id, body.round))
+            )
+        ]
+
+    def on_trained(self, job: TrainJob, result: LocalResult, now: float) -> list[Effect]:
+        params = result.params
+        malicious = self.attack is not None and job.round >= self.attack_from_round
+        if malicious:
+            params = self.attack.poison(params, job.global_params, self.rng).astype(np.float32)
+        blob = params_to_bytes(params)
+        record = UpdateRecord(
+            round=job.round, update_digest=sha256(blob), update_size=len(blob), n_samples=result.weight
+        )
+        tx = make_transaction(self.key, self.node_id, job.round, KIND_UPDATE, record)
+        return [
+            Send(self.edge, UpdateUpload(tx=tx, update=blob)),
+            Metric("fl.train_loss", result.loss, job.round),
+        ]
+
+
+class EdgeRelay:
+    """An edge server's FL duty: forward models down and updates up (or tamper, if compromised).
+
+    ``tamper_downloads`` / ``tamper_uploads`` model ChainFL's download and upload attacks by a
+    compromised edge: the blob is perturbed in transit while the signed metadata is kept.
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        aggregator: str,
+        devices: list[str],
+        seed: int,
+        tamper_downloads: bool = False,
+        tamper_uploads: bool = False,
+    ) -> None:
+        self.node_id, self.aggregator, self.devices = node_id, aggregator, list(devices)
+        self.tamper_downloads, self.tamper_uploads = tamper_downloads, tamper_uploads
+        self.rng = np.random.default_rng(derive_seed(seed, node_id, "tamper"))
+
+    def _tamper(self, blob: bytes) -> bytes:
+        params = params_from_bytes(blob)
+        noise = self.rng.normal(0.0, 1.0, size=params.shape).astype(np.float32)
+        return params_to_bytes(params + noise)
+
+    def on_announcement(self, sender: str, msg: ModelAnnouncement, now: float) -> list[Effect]:
+        if self.tamper_downloads:
+            msg = msgspec.structs.replace(msg, model=self._tamper(msg.model))
+        return [Broadcast(tuple(self.devices), msg)] if self.devices else []
+
+    def on_upload(self, sender: str, msg: UpdateUpload, now: float) -> list[Effect]:
+        if sender not in self.devices:
+            return [Rejected(sender, "fl.upload", f"{sender!r} is not a device of edge {self.node_id!r}")]
+        if self.tamper_uploads:
+            msg = msgspec.structs.replace(msg, update=self._tamper(msg.update))
+        return [Send(self.aggregator, msg)]

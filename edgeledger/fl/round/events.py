@@ -1,0 +1,77 @@
+"""Messages and transaction payloads of the on-chain FL round (DESIGN: "A FL round on chain").
+
+On chain (small, integers and digests only): ``RoundOpen`` names the global model digest
+and the participants; each device's ``UpdateRecord`` names its update digest; ``RoundClose``
+names the aggregated model digest, the contributors and the test accuracy in basis points.
+Off chain: the model and update blobs, carried by ``ModelAnnouncement`` and ``UpdateUpload``.
+"""
+
+from __future__ import annotations
+
+from edgeledger.codec import Record
+from edgeledger.crypto.merkle import MerkleProof
+from edgeledger.ledger.block import BlockHeader, CommitCertificate
+from edgeledger.ledger.transaction import Transaction
+
+__all__ = [
+    "RoundOpen",
+    "UpdateRecord",
+    "RoundClose",
+    "ModelAnnouncement",
+    "UpdateUpload",
+    "FL_MESSAGES",
+    "KIND_OPEN",
+    "KIND_UPDATE",
+    "KIND_CLOSE",
+]
+
+KIND_OPEN = "fl.round_open"
+KIND_UPDATE = "fl.update"
+KIND_CLOSE = "fl.round_close"
+
+
+class RoundOpen(Record):
+    round: int
+    global_digest: bytes
+    global_size: int
+    participants: list[str]
+
+
+class UpdateRecord(Record):
+    round: int
+    update_digest: bytes
+    update_size: int
+    n_samples: int
+
+
+class RoundClose(Record):
+    round: int
+    global_digest: bytes
+    contributors: list[str]
+    rejected: int
+    accuracy_bp: int  # test accuracy in basis points (1/10000): no floats on chain
+
+
+class ModelAnnouncement(Record, tag="fl.announce"):
+    """A committed ``RoundOpen`` with the evidence a device needs to trust it, and the model.
+
+    The device checks the certificate (2f+1 validator signatures over the header), the
+    Merkle inclusion of ``open_tx`` in the header, the aggregator's signature on the
+    transaction and finally that ``sha256(model)`` is the digest the chain names.
+    """
+
+    header: BlockHeader
+    certificate: CommitCertificate
+    open_tx: Transaction
+    proof: MerkleProof
+    model: bytes
+
+
+class UpdateUpload(Record, tag="fl.upload"):
+    """A device's signed ``fl.update`` transaction and the update blob it names."""
+
+    tx: Transaction
+    update: bytes
+
+
+FL_MESSAGES = (ModelAnnouncement, UpdateUpload)

@@ -1,0 +1,46 @@
+"""Light-client checks a device runs before it trusts a global model (ChainFL's download defense).
+
+A device keeps no chain; it trusts the validator keys of the genesis. A model is accepted
+only when (1) the header carries a valid commit certificate (2f+1 validators), (2) the
+``fl.round_open`` transaction is included in that header by Merkle proof, (3) it is signed
+by an aggregator, and (4) the model bytes hash to the digest the transaction names.
+"""
+
+from __future__ import annotations
+
+from edgeledger.codec import decode, encode
+from edgeledger.crypto.hashing import sha256
+from edgeledger.crypto.merkle import verify_merkle_proof
+from edgeledger.errors import ChainValidationError, IntegrityError, SignatureError
+from edgeledger.fl.round.chain import AGGREGATOR_ROLES
+from edgeledger.fl.round.events import KIND_OPEN, ModelAnnouncement, RoundOpen
+from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.transaction import verify_transaction
+from edgeledger.ledger.validation import validate_certificate
+
+__all__ = ["verify_announcement"]
+
+
+def verify_announcement(
+    msg: ModelAnnouncement, membership: Membership, check_digest: bool = True
+) -> RoundOpen:
+    """Return the committed ``RoundOpen`` or raise naming the check that failed."""
+    validate_certificate(msg.header, msg.certificate, membership)
+    if not verify_merkle_proof(encode(msg.open_tx), msg.proof, msg.header.tx_root):
+        raise ChainValidationError(
+            f"round_open is not included in block {msg.header.height} (Merkle proof fails)"
+        )
+    if msg.open_tx.kind != KIND_OPEN or membership.role(msg.open_tx.sender) not in AGGREGATOR_ROLES:
+        raise SignatureError(
+            f"{msg.open_tx.kind} from {msg.open_tx.sender!r} is not an aggregator's round_open"
+        )
+    verify_transaction(msg.open_tx, membership)
+    body = decode(msg.open_tx.payload, RoundOpen)
+    if check_digest:
+        digest = sha256(msg.model)
+        if digest != body.global_digest:
+            raise IntegrityError(
+                f"global model of round {body.round} hashes to {digest.hex()[:16]}, "
+                f"but the chain names {body.global_digest.hex()[:16]}"
+            )
+    return body

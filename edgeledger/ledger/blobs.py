@@ -1,0 +1,95 @@
+"""Content-addressed blob store: sha256 -> bytes (DESIGN rule 3, big data off-chain).
+
+``get`` re-hashes what it returns, so a blob tampered with at rest is detected as an
+:class:`IntegrityError` instead of being served.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from edgeledger.crypto.hashing import sha256
+from edgeledger.errors import IntegrityError
+
+__all__ = ["BlobStore", "MemoryBlobStore", "DirectoryBlobStore", "check_blob"]
+
+
+def check_blob(data: bytes, digest: bytes) -> None:
+    """Raise :class:`IntegrityError` unless ``sha256(data) == digest``."""
+    actual = sha256(data)
+    if actual != digest:
+        raise IntegrityError(f"blob digest {actual.hex()[:16]} does not match expected {digest.hex()[:16]}")
+
+
+class BlobStore(ABC):
+    @abstractmethod
+    def put(self, data: bytes) -> bytes:
+        """Store ``data``; return its sha256 digest."""
+
+    @abstractmethod
+    def get(self, digest: bytes) -> bytes:
+        """Return the verified bytes for ``digest``; KeyError when absent."""
+
+    @abstractmethod
+    def has(self, digest: bytes) -> bool:
+        """True when the store holds ``digest``."""
+
+
+class MemoryBlobStore(BlobStore):
+    def __init__(self) -> None:
+        self._blobs: dict[bytes, bytes] = {}
+
+    def put(self, data: bytes) -> bytes:
+        digest = sha256(data)
+        self._blobs[digest] = bytes(data)
+        return digest
+
+    def get(self, digest: bytes) -> bytes:
+        data = self._blobs[digest]
+        check_blob(data, digest)
+        return data
+
+    def has(self, digest: bytes) -> bool:
+        return digest in self._blobs
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+
+class DirectoryBlobStore(BlobStore):
+    """Blobs as files ``<root>/<aa>/<digest hex>``, written atomically (temp file + rename)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, digest: bytes) -> Path:
+        h = digest.hex()
+        return self.root / h[:2] / h
+
+    def put(self, data: bytes) -> bytes:
+        digest = sha256(data)
+        path = self._path(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        return digest
+
+    def get(self, digest: bytes) -> bytes:
+        path = self._path(digest)
+        if not path.exists():
+            raise KeyError(digest.hex())
+        data = path.read_bytes()
+        check_blob(data, digest)
+        return data
+
+    def has(self, digest: bytes) -> bool:
+        return self._path(digest).exists()

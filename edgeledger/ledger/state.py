@@ -1,0 +1,106 @@
+"""The chain's deterministic state machine: nonces, a key-value state and transaction kinds.
+
+Like CometBFT's ABCI ``FinalizeBlock``, applying a committed block is deterministic: no
+clock, no randomness, no floats, ordered iteration only. A transaction whose handler
+rejects it is recorded in the block as invalid with its reason and changes nothing (as in
+Fabric's validate phase); it does not make the block invalid.
+
+Transaction kinds are plug-ins: a package above the ledger (FL, market, oracle) registers
+a handler ``handler(ctx, tx)`` under its kind name in :data:`tx_kinds`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edgeledger.codec import Record
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.ledger.block import Block
+from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.transaction import Transaction
+from edgeledger.registry import Registry
+
+__all__ = ["TransactionRejected", "TxContext", "Receipt", "LedgerState", "tx_kinds"]
+
+
+class TransactionRejected(EdgeLedgerError):
+    """A handler refuses a transaction; the message is recorded as the receipt's reason."""
+
+
+class Receipt(Record):
+    tx_id: bytes
+    height: int
+    ok: bool
+    reason: str = ""
+
+
+class TxContext:
+    """A transaction's view of state: reads see earlier writes; writes commit only on success."""
+
+    def __init__(self, state: LedgerState, height: int) -> None:
+        self._state = state
+        self.height = height
+        self.membership = state.membership
+        self.writes: dict[str, bytes | None] = {}
+
+    def get(self, key: str) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self._state.kv.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self.writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self.writes[key] = None
+
+
+Handler = Callable[[TxContext, Transaction], None]
+tx_kinds: Registry[Handler] = Registry("transaction kind")
+
+
+class LedgerState:
+    """State after applying blocks 1..height in order."""
+
+    def __init__(self, membership: Membership) -> None:
+        self.membership = membership
+        self.kv: dict[str, bytes] = {}
+        self.nonces: dict[str, int] = {}
+        self.height = 0
+        self.receipts: dict[bytes, Receipt] = {}
+
+    def check(self, tx: Transaction) -> str | None:
+        """Why ``tx`` would be rejected now (nonce, kind), or None; changes nothing."""
+        if tx.nonce <= self.nonces.get(tx.sender, 0):
+            return f"nonce {tx.nonce} of {tx.sender!r} is not above the last used {self.nonces.get(tx.sender, 0)}"
+        if tx.kind not in tx_kinds:
+            return f"unknown transaction kind {tx.kind!r}"
+        return None
+
+    def apply_transaction(self, tx: Transaction, height: int) -> Receipt:
+        reason = self.check(tx)
+        ctx = TxContext(self, height)
+        if reason is None:
+            try:
+                tx_kinds.get(tx.kind)(ctx, tx)
+            except (TransactionRejected, EdgeLedgerError) as exc:
+                reason = str(exc)
+        if reason is not None:
+            receipt = Receipt(tx_id=tx.tx_id, height=height, ok=False, reason=reason)
+        else:
+            self.nonces[tx.sender] = tx.nonce
+            for key in sorted(ctx.writes):
+                value = ctx.writes[key]
+                if value is None:
+                    self.kv.pop(key, None)
+                else:
+                    self.kv[key] = value
+            receipt = Receipt(tx_id=tx.tx_id, height=height, ok=True)
+        self.receipts[tx.tx_id] = receipt
+        return receipt
+
+    def apply_block(self, block: Block) -> list[Receipt]:
+        """Apply a committed block's transactions in order; returns one receipt each."""
+        receipts = [self.apply_transaction(tx, block.height) for tx in block.transactions]
+        self.height = block.height
+        return receipts

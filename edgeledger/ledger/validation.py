@@ -1,0 +1,80 @@
+"""Block and chain validation rules (the checks every node, observer or light client runs).
+
+Each rule raises :class:`ChainValidationError` naming the height, the field and what was
+expected; nothing is applied until every rule passed.
+"""
+
+from __future__ import annotations
+
+from edgeledger.errors import ChainValidationError, SignatureError
+from edgeledger.ledger.block import Block, BlockHeader, CommitCertificate, block_hash, commit_statement, transactions_root
+from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.transaction import verify_transaction
+
+__all__ = ["validate_header_link", "validate_body", "validate_certificate", "validate_block", "validate_chain"]
+
+
+def validate_header_link(header: BlockHeader, prev_hash: bytes, height: int, membership: Membership) -> None:
+    if header.chain_id != membership.chain_id:
+        raise ChainValidationError(f"block {header.height}: chain_id {header.chain_id!r}, expected {membership.chain_id!r}")
+    if header.height != height:
+        raise ChainValidationError(f"block height {header.height}, expected {height}")
+    if header.prev_hash != prev_hash:
+        raise ChainValidationError(
+            f"block {height}: prev_hash {header.prev_hash.hex()[:16]}, expected {prev_hash.hex()[:16]}")
+    if not membership.is_validator(header.proposer):
+        raise ChainValidationError(f"block {height}: proposer {header.proposer!r} is not a validator")
+
+
+def validate_body(block: Block, membership: Membership) -> None:
+    header = block.header
+    if header.tx_count != len(block.transactions):
+        raise ChainValidationError(f"block {header.height}: tx_count {header.tx_count}, body has {len(block.transactions)}")
+    root = transactions_root(block.transactions)
+    if root != header.tx_root:
+        raise ChainValidationError(
+            f"block {header.height}: Merkle root {header.tx_root.hex()[:16]} does not match transactions ({root.hex()[:16]})")
+    seen: set[bytes] = set()
+    for tx in block.transactions:
+        tx_id = tx.tx_id
+        if tx_id in seen:
+            raise ChainValidationError(f"block {header.height}: transaction {tx_id.hex()[:16]} appears twice")
+        seen.add(tx_id)
+        try:
+            verify_transaction(tx, membership)
+        except SignatureError as exc:
+            raise ChainValidationError(f"block {header.height}: {exc}") from None
+
+
+def validate_certificate(header: BlockHeader, cert: CommitCertificate | None, membership: Membership) -> None:
+    """2f+1 distinct validators signed the commit statement of this header's hash."""
+    if cert is None:
+        raise ChainValidationError(f"block {header.height}: no commit certificate")
+    digest = block_hash(header)
+    if cert.height != header.height or cert.block_hash != digest:
+        raise ChainValidationError(f"block {header.height}: certificate is for another block")
+    statement = commit_statement(header.chain_id, cert.view, cert.height, digest)
+    signers: set[str] = set()
+    for vote in cert.votes:
+        if vote.replica in signers or not membership.is_validator(vote.replica):
+            continue
+        if membership.verify(vote.replica, statement, vote.signature):
+            signers.add(vote.replica)
+    if len(signers) < membership.quorum:
+        raise ChainValidationError(
+            f"block {header.height}: certificate has {len(signers)} valid validator signatures, "
+            f"needs 2f+1 = {membership.quorum}")
+
+
+def validate_block(block: Block, prev_hash: bytes, height: int, membership: Membership) -> None:
+    validate_header_link(block.header, prev_hash, height, membership)
+    validate_body(block, membership)
+    validate_certificate(block.header, block.certificate, membership)
+
+
+def validate_chain(blocks: list[Block], membership: Membership, genesis_hash: bytes) -> None:
+    """Validate a whole chain starting at height 1 on top of ``genesis_hash``."""
+    prev = genesis_hash
+    for expected, block in enumerate(blocks, start=1):
+        validate_block(block, prev, expected, membership)
+        prev = block.hash

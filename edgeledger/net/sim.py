@@ -1,0 +1,182 @@
+"""Deterministic discrete-event network driver (DESIGN: simulation mode).
+
+Every event sits in one heap ordered by ``(time, sequence)``, so equal-time events run in
+the order they were scheduled and a run replays bit for bit from its seed. A message on
+link (a, b) costs ``latency + bytes / bandwidth``; each directed link transmits one message
+at a time (FIFO), so a large model blob delays what is queued behind it. Loss draws from
+the simulator's own seeded generator. Every byte and message is accounted per node and by
+message type.
+
+The driver turns the effects of hosted nodes into events: ``Send``/``Broadcast`` become
+deliveries of the message's canonical bytes (decoded by the receiver with its own typed
+decoder, so malformed input is rejected where it lands), ``SetTimer`` a timer event.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from edgeledger.codec import encode
+from edgeledger.effects import Broadcast, CancelTimer, Effect, Metric, Rejected, Send, SetTimer
+from edgeledger.errors import DecodeError
+
+__all__ = ["Link", "Traffic", "Host", "Simulator"]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A directed link's model: one-way latency (s), bandwidth (bit/s), loss probability."""
+
+    latency_s: float = 0.005
+    bandwidth_bps: float = 100e6
+    loss: float = 0.0
+
+
+@dataclass
+class Traffic:
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    messages_sent: int = 0
+    messages_dropped: int = 0
+    bytes_by_type: Counter = field(default_factory=Counter)
+
+
+class Host(Protocol):
+    """What the simulator needs from a hosted node (implemented by ``edgeledger.node.Node``)."""
+
+    node_id: str
+
+    def decode_message(self, data: bytes) -> Any: ...
+
+    def on_message(self, sender: str, message: Any, now: float) -> list[Effect]: ...
+
+    def on_timer(self, name: str, now: float) -> list[Effect]: ...
+
+
+class Simulator:
+    """The clock, the event heap, the links and the hosted nodes of one simulated network."""
+
+    def __init__(self, seed: int, link_for: Callable[[str, str], Link] | None = None,
+                 on_metric: Callable[[str, Metric, float], None] | None = None,
+                 on_reject: Callable[[str, Rejected, float], None] | None = None) -> None:
+        self.now = 0.0
+        self.rng = random.Random(seed)
+        self.link_for = link_for or (lambda a, b: Link())
+        self.on_metric = on_metric
+        self.on_reject = on_reject
+        self.hosts: dict[str, Host] = {}
+        self.traffic: dict[str, Traffic] = {}
+        self.events_run = 0
+        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self._busy_until: dict[tuple[str, str], float] = {}
+        self._timers: dict[tuple[str, str], int] = {}
+        self._cut: set[frozenset[str]] = set()
+
+    # -- scheduling --------------------------------------------------------------------------
+    def call_at(self, time: float, fn: Callable[..., None], *args: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (max(time, self.now), self._seq, fn, args))
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        self.call_at(self.now + delay, fn, *args)
+
+    def run(self, until: float | None = None, stop: Callable[[], bool] | None = None,
+            max_events: int = 50_000_000) -> None:
+        """Run events in order until the heap is empty, ``until`` is reached or ``stop()``."""
+        while self._heap and self.events_run < max_events:
+            if until is not None and self._heap[0][0] > until:
+                self.now = until
+                return
+            time, _, fn, args = heapq.heappop(self._heap)
+            self.now = time
+            self.events_run += 1
+            fn(*args)
+            if stop is not None and stop():
+                return
+
+    # -- hosts and links ---------------------------------------------------------------------
+    def add_host(self, host: Host) -> None:
+        self.hosts[host.node_id] = host
+        self.traffic[host.node_id] = Traffic()
+
+    def cut(self, a: str, b: str) -> None:
+        """Partition the link between ``a`` and ``b`` (both directions) until :meth:`heal`."""
+        self._cut.add(frozenset((a, b)))
+
+    def heal(self, a: str, b: str) -> None:
+        self._cut.discard(frozenset((a, b)))
+
+    def is_cut(self, a: str, b: str) -> bool:
+        return frozenset((a, b)) in self._cut
+
+    def start(self, node_id: str, effects: list[Effect]) -> None:
+        """Apply effects a node produced outside a delivery (its start-up)."""
+        self.apply(node_id, effects)
+
+    def apply(self, node_id: str, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self.send(node_id, effect.to, effect.message)
+            elif isinstance(effect, Broadcast):
+                data = encode(effect.message)
+                for to in effect.to:
+                    self.send(node_id, to, effect.message, data)
+            elif isinstance(effect, SetTimer):
+                self._set_timer(node_id, effect.name, effect.delay_s)
+            elif isinstance(effect, CancelTimer):
+                self._timers.pop((node_id, effect.name), None)
+            elif isinstance(effect, Metric):
+                if self.on_metric:
+                    self.on_metric(node_id, effect, self.now)
+            elif isinstance(effect, Rejected):
+                if self.on_reject:
+                    self.on_reject(node_id, effect, self.now)
+
+    def send(self, src: str, dst: str, message: Any, data: bytes | None = None) -> None:
+        data = encode(message) if data is None else data
+        size = len(data)
+        stats = self.traffic[src]
+        stats.bytes_sent += size
+        stats.messages_sent += 1
+        stats.bytes_by_type[getattr(type(message), "__struct_config__").tag or type(message).__name__] += size
+        link = self.link_for(src, dst)
+        if dst not in self.hosts or self.is_cut(src, dst) or (link.loss > 0 and self.rng.random() < link.loss):
+            stats.messages_dropped += 1
+            return
+        start = max(self.now, self._busy_until.get((src, dst), 0.0))
+        done = start + size * 8 / link.bandwidth_bps
+        self._busy_until[(src, dst)] = done
+        self.call_at(done + link.latency_s, self._deliver, src, dst, data)
+
+    def _deliver(self, src: str, dst: str, data: bytes) -> None:
+        host = self.hosts[dst]
+        self.traffic[dst].bytes_received += len(data)
+        try:
+            message = host.decode_message(data)
+        except DecodeError as exc:
+            if self.on_reject:
+                self.on_reject(dst, Rejected(src, "message", str(exc)), self.now)
+            return
+        self.apply(dst, host.on_message(src, message, self.now))
+
+    def _set_timer(self, node_id: str, name: str, delay: float) -> None:
+        self._seq += 1
+        token = self._seq
+        self._timers[(node_id, name)] = token
+        self.call_later(delay, self._fire, node_id, name, token)
+
+    def _fire(self, node_id: str, name: str, token: int) -> None:
+        if self._timers.get((node_id, name)) != token:
+            return  # cancelled or replaced
+        del self._timers[(node_id, name)]
+        self.apply(node_id, self.hosts[node_id].on_timer(name, self.now))
+
+    # -- accounting --------------------------------------------------------------------------
+    def total_bytes(self) -> int:
+        return sum(t.bytes_sent for t in self.traffic.values())

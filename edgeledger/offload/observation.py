@@ -1,0 +1,61 @@
+"""The per-device state vector of OFFLOADING.md's DQN section (DMRO/ChainFL agent).
+
+``[d / 7 Mbit, phi / 397, c / 2.8e9, tau, r_up / 30 Mbit/s (or g / h0(d_min)), f_l / 1 GHz,
+last slot's k / N, n_m / N for each m, n_c / N]``: ``M + 8`` features, every normaliser a
+config field. Devices without a task this slot see zeros for the task features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeledger.offload.channel import path_loss
+from edgeledger.offload.config import OffloadConfig
+from edgeledger.offload.env import SlotCounts, SlotState
+
+__all__ = ["OBS_HIGH", "observation_size", "device_observations", "progress_features"]
+
+#: Upper bound of every feature (ratios; a rate would need ~30 Tbit/s to reach it).
+OBS_HIGH = 1e6
+
+
+def observation_size(config: OffloadConfig) -> int:
+    """Length of one device's state vector: ``M + 8``."""
+    return config.n_edges + 8
+
+
+def device_observations(config: OffloadConfig, state: SlotState) -> np.ndarray:
+    """State vectors of every device for ``state``; shape ``(N, M + 8)``, float32."""
+    n = config.n_devices
+    tasks, counts = state.tasks, state.last_counts
+    if config.obs_channel == "rate":
+        link = state.channel.rate_up_bps / config.obs_rate_scale_bps
+    else:
+        link = state.channel.gain / path_loss(config, np.asarray(config.distance_min_m))
+    on = tasks.active.astype(float)
+    columns = [
+        on * tasks.size_bits / config.obs_size_scale_bits,
+        on * tasks.cycles_per_bit / config.obs_cycles_per_bit_scale,
+        on * tasks.cycles / config.obs_cycles_scale,
+        on * tasks.deadline_s,
+        link,
+        np.full(n, config.local_cpu_hz / config.obs_cpu_scale_hz),
+        counts.ap_users[state.topology.ap] / n,
+    ]
+    shared = np.concatenate([counts.edge_tasks / n, [counts.cloud_tasks / n]])
+    obs = np.concatenate([np.stack(columns, axis=1), np.broadcast_to(shared, (n, shared.size))], axis=1)
+    return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)
+
+
+def progress_features(
+    config: OffloadConfig, state: SlotState, so_far: SlotCounts, device: int, position: int
+) -> np.ndarray:
+    """In-slot context for the sequential formulation: choices made so far this slot.
+
+    ``[k at my AP / N, n_m / N for each m, n_c / N, position in the order / N]``: ``M + 3``
+    features.
+    """
+    n = config.n_devices
+    ap = state.topology.ap[device]
+    feats = [[so_far.ap_users[ap] / n], so_far.edge_tasks / n, [so_far.cloud_tasks / n, position / n]]
+    return np.concatenate(feats).astype(np.float32)

@@ -1,0 +1,59 @@
+"""Named plug-in registries (DESIGN rule 4).
+
+Each plug-in kind (aggregator, attack, consensus, model, data set, policy, ...) owns one
+:class:`Registry`; a scenario names a plug-in by string and a user adds their own with the
+registry's decorator::
+
+    @aggregators.register("my_mean")
+    class MyMean(Aggregator): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from edgeledger.errors import RegistryError
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A name -> plug-in table for one kind of plug-in."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: register ``obj`` under ``name``; a duplicate name is an error."""
+
+        def decorate(obj: T) -> T:
+            if name in self._entries and self._entries[name] is not obj:
+                raise RegistryError(f"{self.kind} {name!r} is already registered")
+            self._entries[name] = obj
+            return obj
+
+        return decorate
+
+    def get(self, name: str) -> T:
+        """Return the plug-in called ``name`` or raise naming the known choices."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise RegistryError(f"unknown {self.kind} {name!r}; expected one of: {known}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)

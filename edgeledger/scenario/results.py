@@ -1,0 +1,106 @@
+"""The results folder of a run (DESIGN "The main job").
+
+``runs/<name>-<timestamp>/``: ``scenario.toml`` (resolved, every default written out),
+``metrics.csv`` (long format: time, round, node, metric, value), ``summary.json``,
+``chain/<chain id>.json`` (every block with its certificate and transactions) and
+``plots/``. Everything but the folder's name is a pure function of the run, so two runs
+with one seed produce identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from edgeledger.codec import decode, to_builtins
+from edgeledger.ledger.block import Block
+from edgeledger.ledger.store import ChainStore
+from edgeledger.scenario.runner import RunResult
+
+__all__ = ["write_results", "export_chain", "load_chain_export", "results_dir_for"]
+
+
+def results_dir_for(base: str | Path, name: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    path = Path(base) / f"{name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(base) / f"{name}-{stamp}-{n}"
+    return path
+
+
+def _payload_view(kind: str, payload: bytes) -> Any:
+    """Decoded payload of known FL kinds, for reading; raw hex otherwise."""
+    from edgeledger.fl.round.events import KIND_CLOSE, KIND_OPEN, KIND_UPDATE, RoundClose, RoundOpen, UpdateRecord
+
+    types = {KIND_OPEN: RoundOpen, KIND_UPDATE: UpdateRecord, KIND_CLOSE: RoundClose}
+    if kind in types:
+        try:
+            return to_builtins(decode(payload, types[kind]))
+        except Exception:  # noqa: BLE001 - shown as hex below
+            pass
+    return payload.hex()
+
+
+def block_json(block: Block) -> dict[str, Any]:
+    h = block.header
+    return {
+        "index": h.height,
+        "hash": block.hash.hex(),
+        "timestamp_ms": h.timestamp_ms,
+        "previous_hash": h.prev_hash.hex(),
+        "merkle_root": h.tx_root.hex(),
+        "proposer": h.proposer,
+        "commit_certificate": to_builtins(block.certificate),
+        "transactions": [{"id": tx.tx_id.hex(), "sender": tx.sender, "nonce": tx.nonce, "kind": tx.kind,
+                          "payload": _payload_view(tx.kind, tx.payload), "signature": tx.signature.hex()}
+                         for tx in block.transactions],
+    }
+
+
+def export_chain(store: ChainStore, chain_id: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"chain_id": chain_id, "height": store.height, "blocks": [block_json(b) for b in store.blocks()]}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def load_chain_export(results_dir: str | Path) -> list[dict[str, Any]]:
+    """The exported chains of a results folder (one dict per chain file)."""
+    from edgeledger.errors import ConfigError
+
+    chain_dir = Path(results_dir) / "chain"
+    files = sorted(chain_dir.glob("*.json")) if chain_dir.is_dir() else []
+    if not files:
+        raise ConfigError(f"{str(results_dir)!r} is not a results folder: no chain/*.json inside")
+    return [json.loads(f.read_text()) for f in files]
+
+
+def write_results(result: RunResult, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "scenario.toml").write_text(tomli_w.dumps(result.scenario.model_dump(mode="json", exclude_none=True)))
+    with open(out_dir / "metrics.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["time", "round", "node", "metric", "value"])
+        for m in result.metrics:
+            writer.writerow([f"{m.time:.9f}", m.round, m.node, m.metric, repr(m.value)])
+        for t, node, sender, what, _reason in result.rejections:
+            writer.writerow([f"{t:.9f}", -1, node, f"rejected.{what}", "1.0"])
+    with open(out_dir / "rejections.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["time", "node", "sender", "what", "reason"])
+        writer.writerows([[f"{r[0]:.9f}", *r[1:]] for r in result.rejections])
+    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=1) + "\n")
+    cloud = result.network.nodes["cloud"]
+    export_chain(cloud.store, result.network.membership.chain_id,
+                 out_dir / "chain" / f"{result.network.membership.chain_id}.json")
+    if result.scenario.output.plots:
+        from edgeledger.scenario.plots import write_plots
+
+        write_plots(result, out_dir / "plots")
+    return out_dir

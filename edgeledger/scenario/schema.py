@@ -1,0 +1,181 @@
+"""The scenario file: every setting of a run, validated before anything starts.
+
+A scenario is TOML; unknown keys, wrong types and impossible values are refused with one
+:class:`ConfigError` naming the key, the value and what is expected (never a traceback).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edgeledger.crypto.keys import SCHEMES
+from edgeledger.errors import ConfigError
+
+__all__ = ["Scenario", "load_scenario", "parse_scenario", "apply_overrides", "format_validation_error"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TopologyConfig(_Strict):
+    edges: int = Field(3, ge=1, le=1000, description="edge servers")
+    devices_per_edge: int = Field(4, ge=0, le=10000, description="IoT devices attached to each edge")
+    validators: list[Literal["cloud", "edge"]] = Field(["cloud", "edge"], description="roles that run PBFT")
+    signature_scheme: str = Field("ed25519", description="ed25519 | ecdsa-p256 | ecdsa-secp256k1")
+
+    @model_validator(mode="after")
+    def _check(self) -> TopologyConfig:
+        if self.signature_scheme not in SCHEMES:
+            raise ValueError(f"signature_scheme {self.signature_scheme!r} is unknown; expected one of {list(SCHEMES)}")
+        return self
+
+    @property
+    def n_devices(self) -> int:
+        return self.edges * self.devices_per_edge
+
+    @property
+    def n_validators(self) -> int:
+        return ("cloud" in self.validators) + ("edge" in self.validators) * self.edges
+
+
+class LinkConfig(_Strict):
+    latency_ms: float = Field(5.0, ge=0, description="one-way latency")
+    bandwidth_mbps: float = Field(100.0, gt=0, description="link bandwidth in Mbit/s")
+    loss: float = Field(0.0, ge=0, lt=1, description="probability a message is lost")
+
+
+class NetworkConfig(_Strict):
+    device_edge: LinkConfig = LinkConfig(latency_ms=10.0, bandwidth_mbps=20.0)
+    edge_edge: LinkConfig = LinkConfig(latency_ms=5.0, bandwidth_mbps=100.0)
+    edge_cloud: LinkConfig = LinkConfig(latency_ms=20.0, bandwidth_mbps=100.0)
+    center: LinkConfig = LinkConfig(latency_ms=5.0, bandwidth_mbps=10.0)
+
+
+class ConsensusConfig(_Strict):
+    protocol: Literal["pbft"] = "pbft"
+    max_block_txs: int = Field(100, ge=1, description="transactions per block at most")
+    max_block_bytes: int = Field(1_000_000, ge=1024)
+    batch_timeout_s: float = Field(0.05, gt=0, description="how long the primary waits to fill a block")
+
+
+class FLConfig(_Strict):
+    dataset: str = "digits"
+    data_root: str | None = Field(None, description="folder with one sub-folder per data set (EDGELEDGER_DATA)")
+    partition: Literal["iid", "dirichlet", "shards", "quantity"] = "iid"
+    alpha: float = Field(0.5, gt=0, description="Dirichlet concentration (dirichlet, quantity)")
+    model: str = "mlp"
+    rounds: int = Field(10, ge=1)
+    clients_per_round: int = Field(12, ge=1)
+    local_epochs: int = Field(2, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(0.1, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    aggregator: str = "trimmed_mean"
+    aggregator_params: dict[str, float | int | str] = Field(default_factory=dict)
+    round_timeout_s: float = Field(60.0, gt=0, description="simulated seconds before a round closes anyway")
+    compute_s_per_sample: float = Field(0.0005, ge=0, description="modelled device training time per sample-epoch")
+    verify_uploads: bool = Field(True, description="check device signatures and update digests (upload defense)")
+    verify_downloads: bool = Field(True, description="devices check the global model against the chain")
+
+
+class AttackConfig(_Strict):
+    kind: str = Field(description="a model attack (e.g. sign_flip) or upload_tamper / download_tamper (edges)")
+    fraction: float | None = Field(None, ge=0, le=1, description="share of devices (or edges) that are malicious")
+    nodes: list[str] | None = Field(None, description="explicit malicious node ids instead of a fraction")
+    start_round: int = Field(1, ge=1)
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> AttackConfig:
+        if (self.fraction is None) == (self.nodes is None):
+            raise ValueError("give exactly one of fraction or nodes")
+        return self
+
+
+class OutputConfig(_Strict):
+    dir: str = Field("runs", description="results go to <dir>/<name>-<timestamp>/")
+    plots: bool = True
+
+
+class Scenario(_Strict):
+    name: str = "scenario"
+    seed: int = Field(0, ge=0)
+    topology: TopologyConfig = TopologyConfig()
+    network: NetworkConfig = NetworkConfig()
+    consensus: ConsensusConfig = ConsensusConfig()
+    fl: FLConfig = FLConfig()
+    attacks: list[AttackConfig] = Field(default_factory=list)
+    output: OutputConfig = OutputConfig()
+    max_sim_time_s: float = Field(3600.0, gt=0, description="stop the simulation at this simulated time")
+
+    @model_validator(mode="after")
+    def _feasible(self) -> Scenario:
+        n = self.topology.n_validators
+        if n < 4:
+            raise ValueError(f"topology.validators gives n={n} PBFT validators; PBFT needs n >= 3f+1 with f >= 1, "
+                             "i.e. at least 4 (add edges or let the cloud validate)")
+        if self.fl.clients_per_round > self.topology.n_devices:
+            raise ValueError(f"fl.clients_per_round={self.fl.clients_per_round} exceeds the "
+                             f"{self.topology.n_devices} devices of the topology")
+        return self
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "scenario"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown key (value {err['input']!r}); check the spelling against the scenario reference")
+        elif err["type"] in ("value_error", "assertion_error"):
+            parts.append(f"{loc}: {msg}")
+        else:
+            parts.append(f"{loc}: got {err['input']!r}; expected {msg[0].lower() + msg[1:]}")
+    return "; ".join(parts)
+
+
+def parse_scenario(data: dict[str, Any]) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides (values parsed as TOML, else taken as strings)."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. fl.rounds=5")
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is not a table")
+            node = child
+        node[parts[-1]] = _parse_value(value.strip())
+    return data
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"scenario file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
+    return parse_scenario(apply_overrides(data, overrides or []))
