@@ -26,7 +26,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 chain_app = typer.Typer(no_args_is_help=True, help="Inspect the chains of a finished run.")
 app.add_typer(chain_app, name="chain")
 console = Console()
-err_console = Console(stderr=True)
 
 SET_HELP = "Override a scenario key, e.g. --set fl.rounds=5 (repeatable; values parsed as TOML)."
 
@@ -156,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except EdgeLedgerError as exc:
-        err_console.print(f"{type(exc).__name__}: {exc}", markup=False, highlight=False)
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -1,7 +1,8 @@
-"""Cryptographic primitives: hashing, signatures, Merkle trees (all from maintained libraries)."""
+"""Cryptographic primitives from maintained libraries: hashing, signatures, Merkle trees,
+ECVRF (RFC 9381), BLS signatures on BLS12-381 and threshold BLS."""
 
 from edgeledger.crypto.hashing import sha256, sha256_hex
-from edgeledger.crypto.keys import PrivateKey, SCHEMES, derive_key, verify_signature
+from edgeledger.crypto.keys import SCHEMES, PrivateKey, derive_key, verify_signature
 from edgeledger.crypto.merkle import MerkleProof, merkle_proof, merkle_root, verify_merkle_proof
 
 __all__ = [
@@ -16,3 +17,5 @@ __all__ = [
     "merkle_proof",
     "verify_merkle_proof",
 ]
+# VRF and BLS live in edgeledger.crypto.vrf / .bls / .threshold; they are imported on use so that
+# nodes that never elect or aggregate do not load the pairing library.

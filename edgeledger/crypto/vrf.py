@@ -95,8 +95,10 @@ def _mul(k: int, point: bytes) -> bytes:
     """
     if k == 0:
         return _IDENTITY
-    if sodium.crypto_core_ed25519_is_valid_point(point):
+    try:  # fast path: point in the prime-order subgroup (libsodium checks it)
         return sodium.crypto_scalarmult_ed25519_noclamp(_scalar_bytes(k), point)
+    except _SODIUM_ERRORS:
+        pass
     quotient, remainder = divmod(k, 8)
     cleared = _times_cofactor(point)
     acc = _IDENTITY

@@ -225,7 +225,8 @@ def _mnist_split(directory: Path, prefix: str) -> Dataset:
     labels = parse_idx(_read_checked(directory, f"{prefix}-labels-idx1-ubyte.gz"), f"{prefix} labels")
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1:
         raise DatasetError(
-            f"MNIST {prefix}: expected images [N, 28, 28] and labels [N], got {images.shape} and {labels.shape}"
+            f"MNIST {prefix}: expected images [N, 28, 28] and labels [N], "
+            f"got {images.shape} and {labels.shape}"
         )
     if images.shape[0] != labels.shape[0]:
         raise DatasetError(f"MNIST {prefix}: {images.shape[0]} images but {labels.shape[0]} labels")

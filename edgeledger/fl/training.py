@@ -68,6 +68,28 @@ def _check_hyper(epochs: int, batch_size: int, lr: float, momentum: float, proxi
         raise ConfigError(f"proximal_mu must be >= 0, got {proximal_mu}")
 
 
+def _sgd_step(
+    params: list[nn.Parameter],
+    buffers: list[torch.Tensor | None],
+    anchor: list[torch.Tensor] | None,
+    lr: float,
+    momentum: float,
+    mu: float,
+) -> None:
+    """One in-place SGD step; ``buffers`` holds the momentum buffers between steps."""
+    for i, p in enumerate(params):
+        if p.grad is None:
+            continue
+        grad = p.grad
+        if anchor is not None:
+            grad = grad.add(p - anchor[i], alpha=mu)  # d/dw of mu/2 ||w - w_global||^2
+        if momentum > 0:
+            buf = buffers[i]
+            buf = grad.clone() if buf is None else buf.mul_(momentum).add_(grad)
+            buffers[i] = grad = buf
+        p.add_(grad, alpha=-lr)
+
+
 def train_local(
     model: nn.Module,
     data: Dataset,
@@ -107,17 +129,7 @@ def train_local(
             loss.backward()
             with torch.no_grad():
                 loss_sum += loss.detach() * idx.numel()
-                for i, p in enumerate(params):
-                    if p.grad is None:
-                        continue
-                    grad = p.grad
-                    if anchor is not None:
-                        grad = grad.add(p - anchor[i], alpha=float(proximal_mu))
-                    if momentum > 0:
-                        buf = buffers[i]
-                        buffers[i] = grad.clone() if buf is None else buf.mul_(momentum).add_(grad)
-                        grad = buffers[i]
-                    p.add_(grad, alpha=-float(lr))
+                _sgd_step(params, buffers, anchor, float(lr), float(momentum), float(proximal_mu))
             steps += 1
     for p in params:
         p.grad = None

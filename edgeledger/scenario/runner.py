@@ -66,9 +66,13 @@ def _timed(obj: Any, method: str, timings: Timings, attr: str) -> None:
     setattr(obj, method, wrapper)
 
 
-def run_scenario(scenario: Scenario, progress: Progress | None = None) -> RunResult:
+def run_scenario(scenario: Scenario, progress: Progress | None = None,
+                 instrument: Callable[[Network], None] | None = None) -> RunResult:
+    """Build and run ``scenario``; ``instrument`` may wrap the built network's parts (benchmarks)."""
     t_start = time.perf_counter()
     network = build_network(scenario)
+    if instrument is not None:
+        instrument(network)
     metrics: list[MetricRow] = []
     rejections: list[tuple[float, str, str, str, str]] = []
     timings = Timings()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -58,18 +59,23 @@ def test_every_concrete_attack_is_registered_under_its_name() -> None:
 
 
 def test_aggregators_and_attacks_import_no_io_modules() -> None:
+    """STYLE rule 2: plug-in math imports no clock, socket, global random, torch or open()."""
     forbidden = {"asyncio", "socket", "time", "random", "torch", "os", "urllib", "http"}
     for package in ("edgeledger.fl.aggregators", "edgeledger.fl.attacks"):
-        root = importlib.import_module(package)
-        for info in pkgutil.walk_packages(
-            importlib.import_module(package).__path__ if hasattr(root, "__path__") else [],
-            prefix=package + ".",
-        ):
-            source = inspect.getsource(importlib.import_module(info.name))
+        path = importlib.import_module(package).__path__  # the package, not the same-named registry
+        for info in pkgutil.walk_packages(path, prefix=package + "."):
+            tree = ast.parse(inspect.getsource(importlib.import_module(info.name)))
             imported = {
-                line.split()[1].split(".")[0]
-                for line in source.splitlines()
-                if line.startswith(("import ", "from "))
+                alias.name.split(".")[0]
+                for n in ast.walk(tree)
+                if isinstance(n, ast.Import)
+                for alias in n.names
+            }
+            imported |= {
+                n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+            }
+            calls = {
+                n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
             }
             assert not imported & forbidden, (info.name, imported & forbidden)
-            assert "open(" not in source, info.name
+            assert "open" not in calls, info.name

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from edgeledger.errors import ConfigError, DatasetError
 from edgeledger.fl.datasets import Dataset
@@ -85,3 +87,22 @@ def test_empty_dataset_is_a_dataset_error(digits: tuple[Dataset, Dataset]) -> No
     empty = digits[0].subset(np.array([], dtype=np.int64))
     with pytest.raises(DatasetError, match="empty"):
         train_local(build_model("mlp", (64,), 10, seed=0), empty, epochs=1, batch_size=8, lr=0.1, seed=0)
+
+
+def test_update_rule_matches_torch_sgd_with_momentum(digits: tuple[Dataset, Dataset]) -> None:
+    train = digits[0].subset(np.arange(96))
+    ours = build_model("mlp", (64,), 10, seed=0)
+    train_local(ours, train, epochs=2, batch_size=32, lr=0.1, seed=5, momentum=0.9)
+
+    reference = build_model("mlp", (64,), 10, seed=0)
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    generator = torch.Generator().manual_seed(5)
+    x, y = torch.from_numpy(train.x), torch.from_numpy(train.y)
+    for _ in range(2):
+        order = torch.randperm(len(train), generator=generator)
+        for start in range(0, len(train), 32):
+            idx = order[start : start + 32]
+            optimizer.zero_grad()
+            F.cross_entropy(reference(x[idx]), y[idx]).backward()
+            optimizer.step()
+    assert np.allclose(get_flat_params(ours), get_flat_params(reference), atol=1e-6)

@@ -1,0 +1,112 @@
+import msgspec
+import pytest
+
+from edgeledger.errors import ChainValidationError, IntegrityError
+from edgeledger.ledger import (
+    ChainStore, DirectoryBlobStore, LedgerState, MemoryBlobStore, TxContext, genesis_hash, make_transaction,
+    tx_kinds, validate_chain,
+)
+from edgeledger.ledger.block import CommitCertificate, CommitVote
+from tests.conftest import make_chain
+from tests.consensus.harness import Harness
+
+
+@tx_kinds.register("test.set")
+def _set(ctx: TxContext, tx) -> None:
+    key, _, value = tx.payload.partition(b"=")
+    if not key:
+        from edgeledger.ledger import TransactionRejected
+
+        raise TransactionRejected("empty key")
+    ctx.put(key.decode(), value)
+
+
+def committed_chain(n_txs=15):
+    keys, membership = make_chain(4)
+    h = Harness(keys, membership)
+    for i in range(n_txs):
+        h.submit("v0", make_transaction(keys["dev0"], "dev0", i + 1, "test.set", b"k%d=%d" % (i, i)))
+    h.run()
+    return keys, membership, h.committed["v1"]
+
+
+def test_chain_validation_accepts_a_committed_chain():
+    _, membership, blocks = committed_chain()
+    validate_chain(blocks, membership, genesis_hash(membership.genesis))
+
+
+def test_chain_validation_rejects_bad_previous_hash():
+    _, membership, blocks = committed_chain()
+    bad_header = msgspec.structs.replace(blocks[1].header, prev_hash=b"\x01" * 32)
+    tampered = blocks[:1] + [msgspec.structs.replace(blocks[1], header=bad_header)]
+    with pytest.raises(ChainValidationError, match="prev_hash"):
+        validate_chain(tampered, membership, genesis_hash(membership.genesis))
+
+
+def test_chain_validation_rejects_bad_merkle_root():
+    keys, membership, blocks = committed_chain()
+    extra = make_transaction(keys["dev1"], "dev1", 1, "test.set", b"x=1")
+    tampered = [msgspec.structs.replace(blocks[0], transactions=blocks[0].transactions[:-1] + [extra])]
+    with pytest.raises(ChainValidationError, match="Merkle root"):
+        validate_chain(tampered, membership, genesis_hash(membership.genesis))
+
+
+def test_chain_validation_rejects_bad_certificate():
+    keys, membership, blocks = committed_chain()
+    cert = blocks[0].certificate
+    # two valid votes only
+    short = msgspec.structs.replace(cert, votes=cert.votes[:2])
+    with pytest.raises(ChainValidationError, match="needs 2f\\+1 = 3"):
+        validate_chain([msgspec.structs.replace(blocks[0], certificate=short)], membership,
+                       genesis_hash(membership.genesis))
+    # the same replica three times does not count thrice; a device cannot vote
+    dup = CommitCertificate(view=cert.view, height=cert.height, block_hash=cert.block_hash,
+                            votes=[cert.votes[0]] * 3 + [CommitVote(replica="dev0", signature=b"\0" * 64)])
+    with pytest.raises(ChainValidationError):
+        validate_chain([msgspec.structs.replace(blocks[0], certificate=dup)], membership,
+                       genesis_hash(membership.genesis))
+
+
+def test_store_is_durable_across_reopen(tmp_path):
+    _, membership, blocks = committed_chain()
+    path = tmp_path / "chain.sqlite"
+    store = ChainStore(path)
+    for b in blocks:
+        store.append(b)
+    tx = blocks[-1].transactions[0]
+    store.close()
+    again = ChainStore(path)
+    assert again.height == len(blocks)
+    assert again.head().hash == blocks[-1].hash
+    assert again.locate_transaction(tx.tx_id) == (blocks[-1].height, 0)
+    assert again.block_by_hash(blocks[0].hash).height == 1
+    with pytest.raises(ChainValidationError, match="expects height"):
+        again.append(blocks[0])
+
+
+def test_state_applies_handlers_and_rejects_replays():
+    keys, membership, blocks = committed_chain(4)
+    state = LedgerState(membership)
+    for b in blocks:
+        assert all(r.ok for r in state.apply_block(b))
+    assert state.kv["k3"] == b"3"
+    replay = make_transaction(keys["dev0"], "dev0", 2, "test.set", b"k9=9")
+    assert "nonce 2" in state.check(replay)
+    bad = make_transaction(keys["dev0"], "dev0", 99, "test.set", b"=oops")
+    receipt = state.apply_transaction(bad, 10)
+    assert not receipt.ok and "empty key" in receipt.reason
+    assert state.nonces["dev0"] == 4  # a failed transaction changes nothing
+
+
+@pytest.mark.parametrize("kind", ["memory", "dir"])
+def test_blob_store_is_content_addressed_and_detects_tampering(kind, tmp_path):
+    store = MemoryBlobStore() if kind == "memory" else DirectoryBlobStore(tmp_path)
+    digest = store.put(b"model weights")
+    assert store.has(digest) and store.get(digest) == b"model weights"
+    if kind == "dir":
+        path = tmp_path / digest.hex()[:2] / digest.hex()
+        path.write_bytes(b"model weightz")
+    else:
+        store._blobs[digest] = b"model weightz"
+    with pytest.raises(IntegrityError):
+        store.get(digest)

@@ -1,0 +1,92 @@
+"""The main job end to end at reduced size: FL rounds on a PBFT chain in the simulator."""
+
+import tomllib
+from importlib import resources
+
+import pytest
+
+from edgeledger.ledger import genesis_hash, validate_chain
+from edgeledger.scenario.runner import run_scenario
+from edgeledger.scenario.schema import apply_overrides, parse_scenario
+
+
+def demo(*sets: str):
+    data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
+    return parse_scenario(apply_overrides(data, list(sets)))
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    return run_scenario(demo("fl.rounds=4"))
+
+
+def test_demo_at_reduced_size_learns_and_records_every_round(small_run):
+    s = small_run.summary
+    assert s["rounds_completed"] == 4
+    assert s["final_accuracy"] > 0.8  # despite 2 sign-flipping devices
+    assert s["accuracy_per_round"][-1] > s["accuracy_per_round"][0]
+    kinds = [tx.kind for b in small_run.network.nodes["cloud"].store.blocks() for tx in b.transactions]
+    assert kinds.count("fl.round_open") == 4 and kinds.count("fl.round_close") == 4
+    assert kinds.count("fl.update") == 4 * 12
+
+
+def test_every_validator_holds_the_same_valid_chain(small_run):
+    net = small_run.network
+    heads = {v: net.nodes[v].store.head().hash for v in net.validators}
+    assert len(set(heads.values())) == 1
+    validate_chain(net.nodes["edge-2"].store.blocks(), net.membership, genesis_hash(net.membership.genesis))
+    # the chain state knows every round's global digest and all contributors
+    kv = net.nodes["edge-1"].state.kv
+    assert "fl/close/4" in kv and "fl/open" not in kv
+
+
+def test_same_seed_gives_same_chain_and_metrics(small_run):
+    again = run_scenario(demo("fl.rounds=4"))
+    assert again.summary["head_hash"] == small_run.summary["head_hash"]
+    assert again.metrics == small_run.metrics
+    other = run_scenario(demo("fl.rounds=4", "seed=8"))
+    assert other.summary["head_hash"] != small_run.summary["head_hash"]
+
+
+def test_robust_aggregator_beats_fedavg_under_sign_flip():
+    robust = run_scenario(demo("fl.rounds=3"))
+    naive = run_scenario(demo("fl.rounds=3", "fl.aggregator=\"fedavg\"", "fl.aggregator_params={}"))
+    assert robust.summary["final_accuracy"] > naive.summary["final_accuracy"] + 0.2
+
+
+def test_upload_tampering_edge_is_caught_by_signed_uploads():
+    sets = ("fl.rounds=2", "attacks=[{kind=\"upload_tamper\", nodes=[\"edge-1\"]}]")
+    protected = run_scenario(demo(*sets))
+    assert protected.summary["updates_rejected"] == 2 * 4  # edge-1's 4 devices, both rounds
+    assert all("does not match its signed digest" in r[4] for r in protected.rejections if r[3] == "fl.update")
+    assert protected.summary["rounds_completed"] == 2
+    exposed = run_scenario(demo(*sets, "fl.verify_uploads=false"))
+    assert exposed.summary["updates_rejected"] == 0
+    assert exposed.summary["final_accuracy"] < protected.summary["final_accuracy"]
+
+
+def test_download_tampering_edge_is_caught_by_the_on_chain_digest():
+    sets = ("fl.rounds=2", "attacks=[{kind=\"download_tamper\", nodes=[\"edge-0\"]}]")
+    protected = run_scenario(demo(*sets))
+    assert protected.summary["downloads_rejected"] == 2 * 4
+    assert any("but the chain names" in r[4] for r in protected.rejections)
+    assert protected.summary["rounds_completed"] == 2  # the round closes at its deadline without them
+    exposed = run_scenario(demo(*sets, "fl.verify_downloads=false"))
+    assert exposed.summary["downloads_rejected"] == 0
+
+
+def test_forged_upload_signature_is_rejected():
+    from edgeledger.fl.round.events import UpdateUpload
+
+    run = run_scenario(demo("fl.rounds=1", "attacks=[]"))
+    agg = run.network.aggregator
+    # replay round 1's structure against a fresh collecting round with a forged signature
+    tx = run.network.nodes["cloud"].store.blocks()[1].transactions[0]
+    import msgspec
+
+    from edgeledger.fl.round.core import _Round
+
+    agg.current = _Round(number=1, participants=[tx.sender])
+    forged = msgspec.structs.replace(tx, signature=bytes(64))
+    effects = agg.on_upload("edge-0", UpdateUpload(tx=forged, update=b""), 0.0)
+    assert "bad signature" in effects[0].reason
