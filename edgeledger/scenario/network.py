@@ -7,6 +7,7 @@ so the same scenario gives the same identities, blocks and hashes.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,8 +15,9 @@ import numpy as np
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.errors import ConfigError
-from edgeledger.fl.aggregators import build_aggregator
-from edgeledger.fl.attacks import attacks, build_attack
+from edgeledger.fl.aggregators import aggregators, build_aggregator
+from edgeledger.fl.attacks import Backdoor, attacks, build_attack, build_data_attack, data_attacks
+from edgeledger.fl.backdoor_probe import BackdoorProbe
 from edgeledger.fl.datasets import Dataset, load_dataset
 from edgeledger.fl.learner import Learner, SupervisedLearner, TrainingSettings
 from edgeledger.fl.partition import partition
@@ -82,9 +84,9 @@ def _assign_attacks(scenario: Scenario, devices: list[str], edges: list[str]) ->
     rng = np.random.default_rng(derive_seed(scenario.seed, "attackers"))
     malicious: dict[str, str] = {}
     for i, attack in enumerate(scenario.attacks):
-        if attack.kind not in WIRE_ATTACKS and attack.kind not in attacks:
+        if attack.kind not in WIRE_ATTACKS and attack.kind not in attacks and attack.kind not in data_attacks:
             raise ConfigError(f"attacks.{i}.kind: {attack.kind!r} is unknown; expected one of "
-                              f"{attacks.names() + list(WIRE_ATTACKS)}")
+                              f"{attacks.names() + data_attacks.names() + list(WIRE_ATTACKS)}")
         pool = edges if attack.kind in WIRE_ATTACKS else devices
         chosen = _choose(pool, attack.fraction, attack.nodes, rng, "edge" if attack.kind in WIRE_ATTACKS else "device")
         for node in chosen:
@@ -93,6 +95,26 @@ def _assign_attacks(scenario: Scenario, devices: list[str], edges: list[str]) ->
     if n_bad > len(devices):
         raise ConfigError(f"attacks: {n_bad} malicious devices but the topology has only {len(devices)}")
     return malicious
+
+
+def _aggregator_params(scenario: Scenario) -> dict[str, object]:
+    """The scenario's aggregator parameters; a randomised rule without a ``seed`` gets one
+    derived from the scenario seed, so one seed still decides the whole run."""
+    params: dict[str, object] = dict(scenario.fl.aggregator_params)
+    cls = aggregators.get(scenario.fl.aggregator)
+    if "seed" not in params and "seed" in inspect.signature(cls).parameters:
+        params["seed"] = derive_seed(scenario.seed, "aggregator")
+    return params
+
+
+def _cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Dataset) -> Learner:
+    """The cloud's evaluating learner; with a backdoor attack it also reports ``backdoor_asr``."""
+    backdoor = next((a for a in scenario.attacks if a.kind == "backdoor"), None)
+    if backdoor is None:
+        return evaluator
+    attack = build_data_attack("backdoor", **backdoor.params)
+    assert isinstance(attack, Backdoor)
+    return BackdoorProbe(evaluator, attack.trigger_for(test), attack.target)
 
 
 def build_network(scenario: Scenario) -> Network:
@@ -119,7 +141,7 @@ def build_network(scenario: Scenario) -> Network:
     input_shape = tuple(train.x.shape[1:])
     model_seed = derive_seed(scenario.seed, "model")
 
-    def learner(data: Dataset | None, evaluation: Dataset | None) -> Learner:
+    def learner(data: Dataset | None, evaluation: Dataset | None) -> SupervisedLearner:
         return SupervisedLearner(settings, input_shape, train.n_classes, data, evaluation, model_seed)
 
     pbft_cfg = PbftConfig(max_block_txs=scenario.consensus.max_block_txs,
@@ -135,13 +157,13 @@ def build_network(scenario: Scenario) -> Network:
                     validator=None if consensus else (edge_of.get(node_id) if role == "device" else validators[0]))
         nodes[node_id] = node
     nodes["center"].address_book = AddressBook()
-    nodes["cloud"].learner = learner(None, test)
+    nodes["cloud"].learner = _cloud_learner(scenario, learner(None, test), test)
     nodes["cloud"].aggregator = AggregatorCore(
         "cloud", keys["cloud"], membership,
         RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round, round_timeout_s=fl.round_timeout_s,
                       verify_uploads=fl.verify_uploads),
-        build_aggregator(fl.aggregator, **fl.aggregator_params), nodes["cloud"].learner, devices, edges,
-        np.random.default_rng(derive_seed(scenario.seed, "selection")))
+        build_aggregator(fl.aggregator, **_aggregator_params(scenario)), nodes["cloud"].learner, devices, edges,
+        np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=nodes["cloud"].blobs)
     for e in edges:
         kind = malicious.get(e)
         nodes[e].edge = EdgeRelay(e, "cloud", [d for d in devices if edge_of[d] == e], scenario.seed,
@@ -150,7 +172,12 @@ def build_network(scenario: Scenario) -> Network:
     for i, d in enumerate(devices):
         kind = malicious.get(d)
         attack_cfg = attack_by_kind.get(kind) if kind else None
-        nodes[d].learner = learner(train.subset(parts[i]), None)
+        local = train.subset(parts[i])
+        if attack_cfg is not None and kind in data_attacks:  # poisoned data, honest training and upload
+            rng = np.random.default_rng(derive_seed(scenario.seed, d, "data-attack"))
+            local = build_data_attack(kind, **attack_cfg.params).poison_data(local, rng)
+            attack_cfg = None
+        nodes[d].learner = learner(local, None)
         nodes[d].device = DeviceCore(d, keys[d], membership, edge_of[d], scenario.seed,
                                      attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
                                      attack_from_round=attack_cfg.start_round if attack_cfg else 1,

@@ -41,6 +41,7 @@ from edgeledger.fl.round.events import (
     UpdateUpload,
 )
 from edgeledger.fl.round.verify import verify_announcement
+from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.state import Receipt
@@ -95,13 +96,15 @@ class AggregatorCore:
         devices: list[str],
         edges: list[str],
         rng: np.random.Generator,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.node_id, self.key, self.membership = node_id, key, membership
         self.settings, self.aggregator, self.learner = settings, aggregator, learner
         self.devices, self.edges, self.rng = list(devices), list(edges), rng
         self.nonce = 0
+        self.blobs = blobs if blobs is not None else MemoryBlobStore()  # every model named on chain
         self.global_params = learner.initial_params()
-        self.global_blob = params_to_bytes(self.global_params)
+        self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
         self.current: _Round | None = None
         self.completed = 0
         self.done = False
@@ -122,8 +125,8 @@ class AggregatorCore:
             KIND_OPEN,
             RoundOpen(
                 round=number,
-                global_digest=sha256(self.global_blob),
-                global_size=len(self.global_blob),
+                global_digest=self.global_digest,
+                global_size=len(self.blobs.get(self.global_digest)),
                 participants=chosen,
             ),
         )
@@ -143,7 +146,7 @@ class AggregatorCore:
                     certificate=block.certificate,
                     open_tx=tx,
                     proof=merkle_proof([encode(t) for t in block.transactions], index),
-                    model=self.global_blob,
+                    model=self.blobs.get(self.global_digest),
                 )
                 self.current.opened_at = now
                 effects += [
@@ -189,6 +192,7 @@ class AggregatorCore:
                 Metric("fl.update_rejected", 1.0, rnd.number),
             ]
         rnd.updates[msg.tx.sender] = (params, body.n_samples)
+        self.blobs.put(msg.update)
         effects: list[Effect] = [SubmitTransaction(msg.tx), Metric("fl.update_accepted", 1.0, rnd.number)]
         if len(rnd.updates) == len(rnd.participants):
             effects += self._close(now)
@@ -235,7 +239,7 @@ class AggregatorCore:
                 self.global_params = self.aggregator.aggregate(updates, weights).astype(np.float32)
             except EdgeLedgerError as exc:
                 effects.append(Rejected(self.node_id, "aggregation", str(exc)))
-        self.global_blob = params_to_bytes(self.global_params)
+        self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
         scores = self.learner.evaluate(self.global_params)
         self.history.append({"round": rnd.number, **scores})
         accuracy = scores.get("accuracy", 0.0)
@@ -247,7 +251,7 @@ class AggregatorCore:
         ]
         close = RoundClose(
             round=rnd.number,
-            global_digest=sha256(self.global_blob),
+            global_digest=self.global_digest,
             contributors=contributors,
             rejected=rnd.rejected,
             accuracy_bp=int(round(accuracy * 10000)),
