@@ -51,8 +51,9 @@ def main() -> None:
                 for m in ("submit", "receive", "timer"):
                     _wrap(node.consensus, m, acc, "consensus_s")
             _wrap(node, "_commit", acc, "ledger_commit_s")
-            if node.device is not None:
-                _wrap(node.learner, "train", acc, "training_s")
+        for node_id, learner in network.learners.items():
+            if node_id in network.device_cores:
+                _wrap(learner, "train", acc, "training_s")
         agg = network.aggregator
         _wrap(agg, "_close", acc, "aggregation_evaluation_s")
 

@@ -28,3 +28,10 @@ def make_chain(n_validators: int = 4, devices: tuple[str, ...] = ("dev0", "dev1"
 @pytest.fixture
 def chain4():
     return make_chain(4)
+
+
+def pytest_configure(config):
+    """Tiny models on a 2-core box: one torch thread is fastest and keeps results bit-identical."""
+    import torch
+
+    torch.set_num_threads(1)

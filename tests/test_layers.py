@@ -1,6 +1,7 @@
 """Architecture rules of DESIGN.md / STYLE.md, enforced by walking the imports."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ PKG = Path(__file__).resolve().parents[1] / "edgeledger"
 # (package prefix, forbidden top-level modules)
 LOW_LAYERS = ["crypto", "ledger", "consensus", "codec.py", "effects.py"]
 LOW_FORBIDDEN = {"torch", "aiohttp", "fastapi", "httpx", "uvicorn", "requests", "asyncio", "socket"}
-CORES = ["consensus", "fl/round", "fl/aggregators", "fl/attacks"]
-CORE_FORBIDDEN = {"asyncio", "socket", "time", "random", "threading", "aiohttp", "httpx", "requests", "uvicorn"}
+CORES = ["consensus", "fl/round", "fl/aggregators", "fl/attacks", "ledger/contracts", "market"]
+CORE_FORBIDDEN = {"asyncio", "socket", "time", "threading", "aiohttp", "httpx", "requests", "uvicorn"}
+# an injected random.Random / numpy Generator is fine; the module-level (global) generator is not
+GLOBAL_RANDOM = re.compile(r"\b(random|np\.random|numpy\.random)\.(random|randint|randrange|choice|choices|shuffle|uniform|seed|gauss|sample|rand|randn|normal|permutation)\(")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -47,8 +50,35 @@ def test_protocol_cores_do_no_io(prefix):
             assert name.split(".")[0] not in CORE_FORBIDDEN, f"{path.relative_to(PKG)} imports {name}"
         source = path.read_text()
         assert "open(" not in source.replace("_open(", ""), f"{path.relative_to(PKG)} opens files"
+        assert not GLOBAL_RANDOM.search(source), f"{path.relative_to(PKG)} uses a global random generator"
 
 
 def test_no_grab_bag_module_names():
     bad = [p for p in PKG.rglob("*.py") if p.stem in {"utils", "helpers", "manager", "misc", "common"}]
     assert bad == []
+
+
+# DESIGN.md: crypto/codec <- ledger <- consensus <- net <- node <- (fl, offload, oracle, market) <- scenario <- bench/web/cli
+RANK = {"errors": 0, "registry": 0, "codec": 0, "effects": 0, "crypto": 0, "ledger": 1, "consensus": 2, "net": 3,
+        "node": 4, "fl": 5, "offload": 5, "oracle": 5, "market": 5, "scenario": 6, "bench": 7, "web": 7, "cli": 7,
+        "__main__": 8, "__init__": 8}
+# allowed sideways imports inside one rank (a plug-in layer may use another's public API)
+SIDEWAYS = {("offload", "fl"), ("oracle", "fl"), ("market", "fl")}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(PKG)
+    return rel.parts[0].removesuffix(".py")
+
+
+def test_imports_only_point_down_the_layer_order():
+    for path in sorted(PKG.rglob("*.py")):
+        here = _layer(path)
+        for name in imports_of(path):
+            if not name.startswith("edgeledger."):
+                continue
+            there = name.split(".")[1]
+            if there == here or there not in RANK:
+                continue
+            ok = RANK[there] < RANK[here] or RANK[there] == RANK[here] == 0 or (here, there) in SIDEWAYS
+            assert ok, f"{path.relative_to(PKG)} ({here}) imports {name} ({there}): arrows must point down"

@@ -8,7 +8,15 @@ here, after the submodules load, makes ``edgeledger.fl.models`` the registry eve
 from __future__ import annotations
 
 from edgeledger.fl.aggregators import Aggregator, FedAvg, Median, TrimmedMean, aggregators, build_aggregator
-from edgeledger.fl.attacks import ModelAttack, SignFlip, attacks, build_attack
+from edgeledger.fl.attacks import (
+    DataAttack,
+    ModelAttack,
+    SignFlip,
+    attacks,
+    build_attack,
+    build_data_attack,
+    data_attacks,
+)
 from edgeledger.fl.datasets import Dataset, datasets, load_dataset, make_synthetic
 from edgeledger.fl.models import build_model, models
 from edgeledger.fl.params import get_flat_params, params_from_bytes, params_to_bytes, set_flat_params
@@ -59,4 +67,7 @@ __all__ = [
     "attacks",
     "build_attack",
     "SignFlip",
+    "DataAttack",
+    "data_attacks",
+    "build_data_attack",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from edgeledger.errors import ConfigError
 
-__all__ = ["bind_params"]
+__all__ = ["bind_params", "require_int"]
 
 
 def bind_params(
@@ -32,3 +32,14 @@ def bind_params(
         raise ConfigError(
             f"{what} got parameters {sorted(params)}: {exc}; expected some of {allowed}"
         ) from None
+
+
+def require_int(what: str, value: Any, low: int) -> int:
+    """``value`` as an int >= ``low`` (an integral float such as 2.0 from a scenario file is
+    accepted), else :class:`ConfigError` naming ``what``, e.g. ``"krum f"``."""
+    ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer()
+    )
+    if not ok or int(value) < low:
+        raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}")
+    return int(value)

@@ -1,6 +1,7 @@
-"""Nodes: ledger + consensus + role services (cloud, edge, device, center)."""
+"""Nodes: ledger + consensus + role services; the communication center."""
 
 from edgeledger.node.center import AddressBook, PeerList, Register
-from edgeledger.node.node import Node, WireMessage, decode_wire
+from edgeledger.node.node import Node, wire_decoder
+from edgeledger.node.service import Service
 
-__all__ = ["AddressBook", "PeerList", "Register", "Node", "WireMessage", "decode_wire"]
+__all__ = ["AddressBook", "PeerList", "Register", "Node", "Service", "wire_decoder"]

@@ -22,6 +22,7 @@ from edgeledger.fl.datasets import Dataset, load_dataset
 from edgeledger.fl.learner import Learner, SupervisedLearner, TrainingSettings
 from edgeledger.fl.partition import partition
 from edgeledger.fl.round import AggregatorCore, DeviceCore, EdgeRelay, RoundSettings, derive_seed
+from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
 from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.sim import Link
@@ -41,18 +42,15 @@ class Network:
     nodes: dict[str, Node]
     roles: dict[str, str]
     edge_of: dict[str, str]
+    aggregator: AggregatorCore
+    learners: dict[str, Learner]  # node id -> its learner (devices train, the cloud evaluates)
+    device_cores: dict[str, DeviceCore]
     malicious: dict[str, str] = field(default_factory=dict)  # node id -> attack kind
     test_data: Dataset | None = None
 
     @property
     def validators(self) -> list[str]:
         return self.membership.validators
-
-    @property
-    def aggregator(self) -> AggregatorCore:
-        core = self.nodes["cloud"].aggregator
-        assert core is not None
-        return core
 
     def link_for(self, a: str, b: str) -> Link:
         net = self.scenario.network
@@ -157,18 +155,22 @@ def build_network(scenario: Scenario) -> Network:
                     validator=None if consensus else (edge_of.get(node_id) if role == "device" else validators[0]))
         nodes[node_id] = node
     nodes["center"].address_book = AddressBook()
-    nodes["cloud"].learner = _cloud_learner(scenario, learner(None, test), test)
-    nodes["cloud"].aggregator = AggregatorCore(
+    learners: dict[str, Learner] = {"cloud": _cloud_learner(scenario, learner(None, test), test)}
+    aggregator = AggregatorCore(
         "cloud", keys["cloud"], membership,
         RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round, round_timeout_s=fl.round_timeout_s,
                       verify_uploads=fl.verify_uploads),
-        build_aggregator(fl.aggregator, **_aggregator_params(scenario)), nodes["cloud"].learner, devices, edges,
+        build_aggregator(fl.aggregator, **_aggregator_params(scenario)), learners["cloud"], devices, edges,
         np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=nodes["cloud"].blobs)
+    nodes["cloud"].add_service(AggregatorService(aggregator))
     for e in edges:
         kind = malicious.get(e)
-        nodes[e].edge = EdgeRelay(e, "cloud", [d for d in devices if edge_of[d] == e], scenario.seed,
-                                  tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")
+        nodes[e].add_service(EdgeService(EdgeRelay(
+            e, "cloud", [d for d in devices if edge_of[d] == e], scenario.seed,
+            tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")))
     attack_by_kind = {a.kind: a for a in scenario.attacks}
+    device_cores: dict[str, DeviceCore] = {}
+    per_sample = fl.compute_s_per_sample * fl.local_epochs
     for i, d in enumerate(devices):
         kind = malicious.get(d)
         attack_cfg = attack_by_kind.get(kind) if kind else None
@@ -177,12 +179,13 @@ def build_network(scenario: Scenario) -> Network:
             rng = np.random.default_rng(derive_seed(scenario.seed, d, "data-attack"))
             local = build_data_attack(kind, **attack_cfg.params).poison_data(local, rng)
             attack_cfg = None
-        nodes[d].learner = learner(local, None)
-        nodes[d].device = DeviceCore(d, keys[d], membership, edge_of[d], scenario.seed,
+        learners[d] = learner(local, None)
+        device_cores[d] = DeviceCore(d, keys[d], membership, edge_of[d], scenario.seed,
                                      attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
                                      attack_from_round=attack_cfg.start_round if attack_cfg else 1,
                                      verify_downloads=fl.verify_downloads)
-        per_sample = fl.compute_s_per_sample * fl.local_epochs
-        nodes[d].compute_time = lambda name, job, result, k=per_sample: k * result.weight
+        nodes[d].add_service(DeviceService(device_cores[d], learners[d]))
+        nodes[d].compute_time = lambda job, result, k=per_sample: k * result.weight
     return Network(scenario=scenario, membership=membership, nodes=nodes, roles=roles, edge_of=edge_of,
-                   malicious=malicious, test_data=test)
+                   malicious=malicious, test_data=test, aggregator=aggregator, learners=learners,
+                   device_cores=device_cores)

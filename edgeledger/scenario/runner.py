@@ -76,10 +76,9 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
     metrics: list[MetricRow] = []
     rejections: list[tuple[float, str, str, str, str]] = []
     timings = Timings()
-    for node in network.nodes.values():
-        if node.learner is not None:
-            _timed(node.learner, "train", timings, "training_s")
-            _timed(node.learner, "evaluate", timings, "evaluation_s")
+    for learner in network.learners.values():
+        _timed(learner, "train", timings, "training_s")
+        _timed(learner, "evaluate", timings, "evaluation_s")
 
     def on_metric(node: str, m: Metric, now: float) -> None:
         metrics.append(MetricRow(round(now, 9), m.round, node, m.name, float(m.value)))

@@ -84,7 +84,9 @@ class FLConfig(_Strict):
 
 
 class AttackConfig(_Strict):
-    kind: str = Field(description="a model attack (e.g. sign_flip) or upload_tamper / download_tamper (edges)")
+    kind: str = Field(description="a model attack (e.g. sign_flip), a data attack (label_flip, data_poisoning, "
+                      "backdoor: the device's data is poisoned before round 1, start_round does not apply) or "
+                      "upload_tamper / download_tamper (edges)")
     fraction: float | None = Field(None, ge=0, le=1, description="share of devices (or edges) that are malicious")
     nodes: list[str] | None = Field(None, description="explicit malicious node ids instead of a fraction")
     start_round: int = Field(1, ge=1)

@@ -7,7 +7,7 @@ import pkgutil
 
 import edgeledger.fl as fl
 from edgeledger.fl.aggregators import Aggregator, aggregators
-from edgeledger.fl.attacks import ModelAttack, attacks
+from edgeledger.fl.attacks import DataAttack, ModelAttack, attacks, data_attacks
 from edgeledger.registry import Registry
 
 
@@ -56,6 +56,15 @@ def test_every_concrete_attack_is_registered_under_its_name() -> None:
     assert classes
     for cls in classes:
         assert cls.name and attacks.get(cls.name) is cls, cls
+
+
+def test_every_concrete_data_attack_is_registered_under_its_name() -> None:
+    _load_all_fl_modules()
+    classes = _concrete_subclasses(DataAttack)
+    assert {c.name for c in classes} >= {"label_flip", "data_poisoning", "backdoor"}
+    for cls in classes:
+        assert cls.name and data_attacks.get(cls.name) is cls, cls
+    assert not set(data_attacks.names()) & set(attacks.names())  # one namespace in scenario files
 
 
 def test_aggregators_and_attacks_import_no_io_modules() -> None:

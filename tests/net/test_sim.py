@@ -1,7 +1,10 @@
 from edgeledger.codec import Record
 from edgeledger.effects import Send, SetTimer
 from edgeledger.net.sim import Link, Simulator
-from edgeledger.node.node import decode_wire
+from edgeledger.node.center import CENTER_MESSAGES
+from edgeledger.node.node import wire_decoder
+
+decode_wire = wire_decoder(CENTER_MESSAGES)
 from edgeledger.node.center import PeerList
 
 

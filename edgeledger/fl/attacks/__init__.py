@@ -1,6 +1,40 @@
-"""Model-poisoning attacks: one module per attack, all registered in :data:`attacks`."""
+"""Attacks: model poisoning (registered in :data:`attacks`) and data poisoning
+(registered in :data:`data_attacks`), one module per attack."""
 
-from edgeledger.fl.attacks.base import ModelAttack, attacks, build_attack
+from edgeledger.fl.attacks.alie import Alie
+from edgeledger.fl.attacks.backdoor import Backdoor, PixelTrigger, attack_success_rate
+from edgeledger.fl.attacks.base import (
+    DataAttack,
+    ModelAttack,
+    attacks,
+    build_attack,
+    build_data_attack,
+    data_attacks,
+)
+from edgeledger.fl.attacks.data_poisoning import DataPoisoning
+from edgeledger.fl.attacks.free_riding import FreeRiding
+from edgeledger.fl.attacks.gaussian_noise import GaussianNoise
+from edgeledger.fl.attacks.ipm import Ipm
+from edgeledger.fl.attacks.label_flip import LabelFlip
+from edgeledger.fl.attacks.scaling import Scaling
 from edgeledger.fl.attacks.sign_flip import SignFlip
 
-__all__ = ["ModelAttack", "attacks", "build_attack", "SignFlip"]
+__all__ = [
+    "ModelAttack",
+    "attacks",
+    "build_attack",
+    "DataAttack",
+    "data_attacks",
+    "build_data_attack",
+    "SignFlip",
+    "GaussianNoise",
+    "Scaling",
+    "Alie",
+    "Ipm",
+    "FreeRiding",
+    "LabelFlip",
+    "DataPoisoning",
+    "Backdoor",
+    "PixelTrigger",
+    "attack_success_rate",
+]

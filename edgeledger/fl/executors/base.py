@@ -1,0 +1,104 @@
+"""The executor contract: train many clients of one round on one model architecture.
+
+An executor turns a list of :class:`TrainSpec` (global parameters, a client's data, the
+local hyper-parameters and the shuffling seed) into one :class:`TrainOutput` per spec, in
+the same order. Every executor must give what :func:`~edgeledger.fl.training.train_local`
+gives for the same spec (bit for bit for ``sequential`` and ``process``, up to float
+tolerance for ``batched``), so the choice of executor is a speed setting, never a
+semantic one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from edgeledger.errors import ConfigError
+from edgeledger.fl.datasets import Dataset
+from edgeledger.fl.models import build_model
+from edgeledger.registry import Registry
+
+__all__ = ["ModelSpec", "TrainSpec", "TrainOutput", "Executor", "executors", "build_executor"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model by name: picklable, so worker processes can rebuild it."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    n_classes: int
+
+    def build(self) -> nn.Module:
+        """A fresh instance (weights are overwritten by the spec's parameters anyway)."""
+        return build_model(self.name, self.input_shape, self.n_classes, seed=0)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainSpec:
+    """One client's local training job in a round (McMahan et al. 2017, ClientUpdate)."""
+
+    params: np.ndarray  # (n_params,) float32: the global model the client starts from
+    data: Dataset
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    momentum: float = 0.0
+    proximal_mu: float = 0.0
+
+    def steps(self) -> int:
+        """SGD steps this job takes: ``epochs * ceil(n / batch_size)``."""
+        return int(self.epochs) * -(-len(self.data) // int(self.batch_size))
+
+
+@dataclass(frozen=True, eq=False)
+class TrainOutput:
+    """The trained parameters plus what ``train_local``'s ``TrainResult`` reports."""
+
+    params: np.ndarray  # (n_params,) float32
+    n_samples: int
+    mean_loss: float
+    steps: int
+
+
+class Executor(ABC):
+    """Runs a round's local trainings; subclasses differ only in how the work is placed.
+
+    Use as a context manager (or call :meth:`close`) so executors holding worker
+    processes release them.
+    """
+
+    name: str = ""
+
+    def __init__(self, model: ModelSpec) -> None:
+        self.model = model
+
+    @abstractmethod
+    def train_many(self, jobs: list[TrainSpec]) -> list[TrainOutput]:
+        """Train every job from its own ``params``; returns one output per job, in order."""
+
+    def close(self) -> None:
+        """Release held resources (worker processes); the default holds none."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+executors: Registry[type[Executor]] = Registry("executor")
+
+
+def build_executor(name: str, model: ModelSpec, **options: Any) -> Executor:
+    """Instantiate executor ``name`` for ``model``; unknown options raise :class:`ConfigError`."""
+    cls = executors.get(name)
+    try:
+        return cls(model, **options)
+    except TypeError as exc:
+        raise ConfigError(f"executor {name!r} rejected options {sorted(options)}: {exc}") from None

@@ -1,0 +1,248 @@
+"""Deterministic Python contracts: declared methods over a per-contract key-value namespace.
+
+A contract is a registered class; its methods (marked with :func:`contract_method`) receive
+a :class:`CallContext` that is the *only* way to the outside world: state reads and writes
+in the contract's own namespace, events, and the values the chain provides (block height,
+transaction sender and id, the signer keys of the membership). No clock, randomness, files
+or network. Every state access, event and signature check costs steps; a call that exceeds
+its step budget or raises fails that transaction only.
+
+Why contracts are referenced by registered name and version instead of uploaded: CPython
+has no sandbox, so uploaded code could read the clock, files or the network, iterate
+unordered sets or use floats, and nothing could meter it; a consortium instead reviews and
+ships contract code with the node release and the chain records which name and version each
+instance runs (an upgrade is a transaction, like Fabric's chaincode lifecycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from edgeledger.codec import decode, encode
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.ledger.contracts.records import (
+    ABSENT, Endorsement, Event, ReadVersion, StateEntry, Version, WriteEntry,
+)
+from edgeledger.ledger.identity import Membership
+from edgeledger.registry import Registry
+
+__all__ = [
+    "Contract", "contract_method", "register_contract", "contract_types", "CallContext", "StateView",
+    "Execution", "ContractError", "StepBudgetExceeded", "DEFAULT_STEP_BUDGET", "ROLE_KEY_PREFIX",
+    "state_key", "read_entry", "role_of", "execute",
+]
+
+DEFAULT_STEP_BUDGET = 10_000
+#: global keys ``membership/role/<node_id>`` (written by the consortium's membership
+#: transactions) override the genesis role; the value ``b""`` means revoked
+ROLE_KEY_PREFIX = "membership/role/"
+_SIGNATURE_STEPS = 20
+
+
+class ContractError(EdgeLedgerError):
+    """A contract refused a call (bad arguments, wrong role, insufficient funds ...)."""
+
+
+class StepBudgetExceeded(ContractError):
+    """A call used more steps (state accesses, events, signature checks) than its budget."""
+
+
+class StateView(Protocol):
+    """Read-only raw state: ``LedgerState.kv`` (a snapshot) or a ``TxContext`` (in block order)."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+
+class Contract:
+    """Base of every contract. ``name``/``version`` identify the code; ``deploy_roles`` may deploy it.
+
+    Override :meth:`init` to set up state at the first deployment.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    deploy_roles: ClassVar[tuple[str, ...]] = ()
+
+    def init(self, ctx: CallContext, *args: Any) -> None:
+        """Called once when an instance is first deployed; default: nothing."""
+
+    @classmethod
+    def methods(cls) -> dict[str, tuple[str, ...]]:
+        """Declared method name -> roles allowed to call it (empty: anyone)."""
+        return {n: getattr(cls, n).__contract_roles__ for n in sorted(dir(cls))
+                if hasattr(getattr(cls, n, None), "__contract_roles__")}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type[Contract])
+
+
+def contract_method(*roles: str) -> Callable[[F], F]:
+    """Declare a callable method; ``roles`` restricts the transaction sender's membership role."""
+
+    def mark(fn: F) -> F:
+        fn.__contract_roles__ = tuple(roles)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+contract_types: Registry[type[Contract]] = Registry("contract code")
+
+
+def register_contract(cls: C) -> C:
+    """Register ``cls`` under ``"<name>@<version>"``, the reference deploy transactions use."""
+    if not cls.name:
+        raise ContractError(f"contract class {cls.__name__} needs a non-empty `name`")
+    contract_types.register(f"{cls.name}@{cls.version}")(cls)
+    return cls
+
+
+def state_key(contract: str, key: str) -> str:
+    return f"cs/{contract}/{key}"
+
+
+def read_entry(view: StateView, contract: str, key: str) -> StateEntry | None:
+    raw = view.get(state_key(contract, key))
+    return None if raw is None else decode(raw, StateEntry)
+
+
+def role_of(view: StateView, membership: Membership, node_id: str) -> str | None:
+    """The node's current role: a committed membership change, else its genesis role."""
+    raw = view.get(ROLE_KEY_PREFIX + node_id)
+    if raw is not None:
+        return raw.decode() or None
+    return membership.role(node_id)
+
+
+def _reject_floats(value: Any, where: str) -> None:
+    if isinstance(value, float):
+        raise ContractError(f"{where}: floats are not allowed in contract values (got {value!r}); use integers")
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _reject_floats(v, where)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _reject_floats(k, where)
+            _reject_floats(v, where)
+
+
+@dataclass
+class Execution:
+    """The outcome of running one call: read set with versions, write set, events, result."""
+
+    read_set: dict[str, Version] = field(default_factory=dict)
+    write_set: dict[str, bytes | None] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    result: Any = None
+    steps: int = 0
+
+    def endorsement(self) -> Endorsement:
+        return Endorsement(
+            read_set=[ReadVersion(key=k, version=self.read_set[k]) for k in sorted(self.read_set)],
+            write_set=[WriteEntry(key=k, value=self.write_set[k]) for k in sorted(self.write_set)],
+        )
+
+
+class CallContext:
+    """A contract's window on the chain for one call; counts steps against the budget."""
+
+    def __init__(self, view: StateView, membership: Membership, contract: str, *, height: int,
+                 sender: str, tx_id: bytes, budget: int = DEFAULT_STEP_BUDGET) -> None:
+        self._view = view
+        self._membership = membership
+        self.contract = contract
+        self.height = height
+        self.sender = sender
+        self.tx_id = tx_id
+        self.budget = budget
+        self.execution = Execution()
+
+    def step(self, n: int = 1) -> None:
+        """Charge ``n`` steps; a contract looping without state access may charge itself."""
+        self.execution.steps += n
+        if self.execution.steps > self.budget:
+            raise StepBudgetExceeded(
+                f"contract {self.contract!r} exceeded its step budget of {self.budget} steps")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The decoded value of ``key`` in this contract's namespace (own writes first)."""
+        self.step()
+        ex = self.execution
+        if key in ex.write_set:
+            raw = ex.write_set[key]
+            return default if raw is None else decode(raw, Any)  # type: ignore[arg-type]
+        entry = read_entry(self._view, self.contract, key)
+        if key not in ex.read_set:
+            ex.read_set[key] = entry.version if entry else ABSENT
+        return default if entry is None else decode(entry.value, Any)  # type: ignore[arg-type]
+
+    def put(self, key: str, value: Any) -> None:
+        self.step()
+        _reject_floats(value, f"{self.contract}.put({key!r})")
+        self.execution.write_set[key] = encode(value)
+
+    def delete(self, key: str) -> None:
+        self.step()
+        self.execution.write_set[key] = None
+
+    def emit(self, name: str, **attributes: Any) -> None:
+        """Emit an event that subscribers read from the call log once the transaction is valid."""
+        self.step()
+        _reject_floats(attributes, f"{self.contract} event {name!r}")
+        event = Event(contract=self.contract, name=name, attributes=attributes)
+        encode(event)  # fail the call now, not the block later, if an attribute cannot encode
+        self.execution.events.append(event)
+
+    @property
+    def chain_id(self) -> str:
+        """The chain's id, to bind signed off-chain messages to this chain."""
+        return self._membership.chain_id
+
+    def role(self, node_id: str | None = None) -> str | None:
+        """The membership role of ``node_id`` (default: the sender)."""
+        self.step()
+        return role_of(self._view, self._membership, node_id or self.sender)
+
+    def verify_signature(self, node_id: str, message: bytes, signature: bytes) -> bool:
+        """Check a signature against ``node_id``'s registered key (the chain's, not a claimed one)."""
+        self.step(_SIGNATURE_STEPS)
+        return self._membership.verify(node_id, message, signature)
+
+    def require(self, condition: bool, message: str) -> None:
+        """Fail the call with ``message`` unless ``condition`` holds."""
+        if not condition:
+            raise ContractError(f"{self.contract}: {message}")
+
+
+def execute(contract_cls: type[Contract], ctx: CallContext, method: str, args: list[Any], *,
+            deploying: bool = False) -> Execution:
+    """Run ``method`` of ``contract_cls`` with ``args``; the role check comes first.
+
+    ``init`` runs only when ``deploying`` (a first deployment), never through a call.
+
+    Any exception the contract raises becomes a :class:`ContractError`, so a faulty contract
+    fails its transaction, never the node.
+    """
+    declared = contract_cls.methods()
+    if not (deploying and method == "init") and method not in declared:
+        raise ContractError(f"contract {ctx.contract!r} has no method {method!r}; "
+                            f"expected one of: {', '.join(declared) or 'none'}")
+    roles = declared.get(method, ())
+    if roles:
+        role = ctx.role()
+        if role not in roles:
+            raise ContractError(f"{ctx.contract}.{method} needs role {' or '.join(roles)}; "
+                                f"sender {ctx.sender!r} has role {role!r}")
+    try:
+        _reject_floats(args, f"{ctx.contract}.{method} arguments")
+        ctx.execution.result = getattr(contract_cls(), method)(ctx, *args)
+        _reject_floats(ctx.execution.result, f"{ctx.contract}.{method} result")
+        encode(ctx.execution.result)  # the result goes into the call log: it must encode
+    except EdgeLedgerError:
+        raise
+    except Exception as exc:  # a contract bug fails its transaction only (DESIGN rule 5)
+        raise ContractError(f"{ctx.contract}.{method} raised {type(exc).__name__}: {exc}") from None
+    return ctx.execution

@@ -1,0 +1,21 @@
+"""The edge resource market: service matching, payment channels, membership and task sharing.
+
+Importing it registers the market contracts (``edgetoll.matching@1``, ``edgetoll.payments@1``,
+``fabric.task_sharing@1``)
+and the ``membership.*`` transaction kinds.
+"""
+
+from edgeledger.market.channels import ChannelReceiver, ChannelSender
+from edgeledger.market.matching import MatchFinding, ServiceMatching, audit_matches, favoured_companies, nearest_node
+from edgeledger.market.membership import (
+    JoinRequest, MembershipProposal, MembershipVote, ValidatorChange, companies, proposal_state, validator_set,
+)
+from edgeledger.market.payments import CHALLENGE_WINDOW, ChannelPayment, Payments, payment_bytes
+from edgeledger.market.task_sharing import PrivateCollection, TaskSharing, shortlist_servers
+
+__all__ = [
+    "ChannelReceiver", "ChannelSender", "MatchFinding", "ServiceMatching", "audit_matches", "favoured_companies",
+    "nearest_node", "JoinRequest", "MembershipProposal", "MembershipVote", "ValidatorChange", "companies",
+    "proposal_state", "validator_set", "CHALLENGE_WINDOW", "ChannelPayment", "Payments", "payment_bytes",
+    "PrivateCollection", "TaskSharing", "shortlist_servers",
+]

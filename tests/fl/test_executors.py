@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import edgeledger.fl.executors as ex
+from edgeledger.errors import ConfigError
+from edgeledger.fl.datasets import Dataset, load_dataset
+from edgeledger.fl.executors import (
+    BatchedExecutor,
+    Executor,
+    ModelSpec,
+    TrainOutput,
+    TrainSpec,
+    batch_plan,
+    build_executor,
+    executors,
+)
+from edgeledger.fl.executors.stacked import compile_stacked
+from edgeledger.fl.models import build_model
+from edgeledger.fl.params import get_flat_params
+
+TOL = 1e-4
+
+
+def _jobs(train: Dataset, model: str, sizes: list[int], **hyper: float) -> tuple[ModelSpec, list[TrainSpec]]:
+    spec = ModelSpec(model, train.input_shape, train.n_classes)
+    start = get_flat_params(build_model(model, train.input_shape, train.n_classes, seed=3))
+    jobs, offset = [], 0
+    settings = {"epochs": 2, "batch_size": 8, "lr": 0.1} | hyper
+    for i, n in enumerate(sizes):
+        data = train.subset(np.arange(offset, offset + n))
+        jobs.append(TrainSpec(start, data, seed=100 + i, **settings))  # type: ignore[arg-type]
+        offset += n
+    return spec, jobs
+
+
+def _assert_close(got: list[TrainOutput], want: list[TrainOutput], tol: float) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert (g.n_samples, g.steps) == (w.n_samples, w.steps)
+        assert np.abs(g.params - w.params).max() <= tol
+        assert abs(g.mean_loss - w.mean_loss) <= tol
+
+
+def test_registry_holds_every_concrete_executor_under_its_name() -> None:
+    assert set(executors.names()) == {"sequential", "batched", "process"}
+    found, stack = [], [Executor]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if not inspect.isabstract(sub) and sub.__module__.startswith("edgeledger."):
+                found.append(sub)
+    assert found and all(executors.get(cls.name) is cls for cls in found)
+    assert all(hasattr(ex, name) for name in ex.__all__)
+
+
+def test_build_executor_rejects_unknown_options_naming_them() -> None:
+    spec = ModelSpec("mlp", (64,), 10)
+    with pytest.raises(ConfigError, match="bogus"):
+        build_executor("sequential", spec, bogus=1)
+    with pytest.raises(ConfigError, match="max_group"):
+        build_executor("batched", spec, max_group=0)
+
+
+def test_batch_plan_reproduces_train_local_shuffling() -> None:
+    idx, weight = batch_plan(n=7, epochs=2, batch_size=3, seed=5)  # [6, 3]
+    generator = torch.Generator().manual_seed(5)
+    expected = torch.cat([torch.randperm(7, generator=generator) for _ in range(2)])
+    assert idx.shape == (6, 3) and weight.sum() == 14
+    assert torch.equal(idx[weight > 0], expected)
+
+
+@pytest.mark.parametrize(
+    "hyper",
+    [{}, {"momentum": 0.9}, {"proximal_mu": 0.5}],
+    ids=["sgd", "momentum", "fedprox"],
+)
+def test_batched_mlp_equals_sequential_on_unequal_digit_clients(
+    digits: tuple[Dataset, Dataset], hyper: dict[str, float]
+) -> None:
+    # 50 and 53 samples both take 7 steps per epoch (one group, short last batches);
+    # 33 and 20 form their own groups.
+    spec, jobs = _jobs(digits[0], "mlp", [50, 33, 53, 20], **hyper)
+    want = build_executor("sequential", spec).train_many(jobs)
+    got = build_executor("batched", spec).train_many(jobs)
+    _assert_close(got, want, TOL)
+
+
+def test_batched_vmap_path_equals_sequential(digits: tuple[Dataset, Dataset]) -> None:
+    spec, jobs = _jobs(digits[0], "mlp", [40, 45, 24])
+    batched = BatchedExecutor(spec, stacked=False, max_group=2)
+    assert batched._program is None
+    _assert_close(batched.train_many(jobs), build_executor("sequential", spec).train_many(jobs), TOL)
+
+
+def test_batched_mnist_cnn_slice_equals_sequential(data_root: Path) -> None:
+    train, _ = load_dataset("mnist", data_root)
+    spec, jobs = _jobs(train, "mnist_cnn", [40, 40, 37], epochs=2, batch_size=10, lr=0.05)
+    batched = build_executor("batched", spec)
+    assert isinstance(batched, BatchedExecutor) and batched._program is not None  # the fast path ran
+    _assert_close(batched.train_many(jobs), build_executor("sequential", spec).train_many(jobs), TOL)
+
+
+def test_stacked_program_declines_layers_it_cannot_run() -> None:
+    assert compile_stacked(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1)), (1, 8, 8)) is None
+    assert compile_stacked(nn.Sequential(nn.Flatten(), nn.BatchNorm1d(64)), (64,)) is None
+    assert compile_stacked(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), (64,)) is not None
+
+
+def test_process_executor_matches_sequential_and_reuses_its_pool(digits: tuple[Dataset, Dataset]) -> None:
+    spec, jobs = _jobs(digits[0], "mlp", [30, 26, 30])
+    want = build_executor("sequential", spec).train_many(jobs)
+    with build_executor("process", spec, workers=2) as process:
+        first = process.train_many(jobs)
+        pool = process._pool
+        second = process.train_many(jobs[:1])
+        assert process._pool is pool
+    for g, w in zip(first, want, strict=True):
+        assert np.array_equal(g.params, w.params) and g.mean_loss == w.mean_loss
+    assert np.array_equal(second[0].params, want[0].params)
+
+
+def test_process_executor_with_batched_workers_is_within_tolerance(digits: tuple[Dataset, Dataset]) -> None:
+    spec, jobs = _jobs(digits[0], "mlp", [30, 30, 30, 22])
+    with build_executor("process", spec, workers=1, inner="batched") as process:
+        got = process.train_many(jobs)
+    _assert_close(got, build_executor("sequential", spec).train_many(jobs), TOL)
+
+
+def test_executors_return_nothing_for_no_jobs() -> None:
+    spec = ModelSpec("mlp", (64,), 10)
+    for name in ("sequential", "batched", "process"):
+        with build_executor(name, spec) as executor:
+            assert executor.train_many([]) == []

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from edgeledger.errors import ConfigError
+from edgeledger.fl.attacks import Alie, FreeRiding, GaussianNoise, Ipm, Scaling, build_attack
+from edgeledger.fl.attacks.alie import alie_z_max
+
+GLOBAL = np.array([1.0, 1.0, 1.0, 1.0], np.float32)
+LOCAL = np.array([2.0, 0.0, 1.5, 1.0], np.float32)  # delta = [1, -1, 0.5, 0]
+
+
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def test_scaling_boosts_the_update_by_its_factor() -> None:
+    poisoned = Scaling(factor=10.0).poison(LOCAL, GLOBAL, rng())
+    assert poisoned.dtype == np.float32
+    assert np.allclose(poisoned - GLOBAL, 10.0 * (LOCAL - GLOBAL))
+
+
+def test_ipm_sends_minus_epsilon_times_the_update() -> None:
+    poisoned = Ipm(epsilon=0.5).poison(LOCAL, GLOBAL, rng())
+    assert np.allclose(poisoned, [0.5, 1.5, 0.75, 1.0])
+    assert float(np.dot(poisoned - GLOBAL, LOCAL - GLOBAL)) < 0  # negative inner product
+
+
+def test_gaussian_noise_has_the_configured_spread_and_replays() -> None:
+    local = np.zeros(20000, np.float32)
+    poisoned = GaussianNoise(sigma=0.5).poison(local, local, rng())
+    assert abs(float(poisoned.std()) - 0.5) < 0.01 and abs(float(poisoned.mean())) < 0.01
+    assert np.array_equal(poisoned, GaussianNoise(sigma=0.5).poison(local, local, rng()))
+
+
+def test_alie_z_max_follows_the_paper() -> None:
+    # n=50, m=10: s = floor(26) - 10 = 16; z = Phi^-1(34 / 50)
+    assert alie_z_max(50, 10) == pytest.approx(NormalDist().inv_cdf(0.68))
+    assert alie_z_max(50, 10) == pytest.approx(0.4677, abs=1e-3)
+    with pytest.raises(ConfigError, match=r"s = floor\(n/2 \+ 1\) - m >= 1, got s=0"):
+        alie_z_max(10, 6)
+
+
+def test_alie_shifts_each_coordinate_against_its_benign_sign_by_z_std() -> None:
+    attack = Alie(z=1.0)
+    delta = (LOCAL - GLOBAL).astype(np.float64)
+    poisoned = attack.poison(LOCAL, GLOBAL, rng())
+    shift = poisoned - LOCAL  # what the attack added to the honest model
+    assert np.allclose(shift, -delta.std() * np.sign(delta), atol=1e-6)
+    assert np.allclose(shift[3], 0.0)  # no benign direction, no shift
+    assert Alie(n_clients=50, n_malicious=10).z == pytest.approx(alie_z_max(50, 10))
+
+
+def test_free_riding_uploads_random_or_stale_parameters() -> None:
+    global_model = np.random.default_rng(1).standard_normal(5000).astype(np.float32) * 0.2
+    local = global_model + 1.0
+    stale = FreeRiding(mode="stale").poison(local, global_model, rng())
+    assert np.array_equal(stale, global_model)
+    random = FreeRiding().poison(local, global_model, rng())
+    assert abs(float(random.std()) - float(global_model.std())) < 0.01  # matches the model's scale
+    assert abs(float(np.corrcoef(random, local)[0, 1])) < 0.05  # unrelated to the trained model
+    assert FreeRiding(sigma=3.0).poison(local, global_model, rng()).std() == pytest.approx(3.0, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("gaussian_noise", {"sigma": 0.0}, "sigma"),
+        ("scaling", {"factor": -2.0}, "boosting factor"),
+        ("ipm", {"epsilon": float("inf")}, "epsilon"),
+        ("alie", {"z": -1.0}, "z must"),
+        ("alie", {"n_clients": 4, "n_malicious": 4}, "n_malicious < n_clients"),
+        ("free_riding", {"mode": "lazy"}, "random"),
+    ],
+)
+def test_bad_attack_parameters_are_config_errors(name: str, params: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_attack(name, **params)
+
+
+@pytest.mark.parametrize("name", ["gaussian_noise", "scaling", "alie", "ipm", "free_riding"])
+def test_model_attacks_reject_mismatched_shapes(name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{name} needs .* got \(3,\) and \(2,\)"):
+        build_attack(name).poison(np.zeros(3), np.zeros(2), rng())

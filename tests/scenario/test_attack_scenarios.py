@@ -1,0 +1,58 @@
+"""Robust aggregators and data attacks wired through a scenario, at reduced size."""
+
+import tomllib
+from importlib import resources
+
+import pytest
+import torch
+
+from edgeledger.errors import ConfigError
+from edgeledger.fl.round import derive_seed
+from edgeledger.scenario.network import build_network
+from edgeledger.scenario.runner import run_scenario
+from edgeledger.scenario.schema import apply_overrides, parse_scenario
+
+torch.set_num_threads(1)  # tiny models on a shared 2-core box (see tests/fl/conftest.py)
+
+
+def demo(*sets: str):
+    data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
+    return parse_scenario(apply_overrides(data, ["fl.rounds=3", *sets]))
+
+
+def test_krum_learns_despite_two_sign_flipping_devices():
+    result = run_scenario(demo('fl.aggregator="krum"', "fl.aggregator_params={f=2}"))
+    acc = result.summary["accuracy_per_round"]
+    assert result.summary["rounds_completed"] == 3 and result.summary["updates_rejected"] == 0
+    assert acc[-1] > 0.75 and acc[-1] > acc[0]
+
+
+def test_label_flipping_and_backdoor_devices_train_on_poisoned_data_and_the_cloud_reports_asr():
+    attacks = ('attacks=[{kind="label_flip", nodes=["device-0", "device-5"]}, '
+               '{kind="backdoor", nodes=["device-9"], params={target=0, fraction=0.5}}]')
+    result = run_scenario(demo('fl.aggregator="fedavg"', "fl.aggregator_params={}", attacks))
+    net = result.network
+    clean = build_network(demo("attacks=[]")).learners
+    assert (net.learners["device-0"].train_data.y == 9 - clean["device-0"].train_data.y).all()
+    assert (net.learners["device-1"].train_data.y == clean["device-1"].train_data.y).all()
+    assert net.device_cores["device-0"].attack is None  # a data attack, not a model attack
+    assert result.summary["final_accuracy"] > 0.75
+    history = net.aggregator.history
+    assert all(0.0 <= h["backdoor_asr"] <= 1.0 for h in history)
+
+
+def test_data_attack_poisoning_is_seeded_by_the_scenario():
+    sets = 'attacks=[{kind="data_poisoning", nodes=["device-2"], params={mode="labels"}}]'
+    first, again = build_network(demo(sets)), build_network(demo(sets))
+    a, b = first.learners["device-2"].train_data, again.learners["device-2"].train_data
+    assert (a.y == b.y).all()
+
+
+def test_unknown_attack_kind_lists_data_attacks_too():
+    with pytest.raises(ConfigError, match="label_flip"):
+        build_network(demo('attacks=[{kind="label_flop", nodes=["device-0"]}]'))
+
+
+def test_random_select_gets_a_seed_derived_from_the_scenario():
+    net = build_network(demo('fl.aggregator="random_select"', "fl.aggregator_params={}"))
+    assert net.aggregator.aggregator.seed == derive_seed(7, "aggregator")
