@@ -168,3 +168,131 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(2)
         raise
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    from edgeledger.errors import ConfigError
+
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:8700")
+    return host or "127.0.0.1", int(port)
+
+
+def _serve(coro_factory: Any) -> None:
+    """Run an asyncio service until SIGINT/SIGTERM."""
+    import asyncio
+    import logging
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await coro_factory(stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to listen on.")) -> None:
+    """Run the communication center: registers nodes and hands out the peer list (never relays payloads)."""
+    from aiohttp import web
+
+    from edgeledger.web.center import center_app
+
+    host, port = _host_port(listen)
+
+    async def serve(stop: Any) -> None:
+        runner = web.AppRunner(center_app())
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        console.print(f"center listening on http://{host}:{port}")
+        await stop.wait()
+        await runner.cleanup()
+
+    _serve(serve)
+
+
+@app.command()
+def node(role: str = typer.Option(..., help="cloud | edge | device"),
+         center_url: str = typer.Option(..., "--center", help="URL of the communication center."),
+         data_dir: Path = typer.Option(..., help="Identity, chain (SQLite) and blobs live here; reuse it to resume."),
+         listen: str = typer.Option("127.0.0.1:0", help="HOST:PORT to serve the API, dashboard and protocol on."),
+         config: Optional[Path] = typer.Option(None, help="Scenario TOML (topology, consensus, FL); default: the demo."),
+         set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+         admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
+                                                   help="Token for admin actions (POST /v1/admin/shutdown).")) -> None:
+    """Run one node process: registers with the center, builds the genesis, resumes its chain, serves."""
+    import tomllib
+
+    from edgeledger.errors import ConfigError
+    from edgeledger.scenario.schema import apply_overrides, parse_scenario
+    from edgeledger.web.cluster import free_port
+    from edgeledger.web.node_process import NodeOptions, run_node
+
+    if role not in ("cloud", "edge", "device"):
+        raise ConfigError(f"--role {role!r}: expected cloud, edge or device")
+    text = config.read_text() if config is not None else _demo_text()
+    scenario = parse_scenario(apply_overrides(tomllib.loads(text), list(set_)))
+    host, port = _host_port(listen)
+    port = port or free_port()
+    opts = NodeOptions(role=role, center=center_url.rstrip("/"), data_dir=data_dir, host=host, port=port,
+                       scenario=scenario, admin_token=admin_token)
+    _serve(lambda stop: run_node(opts, stop))
+
+
+@app.command()
+def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as local processes."),
+       root: Optional[Path] = typer.Option(None, "--dir", help="Where data directories and logs go "
+                                                              "(default runs/up-<name>)."),
+       detach: bool = typer.Option(False, help="Start and return; stop later with edgeledger down."),
+       timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")) -> None:
+    """Start a whole scenario as separate processes on 127.0.0.1 (center + every node)."""
+    import time
+
+    from rich.live import Live
+
+    from edgeledger.scenario.schema import load_scenario
+    from edgeledger.web.cluster import cluster_status, start_cluster, stop_cluster
+
+    scenario = load_scenario(scenario_file)
+    root = root or Path(scenario.output.dir) / f"up-{scenario.name}"
+    cluster = start_cluster(scenario_file, scenario, root)
+    console.print(f"started {len(cluster.processes)} processes; center {cluster.center}; state in {root}")
+    if detach:
+        console.print(f"stop with: edgeledger down --dir {root}")
+        return
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        with Live(console=console, refresh_per_second=2) as live:
+            while deadline is None or time.monotonic() < deadline:
+                live.update(_status_table(cluster_status(cluster)))
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_cluster(cluster)
+        console.print("all processes stopped")
+
+
+def _status_table(status: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="edgeledger cluster")
+    for col in ("node", "role", "status", "height", "url"):
+        table.add_column(col)
+    for label, info in status.items():
+        table.add_row(label, str(info.get("role", "")), str(info.get("status")), str(info.get("height", "-")),
+                      str(info.get("url")))
+    return table
+
+
+@app.command()
+def down(root: Path = typer.Option(..., "--dir", help="The folder given to (or printed by) edgeledger up.")) -> None:
+    """Stop a cluster started with edgeledger up --detach."""
+    from edgeledger.web.cluster import Cluster, stop_cluster
+
+    stop_cluster(Cluster.load(root))
+    console.print(f"stopped the cluster in {root}")

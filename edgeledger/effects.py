@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Effect", "Send", "Broadcast", "SetTimer", "CancelTimer", "Metric", "Rejected", "SubmitTransaction",
-           "Compute"]
+           "Compute", "Deferred"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +82,15 @@ class Compute(Effect):
 
     name: str
     job: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred(Effect):
+    """Local work a real-time driver must run off its event loop (e.g. training in a thread).
+
+    ``run()`` does the work; ``done(result, now)`` returns the effects that follow. Only
+    drivers of real networks see this; the simulator's nodes run work inline.
+    """
+
+    run: Any
+    done: Any

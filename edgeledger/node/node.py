@@ -13,22 +13,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from edgeledger.codec import decode
+from edgeledger.codec import Record, decode
 from edgeledger.consensus.base import CommitBlock, Consensus
 from edgeledger.consensus.pbft.events import ForwardRequest
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.effects import Broadcast, Compute, Deferred, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
-from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.identity import Membership, genesis_hash
 from edgeledger.ledger.state import LedgerState
 from edgeledger.ledger.store import ChainStore
-from edgeledger.ledger.validation import validate_certificate
+from edgeledger.ledger.validation import validate_block, validate_certificate
 from edgeledger.node.center import CENTER_MESSAGES, AddressBook, PeerList, Register, make_registration
 from edgeledger.node.service import Service
 
-__all__ = ["Node", "wire_decoder"]
+__all__ = ["Node", "CommittedBlock", "wire_decoder"]
+
+
+class CommittedBlock(Record, tag="chain.block"):
+    """A committed block with its certificate, pushed by validators to observer nodes."""
+
+    block: Block
+
 
 def wire_decoder(types: tuple[type, ...]) -> Callable[[bytes], Any]:
     """A decoder for the tagged union of ``types`` (the codec caches one per union)."""
@@ -46,14 +53,18 @@ class Node:
     blobs: BlobStore = field(default_factory=MemoryBlobStore)
     consensus: Consensus | None = None
     validator: str | None = None  # where a non-validator forwards transactions
+    observers: tuple[str, ...] = ()  # non-voting nodes this validator pushes committed blocks to
     center: str | None = None
     address: str = ""
     services: list[Service] = field(default_factory=list)
     address_book: AddressBook | None = None
     compute_time: Callable[[Any, Any], float] = lambda job, result: 0.0
+    defer_compute: bool = False  # real-time drivers run Compute jobs off their event loop
     state: LedgerState = field(init=False)
     peers: dict[str, Any] = field(default_factory=dict)
+    commit_listeners: list[Callable[[Block, list[Any]], None]] = field(default_factory=list)  # dashboards, APIs
     _pending: dict[str, tuple[Service, Any, Any]] = field(default_factory=dict)
+    _future_blocks: dict[int, Block] = field(default_factory=dict)
     _computes: int = 0
 
     def __post_init__(self) -> None:
@@ -71,7 +82,8 @@ class Node:
     # -- driver interface --------------------------------------------------------------------
     def decode_message(self, data: bytes) -> Any:
         """Decode any message this node accepts (center, consensus and service messages)."""
-        types = CENTER_MESSAGES + (self.consensus.message_types if self.consensus else (ForwardRequest,))
+        types = CENTER_MESSAGES + (CommittedBlock,)
+        types += self.consensus.message_types if self.consensus else (ForwardRequest,)
         for s in self.services:
             types += s.message_types
         return wire_decoder(types)(data)
@@ -108,6 +120,8 @@ class Node:
         for s in self.services:
             if isinstance(message, s.message_types):
                 return self._own(s, s.on_message(sender, message, now))
+        if isinstance(message, CommittedBlock) and self.consensus is None:
+            return self._observe(sender, message.block, now)
         if isinstance(message, ForwardRequest) and self.validator is not None:
             return [Send(self.validator, message)]
         if isinstance(message, Register) and self.address_book is not None:
@@ -129,7 +143,7 @@ class Node:
         while queue:
             effect = queue.pop(0)
             if isinstance(effect, tuple):  # (service, Compute)
-                out.append(self._compute(*effect))
+                out.append(self._defer(*effect) if self.defer_compute else self._compute(*effect))
             elif isinstance(effect, CommitBlock):
                 queue[0:0] = self._commit(effect.block, now)
             elif isinstance(effect, SubmitTransaction):
@@ -148,15 +162,48 @@ class Node:
         self._pending[name] = (service, effect.job, result)
         return SetTimer(name, self.compute_time(effect.job, result))
 
+    def _defer(self, service: Service, effect: Compute) -> Effect:
+        def done(result: Any, now: float) -> list[Effect]:
+            return self._resolve(self._own(service, service.on_computed(effect.job, result, now)), now)
+
+        return Deferred(run=lambda: service.execute(effect.job), done=done)
+
+    def submit(self, tx: Any, now: float) -> list[Effect]:
+        """A transaction from a local client (the API): into consensus or to our validator."""
+        return self._resolve([SubmitTransaction(tx)], now)
+
+    def _observe(self, sender: str, block: Block, now: float) -> list[Any]:
+        """An observer follows the chain: verify each pushed block, apply in height order."""
+        if not self.membership.is_validator(sender):
+            return [Rejected(sender, "chain.block", "only validators push committed blocks")]
+        if block.height <= self.store.height or block.height > self.store.height + 1024:
+            return []
+        self._future_blocks.setdefault(block.height, block)
+        effects: list[Any] = []
+        while (nxt := self._future_blocks.pop(self.store.height + 1, None)) is not None:
+            head = self.store.head()
+            prev = head.hash if head else genesis_hash(self.membership.genesis)
+            try:
+                validate_block(nxt, prev, nxt.height, self.membership)
+            except ChainValidationError as exc:
+                effects.append(Rejected(sender, "chain.block", str(exc)))
+                break
+            effects += self._commit(nxt, now)
+        return effects
+
     def _commit(self, block: Block, now: float) -> list[Any]:
         if block.height != self.store.height + 1:
             raise ChainValidationError(f"{self.node_id}: commit of height {block.height} after {self.store.height}")
         validate_certificate(block.header, block.certificate, self.membership)
         self.store.append(block)  # durable before anyone is told
         receipts = self.state.apply_block(block)
+        for listener in self.commit_listeners:
+            listener(block, receipts)
         effects: list[Any] = [Metric("chain.height", float(block.height)),
                               Metric("chain.block_txs", float(len(block.transactions)))]
         effects += [Rejected(self.node_id, "transaction", r.reason) for r in receipts if not r.ok]
+        if self.observers:
+            effects.append(Broadcast(self.observers, CommittedBlock(block=block)))
         for s in self.services:
             effects += self._own(s, s.on_block(block, receipts, now))
         return effects

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,8 @@ from edgeledger.node.center import AddressBook
 from edgeledger.node.node import Node
 from edgeledger.scenario.schema import LinkConfig, Scenario
 
-__all__ = ["Network", "build_network", "WIRE_ATTACKS"]
+__all__ = ["Network", "Topology", "FLData", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
+           "pbft_config", "observers_of", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
 
@@ -115,77 +117,138 @@ def _cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Datas
     return BackdoorProbe(evaluator, attack.trigger_for(test), attack.target)
 
 
-def build_network(scenario: Scenario) -> Network:
-    topo, fl = scenario.topology, scenario.fl
+@dataclass
+class Topology:
+    """What every node derives identically from the scenario: ids, roles, wiring, attackers."""
+
+    scenario: Scenario
+    roles: dict[str, str]
+    edges: list[str]
+    devices: list[str]
+    edge_of: dict[str, str]
+    validators: list[str]
+    malicious: dict[str, str]
+
+
+def plan_topology(scenario: Scenario) -> Topology:
+    topo = scenario.topology
     edges = [f"edge-{e}" for e in range(topo.edges)]
     devices = [f"device-{i}" for i in range(topo.n_devices)]
     edge_of = {d: edges[i // topo.devices_per_edge] for i, d in enumerate(devices)}
     roles = {"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}, **{d: "device" for d in devices}}
-    keys: dict[str, PrivateKey] = {n: derive_key(topo.signature_scheme, f"{scenario.seed}/{n}".encode()) for n in roles}
     validators = (["cloud"] if "cloud" in topo.validators else []) + (edges if "edge" in topo.validators else [])
-    genesis = Genesis(chain_id=f"{scenario.name}-fl", validators=validators,
-                      identities=[Identity(node_id=n, role=r, scheme=keys[n].scheme, public_key=keys[n].public_key)
-                                  for n, r in roles.items()])
-    membership = Membership(genesis)
-    malicious = _assign_attacks(scenario, devices, edges)
+    return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges))
 
-    train, test = load_dataset(fl.dataset, fl.data_root)
-    if len(devices) > len(train):
-        raise ConfigError(f"topology has {len(devices)} devices but data set {fl.dataset!r} has {len(train)} samples")
-    parts = partition(fl.partition, train.y, len(devices), np.random.default_rng(derive_seed(scenario.seed, "partition")),
-                      **({"alpha": fl.alpha} if fl.partition in ("dirichlet", "quantity") else {}))
-    settings = TrainingSettings(model=fl.model, epochs=fl.local_epochs, batch_size=fl.batch_size, lr=fl.lr,
-                                momentum=fl.momentum)
-    input_shape = tuple(train.x.shape[1:])
-    model_seed = derive_seed(scenario.seed, "model")
 
-    def learner(data: Dataset | None, evaluation: Dataset | None) -> SupervisedLearner:
-        return SupervisedLearner(settings, input_shape, train.n_classes, data, evaluation, model_seed)
+def make_genesis(plan: Topology, keys: dict[str, tuple[str, bytes]]) -> Genesis:
+    """The chain's genesis from every member's (scheme, public key); identical on every node."""
+    return Genesis(chain_id=f"{plan.scenario.name}-fl", validators=plan.validators,
+                   identities=[Identity(node_id=n, role=r, scheme=keys[n][0], public_key=keys[n][1])
+                               for n, r in plan.roles.items()])
 
-    pbft_cfg = PbftConfig(max_block_txs=scenario.consensus.max_block_txs,
-                          max_block_bytes=scenario.consensus.max_block_bytes,
-                          batch_timeout_s=scenario.consensus.batch_timeout_s)
-    g_hash = genesis_hash(genesis)
-    nodes: dict[str, Node] = {}
-    for node_id, role in roles.items():
-        consensus = (PbftReplica(node_id, keys[node_id], membership, g_hash, pbft_cfg)
-                     if node_id in validators else None)
-        node = Node(node_id=node_id, role=role, key=keys[node_id], membership=membership, store=ChainStore(":memory:"),
-                    consensus=consensus, center="center", address=f"sim://{node_id}",
-                    validator=None if consensus else (edge_of.get(node_id) if role == "device" else validators[0]))
-        nodes[node_id] = node
-    nodes["center"].address_book = AddressBook()
-    learners: dict[str, Learner] = {"cloud": _cloud_learner(scenario, learner(None, test), test)}
-    aggregator = AggregatorCore(
-        "cloud", keys["cloud"], membership,
-        RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round, round_timeout_s=fl.round_timeout_s,
-                      verify_uploads=fl.verify_uploads),
-        build_aggregator(fl.aggregator, **_aggregator_params(scenario)), learners["cloud"], devices, edges,
-        np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=nodes["cloud"].blobs)
-    nodes["cloud"].add_service(AggregatorService(aggregator))
-    for e in edges:
-        kind = malicious.get(e)
-        nodes[e].add_service(EdgeService(EdgeRelay(
-            e, "cloud", [d for d in devices if edge_of[d] == e], scenario.seed,
-            tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")))
-    attack_by_kind = {a.kind: a for a in scenario.attacks}
-    device_cores: dict[str, DeviceCore] = {}
-    per_sample = fl.compute_s_per_sample * fl.local_epochs
-    for i, d in enumerate(devices):
-        kind = malicious.get(d)
-        attack_cfg = attack_by_kind.get(kind) if kind else None
-        local = train.subset(parts[i])
+
+class FLData:
+    """The data set, its split across devices and the learner factory (loaded once, lazily)."""
+
+    def __init__(self, scenario: Scenario, devices: list[str]) -> None:
+        fl = scenario.fl
+        self.train, self.test = load_dataset(fl.dataset, fl.data_root)
+        if len(devices) > len(self.train):
+            raise ConfigError(f"topology has {len(devices)} devices but data set {fl.dataset!r} has "
+                              f"{len(self.train)} samples")
+        parts = partition(fl.partition, self.train.y, len(devices),
+                          np.random.default_rng(derive_seed(scenario.seed, "partition")),
+                          **({"alpha": fl.alpha} if fl.partition in ("dirichlet", "quantity") else {}))
+        self.parts = dict(zip(devices, parts))
+        self.settings = TrainingSettings(model=fl.model, epochs=fl.local_epochs, batch_size=fl.batch_size, lr=fl.lr,
+                                         momentum=fl.momentum)
+        self.model_seed = derive_seed(scenario.seed, "model")
+
+    def learner(self, data: Dataset | None, evaluation: Dataset | None) -> SupervisedLearner:
+        return SupervisedLearner(self.settings, tuple(self.train.x.shape[1:]), self.train.n_classes, data,
+                                 evaluation, self.model_seed)
+
+
+def attach_fl_services(node: Node, plan: Topology, data: FLData) -> tuple[Learner | None, Any]:
+    """Give ``node`` the FL services of its role; returns (its learner, its FL core)."""
+    scenario, fl, node_id = plan.scenario, plan.scenario.fl, node.node_id
+    kind = plan.malicious.get(node_id)
+    if node.role == "cloud":
+        learner = _cloud_learner(scenario, data.learner(None, data.test), data.test)
+        core = AggregatorCore(
+            node_id, node.key, node.membership,
+            RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round,
+                          round_timeout_s=fl.round_timeout_s, verify_uploads=fl.verify_uploads),
+            build_aggregator(fl.aggregator, **_aggregator_params(scenario)), learner, plan.devices, plan.edges,
+            np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=node.blobs)
+        node.add_service(AggregatorService(core))
+        return learner, core
+    if node.role == "edge":
+        relay = EdgeRelay(node_id, "cloud", [d for d in plan.devices if plan.edge_of[d] == node_id], scenario.seed,
+                          tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")
+        node.add_service(EdgeService(relay))
+        return None, relay
+    if node.role == "device":
+        attack_cfg = next((a for a in scenario.attacks if a.kind == kind), None) if kind else None
+        local = data.train.subset(data.parts[node_id])
         if attack_cfg is not None and kind in data_attacks:  # poisoned data, honest training and upload
-            rng = np.random.default_rng(derive_seed(scenario.seed, d, "data-attack"))
+            rng = np.random.default_rng(derive_seed(scenario.seed, node_id, "data-attack"))
             local = build_data_attack(kind, **attack_cfg.params).poison_data(local, rng)
             attack_cfg = None
-        learners[d] = learner(local, None)
-        device_cores[d] = DeviceCore(d, keys[d], membership, edge_of[d], scenario.seed,
-                                     attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
-                                     attack_from_round=attack_cfg.start_round if attack_cfg else 1,
-                                     verify_downloads=fl.verify_downloads)
-        nodes[d].add_service(DeviceService(device_cores[d], learners[d]))
-        nodes[d].compute_time = lambda job, result, k=per_sample: k * result.weight
-    return Network(scenario=scenario, membership=membership, nodes=nodes, roles=roles, edge_of=edge_of,
-                   malicious=malicious, test_data=test, aggregator=aggregator, learners=learners,
+        learner = data.learner(local, None)
+        core = DeviceCore(node_id, node.key, node.membership, plan.edge_of[node_id], scenario.seed,
+                          attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
+                          attack_from_round=attack_cfg.start_round if attack_cfg else 1,
+                          verify_downloads=fl.verify_downloads)
+        node.add_service(DeviceService(core, learner))
+        per_sample = fl.compute_s_per_sample * fl.local_epochs
+        node.compute_time = lambda job, result: per_sample * result.weight
+        return learner, core
+    return None, None
+
+
+def observers_of(plan: Topology) -> tuple[str, ...]:
+    """Non-voting nodes that follow the chain (the aggregator, when it does not validate)."""
+    return tuple(n for n in ("cloud",) if n not in plan.validators)
+
+
+def pbft_config(scenario: Scenario) -> PbftConfig:
+    c = scenario.consensus
+    return PbftConfig(max_block_txs=c.max_block_txs, max_block_bytes=c.max_block_bytes,
+                      batch_timeout_s=c.batch_timeout_s)
+
+
+def build_network(scenario: Scenario) -> Network:
+    """Every node of the scenario in one process, for the simulator."""
+    plan = plan_topology(scenario)
+    keys: dict[str, PrivateKey] = {n: derive_key(scenario.topology.signature_scheme, f"{scenario.seed}/{n}".encode())
+                                   for n in plan.roles}
+    genesis = make_genesis(plan, {n: (k.scheme, k.public_key) for n, k in keys.items()})
+    membership = Membership(genesis)
+    data = FLData(scenario, plan.devices)
+    g_hash = genesis_hash(genesis)
+    nodes: dict[str, Node] = {}
+    learners: dict[str, Learner] = {}
+    device_cores: dict[str, DeviceCore] = {}
+    aggregator: AggregatorCore | None = None
+    for node_id, role in plan.roles.items():
+        consensus = (PbftReplica(node_id, keys[node_id], membership, g_hash, pbft_config(scenario))
+                     if node_id in plan.validators else None)
+        node = Node(node_id=node_id, role=role, key=keys[node_id], membership=membership, store=ChainStore(":memory:"),
+                    consensus=consensus, center="center", address=f"sim://{node_id}",
+                    observers=observers_of(plan) if consensus else (),
+                    validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
+                                                      else plan.validators[0]))
+        nodes[node_id] = node
+        learner, core = attach_fl_services(node, plan, data)
+        if learner is not None:
+            learners[node_id] = learner
+        if isinstance(core, AggregatorCore):
+            aggregator = core
+        elif isinstance(core, DeviceCore):
+            device_cores[node_id] = core
+    nodes["center"].address_book = AddressBook()
+    assert aggregator is not None
+    return Network(scenario=scenario, membership=membership, nodes=nodes, roles=plan.roles, edge_of=plan.edge_of,
+                   malicious=plan.malicious, test_data=data.test, aggregator=aggregator, learners=learners,
                    device_cores=device_cores)

@@ -107,3 +107,11 @@ def test_every_digest_on_chain_resolves_to_a_verified_blob(small_run):
             params_from_bytes(cloud.blobs.get(digest))  # get() re-hashes: tampering would raise
             named += 1
     assert named == len([tx for b in cloud.store.blocks() for tx in b.transactions]) > 0
+
+
+def test_a_cloud_that_does_not_validate_follows_the_chain_as_an_observer():
+    run = run_scenario(demo("fl.rounds=2", "topology.edges=4", "topology.devices_per_edge=1",
+                            "topology.validators=[\"edge\"]", "fl.clients_per_round=4", "attacks=[]"))
+    net = run.network
+    assert "cloud" not in net.validators and run.summary["rounds_completed"] == 2
+    assert net.nodes["cloud"].store.head().hash == net.nodes["edge-3"].store.head().hash

@@ -1,0 +1,229 @@
+"""The asyncio HTTP driver: the same sans-IO node, on a real network (aiohttp).
+
+Why aiohttp: one library gives both the server and a client with persistent, pooled
+connections and streaming bodies, on plain asyncio, with no ASGI stack in between.
+
+Outbound messages are queued per peer and sent in FIFO batches (``POST /v1/messages``,
+a msgpack list of signed :class:`Envelope` bytes) by one worker per peer, with
+exponential back-off retries; a peer that stays unreachable has its messages dropped
+(and counted) — consensus and the FL round already tolerate loss. Inbound envelopes are
+size-limited, rate-limited per sender, checked (known sender, signature, addressee,
+replay) and decoded into the node's typed messages before the node sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from edgeledger.codec import decode, encode
+from edgeledger.crypto.keys import PrivateKey
+from edgeledger.effects import Broadcast, CancelTimer, Deferred, Effect, Metric, Rejected, Send, SetTimer
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.net.envelope import ReplayWindow, open_envelope, seal
+from edgeledger.net.sim import Host
+
+__all__ = ["HttpDriver", "DriverStats", "MAX_REQUEST_BYTES"]
+
+log = logging.getLogger("edgeledger.net.http")
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_BATCH = 256
+
+
+@dataclass
+class DriverStats:
+    bytes_out: int = 0
+    bytes_in: int = 0
+    messages_out: int = 0
+    messages_in: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    retries: int = 0
+    by_type_out: Counter = field(default_factory=Counter)
+
+
+class _RateLimit:
+    """Token bucket per sender: ``rate`` envelopes per second with bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, sender: str, now: float, cost: float = 1.0) -> bool:
+        tokens, last = self.buckets.get(sender, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < cost:
+            self.buckets[sender] = (tokens, now)
+            return False
+        self.buckets[sender] = (tokens - cost, now)
+        return True
+
+
+class HttpDriver:
+    """Hosts one node: turns its effects into HTTP requests and timers, and requests into inputs."""
+
+    def __init__(self, host: Host, key: PrivateKey, verify: Callable[[str, bytes, bytes], bool],
+                 peers: dict[str, str] | None = None, clock: Callable[[], float] = time.time,
+                 on_metric: Callable[[str, Metric, float], None] | None = None,
+                 rate_per_peer: float = 20_000.0, retries: int = 6) -> None:
+        self.host, self.key, self.verify, self.clock = host, key, verify, clock
+        self.peers: dict[str, str] = dict(peers or {})
+        self.on_metric = on_metric
+        self.stats = DriverStats()
+        self.retries = retries
+        self.window = ReplayWindow()
+        self.limit = _RateLimit(rate_per_peer, rate_per_peer)
+        self.rejections: deque[tuple[float, str, str, str]] = deque(maxlen=1000)
+        self.listeners: list[Callable[[str, Any], None]] = []  # dashboards: (event, data)
+        self._sequence = int(time.time() * 1000) << 16  # monotonic across restarts
+        self._queues: dict[str, asyncio.Queue[bytes]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
+            timeout=aiohttp.ClientTimeout(total=30, connect=2))
+
+    async def close(self) -> None:
+        for task in self._workers.values():
+            task.cancel()
+        for handle in self._timers.values():
+            handle.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/v1/messages", self.handle_messages)]
+
+    # -- effects -----------------------------------------------------------------------------
+    def apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._enqueue(effect.to, effect.message)
+            elif isinstance(effect, Broadcast):
+                body = encode(effect.message)
+                for to in effect.to:
+                    self._enqueue(to, effect.message, body)
+            elif isinstance(effect, SetTimer):
+                self._set_timer(effect.name, effect.delay_s)
+            elif isinstance(effect, CancelTimer):
+                handle = self._timers.pop(effect.name, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, Metric):
+                if self.on_metric:
+                    self.on_metric(self.host.node_id, effect, self.clock())
+                self._notify("metric", effect)
+            elif isinstance(effect, Rejected):
+                self.stats.rejected += 1
+                self.rejections.append((self.clock(), effect.sender, effect.what, effect.reason))
+                log.info("rejected %s from %s: %s", effect.what, effect.sender, effect.reason)
+            elif isinstance(effect, Deferred):
+                asyncio.get_running_loop().create_task(self._run_deferred(effect))
+
+    def _notify(self, event: str, data: Any) -> None:
+        for listener in list(self.listeners):
+            listener(event, data)
+
+    async def _run_deferred(self, effect: Deferred) -> None:
+        result = await asyncio.get_running_loop().run_in_executor(None, effect.run)
+        self.apply(effect.done(result, self.clock()))
+
+    def _set_timer(self, name: str, delay: float) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        self._timers[name] = asyncio.get_running_loop().call_later(max(delay, 0.0), self._fire, name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self.apply(self.host.on_timer(name, self.clock()))
+
+    def submit_local(self, effects: list[Effect]) -> None:
+        """Apply effects produced outside a message (API submissions, start-up)."""
+        self.apply(effects)
+
+    # -- outbound ----------------------------------------------------------------------------
+    def _enqueue(self, to: str, message: Any, body: bytes | None = None) -> None:
+        body = encode(message) if body is None else body
+        self._sequence += 1
+        data = seal(self.key, self.host.node_id, to, self._sequence, body)
+        tag = type(message).__struct_config__.tag or type(message).__name__
+        self.stats.by_type_out[tag] += len(data)
+        queue = self._queues.get(to)
+        if queue is None:
+            queue = self._queues[to] = asyncio.Queue()
+            self._workers[to] = asyncio.get_running_loop().create_task(self._worker(to, queue))
+        queue.put_nowait(data)
+
+    async def _worker(self, to: str, queue: asyncio.Queue[bytes]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < MAX_BATCH:
+                batch.append(queue.get_nowait())
+            payload = encode(batch)
+            if not await self._post(to, payload):
+                self.stats.dropped += len(batch)
+                continue
+            self.stats.bytes_out += len(payload)
+            self.stats.messages_out += len(batch)
+
+    async def _post(self, to: str, payload: bytes) -> bool:
+        delay = 0.05
+        for attempt in range(self.retries):
+            url = self.peers.get(to)
+            if url is not None and self._session is not None:
+                try:
+                    async with self._session.post(f"{url}/v1/messages", data=payload,
+                                                  headers={"content-type": "application/msgpack"}) as resp:
+                        if resp.status < 500:
+                            if resp.status >= 400:
+                                log.warning("%s refused a batch: %s %s", to, resp.status, await resp.text())
+                            return resp.status < 400
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    log.debug("send to %s failed (attempt %d): %s", to, attempt + 1, exc)
+            self.stats.retries += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        return False
+
+    # -- inbound -----------------------------------------------------------------------------
+    async def handle_messages(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+            return web.json_response({"error": f"body over {MAX_REQUEST_BYTES} bytes"}, status=413)
+        data = await request.read()
+        self.stats.bytes_in += len(data)
+        try:
+            envelopes = decode(data, list[bytes])
+        except EdgeLedgerError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        accepted = 0
+        for raw in envelopes:  # no await inside: each envelope is handled atomically
+            accepted += self._accept(raw)
+        status = 202 if accepted == len(envelopes) else 400
+        return web.json_response({"accepted": accepted, "of": len(envelopes)}, status=status)
+
+    def _accept(self, raw: bytes) -> int:
+        now = self.clock()
+        try:
+            env = open_envelope(raw, self.host.node_id, self.verify, self.window)
+            if not self.limit.allow(env.sender, now):
+                raise EdgeLedgerError(f"rate limit exceeded for {env.sender!r}")
+            message = self.host.decode_message(env.body)
+        except EdgeLedgerError as exc:
+            self.apply([Rejected("?", "envelope", str(exc))])
+            return 0
+        self.stats.messages_in += 1
+        self.apply(self.host.on_message(env.sender, message, now))
+        return 1

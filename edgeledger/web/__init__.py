@@ -1,0 +1,1 @@
+"""HTTP services: the communication center, the node API and the /observe dashboard."""

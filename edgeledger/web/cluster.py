@@ -1,0 +1,157 @@
+"""``edgeledger up`` / ``down``: a whole scenario as separate local processes on 127.0.0.1.
+
+The center starts first, then every node of the topology as its own ``edgeledger node``
+process with its own data directory; a ``cluster.json`` next to them records the pids,
+addresses and the admin token so ``edgeledger down`` (or Ctrl-C) can stop them cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeledger.errors import ConfigError
+from edgeledger.scenario.network import plan_topology
+from edgeledger.scenario.schema import Scenario
+
+__all__ = ["Cluster", "start_cluster", "stop_cluster", "free_port", "cluster_status"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    root: Path
+    center: str
+    token: str
+    processes: dict[str, dict[str, object]]  # label -> {"pid", "url", "role", "log"}
+
+    def save(self) -> None:
+        (self.root / "cluster.json").write_text(json.dumps(
+            {"center": self.center, "token": self.token, "processes": self.processes}, indent=1))
+
+    @classmethod
+    def load(cls, root: Path) -> Cluster:
+        path = root / "cluster.json"
+        if not path.exists():
+            raise ConfigError(f"no running cluster in {str(root)!r} (no cluster.json); start one with edgeledger up")
+        data = json.loads(path.read_text())
+        return cls(root=root, center=data["center"], token=data["token"], processes=data["processes"])
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    fh = open(log, "ab")
+    return subprocess.Popen([sys.executable, "-m", "edgeledger", *args], stdout=fh, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _wait_http(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/health", timeout=1) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str = "127.0.0.1") -> Cluster:
+    """Start the center and every node; return once the center answers (nodes come up on their own)."""
+    root.mkdir(parents=True, exist_ok=True)
+    plan = plan_topology(scenario)
+    token = secrets.token_hex(16)
+    center_port = free_port()
+    center = f"http://{host}:{center_port}"
+    procs: dict[str, dict[str, object]] = {}
+    log = root / "center.log"
+    p = _spawn(["center", "--listen", f"{host}:{center_port}"], log)
+    procs["center"] = {"pid": p.pid, "url": center, "role": "center", "log": str(log)}
+    if not _wait_http(center, 20):
+        p.kill()
+        raise ConfigError(f"the center did not start; see {log}")
+    order = ["cloud"] + plan.edges + plan.devices  # claims happen in this order, so ids match labels
+    for label in order:
+        role = plan.roles[label]
+        port = free_port()
+        data_dir = root / label
+        log = root / f"{label}.log"
+        p = _spawn(["node", "--role", role, "--center", center, "--data-dir", str(data_dir),
+                    "--listen", f"{host}:{port}", "--config", str(scenario_file), "--admin-token", token], log)
+        procs[label] = {"pid": p.pid, "url": f"http://{host}:{port}", "role": role, "log": str(log)}
+        _wait_claimed(data_dir, 20)
+    cluster = Cluster(root=root, center=center, token=token, processes=procs)
+    cluster.save()
+    return cluster
+
+
+def _wait_claimed(data_dir: Path, timeout: float) -> None:
+    """Start nodes one after another so that the center hands out ids in topology order."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not (data_dir / "node_id").exists():
+        time.sleep(0.05)
+
+
+def cluster_status(cluster: Cluster) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for label, info in cluster.processes.items():
+        try:
+            with urllib.request.urlopen(f"{info['url']}/v1/health", timeout=1) as resp:
+                out[label] = {**info, **json.loads(resp.read()), "status": "up"}
+        except OSError:
+            alive = _alive(int(info["pid"]))  # type: ignore[arg-type]
+            out[label] = {**info, "status": "starting" if alive else "down"}
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def stop_cluster(cluster: Cluster, timeout: float = 10.0) -> None:
+    """SIGTERM every process (nodes first, the center last), then SIGKILL what is left."""
+    labels = [label for label in cluster.processes if label != "center"] + ["center"]
+    for label in labels:
+        try:
+            os.kill(int(cluster.processes[label]["pid"]), signal.SIGTERM)  # type: ignore[arg-type]
+        except OSError:
+            pass
+    deadline = time.monotonic() + timeout
+    for label in labels:
+        pid = int(cluster.processes[label]["pid"])  # type: ignore[arg-type]
+        while _alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.05)
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap(pid)
+    (cluster.root / "cluster.json").unlink(missing_ok=True)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

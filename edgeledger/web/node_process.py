@@ -1,0 +1,204 @@
+"""One node as a real process: ``edgeledger node --role ROLE --center URL --data-dir DIR``.
+
+Start-up: load or create the identity (a random seed kept in the data directory), claim
+an id from the center and register the signed address; wait until every member of the
+scenario's topology has registered, then derive the genesis from the registered keys
+(every node computes the same one; it is stored, so a restart never asks again). The node
+then resumes its chain from SQLite, serves the protocol endpoint, the REST API and the
+dashboard, and runs exactly the sans-IO cores the simulator runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from edgeledger.codec import decode, encode
+from edgeledger.consensus.pbft import PbftReplica
+from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.errors import ConfigError, EdgeLedgerError
+from edgeledger.ledger.blobs import DirectoryBlobStore
+from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
+from edgeledger.ledger.store import ChainStore
+from edgeledger.net.http import HttpDriver
+from edgeledger.node.center import PeerList, make_registration
+from edgeledger.node.node import Node
+from edgeledger.scenario.network import (
+    FLData, Topology, attach_fl_services, make_genesis, observers_of, pbft_config, plan_topology,
+)
+from edgeledger.scenario.schema import Scenario
+from edgeledger.web.api import NodeApi
+from edgeledger.web.center import Claim
+
+__all__ = ["NodeOptions", "run_node"]
+
+log = logging.getLogger("edgeledger.node")
+
+
+@dataclass
+class NodeOptions:
+    role: str
+    center: str
+    data_dir: Path
+    host: str
+    port: int
+    scenario: Scenario
+    admin_token: str | None = None
+    genesis_timeout_s: float = 120.0
+
+
+def _identity(data_dir: Path, scheme: str) -> PrivateKey:
+    path = data_dir / "identity.seed"
+    if not path.exists():
+        path.write_bytes(os.urandom(32))
+        path.chmod(0o600)
+    return derive_key(scheme, path.read_bytes())
+
+
+async def _json_post(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, bytes]:
+    async with session.post(url, data=body, headers={"content-type": "application/msgpack"}) as resp:
+        return resp.status, await resp.read()
+
+
+async def _claim_and_register(session: aiohttp.ClientSession, opts: NodeOptions, key: PrivateKey,
+                              address: str) -> str:
+    id_file = opts.data_dir / "node_id"
+    if id_file.exists():
+        node_id = id_file.read_text().strip()
+    else:
+        claim = Claim(role=opts.role, scheme=key.scheme, public_key=key.public_key)
+        async with session.post(f"{opts.center}/v1/claim", data=encode(claim)) as resp:
+            body = await resp.json()
+            if resp.status != 200:
+                raise ConfigError(f"center refused the claim: {body.get('error')}")
+        node_id = body["node_id"]
+        id_file.write_text(node_id)
+    status, body = await _json_post(session, f"{opts.center}/v1/register",
+                                    encode(make_registration(key, node_id, opts.role, address)))
+    if status != 200:
+        raise ConfigError(f"center refused the registration of {node_id!r}: {body.decode(errors='replace')}")
+    return node_id
+
+
+async def fetch_peers(session: aiohttp.ClientSession, center: str) -> PeerList:
+    async with session.get(f"{center}/v1/peers") as resp:
+        return decode(await resp.read(), PeerList)
+
+
+async def _genesis(session: aiohttp.ClientSession, opts: NodeOptions, plan: Topology) -> Genesis:
+    path = opts.data_dir / "genesis.bin"
+    if path.exists():
+        return decode(path.read_bytes(), Genesis)
+    deadline = time.monotonic() + opts.genesis_timeout_s
+    members = [n for n in plan.roles if n != "center"]
+    while True:
+        peers = {p.node_id: p for p in (await fetch_peers(session, opts.center)).peers}
+        missing = [n for n in members if n not in peers]
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise ConfigError(f"genesis: {len(missing)} members never registered with the center: {missing[:5]}")
+        await asyncio.sleep(0.2)
+    keys = {n: (peers[n].scheme, peers[n].public_key) for n in members}
+    keys["center"] = ("ed25519", bytes(32))  # the center signs nothing on chain
+    genesis = make_genesis(plan, keys)
+    path.write_bytes(encode(genesis))
+    return genesis
+
+
+def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genesis, plan: Topology) -> Node:
+    membership = Membership(genesis)
+    ident = membership.identities.get(node_id)
+    if ident is None or ident.public_key != key.public_key:
+        raise ConfigError(f"genesis does not hold {node_id!r} with this node's key: the data directory belongs to "
+                          "another network (delete it or point --data-dir elsewhere)")
+    store = ChainStore(opts.data_dir / "chain.sqlite")
+    consensus = None
+    if node_id in plan.validators:
+        consensus = PbftReplica(node_id, key, membership, genesis_hash(genesis), pbft_config(opts.scenario))
+        resume = getattr(consensus, "resume", None)
+        if resume is not None and store.height:
+            resume(store.blocks())
+    node = Node(node_id=node_id, role=opts.role, key=key, membership=membership, store=store,
+                blobs=DirectoryBlobStore(opts.data_dir / "blobs"), consensus=consensus, center=None,
+                address=f"http://{opts.host}:{opts.port}", defer_compute=True,
+                observers=observers_of(plan) if consensus else (),
+                validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
+                                                  else plan.validators[0]))
+    if opts.role in ("cloud", "edge", "device"):
+        attach_fl_services(node, plan, FLData(opts.scenario, plan.devices))
+    return node
+
+
+async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driver: HttpDriver) -> None:
+    while True:
+        await asyncio.sleep(2.0)
+        try:
+            peers = await fetch_peers(session, opts.center)
+            driver.peers.update({p.node_id: p.address for p in peers.peers})
+        except (aiohttp.ClientError, asyncio.TimeoutError, EdgeLedgerError, OSError):
+            pass
+
+
+async def _wait_for_validators(session: aiohttp.ClientSession, driver: HttpDriver, validators: list[str],
+                               timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(validators)
+    while pending and time.monotonic() < deadline:
+        for v in sorted(pending):
+            try:
+                async with session.get(f"{driver.peers[v]}/v1/health") as resp:
+                    if resp.status == 200:
+                        pending.discard(v)
+            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, OSError):
+                pass
+        await asyncio.sleep(0.2)
+
+
+async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None:
+    """Run one node until ``stop`` is set (or forever)."""
+    opts.data_dir.mkdir(parents=True, exist_ok=True)
+    key = _identity(opts.data_dir, opts.scenario.topology.signature_scheme)
+    plan = plan_topology(opts.scenario)
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    holder: dict[str, object] = {}
+    app.router.add_post("/v1/messages", lambda r: holder["driver"].handle_messages(r))  # type: ignore[attr-defined]
+    runner = web.AppRunner(app)
+    api = NodeApi(admin_token=opts.admin_token)
+    api.install(app)
+    await runner.setup()
+    site = web.TCPSite(runner, opts.host, opts.port)
+    await site.start()
+    address = f"http://{opts.host}:{opts.port}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        node_id = await _claim_and_register(session, opts, key, address)
+        genesis = await _genesis(session, opts, plan)
+        node = _build_node(opts, node_id, key, genesis, plan)
+        peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
+        driver = HttpDriver(node, key, node.membership.verify, peers)
+        holder["driver"] = driver
+        await driver.start()
+        api.attach(node, driver, plan)
+        refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver))
+        log.info("%s (%s) serving on %s, height %d", node_id, opts.role, address, node.store.height)
+        await _wait_for_validators(session, driver, plan.validators)
+        driver.submit_local(node.start(time.time()))
+        waiters = [asyncio.ensure_future(api.shutdown.wait())]
+        if stop is not None:
+            waiters.append(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            refresher.cancel()
+            await driver.close()
+            await runner.cleanup()
+            node.store.close()

@@ -1,0 +1,70 @@
+"""The OpenAPI 3.0 document of a node's REST API (served at ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OPENAPI"]
+
+
+def _err(desc: str) -> dict[str, Any]:
+    return {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(desc: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": desc, "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+
+
+HEX = {"type": "string", "pattern": "^[0-9a-fA-F]*$"}
+_hex_param = lambda name, desc: {"name": name, "in": "path", "required": True, "description": desc,  # noqa: E731
+                                 "schema": HEX}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "edgeledger node API", "version": "1", "description":
+             "Query the chain, submit signed transactions, move blobs. Errors are JSON {error: reason}."},
+    "paths": {
+        "/v1/health": {"get": {"summary": "liveness and chain height", "responses": {
+            "200": _ok("serving"), "503": _err("still starting")}}},
+        "/v1/head": {"get": {"summary": "chain head, PBFT view and leader", "responses": {
+            "200": _ok("head"), "503": _err("still starting")}}},
+        "/v1/blocks/{height}": {"get": {"summary": "block by height", "parameters": [
+            {"name": "height", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {"200": _ok("block"), "404": _err("no such block"), "503": _err("still starting")}}},
+        "/v1/blocks/hash/{digest}": {"get": {"summary": "block by hash", "parameters": [
+            _hex_param("digest", "block hash (hex)")], "responses": {
+            "200": _ok("block"), "400": _err("not hex"), "404": _err("no such block"), "503": _err("starting")}}},
+        "/v1/tx/{tx_id}": {"get": {"summary": "a committed transaction with its Merkle inclusion proof",
+                                   "parameters": [_hex_param("tx_id", "transaction id (hex)")], "responses": {
+            "200": _ok("transaction, proof and receipt"), "400": _err("not hex"), "404": _err("not committed"),
+            "503": _err("still starting")}}},
+        "/v1/tx": {"post": {"summary": "submit a signed transaction (canonical msgpack bytes)",
+                            "requestBody": {"required": True, "content": {"application/msgpack": {
+                                "schema": {"type": "string", "format": "binary"}}}},
+                            "responses": {"202": _ok("accepted for ordering"), "400": _err("undecodable"),
+                                          "403": _err("bad signature or unknown sender"),
+                                          "409": _err("stale nonce or unknown kind"), "413": _err("too large"),
+                                          "503": _err("still starting")}}},
+        "/v1/state/{key}": {"get": {"summary": "a key of the chain state", "parameters": [
+            {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _ok("value"), "404": _err("no such key"), "503": _err("still starting")}}},
+        "/v1/blobs/{digest}": {
+            "get": {"summary": "download a blob", "parameters": [_hex_param("digest", "sha256 (hex)")],
+                    "responses": {"200": {"description": "blob bytes", "content": {
+                        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                        "404": _err("no such blob"), "503": _err("still starting")}},
+            "put": {"summary": "upload a blob; its sha256 must equal the digest",
+                    "parameters": [_hex_param("digest", "sha256 (hex)")],
+                    "requestBody": {"required": True, "content": {"application/octet-stream": {
+                        "schema": {"type": "string", "format": "binary"}}}},
+                    "responses": {"201": _ok("stored"), "400": _err("digest not hex"), "413": _err("too large"),
+                                  "422": _err("content does not match the digest"), "503": _err("starting")}}},
+        "/v1/peers": {"get": {"summary": "known peers", "responses": {"200": _ok("peers"), "503": _err("starting")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format",
+                                                                                  "content": {"text/plain": {}}}}}},
+        "/v1/admin/shutdown": {"post": {"summary": "stop the node (needs the admin token)", "responses": {
+            "202": _ok("stopping"), "401": _err("no or wrong token")}}},
+    },
+    "components": {"schemas": {"Error": {"type": "object", "required": ["error"],
+                                         "properties": {"error": {"type": "string"}}}}},
+}

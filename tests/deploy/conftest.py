@@ -1,0 +1,77 @@
+"""A real cluster of node processes on 127.0.0.1 (center + 4 validators + cloud + 4 devices)."""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from edgeledger.scenario.schema import apply_overrides, parse_scenario
+from edgeledger.web.cluster import start_cluster, stop_cluster
+
+SETTINGS = ["name=\"http\"", "topology.edges=4", "topology.devices_per_edge=1", "topology.validators=[\"edge\"]",
+            "fl.rounds=3", "fl.clients_per_round=4", "fl.aggregator=\"median\"", "fl.aggregator_params={}",
+            "fl.round_timeout_s=30.0", "attacks=[{kind=\"sign_flip\", nodes=[\"device-3\"]}]"]
+
+
+def get(url: str, timeout: float = 5.0) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def send(url: str, body: bytes, method: str = "POST", headers: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def wait_for(predicate, timeout: float, what: str, step: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def fl_round(url: str) -> int:
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=2) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("edgeledger_fl_round "):
+                    return int(float(line.split()[1]))
+    except OSError:
+        pass
+    return 0
+
+
+@pytest.fixture(scope="package")
+def cluster(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cluster")
+    data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
+    scenario_file = Path(root) / "scenario.toml"
+    scenario_file.write_text(tomli_w.dumps(apply_overrides(data, SETTINGS)))
+    scenario = parse_scenario(tomllib.loads(scenario_file.read_text()))
+    c = start_cluster(scenario_file, scenario, Path(root) / "nodes")
+    try:
+        yield c
+    finally:
+        stop_cluster(c)
+        for label, info in c.processes.items():  # keep the logs visible when a test failed
+            log = Path(str(info["log"]))
+            if log.exists() and "Traceback" in log.read_text():
+                print(f"--- {label} log ---\n{log.read_text()[-3000:]}")
