@@ -296,3 +296,39 @@ def down(root: Path = typer.Option(..., "--dir", help="The folder given to (or p
 
     stop_cluster(Cluster.load(root))
     console.print(f"stopped the cluster in {root}")
+
+
+@app.command()
+def observe(results_dir: Path = typer.Argument(..., help="A results folder written by run or demo."),
+            listen: str = typer.Option("127.0.0.1:8780", help="HOST:PORT for the dashboard."),
+            duration: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")) -> None:
+    """Serve the /observe dashboard over a finished simulation run (the same page nodes serve live)."""
+    from aiohttp import web
+
+    from edgeledger.web.observe import install_observe
+    from edgeledger.web.observe_sources import RunSource
+
+    source = RunSource(results_dir)
+    host, port = _host_port(listen)
+
+    async def serve(stop: Any) -> None:
+        import asyncio
+
+        application = web.Application()
+        install_observe(application, source)
+
+        async def root(request: web.Request) -> web.Response:
+            raise web.HTTPFound("/observe/")
+
+        application.router.add_get("/", root)
+        runner = web.AppRunner(application)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        console.print(f"dashboard of {results_dir}: http://{host}:{port}/observe/")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=duration or None)
+        except asyncio.TimeoutError:
+            pass
+        await runner.cleanup()
+
+    _serve(serve)

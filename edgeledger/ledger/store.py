@@ -75,6 +75,9 @@ class ChainStore:
         row = self._db.execute("SELECT height, position FROM transactions WHERE tx_id = ?", (tx_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def transaction_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM transactions").fetchone()[0])
+
     def blocks(self, start: int = 1, end: int | None = None) -> list[Block]:
         end = self._height if end is None else end
         rows = self._db.execute("SELECT body FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height",

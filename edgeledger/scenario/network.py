@@ -1,8 +1,8 @@
-"""Build a simulated edge/cloud network from a scenario: identities, genesis, nodes, links.
+"""Build a simulated edge/cloud network from a scenario: identities, genesis, nodes, links,
+and the FL services of each role (shared with the node processes of a deployment).
 
-Node ids: ``center``, ``cloud``, ``edge-0``..``edge-{E-1}``, ``device-0``.. with device i
-attached to edge ``i // devices_per_edge``. Every key is derived from the scenario seed,
-so the same scenario gives the same identities, blocks and hashes.
+Every key is derived from the scenario seed, so the same scenario gives the same
+identities, blocks and hashes. Ids and wiring come from :mod:`edgeledger.scenario.topology`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
 from edgeledger.node.node import Node
 from edgeledger.scenario.schema import LinkConfig, Scenario
+from edgeledger.scenario.topology import (
+    WIRE_ATTACKS, Topology, make_genesis, observers_of, pbft_config, plan_topology,
+)
 
 __all__ = ["Network", "Topology", "FLData", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
            "pbft_config", "observers_of", "WIRE_ATTACKS"]
-
-WIRE_ATTACKS = ("upload_tamper", "download_tamper")
 
 
 @dataclass
@@ -69,34 +70,6 @@ class Network:
         return Link(latency_s=cfg.latency_ms / 1000, bandwidth_bps=cfg.bandwidth_mbps * 1e6, loss=cfg.loss)
 
 
-def _choose(ids: list[str], fraction: float | None, explicit: list[str] | None, rng: np.random.Generator,
-            what: str) -> list[str]:
-    if explicit is not None:
-        unknown = [i for i in explicit if i not in ids]
-        if unknown:
-            raise ConfigError(f"attacks.nodes: {unknown} are not {what}s of this topology (expected ids like {ids[:2]})")
-        return sorted(set(explicit))
-    count = int(round((fraction or 0.0) * len(ids)))
-    return sorted(rng.choice(ids, size=count, replace=False).tolist()) if count else []
-
-
-def _assign_attacks(scenario: Scenario, devices: list[str], edges: list[str]) -> dict[str, str]:
-    rng = np.random.default_rng(derive_seed(scenario.seed, "attackers"))
-    malicious: dict[str, str] = {}
-    for i, attack in enumerate(scenario.attacks):
-        if attack.kind not in WIRE_ATTACKS and attack.kind not in attacks and attack.kind not in data_attacks:
-            raise ConfigError(f"attacks.{i}.kind: {attack.kind!r} is unknown; expected one of "
-                              f"{attacks.names() + data_attacks.names() + list(WIRE_ATTACKS)}")
-        pool = edges if attack.kind in WIRE_ATTACKS else devices
-        chosen = _choose(pool, attack.fraction, attack.nodes, rng, "edge" if attack.kind in WIRE_ATTACKS else "device")
-        for node in chosen:
-            malicious[node] = attack.kind
-    n_bad = sum(1 for n in malicious if n in devices)
-    if n_bad > len(devices):
-        raise ConfigError(f"attacks: {n_bad} malicious devices but the topology has only {len(devices)}")
-    return malicious
-
-
 def _aggregator_params(scenario: Scenario) -> dict[str, object]:
     """The scenario's aggregator parameters; a randomised rule without a ``seed`` gets one
     derived from the scenario seed, so one seed still decides the whole run."""
@@ -115,36 +88,6 @@ def _cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Datas
     attack = build_data_attack("backdoor", **backdoor.params)
     assert isinstance(attack, Backdoor)
     return BackdoorProbe(evaluator, attack.trigger_for(test), attack.target)
-
-
-@dataclass
-class Topology:
-    """What every node derives identically from the scenario: ids, roles, wiring, attackers."""
-
-    scenario: Scenario
-    roles: dict[str, str]
-    edges: list[str]
-    devices: list[str]
-    edge_of: dict[str, str]
-    validators: list[str]
-    malicious: dict[str, str]
-
-
-def plan_topology(scenario: Scenario) -> Topology:
-    topo = scenario.topology
-    edges = [f"edge-{e}" for e in range(topo.edges)]
-    devices = [f"device-{i}" for i in range(topo.n_devices)]
-    edge_of = {d: edges[i // topo.devices_per_edge] for i, d in enumerate(devices)}
-    roles = {"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}, **{d: "device" for d in devices}}
-    validators = (["cloud"] if "cloud" in topo.validators else []) + (edges if "edge" in topo.validators else [])
-    return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges))
-
-
-def make_genesis(plan: Topology, keys: dict[str, tuple[str, bytes]]) -> Genesis:
-    """The chain's genesis from every member's (scheme, public key); identical on every node."""
-    return Genesis(chain_id=f"{plan.scenario.name}-fl", validators=plan.validators,
-                   identities=[Identity(node_id=n, role=r, scheme=keys[n][0], public_key=keys[n][1])
-                               for n, r in plan.roles.items()])
 
 
 class FLData:
@@ -169,10 +112,12 @@ class FLData:
                                  evaluation, self.model_seed)
 
 
-def attach_fl_services(node: Node, plan: Topology, data: FLData) -> tuple[Learner | None, Any]:
+def attach_fl_services(node: Node, plan: Topology, data: FLData | None) -> tuple[Learner | None, Any]:
     """Give ``node`` the FL services of its role; returns (its learner, its FL core)."""
     scenario, fl, node_id = plan.scenario, plan.scenario.fl, node.node_id
     kind = plan.malicious.get(node_id)
+    if node.role in ("cloud", "device") and data is None:
+        raise ConfigError(f"{node.role} {node_id!r} needs the FL data set")
     if node.role == "cloud":
         learner = _cloud_learner(scenario, data.learner(None, data.test), data.test)
         core = AggregatorCore(
@@ -205,17 +150,6 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData) -> tuple[Learne
         node.compute_time = lambda job, result: per_sample * result.weight
         return learner, core
     return None, None
-
-
-def observers_of(plan: Topology) -> tuple[str, ...]:
-    """Non-voting nodes that follow the chain (the aggregator, when it does not validate)."""
-    return tuple(n for n in ("cloud",) if n not in plan.validators)
-
-
-def pbft_config(scenario: Scenario) -> PbftConfig:
-    c = scenario.consensus
-    return PbftConfig(max_block_txs=c.max_block_txs, max_block_bytes=c.max_block_bytes,
-                      batch_timeout_s=c.batch_timeout_s)
 
 
 def build_network(scenario: Scenario) -> Network:

@@ -17,10 +17,13 @@ from typing import Any
 
 import tomli_w
 
-from edgeledger.codec import decode, to_builtins
+from edgeledger.codec import decode, encode, to_builtins
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.store import ChainStore
-from edgeledger.scenario.runner import RunResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgeledger.scenario.runner import RunResult
 
 __all__ = ["write_results", "export_chain", "load_chain_export", "results_dir_for"]
 
@@ -36,10 +39,14 @@ def results_dir_for(base: str | Path, name: str) -> Path:
 
 
 def _payload_view(kind: str, payload: bytes) -> Any:
-    """Decoded payload of known FL kinds, for reading; raw hex otherwise."""
-    from edgeledger.fl.round.events import KIND_CLOSE, KIND_OPEN, KIND_UPDATE, RoundClose, RoundOpen, UpdateRecord
+    """Decoded payload of known kinds, for reading; raw hex otherwise."""
+    from edgeledger.ledger.kv import KIND_KV_SET, KVSet
 
-    types = {KIND_OPEN: RoundOpen, KIND_UPDATE: UpdateRecord, KIND_CLOSE: RoundClose}
+    types: dict[str, Any] = {KIND_KV_SET: KVSet}
+    if kind.startswith("fl."):  # only then load the FL package (and with it torch)
+        from edgeledger.fl.round.events import KIND_CLOSE, KIND_OPEN, KIND_UPDATE, RoundClose, RoundOpen, UpdateRecord
+
+        types.update({KIND_OPEN: RoundOpen, KIND_UPDATE: UpdateRecord, KIND_CLOSE: RoundClose})
     if kind in types:
         try:
             return to_builtins(decode(payload, types[kind]))
@@ -59,7 +66,8 @@ def block_json(block: Block) -> dict[str, Any]:
         "proposer": h.proposer,
         "commit_certificate": to_builtins(block.certificate),
         "transactions": [{"id": tx.tx_id.hex(), "sender": tx.sender, "nonce": tx.nonce, "kind": tx.kind,
-                          "payload": _payload_view(tx.kind, tx.payload), "signature": tx.signature.hex()}
+                          "payload": _payload_view(tx.kind, tx.payload), "signature": tx.signature.hex(),
+                          "encoded": encode(tx).hex()}
                          for tx in block.transactions],
     }
 

@@ -64,6 +64,7 @@ class ConsensusConfig(_Strict):
 
 
 class FLConfig(_Strict):
+    enabled: bool = Field(True, description="run federated learning (false: a chain-only network, e.g. benchmarks)")
     dataset: str = "digits"
     data_root: str | None = Field(None, description="folder with one sub-folder per data set (EDGELEDGER_DATA)")
     partition: Literal["iid", "dirichlet", "shards", "quantity"] = "iid"

@@ -75,8 +75,15 @@ class NodeApi:
         now = time.time()
         self.commits += 1
         self.tx_committed += len(block.transactions)
-        for tx in block.transactions:
+        for tx, receipt in zip(block.transactions, receipts):
             self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
+            if tx.kind == "fl.round_close" and receipt.ok:  # the chain records accuracy for every node to see
+                from edgeledger.fl.round.events import RoundClose
+
+                close = decode(tx.payload, RoundClose)
+                self.accuracy[close.round] = close.accuracy_bp / 10000
+                for listener in list(self.listeners):
+                    listener("accuracy", (close.round, self.accuracy[close.round]))
             t0 = self.submitted.pop(tx.tx_id, None)
             if t0 is not None:
                 self._observe_latency(now - t0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeledger.errors import ConfigError
-from edgeledger.scenario.network import plan_topology
+from edgeledger.scenario.topology import plan_topology
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Cluster", "start_cluster", "stop_cluster", "free_port", "cluster_status"]

@@ -30,12 +30,12 @@ from edgeledger.ledger.store import ChainStore
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.center import PeerList, make_registration
 from edgeledger.node.node import Node
-from edgeledger.scenario.network import (
-    FLData, Topology, attach_fl_services, make_genesis, observers_of, pbft_config, plan_topology,
-)
+from edgeledger.scenario.topology import Topology, make_genesis, observers_of, pbft_config, plan_topology
 from edgeledger.scenario.schema import Scenario
 from edgeledger.web.api import NodeApi
 from edgeledger.web.center import Claim
+from edgeledger.web.observe import install_observe
+from edgeledger.web.observe_sources import LiveSource
 
 __all__ = ["NodeOptions", "run_node"]
 
@@ -132,12 +132,16 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                 observers=observers_of(plan) if consensus else (),
                 validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
                                                   else plan.validators[0]))
-    if opts.role in ("cloud", "edge", "device"):
-        attach_fl_services(node, plan, FLData(opts.scenario, plan.devices))
+    if opts.scenario.fl.enabled and opts.role in ("cloud", "edge", "device"):
+        from edgeledger.scenario.network import FLData, attach_fl_services  # loads torch: FL processes only
+
+        attach_fl_services(node, plan, FLData(opts.scenario, plan.devices) if opts.role != "edge" else None)
     return node
 
 
-async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driver: HttpDriver) -> None:
+async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driver: HttpDriver,
+                         live: LiveSource) -> None:
+    """Follow address changes at the center and probe peers for the dashboard's status column."""
     while True:
         await asyncio.sleep(2.0)
         try:
@@ -145,6 +149,12 @@ async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driv
             driver.peers.update({p.node_id: p.address for p in peers.peers})
         except (aiohttp.ClientError, asyncio.TimeoutError, EdgeLedgerError, OSError):
             pass
+        for node_id, url in list(driver.peers.items()):
+            try:
+                async with session.get(f"{url}/v1/health", timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                    live.statuses[node_id] = "up" if resp.status == 200 else "starting"
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                live.statuses[node_id] = "down"
 
 
 async def _wait_for_validators(session: aiohttp.ClientSession, driver: HttpDriver, validators: list[str],
@@ -173,6 +183,13 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     runner = web.AppRunner(app)
     api = NodeApi(admin_token=opts.admin_token)
     api.install(app)
+    live = LiveSource(api)
+    install_observe(app, live, subscribe=api.listeners.append)
+
+    async def root(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/observe/")
+
+    app.router.add_get("/", root)
     await runner.setup()
     site = web.TCPSite(runner, opts.host, opts.port)
     await site.start()
@@ -186,7 +203,7 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
         holder["driver"] = driver
         await driver.start()
         api.attach(node, driver, plan)
-        refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver))
+        refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver, live))
         log.info("%s (%s) serving on %s, height %d", node_id, opts.role, address, node.store.height)
         await _wait_for_validators(session, driver, plan.validators)
         driver.submit_local(node.start(time.time()))

@@ -110,3 +110,15 @@ def test_blob_store_is_content_addressed_and_detects_tampering(kind, tmp_path):
         store._blobs[digest] = b"model weightz"
     with pytest.raises(IntegrityError):
         store.get(digest)
+
+
+def test_kv_set_writes_state_and_rejects_oversized_values():
+    from edgeledger.ledger.kv import KVSet
+
+    keys, membership = make_chain(4)
+    state = LedgerState(membership)
+    ok = make_transaction(keys["dev0"], "dev0", 1, "kv.set", KVSet(key="temp/7", value=b"21.5"))
+    big = make_transaction(keys["dev0"], "dev0", 2, "kv.set", KVSet(key="x", value=b"0" * 5000))
+    assert state.apply_transaction(ok, 1).ok and state.kv["kv/temp/7"] == b"21.5"
+    receipt = state.apply_transaction(big, 1)
+    assert not receipt.ok and "exceeds 4096" in receipt.reason

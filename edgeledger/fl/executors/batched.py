@@ -62,7 +62,7 @@ def _weighted_ce(module: torch.nn.Module):  # noqa: ANN202
 class BatchedExecutor(Executor):
     """Vectorised training of up to ``max_group`` clients at once (all of a group by default).
 
-    ``stacked=True`` runs models :func:`compile_stacked` accepts as a channels-last GEMM
+    ``stacked=True`` runs models that :func:`compile_stacked` accepts as a batched-GEMM
     program (fastest on CPU); other models, or ``stacked=False``, use ``vmap``.
 
     ``threads`` sets torch's intra-op threads while :meth:`train_many` runs (restored after);
@@ -72,7 +72,12 @@ class BatchedExecutor(Executor):
     name = "batched"
 
     def __init__(
-        self, model: ModelSpec, *, max_group: int | None = None, threads: int | None = None, stacked: bool = True
+        self,
+        model: ModelSpec,
+        *,
+        max_group: int | None = None,
+        threads: int | None = None,
+        stacked: bool = True,
     ) -> None:
         super().__init__(model)
         if max_group is not None and int(max_group) < 1:
@@ -120,15 +125,19 @@ class BatchedExecutor(Executor):
         flat = torch.from_numpy(np.stack([np.asarray(j.params, dtype=np.float32) for j in jobs]))  # [K, P]
         expected = sum(t.numel() for t in self._module.state_dict().values())
         if flat.shape[1] != expected:
-            raise ConfigError(f"job params have {flat.shape[1]} values; model {self.model.name!r} expects {expected}")
+            raise ConfigError(
+                f"job params have {flat.shape[1]} values; model {self.model.name!r} expects {expected}"
+            )
         return flat
 
-    def _vmap_grads(self, weights: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor):  # noqa: ANN202
+    def _vmap_grads(self, weights: list[torch.Tensor], xb, yb, wb):  # noqa: ANN001, ANN202
+        """Per-client gradients and losses via ``vmap(grad(loss))``; any stateless model."""
         params = dict(zip(self._shapes, weights, strict=True))
         grads, losses = self._step(params, xb, yb, wb)
         return [grads[name] for name in self._shapes], losses
 
-    def _stacked_grads(self, weights: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor):  # noqa: ANN202
+    def _stacked_grads(self, weights: list[torch.Tensor], xb, yb, wb):  # noqa: ANN001, ANN202
+        """Per-client gradients and losses of the stacked program; ``wb [K, B]`` masks padding."""
         for w in weights:
             w.grad = None
         logits = self._program.forward(weights, xb)  # [K, B, C]
@@ -141,13 +150,17 @@ class BatchedExecutor(Executor):
     def _train_group(self, jobs: list[TrainSpec]) -> list[TrainOutput]:
         """Every job here has the same step count, batch size, epochs and hyper-parameters."""
         k, first = len(jobs), jobs[0]
-        lr, momentum, mu, bsz = float(first.lr), float(first.momentum), float(first.proximal_mu), int(first.batch_size)
+        lr, momentum, mu = float(first.lr), float(first.momentum), float(first.proximal_mu)
+        bsz = int(first.batch_size)
         flat = self._stacked_flat(jobs)
         if self._program is not None:
             weights = [w.requires_grad_() for w in self._program.to_internal(flat)]
             grad_fn = self._stacked_grads
         else:
-            weights = [flat[:, a:b].reshape(k, *shape).clone() for (a, b), shape in zip(self._slices, self._shapes.values(), strict=True)]
+            weights = [
+                flat[:, a:b].reshape(k, *shape).clone()
+                for (a, b), shape in zip(self._slices, self._shapes.values(), strict=True)
+            ]
             grad_fn = self._vmap_grads
         anchor = [w.detach().clone() for w in weights] if mu > 0 else None
         buffers: list[torch.Tensor | None] = [None] * len(weights)

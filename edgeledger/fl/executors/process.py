@@ -16,7 +16,14 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from edgeledger.errors import ConfigError
-from edgeledger.fl.executors.base import Executor, ModelSpec, TrainOutput, TrainSpec, build_executor, executors
+from edgeledger.fl.executors.base import (
+    Executor,
+    ModelSpec,
+    TrainOutput,
+    TrainSpec,
+    build_executor,
+    executors,
+)
 
 __all__ = ["ProcessExecutor", "split_balanced"]
 
@@ -72,11 +79,6 @@ class ProcessExecutor(Executor):
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker)
         return self._pool
 
-    def warm_up(self) -> None:
-        """Start the workers and import torch in them now (otherwise the first round pays it)."""
-        pool = self._get_pool()
-        list(pool.map(_init_worker_ping, range(self.workers)))
-
     def train_many(self, jobs: list[TrainSpec]) -> list[TrainOutput]:
         if not jobs:
             return []
@@ -96,9 +98,3 @@ class ProcessExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-
-def _init_worker_ping(_: int) -> int:
-    import time  # the ping only has to occupy a worker briefly so every worker starts
-
-    time.sleep(0.05)
-    return torch.get_num_threads()

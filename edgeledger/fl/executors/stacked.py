@@ -1,13 +1,13 @@
 """A K-client stacked program for plain ``nn.Sequential`` CNNs/MLPs, in GEMM-friendly layouts.
 
-``torch.func.vmap`` over a conv net lowers to grouped convolutions and transposes whose
+``torch.func.vmap`` over a conv net lowers to grouped convolutions and layout shuffles whose
 memory traffic cancels the gain of batching on a CPU. This module instead rewrites a
 ``Sequential`` of ``Conv2d`` (stride 1, no padding, one group), ``MaxPool2d`` (stride =
-kernel), ``ReLU``, ``Flatten`` and ``Linear`` into one program over K clients that keeps
-activations channels-last (``[K*B, H, W, C]``) so every convolution is one batched GEMM
-``[K, B*H'*W', k*k*C] @ [K, k*k*C, O]`` over an im2col view, pooling runs PyTorch's
-channels-last kernel, and no activation is ever transposed. Weights live in that layout
-for the whole local training and are converted from / to the flat vector once per round.
+kernel), ``ReLU``, ``Flatten`` and ``Linear`` into one program over K clients. Activations
+are kept as ``[K, C, B, H, W]`` so each convolution is one batched GEMM
+``W [K, O, C*k*k] @ patches [K, C*k*k, B*H'*W']`` whose output is already the next layer's
+layout (the wide-output orientation, 2-3x faster than ``patches @ W`` for these shapes),
+the weights are plain views of PyTorch's, and 2x2 pooling is a few vectorised passes.
 Gradients of ``sum_k loss_k`` w.r.t. client k's weights are client k's own gradients.
 """
 

@@ -21,7 +21,7 @@ import msgspec
 import numpy as np
 
 from edgeledger.codec import decode, encode
-from edgeledger.crypto.hashing import sha256
+from edgeledger.crypto.hashing import derive_seed, sha256
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
@@ -51,10 +51,6 @@ __all__ = ["RoundSettings", "AggregatorCore", "DeviceCore", "EdgeRelay", "TrainJ
 
 DEADLINE_TIMER = "fl.round_deadline"
 
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from a tuple of values (stable across runs and platforms)."""
-    return int.from_bytes(sha256(encode([str(p) for p in parts]))[:8], "big") >> 1
 
 
 @dataclass(frozen=True)

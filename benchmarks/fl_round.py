@@ -1,0 +1,231 @@
+"""FL round benchmark (issue 4, execution engine): seconds per round for every executor and
+for a plain one-thread PyTorch loop, measured in the same run, plus the round's FLOP count
+and the machine's matmul GFLOP/s. Prints a table, then one JSON object as its last line.
+
+Standard workload: 100 clients (IID, 600 MNIST samples each), 10 per round, 5 local
+epochs, batch 10, SGD lr 0.01, the MNIST CNN.
+
+    python benchmarks/fl_round.py --quick     # 4 clients x 1 epoch, well under two minutes
+    python benchmarks/fl_round.py             # the standard workload
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+try:
+    import edgeledger  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgeledger.fl.datasets import Dataset, load_dataset
+from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor
+from edgeledger.fl.models import build_model
+from edgeledger.fl.params import get_flat_params, set_flat_params
+from edgeledger.fl.partition import partition_iid
+
+#: (label, executor name, options) in the order they run; OPT_IN ones run only via --only
+#: (two intra-op threads collapse when another process holds a core of a 2-core box).
+EXECUTORS = [
+    ("sequential", "sequential", {}),
+    ("batched", "batched", {"threads": 1}),
+    ("batched_vmap", "batched", {"threads": 1, "stacked": False}),
+    ("batched_2threads", "batched", {"threads": 2}),
+    ("process", "process", {"workers": 2}),
+    ("process_batched", "process", {"workers": 2, "inner": "batched"}),
+]
+OPT_IN = {"batched_2threads"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="4 clients per round, 1 epoch (CI-sized)")
+    p.add_argument("--clients", type=int, default=100, help="clients in the federation (default 100)")
+    p.add_argument("--per-round", type=int, default=None, help="clients trained per round (default 10; 4 with --quick)")
+    p.add_argument("--epochs", type=int, default=None, help="local epochs (default 5; 1 with --quick)")
+    p.add_argument("--batch-size", type=int, default=10, help="local minibatch size (default 10)")
+    p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved timed rounds per executor; the minimum is kept (default 2; 3 with --quick)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the partition, the client draw and the model")
+    p.add_argument("--only", default=None, help="comma-separated executor labels to run (default all)")
+    p.add_argument("--data-root", default=None, help="folder holding mnist/ (default $EDGELEDGER_DATA)")
+    return p.parse_args(argv)
+
+
+# --- the reference: a plain PyTorch loop, written here on purpose -------------------------
+
+
+def plain_round(model: nn.Module, global_params: np.ndarray, jobs: list[TrainSpec]) -> list[np.ndarray]:
+    """What a researcher writes by hand: torch.optim.SGD, one client after the other."""
+    out = []
+    for job in jobs:
+        set_flat_params(model, global_params)
+        opt = torch.optim.SGD(model.parameters(), lr=job.lr)
+        x, y = torch.from_numpy(job.data.x), torch.from_numpy(job.data.y)
+        gen = torch.Generator().manual_seed(job.seed)
+        model.train()
+        for _ in range(job.epochs):
+            order = torch.randperm(len(y), generator=gen)
+            for start in range(0, len(y), job.batch_size):
+                idx = order[start : start + job.batch_size]
+                opt.zero_grad()
+                F.cross_entropy(model(x[idx]), y[idx]).backward()
+                opt.step()
+        out.append(get_flat_params(model).copy())
+    return out
+
+
+# --- cost model ---------------------------------------------------------------------------
+
+
+def macs_per_sample(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one forward pass through the conv and linear layers."""
+    total = 0
+
+    def hook(module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += out[0].numel() * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(torch.zeros(1, *input_shape))
+    for h in handles:
+        h.remove()
+    return total
+
+
+def matmul_gflops(threads: int, n: int = 1024, seconds: float = 1.0) -> float:
+    """Measured float32 GEMM throughput with ``threads`` intra-op threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    elapsed = time.perf_counter() - t0
+    torch.set_num_threads(previous)
+    return 2 * n**3 * reps / elapsed / 1e9
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def make_jobs(args: argparse.Namespace, train: Dataset, global_params: np.ndarray) -> list[TrainSpec]:
+    rng = np.random.default_rng(args.seed)
+    parts = partition_iid(train.y, args.clients, rng)
+    chosen = sorted(rng.choice(args.clients, size=args.per_round, replace=False).tolist())
+    return [
+        TrainSpec(global_params, train.subset(parts[c]), args.epochs, args.batch_size, args.lr, seed=1000 + c)
+        for c in chosen
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.per_round = args.per_round or (4 if args.quick else 10)
+    args.epochs = args.epochs or (1 if args.quick else 5)
+    args.rounds = args.rounds or (3 if args.quick else 2)
+    torch.set_num_threads(1)
+    print(
+        f"workload: {args.per_round} of {args.clients} clients per round, {args.epochs} epoch(s), "
+        f"batch {args.batch_size}, lr {args.lr}, mnist_cnn, seed {args.seed}"
+        + ("  [--quick: reduced from 10 clients x 5 epochs]" if args.quick else ""),
+        flush=True,
+    )
+    train, _ = load_dataset("mnist", args.data_root)
+    spec = ModelSpec("mnist_cnn", train.input_shape, train.n_classes)
+    model = build_model(spec.name, spec.input_shape, spec.n_classes, seed=args.seed)
+    global_params = get_flat_params(model)
+    jobs = make_jobs(args, train, global_params)
+    samples = sum(len(j.data) * j.epochs for j in jobs)
+    round_flop = macs_per_sample(model, spec.input_shape) * 2 * 3 * samples
+    gf1, gf2 = matmul_gflops(1), matmul_gflops(2)
+    print(f"round: {samples} sample-passes, {round_flop / 1e9:.1f} GFLOP (conv+linear MACs x2 x3)")
+    print(f"matmul 1024^3: {gf1:.0f} GFLOP/s on 1 thread, {gf2:.0f} GFLOP/s on 2 threads "
+          f"-> round lower bound {round_flop / gf2 / 1e9:.2f} s", flush=True)
+
+    warm = [TrainSpec(global_params, j.data.subset(np.arange(20)), 1, args.batch_size, args.lr, j.seed) for j in jobs[:2]]
+    only = set(args.only.split(",")) if args.only else None
+    runners = {"plain_loop": lambda: plain_round(model, global_params, jobs)}
+    opened = []
+    for label, name, options in EXECUTORS:
+        wanted = label in only if only is not None else label not in OPT_IN
+        if wanted or label == "sequential":
+            executor = build_executor(name, spec, **options)
+            executor.train_many(warm)  # builds models, starts and warms worker processes
+            opened.append(executor)
+            runners[label] = (lambda e: lambda: [o.params for o in e.train_many(jobs)])(executor)
+    plain_round(model, global_params, warm)
+    # Interleaved repetitions, minimum kept: neighbours on a shared box slow whole seconds down.
+    times = {label: float("inf") for label in runners}
+    results: dict[str, list[np.ndarray]] = {}
+    for r in range(args.rounds):
+        for label, fn in runners.items():
+            t0 = time.perf_counter()
+            out = fn()
+            times[label] = min(times[label], time.perf_counter() - t0)
+            if label != "plain_loop":
+                results[label] = out
+        print(f"  repetition {r + 1}/{args.rounds} done", flush=True)
+    for executor in opened:
+        executor.close()
+    for label, seconds in times.items():
+        print(f"  {label:<18} {seconds:8.2f} s/round  ({times['plain_loop'] / seconds:.2f}x vs plain_loop)")
+
+    diffs = {
+        label: float(max(np.abs(a - b).max() for a, b in zip(results[label], results["sequential"], strict=True)))
+        for label in results
+    }
+    # Context for the diff: SGD on this CNN is chaotic (a max-pool or ReLU decision that flips
+    # amplifies rounding), so also measure how far a 1e-7 nudge of the start moves client 0.
+    first = jobs[0]
+    nudged = first.params + np.random.default_rng(args.seed).normal(0, 1e-7, first.params.shape)
+    with build_executor("sequential", spec) as sequential:
+        moved = sequential.train_many([TrainSpec(nudged.astype(np.float32), first.data, first.epochs,
+                                                  first.batch_size, first.lr, first.seed)])[0].params
+    sensitivity = float(np.abs(moved - results["sequential"][0]).max())
+    per_client = [float(np.abs(a - b).max()) for a, b in zip(results.get("batched", []), results["sequential"])]
+    print(f"batched vs sequential, max |diff| per client: {['%.1e' % d for d in per_client]}; "
+          f"sequential moved by a 1e-7 nudge of the start: {sensitivity:.1e}")
+    best = min((k for k in times if k != "plain_loop"), key=times.__getitem__)
+    summary = {
+        "workload": {"clients": args.clients, "per_round": args.per_round, "epochs": args.epochs,
+                     "batch_size": args.batch_size, "lr": args.lr, "quick": args.quick},
+        "round_gflop": round(round_flop / 1e9, 2),
+        "matmul_gflops_1thread": round(gf1, 1),
+        "matmul_gflops_2threads": round(gf2, 1),
+        "round_s": {k: round(v, 3) for k, v in times.items()},
+        "round_s_plain_loop": round(times["plain_loop"], 3),
+        "round_s_best": round(times[best], 3),
+        "best_executor": best,
+        "speedup_vs_plain_loop": round(times["plain_loop"] / times[best], 2),
+        "achieved_gflops_best": round(round_flop / times[best] / 1e9, 1),
+        "max_abs_diff_vs_sequential": diffs.get("batched", float("nan")),
+        "max_abs_diff_vs_sequential_median_client": float(np.median(per_client)) if per_client else None,
+        "sequential_diff_after_1e-7_nudge": sensitivity,
+        "timed_rounds_each": args.rounds,
+        "max_abs_diff_by_executor": diffs,
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

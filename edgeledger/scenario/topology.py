@@ -1,0 +1,95 @@
+"""What every node derives identically from a scenario: node ids, roles, wiring, validators,
+attackers and the genesis. Torch-free, so a chain-only process never loads the ML stack.
+
+Node ids: ``center``, ``cloud``, ``edge-0``..``edge-{E-1}``, ``device-0``.. with device i
+attached to edge ``i // devices_per_edge``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeledger.consensus.pbft import PbftConfig
+from edgeledger.crypto.hashing import derive_seed
+from edgeledger.errors import ConfigError
+from edgeledger.ledger.identity import Genesis, Identity
+from edgeledger.scenario.schema import Scenario
+
+__all__ = ["Topology", "plan_topology", "make_genesis", "observers_of", "pbft_config", "WIRE_ATTACKS"]
+
+WIRE_ATTACKS = ("upload_tamper", "download_tamper")
+
+
+def _choose(ids: list[str], fraction: float | None, explicit: list[str] | None, rng: np.random.Generator,
+            what: str) -> list[str]:
+    if explicit is not None:
+        unknown = [i for i in explicit if i not in ids]
+        if unknown:
+            raise ConfigError(f"attacks.nodes: {unknown} are not {what}s of this topology (expected ids like {ids[:2]})")
+        return sorted(set(explicit))
+    count = int(round((fraction or 0.0) * len(ids)))
+    return sorted(rng.choice(ids, size=count, replace=False).tolist()) if count else []
+
+
+def _assign_attacks(scenario: Scenario, devices: list[str], edges: list[str]) -> dict[str, str]:
+    rng = np.random.default_rng(derive_seed(scenario.seed, "attackers"))
+    malicious: dict[str, str] = {}
+    if scenario.attacks:  # the attack registries live with the (torch-using) FL package
+        from edgeledger.fl.attacks import attacks, data_attacks
+    for i, attack in enumerate(scenario.attacks):
+        if attack.kind not in WIRE_ATTACKS and attack.kind not in attacks and attack.kind not in data_attacks:
+            raise ConfigError(f"attacks.{i}.kind: {attack.kind!r} is unknown; expected one of "
+                              f"{attacks.names() + data_attacks.names() + list(WIRE_ATTACKS)}")
+        pool = edges if attack.kind in WIRE_ATTACKS else devices
+        chosen = _choose(pool, attack.fraction, attack.nodes, rng, "edge" if attack.kind in WIRE_ATTACKS else "device")
+        for node in chosen:
+            malicious[node] = attack.kind
+    n_bad = sum(1 for n in malicious if n in devices)
+    if n_bad > len(devices):
+        raise ConfigError(f"attacks: {n_bad} malicious devices but the topology has only {len(devices)}")
+    return malicious
+
+
+@dataclass
+class Topology:
+    """What every node derives identically from the scenario: ids, roles, wiring, attackers."""
+
+    scenario: Scenario
+    roles: dict[str, str]
+    edges: list[str]
+    devices: list[str]
+    edge_of: dict[str, str]
+    validators: list[str]
+    malicious: dict[str, str]
+
+
+def plan_topology(scenario: Scenario) -> Topology:
+    topo = scenario.topology
+    edges = [f"edge-{e}" for e in range(topo.edges)]
+    devices = [f"device-{i}" for i in range(topo.n_devices)]
+    edge_of = {d: edges[i // topo.devices_per_edge] for i, d in enumerate(devices)}
+    roles = {"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}, **{d: "device" for d in devices}}
+    validators = (["cloud"] if "cloud" in topo.validators else []) + (edges if "edge" in topo.validators else [])
+    return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges))
+
+
+def make_genesis(plan: Topology, keys: dict[str, tuple[str, bytes]]) -> Genesis:
+    """The chain's genesis from every member's (scheme, public key); identical on every node."""
+    return Genesis(chain_id=f"{plan.scenario.name}-fl", validators=plan.validators,
+                   identities=[Identity(node_id=n, role=r, scheme=keys[n][0], public_key=keys[n][1])
+                               for n, r in plan.roles.items()])
+
+
+def observers_of(plan: Topology) -> tuple[str, ...]:
+    """Non-voting nodes that follow the chain (the aggregator, when it does not validate)."""
+    return tuple(n for n in ("cloud",) if n not in plan.validators)
+
+
+def pbft_config(scenario: Scenario) -> PbftConfig:
+    c = scenario.consensus
+    return PbftConfig(max_block_txs=c.max_block_txs, max_block_bytes=c.max_block_bytes,
+                      batch_timeout_s=c.batch_timeout_s)
+
+
