@@ -43,7 +43,7 @@ def decode(data: bytes, type_: type[T]) -> T:
         decoder = _decoders[type_] = msgspec.msgpack.Decoder(type_)
     try:
         return decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         name = getattr(type_, "__name__", str(type_))
         raise DecodeError(f"cannot decode {name}: {exc}") from None
 

@@ -6,6 +6,8 @@ expected; nothing is applied until every rule passed.
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from edgeledger.errors import ChainValidationError, SignatureError
 from edgeledger.ledger.block import Block, BlockHeader, CommitCertificate, block_hash, commit_statement, transactions_root
 from edgeledger.ledger.identity import Membership
@@ -26,7 +28,9 @@ def validate_header_link(header: BlockHeader, prev_hash: bytes, height: int, mem
         raise ChainValidationError(f"block {height}: proposer {header.proposer!r} is not a validator")
 
 
-def validate_body(block: Block, membership: Membership) -> None:
+def validate_body(block: Block, membership: Membership, verified: Container[bytes] = ()) -> None:
+    """Count, Merkle root, no duplicates, and every signature — except for transactions whose id is
+    in ``verified`` (a replica's mempool: checked once on admission, not again per proposal)."""
     header = block.header
     if header.tx_count != len(block.transactions):
         raise ChainValidationError(f"block {header.height}: tx_count {header.tx_count}, body has {len(block.transactions)}")
@@ -40,6 +44,8 @@ def validate_body(block: Block, membership: Membership) -> None:
         if tx_id in seen:
             raise ChainValidationError(f"block {header.height}: transaction {tx_id.hex()[:16]} appears twice")
         seen.add(tx_id)
+        if tx_id in verified:
+            continue
         try:
             verify_transaction(tx, membership)
         except SignatureError as exc:

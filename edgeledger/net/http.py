@@ -84,7 +84,8 @@ class HttpDriver:
         self.rejections: deque[tuple[float, str, str, str]] = deque(maxlen=1000)
         self.listeners: list[Callable[[str, Any], None]] = []  # dashboards: (event, data)
         self._sequence = int(time.time() * 1000) << 16  # monotonic across restarts
-        self._queues: dict[str, asyncio.Queue[bytes]] = {}
+        self.blocked: set[str] = set()  # peers whose link is cut (fault injection by an admin)
+        self._queues: dict[str, asyncio.Queue[tuple[bytes, Any]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -165,21 +166,31 @@ class HttpDriver:
         if queue is None:
             queue = self._queues[to] = asyncio.Queue()
             self._workers[to] = asyncio.get_running_loop().create_task(self._worker(to, queue))
-        queue.put_nowait(data)
+        queue.put_nowait((data, message))
 
-    async def _worker(self, to: str, queue: asyncio.Queue[bytes]) -> None:
+    async def _worker(self, to: str, queue: asyncio.Queue[tuple[bytes, Any]]) -> None:
         while True:
             batch = [await queue.get()]
             while not queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(queue.get_nowait())
-            payload = encode(batch)
+            payload = encode([data for data, _ in batch])
             if not await self._post(to, payload):
                 self.stats.dropped += len(batch)
+                self._undeliverable(to, [message for _, message in batch])
                 continue
             self.stats.bytes_out += len(payload)
             self.stats.messages_out += len(batch)
 
+    def _undeliverable(self, to: str, messages: list[Any]) -> None:
+        """Tell the node what could not be delivered, so its services may take a detour."""
+        handler = getattr(self.host, "on_undeliverable", None)
+        if handler is not None:
+            for message in messages:
+                self.apply(handler(to, message, self.clock()))
+
     async def _post(self, to: str, payload: bytes) -> bool:
+        if to in self.blocked:
+            return False
         delay = 0.05
         for attempt in range(self.retries):
             url = self.peers.get(to)
@@ -221,6 +232,8 @@ class HttpDriver:
             if not self.limit.allow(env.sender, now):
                 raise EdgeLedgerError(f"rate limit exceeded for {env.sender!r}")
             message = self.host.decode_message(env.body)
+            if env.sender in self.blocked:
+                raise EdgeLedgerError(f"link to {env.sender!r} is cut")
         except EdgeLedgerError as exc:
             self.apply([Rejected("?", "envelope", str(exc))])
             return 0

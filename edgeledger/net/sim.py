@@ -146,7 +146,12 @@ class Simulator:
         stats.messages_sent += 1
         stats.bytes_by_type[getattr(type(message), "__struct_config__").tag or type(message).__name__] += size
         link = self.link_for(src, dst)
-        if dst not in self.hosts or self.is_cut(src, dst) or (link.loss > 0 and self.rng.random() < link.loss):
+        if self.is_cut(src, dst) or dst not in self.hosts:
+            stats.messages_dropped += 1
+            # like a TCP connection that fails: the sender learns of it after a round trip
+            self.call_later(2 * link.latency_s, self._undeliverable, src, dst, message)
+            return
+        if link.loss > 0 and self.rng.random() < link.loss:
             stats.messages_dropped += 1
             return
         start = max(self.now, self._busy_until.get((src, dst), 0.0))
@@ -164,6 +169,11 @@ class Simulator:
                 self.on_reject(dst, Rejected(src, "message", str(exc)), self.now)
             return
         self.apply(dst, host.on_message(src, message, self.now))
+
+    def _undeliverable(self, src: str, dst: str, message: Any) -> None:
+        handler = getattr(self.hosts[src], "on_undeliverable", None)
+        if handler is not None:
+            self.apply(src, handler(dst, message, self.now))
 
     def _set_timer(self, node_id: str, name: str, delay: float) -> None:
         self._seq += 1

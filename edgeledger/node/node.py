@@ -69,8 +69,11 @@ class Node:
 
     def __post_init__(self) -> None:
         self.state = LedgerState(self.membership)
-        for block in self.store.blocks():  # resume from durable storage
+        blocks = self.store.blocks()
+        for block in blocks:  # resume from durable storage
             self.state.apply_block(block)
+        if blocks and self.consensus is not None and hasattr(self.consensus, "resume"):
+            self.consensus.resume(blocks)
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
@@ -112,6 +115,13 @@ class Node:
             if s.timer_prefix and name.startswith(s.timer_prefix):
                 return self._resolve(self._own(s, s.on_timer(name, now)), now)
         return []
+
+    def on_undeliverable(self, to: str, message: Any, now: float) -> list[Effect]:
+        """A real-network driver could not deliver ``message``: services may reroute it."""
+        effects: list[Any] = []
+        for s in self.services:
+            effects += self._own(s, s.on_undeliverable(to, message, now))
+        return self._resolve(effects, now)
 
     # -- routing -----------------------------------------------------------------------------
     def _dispatch(self, sender: str, message: Any, now: float) -> list[Effect]:

@@ -42,6 +42,10 @@ class Service(ABC):
         """A block was committed, stored durably and executed (with its receipts)."""
         return []
 
+    def on_undeliverable(self, to: str, message: Any, now: float) -> list[Effect]:
+        """The driver gave up delivering ``message`` to ``to`` (peer down or link cut)."""
+        return []
+
     def execute(self, job: Any) -> Any:
         """Run the local work of a ``Compute`` effect this service emitted (e.g. training)."""
         raise LocalProtocolError(f"{type(self).__name__} emitted Compute but defines no execute()")

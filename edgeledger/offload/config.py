@@ -101,13 +101,14 @@ class OffloadConfig(BaseModel):
     miss_penalty: float = Field(1.0, ge=0)  # zeta
 
     # DAG jobs (DMRO-style)
-    dag_subtasks_min: int = Field(5, ge=1)
-    dag_subtasks_max: int = Field(15, ge=1)
+    dag_subtasks_min: int = Field(5, ge=2)  # entry and exit stay on the device
+    dag_subtasks_max: int = Field(15, ge=2)
     dag_workload_min_cycles: float = Field(0.2e9, gt=0)
     dag_workload_max_cycles: float = Field(2e9, gt=0)
     dag_data_min_bits: float = Field(0.8e6, gt=0)
     dag_data_max_bits: float = Field(1.6e6, gt=0)
     dag_edge_prob: float = Field(0.3, ge=0, le=1)  # chance of each forward dependency
+    dag_deadline_s: float | None = Field(None, gt=0)  # no miss penalty for DAG jobs unless set
 
     # DQN state normalisers (OFFLOADING.md, DQN section) and the agent
     obs_size_scale_bits: float = Field(7e6, gt=0)

@@ -20,7 +20,18 @@ from edgeledger.errors import ConfigError
 from edgeledger.offload.config import OffloadConfig
 from edgeledger.offload.policies.optimum import all_joints
 
-__all__ = ["DagJob", "DagCost", "DagLinks", "draw_dag_job", "dag_cost", "dag_optimum", "LOCAL", "EDGE", "CLOUD"]
+__all__ = [
+    "DagJob",
+    "DagCost",
+    "DagLinks",
+    "draw_dag_job",
+    "dag_cost",
+    "dag_all_local_delay",
+    "dag_optimum",
+    "LOCAL",
+    "EDGE",
+    "CLOUD",
+]
 
 LOCAL, EDGE, CLOUD = 0, 1, 2
 MAX_DAG_JOINTS = 2_000_000

@@ -130,12 +130,11 @@ class OffloadEnv:
 
     def step(self, actions: np.ndarray) -> SlotOutcome:
         """Commit ``actions`` (N,) for the current slot, then draw the next slot."""
-        state = self._state
-        breakdown = state.model.evaluate(check_actions(self.config, actions))
+        actions = check_actions(self.config, actions)
         if self.queues is None:
-            outcome = self._outcome_from_breakdown(breakdown)
+            outcome = self._outcome_from_breakdown(self._state.model.evaluate(actions))
         else:
-            outcome = self._run_queues(breakdown.actions[0])
+            outcome = self._run_queues(actions)
         self._last_counts = outcome.counts
         self.slot += 1
         self._state = self._draw_slot()
@@ -146,7 +145,8 @@ class OffloadEnv:
         tasks = self.workload.tasks(self.slot, self._rng)
         waits = self.queues.waits(channel) if self.queues is not None else (None, None, None)
         model = build_slot_model(self.config, self.topology, channel, tasks, *waits)
-        return SlotState(self.slot, self.slot * self.config.slot_s, self.topology, channel, tasks, model, self._last_counts)
+        start = self.slot * self.config.slot_s
+        return SlotState(self.slot, start, self.topology, channel, tasks, model, self._last_counts)
 
     def _outcome_from_breakdown(self, b: CostBreakdown) -> SlotOutcome:
         cfg, state = self.config, self._state
@@ -191,8 +191,10 @@ class OffloadEnv:
 def check_actions(config: OffloadConfig, actions: np.ndarray) -> np.ndarray:
     """Validate one joint decision of shape (N,) with values in [0, M+2)."""
     a = np.asarray(actions)
-    if a.shape != (config.n_devices,) or a.min(initial=0) < 0 or a.max(initial=0) >= config.n_actions:
+    bad_range = a.min(initial=0) < 0 or a.max(initial=0) >= config.n_actions
+    if a.shape != (config.n_devices,) or bad_range or not np.array_equal(a, np.round(a)):
         raise ConfigError(
-            f"actions: shape {a.shape}, values {a.tolist()}; expected ({config.n_devices},) integers in [0, {config.n_actions})"
+            f"actions: shape {a.shape}, values {a.tolist()}; "
+            f"expected ({config.n_devices},) integers in [0, {config.n_actions})"
         )
     return a.astype(np.int64)

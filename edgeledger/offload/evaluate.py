@@ -2,9 +2,10 @@
 
 Per slot: total cost ``sum_i Q_i``, mean delay and energy per task, deadline-miss ratio,
 local/edge/cloud split, decision time and, where the exact optimum is computable (slot
-mode), the gain ratio ``Q_opt / Q_policy``. In slot mode every policy is priced on the very
-same slots (one environment, lock-step; a slot's cost does not depend on earlier actions);
-in queue mode each policy drives its own environment built from the same seed.
+mode), the gain ratio ``Q_opt / Q_policy``. Each policy drives its own environment built
+from the same seed; slot draws never depend on actions, so in slot mode every policy (and
+the optimum) is priced on the very same slots. Decision times are wall-clock (this is a
+harness, not a core).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Gymnasium wrappers of :class:`OffloadEnv`, so any RL library can drive it.
 
 - :class:`MultiDeviceOffloadEnv`: one step per slot, ``MultiDiscrete([M+2] * N)`` action,
-  observation ``(N, M+8)`` (every device's DQN state), reward ``-sum_i Q_i``.
+  observation ``(N, M+8)`` (every device's DQN state), reward ``-sum_i Q_i`` (in queue mode,
+  over the tasks resolved in the slot, so rewards arrive when tasks finish or drop).
 - :class:`SequentialOffloadEnv`: one step per device decision; devices decide one after
   another inside a slot and the reward is minus the increase of the slot's total cost, so a
   slot's return telescopes to exactly ``-sum_i Q_i`` (OFFLOADING.md, DQN section).
@@ -10,7 +11,7 @@ Episodes last ``config.episode_slots`` slots and end by truncation.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -18,8 +19,14 @@ from gymnasium import spaces
 
 from edgeledger.errors import ConfigError
 from edgeledger.offload.config import OffloadConfig
-from edgeledger.offload.env import OffloadEnv, SlotCounts, SlotOutcome
-from edgeledger.offload.observation import OBS_HIGH, device_observations, observation_size, progress_features
+from edgeledger.offload.env import OffloadEnv, SlotOutcome
+from edgeledger.offload.observation import (
+    OBS_HIGH,
+    device_observations,
+    observation_size,
+    sequential_observation_size,
+)
+from edgeledger.offload.sequential import Order, SequentialSlot
 
 __all__ = ["MultiDeviceOffloadEnv", "SequentialOffloadEnv"]
 
@@ -80,17 +87,18 @@ class SequentialOffloadEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, config: OffloadConfig | None = None, order: Literal["index", "workload"] = "index") -> None:
+    def __init__(self, config: OffloadConfig | None = None, order: Order = "index") -> None:
         self.config = config or OffloadConfig()
         if self.config.mode != "slot":
             raise ConfigError(f"mode={self.config.mode!r}; SequentialOffloadEnv expects mode='slot'")
         if order not in ("index", "workload"):
             raise ConfigError(f"order={order!r}; expected 'index' or 'workload'")
-        self.order_rule = order
-        width = observation_size(self.config) + self.config.n_edges + 3
+        self.order_rule: Order = order
+        width = sequential_observation_size(self.config)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, shape=(width,), dtype=np.float32)
         self.action_space = spaces.Discrete(self.config.n_actions)
         self._env: OffloadEnv | None = None
+        self._slot: SequentialSlot | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -98,49 +106,27 @@ class SequentialOffloadEnv(gymnasium.Env):
             self._env = OffloadEnv(self.config, self.np_random)
         else:
             self._env.reset(self.np_random)
-        self._begin_slot()
-        return self._observe(), {"slot": 0, "device": self.device}
+        self._slot = SequentialSlot(self.config, self._env.state, self.order_rule)
+        return self._slot.observation(), {"slot": 0, "device": self._slot.device}
 
     @property
-    def device(self) -> int:
-        """The device whose turn it is."""
-        return int(self._order[self._position])
+    def offload_env(self) -> OffloadEnv:
+        """The wrapped environment (after :meth:`reset`)."""
+        if self._env is None:
+            raise ConfigError("offload_env before reset(); expected reset() first")
+        return self._env
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if self._env is None:
+        if self._env is None or self._slot is None:
             raise ConfigError("step() before reset(); expected reset() first")
         if not self.action_space.contains(action):
             raise ConfigError(f"action={action!r}; expected an integer in [0, {self.config.n_actions})")
-        state = self._env.state
-        self._actions[self.device] = int(action)
-        self._decided[self.device] = True
-        breakdown = state.model.evaluate(self._actions)  # undecided devices are local: no effect on others
-        slot_cost = float(breakdown.cost[0][self._decided].sum())
-        reward = -(slot_cost - self._slot_cost)
-        self._slot_cost = slot_cost
-        self._position += 1
-        info: dict[str, Any] = {"slot": state.slot, "device": int(self._order[self._position - 1])}
+        info: dict[str, Any] = {"slot": self._env.slot, "device": self._slot.device}
+        reward = self._slot.decide(int(action))
         truncated = False
-        if self._position == self.config.n_devices:
-            outcome = self._env.step(self._actions)
+        if self._slot.done:
+            outcome = self._env.step(self._slot.actions)
             info.update(_outcome_info(outcome), slot_done=True)
             truncated = self._env.slot >= self.config.episode_slots
-            self._begin_slot()
-        return self._observe(), reward, False, truncated, info
-
-    def _begin_slot(self) -> None:
-        assert self._env is not None
-        n = self.config.n_devices
-        tasks = self._env.state.tasks
-        self._order = np.arange(n) if self.order_rule == "index" else np.argsort(-tasks.cycles, kind="stable")
-        self._actions = np.zeros(n, np.int64)
-        self._decided = np.zeros(n, bool)
-        self._position = 0
-        self._slot_cost = 0.0
-
-    def _observe(self) -> np.ndarray:
-        assert self._env is not None
-        state, i = self._env.state, self.device
-        so_far = SlotCounts.of(self.config, state.topology.ap, self._actions, self._decided)
-        base = device_observations(self.config, state)[i]
-        return np.concatenate([base, progress_features(self.config, state, so_far, i, self._position)])
+            self._slot = SequentialSlot(self.config, self._env.state, self.order_rule)
+        return self._slot.observation(), reward, False, truncated, info

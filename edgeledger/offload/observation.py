@@ -13,7 +13,14 @@ from edgeledger.offload.channel import path_loss
 from edgeledger.offload.config import OffloadConfig
 from edgeledger.offload.env import SlotCounts, SlotState
 
-__all__ = ["OBS_HIGH", "observation_size", "device_observations", "progress_features"]
+__all__ = [
+    "OBS_HIGH",
+    "observation_size",
+    "sequential_observation_size",
+    "device_observations",
+    "progress_features",
+    "sequential_observation",
+]
 
 #: Upper bound of every feature (ratios; a rate would need ~30 Tbit/s to reach it).
 OBS_HIGH = 1e6
@@ -22,6 +29,11 @@ OBS_HIGH = 1e6
 def observation_size(config: OffloadConfig) -> int:
     """Length of one device's state vector: ``M + 8``."""
     return config.n_edges + 8
+
+
+def sequential_observation_size(config: OffloadConfig) -> int:
+    """Length of the sequential formulation's state: DQN state plus ``M + 3`` in-slot features."""
+    return observation_size(config) + config.n_edges + 3
 
 
 def device_observations(config: OffloadConfig, state: SlotState) -> np.ndarray:
@@ -59,3 +71,18 @@ def progress_features(
     ap = state.topology.ap[device]
     feats = [[so_far.ap_users[ap] / n], so_far.edge_tasks / n, [so_far.cloud_tasks / n, position / n]]
     return np.concatenate(feats).astype(np.float32)
+
+
+def sequential_observation(
+    config: OffloadConfig,
+    state: SlotState,
+    slot_obs: np.ndarray,
+    actions: np.ndarray,
+    decided: np.ndarray,
+    device: int,
+    position: int,
+) -> np.ndarray:
+    """State of ``device`` on its turn: its row of ``slot_obs`` (from
+    :func:`device_observations`) plus the choices of the ``decided`` devices so far."""
+    so_far = SlotCounts.of(config, state.topology.ap, actions, decided)
+    return np.concatenate([slot_obs[device], progress_features(config, state, so_far, device, position)])

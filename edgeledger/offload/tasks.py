@@ -109,7 +109,9 @@ def _parse_row(path: str | Path, line: int, record: dict[str, str], n_devices: i
             raise ConfigError(f"trace {path} line {line}: {column}={record[column]!r}; expected a number") from None
     device = values["device"]
     if device != int(device) or not 0 <= device < n_devices:
-        raise ConfigError(f"trace {path} line {line}: device={record['device']!r}; expected an integer in [0, {n_devices})")
+        raise ConfigError(
+            f"trace {path} line {line}: device={record['device']!r}; expected an integer in [0, {n_devices})"
+        )
     if values["arrival_s"] < 0:
         raise ConfigError(f"trace {path} line {line}: arrival_s={values['arrival_s']}; expected >= 0")
     for column in ("size_bits", "cycles", "deadline_s"):

@@ -131,7 +131,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None) -> tuple
     if node.role == "edge":
         relay = EdgeRelay(node_id, "cloud", [d for d in plan.devices if plan.edge_of[d] == node_id], scenario.seed,
                           tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")
-        node.add_service(EdgeService(relay))
+        node.add_service(EdgeService(relay, plan.edges))
         return None, relay
     if node.role == "device":
         attack_cfg = next((a for a in scenario.attacks if a.kind == kind), None) if kind else None

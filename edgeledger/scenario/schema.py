@@ -61,6 +61,11 @@ class ConsensusConfig(_Strict):
     max_block_txs: int = Field(100, ge=1, description="transactions per block at most")
     max_block_bytes: int = Field(1_000_000, ge=1024)
     batch_timeout_s: float = Field(0.05, gt=0, description="how long the primary waits to fill a block")
+    rotate_leader: bool = Field(False, description="primary changes every height (FISCO-BCOS sealer in turn)")
+    view_change_timeout_s: float = Field(2.0, gt=0, description="request timer before a view change; doubles")
+    view_change_timeout_max_s: float = Field(120.0, gt=0, description="cap of the doubling view-change timeout")
+    checkpoint_interval: int = Field(16, ge=1, description="a CHECKPOINT every K blocks (log garbage collection)")
+    window: int = Field(64, ge=2, description="high watermark = stable checkpoint + window (>= 2K)")
 
 
 class FLConfig(_Strict):

@@ -90,6 +90,9 @@ def observers_of(plan: Topology) -> tuple[str, ...]:
 def pbft_config(scenario: Scenario) -> PbftConfig:
     c = scenario.consensus
     return PbftConfig(max_block_txs=c.max_block_txs, max_block_bytes=c.max_block_bytes,
-                      batch_timeout_s=c.batch_timeout_s)
+                      batch_timeout_s=c.batch_timeout_s, rotate_leader=c.rotate_leader,
+                      view_change_timeout_s=c.view_change_timeout_s,
+                      view_change_timeout_max_s=c.view_change_timeout_max_s,
+                      checkpoint_interval=c.checkpoint_interval, window=c.window)
 
 

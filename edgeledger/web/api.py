@@ -62,7 +62,7 @@ class NodeApi:
             web.get("/v1/state/{key:.+}", self.state), web.get("/v1/blobs/{digest}", self.get_blob),
             web.put("/v1/blobs/{digest}", self.put_blob), web.get("/v1/peers", self.peers),
             web.get("/metrics", self.metrics), web.get("/openapi.json", self.openapi),
-            web.post("/v1/admin/shutdown", self.admin_shutdown),
+            web.post("/v1/admin/shutdown", self.admin_shutdown), web.post("/v1/admin/links", self.admin_links),
         ])
 
     def attach(self, node: Any, driver: Any, plan: Any) -> None:
@@ -228,13 +228,33 @@ class NodeApi:
         self.node.blobs.put(data)
         return web.json_response({"digest": digest.hex(), "size": size}, status=201)
 
-    async def admin_shutdown(self, request: web.Request) -> web.Response:
+    def _authorized(self, request: web.Request) -> bool:
         expected = f"Bearer {self.admin_token}" if self.admin_token else None
-        given = request.headers.get("Authorization", "")
-        if expected is None or not hmac.compare_digest(given, expected):
+        return expected is not None and hmac.compare_digest(request.headers.get("Authorization", ""), expected)
+
+    async def admin_shutdown(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
             return _error(401, "admin actions need Authorization: Bearer <token> (see --admin-token)")
         asyncio.get_running_loop().call_later(0.05, self.shutdown.set)
         return web.json_response({"status": "shutting down"}, status=202)
+
+    async def admin_links(self, request: web.Request) -> web.Response:
+        """Cut or heal this node's links to peers: {"block": [ids], "unblock": [ids]} (fault injection)."""
+        if not self._authorized(request):
+            return _error(401, "admin actions need Authorization: Bearer <token> (see --admin-token)")
+        if (busy := self._ready()) is not None:
+            return busy
+        try:
+            body = await request.json()
+            block, unblock = list(body.get("block", [])), list(body.get("unblock", []))
+        except (ValueError, AttributeError, TypeError):
+            return _error(400, 'expected JSON {"block": [node ids], "unblock": [node ids]}')
+        unknown = [n for n in block + unblock if n not in self.node.membership.identities]
+        if unknown or not all(isinstance(n, str) for n in block + unblock):
+            return _error(400, f"unknown node ids: {unknown}")
+        self.driver.blocked.update(block)
+        self.driver.blocked.difference_update(unblock)
+        return web.json_response({"blocked": sorted(self.driver.blocked)})
 
     # -- Prometheus --------------------------------------------------------------------------
     async def metrics(self, request: web.Request) -> web.Response:

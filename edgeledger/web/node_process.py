@@ -123,9 +123,6 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
     consensus = None
     if node_id in plan.validators:
         consensus = PbftReplica(node_id, key, membership, genesis_hash(genesis), pbft_config(opts.scenario))
-        resume = getattr(consensus, "resume", None)
-        if resume is not None and store.height:
-            resume(store.blocks())
     node = Node(node_id=node_id, role=opts.role, key=key, membership=membership, store=store,
                 blobs=DirectoryBlobStore(opts.data_dir / "blobs"), consensus=consensus, center=None,
                 address=f"http://{opts.host}:{opts.port}", defer_compute=True,

@@ -64,6 +64,13 @@ OPENAPI: dict[str, Any] = {
                                                                                   "content": {"text/plain": {}}}}}},
         "/v1/admin/shutdown": {"post": {"summary": "stop the node (needs the admin token)", "responses": {
             "202": _ok("stopping"), "401": _err("no or wrong token")}}},
+        "/v1/admin/links": {"post": {"summary": "cut or heal links to peers (fault injection; admin token)",
+                                     "requestBody": {"content": {"application/json": {"schema": {
+                                         "type": "object", "properties": {
+                                             "block": {"type": "array", "items": {"type": "string"}},
+                                             "unblock": {"type": "array", "items": {"type": "string"}}}}}}},
+                                     "responses": {"200": _ok("links now blocked"), "400": _err("bad body"),
+                                                   "401": _err("no or wrong token"), "503": _err("starting")}}},
     },
     "components": {"schemas": {"Error": {"type": "object", "required": ["error"],
                                          "properties": {"error": {"type": "string"}}}}},

@@ -27,6 +27,8 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, dict]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+    except OSError:  # refused or reset: the process is (re)starting
+        return 0, {}
 
 
 def send(url: str, body: bytes, method: str = "POST", headers: dict | None = None) -> tuple[int, dict]:
@@ -59,19 +61,26 @@ def fl_round(url: str) -> int:
     return 0
 
 
-@pytest.fixture(scope="package")
-def cluster(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cluster")
+def launch(root: Path, settings: list[str]):
     data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
     scenario_file = Path(root) / "scenario.toml"
-    scenario_file.write_text(tomli_w.dumps(apply_overrides(data, SETTINGS)))
+    scenario_file.write_text(tomli_w.dumps(apply_overrides(data, settings)))
     scenario = parse_scenario(tomllib.loads(scenario_file.read_text()))
-    c = start_cluster(scenario_file, scenario, Path(root) / "nodes")
+    return start_cluster(scenario_file, scenario, Path(root) / "nodes")
+
+
+def shut(c) -> None:
+    stop_cluster(c)
+    for label, info in c.processes.items():  # keep the logs visible when a test failed
+        log = Path(str(info["log"]))
+        if log.exists() and "Traceback" in log.read_text():
+            print(f"--- {label} log ---\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="package")
+def cluster(tmp_path_factory):
+    c = launch(tmp_path_factory.mktemp("cluster"), SETTINGS)
     try:
         yield c
     finally:
-        stop_cluster(c)
-        for label, info in c.processes.items():  # keep the logs visible when a test failed
-            log = Path(str(info["log"]))
-            if log.exists() and "Traceback" in log.read_text():
-                print(f"--- {label} log ---\n{log.read_text()[-3000:]}")
+        shut(c)

@@ -115,3 +115,27 @@ def test_a_cloud_that_does_not_validate_follows_the_chain_as_an_observer():
     net = run.network
     assert "cloud" not in net.validators and run.summary["rounds_completed"] == 2
     assert net.nodes["cloud"].store.head().hash == net.nodes["edge-3"].store.head().hash
+
+
+def test_uploads_and_models_detour_through_another_edge_when_the_cloud_link_is_cut():
+    """ChainFL's relay: edge-1 cannot reach the cloud, yet its devices take part in every round."""
+    from edgeledger.net.sim import Simulator
+    from edgeledger.scenario import runner
+
+    original = Simulator.__init__
+
+    def cut_edge1(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.cut("cloud", "edge-1")
+
+    Simulator.__init__ = cut_edge1
+    try:
+        run = runner.run_scenario(demo("fl.rounds=2", "attacks=[]"))
+    finally:
+        Simulator.__init__ = original
+    assert run.sim.is_cut("cloud", "edge-1")
+    # traffic is counted at the sender: edge-1 detours its uploads, edge-2 carries the models to edge-1
+    assert run.sim.traffic["edge-1"].bytes_by_type["fl.relay-upload"] > 0
+    assert run.sim.traffic["edge-2"].bytes_by_type["fl.relay-announce"] > 0
+    contributors = [r for r in run.metrics if r.metric == "fl.updates_accepted"]
+    assert [r.value for r in contributors] == [12.0, 12.0]  # edge-1's 4 devices included

@@ -1,21 +1,18 @@
-"""PBFT replica core, normal case (Castro & Liskov, OSDI 1999, section 4.2), sans-IO.
+"""PBFT replica core (Castro & Liskov, OSDI 1999 section 4; TOCS 2002 section 4), sans-IO.
 
-Rules implemented here:
-- the primary of view v is ``validators[v mod n]``; it batches pending requests into a
-  block (at most ``max_block_txs`` transactions / ``max_block_bytes``, or whatever is
-  pending after ``batch_timeout_s``) and multicasts a signed PRE-PREPARE;
-- a backup accepts a PRE-PREPARE for the current view and the next height when it is
-  signed by the primary, extends the replica's last committed block, its transactions
-  are correctly signed and not yet committed, and no other digest was accepted for that
-  (view, height); it then multicasts PREPARE;
-- a replica is *prepared* with the PRE-PREPARE plus 2f matching PREPAREs from distinct
-  backups, then multicasts COMMIT; it *commits* with 2f+1 matching COMMITs, which become the
-  block's commit certificate; blocks execute strictly in height order.
-Votes may arrive before the proposal; they are kept per slot inside the watermark window
-``(last committed, last committed + window]`` and anything outside it is dropped.
-
-Seams for the recovery paths (view change, checkpoints, state transfer) are the ``view``
-field, ``primary_of`` and the per-slot log; they are not implemented in this module yet.
+Normal case (section 4.2):
+- the primary for height h in view v is ``validators[v mod n]`` (stable leader) or
+  ``validators[(v + h) mod n]`` with ``rotate_leader`` (FISCO-BCOS: "the sealer is selected in
+  turn"); it batches pending requests into a block and multicasts a signed PRE-PREPARE;
+- a backup accepts a PRE-PREPARE for its view and the next height when it is signed by that
+  primary, extends the last committed block, its transactions are signed and not yet
+  committed, and no other digest was accepted for that (view, height); it multicasts PREPARE;
+- prepared = PRE-PREPARE + 2f matching PREPAREs from other replicas -> multicast COMMIT;
+  2f+1 matching COMMITs commit the block (they are its certificate); heights execute in order.
+Recovery: checkpoints every K blocks (section 4.3, :mod:`.checkpoints`), view change with
+exponential timeouts (section 4.4, :mod:`.viewchange`), and state transfer of certified
+blocks (section 4.3 / TOCS 6.2, :mod:`.transfer`). Client requests are relayed to every
+validator, so every replica's request timer watches them (section 4.4 "liveness").
 """
 
 from __future__ import annotations
@@ -29,19 +26,26 @@ import msgspec
 
 from edgeledger.codec import encode
 from edgeledger.consensus.base import CommitBlock, Consensus, consensus_protocols
-from edgeledger.consensus.pbft.events import PBFT_MESSAGES, Commit, ForwardRequest, Prepare, PrePrepare
-from edgeledger.consensus.pbft.state import Phase, Slot
+from edgeledger.consensus.pbft.checkpoints import CheckpointLog
+from edgeledger.consensus.pbft.events import (PBFT_MESSAGES, BlockBatch, Checkpoint, Commit, FetchBlocks,
+                                              ForwardRequest, NewView, Prepare, PreparedCertificate, PrePrepare,
+                                              ViewChange)
+from edgeledger.consensus.pbft.recovery import RecoveryMixin
+from edgeledger.consensus.pbft.state import Phase, Slot, Status
+from edgeledger.consensus.pbft.viewchange import view_leader
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import Broadcast, Effect, Metric, Rejected, Send, SetTimer
+from edgeledger.effects import Broadcast, CancelTimer, Effect, Metric, Rejected, SetTimer
 from edgeledger.errors import ChainValidationError, ConfigError, SignatureError
 from edgeledger.ledger.block import Block, BlockHeader, CommitCertificate, CommitVote, transactions_root
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import Transaction, verify_transaction
 from edgeledger.ledger.validation import validate_body
 
-__all__ = ["PbftConfig", "PbftReplica"]
+__all__ = ["PbftConfig", "PbftReplica", "BATCH_TIMER", "VIEW_CHANGE_TIMER", "FETCH_TIMER"]
 
 BATCH_TIMER = "pbft.batch"
+VIEW_CHANGE_TIMER = "pbft.view_change"
+FETCH_TIMER = "pbft.fetch"
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,21 @@ class PbftConfig:
     max_block_txs: int = 100
     max_block_bytes: int = 1_000_000
     batch_timeout_s: float = 0.05
-    window: int = 64  # high watermark = last committed + window
+    window: int = 64  # high watermark = low watermark (stable checkpoint) + window
+    checkpoint_interval: int = 16  # K: a CHECKPOINT every K blocks
+    view_change_timeout_s: float = 2.0  # request timer T; doubles per failed view change
+    view_change_timeout_max_s: float = 120.0  # cap of the doubling (must exceed the worst message delay)
+    rotate_leader: bool = False  # primary changes every height (FISCO-BCOS sealer in turn)
+    fetch_timeout_s: float = 0.5  # state transfer retry
+    fetch_limit: int = 64  # blocks per BLOCKS reply
+
+    def __post_init__(self) -> None:
+        if self.window < 2 * self.checkpoint_interval:
+            raise ConfigError(f"PBFT window must be >= 2 * checkpoint_interval = {2 * self.checkpoint_interval}, "
+                              f"got window={self.window}")
 
 
-class PbftReplica(Consensus):
+class PbftReplica(RecoveryMixin, Consensus):
     """One PBFT validator. ``check_tx`` is the application's admission rule (ABCI CheckTx)."""
 
     message_types = PBFT_MESSAGES
@@ -67,23 +82,45 @@ class PbftReplica(Consensus):
         self.node_id = node_id
         self.key = key
         self.membership = membership
+        self.genesis_hash = genesis_hash
         self.config = config or PbftConfig()
         self.check_tx = check_tx
         self.view = 0
+        self.status = Status.NORMAL
         self.committed_height = 0
         self.last_hash = genesis_hash
+        self.chain: dict[int, Block] = {}  # committed blocks with certificates (served to laggards)
         self.mempool: OrderedDict[bytes, Transaction] = OrderedDict()
         self.committed_txs: set[bytes] = set()
         self.slots: dict[int, Slot] = {}
+        self.prepared: dict[int, PreparedCertificate] = {}  # latest prepared certificate per height (P set)
+        self.checkpoints = CheckpointLog(membership, genesis_hash)
         self._batch_timer_set = False
+        self._request_timer_set = False
+        self._init_recovery()
+
+    def resume(self, blocks: list[Block]) -> None:
+        """Restart from durably committed blocks (a new core after a crash); they were validated on commit."""
+        for block in blocks:
+            self.chain[block.height] = block
+            self.committed_height, self.last_hash = block.height, block.hash
+            self.committed_txs.update(tx.tx_id for tx in block.transactions)
+        self.checkpoints.low_mark = self.committed_height
 
     # -- roles -------------------------------------------------------------------------------
-    def primary_of(self, view: int) -> str:
+    def primary_of(self, view: int, height: int | None = None) -> str:
+        if self.config.rotate_leader:
+            h = self.committed_height + 1 if height is None else height
+            return self.membership.validators[(view + h) % self.membership.n]
         return self.membership.validators[view % self.membership.n]
+
+    def proposer_ok(self, view: int, height: int, replica: str) -> bool:
+        """May ``replica`` sign a PRE-PREPARE for (view, height)? (fresh primary or NEW-VIEW leader)."""
+        return replica == self.primary_of(view, height) or replica == view_leader(self.membership, view)
 
     @property
     def is_primary(self) -> bool:
-        return self.primary_of(self.view) == self.node_id
+        return self.primary_of(self.view, self.committed_height + 1) == self.node_id
 
     def _others(self) -> tuple[str, ...]:
         return tuple(v for v in self.membership.validators if v != self.node_id)
@@ -91,8 +128,15 @@ class PbftReplica(Consensus):
     def _sign(self, msg: Any) -> Any:
         return msgspec.structs.replace(msg, signature=self.key.sign(msg.signing_bytes(self.membership.chain_id)))
 
+    def _signed_by_sender(self, msg: Any) -> bool:
+        return self.membership.verify(msg.replica, msg.signing_bytes(self.membership.chain_id), msg.signature)
+
     # -- inputs ------------------------------------------------------------------------------
     def submit(self, tx: Transaction, now: float) -> list[Effect]:
+        """A client request: admit it and relay it to every other validator."""
+        return self._admit(tx, now, relay=True)
+
+    def _admit(self, tx: Transaction, now: float, relay: bool) -> list[Effect]:
         tx_id = tx.tx_id
         if tx_id in self.committed_txs or tx_id in self.mempool:
             return []
@@ -104,40 +148,75 @@ class PbftReplica(Consensus):
         if reason is not None:
             return [Rejected(tx.sender, "transaction", reason)]
         self.mempool[tx_id] = tx
-        if not self.is_primary:
-            return [Send(self.primary_of(self.view), ForwardRequest(tx=tx))]
-        return self._maybe_propose(now)
+        effects: list[Effect] = [Broadcast(self._others(), ForwardRequest(tx=tx))] if relay else []
+        return effects + self._arm_request_timer() + self._maybe_propose(now)
 
     def receive(self, sender: str, message: Any, now: float) -> list[Effect]:
         if isinstance(message, ForwardRequest):
-            return self.submit(message.tx, now)
+            return self._admit(message.tx, now, relay=not self.membership.is_validator(sender))
         if not self.membership.is_validator(sender) or getattr(message, "replica", None) != sender:
             return [Rejected(sender, type(message).__name__, "sender is not the validator named in the message")]
-        if not self._in_window(message.height):
-            return []
-        if not self.membership.verify(sender, message.signing_bytes(self.membership.chain_id), message.signature):
+        if isinstance(message, FetchBlocks):
+            return self._on_fetch(sender, message)
+        if isinstance(message, BlockBatch):
+            return self._on_blocks(sender, message, now)
+        if not self._signed_by_sender(message):
             return [Rejected(sender, type(message).__name__, "bad signature")]
-        if isinstance(message, PrePrepare):
-            return self._on_pre_prepare(sender, message, now)
-        if isinstance(message, Prepare):
-            return self._on_vote(message, "prepare", now)
-        if isinstance(message, Commit):
-            return self._on_vote(message, "commit", now)
+        if isinstance(message, (PrePrepare, Prepare, Commit)):
+            self._claim(sender, message.height - 1)
+            effects = self._maybe_fetch(now)
+            if message.view < self.view:
+                return effects + self._answer_stale(sender, now)
+            if message.view > self.view or (message.view == self.view and self.status is not Status.NORMAL):
+                self._buffer_future(sender, message)
+                return effects
+            if self.status is not Status.NORMAL or not self._in_window(message.height):
+                return effects
+            if isinstance(message, PrePrepare):
+                return effects + self._on_pre_prepare(sender, message, now)
+            return effects + self._on_vote(message, "prepare" if isinstance(message, Prepare) else "commit", now)
+        if isinstance(message, Checkpoint):
+            return self._on_checkpoint(sender, message, now)
+        if isinstance(message, ViewChange):
+            return self._on_view_change(sender, message, now)
+        if isinstance(message, NewView):
+            return self._on_new_view(sender, message, now)
         return [Rejected(sender, type(message).__name__, "not a PBFT message")]
 
     def timer(self, name: str, now: float) -> list[Effect]:
         if name == BATCH_TIMER:
             self._batch_timer_set = False
             return self._propose(now) if self._can_propose() and self.mempool else []
+        if name == VIEW_CHANGE_TIMER:
+            self._request_timer_set = False
+            return self._on_view_change_timeout(now)
+        if name == FETCH_TIMER:
+            return self._on_fetch_timeout(now)
         return []
+
+    # -- request timer -----------------------------------------------------------------------
+    def _arm_request_timer(self) -> list[Effect]:
+        if self._request_timer_set or not self.mempool or self.status is not Status.NORMAL:
+            return []
+        self._request_timer_set = True
+        return [SetTimer(VIEW_CHANGE_TIMER, self._view_change_timeout())]
+
+    def _restart_request_timer(self) -> list[Effect]:
+        """A request executed: restart the timer if others wait, stop it otherwise (section 4.4)."""
+        if self.status is not Status.NORMAL:
+            return []
+        self._request_timer_set = False
+        return self._arm_request_timer() if self.mempool else [CancelTimer(VIEW_CHANGE_TIMER)]
 
     # -- primary -----------------------------------------------------------------------------
     def _in_window(self, height: int) -> bool:
-        return self.committed_height < height <= self.committed_height + self.config.window
+        return self.committed_height < height <= self.checkpoints.low_water + self.config.window
 
     def _can_propose(self) -> bool:
-        slot = self.slots.get(self.committed_height + 1)
-        return self.is_primary and (slot is None or slot.phase is Phase.IDLE)
+        height = self.committed_height + 1
+        slot = self.slots.get(height)
+        return (self.status is Status.NORMAL and self.is_primary and self._in_window(height)
+                and self.committed_height >= self.floor and (slot is None or slot.pre_prepare is None))
 
     def _maybe_propose(self, now: float) -> list[Effect]:
         if not self._can_propose() or not self.mempool:
@@ -168,11 +247,14 @@ class PbftReplica(Consensus):
                              timestamp_ms=int(round(now * 1000)))
         block = Block(header=header, transactions=txs)
         pre = self._sign(PrePrepare(view=self.view, height=height, block=block, replica=self.node_id))
-        slot = self._slot(height)
-        slot.block, slot.digest, slot.proposed_at = block, block.hash, now
+        return [Broadcast(self._others(), pre)] + self._own_proposal(pre, now)
+
+    def _own_proposal(self, pre: PrePrepare, now: float, reproposal: bool = False) -> list[Effect]:
+        slot = self._slot(pre.height)
+        slot.block, slot.digest, slot.proposed_at, slot.pre_prepare = pre.block, pre.block.hash, now, pre
+        slot.reproposal = reproposal
         slot.advance("pre-prepare")
-        effects: list[Effect] = [Broadcast(self._others(), pre)]
-        return effects + self._progress(slot, now)
+        return self._progress(slot, now)
 
     # -- backups and votes -------------------------------------------------------------------
     def _slot(self, height: int) -> Slot:
@@ -182,32 +264,45 @@ class PbftReplica(Consensus):
         return slot
 
     def _on_pre_prepare(self, sender: str, msg: PrePrepare, now: float) -> list[Effect]:
-        if msg.view != self.view or sender != self.primary_of(msg.view):
-            return [Rejected(sender, "PrePrepare", f"not the primary of view {msg.view}")]
+        if sender != self.primary_of(msg.view, msg.height):
+            return [Rejected(sender, "PrePrepare", f"not the primary of view {msg.view} at height {msg.height}")]
+        return self._accept_pre_prepare(msg, now, reproposal=False)
+
+    def _accept_pre_prepare(self, msg: PrePrepare, now: float, reproposal: bool) -> list[Effect]:
         slot = self._slot(msg.height)
         digest = msg.block.hash
-        if slot.phase is not Phase.IDLE:
+        if slot.pre_prepare is not None:
             if slot.digest != digest:
-                return [Rejected(sender, "PrePrepare", f"conflicting proposal for height {msg.height}")]
+                return [Rejected(msg.replica, "PrePrepare", f"conflicting proposal for height {msg.height}")]
             return []
+        slot.block, slot.digest, slot.pre_prepare, slot.reproposal = msg.block, digest, msg, reproposal
         if msg.height != self.committed_height + 1:
-            slot.block, slot.digest = msg.block, digest  # keep; checked once the previous height commits
-            return []
-        reason = self._check_proposal(msg.block)
+            return []  # kept; checked once the previous height commits
+        return self._check_and_prepare(slot, now)
+
+    def _check_and_prepare(self, slot: Slot, now: float) -> list[Effect]:
+        assert slot.block is not None and slot.pre_prepare is not None
+        reason = self._check_proposal(slot.block, slot.height, slot.reproposal)
         if reason is not None:
+            sender = slot.pre_prepare.replica
+            slot.block, slot.digest, slot.pre_prepare = None, b"", None
             return [Rejected(sender, "PrePrepare", reason)]
-        slot.block, slot.digest, slot.proposed_at = msg.block, digest, now
+        slot.proposed_at = now
         slot.advance("pre-prepare")
-        prepare = self._sign(Prepare(view=self.view, height=msg.height, digest=digest, replica=self.node_id))
-        slot.prepares[self.node_id] = (digest, prepare.signature)
+        prepare = self._sign(Prepare(view=self.view, height=slot.height, digest=slot.digest, replica=self.node_id))
+        slot.prepares[self.node_id] = (slot.digest, prepare.signature)
         return [Broadcast(self._others(), prepare)] + self._progress(slot, now)
 
-    def _check_proposal(self, block: Block) -> str | None:
+    def _check_proposal(self, block: Block, height: int, reproposal: bool) -> str | None:
         header = block.header
-        if header.prev_hash != self.last_hash or header.proposer != self.primary_of(self.view):
-            return f"block {header.height} does not extend the last committed block or has the wrong proposer"
+        if header.height != height or header.prev_hash != self.last_hash:
+            return f"block {header.height} does not extend the last committed block {self.committed_height}"
+        if header.chain_id != self.membership.chain_id or not self.membership.is_validator(header.proposer):
+            return f"block {header.height} has the wrong chain id or a proposer that is not a validator"
+        if not reproposal and header.proposer != self.primary_of(self.view, height):
+            return f"block {header.height} names proposer {header.proposer!r}, not the primary"
         try:
-            validate_body(block, self.membership)
+            validate_body(block, self.membership, verified=self.mempool)  # admitted ones were verified
         except ChainValidationError as exc:
             return str(exc)
         if any(tx.tx_id in self.committed_txs for tx in block.transactions):
@@ -215,8 +310,6 @@ class PbftReplica(Consensus):
         return None
 
     def _on_vote(self, msg: Prepare | Commit, kind: str, now: float) -> list[Effect]:
-        if msg.view != self.view:
-            return []
         slot = self._slot(msg.height)
         votes = slot.prepares if kind == "prepare" else slot.commits
         votes.setdefault(msg.replica, (msg.digest, msg.signature))
@@ -224,12 +317,15 @@ class PbftReplica(Consensus):
 
     def _progress(self, slot: Slot, now: float) -> list[Effect]:
         effects: list[Effect] = []
-        f = self.membership.f
-        primary = self.primary_of(slot.view)
         if slot.phase is Phase.PRE_PREPARED:
-            backups = {r for r in slot.matching(slot.prepares) if r != primary}
-            if len(backups) >= 2 * f:
+            assert slot.pre_prepare is not None
+            proposer = slot.pre_prepare.replica
+            backups = {r: s for r, s in slot.matching(slot.prepares).items() if r != proposer}
+            if len(backups) >= 2 * self.membership.f:
                 slot.advance("prepared")
+                prepares = [Prepare(view=slot.view, height=slot.height, digest=slot.digest, replica=r, signature=s)
+                            for r, s in sorted(backups.items())]
+                self.prepared[slot.height] = PreparedCertificate(pre_prepare=slot.pre_prepare, prepares=prepares)
                 commit = self._sign(Commit(view=slot.view, height=slot.height, digest=slot.digest, replica=self.node_id))
                 slot.commits[self.node_id] = (slot.digest, commit.signature)
                 effects.append(Broadcast(self._others(), commit))
@@ -240,32 +336,47 @@ class PbftReplica(Consensus):
 
     def _execute_ready(self, now: float) -> list[Effect]:
         effects: list[Effect] = []
+        progressed = False
         while (slot := self.slots.get(self.committed_height + 1)) is not None and slot.phase is Phase.COMMITTED:
             votes = [CommitVote(replica=r, signature=s) for r, s in sorted(slot.matching(slot.commits).items())]
             cert = CommitCertificate(view=slot.view, height=slot.height, block_hash=slot.digest, votes=votes)
             assert slot.block is not None
-            block = msgspec.structs.replace(slot.block, certificate=cert)
-            self.committed_height, self.last_hash = slot.height, slot.digest
-            for tx in block.transactions:
-                self.committed_txs.add(tx.tx_id)
-                self.mempool.pop(tx.tx_id, None)
-            del self.slots[slot.height]
-            effects.append(CommitBlock(block))
+            effects += self._record_commit(msgspec.structs.replace(slot.block, certificate=cert), now)
             effects.append(Metric("pbft.commit_latency_s", now - slot.proposed_at))
+            progressed = True
             effects += self._accept_buffered(now)
+        if progressed:
+            self.view_change_attempts = 0
+            effects += self._restart_request_timer()
+        return effects + self._maybe_propose(now)
+
+    def _record_commit(self, block: Block, now: float) -> list[Effect]:
+        """Append a certified block at the next height: bookkeeping, CommitBlock, checkpoint."""
+        self.committed_height, self.last_hash = block.height, block.hash
+        self.chain[block.height] = block
+        for tx in block.transactions:
+            self.committed_txs.add(tx.tx_id)
+            self.mempool.pop(tx.tx_id, None)
         for h in [h for h in self.slots if h <= self.committed_height]:
             del self.slots[h]
-        return effects + self._maybe_propose(now)
+        effects: list[Effect] = [CommitBlock(block)]
+        if block.height % self.config.checkpoint_interval == 0:
+            own = self._sign(Checkpoint(height=block.height, digest=block.hash, replica=self.node_id))
+            effects.append(Broadcast(self._others(), own))
+            self.checkpoints.add_own(own)
+        self._collect_garbage(self.checkpoints.update(self.chain))
+        return effects
+
+    def _collect_garbage(self, stable: int) -> None:
+        for h in [h for h in self.prepared if h <= stable]:
+            del self.prepared[h]
 
     def _accept_buffered(self, now: float) -> list[Effect]:
         """A PRE-PREPARE that arrived before its predecessor committed is checked now."""
         slot = self.slots.get(self.committed_height + 1)
-        if slot is None or slot.phase is not Phase.IDLE or slot.block is None:
+        if slot is None or slot.phase is not Phase.IDLE or slot.pre_prepare is None:
             return []
-        block = slot.block
-        slot.block, slot.digest = None, b""
-        pre = PrePrepare(view=slot.view, height=slot.height, block=block, replica=self.primary_of(slot.view))
-        return self._on_pre_prepare(pre.replica, pre, now)
+        return self._check_and_prepare(slot, now)
 
 
 consensus_protocols.register("pbft")(PbftReplica)

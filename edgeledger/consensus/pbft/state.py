@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from edgeledger.errors import LocalProtocolError
+from edgeledger.consensus.pbft.events import PrePrepare
 from edgeledger.ledger.block import Block
 
-__all__ = ["Phase", "Slot", "TRANSITIONS"]
+__all__ = ["Phase", "Status", "Slot", "TRANSITIONS"]
 
 
 class Phase(Enum):
@@ -20,6 +21,13 @@ class Phase(Enum):
     PRE_PREPARED = "pre-prepared"
     PREPARED = "prepared"
     COMMITTED = "committed"
+
+
+class Status(Enum):
+    """A replica either runs the normal case in its view or is changing to a new view."""
+
+    NORMAL = "normal"
+    VIEW_CHANGE = "view-change"
 
 
 #: (from, event) -> to.  "pre-prepare": accepted a proposal; "prepared": 2f matching
@@ -43,6 +51,8 @@ class Slot:
     prepares: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # replica -> (digest, sig)
     commits: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
     proposed_at: float = 0.0
+    pre_prepare: PrePrepare | None = None  # the signed proposal accepted (or buffered) for this slot
+    reproposal: bool = False  # re-proposed by a NEW-VIEW: keeps its original proposer
 
     def advance(self, event: str) -> None:
         nxt = TRANSITIONS.get((self.phase, event))

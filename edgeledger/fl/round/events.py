@@ -74,4 +74,17 @@ class UpdateUpload(Record, tag="fl.upload"):
     update: bytes
 
 
-FL_MESSAGES = (ModelAnnouncement, UpdateUpload)
+class RelayUpload(Record, tag="fl.relay-upload"):
+    """An upload an edge could not deliver to the aggregator, carried by another edge (ChainFL)."""
+
+    upload: UpdateUpload
+
+
+class RelayAnnouncement(Record, tag="fl.relay-announce"):
+    """A model announcement the aggregator could not deliver to edge ``to``, via another edge."""
+
+    to: str
+    announcement: ModelAnnouncement
+
+
+FL_MESSAGES = (ModelAnnouncement, UpdateUpload, RelayUpload, RelayAnnouncement)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeledger.effects import Effect, Rejected
+from edgeledger.effects import Effect, Rejected, Send
 from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.round.core import DEADLINE_TIMER, AggregatorCore, DeviceCore, EdgeRelay, TrainJob
-from edgeledger.fl.round.events import ModelAnnouncement, UpdateUpload
+from edgeledger.fl.round.events import ModelAnnouncement, RelayAnnouncement, RelayUpload, UpdateUpload
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
 from edgeledger.node.service import Service
@@ -34,6 +34,19 @@ class AggregatorService(Service):
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
         return self.core.on_block(block, receipts, now)
 
+    def on_undeliverable(self, to: str, message: Any, now: float) -> list[Effect]:
+        """An edge is cut off from us: send its announcement through the next edge."""
+        if not isinstance(message, ModelAnnouncement) or to not in self.core.edges:
+            return []
+        via = _next_edge(self.core.edges, to)
+        return [Send(via, RelayAnnouncement(to=to, announcement=message))] if via else []
+
+
+def _next_edge(edges: list[str], avoid: str) -> str | None:
+    """The edge after ``avoid`` in id order: a deterministic detour."""
+    others = sorted(e for e in edges if e != avoid)
+    return next((e for e in others if e > avoid), others[0] if others else None)
+
 
 class DeviceService(Service):
     """A device: accepts announcements from its edge only; trains with its learner."""
@@ -57,16 +70,38 @@ class DeviceService(Service):
 
 
 class EdgeService(Service):
-    """An edge: relays announcements from the aggregator down and uploads from its devices up."""
+    """An edge: relays announcements from the aggregator down and uploads from its devices up.
 
-    message_types = (ModelAnnouncement, UpdateUpload)
+    When the aggregator is unreachable, uploads detour through another edge (ChainFL's relay);
+    an edge also carries detoured traffic for its peers. Devices verify every model against
+    the chain and the aggregator every upload's signature, so a detour adds no trust.
+    """
 
-    def __init__(self, relay: EdgeRelay) -> None:
+    message_types = (ModelAnnouncement, UpdateUpload, RelayUpload, RelayAnnouncement)
+
+    def __init__(self, relay: EdgeRelay, edges: list[str] | None = None) -> None:
         self.relay = relay
+        self.edges = list(edges or [])
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         if isinstance(message, ModelAnnouncement):
             if sender != self.relay.aggregator:
-                    return [Rejected(sender, "fl.announce", f"{sender!r} is not the aggregator")]
+                return [Rejected(sender, "fl.announce", f"{sender!r} is not the aggregator")]
             return self.relay.on_announcement(sender, message, now)
+        if isinstance(message, RelayUpload):
+            if sender not in self.edges:
+                return [Rejected(sender, "fl.relay-upload", f"{sender!r} is not an edge")]
+            return [Send(self.relay.aggregator, message.upload)]
+        if isinstance(message, RelayAnnouncement):
+            if sender not in self.edges and sender != self.relay.aggregator:
+                return [Rejected(sender, "fl.relay-announce", f"{sender!r} is not an edge or the aggregator")]
+            if message.to == self.relay.node_id:
+                return self.relay.on_announcement(sender, message.announcement, now)
+            return [Send(message.to, message)]
         return self.relay.on_upload(sender, message, now)
+
+    def on_undeliverable(self, to: str, message: Any, now: float) -> list[Effect]:
+        if to != self.relay.aggregator or not isinstance(message, UpdateUpload):
+            return []
+        via = _next_edge(self.edges, self.relay.node_id)
+        return [Send(via, RelayUpload(upload=message))] if via else []

@@ -24,7 +24,9 @@ MAX_JOINTS = 5_000_000
 @lru_cache(maxsize=8)
 def all_joints(n: int, n_actions: int) -> np.ndarray:
     """Every joint decision of ``n`` devices in lexicographic order; shape (n_actions^n, n)."""
-    joints = np.array(list(itertools.product(range(n_actions), repeat=n)), dtype=np.int64).reshape(-1, n)
+    if n == 0:
+        return np.zeros((1, 0), dtype=np.int64)
+    joints = np.array(list(itertools.product(range(n_actions), repeat=n)), dtype=np.int64)
     joints.setflags(write=False)
     return joints
 

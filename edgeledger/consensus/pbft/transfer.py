@@ -1,0 +1,115 @@
+"""State transfer (Castro & Liskov, TOCS 2002, sections 4.3 and 6.2), as a replica mixin.
+
+A replica learns how far others are from the messages they send: a PREPARE/COMMIT/
+PRE-PREPARE for height h says its sender committed h-1, a CHECKPOINT or BLOCKS reply states
+a height. When f+1 replicas (so at least one honest) claim a height above ours, or 2f+1
+CHECKPOINTs / a NEW-VIEW prove one, we ask one of them for the missing blocks. Blocks come
+with their commit certificates and are checked with ``validate_block`` against our
+membership before they are committed, so a Byzantine peer can waste a request but never
+make us commit a wrong block. Requests retry on a timer, rotating peers, a bounded number
+of times per new evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeledger.consensus.pbft.events import BlockBatch, FetchBlocks
+from edgeledger.effects import Effect, Rejected, Send, SetTimer
+from edgeledger.errors import ChainValidationError
+from edgeledger.ledger.validation import validate_block
+
+__all__ = ["TransferMixin", "MAX_FETCH_RETRIES"]
+
+MAX_FETCH_RETRIES = 8
+
+
+class TransferMixin:
+    """Mixed into :class:`PbftReplica`; uses its chain, membership and commit bookkeeping."""
+
+    claims: dict[str, int]
+    _fetch_pending: bool
+    _fetch_retries: int
+    _fetch_target: int
+
+    def _init_transfer(self) -> None:
+        self.claims = {}
+        self._fetch_pending = False
+        self._fetch_retries = 0
+        self._fetch_target = 0
+        self._pushed: dict[tuple[str, int], float] = {}
+
+    def _claim(self: Any, replica: str, height: int) -> None:
+        if height > self.claims.get(replica, 0):
+            self.claims[replica] = height
+
+    def _transfer_target(self: Any) -> int:
+        """The highest height that f+1 replicas claim, or that a quorum proved."""
+        heights = sorted(self.claims.values(), reverse=True)
+        f = self.membership.f
+        supported = heights[f] if len(heights) > f else 0
+        return max(supported, self.checkpoints.proven_height, self.proven_floor)
+
+    def _maybe_fetch(self: Any, now: float) -> list[Effect]:
+        target = self._transfer_target()
+        if target <= self.committed_height:
+            return []
+        if target > self._fetch_target:  # new evidence: a fresh retry budget
+            self._fetch_target, self._fetch_retries = target, 0
+        if self._fetch_pending or self._fetch_retries >= MAX_FETCH_RETRIES:
+            return []
+        peers = sorted((r for r, h in self.claims.items() if h > self.committed_height and r != self.node_id),
+                       key=lambda r: (-self.claims[r], r))
+        if not peers:
+            return []
+        peer = peers[self._fetch_retries % len(peers)]
+        self._fetch_pending = True
+        request = FetchBlocks(from_height=self.committed_height + 1, limit=self.config.fetch_limit,
+                              replica=self.node_id)
+        return [Send(peer, request), SetTimer("pbft.fetch", self.config.fetch_timeout_s)]
+
+    def _on_fetch_timeout(self: Any, now: float) -> list[Effect]:
+        if self._fetch_pending:
+            self._fetch_pending = False
+            self._fetch_retries += 1
+        return self._maybe_fetch(now)
+
+    def _on_fetch(self: Any, sender: str, msg: FetchBlocks) -> list[Effect]:
+        limit = max(0, min(msg.limit, self.config.fetch_limit))
+        heights = range(max(1, msg.from_height), min(msg.from_height + limit, self.committed_height + 1))
+        blocks = [self.chain[h] for h in heights if h in self.chain]
+        return [Send(sender, BlockBatch(blocks=blocks, tip_height=self.committed_height, replica=self.node_id))]
+
+    def _push_blocks(self: Any, peer: str, peer_height: int, now: float) -> list[Effect]:
+        """A VIEW-CHANGE showed ``peer`` is behind us: send what it lacks (rate-limited).
+
+        An idle cluster sends nothing a laggard could learn its lag from; its view-change
+        attempt is the one message it does send.
+        """
+        last = self._pushed.get((peer, peer_height))
+        if peer_height >= self.committed_height or (last is not None and now - last < self.config.fetch_timeout_s):
+            return []
+        self._pushed[(peer, peer_height)] = now  # again after a fetch timeout: the push may be lost
+        return self._on_fetch(peer, FetchBlocks(from_height=peer_height + 1, limit=self.config.fetch_limit,
+                                                replica=peer))
+
+    def _on_blocks(self: Any, sender: str, msg: BlockBatch, now: float) -> list[Effect]:
+        self._claim(sender, msg.tip_height)
+        effects: list[Effect] = []
+        progressed = False
+        for block in sorted(msg.blocks, key=lambda b: b.height):
+            if block.height <= self.committed_height:
+                continue
+            try:
+                validate_block(block, self.last_hash, self.committed_height + 1, self.membership)
+            except ChainValidationError as exc:
+                effects.append(Rejected(sender, "BlockBatch", str(exc)))
+                break
+            effects += self._record_commit(block, now)
+            progressed = True
+        if progressed:
+            self.checkpoints.low_mark = max(self.checkpoints.low_mark, self.committed_height)
+            self._fetch_pending, self._fetch_retries = False, 0
+            self.view_change_attempts = 0
+            effects += self._accept_buffered(now) + self._execute_ready(now) + self._restart_request_timer()
+        return effects + self._maybe_fetch(now)

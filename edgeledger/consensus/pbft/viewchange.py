@@ -1,0 +1,112 @@
+"""View-change rules (Castro & Liskov, TOCS 2002, section 4.4), as pure functions.
+
+- a VIEW-CHANGE is valid when it is signed by its sender, its checkpoint proof holds 2f+1
+  matching CHECKPOINTs (or is the genesis checkpoint at height 0), and each prepared
+  certificate holds a PRE-PREPARE and 2f matching PREPAREs from distinct other replicas;
+- the new primary computes ``min_s`` = the highest stable checkpoint in V and, for every
+  height above it, re-proposes the block of the prepared certificate with the highest view
+  (the O set). Blocks are chained, so O stops at the first height with no certificate or
+  whose block does not extend the previous one: no request can have committed past such a
+  gap (its 2f+1 preparers would have committed the gap height, and one of them is in V);
+- a backup recomputes O from V and accepts the NEW-VIEW only if it matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edgeledger.consensus.pbft.events import Checkpoint, NewView, PreparedCertificate, ViewChange
+from edgeledger.ledger.identity import Membership
+
+__all__ = ["view_leader", "valid_checkpoint_proof", "valid_prepared_certificate", "valid_view_change",
+           "reproposals", "valid_new_view"]
+
+Verifier = Callable[[str, object], bool]
+
+
+def view_leader(membership: Membership, view: int) -> str:
+    """The replica that assembles NEW-VIEW for ``view`` (the primary of the view)."""
+    return membership.validators[view % membership.n]
+
+
+def _signed(membership: Membership, msg: object) -> bool:
+    replica = getattr(msg, "replica")
+    return membership.is_validator(replica) and membership.verify(
+        replica, msg.signing_bytes(membership.chain_id), msg.signature)  # type: ignore[attr-defined]
+
+
+def valid_checkpoint_proof(membership: Membership, height: int, digest: bytes, proof: list[Checkpoint],
+                           genesis_hash: bytes) -> bool:
+    if height == 0:
+        return digest == genesis_hash
+    signers = {c.replica for c in proof if c.height == height and c.digest == digest and _signed(membership, c)}
+    return len(signers) >= membership.quorum
+
+
+def valid_prepared_certificate(membership: Membership, cert: PreparedCertificate,
+                               proposer_ok: Callable[[int, int, str], bool]) -> bool:
+    pre = cert.pre_prepare
+    if not proposer_ok(pre.view, pre.height, pre.replica) or not _signed(membership, pre):
+        return False
+    digest = pre.block.hash
+    if pre.block.height != pre.height:
+        return False
+    signers = {p.replica for p in cert.prepares
+               if p.view == pre.view and p.height == pre.height and p.digest == digest and p.replica != pre.replica
+               and _signed(membership, p)}
+    return len(signers) >= 2 * membership.f
+
+
+def valid_view_change(membership: Membership, vc: ViewChange, genesis_hash: bytes,
+                      proposer_ok: Callable[[int, int, str], bool]) -> bool:
+    if not _signed(membership, vc):
+        return False
+    if not valid_checkpoint_proof(membership, vc.checkpoint_height, vc.checkpoint_digest, vc.checkpoint_proof,
+                                  genesis_hash):
+        return False
+    heights = [c.pre_prepare.height for c in vc.prepared]
+    if len(heights) != len(set(heights)):
+        return False
+    return all(c.pre_prepare.height > vc.checkpoint_height and c.pre_prepare.view < vc.new_view
+               and valid_prepared_certificate(membership, c, proposer_ok) for c in vc.prepared)
+
+
+def reproposals(view_changes: list[ViewChange]) -> tuple[int, bytes, list[PreparedCertificate]]:
+    """``(min_s, digest at min_s, certificates to re-propose in height order)`` from V."""
+    base = max(view_changes, key=lambda vc: (vc.checkpoint_height, vc.replica))
+    min_s, prev = base.checkpoint_height, base.checkpoint_digest
+    best: dict[int, PreparedCertificate] = {}
+    for vc in view_changes:
+        for cert in vc.prepared:
+            h = cert.pre_prepare.height
+            if h > min_s and (h not in best or cert.pre_prepare.view > best[h].pre_prepare.view):
+                best[h] = cert
+    chosen: list[PreparedCertificate] = []
+    h = min_s + 1
+    while h in best and best[h].pre_prepare.block.header.prev_hash == prev:
+        chosen.append(best[h])
+        prev = best[h].pre_prepare.block.hash
+        h += 1
+    return min_s, base.checkpoint_digest, chosen
+
+
+def valid_new_view(membership: Membership, nv: NewView, genesis_hash: bytes,
+                   proposer_ok: Callable[[int, int, str], bool]) -> str | None:
+    """None when ``nv`` is a correct NEW-VIEW, else the reason it is not."""
+    if nv.replica != view_leader(membership, nv.view) or not _signed(membership, nv):
+        return f"NEW-VIEW for view {nv.view} not signed by its primary {view_leader(membership, nv.view)}"
+    senders = {vc.replica for vc in nv.view_changes}
+    if len(senders) != len(nv.view_changes) or len(senders) < membership.quorum:
+        return f"NEW-VIEW needs 2f+1 = {membership.quorum} distinct VIEW-CHANGEs, got {len(senders)}"
+    for vc in nv.view_changes:
+        if vc.new_view != nv.view or not valid_view_change(membership, vc, genesis_hash, proposer_ok):
+            return f"NEW-VIEW carries an invalid VIEW-CHANGE from {vc.replica!r}"
+    _, _, chosen = reproposals(nv.view_changes)
+    expected = [(c.pre_prepare.height, c.pre_prepare.block.hash) for c in chosen]
+    got = [(p.height, p.block.hash) for p in nv.pre_prepares]
+    if expected != got:
+        return "NEW-VIEW re-proposals do not match the prepared certificates in its VIEW-CHANGEs"
+    for p in nv.pre_prepares:
+        if p.view != nv.view or p.replica != nv.replica or not _signed(membership, p):
+            return f"NEW-VIEW re-proposal for height {p.height} is not signed for view {nv.view}"
+    return None
