@@ -60,6 +60,8 @@ class ChainStore:
         self._height = block.height
 
     def block(self, height: int) -> Block | None:
+        if not 0 < height <= self._height:  # also keeps out-of-range integers away from SQLite
+            return None
         row = self._db.execute("SELECT body FROM blocks WHERE height = ?", (height,)).fetchone()
         return decode(row[0], Block) if row else None
 

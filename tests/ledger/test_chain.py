@@ -122,3 +122,8 @@ def test_kv_set_writes_state_and_rejects_oversized_values():
     assert state.apply_transaction(ok, 1).ok and state.kv["kv/temp/7"] == b"21.5"
     receipt = state.apply_transaction(big, 1)
     assert not receipt.ok and "exceeds 4096" in receipt.reason
+
+
+def test_store_answers_none_for_heights_out_of_range():
+    store = ChainStore()
+    assert store.block(0) is None and store.block(-1) is None and store.block(2**70) is None

@@ -1,0 +1,177 @@
+"""The system under test: a scenario started as local processes, or a running network.
+
+``local`` runs ``edgeledger up --detach`` in a subprocess (the bench layer does not import
+the web layer) and reads its ``cluster.json``; ``remote`` asks a center for the peer list.
+Either way the bench gets node URLs, roles, process ids where local, and the signing keys
+of the identities that send transactions (read from ``<node>/identity.seed``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import tomli_w
+
+from edgeledger.bench.schema import NetworkConfig
+from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.errors import ConfigError, EdgeLedgerError
+from edgeledger.scenario.schema import apply_overrides, parse_scenario
+from edgeledger.scenario.topology import plan_topology
+
+__all__ = ["NodeInfo", "Network", "DEFAULT_SET", "start_network", "write_scenario"]
+
+#: Caliper-style test network: 4 PBFT validators (the edges), 4 client devices, no FL
+DEFAULT_SET = ['name="bench"', "topology.edges=4", "topology.devices_per_edge=1", 'topology.validators=["edge"]',
+               "fl.enabled=false", "attacks=[]", "fl.clients_per_round=4", "consensus.max_block_txs=2000",
+               "consensus.batch_timeout_s=0.02"]
+
+_SITE = """import os, importlib
+for _m in filter(None, os.environ.get("EDGELEDGER_BENCH_PLUGINS", "").split(",")):
+    importlib.import_module(_m)
+"""
+
+
+@dataclass
+class NodeInfo:
+    label: str
+    url: str
+    role: str
+    pid: int | None = None
+
+
+@dataclass
+class Network:
+    nodes: dict[str, NodeInfo]
+    validators: list[str]
+    keys: dict[str, PrivateKey]
+    root: Path | None = None  # local: the cluster folder (stopped by stop())
+    description: dict[str, object] = field(default_factory=dict)
+
+    def submit_urls(self, submit_to: list[str]) -> list[str]:
+        labels = submit_to or self.validators or [n for n, i in self.nodes.items() if i.role != "center"]
+        unknown = [x for x in labels if x not in self.nodes]
+        if unknown:
+            raise ConfigError(f"network.submit_to: unknown nodes {unknown}; the network has {sorted(self.nodes)}")
+        return [self.nodes[x].url for x in labels]
+
+    def senders(self, roles: tuple[str, ...]) -> list[str]:
+        return [n for n in sorted(self.keys) if not roles or self.nodes[n].role in roles]
+
+    def stop(self) -> None:
+        if self.root is not None and (self.root / "cluster.json").exists():
+            subprocess.run([sys.executable, "-m", "edgeledger", "down", "--dir", str(self.root)],
+                           capture_output=True, timeout=60)
+
+
+def write_scenario(cfg: NetworkConfig, folder: Path) -> Path:
+    """The scenario file the network runs: ``cfg.scenario`` (or the demo) with DEFAULT_SET and ``cfg.set``."""
+    if cfg.scenario:
+        try:
+            data = tomllib.loads(Path(cfg.scenario).read_text())
+        except (FileNotFoundError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"network.scenario: cannot read {cfg.scenario!r}: {exc}") from None
+        overrides = list(cfg.set)
+    else:
+        data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
+        overrides = DEFAULT_SET + list(cfg.set)
+    data = apply_overrides(data, overrides)
+    parse_scenario(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scenario.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def _get_json(url: str, timeout: float = 2.0) -> object:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def _wait_healthy(nodes: dict[str, NodeInfo], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for label, info in nodes.items():
+        while True:
+            try:
+                _get_json(f"{info.url}/v1/health", 1.0)
+                break
+            except (OSError, ValueError, urllib.error.HTTPError):
+                pass
+            if time.monotonic() > deadline:
+                raise EdgeLedgerError(f"node {label} at {info.url} did not become healthy within {timeout:.0f} s")
+            time.sleep(0.2)
+
+
+def _keys(root: Path, labels: list[str], scheme: str) -> dict[str, PrivateKey]:
+    keys = {}
+    for label in labels:
+        seed = root / label / "identity.seed"
+        if seed.exists():
+            keys[label] = derive_key(scheme, seed.read_bytes())
+    return keys
+
+
+def _start_local(cfg: NetworkConfig, work: Path, plugins: list[str]) -> Network:
+    path = write_scenario(cfg, work)
+    scenario = parse_scenario(tomllib.loads(path.read_text()))
+    root = work / "cluster"
+    env = dict(os.environ)
+    if plugins:
+        site = work / "site"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(_SITE)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
+        env["EDGELEDGER_BENCH_PLUGINS"] = ",".join(plugins)
+    proc = subprocess.run([sys.executable, "-m", "edgeledger", "up", str(path), "--dir", str(root), "--detach"],
+                          capture_output=True, text=True, env=env, timeout=cfg.startup_timeout_s + 60)
+    if proc.returncode != 0:
+        raise EdgeLedgerError(f"edgeledger up failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-500:]}")
+    data = json.loads((root / "cluster.json").read_text())
+    nodes = {label: NodeInfo(label, str(p["url"]), str(p["role"]), int(p["pid"]))
+             for label, p in data["processes"].items() if label != "center"}
+    net = Network(nodes=nodes, validators=plan_topology(scenario).validators,
+                  keys=_keys(root, sorted(nodes), scenario.topology.signature_scheme), root=root,
+                  description={"kind": "local", "scenario": str(path), "nodes": len(nodes), "plugins": plugins})
+    try:
+        _wait_healthy(nodes, cfg.startup_timeout_s)
+    except EdgeLedgerError:
+        net.stop()
+        raise
+    return net
+
+
+def _connect_remote(cfg: NetworkConfig) -> Network:
+    center = str(cfg.center).rstrip("/")
+    try:
+        data = _get_json(f"{center}/v1/peers?format=json", 5.0)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"network.center: cannot read the peer list from {center}/v1/peers ({exc})") from None
+    peers = data["peers"] if isinstance(data, dict) else data
+    nodes = {p["node_id"]: NodeInfo(p["node_id"], p["address"], p["role"]) for p in peers if p["node_id"] != "center"}
+    keys: dict[str, PrivateKey] = {}
+    if cfg.keys_dir:
+        schemes = {p["node_id"]: p.get("scheme", "ed25519") for p in peers}
+        for label in nodes:
+            keys.update(_keys(Path(cfg.keys_dir), [label], schemes.get(label, "ed25519")))
+    validators = [n for n, i in nodes.items() if i.role == "edge"]
+    _wait_healthy(nodes, cfg.startup_timeout_s)
+    return Network(nodes=nodes, validators=validators, keys=keys,
+                   description={"kind": "remote", "center": center, "nodes": len(nodes)})
+
+
+def start_network(cfg: NetworkConfig, work: Path, plugins: list[str]) -> Network:
+    """Start (local) or reach (remote) the network; the caller must call ``stop()``."""
+    if cfg.kind == "local":
+        return _start_local(cfg, work, sorted(set(plugins) | set(cfg.plugins)))
+    if cfg.kind == "remote":
+        return _connect_remote(cfg)
+    raise ConfigError("network.kind='sim' is run by edgeledger.bench.sim, not start_network")

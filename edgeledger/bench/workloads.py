@@ -1,0 +1,174 @@
+"""Workload modules (Caliper's "workload modules"): what each transaction of a round does.
+
+A workload turns transaction number ``i`` and the sender chosen for it into an operation:
+a transaction (kind and payload, optionally with a blob uploaded first) or a read. It may
+ask for set-up transactions that run before the round and are not measured. ``plugins``
+names the modules a node must import to know the workload's transaction kinds.
+
+Built in: ``kv_create`` (kv.set), ``kv_query`` (GET /v1/state/kv/...), ``transfer``
+(bench.simple contract), ``fl_update`` (fl.update with a blob), ``edge_match``
+(edgetoll.matching). Register your own with ``@workloads.register("name")``.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from edgeledger.crypto.hashing import sha256
+from edgeledger.errors import ConfigError
+from edgeledger.ledger.contracts import ContractCall, ContractDeploy
+from edgeledger.ledger.kv import KVSet
+from edgeledger.registry import Registry
+
+__all__ = ["TxOp", "ReadOp", "WorkloadContext", "Workload", "workloads"]
+
+
+@dataclass(frozen=True)
+class TxOp:
+    """Sign and submit a transaction of ``kind``; upload ``blob`` to the same node first."""
+
+    kind: str
+    payload: Any
+    blob: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ReadOp:
+    """GET ``path`` on a node (a query round)."""
+
+    path: str
+
+
+@dataclass
+class WorkloadContext:
+    """What a workload sees: the round label, its seeded generator, and state shared across rounds."""
+
+    label: str
+    rng: random.Random
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+class Workload(ABC):
+    kind: ClassVar[str] = "write"  # "write": transactions, "read": queries
+    check_receipts: ClassVar[bool] = True  # read every committed receipt (a failed one counts as fail)
+    plugins: ClassVar[tuple[str, ...]] = ()
+    sender_roles: ClassVar[tuple[str, ...]] = ()  # empty: any identity may send
+
+    def __init__(self, params: dict[str, Any], ctx: WorkloadContext) -> None:
+        self.params, self.ctx = params, ctx
+
+    def param(self, key: str, default: Any, kind: type = int) -> Any:
+        value = self.params.get(key, default)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ConfigError(f"workload.params.{key}: expected {kind.__name__}, got {value!r}")
+        return value
+
+    def prepare(self, senders: list[str]) -> list[tuple[str, TxOp]]:
+        """Set-up transactions (sender, op) committed before the round starts; default none."""
+        return []
+
+    @abstractmethod
+    def op(self, i: int, sender: str) -> TxOp | ReadOp:
+        """The operation of transaction ``i`` sent by ``sender``."""
+
+
+workloads: Registry[type[Workload]] = Registry("workload")
+
+
+@workloads.register("kv_create")
+class KvCreate(Workload):
+    """kv.set of fresh keys ``<prefix>/<label>/<i>`` with ``value_bytes`` random bytes."""
+
+    check_receipts = False  # kv.set refuses only oversized keys/values, which this workload never makes
+
+    def op(self, i: int, sender: str) -> TxOp:
+        key = f"{self.param('key_prefix', 'bench', str)}/{self.ctx.label}/{i}"
+        self.ctx.shared.setdefault("kv_keys", []).append(key)
+        value = self.ctx.rng.randbytes(self.param("value_bytes", 32))
+        return TxOp("kv.set", KVSet(key=key, value=value))
+
+
+@workloads.register("kv_query")
+class KvQuery(Workload):
+    """Read keys written by an earlier kv_create round (or ``keys``: a list of key names)."""
+
+    kind = "read"
+
+    def op(self, i: int, sender: str) -> ReadOp:
+        keys = self.params.get("keys") or self.ctx.shared.get("kv_keys")
+        if not keys:
+            raise ConfigError("workload kv_query: no keys to read; run a kv_create round first or give params.keys")
+        return ReadOp(f"/v1/state/kv/{keys[self.ctx.rng.randrange(len(keys))]}")
+
+
+@workloads.register("transfer")
+class Transfer(Workload):
+    """Transfers between ``accounts`` accounts of the bench.simple contract (few accounts: conflicts)."""
+
+    plugins = ("edgeledger.bench.contracts",)
+
+    def prepare(self, senders: list[str]) -> list[tuple[str, TxOp]]:
+        name, n = self.param("contract", "bench-simple", str), self.param("accounts", 10)
+        ops = [(senders[0], TxOp("contract.deploy", ContractDeploy(name=name, code="bench.simple", version=1)))]
+        money = self.param("initial_balance", 1000)
+        ops += [(senders[0], TxOp("contract.call", ContractCall(contract=name, method="open", args=[f"a{k}", money])))
+                for k in range(n)]
+        return ops
+
+    def op(self, i: int, sender: str) -> TxOp:
+        n = self.param("accounts", 10)
+        src = self.ctx.rng.randrange(n)
+        dst = (src + 1 + self.ctx.rng.randrange(n - 1)) % n if n > 1 else src
+        amount = 1 + self.ctx.rng.randrange(self.param("max_amount", 10))
+        call = ContractCall(contract=self.param("contract", "bench-simple", str), method="transfer",
+                            args=[f"a{src}", f"a{dst}", amount])
+        return TxOp("contract.call", call)
+
+
+@workloads.register("fl_update")
+class FlUpdate(Workload):
+    """fl.update naming a ``blob_bytes`` random blob uploaded first (PUT /v1/blobs/{digest}).
+
+    The chain accepts an update only from a participant of the open round, once per round;
+    without an open round every update commits with an invalid receipt (committed-but-failed).
+    """
+
+    plugins = ("edgeledger.fl.round.chain",)
+    sender_roles = ("device",)
+
+    def op(self, i: int, sender: str) -> TxOp:
+        from edgeledger.fl.round.events import UpdateRecord
+
+        blob = self.ctx.rng.randbytes(self.param("blob_bytes", 1024))
+        record = UpdateRecord(round=self.param("round", 1), update_digest=sha256(blob), update_size=len(blob),
+                              n_samples=self.param("n_samples", 100))
+        return TxOp("fl.update", record, blob=blob)
+
+
+@workloads.register("edge_match")
+class EdgeMatch(Workload):
+    """edgetoll.matching's edge_match from devices at random locations; set-up deploys the instance.
+
+    Registering edge nodes (add_node) needs the company or proxy role; set-up tries it from
+    the first sender, so in an edge/device topology matches fail in their receipts.
+    """
+
+    plugins = ("edgeledger.market",)
+    sender_roles = ("device",)
+
+    def prepare(self, senders: list[str]) -> list[tuple[str, TxOp]]:
+        name = self.param("contract", "bench-matching", str)
+        ops = [(senders[0], TxOp("contract.deploy", ContractDeploy(name=name, code="edgetoll.matching", version=1)))]
+        for k in range(self.param("edge_nodes", 4)):
+            args = [f"en{k}", "bench", 10 * k, 0, self.param("capacity", 1_000_000), 1]
+            ops.append((senders[0], TxOp("contract.call", ContractCall(contract=name, method="add_node", args=args))))
+        return ops
+
+    def op(self, i: int, sender: str) -> TxOp:
+        x, y = self.ctx.rng.randrange(100), self.ctx.rng.randrange(100)
+        call = ContractCall(contract=self.param("contract", "bench-matching", str), method="edge_match",
+                            args=[sender, x, y, 1])
+        return TxOp("contract.call", call)
