@@ -1,11 +1,15 @@
-"""Offloading benchmark (issue 5): gain ratios of the baselines and a centrally trained DQN
-against the exact optimum on OFFLOADING.md's default environment (N = 10, M = 1), the
-optimum's cost per slot and the environment's raw speed. Prints a table, then one JSON
-object as its last line. The DQN trains on slots held out from the evaluation slots;
-``dqn`` uses OFFLOADING.md's state, ``dqn_marginal`` adds each action's immediate cost.
+"""Offloading benchmark (issue 5): gain ratios of the baselines, a centrally trained DQN and
+the federated DQN against the exact optimum on OFFLOADING.md's default environment
+(N = 10, M = 1), the optimum's cost per slot and the environment's raw speed. Prints a
+table, then one JSON object as its last line. Every DQN trains on slots held out from the
+evaluation slots; ``dqn`` uses OFFLOADING.md's state, ``dqn_marginal`` adds each action's
+immediate cost. ``federated_dqn`` is trained through the chain's FL round protocol
+(``run_scenario`` on ``experiments/offloading/base.toml``); ``--quick`` loads the global
+Q-network of such a run from ``benchmarks/offload_dqn_checkpoint.npz`` instead
+(``dqn_from_checkpoint: true``), and ``--write-checkpoint`` refreshes that file.
 
     python benchmarks/offloading.py --quick        # ~100 slots, well under two minutes
-    python benchmarks/offloading.py --slots 1000   # the full run
+    python benchmarks/offloading.py --slots 1000   # the full run (trains everything)
 """
 
 from __future__ import annotations
@@ -24,12 +28,26 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edgeledger.fl.params import get_flat_params, set_flat_params
 from edgeledger.offload.config import OffloadConfig
 from edgeledger.offload.env import OffloadEnv
 from edgeledger.offload.evaluate import PolicyReport, evaluate_policies
 from edgeledger.offload.gym import SequentialOffloadEnv
 from edgeledger.offload.policies import make_policy
+from edgeledger.offload.policies.dqn import DqnPolicy
 from edgeledger.offload.training import train_dqn
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT = ROOT / "benchmarks" / "offload_dqn_checkpoint.npz"
+SCENARIO = ROOT / "experiments" / "offloading" / "base.toml"
+#: The federated run behind the checkpoint and the full benchmark (scenario overrides).
+FEDERATED = ["fl.rounds=60", "offload.local_slots=10", "offload.marginal_features=true",
+             "offload.env.dqn={train_every_steps=2, double=true}"]
+#: A second stage started from the checkpoint (``--continue-checkpoint``): a new seed (new
+#: slots), little exploration and a smaller step size.
+CONTINUE = ["seed=1", "fl.rounds=60", "offload.local_slots=10", "offload.marginal_features=true",
+            "offload.env.dqn={train_every_steps=2, double=true, epsilon_start=0.1, epsilon_decay_steps=2000, "
+            "learning_rate=0.0005}"]
 
 BASELINES = ["all_local", "all_edge", "all_cloud", "random", "greedy", "coordinate_descent", "optimum"]
 #: OFFLOADING.md's reference gain ratios (N = 10, M = 1, 30 slots, one reference implementation).
@@ -66,6 +84,36 @@ def sequential_decisions_per_s(config: OffloadConfig, seed: int, steps: int) -> 
     return steps / (time.perf_counter() - start)
 
 
+def federated_dqn(overrides: list[str]) -> tuple[DqnPolicy, dict[str, object]]:
+    """Train the federated DQN through ``run_scenario`` and return its global Q-network."""
+    from edgeledger.offload.federated import OffloadFederation
+    from edgeledger.scenario.runner import run_scenario
+    from edgeledger.scenario.schema import load_scenario
+
+    scenario = load_scenario(SCENARIO, overrides)
+    result = run_scenario(scenario)
+    fed = OffloadFederation(scenario)
+    policy = DqnPolicy(fed.config, training=False, marginal_features=scenario.offload.marginal_features)
+    set_flat_params(policy.agent.online, result.network.aggregator.global_params)
+    meta = {"overrides": overrides, "rounds_completed": result.summary["rounds_completed"],
+            "devices": scenario.fl.clients_per_round, "head_hash": result.summary["head_hash"]}
+    return policy, meta
+
+
+def load_checkpoint(path: Path = CHECKPOINT) -> tuple[DqnPolicy, dict[str, object]]:
+    """The global Q-network saved by ``--write-checkpoint`` and the settings it needs."""
+    from edgeledger.offload.federated import OffloadFederation
+    from edgeledger.scenario.schema import load_scenario
+
+    with np.load(path, allow_pickle=False) as data:
+        params, meta = data["params"], json.loads(str(data["meta"]))
+    scenario = load_scenario(SCENARIO, list(meta["overrides"]))
+    fed = OffloadFederation(scenario)
+    policy = DqnPolicy(fed.config, training=False, marginal_features=scenario.offload.marginal_features)
+    set_flat_params(policy.agent.online, params)
+    return policy, meta
+
+
 def print_table(reports: dict[str, PolicyReport]) -> None:
     head = f"{'policy':<20}{'gain':>7}{'ref':>6}{'mean/slot':>10}{'cost/slot':>10}{'delay s':>9}{'energy J':>9}"
     head += f"{'miss':>7}{'local':>7}{'edge':>7}{'cloud':>7}{'decide ms':>10}"
@@ -89,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=None, help="evaluation slots (default 1000, 100 with --quick)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the environment and the policies")
     parser.add_argument("--dqn-slots", type=int, default=None, help="DQN training slots (5000, 1000 with --quick)")
+    parser.add_argument("--write-checkpoint", action="store_true",
+                        help=f"train the federated DQN on the chain and save it to {CHECKPOINT.name}")
+    parser.add_argument("--continue-checkpoint", action="store_true",
+                        help="train a further federated stage starting from the checkpoint and save it back")
+    parser.add_argument("--federated-from-checkpoint", action="store_true",
+                        help="load the federated DQN from the checkpoint (the default with --quick)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny MLPs: threads only add contention
     slots = args.slots or (100 if args.quick else 1000)
@@ -102,6 +156,24 @@ def main(argv: list[str] | None = None) -> int:
         chosen["dqn"] = train_dqn(config, dqn_slots, args.seed)[0]
         chosen["dqn_marginal"] = train_dqn(config, dqn_slots, args.seed, marginal_features=True)[0]
     train_s = time.perf_counter() - train_start
+    fed_start = time.perf_counter()
+    writing = args.write_checkpoint or args.continue_checkpoint
+    from_checkpoint = (args.quick or args.federated_from_checkpoint) and not writing
+    if from_checkpoint:
+        chosen["federated_dqn"], fed_meta = load_checkpoint()
+    elif args.continue_checkpoint:
+        stages = load_checkpoint()[1].get("stages", [])
+        chosen["federated_dqn"], fed_meta = federated_dqn([*CONTINUE, f"offload.init_params={str(CHECKPOINT)!r}"])
+        fed_meta = {**fed_meta, "overrides": CONTINUE, "stages": [*stages, fed_meta["overrides"]]}
+    else:
+        chosen["federated_dqn"], fed_meta = federated_dqn(FEDERATED)
+        fed_meta["stages"] = [FEDERATED]
+    if writing:
+        params = get_flat_params(chosen["federated_dqn"].agent.online)
+        np.savez_compressed(CHECKPOINT, params=params, meta=json.dumps(fed_meta))
+    fed_s = time.perf_counter() - fed_start
+    print(f"federated DQN: {'checkpoint ' + CHECKPOINT.name if from_checkpoint else 'trained on the chain'} "
+          f"{fed_meta} ({fed_s:.0f} s)")
     reports = evaluate_policies(chosen, config, slots, args.seed)
     print_table(reports)
     speed_slots = 2000 if args.quick else 20000
@@ -115,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         if name != "optimum":
             result[f"gain_ratio_{name}"] = round(report.gain_ratio, 4)
     if dqn_slots > 0:
-        result.update(dqn_training_slots=dqn_slots, dqn_train_s=round(train_s, 1), dqn_from_checkpoint=False)
+        result.update(dqn_training_slots=dqn_slots, dqn_train_s=round(train_s, 1))
+    result.update(dqn_from_checkpoint=from_checkpoint, federated_dqn_s=round(fed_s, 1),
+                  federated_dqn_rounds=fed_meta["rounds_completed"] * len(fed_meta.get("stages", [1])),
+                  federated_dqn_devices=fed_meta["devices"])
     result["optimum_s_per_slot"] = round(opt_s, 5)
     result["env_decisions_per_s"] = round(env_rate)
     result["sequential_env_steps_per_s"] = round(seq_rate)

@@ -32,6 +32,12 @@ class Consensus(ABC):
 
     #: the wire message types this protocol sends, for the node's decoder
     message_types: tuple[type, ...] = ()
+    #: the prefix of every timer name this protocol sets (the node routes those timers here)
+    timer_prefix: str = "consensus."
+
+    def start(self, now: float) -> list[Effect]:
+        """The node started (a miner begins mining); most protocols only react to inputs."""
+        return []
 
     @abstractmethod
     def submit(self, tx: Transaction, now: float) -> list[Effect]:

@@ -45,6 +45,10 @@ class Ed25519Key(PrivateKey):
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message).signature
 
+    def curve25519_private_key(self) -> bytes:
+        """The X25519 form of this key, for sealed boxes (libsodium's ed25519 -> curve25519 map)."""
+        return bytes(self._key.to_curve25519_private_key())
+
 
 def _verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool:
     if len(public_key) != 32 or len(signature) != 64:

@@ -7,7 +7,19 @@ here, after the submodules load, makes ``edgeledger.fl.models`` the registry eve
 
 from __future__ import annotations
 
-from edgeledger.fl.aggregators import Aggregator, FedAvg, Median, TrimmedMean, aggregators, build_aggregator
+from edgeledger.fl import cifar as _cifar  # noqa: F401  (registers the cifar10 loader)
+from edgeledger.fl import mnist_family as _mnist_family  # noqa: F401  (fashion_mnist, kmnist)
+from edgeledger.fl.aggregators import (
+    Aggregator,
+    FedAvg,
+    FedProx,
+    Median,
+    Pedal,
+    ProofOfLearning,
+    TrimmedMean,
+    aggregators,
+    build_aggregator,
+)
 from edgeledger.fl.attacks import (
     DataAttack,
     ModelAttack,
@@ -60,6 +72,9 @@ __all__ = [
     "aggregators",
     "build_aggregator",
     "FedAvg",
+    "FedProx",
+    "Pedal",
+    "ProofOfLearning",
     "Median",
     "TrimmedMean",
     # attacks

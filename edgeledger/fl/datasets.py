@@ -3,7 +3,15 @@
 A loader is ``loader(data_root: Path | None) -> (train, test)``. ``digits`` ships with
 scikit-learn and ``synthetic`` is generated, so both work offline with no files; ``mnist``
 reads the four official IDX files (LeCun et al. 1998) from ``<data_root>/mnist/`` and
-checks each against its known SHA-256 before parsing it.
+checks each against its known SHA-256 before parsing it. Fashion-MNIST and KMNIST live in
+:mod:`edgeledger.fl.mnist_family`, CIFAR-10 in :mod:`edgeledger.fl.cifar`, the accepted sums
+and official URLs in :mod:`edgeledger.fl.sources` and the opt-in downloader in
+:mod:`edgeledger.fl.download`.
+
+A user data set is one decorated function::
+
+    @datasets.register("my_data")
+    def load_my_data(data_root: Path | None) -> tuple[Dataset, Dataset]: ...
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeledger.errors import DatasetError
+from edgeledger.fl.sources import DATA_ENV_VAR, SOURCES
 from edgeledger.registry import Registry
 
 __all__ = [
@@ -33,13 +42,11 @@ __all__ = [
     "MNIST_URL",
 ]
 
-#: Environment variable naming the folder that holds one sub-folder per data set.
-DATA_ENV_VAR = "EDGELEDGER_DATA"
-
 #: Where the MNIST IDX files can be downloaded (the official page, and a stable mirror).
 MNIST_URL = "http://yann.lecun.com/exdb/mnist/ (mirror: https://ossci-datasets.s3.amazonaws.com/mnist/)"
 
-#: SHA-256 of the official gzipped MNIST files.
+#: SHA-256 of the gzipped MNIST files in the shared data folder (a recompressed copy); the
+#: LeCun originals' sums are accepted too (:data:`edgeledger.fl.sources.SOURCES`).
 MNIST_SHA256: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
     "train-labels-idx1-ubyte.gz": "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",
@@ -97,12 +104,26 @@ DatasetLoader = Callable[[Path | None], tuple[Dataset, Dataset]]
 datasets: Registry[DatasetLoader] = Registry("data set")
 
 
-def load_dataset(name: str, data_root: str | Path | None = None) -> tuple[Dataset, Dataset]:
-    """Load data set ``name`` as ``(train, test)``; ``data_root`` defaults to $EDGELEDGER_DATA."""
+def load_dataset(
+    name: str, data_root: str | Path | None = None, *, download: bool = False
+) -> tuple[Dataset, Dataset]:
+    """Load data set ``name`` as ``(train, test)``; ``data_root`` defaults to $EDGELEDGER_DATA.
+
+    ``download=True`` first fetches missing or corrupt files from the official location
+    (:func:`edgeledger.fl.download.download_dataset`); data sets without files ignore it.
+    """
     loader = datasets.get(name)
     if data_root is None:
         env = os.environ.get(DATA_ENV_VAR)
         data_root = env if env else None
+    if download and name in SOURCES:
+        if data_root is None:
+            raise DatasetError(
+                f"download of {name!r} needs a data root: pass data_root or set {DATA_ENV_VAR}"
+            )
+        from edgeledger.fl.download import download_dataset
+
+        download_dataset(name, data_root)
     return loader(Path(data_root) if data_root is not None else None)
 
 
@@ -208,11 +229,11 @@ def _read_checked(directory: Path, filename: str) -> bytes:
         )
     blob = path.read_bytes()
     actual = hashlib.sha256(blob).hexdigest()
-    expected = MNIST_SHA256[filename]
-    if actual != expected:
+    accepted = (MNIST_SHA256[filename], *SOURCES["mnist"].files.get(filename, ()))
+    if actual not in accepted:
         raise DatasetError(
             f"MNIST file {filename!r} in {directory} is corrupt: sha256 {actual}, "
-            f"expected {expected}; download it again from {MNIST_URL}"
+            f"expected one of {sorted(set(accepted))}; download it again from {MNIST_URL}"
         )
     try:
         return gzip.decompress(blob)

@@ -20,6 +20,7 @@ __all__ = [
     "CommitVote",
     "CommitCertificate",
     "Block",
+    "SealedHeader",
     "block_hash",
     "commit_statement",
     "transactions_root",
@@ -54,7 +55,27 @@ class CommitCertificate(Record):
 class Block(Record):
     header: BlockHeader
     transactions: list[Transaction]
+    certificate: CommitCertificate | None = None  # PBFT: 2f+1 commit signatures
+    seal: bytes | None = None  # PoW: the encoded proof-of-work header (outside the hash, like the certificate)
+
+    @property
+    def hash(self) -> bytes:
+        return block_hash(self.header)
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    def sealed_header(self) -> SealedHeader:
+        return SealedHeader(header=self.header, certificate=self.certificate, seal=self.seal)
+
+
+class SealedHeader(Record):
+    """A header with its finality proof, without the body: what a light client keeps."""
+
+    header: BlockHeader
     certificate: CommitCertificate | None = None
+    seal: bytes | None = None
 
     @property
     def hash(self) -> bytes:

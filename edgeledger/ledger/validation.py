@@ -1,19 +1,25 @@
 """Block and chain validation rules (the checks every node, observer or light client runs).
 
 Each rule raises :class:`ChainValidationError` naming the height, the field and what was
-expected; nothing is applied until every rule passed.
+expected; nothing is applied until every rule passed. What makes a block *final* depends on
+the consensus protocol (a PBFT commit certificate, a PoW seal), so that one check is a
+:class:`Finality` rule the caller passes; the default is the commit certificate.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Container
 
 from edgeledger.errors import ChainValidationError, SignatureError
-from edgeledger.ledger.block import Block, BlockHeader, CommitCertificate, block_hash, commit_statement, transactions_root
+from edgeledger.ledger.block import (
+    Block, BlockHeader, CommitCertificate, SealedHeader, block_hash, commit_statement, transactions_root,
+)
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import verify_transaction
 
-__all__ = ["validate_header_link", "validate_body", "validate_certificate", "validate_block", "validate_chain"]
+__all__ = ["validate_header_link", "validate_body", "validate_certificate", "validate_block", "validate_chain",
+           "Finality", "CertificateFinality", "CERTIFICATE_FINALITY"]
 
 
 def validate_header_link(header: BlockHeader, prev_hash: bytes, height: int, membership: Membership) -> None:
@@ -72,15 +78,36 @@ def validate_certificate(header: BlockHeader, cert: CommitCertificate | None, me
             f"needs 2f+1 = {membership.quorum}")
 
 
-def validate_block(block: Block, prev_hash: bytes, height: int, membership: Membership) -> None:
+class Finality(ABC):
+    """The proof that a block is final, checkable by anyone who holds the genesis."""
+
+    @abstractmethod
+    def verify(self, item: Block | SealedHeader, prev: Block | SealedHeader | None, membership: Membership) -> None:
+        """Raise :class:`ChainValidationError` unless ``item`` (whose parent is ``prev``, None at height 1)
+        carries a valid proof; the hash link itself is checked by :func:`validate_header_link`."""
+
+
+class CertificateFinality(Finality):
+    """PBFT: the block carries 2f+1 commit signatures of the genesis validators."""
+
+    def verify(self, item: Block | SealedHeader, prev: Block | SealedHeader | None, membership: Membership) -> None:
+        validate_certificate(item.header, item.certificate, membership)
+
+
+CERTIFICATE_FINALITY = CertificateFinality()
+
+
+def validate_block(block: Block, prev_hash: bytes, height: int, membership: Membership,
+                   finality: Finality = CERTIFICATE_FINALITY, prev: Block | SealedHeader | None = None) -> None:
     validate_header_link(block.header, prev_hash, height, membership)
     validate_body(block, membership)
-    validate_certificate(block.header, block.certificate, membership)
+    finality.verify(block, prev, membership)
 
 
-def validate_chain(blocks: list[Block], membership: Membership, genesis_hash: bytes) -> None:
+def validate_chain(blocks: list[Block], membership: Membership, genesis_hash: bytes,
+                   finality: Finality = CERTIFICATE_FINALITY) -> None:
     """Validate a whole chain starting at height 1 on top of ``genesis_hash``."""
-    prev = genesis_hash
+    prev_hash, prev = genesis_hash, None
     for expected, block in enumerate(blocks, start=1):
-        validate_block(block, prev, expected, membership)
-        prev = block.hash
+        validate_block(block, prev_hash, expected, membership, finality, prev)
+        prev_hash, prev = block.hash, block

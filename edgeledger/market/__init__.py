@@ -2,7 +2,9 @@
 
 Importing it registers the market contracts (``edgetoll.matching@1``, ``edgetoll.payments@1``,
 ``fabric.task_sharing@1``)
-and the ``membership.*`` transaction kinds.
+and the ``membership.*`` transaction kinds. Subpackage ``sharing`` runs the task-sharing workflow
+as node services over the simulator; ``demo`` and ``view`` give the CLI and the dashboard an
+in-process consortium and read-only tables.
 """
 
 from edgeledger.market.channels import ChannelReceiver, ChannelSender

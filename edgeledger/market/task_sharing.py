@@ -62,7 +62,7 @@ class TaskSharing(Contract):
         ctx.put(f"task/{task_id}", {"id": task_id, "requester": ctx.sender, "payload_digest": payload_digest,
                                     "need": need, "status": "requested", "shortlist": [], "volunteers": [],
                                     "height": ctx.height})
-        ctx.emit("requested", task=task_id, requester=ctx.sender, need=need)
+        ctx.emit("requested", task=task_id, requester=ctx.sender, need=need, payload_digest=payload_digest)
 
     @contract_method("cloud")
     def shortlist(self, ctx: CallContext, task_id: str, k: int) -> list[str]:

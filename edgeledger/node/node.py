@@ -24,7 +24,7 @@ from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership, genesis_hash
 from edgeledger.ledger.state import LedgerState
 from edgeledger.ledger.store import ChainStore
-from edgeledger.ledger.validation import validate_block, validate_certificate
+from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_block
 from edgeledger.node.center import CENTER_MESSAGES, AddressBook, PeerList, Register, make_registration
 from edgeledger.node.service import Service
 
@@ -54,6 +54,7 @@ class Node:
     consensus: Consensus | None = None
     validator: str | None = None  # where a non-validator forwards transactions
     observers: tuple[str, ...] = ()  # non-voting nodes this validator pushes committed blocks to
+    finality: Finality = CERTIFICATE_FINALITY  # what proves a block final (PBFT certificate, PoW seal)
     center: str | None = None
     address: str = ""
     services: list[Service] = field(default_factory=list)
@@ -86,7 +87,7 @@ class Node:
     def decode_message(self, data: bytes) -> Any:
         """Decode any message this node accepts (center, consensus and service messages)."""
         types = CENTER_MESSAGES + (CommittedBlock,)
-        types += self.consensus.message_types if self.consensus else (ForwardRequest,)
+        types += (self.consensus.message_types if self.consensus else ()) + (ForwardRequest,)
         for s in self.services:
             types += s.message_types
         return wire_decoder(types)(data)
@@ -95,6 +96,8 @@ class Node:
         effects: list[Effect] = []
         if self.center is not None and self.role != "center":
             effects.append(Send(self.center, make_registration(self.key, self.node_id, self.role, self.address)))
+        if self.consensus is not None:
+            effects += self.consensus.start(now)
         for s in self.services:
             effects += self._own(s, s.start(now))
         return self._resolve(effects, now)
@@ -109,7 +112,7 @@ class Node:
         if name in self._pending:
             service, job, result = self._pending.pop(name)
             return self._resolve(self._own(service, service.on_computed(job, result, now)), now)
-        if name.startswith("pbft.") and self.consensus is not None:
+        if self.consensus is not None and name.startswith(self.consensus.timer_prefix):
             return self._resolve(self.consensus.timer(name, now), now)
         for s in self.services:
             if s.timer_prefix and name.startswith(s.timer_prefix):
@@ -132,6 +135,8 @@ class Node:
                 return self._own(s, s.on_message(sender, message, now))
         if isinstance(message, CommittedBlock) and self.consensus is None:
             return self._observe(sender, message.block, now)
+        if isinstance(message, ForwardRequest) and self.consensus is not None:  # a core without its own relay
+            return self.consensus.submit(message.tx, now)
         if isinstance(message, ForwardRequest) and self.validator is not None:
             return [Send(self.validator, message)]
         if isinstance(message, Register) and self.address_book is not None:
@@ -194,7 +199,7 @@ class Node:
             head = self.store.head()
             prev = head.hash if head else genesis_hash(self.membership.genesis)
             try:
-                validate_block(nxt, prev, nxt.height, self.membership)
+                validate_block(nxt, prev, nxt.height, self.membership, self.finality, head)
             except ChainValidationError as exc:
                 effects.append(Rejected(sender, "chain.block", str(exc)))
                 break
@@ -204,7 +209,8 @@ class Node:
     def _commit(self, block: Block, now: float) -> list[Any]:
         if block.height != self.store.height + 1:
             raise ChainValidationError(f"{self.node_id}: commit of height {block.height} after {self.store.height}")
-        validate_certificate(block.header, block.certificate, self.membership)
+        self.finality.verify(block, self.store.head() if self.finality is not CERTIFICATE_FINALITY else None,
+                             self.membership)
         self.store.append(block)  # durable before anyone is told
         receipts = self.state.apply_block(block)
         for listener in self.commit_listeners:

@@ -8,18 +8,20 @@ identities, blocks and hashes. Ids and wiring come from :mod:`edgeledger.scenari
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.crypto.sealing import Cipher, build_cipher
 from edgeledger.errors import ConfigError
 from edgeledger.fl.aggregators import aggregators, build_aggregator
 from edgeledger.fl.attacks import Backdoor, attacks, build_attack, build_data_attack, data_attacks
 from edgeledger.fl.backdoor_probe import BackdoorProbe
 from edgeledger.fl.datasets import Dataset, load_dataset
+from edgeledger.fl.executors import ModelSpec
 from edgeledger.fl.learner import Learner, SupervisedLearner, TrainingSettings
 from edgeledger.fl.partition import partition
 from edgeledger.fl.round import AggregatorCore, DeviceCore, EdgeRelay, RoundSettings, derive_seed
@@ -30,8 +32,9 @@ from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
 from edgeledger.node.node import Node
 from edgeledger.scenario.schema import LinkConfig, Scenario
+from edgeledger.scenario.training_pool import INLINE, TrainingPool
 from edgeledger.scenario.topology import (
-    WIRE_ATTACKS, Topology, make_genesis, observers_of, pbft_config, plan_topology,
+    WIRE_ATTACKS, Topology, build_consensus, finality_of, make_genesis, observers_of, pbft_config, plan_topology,
 )
 
 __all__ = ["Network", "Topology", "FLData", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
@@ -50,6 +53,7 @@ class Network:
     device_cores: dict[str, DeviceCore]
     malicious: dict[str, str] = field(default_factory=dict)  # node id -> attack kind
     test_data: Dataset | None = None
+    trainer: TrainingPool | None = None  # the round-batching executor pool (fl.executor), or None inline
 
     @property
     def validators(self) -> list[str]:
@@ -95,6 +99,14 @@ class FLData:
 
     def __init__(self, scenario: Scenario, devices: list[str]) -> None:
         fl = scenario.fl
+        self.offload: Any = None
+        if fl.task == "offloading":  # RL agents bring their own environments: no data set to load
+            from edgeledger.offload.federated import OffloadFederation
+
+            self.offload = OffloadFederation(scenario)
+            self.train = self.test = None  # type: ignore[assignment]
+            self.parts, self.model_seed = {}, self.offload.model_seed
+            return
         self.train, self.test = load_dataset(fl.dataset, fl.data_root)
         if len(devices) > len(self.train):
             raise ConfigError(f"topology has {len(devices)} devices but data set {fl.dataset!r} has "
@@ -112,20 +124,40 @@ class FLData:
                                  evaluation, self.model_seed)
 
 
-def attach_fl_services(node: Node, plan: Topology, data: FLData | None) -> tuple[Learner | None, Any]:
-    """Give ``node`` the FL services of its role; returns (its learner, its FL core)."""
+def _payload_cipher(scenario: Scenario) -> Cipher | None:
+    name = scenario.security.payload_encryption
+    return None if name == "none" else build_cipher(name)
+
+
+def _payload_seal(scenario: Scenario, node: Node) -> Callable[[bytes], bytes] | None:
+    """Devices seal update blobs to the aggregator's identity key (end-to-end, through any relay)."""
+    cipher = _payload_cipher(scenario)
+    if cipher is None:
+        return None
+    aggregator_key = node.membership.identities["cloud"].public_key
+    return lambda blob: cipher.seal(aggregator_key, blob)
+
+
+def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
+                       trainer: TrainingPool | None = None) -> tuple[Learner | None, Any]:
+    """Give ``node`` the FL services of its role; returns (its learner, its FL core).
+
+    ``trainer`` (simulator only) batches the devices' trainings of a round through one executor.
+    """
     scenario, fl, node_id = plan.scenario, plan.scenario.fl, node.node_id
     kind = plan.malicious.get(node_id)
     if node.role in ("cloud", "device") and data is None:
         raise ConfigError(f"{node.role} {node_id!r} needs the FL data set")
     if node.role == "cloud":
-        learner = _cloud_learner(scenario, data.learner(None, data.test), data.test)
+        learner = (data.offload.cloud_learner() if data.offload is not None
+                   else _cloud_learner(scenario, data.learner(None, data.test), data.test))
         core = AggregatorCore(
             node_id, node.key, node.membership,
             RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round,
                           round_timeout_s=fl.round_timeout_s, verify_uploads=fl.verify_uploads),
             build_aggregator(fl.aggregator, **_aggregator_params(scenario)), learner, plan.devices, plan.edges,
-            np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=node.blobs)
+            np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=node.blobs,
+            cipher=_payload_cipher(scenario))
         node.add_service(AggregatorService(core))
         return learner, core
     if node.role == "edge":
@@ -135,6 +167,19 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None) -> tuple
         return None, relay
     if node.role == "device":
         attack_cfg = next((a for a in scenario.attacks if a.kind == kind), None) if kind else None
+        if data.offload is not None:  # the offloading DQN: its own environment, no data to poison
+            if kind in data_attacks:
+                raise ConfigError(f"attacks: {kind!r} poisons a data set; fl.task = 'offloading' has none "
+                                  "(use a model attack such as sign_flip, or upload_tamper / download_tamper)")
+            learner = data.offload.device_learner(node_id)
+            core = DeviceCore(node_id, node.key, node.membership, plan.edge_of[node_id], scenario.seed,
+                              attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
+                              attack_from_round=attack_cfg.start_round if attack_cfg else 1,
+                              verify_downloads=fl.verify_downloads, finality=node.finality,
+                          seal=_payload_seal(scenario, node))
+            node.add_service(DeviceService(core, learner, trainer))
+            node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
+            return learner, core
         local = data.train.subset(data.parts[node_id])
         if attack_cfg is not None and kind in data_attacks:  # poisoned data, honest training and upload
             rng = np.random.default_rng(derive_seed(scenario.seed, node_id, "data-attack"))
@@ -144,12 +189,27 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None) -> tuple
         core = DeviceCore(node_id, node.key, node.membership, plan.edge_of[node_id], scenario.seed,
                           attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
                           attack_from_round=attack_cfg.start_round if attack_cfg else 1,
-                          verify_downloads=fl.verify_downloads)
-        node.add_service(DeviceService(core, learner))
-        per_sample = fl.compute_s_per_sample * fl.local_epochs
-        node.compute_time = lambda job, result: per_sample * result.weight
+                          verify_downloads=fl.verify_downloads, finality=node.finality,
+                          seal=_payload_seal(scenario, node))
+        node.add_service(DeviceService(core, learner, trainer))
+        modelled_s = fl.compute_s_per_sample * fl.local_epochs * len(local)  # = per sample-epoch * result.weight
+        node.compute_time = lambda job, result: modelled_s
         return learner, core
     return None, None
+
+
+def make_trainer(scenario: Scenario, data: FLData) -> TrainingPool | None:
+    """The training pool of ``fl.executor`` (None for ``inline``, today's one-device-at-a-time path)."""
+    fl = scenario.fl
+    if fl.executor == INLINE:
+        return None
+    if data.offload is not None:
+        raise ConfigError(f"fl.executor={fl.executor!r}: the offloading task trains inline only; expected 'inline'")
+    model = ModelSpec(fl.model, tuple(data.train.x.shape[1:]), data.train.n_classes)
+    options = dict(fl.executor_options)
+    if fl.executor == "batched":  # one thread unless asked: spinning OpenMP threads collapse on a busy box
+        options.setdefault("threads", 1)
+    return TrainingPool(fl.executor, model, options)
 
 
 def build_network(scenario: Scenario) -> Network:
@@ -160,21 +220,21 @@ def build_network(scenario: Scenario) -> Network:
     genesis = make_genesis(plan, {n: (k.scheme, k.public_key) for n, k in keys.items()})
     membership = Membership(genesis)
     data = FLData(scenario, plan.devices)
-    g_hash = genesis_hash(genesis)
+    trainer = make_trainer(scenario, data)
     nodes: dict[str, Node] = {}
     learners: dict[str, Learner] = {}
     device_cores: dict[str, DeviceCore] = {}
     aggregator: AggregatorCore | None = None
     for node_id, role in plan.roles.items():
-        consensus = (PbftReplica(node_id, keys[node_id], membership, g_hash, pbft_config(scenario))
-                     if node_id in plan.validators else None)
+        consensus = build_consensus(scenario, node_id, keys[node_id], membership) if node_id in plan.validators else None
         node = Node(node_id=node_id, role=role, key=keys[node_id], membership=membership, store=ChainStore(":memory:"),
                     consensus=consensus, center="center", address=f"sim://{node_id}",
+                    finality=finality_of(scenario, membership),
                     observers=observers_of(plan) if consensus else (),
                     validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
                                                       else plan.validators[0]))
         nodes[node_id] = node
-        learner, core = attach_fl_services(node, plan, data)
+        learner, core = attach_fl_services(node, plan, data, trainer)
         if learner is not None:
             learners[node_id] = learner
         if isinstance(core, AggregatorCore):
@@ -185,4 +245,4 @@ def build_network(scenario: Scenario) -> Network:
     assert aggregator is not None
     return Network(scenario=scenario, membership=membership, nodes=nodes, roles=plan.roles, edge_of=plan.edge_of,
                    malicious=plan.malicious, test_data=data.test, aggregator=aggregator, learners=learners,
-                   device_cores=device_cores)
+                   device_cores=device_cores, trainer=trainer)

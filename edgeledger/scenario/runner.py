@@ -79,6 +79,8 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
     for learner in network.learners.values():
         _timed(learner, "train", timings, "training_s")
         _timed(learner, "evaluate", timings, "evaluation_s")
+    if network.trainer is not None:  # a round's trainings run in the pool's flush
+        _timed(network.trainer, "flush", timings, "training_s")
 
     def on_metric(node: str, m: Metric, now: float) -> None:
         metrics.append(MetricRow(round(now, 9), m.round, node, m.name, float(m.value)))
@@ -94,8 +96,12 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
         sim.add_host(node)
     for node_id in sorted(network.nodes):
         sim.start(node_id, network.nodes[node_id].start(0.0))
-    sim.run(until=scenario.max_sim_time_s, stop=lambda: network.aggregator.done)
-    sim.run(until=sim.now + 2.0)  # let the last block reach every validator
+    try:
+        sim.run(until=scenario.max_sim_time_s, stop=lambda: network.aggregator.done)
+        sim.run(until=sim.now + 2.0)  # let the last block reach every validator
+    finally:
+        if network.trainer is not None:
+            network.trainer.close()
     timings.total_s = time.perf_counter() - t_start
     result = RunResult(scenario, network, sim, metrics, rejections, timings)
     result.summary = summarise(result)

@@ -57,7 +57,7 @@ class NetworkConfig(_Strict):
 
 
 class ConsensusConfig(_Strict):
-    protocol: Literal["pbft"] = "pbft"
+    protocol: Literal["pbft", "pow"] = Field("pbft", description="pbft (validators vote) | pow (validators mine)")
     max_block_txs: int = Field(100, ge=1, description="transactions per block at most")
     max_block_bytes: int = Field(1_000_000, ge=1024)
     batch_timeout_s: float = Field(0.05, gt=0, description="how long the primary waits to fill a block")
@@ -66,6 +66,16 @@ class ConsensusConfig(_Strict):
     view_change_timeout_max_s: float = Field(120.0, gt=0, description="cap of the doubling view-change timeout")
     checkpoint_interval: int = Field(16, ge=1, description="a CHECKPOINT every K blocks (log garbage collection)")
     window: int = Field(64, ge=2, description="high watermark = stable checkpoint + window (>= 2K)")
+    pow_mining: Literal["modelled", "real"] = Field(
+        "modelled", description="pow: modelled hash rate (exponential block times) or real sha256d hashing")
+    pow_zero_bits: int = Field(16, ge=1, le=255, description="pow: genesis difficulty, leading zero bits of the target")
+    pow_limit_zero_bits: int = Field(1, ge=1, le=255, description="pow: the easiest target ever allowed")
+    pow_block_interval_s: float = Field(2.0, gt=0, description="pow: target time between blocks (retarget goal)")
+    pow_retarget_interval: int = Field(16, ge=1, description="pow: blocks per difficulty period")
+    pow_confirmations: int = Field(3, ge=1, description="pow: a block is final this deep on the best chain")
+    pow_hash_rate: float = Field(32768.0, gt=0, description="pow (modelled): hashes/s of each miner")
+    pow_hashes_per_tick: int = Field(2000, ge=1, description="pow (real): nonces tried per mining tick")
+    pow_tick_s: float = Field(0.01, gt=0, description="pow (real): simulated time one mining tick takes")
 
 
 class FLConfig(_Strict):
@@ -87,6 +97,13 @@ class FLConfig(_Strict):
     compute_s_per_sample: float = Field(0.0005, ge=0, description="modelled device training time per sample-epoch")
     verify_uploads: bool = Field(True, description="check device signatures and update digests (upload defense)")
     verify_downloads: bool = Field(True, description="devices check the global model against the chain")
+    task: Literal["classification", "offloading"] = Field(
+        "classification", description="what devices learn: a data set's classifier, or the offloading DQN of [offload]")
+    executor: Literal["inline", "sequential", "batched", "process"] = Field(
+        "inline", description="how the simulator runs device training: inline (each device when its job starts) "
+        "or one executor call per round (sequential | batched | process; a speed setting)")
+    executor_options: dict[str, bool | int | float | str] = Field(
+        default_factory=dict, description="executor keyword options, e.g. { workers = 2, inner = \"batched\" }")
 
 
 class AttackConfig(_Strict):
@@ -105,6 +122,36 @@ class AttackConfig(_Strict):
         return self
 
 
+class OffloadTaskConfig(_Strict):
+    """The federated offloading DQN (``fl.task = "offloading"``; ChainFL's case study, OFFLOADING.md)."""
+
+    env: dict[str, Any] = Field(default_factory=dict, description="OffloadConfig fields (edgeledger.offload.config), "
+                                "e.g. { n_devices = 10, dqn = { hidden_layers = [120, 80] } }")
+    local_slots: int = Field(30, ge=1, description="slots (episodes) each device trains per round")
+    eval_slots: int = Field(20, ge=1, description="held-out slots the cloud scores the global Q-network on")
+    eval_seed: int = Field(10_007, ge=0, description="seed of the held-out evaluation slots")
+    marginal_features: bool = Field(False, description="add each action's immediate cost increase to the state")
+    compute_s_per_transition: float = Field(0.0005, ge=0, description="modelled device time per transition")
+    init_params: str | None = Field(None, description="start from the global Q-network in this .npz (key "
+                                    "'params', e.g. benchmarks/offload_dqn_checkpoint.npz) instead of a fresh one")
+
+
+class SecurityConfig(_Strict):
+    payload_encryption: str = Field("none", description="end-to-end encryption of update blobs to the aggregator: "
+                                    "none | sealedbox | a registered cipher (relaying edges cannot read them)")
+    wire_encryption: str = Field("none", description="encryption of every message between node processes "
+                                 "(HTTP driver): none | sealedbox | a registered cipher")
+
+    @model_validator(mode="after")
+    def _known(self) -> SecurityConfig:
+        from edgeledger.crypto.sealing import ciphers
+
+        for key in ("payload_encryption", "wire_encryption"):
+            if getattr(self, key) not in ciphers:
+                raise ValueError(f"security.{key}={getattr(self, key)!r} is unknown; expected one of {ciphers.names()}")
+        return self
+
+
 class OutputConfig(_Strict):
     dir: str = Field("runs", description="results go to <dir>/<name>-<timestamp>/")
     plots: bool = True
@@ -118,13 +165,18 @@ class Scenario(_Strict):
     consensus: ConsensusConfig = ConsensusConfig()
     fl: FLConfig = FLConfig()
     attacks: list[AttackConfig] = Field(default_factory=list)
+    security: SecurityConfig = SecurityConfig()
+    offload: OffloadTaskConfig = OffloadTaskConfig()
     output: OutputConfig = OutputConfig()
     max_sim_time_s: float = Field(3600.0, gt=0, description="stop the simulation at this simulated time")
 
     @model_validator(mode="after")
     def _feasible(self) -> Scenario:
         n = self.topology.n_validators
-        if n < 4:
+        if self.consensus.protocol == "pow" and self.consensus.pow_limit_zero_bits > self.consensus.pow_zero_bits:
+            raise ValueError(f"consensus.pow_limit_zero_bits={self.consensus.pow_limit_zero_bits} exceeds "
+                             f"pow_zero_bits={self.consensus.pow_zero_bits}; the limit must be the easier target")
+        if self.consensus.protocol == "pbft" and n < 4:
             raise ValueError(f"topology.validators gives n={n} PBFT validators; PBFT needs n >= 3f+1 with f >= 1, "
                              "i.e. at least 4 (add edges or let the cloud validate)")
         if self.fl.clients_per_round > self.topology.n_devices:

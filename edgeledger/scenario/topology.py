@@ -7,17 +7,23 @@ attached to edge ``i // devices_per_edge``.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
 
-from edgeledger.consensus.pbft import PbftConfig
+from edgeledger.consensus.base import Consensus
+from edgeledger.consensus.pbft import PbftConfig, PbftReplica
+from edgeledger.consensus.pow import PowConfig, PowMiner, WorkFinality
 from edgeledger.crypto.hashing import derive_seed
+from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import ConfigError
-from edgeledger.ledger.identity import Genesis, Identity
+from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
+from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 from edgeledger.scenario.schema import Scenario
 
-__all__ = ["Topology", "plan_topology", "make_genesis", "observers_of", "pbft_config", "WIRE_ATTACKS"]
+__all__ = ["Topology", "plan_topology", "make_genesis", "observers_of", "pbft_config", "pow_config",
+           "build_consensus", "finality_of", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
 
@@ -96,3 +102,27 @@ def pbft_config(scenario: Scenario) -> PbftConfig:
                       checkpoint_interval=c.checkpoint_interval, window=c.window)
 
 
+
+
+def pow_config(scenario: Scenario) -> PowConfig:
+    c = scenario.consensus
+    return PowConfig(mining=c.pow_mining, initial_zero_bits=c.pow_zero_bits, limit_zero_bits=c.pow_limit_zero_bits,
+                     target_block_interval_s=c.pow_block_interval_s, retarget_interval=c.pow_retarget_interval,
+                     confirmations=c.pow_confirmations, hash_rate=c.pow_hash_rate,
+                     hashes_per_tick=c.pow_hashes_per_tick, tick_s=c.pow_tick_s, max_block_txs=c.max_block_txs)
+
+
+def build_consensus(scenario: Scenario, node_id: str, key: PrivateKey, membership: Membership) -> Consensus:
+    """The consensus core of validator ``node_id``: a PBFT replica or a PoW miner (``consensus.protocol``)."""
+    g_hash = genesis_hash(membership.genesis)
+    if scenario.consensus.protocol == "pow":
+        return PowMiner(node_id, key, membership, g_hash, pow_config(scenario),
+                        rng=random.Random(derive_seed(scenario.seed, "pow", node_id)))
+    return PbftReplica(node_id, key, membership, g_hash, pbft_config(scenario))
+
+
+def finality_of(scenario: Scenario, membership: Membership) -> Finality:
+    """What proves a block of this scenario's chain final, for validators, observers and light clients."""
+    if scenario.consensus.protocol == "pow":
+        return WorkFinality(genesis_hash(membership.genesis), pow_config(scenario))
+    return CERTIFICATE_FINALITY

@@ -77,10 +77,18 @@ def shut(c) -> None:
             print(f"--- {label} log ---\n{log.read_text()[-3000:]}")
 
 
+def wait_healthy(c, timeout: float = 180.0) -> None:
+    """Every node has its genesis and serves (a starting node answers 503)."""
+    for label, info in c.processes.items():
+        if label != "center":
+            wait_for(lambda u=info["url"]: get(f"{u}/v1/health", timeout=2)[0] == 200, timeout, f"{label} to serve")
+
+
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory):
     c = launch(tmp_path_factory.mktemp("cluster"), SETTINGS)
     try:
+        wait_healthy(c)
         yield c
     finally:
         shut(c)

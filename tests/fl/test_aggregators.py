@@ -82,13 +82,16 @@ def test_build_aggregator_passes_keywords_and_rejects_unknown_ones() -> None:
     assert isinstance(rule, TrimmedMean) and rule.beta == 0.3
     with pytest.raises(ConfigError, match="beta"):
         build_aggregator("fedavg", beta=0.3)
-    with pytest.raises(RegistryError, match="fedavg, krum, median"):
+    with pytest.raises(RegistryError, match="fedavg, .*krum, median"):
         build_aggregator("krumm")
 
 
 def test_aggregation_does_not_modify_its_input() -> None:
     updates = np.random.default_rng(1).standard_normal((7, 5)).astype(np.float32)  # n=7: bulyan's 4f + 3
     snapshot = updates.copy()
+    injected = {"pedal": {"evaluate": lambda p: float(p.sum())}, "proof_of_learning": {"evaluate_loss": lambda p: 0.0}}
     for name in aggregators:
-        build_aggregator(name).aggregate(updates, np.arange(1, 8))
+        rule = build_aggregator(name, **injected.get(name, {}))
+        claims = {"claims": np.zeros(7)} if getattr(rule, "wants_claims", False) else {}
+        rule.aggregate(updates, np.arange(1, 8), **claims)
     assert np.array_equal(updates, snapshot)

@@ -1,11 +1,12 @@
 import edgeledger.ledger.contracts as contracts
 import edgeledger.market as market
+import edgeledger.market.sharing as sharing
 from edgeledger.ledger.contracts import Contract, contract_types
 from edgeledger.ledger.state import tx_kinds
 
 
 def test_public_names_are_exported_deliberately():
-    for module in (contracts, market):
+    for module in (contracts, market, sharing):
         assert sorted(module.__all__) == sorted(set(module.__all__))
         assert all(hasattr(module, name) for name in module.__all__)
 

@@ -139,3 +139,46 @@ def test_uploads_and_models_detour_through_another_edge_when_the_cloud_link_is_c
     assert run.sim.traffic["edge-2"].bytes_by_type["fl.relay-announce"] > 0
     contributors = [r for r in run.metrics if r.metric == "fl.updates_accepted"]
     assert [r.value for r in contributors] == [12.0, 12.0]  # edge-1's 4 devices included
+
+
+def test_sealed_uploads_stay_private_through_the_edge_and_still_aggregate():
+    """security.payload_encryption=sealedbox: edges relay ciphertext; the aggregator opens and checks it."""
+    from edgeledger.fl.params import params_from_bytes
+    from edgeledger.fl.round.events import UpdateUpload
+
+    seen: list[bytes] = []
+    run = run_scenario(demo("fl.rounds=2", "security.payload_encryption=\"sealedbox\""),
+                       instrument=lambda net: _spy_uploads(net, seen))
+    assert run.summary["rounds_completed"] == 2 and run.summary["updates_rejected"] == 0
+    assert run.summary["final_accuracy"] > 0.7
+    assert seen and all(_not_params(blob) for blob in seen)  # what the edges carried is not readable
+    tampered = run_scenario(demo("fl.rounds=1", "security.payload_encryption=\"sealedbox\"",
+                                 "attacks=[{kind=\"upload_tamper\", nodes=[\"edge-0\"]}]"))
+    assert tampered.summary["updates_rejected"] == 4
+    assert any("cannot be opened" in r[4] for r in tampered.rejections)
+
+
+def _not_params(blob: bytes) -> bool:
+    from edgeledger.errors import EdgeLedgerError
+    from edgeledger.fl.params import params_from_bytes
+
+    try:
+        params_from_bytes(blob)
+        return False
+    except EdgeLedgerError:
+        return True
+
+
+def _spy_uploads(net, seen):
+    from edgeledger.fl.round.services import EdgeService
+
+    for node_id, node in net.nodes.items():
+        for service in node.services:
+            if isinstance(service, EdgeService):
+                inner = service.relay.on_upload
+
+                def spy(sender, msg, now, inner=inner):
+                    seen.append(msg.update)
+                    return inner(sender, msg, now)
+
+                service.relay.on_upload = spy

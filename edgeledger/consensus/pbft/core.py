@@ -71,6 +71,7 @@ class PbftReplica(RecoveryMixin, Consensus):
     """One PBFT validator. ``check_tx`` is the application's admission rule (ABCI CheckTx)."""
 
     message_types = PBFT_MESSAGES
+    timer_prefix = "pbft."
 
     def __init__(self, node_id: str, key: PrivateKey, membership: Membership, genesis_hash: bytes,
                  config: PbftConfig | None = None,

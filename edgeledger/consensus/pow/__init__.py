@@ -8,9 +8,10 @@ from edgeledger.consensus.pow.events import (
     POW_MESSAGES, GetPowBlock, PowBlock, PowHeader, PowTransaction, hash_nonce, header_prefix, pow_hash,
     prefix_midstate, sealing_bytes,
 )
+from edgeledger.consensus.pow.finality import WorkFinality, decode_seal
 from edgeledger.consensus.pow.state import BlockTree, Reorg, TreeNode
 
 __all__ = ["PowConfig", "PowMiner", "CommitPowBlock", "ledger_header", "PowHeader", "PowBlock", "PowTransaction",
            "GetPowBlock", "POW_MESSAGES", "header_prefix", "sealing_bytes", "pow_hash", "prefix_midstate",
            "hash_nonce", "target_from_bits", "bits_from_target", "target_for_zero_bits", "block_work",
-           "meets_target", "retarget", "BlockTree", "Reorg", "TreeNode"]
+           "meets_target", "retarget", "BlockTree", "Reorg", "TreeNode", "WorkFinality", "decode_seal"]

@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from edgeledger.codec import decode, encode
 from edgeledger.consensus.base import CommitBlock, Consensus, consensus_protocols
 from edgeledger.consensus.pow.difficulty import (
     bits_from_target, block_work, meets_target, retarget, target_for_zero_bits, target_from_bits,
@@ -108,6 +109,7 @@ class PowMiner(Consensus):
     """One PoW miner. ``rng`` drives modelled block times; ``check_tx`` is ABCI CheckTx."""
 
     message_types = POW_MESSAGES
+    timer_prefix = "pow."
 
     def __init__(self, node_id: str, key: PrivateKey | None, membership: Membership, genesis_hash: bytes,
                  config: PowConfig | None = None, check_tx: Callable[[Transaction], str | None] | None = None,
@@ -125,6 +127,22 @@ class PowMiner(Consensus):
         self.ledger_prev_hash = genesis_hash
         self.peers = tuple(v for v in membership.validators if v != node_id)
         self._template: _Template | None = None
+
+    def resume(self, blocks: list[Block]) -> None:
+        """Rebuild the final part of the tree from the node's stored blocks and their seals (restart)."""
+        for block in blocks:
+            if block.seal is None:
+                raise ChainValidationError(f"stored block {block.height} has no PoW seal to resume from")
+            pow_block = PowBlock(header=decode(block.seal, PowHeader),
+                                 transactions=block.transactions)
+            parent = self.tree.nodes[pow_block.header.prev_hash]
+            target = target_from_bits(pow_block.header.bits)
+            node = TreeNode(hash=pow_block.hash, parent=parent.hash, height=parent.height + 1,
+                            work=parent.work + block_work(target), timestamp_ms=pow_block.header.timestamp_ms,
+                            target=target, block=pow_block, tx_ids=frozenset(tx.tx_id for tx in block.transactions))
+            self.tree.insert(node)
+            self.tree.final_height = node.height
+            self.ledger_prev_hash = block.hash
 
     # -- inputs ------------------------------------------------------------------------------
     def start(self, now: float) -> list[Effect]:
@@ -314,7 +332,7 @@ class PowMiner(Consensus):
             node = tree.nodes[tree.best_chain[height]]
             assert node.block is not None
             header = ledger_header(node.block.header, self.ledger_prev_hash)
-            block = Block(header=header, transactions=node.block.transactions, certificate=None)
+            block = Block(header=header, transactions=node.block.transactions, seal=encode(node.block.header))
             self.ledger_prev_hash = block.hash
             tree.final_height = height
             for tx_id in node.tx_ids:

@@ -15,6 +15,7 @@ Cores take inputs with ``now`` and return effects; training runs in the node via
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -23,6 +24,7 @@ import numpy as np
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.hashing import derive_seed, sha256
 from edgeledger.crypto.keys import PrivateKey
+from edgeledger.crypto.sealing import Cipher
 from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import EdgeLedgerError
@@ -41,6 +43,7 @@ from edgeledger.fl.round.events import (
     UpdateUpload,
 )
 from edgeledger.fl.round.verify import verify_announcement
+from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
@@ -93,12 +96,14 @@ class AggregatorCore:
         edges: list[str],
         rng: np.random.Generator,
         blobs: BlobStore | None = None,
+        cipher: Cipher | None = None,
     ) -> None:
         self.node_id, self.key, self.membership = node_id, key, membership
         self.settings, self.aggregator, self.learner = settings, aggregator, learner
         self.devices, self.edges, self.rng = list(devices), list(edges), rng
         self.nonce = 0
         self.blobs = blobs if blobs is not None else MemoryBlobStore()  # every model named on chain
+        self.cipher = cipher  # end-to-end encryption of update blobs (devices seal them to our key)
         self.global_params = learner.initial_params()
         self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
         self.current: _Round | None = None
@@ -136,13 +141,13 @@ class AggregatorCore:
                     effects.append(Rejected(self.node_id, tx.kind, receipt.reason))
                 continue
             if tx.kind == KIND_OPEN and self.current is not None:
-                assert block.certificate is not None
                 announcement = ModelAnnouncement(
                     header=block.header,
                     certificate=block.certificate,
                     open_tx=tx,
                     proof=merkle_proof([encode(t) for t in block.transactions], index),
                     model=self.blobs.get(self.global_digest),
+                    seal=block.seal,
                 )
                 self.current.opened_at = now
                 effects += [
@@ -161,6 +166,14 @@ class AggregatorCore:
 
     def on_upload(self, sender: str, msg: UpdateUpload, now: float) -> list[Effect]:
         rnd = self.current
+        if self.cipher is not None:
+            try:
+                msg = msgspec.structs.replace(msg, update=self.cipher.open(self.key, msg.update))
+            except EdgeLedgerError as exc:
+                if rnd is not None:
+                    rnd.rejected += 1
+                r = rnd.number if rnd else -1
+                return [Rejected(msg.tx.sender, "fl.update", str(exc)), Metric("fl.update_rejected", 1.0, r)]
         reason = self._check_upload(msg, rnd)
         if reason is not None:
             if rnd is not None:
@@ -269,16 +282,20 @@ class DeviceCore:
         attack: ModelAttack | None = None,
         attack_from_round: int = 1,
         verify_downloads: bool = True,
+        finality: Finality = CERTIFICATE_FINALITY,
+        seal: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.node_id, self.key, self.membership, self.edge = node_id, key, membership, edge
+        self.seal = seal  # end-to-end: seal the update blob to the aggregator's key
         self.seed, self.attack, self.attack_from_round = seed, attack, attack_from_round
-        self.verify_downloads = verify_downloads
+        self.verify_downloads, self.finality = verify_downloads, finality
         self.last_round = 0
         self.rng = np.random.default_rng(derive_seed(seed, node_id, "attack"))
 
     def on_announcement(self, sender: str, msg: ModelAnnouncement, now: float) -> list[Effect]:
         try:
-            body = verify_announcement(msg, self.membership, check_digest=self.verify_downloads)
+            body = verify_announcement(msg, self.membership, check_digest=self.verify_downloads,
+                                       finality=self.finality)
         except EdgeLedgerError as exc:
             return [Rejected(sender, "fl.announce", str(exc)), Metric("fl.download_rejected", 1.0)]
         if body.round <= self.last_round or self.node_id not in body.participants:
@@ -307,8 +324,9 @@ class DeviceCore:
             round=job.round, update_digest=sha256(blob), update_size=len(blob), n_samples=result.weight
         )
         tx = make_transaction(self.key, self.node_id, job.round, KIND_UPDATE, record)
+        wire = self.seal(blob) if self.seal is not None else blob
         return [
-            Send(self.edge, UpdateUpload(tx=tx, update=blob)),
+            Send(self.edge, UpdateUpload(tx=tx, update=wire)),
             Metric("fl.train_loss", result.loss, job.round),
         ]
 
@@ -334,7 +352,10 @@ class EdgeRelay:
         self.rng = np.random.default_rng(derive_seed(seed, node_id, "tamper"))
 
     def _tamper(self, blob: bytes) -> bytes:
-        params = params_from_bytes(blob)
+        try:
+            params = params_from_bytes(blob)
+        except EdgeLedgerError:  # an end-to-end sealed blob: all a compromised edge can do is flip bits
+            return bytes([blob[0] ^ 0xFF]) + blob[1:] if blob else blob
         noise = self.rng.normal(0.0, 1.0, size=params.shape).astype(np.float32)
         return params_to_bytes(params + noise)
 

@@ -61,10 +61,11 @@ class ModelAnnouncement(Record, tag="fl.announce"):
     """
 
     header: BlockHeader
-    certificate: CommitCertificate
+    certificate: CommitCertificate | None  # PBFT finality; None on a PoW chain
     open_tx: Transaction
     proof: MerkleProof
     model: bytes
+    seal: bytes | None = None  # PoW finality: the block's proof-of-work header
 
 
 class UpdateUpload(Record, tag="fl.upload"):

@@ -49,23 +49,33 @@ def _next_edge(edges: list[str], avoid: str) -> str | None:
 
 
 class DeviceService(Service):
-    """A device: accepts announcements from its edge only; trains with its learner."""
+    """A device: accepts announcements from its edge only; trains with its learner.
+
+    With a ``trainer`` (the simulator's training pool: ``submit(learner, params, round, seed)``
+    returning a handle with ``result()``), :meth:`execute` only queues the job and the result
+    is collected when the job's timer fires, so a round's devices train in one batch.
+    """
 
     message_types = (ModelAnnouncement,)
 
-    def __init__(self, core: DeviceCore, learner: Learner) -> None:
+    def __init__(self, core: DeviceCore, learner: Learner, trainer: Any = None) -> None:
         self.core = core
         self.learner = learner
+        self.trainer = trainer
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         if sender != self.core.edge:
             return [Rejected(sender, "fl.announce", f"{sender!r} is not the edge of {self.core.node_id!r}")]
         return self.core.on_announcement(sender, message, now)
 
-    def execute(self, job: TrainJob) -> LocalResult:
+    def execute(self, job: TrainJob) -> Any:
+        if self.trainer is not None:
+            return self.trainer.submit(self.learner, job.global_params, job.round, job.seed)
         return self.learner.train(job.global_params, job.round, job.seed)
 
     def on_computed(self, job: Any, result: Any, now: float) -> list[Effect]:
+        if not isinstance(result, LocalResult):  # a pending handle from the trainer
+            result = result.result()
         return self.core.on_trained(job, result, now)
 
 

@@ -1,7 +1,8 @@
 """Light-client checks a device runs before it trusts a global model (ChainFL's download defense).
 
 A device keeps no chain; it trusts the validator keys of the genesis. A model is accepted
-only when (1) the header carries a valid commit certificate (2f+1 validators), (2) the
+only when (1) the header carries a valid finality proof (a commit certificate of 2f+1
+validators; on a PoW chain its seal, see ``WorkFinality``), (2) the
 ``fl.round_open`` transaction is included in that header by Merkle proof, (3) it is signed
 by an aggregator, and (4) the model bytes hash to the digest the transaction names.
 """
@@ -16,16 +17,18 @@ from edgeledger.fl.round.chain import AGGREGATOR_ROLES
 from edgeledger.fl.round.events import KIND_OPEN, ModelAnnouncement, RoundOpen
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import verify_transaction
-from edgeledger.ledger.validation import validate_certificate
+from edgeledger.ledger.block import SealedHeader
+from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 
 __all__ = ["verify_announcement"]
 
 
 def verify_announcement(
-    msg: ModelAnnouncement, membership: Membership, check_digest: bool = True
+    msg: ModelAnnouncement, membership: Membership, check_digest: bool = True,
+    finality: Finality = CERTIFICATE_FINALITY,
 ) -> RoundOpen:
     """Return the committed ``RoundOpen`` or raise naming the check that failed."""
-    validate_certificate(msg.header, msg.certificate, membership)
+    finality.verify(SealedHeader(header=msg.header, certificate=msg.certificate, seal=msg.seal), None, membership)
     if not verify_merkle_proof(encode(msg.open_tx), msg.proof, msg.header.tx_root):
         raise ChainValidationError(
             f"round_open is not included in block {msg.header.height} (Merkle proof fails)"

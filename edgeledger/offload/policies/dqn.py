@@ -187,12 +187,19 @@ class DqnPolicy(OffloadPolicy):
             self._pending.append((obs, action, slot.decide(action)))
         return slot.actions
 
+    def slot_transitions(self) -> list[tuple[np.ndarray, int, float, np.ndarray, bool]]:
+        """The last decided slot as transitions ``(s, a, r, s', done)`` (one episode)."""
+        out = []
+        for j, (obs, action, reward) in enumerate(self._pending):
+            last = j == len(self._pending) - 1
+            next_obs = np.zeros_like(obs) if last else self._pending[j + 1][0]
+            out.append((obs, action, reward, next_obs, last))
+        return out
+
     def observe(self, state: SlotState, actions: np.ndarray, outcome: SlotOutcome) -> None:
         """Push the slot's transitions (one episode) to the replay buffer and train."""
         if not self.training:
             return
-        for j, (obs, action, reward) in enumerate(self._pending):
-            last = j == len(self._pending) - 1
-            next_obs = np.zeros_like(obs) if last else self._pending[j + 1][0]
-            self.agent.remember(obs, action, reward, next_obs, last)
+        for transition in self.slot_transitions():
+            self.agent.remember(*transition)
         self._pending = []

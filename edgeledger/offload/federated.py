@@ -1,0 +1,59 @@
+"""A scenario's federated offloading task: the learners of its devices and of the cloud.
+
+Used by :mod:`edgeledger.scenario.network` when ``fl.task = "offloading"``: every device
+gets a :class:`~edgeledger.offload.learner.DqnLearner` with its own stream (derived from the
+scenario seed and its id), the cloud an evaluating one; all start from one global network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeledger.crypto.hashing import derive_seed
+from edgeledger.errors import ConfigError
+from edgeledger.offload.config import OffloadConfig
+from edgeledger.offload.learner import DqnLearner
+
+__all__ = ["OffloadFederation"]
+
+
+class OffloadFederation:
+    """Builds the offloading learners of one scenario (``scenario.offload`` and its seed)."""
+
+    def __init__(self, scenario: Any) -> None:
+        task = scenario.offload
+        self.task = task
+        self.config = OffloadConfig.from_mapping(task.env)
+        self.seed = scenario.seed
+        self.model_seed = derive_seed(scenario.seed, "offload-model")
+        self.initial = None if task.init_params is None else _load_params(task.init_params)
+
+    def _learner(self, seed: int) -> DqnLearner:
+        t = self.task
+        return DqnLearner(self.config, seed=seed, model_seed=self.model_seed, local_slots=t.local_slots,
+                          eval_slots=t.eval_slots, eval_seed=t.eval_seed, marginal_features=t.marginal_features,
+                          initial=self.initial)
+
+    def device_learner(self, node_id: str) -> DqnLearner:
+        """The agent of ``node_id``: its own environment, replay buffer and target network."""
+        return self._learner(derive_seed(self.seed, node_id, "offload"))
+
+    def cloud_learner(self) -> DqnLearner:
+        """The cloud's evaluator (never trains)."""
+        return self._learner(self.model_seed)
+
+    def compute_s(self, transitions: int) -> float:
+        """Modelled device time of a round's local training."""
+        return self.task.compute_s_per_transition * transitions
+
+
+def _load_params(path: str) -> np.ndarray:
+    """The ``params`` vector of an ``.npz`` checkpoint (``offload.init_params``)."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            return np.asarray(data["params"], dtype=np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"offload.init_params={path!r}: {exc}; expected an .npz with a 'params' array") from None

@@ -1,0 +1,207 @@
+"""Cross-chain collaboration through the federal chain (SewingChain, Fig. 3).
+
+One gateway contract code runs on every chain (instance ``xchain``); an oracle relay group
+holding a threshold key (registered on every gateway) attests each step:
+
+1. source LBC: an application calls ``send`` -> ``outgoing`` event;
+2. FBC: the group files the digests of a source block's messages (``file``, group-signed);
+   the gateway computes their Merkle root (RFC 6962) and emits ``filed``;
+3. source LBC: the group writes the FBC root back (``anchor``);
+4. destination LBC: the group carries each message with its Merkle proof and the
+   group-signed root (``xchain.deliver``); the gateway checks signature, proof, destination
+   and replay, then runs the destination contract (sender ``xchain:<source chain>``);
+5. source LBC: the group returns the result (``xchain.ack``) and the source application's
+   callback runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeledger.codec import Record, decode, encode
+from edgeledger.crypto.bls import bls_verify
+from edgeledger.crypto.hashing import sha256
+from edgeledger.crypto.merkle import MerkleProof, merkle_root, verify_merkle_proof
+from edgeledger.ledger.contracts import (
+    CallContext, Contract, ContractError, contract_meta, contract_method, contract_types, execute, register_contract,
+    step_budget,
+)
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.ledger.state import TxContext, tx_kinds
+from edgeledger.ledger.transaction import Transaction
+from edgeledger.oracle.proxy import BLS_VERIFY_STEPS, commit_executions
+
+__all__ = ["CrossChainMessage", "XDeliver", "XAck", "CrossChainGateway", "GATEWAY_CODE", "GATEWAY",
+           "file_statement", "root_statement", "ack_statement", "cross_chain_sender"]
+
+GATEWAY_CODE = "pedal.xchain_gateway"
+GATEWAY = "xchain"
+
+
+class CrossChainMessage(Record):
+    msg_id: str
+    source_chain: str
+    dest_chain: str
+    dest_contract: str
+    dest_method: str
+    args: list[Any]
+    sender: str
+    callback_contract: str
+    callback_method: str
+
+
+class XDeliver(Record):
+    """Payload of ``xchain.deliver`` on the destination chain."""
+
+    message: bytes  # canonical encoding of the CrossChainMessage (a Merkle leaf)
+    batch: int
+    root: bytes
+    proof: MerkleProof
+    signature: bytes  # group signature over root_statement
+
+
+class XAck(Record):
+    """Payload of ``xchain.ack`` on the source chain."""
+
+    msg_id: str
+    result: bytes
+    signature: bytes  # group signature over ack_statement
+
+
+def file_statement(fbc: str, source_chain: str, batch: int, digests: list[bytes]) -> bytes:
+    return sha256(encode(("xchain-file", fbc, source_chain, batch, digests)))
+
+
+def root_statement(fbc: str, source_chain: str, batch: int, root: bytes) -> bytes:
+    return sha256(encode(("xchain-root", fbc, source_chain, batch, root)))
+
+
+def ack_statement(source_chain: str, msg_id: str, result: bytes) -> bytes:
+    return sha256(encode(("xchain-ack", source_chain, msg_id, result)))
+
+
+def cross_chain_sender(source_chain: str) -> str:
+    return f"xchain:{source_chain}"
+
+
+def _group_signed(ctx: CallContext, statement: bytes, signature: bytes, what: str) -> None:
+    ctx.step(BLS_VERIFY_STEPS)
+    ctx.require(bls_verify(ctx.get("group_key"), statement, signature),
+                f"{what}: relay group signature does not verify (needs >= 2/3 of the group)")
+
+
+@register_contract
+class CrossChainGateway(Contract):
+    name = GATEWAY_CODE
+    version = 1
+
+    def init(self, ctx: CallContext, federal_chain: str, group_key: bytes) -> None:
+        ctx.put("fbc", federal_chain)
+        ctx.put("group_key", group_key)
+        ctx.put("seq", 0)
+
+    @contract_method()
+    def send(self, ctx: CallContext, dest_chain: str, dest_contract: str, dest_method: str, args: list[Any],
+             callback_contract: str = "", callback_method: str = "") -> str:
+        seq = ctx.get("seq") + 1
+        ctx.put("seq", seq)
+        msg = CrossChainMessage(msg_id=f"{ctx.chain_id}:{seq}", source_chain=ctx.chain_id, dest_chain=dest_chain,
+                                dest_contract=dest_contract, dest_method=dest_method, args=args, sender=ctx.sender,
+                                callback_contract=callback_contract, callback_method=callback_method)
+        ctx.put(f"out/{msg.msg_id}", encode(msg))
+        ctx.emit("outgoing", message=encode(msg))
+        return msg.msg_id
+
+    @contract_method()
+    def file(self, ctx: CallContext, source_chain: str, batch: int, digests: list[bytes], signature: bytes) -> bytes:
+        """On the FBC: record a source block's message digests; their Merkle root is the anchor."""
+        ctx.require(ctx.chain_id == ctx.get("fbc"), "file is only accepted on the federal chain")
+        ctx.require(ctx.get(f"root/{source_chain}/{batch}") is None, f"batch {batch} of {source_chain} already filed")
+        _group_signed(ctx, file_statement(ctx.chain_id, source_chain, batch, digests), signature, "file")
+        ctx.step(len(digests))
+        root = merkle_root(list(digests))
+        ctx.put(f"root/{source_chain}/{batch}", root)
+        ctx.emit("filed", source=source_chain, batch=batch, root=root)
+        return root
+
+    @contract_method()
+    def anchor(self, ctx: CallContext, batch: int, root: bytes, signature: bytes) -> None:
+        """On the source LBC: the FBC's root for one of our batches, written back."""
+        _group_signed(ctx, root_statement(ctx.get("fbc"), ctx.chain_id, batch, root), signature, "anchor")
+        ctx.put(f"anchor/{batch}", root)
+        ctx.emit("anchored", batch=batch, root=root)
+
+    def deliver(self, ctx: CallContext, d: XDeliver) -> CrossChainMessage:
+        msg = decode(d.message, CrossChainMessage)
+        ctx.require(msg.dest_chain == ctx.chain_id, f"message {msg.msg_id} is for {msg.dest_chain!r}")
+        ctx.require(ctx.get(f"in/{msg.msg_id}") is None, f"message {msg.msg_id} was already delivered: replay refused")
+        _group_signed(ctx, root_statement(ctx.get("fbc"), msg.source_chain, d.batch, d.root), d.signature, "deliver")
+        ctx.step(len(d.proof.path) + 1)
+        ctx.require(verify_merkle_proof(sha256(d.message), d.proof, d.root),
+                    f"message {msg.msg_id} is not under the filed root")
+        ctx.put(f"in/{msg.msg_id}", ctx.height)
+        return msg
+
+    def ack(self, ctx: CallContext, a: XAck) -> CrossChainMessage:
+        raw = ctx.get(f"out/{a.msg_id}")
+        ctx.require(raw is not None, f"no outgoing message {a.msg_id}")
+        ctx.require(ctx.get(f"ack/{a.msg_id}") is None, f"message {a.msg_id} was already acknowledged")
+        _group_signed(ctx, ack_statement(ctx.chain_id, a.msg_id, a.result), a.signature, "ack")
+        ctx.put(f"ack/{a.msg_id}", a.result)
+        ctx.emit("acknowledged", msg_id=a.msg_id, result=a.result)
+        return decode(raw, CrossChainMessage)
+
+
+def _gateway_ctx(ctx: TxContext, tx: Transaction) -> CallContext:
+    meta = contract_meta(ctx, GATEWAY)
+    if meta is None or meta.code != GATEWAY_CODE:
+        raise ContractError(f"{GATEWAY!r} is not a deployed {GATEWAY_CODE} contract on {ctx.membership.chain_id}")
+    return CallContext(ctx, ctx.membership, GATEWAY, height=ctx.height, sender=tx.sender, tx_id=tx.tx_id,
+                       budget=step_budget["default"])
+
+
+def _run_app(ctx: TxContext, tx: Transaction, contract: str, method: str, args: list[Any], sender: str) -> Any:
+    meta = contract_meta(ctx, contract)
+    if meta is None:
+        raise ContractError(f"contract {contract!r} is not deployed on {ctx.membership.chain_id}")
+    actx = CallContext(ctx, ctx.membership, contract, height=ctx.height, sender=sender, tx_id=tx.tx_id,
+                       budget=step_budget["default"])
+    return execute(contract_types.get(f"{meta.code}@{meta.version}"), actx, method, args)
+
+
+def _contained(handler: Any) -> Any:
+    """A malformed payload fails its transaction with a ContractError, never the node."""
+
+    def run(ctx: TxContext, tx: Transaction) -> None:
+        try:
+            handler(ctx, tx)
+        except EdgeLedgerError:
+            raise
+        except Exception as exc:
+            raise ContractError(f"{tx.kind} raised {type(exc).__name__}: {exc}") from None
+
+    return run
+
+
+@tx_kinds.register("xchain.deliver")
+@_contained
+def apply_deliver(ctx: TxContext, tx: Transaction) -> None:
+    gctx = _gateway_ctx(ctx, tx)
+    msg = CrossChainGateway().deliver(gctx, decode(tx.payload, XDeliver))
+    app = _run_app(ctx, tx, msg.dest_contract, msg.dest_method, list(msg.args), cross_chain_sender(msg.source_chain))
+    gctx.emit("received", msg_id=msg.msg_id, source=msg.source_chain, result=encode(app.result))
+    commit_executions(ctx, tx, [(GATEWAY, gctx.execution), (msg.dest_contract, app)], GATEWAY, "deliver", app.result)
+
+
+@tx_kinds.register("xchain.ack")
+@_contained
+def apply_ack(ctx: TxContext, tx: Transaction) -> None:
+    gctx = _gateway_ctx(ctx, tx)
+    ack = decode(tx.payload, XAck)
+    msg = CrossChainGateway().ack(gctx, ack)
+    runs = [(GATEWAY, gctx.execution)]
+    if msg.callback_contract:
+        app = _run_app(ctx, tx, msg.callback_contract, msg.callback_method, [msg.msg_id, decode(ack.result, Any)],
+                       cross_chain_sender(msg.dest_chain))
+        runs.append((msg.callback_contract, app))
+    commit_executions(ctx, tx, runs, GATEWAY, "ack", None)

@@ -1,0 +1,259 @@
+"""Pedal collaboration of one oracle node, as a sans-IO core (SewingChain, Algorithm 1).
+
+Per request (seen as the proxy's ``requested`` event in a committed block):
+
+1. every node proves ``VRF(sk, seed || term)`` once per term and sends the proof to all
+   registered nodes; data requests start their source read at once (a ``Compute``
+   effect), costly work (training) starts only on members of the chosen group;
+2. once all proofs of the term are in (or the election timer fires) every node runs the
+   same deterministic rule (:func:`pick_master`); the master's group is the first
+   registered group (by id) that contains it;
+3. members of that group send a signed :class:`Observation` to the master; with ``t``
+   observations the master proposes their aggregate; members recompute it, check the
+   observations' signatures and return a threshold share;
+4. with ``t`` valid shares the master combines them (Lagrange at 0) into the group's own
+   signature and submits ``oracle.fulfill``.
+
+The core never reads a clock or does I/O: ``now`` arrives with each input and everything
+it wants done comes back as effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeledger.crypto.keys import PrivateKey
+from edgeledger.crypto.threshold import Share, combine, sign_share, verify_signature_share
+from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.transaction import make_transaction
+from edgeledger.oracle.aggregation import aggregate_observations
+from edgeledger.oracle.election import election_threshold, pick_master, prove_term
+from edgeledger.oracle.records import (
+    ElectionProof, Fulfillment, Observation, OracleFulfill, OracleGroup, OracleRequest, ResultProposal, ResultShare,
+    result_message,
+)
+
+__all__ = ["PedalConfig", "PedalCore", "FetchJob"]
+
+
+@dataclass(frozen=True)
+class PedalConfig:
+    proxy: str
+    seed: bytes
+    alpha_milli: int = 1000
+    election_timeout_s: float = 0.2
+
+
+@dataclass(frozen=True)
+class FetchJob:
+    """Local work for a request: the service executes it (source read, training, ...)."""
+
+    node_id: str
+    request: OracleRequest
+
+
+@dataclass
+class _RequestState:
+    request: OracleRequest
+    value: bytes | None = None
+    master: str | None = None
+    certificate: list[ElectionProof] = field(default_factory=list)
+    group: OracleGroup | None = None
+    working: bool = False
+    sent_observation: bool = False
+    observations: dict[str, Observation] = field(default_factory=dict)
+    proposal: ResultProposal | None = None
+    shares: dict[int, bytes] = field(default_factory=dict)
+    submitted: bool = False
+    started_at: float = 0.0
+
+
+class PedalCore:
+    """One oracle node's part in Pedal; every node runs the same code, masters included."""
+
+    def __init__(self, node_id: str, key: PrivateKey, membership: Membership, config: PedalConfig,
+                 vrf_secret_key: bytes, vrf_keys: dict[str, bytes], groups: list[OracleGroup],
+                 shares: dict[str, Share], nonce: int = 0) -> None:
+        self.node_id, self.key, self.membership, self.config = node_id, key, membership, config
+        self.vrf_secret_key = vrf_secret_key
+        self.vrf_keys = dict(sorted(vrf_keys.items()))  # registered node -> VRF public key
+        self.groups = sorted(groups, key=lambda g: g.group_id)
+        self.shares = shares  # group id -> this node's share
+        self.nonce = nonce
+        self.threshold = election_threshold(config.alpha_milli, len(self.vrf_keys))
+        self.proofs: dict[int, dict[str, ElectionProof]] = {}
+        self.proved: set[int] = set()
+        self.masters: dict[int, tuple[str, list[ElectionProof]]] = {}
+        self.requests: dict[str, _RequestState] = {}
+        self.fulfilled: list[str] = []
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        return tuple(n for n in self.vrf_keys if n != self.node_id)
+
+    # -- inputs ------------------------------------------------------------------------------
+    def on_request(self, request: OracleRequest, now: float) -> list[Effect]:
+        if request.request_id in self.requests:
+            return []
+        state = self.requests[request.request_id] = _RequestState(request, started_at=now)
+        effects: list[Effect] = []
+        if request.kind == "data":  # cheap reads start at once, in parallel with the election
+            state.working = True
+            effects.append(Compute(f"fetch:{request.request_id}", FetchJob(self.node_id, request)))
+        if request.term not in self.proved:
+            self.proved.add(request.term)
+            proof = prove_term(self.node_id, self.vrf_secret_key, self.config.seed, request.term)
+            effects += [Broadcast(self.peers, proof), SetTimer(f"oracle.elect:{request.term}",
+                                                                self.config.election_timeout_s)]
+            effects += self.on_election_proof(self.node_id, proof, now)
+        else:
+            effects += self._progress(self.requests[request.request_id], now)
+        return effects
+
+    def on_election_proof(self, sender: str, proof: ElectionProof, now: float) -> list[Effect]:
+        if sender != proof.node_id or sender not in self.vrf_keys:
+            return [Rejected(sender, "oracle.vrf", f"proof for {proof.node_id!r} from unregistered or other sender")]
+        self.proofs.setdefault(proof.term, {})[sender] = proof
+        if len(self.proofs[proof.term]) == len(self.vrf_keys):
+            return self._decide(proof.term, now)
+        return []
+
+    def on_timer(self, name: str, now: float) -> list[Effect]:
+        if name.startswith("oracle.elect:"):
+            return self._decide(int(name.split(":", 1)[1]), now)
+        return []
+
+    def on_fetched(self, request_id: str, value: bytes, now: float) -> list[Effect]:
+        state = self.requests.get(request_id)
+        if state is None or state.value is not None:
+            return []
+        state.value = value
+        return self._progress(state, now)
+
+    def on_observation(self, sender: str, obs: Observation, now: float) -> list[Effect]:
+        state = self.requests.get(obs.request_id)
+        if state is None or state.master != self.node_id or state.group is None:
+            return []
+        if sender != obs.node_id or sender not in state.group.members or \
+                not self.membership.verify(sender, obs.signing_bytes(), obs.signature):
+            return [Rejected(sender, "oracle.observation", "not a signed observation of a group member")]
+        state.observations.setdefault(sender, obs)
+        return self._propose(state, now)
+
+    def on_proposal(self, sender: str, proposal: ResultProposal, now: float) -> list[Effect]:
+        state = self.requests.get(proposal.request_id)
+        if state is None or state.master != sender or state.group is None or \
+                proposal.group_id != state.group.group_id:
+            return [Rejected(sender, "oracle.proposal", "proposal from a node that is not the elected master")]
+        group = state.group
+        seen = {o.node_id for o in proposal.observations}
+        valid = len(seen) == len(proposal.observations) and all(
+            o.node_id in group.members and o.request_id == proposal.request_id and
+            self.membership.verify(o.node_id, o.signing_bytes(), o.signature) for o in proposal.observations)
+        expected = aggregate_observations(state.request.kind, [o.value for o in proposal.observations],
+                                          group.threshold) if valid else None
+        if expected is None or expected != proposal.result:
+            return [Rejected(sender, "oracle.proposal", "result is not the aggregate of its signed observations")]
+        if state.request.kind != "data" and state.value is not None and state.value != proposal.result:
+            return [Rejected(sender, "oracle.proposal", "result differs from this member's own recomputation")]
+        return [Send(sender, self._share(state, proposal.result))]
+
+    def on_share(self, sender: str, share: ResultShare, now: float) -> list[Effect]:
+        state = self.requests.get(share.request_id)
+        if state is None or state.proposal is None or state.submitted or state.group is None:
+            return []
+        group = state.group
+        index = group.members.index(sender) + 1 if sender in group.members else -1
+        message = result_message(self.membership.chain_id, self.config.proxy, share.request_id,
+                                 state.proposal.result)
+        if index != share.index or not verify_signature_share(index, message, share.signature_share,
+                                                              group.commitments):
+            return [Rejected(sender, "oracle.share", "signature share does not verify for this member")]
+        state.shares[index] = share.signature_share
+        return self._maybe_submit(state, now)
+
+    # -- steps -------------------------------------------------------------------------------
+    def _decide(self, term: int, now: float) -> list[Effect]:
+        if term in self.masters:
+            return []
+        picked = pick_master(list(self.proofs.get(term, {}).values()), self.threshold, len(self.vrf_keys),
+                             self.vrf_keys, self.config.seed)
+        if picked is None:
+            return []
+        self.masters[term] = picked
+        effects: list[Effect] = []
+        for state in self.requests.values():
+            if state.request.term == term and state.master is None:
+                effects += self._progress(state, now)
+        return effects
+
+    def _progress(self, state: _RequestState, now: float) -> list[Effect]:
+        picked = self.masters.get(state.request.term)
+        if picked is None:
+            return []
+        if state.master is None:
+            state.master, state.certificate = picked[0], picked[1]
+            state.group = next((g for g in self.groups if state.master in g.members), None)
+        if state.group is None or self.node_id not in state.group.members or state.sent_observation:
+            return []
+        if not state.working:  # costly work (training) only once this node is in the working group
+            state.working = True
+            return [Compute(f"fetch:{state.request.request_id}", FetchJob(self.node_id, state.request))]
+        if state.value is None:
+            return []
+        state.sent_observation = True
+        obs = Observation(request_id=state.request.request_id, node_id=self.node_id, value=state.value,
+                          signature=b"")
+        obs = Observation(request_id=obs.request_id, node_id=obs.node_id, value=obs.value,
+                          signature=self.key.sign(obs.signing_bytes()))
+        if state.master == self.node_id:
+            return self.on_observation(self.node_id, obs, now)
+        return [Send(state.master, obs)]
+
+    def _propose(self, state: _RequestState, now: float) -> list[Effect]:
+        group = state.group
+        if state.proposal is not None or group is None or len(state.observations) < group.threshold:
+            return []
+        observations = [state.observations[n] for n in sorted(state.observations)]
+        result = aggregate_observations(state.request.kind, [o.value for o in observations], group.threshold)
+        if result is None:
+            return [Metric("oracle.no_agreement", 1.0)]
+        state.proposal = ResultProposal(request_id=state.request.request_id, master=self.node_id,
+                                        group_id=group.group_id, result=result, observations=observations)
+        others = tuple(m for m in group.members if m != self.node_id)
+        own = self._share(state, result)
+        state.shares[own.index] = own.signature_share
+        return [Broadcast(others, state.proposal)] + self._maybe_submit(state, now)
+
+    def _share(self, state: _RequestState, result: bytes) -> ResultShare:
+        assert state.group is not None
+        share = self.shares[state.group.group_id]
+        message = result_message(self.membership.chain_id, self.config.proxy, state.request.request_id, result)
+        return ResultShare(request_id=state.request.request_id, node_id=self.node_id, index=share.index,
+                           signature_share=sign_share(share, message))
+
+    def _maybe_submit(self, state: _RequestState, now: float) -> list[Effect]:
+        group = state.group
+        if state.submitted or group is None or state.proposal is None or len(state.shares) < group.threshold:
+            return []
+        state.submitted = True
+        chosen = dict(sorted(state.shares.items())[: group.threshold])
+        fulfillment = Fulfillment(
+            request_id=state.request.request_id, result=state.proposal.result, master=self.node_id,
+            group_id=group.group_id, group_public_key=group.commitments[0],
+            signature=combine(chosen, threshold=group.threshold), election=state.certificate)
+        self.nonce += 1
+        tx = make_transaction(self.key, self.node_id, self.nonce, "oracle.fulfill",
+                              OracleFulfill(proxy=self.config.proxy, fulfillment=fulfillment))
+        self.fulfilled.append(state.request.request_id)
+        return [SubmitTransaction(tx), Metric("oracle.aggregate_s", now - state.started_at)]
+
+    def forget(self, request_id: str) -> None:
+        """Drop a request's state once the chain has settled it (fulfilled or expired)."""
+        self.requests.pop(request_id, None)
+
+    def describe(self) -> dict[str, Any]:
+        return {"node": self.node_id, "pending": sorted(self.requests), "masters": {t: m for t, (m, _) in
+                                                                                       self.masters.items()}}

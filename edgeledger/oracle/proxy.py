@@ -1,0 +1,243 @@
+"""Pedal's oracle proxy contract and the ``oracle.fulfill`` transaction kind (Algorithm 1).
+
+The proxy keeps the registry of oracle nodes (BLS key checked by its proof of possession,
+VRF key), the working groups (Feldman commitments; C_0 is the group key) and the pending
+request queue. A master's fulfillment is accepted only when, deterministically on chain:
+
+1. the request is still pending (a replay of a fulfilled request is refused) and has not
+   expired (``height <= expires_at_height``);
+2. the sender is the master and its VRF proof over ``seed || term`` verifies under its
+   registered key with ``beta < threshold(alpha, n)``, or -- fallback -- it presents the
+   proofs of >= 2/3 of the registered nodes, none under the threshold, its own the smallest;
+3. the master belongs to the named group and the group key is that group's C_0;
+4. the signature verifies under the group key over (chain, proxy, request, result): with
+   threshold t = ceil(2|group|/3) that proves >= 2/3 of the group signed.
+
+Then the request leaves the queue and the application's callback runs in the same
+transaction, with ``sender = "contract:<proxy>"`` (the runtime has no contract-to-contract
+call, so this kind performs both executions and commits them atomically).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeledger.codec import decode, encode
+from edgeledger.crypto.bls import bls_pop_verify, bls_verify
+from edgeledger.crypto.threshold import group_public_key
+from edgeledger.crypto.vrf import PUBLIC_KEY_BYTES
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.ledger.contracts import (
+    CallContext, CallLog, Contract, ContractError, StateEntry, Version, contract_meta, contract_method, contract_state,
+    contract_types, execute, register_contract, step_budget,
+)
+from edgeledger.ledger.contracts.runtime import state_key
+from edgeledger.ledger.state import TxContext, tx_kinds
+from edgeledger.ledger.transaction import Transaction
+from edgeledger.oracle.election import election_threshold, fallback_quorum, qualifies, verified_output
+from edgeledger.oracle.records import Fulfillment, OracleFulfill, OracleRequest, result_message
+
+__all__ = ["OracleProxy", "PROXY_CODE", "request_body", "callback_sender", "pending_request", "registered_nodes",
+           "registered_group", "commit_executions", "BLS_VERIFY_STEPS", "VRF_VERIFY_STEPS"]
+
+PROXY_CODE = "pedal.oracle_proxy"
+BLS_VERIFY_STEPS = 200
+VRF_VERIFY_STEPS = 50
+
+
+def callback_sender(proxy: str) -> str:
+    """The sender an application's callback sees when ``proxy`` calls it back."""
+    return f"contract:{proxy}"
+
+
+def request_body(chain_id: str, proxy: str, kind: str, source: str, params: bytes, callback_contract: str,
+                 callback_method: str, timestamp_ms: int) -> bytes:
+    """What the requester signs as its certificate (Fig. 2: requester key and certificate)."""
+    return encode(("pedal-request", chain_id, proxy, kind, source, params, callback_contract, callback_method,
+                   timestamp_ms))
+
+
+@register_contract
+class OracleProxy(Contract):
+    name = PROXY_CODE
+    version = 1
+
+    def init(self, ctx: CallContext, seed: bytes, alpha_milli: int = 1000, term_blocks: int = 10) -> None:
+        ctx.require(isinstance(seed, bytes) and len(seed) >= 16, "election seed must be >= 16 bytes")
+        ctx.require(alpha_milli > 0 and term_blocks > 0, "alpha and term_blocks must be positive")
+        for key, value in (("admin", ctx.sender), ("seed", seed), ("alpha_milli", alpha_milli),
+                           ("term_blocks", term_blocks), ("nodes", []), ("seq", 0)):
+            ctx.put(key, value)
+
+    @contract_method("oracle")
+    def register(self, ctx: CallContext, bls_public_key: bytes, pop: bytes, vrf_public_key: bytes) -> int:
+        """Register the sender as an oracle node; returns the number of registered nodes."""
+        nodes: list[str] = ctx.get("nodes", [])
+        ctx.require(ctx.sender not in nodes, f"oracle node {ctx.sender!r} is already registered")
+        ctx.step(BLS_VERIFY_STEPS)
+        ctx.require(bls_pop_verify(bls_public_key, pop), f"BLS proof of possession of {ctx.sender!r} does not verify")
+        ctx.require(isinstance(vrf_public_key, bytes) and len(vrf_public_key) == PUBLIC_KEY_BYTES,
+                    f"VRF public key must be {PUBLIC_KEY_BYTES} bytes")
+        ctx.put(f"node/{ctx.sender}", [bls_public_key, vrf_public_key])
+        ctx.put("nodes", sorted(nodes + [ctx.sender]))
+        ctx.emit("registered", node=ctx.sender)
+        return len(nodes) + 1
+
+    @contract_method()
+    def register_group(self, ctx: CallContext, group_id: str, members: list[str], commitments: list[bytes],
+                       threshold: int) -> bytes:
+        """The dealer (the proxy's admin) records a working group's Feldman commitments."""
+        ctx.require(ctx.sender == ctx.get("admin"), f"only the admin may register groups, not {ctx.sender!r}")
+        ctx.require(ctx.get(f"group/{group_id}") is None, f"group {group_id!r} exists")
+        nodes = ctx.get("nodes", [])
+        ctx.require(len(members) > 0 and len(set(members)) == len(members), "group members must be distinct")
+        ctx.require(all(m in nodes for m in members), "every group member must be a registered oracle node")
+        need = -(-2 * len(members) // 3)
+        ctx.require(threshold >= need and len(commitments) == threshold,
+                    f"threshold must be >= ceil(2n/3) = {need} with one commitment per coefficient, got "
+                    f"t={threshold} and {len(commitments)} commitments")
+        ctx.step(BLS_VERIFY_STEPS)
+        try:
+            key = group_public_key(commitments)
+        except EdgeLedgerError as exc:
+            raise ContractError(f"group {group_id!r}: bad commitment: {exc}") from None
+        ctx.put(f"group/{group_id}", [members, commitments, threshold])
+        ctx.emit("group", group_id=group_id, key=key)
+        return key
+
+    @contract_method()
+    def request(self, ctx: CallContext, kind: str, source: str, params: bytes, callback_contract: str,
+                callback_method: str, timestamp_ms: int, ttl_blocks: int, certificate: bytes) -> str:
+        """File a request; emits ``requested`` with the encoded :class:`OracleRequest`."""
+        body = request_body(ctx.chain_id, ctx.contract, kind, source, params, callback_contract, callback_method,
+                            timestamp_ms)
+        ctx.require(ctx.verify_signature(ctx.sender, body, certificate), "requester certificate does not verify")
+        ctx.require(ttl_blocks > 0, f"ttl_blocks must be positive, got {ttl_blocks}")
+        seq = ctx.get("seq", 0) + 1
+        ctx.put("seq", seq)
+        request = OracleRequest(
+            request_id=f"{ctx.contract}#{seq}", kind=kind, source=source, params=params, requester=ctx.sender,
+            requester_certificate=certificate, callback_contract=callback_contract, callback_method=callback_method,
+            timestamp_ms=timestamp_ms, expires_at_height=ctx.height + ttl_blocks,
+            term=ctx.height // ctx.get("term_blocks"), height=ctx.height)
+        ctx.put(f"pending/{request.request_id}", [encode(request), len(ctx.get("nodes", []))])
+        ctx.emit("requested", request=encode(request))
+        return request.request_id
+
+    # not a contract_method: reachable only through the ``oracle.fulfill`` kind below
+    def fulfill(self, ctx: CallContext, f: Fulfillment) -> OracleRequest:
+        raw = ctx.get(f"pending/{f.request_id}")
+        if raw is None:
+            done = ctx.get(f"done/{f.request_id}")
+            ctx.require(False, f"request {f.request_id!r} is not pending" +
+                        (f" (fulfilled at height {done}: replay refused)" if done is not None else ""))
+        request, n_registered = decode(raw[0], OracleRequest), raw[1]
+        ctx.require(ctx.height <= request.expires_at_height,
+                    f"request {f.request_id!r} expired at height {request.expires_at_height}, now {ctx.height}")
+        ctx.require(ctx.sender == f.master, f"fulfillment names master {f.master!r} but is sent by {ctx.sender!r}")
+        self._check_election(ctx, f, request, n_registered)
+        group = ctx.get(f"group/{f.group_id}")
+        ctx.require(group is not None, f"unknown group {f.group_id!r}")
+        members, commitments, _ = group
+        ctx.require(f.master in members, f"master {f.master!r} is not in group {f.group_id!r}")
+        ctx.step(BLS_VERIFY_STEPS)
+        ctx.require(f.group_public_key == group_public_key(commitments),
+                    f"group key is not group {f.group_id!r}'s registered key")
+        ctx.step(BLS_VERIFY_STEPS)
+        message = result_message(ctx.chain_id, ctx.contract, f.request_id, f.result)
+        ctx.require(bls_verify(f.group_public_key, message, f.signature),
+                    f"group signature over request {f.request_id!r} does not verify (needs >= 2/3 of the group)")
+        ctx.delete(f"pending/{f.request_id}")
+        ctx.put(f"done/{f.request_id}", ctx.height)
+        ctx.emit("fulfilled", request_id=f.request_id, master=f.master, group=f.group_id, result=f.result)
+        return request
+
+    def _check_election(self, ctx: CallContext, f: Fulfillment, request: OracleRequest, n_registered: int) -> None:
+        seed = ctx.get("seed")
+        threshold = election_threshold(ctx.get("alpha_milli"), n_registered)
+        outputs: dict[str, bytes] = {}
+        for proof in f.election:
+            ctx.require(proof.term == request.term,
+                        f"VRF proof for term {proof.term}, request is in term {request.term}")
+            entry = ctx.get(f"node/{proof.node_id}")
+            ctx.require(entry is not None, f"VRF proof from unregistered node {proof.node_id!r}")
+            ctx.step(VRF_VERIFY_STEPS)
+            beta = verified_output(proof, entry[1], seed)
+            ctx.require(beta is not None, f"VRF proof of {proof.node_id!r} does not verify")
+            outputs[proof.node_id] = beta
+        ctx.require(f.master in outputs, f"no VRF proof from the master {f.master!r}")
+        if len(f.election) == 1:
+            ctx.require(qualifies(outputs[f.master], threshold),
+                        f"master {f.master!r}'s VRF output is not under the election threshold")
+            return
+        need = fallback_quorum(n_registered)
+        ctx.require(len(outputs) == len(f.election) and len(outputs) >= need,
+                    f"fallback election needs >= {need} distinct proofs, got {len(outputs)}")
+        ctx.require(not any(qualifies(b, threshold) for b in outputs.values()),
+                    "fallback election used although a node qualified")
+        ctx.require(min(outputs, key=lambda n: (outputs[n], n)) == f.master,
+                    f"fallback master must have the smallest VRF output, {f.master!r} does not")
+
+
+def commit_executions(ctx: TxContext, tx: Transaction, runs: list[tuple[str, Any]], log_contract: str, method: str,
+                      result: Any) -> None:
+    """Commit several contracts' executions of one transaction atomically, with one call log."""
+    version = Version(height=ctx.height, tx=tx.tx_id[:8])
+    events = []
+    for contract, execution in runs:
+        for key in sorted(execution.write_set):
+            value = execution.write_set[key]
+            if value is None:
+                ctx.delete(state_key(contract, key))
+            else:
+                ctx.put(state_key(contract, key), encode(StateEntry(version=version, value=value)))
+        events += execution.events
+    ctx.put(f"clog/{tx.tx_id.hex()}", encode(CallLog(tx_id=tx.tx_id, height=ctx.height, sender=tx.sender,
+                                                     contract=log_contract, method=method, result=result,
+                                                     events=events)))
+    raw = ctx.get(f"clogs/{ctx.height}")
+    ids = decode(raw, list[bytes]) if raw is not None else []
+    ctx.put(f"clogs/{ctx.height}", encode(ids + [tx.tx_id]))
+
+
+@tx_kinds.register("oracle.fulfill")
+def apply_fulfill(ctx: TxContext, tx: Transaction) -> None:
+    """Verify a master's fulfillment on the proxy, then run the application's callback."""
+    payload = decode(tx.payload, OracleFulfill)
+    meta = contract_meta(ctx, payload.proxy)
+    if meta is None or meta.code != PROXY_CODE:
+        raise ContractError(f"{payload.proxy!r} is not a deployed {PROXY_CODE} contract")
+    budget = step_budget["default"]
+    pctx = CallContext(ctx, ctx.membership, payload.proxy, height=ctx.height, sender=tx.sender, tx_id=tx.tx_id,
+                       budget=budget)
+    try:
+        request = OracleProxy().fulfill(pctx, payload.fulfillment)
+    except EdgeLedgerError:
+        raise
+    except Exception as exc:  # a malformed fulfillment fails its transaction only
+        raise ContractError(f"{payload.proxy}.fulfill raised {type(exc).__name__}: {exc}") from None
+    app = contract_meta(ctx, request.callback_contract)
+    if app is None:
+        raise ContractError(f"callback contract {request.callback_contract!r} is not deployed")
+    actx = CallContext(ctx, ctx.membership, request.callback_contract, height=ctx.height,
+                       sender=callback_sender(payload.proxy), tx_id=tx.tx_id, budget=budget)
+    result = decode(payload.fulfillment.result, Any)  # type: ignore[arg-type]
+    callback = execute(contract_types.get(f"{app.code}@{app.version}"), actx, request.callback_method,
+                       [request.request_id, result])
+    commit_executions(ctx, tx, [(payload.proxy, pctx.execution), (request.callback_contract, callback)], payload.proxy,
+            "fulfill", callback.result)
+
+
+def pending_request(view: Any, proxy: str, request_id: str) -> OracleRequest | None:
+    raw = contract_state(view, proxy, f"pending/{request_id}")
+    return None if raw is None else decode(raw[0], OracleRequest)
+
+
+def registered_nodes(view: Any, proxy: str) -> dict[str, tuple[bytes, bytes]]:
+    """node id -> (BLS public key, VRF public key), in id order."""
+    return {n: tuple(contract_state(view, proxy, f"node/{n}")) for n in contract_state(view, proxy, "nodes", [])}
+
+
+def registered_group(view: Any, proxy: str, group_id: str) -> tuple[list[str], list[bytes], int] | None:
+    raw = contract_state(view, proxy, f"group/{group_id}")
+    return None if raw is None else (raw[0], raw[1], raw[2])

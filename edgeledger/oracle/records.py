@@ -1,0 +1,130 @@
+"""The nouns of Pedal's oracle protocol (Lin, Gao, Shi et al., SewingChain, Algorithm 1).
+
+On chain: an oracle node's :class:`OracleRegistration`, a working :class:`OracleGroup`
+(Feldman commitments of its threshold key), a pending :class:`OracleRequest` and the
+master's :class:`Fulfillment`. On the wire between oracle nodes: :class:`ElectionProof`
+(a node's VRF proof for a term), :class:`Observation` (a member's signed reading),
+:class:`ResultProposal` (the master's aggregate) and :class:`ResultShare` (a member's
+threshold-signature share over the proposal).
+"""
+
+from __future__ import annotations
+
+from edgeledger.codec import Record, encode
+from edgeledger.crypto.hashing import sha256
+
+__all__ = [
+    "OracleRegistration", "OracleGroup", "OracleRequest", "Fulfillment", "ElectionProof", "Observation",
+    "ResultProposal", "ResultShare", "OracleFulfill", "result_message", "election_input", "ORACLE_MESSAGES",
+]
+
+
+class OracleRegistration(Record):
+    """A registered oracle node: its BLS key (with proof of possession) and VRF key."""
+
+    node_id: str
+    bls_public_key: bytes
+    vrf_public_key: bytes
+
+
+class OracleGroup(Record):
+    """A working group: members in share-index order (member i holds share i + 1), the
+    Feldman commitments C_0..C_{t-1} (C_0 is the group key) and the threshold t."""
+
+    group_id: str
+    members: list[str]
+    commitments: list[bytes]
+    threshold: int
+
+
+class OracleRequest(Record):
+    """A pending request (Fig. 2): what to fetch or compute, who asked, where to call back."""
+
+    request_id: str
+    kind: str  # "data" | "compute" | "cross-chain"
+    source: str  # data source id, FL task digest, or destination chain
+    params: bytes  # canonical encoding of kind-specific parameters
+    requester: str
+    requester_certificate: bytes  # the requester's signature over the request body
+    callback_contract: str
+    callback_method: str
+    timestamp_ms: int
+    expires_at_height: int
+    term: int  # election term: request height // term_blocks
+    height: int  # the height the request was filed at
+
+
+class ElectionProof(Record, tag="oracle.vrf"):
+    """A node's VRF proof over ``seed || term`` (RFC 9381 ECVRF-EDWARDS25519-SHA512-TAI)."""
+
+    term: int
+    node_id: str
+    proof: bytes
+
+
+class Fulfillment(Record):
+    """What the master writes to the chain: result, group signature, VRF proof(s).
+
+    ``election`` holds only the master's proof when it qualified; in the fallback (no node
+    under the threshold) it holds the proofs of at least 2/3 of the registered nodes and
+    the master's is the smallest output among them.
+    """
+
+    request_id: str
+    result: bytes  # canonical encoding of the result value (integers, bytes, no floats)
+    master: str
+    group_id: str
+    group_public_key: bytes
+    signature: bytes
+    election: list[ElectionProof]
+
+
+class OracleFulfill(Record):
+    """Payload of the ``oracle.fulfill`` transaction kind."""
+
+    proxy: str
+    fulfillment: Fulfillment
+
+
+class Observation(Record, tag="oracle.observation"):
+    """A member's reading for a request, signed with its node key."""
+
+    request_id: str
+    node_id: str
+    value: bytes  # canonical encoding: fixed-point int for data, digest for compute
+    signature: bytes
+
+    def signing_bytes(self) -> bytes:
+        return encode(("pedal-observation", self.request_id, self.node_id, self.value))
+
+
+class ResultProposal(Record, tag="oracle.proposal"):
+    """The master's aggregate and the observations it came from, for members to check."""
+
+    request_id: str
+    master: str
+    group_id: str
+    result: bytes
+    observations: list[Observation]
+
+
+class ResultShare(Record, tag="oracle.share"):
+    """A member's threshold-signature share over :func:`result_message`."""
+
+    request_id: str
+    node_id: str
+    index: int
+    signature_share: bytes
+
+
+ORACLE_MESSAGES: tuple[type, ...] = (ElectionProof, Observation, ResultProposal, ResultShare)
+
+
+def result_message(chain_id: str, proxy: str, request_id: str, result: bytes) -> bytes:
+    """The bytes a group signs: bound to the chain, the proxy instance and the request."""
+    return sha256(encode(("pedal-result", chain_id, proxy, request_id, result)))
+
+
+def election_input(seed: bytes, term: int) -> bytes:
+    """VRF input ``seed_term || term`` (Algorithm 1, line 2)."""
+    return bytes(seed) + int(term).to_bytes(8, "big")

@@ -1,0 +1,134 @@
+"""The oracle relay group of cross-chain collaboration, as a sans-IO core (Fig. 3).
+
+Every member follows the FBC and the LBCs it serves. Each chain event that needs the
+group's word becomes a *statement* (:mod:`edgeledger.oracle.crosschain`); members sign a
+threshold share of it and send it to the statement's coordinator -- the member at
+``sha256(statement) mod n``, so the work rotates deterministically -- which combines ``t``
+shares into the group signature and submits the resulting transactions to the right chain
+(:class:`ChainSubmit`). The group key, not the coordinator, is what the gateways trust.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeledger.codec import Record, decode
+from edgeledger.crypto.hashing import sha256
+from edgeledger.crypto.keys import PrivateKey
+from edgeledger.crypto.merkle import merkle_proof
+from edgeledger.crypto.threshold import Share, combine, sign_share, verify_signature_share
+from edgeledger.effects import Effect, Rejected, Send
+from edgeledger.ledger.contracts import ContractCall
+from edgeledger.ledger.transaction import make_transaction
+from edgeledger.oracle.crosschain import (
+    GATEWAY, CrossChainMessage, XAck, XDeliver, ack_statement, file_statement, root_statement,
+)
+from edgeledger.oracle.records import OracleGroup
+
+__all__ = ["RelayShare", "ChainSubmit", "RelayCore"]
+
+
+class RelayShare(Record, tag="xchain.share"):
+    statement: bytes
+    index: int
+    signature_share: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSubmit(Effect):
+    """Submit ``tx`` to chain ``chain_id`` (a relay member is a client of several chains)."""
+
+    chain_id: str
+    tx: Any
+
+
+@dataclass
+class _Pending:
+    kind: str  # file | root | ack
+    context: dict[str, Any]
+    shares: dict[int, bytes] = field(default_factory=dict)
+    done: bool = False
+
+
+class RelayCore:
+    def __init__(self, node_id: str, key: PrivateKey, fbc: str, group: OracleGroup, share: Share) -> None:
+        self.node_id, self.key, self.fbc, self.group, self.share = node_id, key, fbc, group, share
+        self.nonces: dict[str, int] = {}
+        self.batches: dict[tuple[str, int], list[bytes]] = {}  # (source chain, batch) -> encoded messages
+        self.statements: dict[bytes, _Pending] = {}
+
+    def coordinator(self, statement: bytes) -> str:
+        return self.group.members[int.from_bytes(sha256(statement), "big") % len(self.group.members)]
+
+    # -- inputs ------------------------------------------------------------------------------
+    def on_block_events(self, chain_id: str, height: int, events: list[tuple[str, dict[str, Any]]],
+                        now: float) -> list[Effect]:
+        effects: list[Effect] = []
+        outgoing = [attrs["message"] for name, attrs in events if name == "outgoing"]
+        if outgoing and chain_id != self.fbc:
+            self.batches[(chain_id, height)] = outgoing
+            digests = [sha256(m) for m in outgoing]
+            effects += self._attest("file", file_statement(self.fbc, chain_id, height, digests),
+                                    {"source": chain_id, "batch": height, "digests": digests})
+        for name, attrs in events:
+            if name == "filed" and chain_id == self.fbc:
+                st = root_statement(self.fbc, attrs["source"], attrs["batch"], attrs["root"])
+                effects += self._attest("root", st, {"source": attrs["source"], "batch": attrs["batch"],
+                                                     "root": attrs["root"]})
+            elif name == "received" and chain_id != self.fbc:
+                st = ack_statement(attrs["source"], attrs["msg_id"], attrs["result"])
+                effects += self._attest("ack", st, {"source": attrs["source"], "msg_id": attrs["msg_id"],
+                                                    "result": attrs["result"]})
+        return effects
+
+    def on_share(self, sender: str, share: RelayShare, now: float) -> list[Effect]:
+        pending = self.statements.get(share.statement)
+        index = self.group.members.index(sender) + 1 if sender in self.group.members else -1
+        if index != share.index or not verify_signature_share(index, share.statement, share.signature_share,
+                                                              self.group.commitments):
+            return [Rejected(sender, "xchain.share", "signature share does not verify for this member")]
+        if pending is None:  # the share outran our own view of the chain event: keep it
+            pending = self.statements.setdefault(share.statement, _Pending("", {}))
+        pending.shares[index] = share.signature_share
+        return self._maybe_submit(share.statement)
+
+    # -- steps -------------------------------------------------------------------------------
+    def _attest(self, kind: str, statement: bytes, context: dict[str, Any]) -> list[Effect]:
+        pending = self.statements.setdefault(statement, _Pending(kind, context))
+        pending.kind, pending.context = kind, context
+        mine = RelayShare(statement=statement, index=self.share.index,
+                          signature_share=sign_share(self.share, statement))
+        coordinator = self.coordinator(statement)
+        if coordinator != self.node_id:
+            return [Send(coordinator, mine)]
+        pending.shares[mine.index] = mine.signature_share
+        return self._maybe_submit(statement)
+
+    def _maybe_submit(self, statement: bytes) -> list[Effect]:
+        pending = self.statements[statement]
+        if pending.done or not pending.kind or len(pending.shares) < self.group.threshold \
+                or self.coordinator(statement) != self.node_id:
+            return []
+        pending.done = True
+        signature = combine(dict(sorted(pending.shares.items())[: self.group.threshold]))
+        c = pending.context
+        if pending.kind == "file":
+            return [self._call(self.fbc, "contract.call", ContractCall(
+                contract=GATEWAY, method="file", args=[c["source"], c["batch"], c["digests"], signature]))]
+        if pending.kind == "ack":
+            return [self._call(c["source"], "xchain.ack", XAck(msg_id=c["msg_id"], result=c["result"],
+                                                               signature=signature))]
+        effects = [self._call(c["source"], "contract.call", ContractCall(
+            contract=GATEWAY, method="anchor", args=[c["batch"], c["root"], signature]))]
+        messages = self.batches.get((c["source"], c["batch"]), [])
+        leaves = [sha256(m) for m in messages]
+        for i, raw in enumerate(messages):
+            msg = decode(raw, CrossChainMessage)
+            effects.append(self._call(msg.dest_chain, "xchain.deliver", XDeliver(
+                message=raw, batch=c["batch"], root=c["root"], proof=merkle_proof(leaves, i), signature=signature)))
+        return effects
+
+    def _call(self, chain_id: str, kind: str, payload: Any) -> ChainSubmit:
+        self.nonces[chain_id] = self.nonces.get(chain_id, 0) + 1
+        return ChainSubmit(chain_id, make_transaction(self.key, self.node_id, self.nonces[chain_id], kind, payload))

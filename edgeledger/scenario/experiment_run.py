@@ -1,0 +1,169 @@
+"""Run every setting of an experiment and write its results folder.
+
+``<out>/<experiment>[-quick]-<timestamp>/``: ``settings/<slug>/`` (each setting's run folder:
+scenario, metrics.csv, summary.json, chain), ``rounds.csv`` (setting, round, accuracy, loss:
+all settings in one long table), ``summary.csv`` / ``summary.json`` (one row per setting:
+final accuracy and loss, rounds to the target, rejected updates, wall time, or why it is
+pending) and ``plots/accuracy.png``, ``plots/loss.png`` (one line per setting).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.scenario.experiments import Experiment, Setting
+
+__all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to"]
+
+
+@dataclass
+class SettingResult:
+    label: str
+    slug: str
+    status: str  # "done" | "pending" | "failed"
+    reason: str = ""
+    rounds: list[int] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    final_accuracy: float | None = None
+    final_loss: float | None = None
+    rounds_to_target: int | None = None
+    updates_rejected: int = 0
+    aggregation_failures: int = 0  # rounds whose aggregation raised (the global model stayed put)
+    head_hash: str | None = None
+    wall_s: float = 0.0
+
+
+@dataclass
+class ExperimentResult:
+    experiment: Experiment
+    quick: bool
+    out_dir: Path
+    settings: list[SettingResult]
+    wall_s: float = 0.0
+
+
+def rounds_to(accuracy: list[float], target: float) -> int | None:
+    """The first round (1-based) whose accuracy reaches ``target``, or None."""
+    return next((i + 1 for i, a in enumerate(accuracy) if a is not None and a >= target), None)
+
+
+def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
+                 on_round: Callable[[dict[str, Any]], None] | None = None) -> SettingResult:
+    from edgeledger.scenario.results import write_results
+    from edgeledger.scenario.runner import run_scenario
+
+    scenario = exp.scenario(setting, quick)
+    reason = exp.pending_reason(scenario)
+    if reason is not None:
+        return SettingResult(setting.label, setting.slug, "pending", reason)
+    scenario = scenario.model_copy(update={"output": scenario.output.model_copy(update={"plots": False})})
+    t0 = time.perf_counter()
+    try:
+        result = run_scenario(scenario, progress=on_round)
+    except EdgeLedgerError as exc:  # e.g. a plug-in not wired into the round yet: the rest still run
+        return SettingResult(setting.label, setting.slug, "failed", f"{type(exc).__name__}: {exc}",
+                             wall_s=round(time.perf_counter() - t0, 3))
+    write_results(result, out / "settings" / setting.slug)
+    history = result.network.aggregator.history
+    acc = [float(h.get("accuracy", float("nan"))) for h in history]
+    loss = [float(h.get("loss", float("nan"))) for h in history]
+    s = result.summary
+    failures = [r[4] for r in result.rejections if r[3] == "aggregation"]
+    if history and len(failures) >= len(history):  # e.g. a rule whose round hooks are not wired yet
+        return SettingResult(setting.label, setting.slug, "pending",
+                             f"aggregation failed in every round: {failures[0]}", wall_s=round(time.perf_counter() - t0, 3))
+    return SettingResult(
+        setting.label, setting.slug, "done", aggregation_failures=len(failures), rounds=[int(h.get("round", i + 1)) for i, h in enumerate(history)],
+        accuracy=acc, loss=loss, final_accuracy=acc[-1] if acc else None, final_loss=loss[-1] if loss else None,
+        rounds_to_target=rounds_to(acc, exp.target_accuracy) if exp.target_accuracy is not None else None,
+        updates_rejected=int(s["updates_rejected"]), head_hash=s["head_hash"],
+        wall_s=round(time.perf_counter() - t0, 3))
+
+
+def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
+                   progress: Callable[[int, int, SettingResult], None] | None = None,
+                   only: str | None = None,
+                   on_round: Callable[[dict[str, Any]], None] | None = None) -> ExperimentResult:
+    """Run every setting of ``exp`` (those whose label contains ``only``, if given) into ``out_dir``;
+    ``progress`` hears of each finished setting, ``on_round`` of each round (the runner's progress)."""
+    t0 = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = [s for s in exp.settings() if only is None or only.lower() in s.label.lower()]
+    results = []
+    for i, setting in enumerate(settings):
+        r = _run_setting(exp, setting, quick, out_dir, on_round)
+        results.append(r)
+        if progress is not None:
+            progress(i + 1, len(settings), r)
+    result = ExperimentResult(exp, quick, out_dir, results, round(time.perf_counter() - t0, 3))
+    write_experiment(result)
+    return result
+
+
+def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:
+    row = {"setting": r.label, "status": r.status, "final_accuracy": r.final_accuracy, "final_loss": r.final_loss,
+           "rounds": len(r.rounds), "updates_rejected": r.updates_rejected,
+           "aggregation_failures": r.aggregation_failures, "wall_s": r.wall_s,
+           "head_hash": r.head_hash, "reason": r.reason}
+    if exp.target_accuracy is not None:
+        row["rounds_to_target"] = r.rounds_to_target
+    return row
+
+
+def write_experiment(result: ExperimentResult) -> None:
+    """rounds.csv, summary.csv, summary.json and the plots of ``result``."""
+    exp, out = result.experiment, result.out_dir
+    with open(out / "rounds.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["setting", "round", "accuracy", "loss"])
+        for r in result.settings:
+            for rnd, a, l in zip(r.rounds, r.accuracy, r.loss):
+                w.writerow([r.label, rnd, repr(a), repr(l)])
+    rows = [_summary_row(exp, r) for r in result.settings]
+    with open(out / "summary.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["setting"])
+        w.writeheader()
+        w.writerows(rows)
+    meta = {"experiment": exp.name, "description": exp.description, "quick": result.quick,
+            "target_accuracy": exp.target_accuracy, "wall_s": result.wall_s, "settings": rows,
+            "curves": [asdict(r) for r in result.settings]}
+    (out / "summary.json").write_text(json.dumps(meta, indent=1) + "\n")
+    _plots(result, out / "plots")
+
+
+def _plots(result: ExperimentResult, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    done = [r for r in result.settings if r.status == "done"]
+    mode = "quick" if result.quick else "full"
+    for metric, ylabel in (("accuracy", "test accuracy"), ("loss", "test loss")):
+        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+        colors = plt.cm.tab20.colors if len(done) > 10 else plt.cm.tab10.colors
+        for i, r in enumerate(done):  # colour and line style keep up to 40 settings apart
+            ax.plot(r.rounds, getattr(r, metric), marker="o", markersize=3, label=r.label,
+                    color=colors[i % len(colors)], linestyle=("-", "--")[(i // len(colors)) % 2])
+        ax.set_xlabel("round")
+        ax.set_ylabel(ylabel)
+        if metric == "accuracy":
+            ax.set_ylim(0, 1)
+            if result.experiment.target_accuracy is not None:
+                ax.axhline(result.experiment.target_accuracy, color="grey", linestyle="--", linewidth=1)
+        ax.set_title(f"{result.experiment.name} ({mode}): {ylabel} vs rounds")
+        ax.grid(alpha=0.3)
+        if done:
+            ax.legend(fontsize=7, ncol=2 if len(done) > 8 else 1)
+        fig.tight_layout()
+        fig.savefig(out / f"{metric}.png")
+        plt.close(fig)

@@ -1,0 +1,241 @@
+"""ChainFL Section IV on our MEC model: one command per experiment, a results folder each.
+
+    python experiments/offloading/run.py fl_vs_local [--quick]   # (a) utility vs rounds, FL or not
+    python experiments/offloading/run.py hidden_layers [--quick] # (b) 1..4 hidden layers
+    python experiments/offloading/run.py local_rounds [--quick]  # (c) local training between aggregations
+    python experiments/offloading/run.py devices [--quick]       # (d) participating devices
+    python experiments/offloading/run.py security [--quick]      # (e) upload/download attacks, protection on/off
+    python experiments/offloading/run.py all [--quick]
+
+Every federated curve is a real scenario (``base.toml`` plus the variant's overrides) run by
+``run_scenario``: signed uploads through the edges, digests on chain, verified downloads.
+The "without FL" curve of (a) trains the same devices' agents alone (same seeds, same local
+slots, no aggregation) and averages their utilities. Results go to
+``experiments/offloading/results/<name>[-quick]/``: ``curves.csv`` (variant, round, metric,
+value), ``summary.json`` (final figures and the references) and PNG plots with the
+baselines' and the optimum's utility as horizontal lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+from edgeledger.crypto.hashing import derive_seed  # noqa: E402
+from edgeledger.offload.federated import OffloadFederation  # noqa: E402
+from edgeledger.offload.learner import reference_costs  # noqa: E402
+from edgeledger.scenario.runner import run_scenario  # noqa: E402
+from edgeledger.scenario.schema import Scenario, load_scenario  # noqa: E402
+
+BASE = HERE / "base.toml"
+REFERENCES = ["all_local", "all_edge", "all_cloud", "random", "greedy", "coordinate_descent", "optimum"]
+Variant = tuple[str, list[str]]  # label, scenario overrides
+
+
+def _hidden(k: int) -> str:
+    return "offload.env.dqn.hidden_layers=" + json.dumps([120, 80, 60, 40][:k])
+
+
+def experiments(quick: bool) -> dict[str, dict[str, Any]]:
+    """Each experiment: common overrides and its variants (label, overrides)."""
+    rounds = 10 if quick else 60
+    agent = ("offload.env.dqn={train_every_steps=2, double=true"
+             + (", epsilon_decay_steps=1000}" if quick else "}"))
+    common = [f"fl.rounds={rounds}", "offload.local_slots=10", agent]
+    return {
+        "fl_vs_local": {"common": common, "variants": [("with FL", [])], "no_fl": True},
+        "hidden_layers": {"common": common, "variants": [(f"{k} hidden", [_hidden(k)]) for k in (1, 2, 3, 4)]},
+        "local_rounds": {
+            "common": [f"fl.rounds={8 if quick else 40}", agent],
+            "variants": [(f"{10 * s} local steps", [f"offload.local_slots={s}"])
+                         for s in ((2, 5, 10, 20) if quick else (5, 10, 25, 50, 100))],
+        },
+        "devices": {
+            "common": [*common, "topology.devices_per_edge=4"],
+            "variants": [(f"{k} devices", [f"fl.clients_per_round={k}"]) for k in (2, 5, 10, 20)],
+        },
+        "security": {
+            "common": [*common, "topology.edges=10", "topology.devices_per_edge=1", "fl.round_timeout_s=30.0"],
+            "variants": [
+                (f"{what}{', protected' if on else ', unprotected'}",
+                 [*attack, f"fl.verify_uploads={str(on).lower()}", f"fl.verify_downloads={str(on).lower()}"])
+                for what, attack in (
+                    ("no attack", []),
+                    ("upload 10%", ['attacks=[{kind="upload_tamper", nodes=["edge-0"]}]']),
+                    ("upload 20%", ['attacks=[{kind="upload_tamper", nodes=["edge-0", "edge-1"]}]']),
+                    ("download 20%", ['attacks=[{kind="download_tamper", nodes=["edge-0", "edge-1"]}]']),
+                )
+                for on in ((True,) if what == "no attack" else (True, False))
+            ],
+        },
+    }
+
+
+def scenario_for(common: list[str], overrides: list[str], name: str) -> Scenario:
+    return load_scenario(BASE, [f"name={json.dumps(name)}", *common, *overrides])
+
+
+def federated_curves(scenario: Scenario) -> dict[str, dict[int, float]]:
+    """Per-round cloud metrics (utility, gain ratio, loss) and the devices' mean TD loss."""
+    result = run_scenario(scenario)
+    curves: dict[str, dict[int, float]] = defaultdict(dict)
+    train: dict[int, list[float]] = defaultdict(list)
+    for m in result.metrics:
+        if m.node == "cloud" and m.metric in ("fl.utility", "fl.gain_ratio", "fl.loss", "fl.updates_rejected"):
+            curves[m.metric.removeprefix("fl.")][m.round] = m.value
+        elif m.metric == "fl.train_loss" and np.isfinite(m.value):
+            train[m.round].append(m.value)
+    curves["train_loss"] = {r: float(np.mean(v)) for r, v in sorted(train.items())}
+    curves["downloads_rejected"] = {0: float(result.summary["downloads_rejected"])}
+    return curves
+
+
+def local_only_curves(scenario: Scenario) -> dict[str, dict[int, float]]:
+    """The same devices' agents trained alone (no aggregation); mean utility over devices."""
+    fed = OffloadFederation(scenario)
+    devices = [f"device-{i}" for i in range(scenario.fl.clients_per_round)]
+    learners = [fed.device_learner(d) for d in devices]
+    judge = fed.cloud_learner()
+    params = [fed.cloud_learner().initial_params() for _ in devices]
+    curves: dict[str, dict[int, float]] = defaultdict(dict)
+    for r in range(1, scenario.fl.rounds + 1):
+        results = [lrn.train(p, r, derive_seed(scenario.seed, d, r)) for lrn, p, d in zip(learners, params, devices)]
+        params = [res.params for res in results]
+        scores = [judge.evaluate(p) for p in params]
+        for key in ("utility", "gain_ratio", "loss"):
+            curves[key][r] = float(np.mean([s[key] for s in scores]))
+        finite = [res.loss for res in results if np.isfinite(res.loss)]
+        curves["train_loss"][r] = float(np.mean(finite)) if finite else float("nan")
+    return curves
+
+
+def reference_utilities(scenario: Scenario) -> dict[str, float]:
+    fed = OffloadFederation(scenario)
+    t = scenario.offload
+    return {name: -float(np.mean(reference_costs(fed.config, name, t.eval_slots, t.eval_seed))) for name in REFERENCES}
+
+
+def plot(curves: dict[str, dict[str, dict[int, float]]], refs: dict[str, float], metric: str, path: Path,
+         title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for label, series in curves.items():
+        data = series.get(metric, {})
+        ax.plot(list(data), list(data.values()), marker=".", label=label)
+    if metric == "utility":
+        styles = iter(zip(["-", "--", ":", "-."] * 2, ["tab:gray", "tab:brown", "tab:olive", "tab:pink",
+                                                       "tab:purple", "tab:cyan", "black"]))
+        for name, value in refs.items():
+            style, color = next(styles)
+            if name in ("all_edge", "all_cloud") and value < min(
+                    (min(s["utility"].values()) for s in curves.values() if s.get("utility")), default=value):
+                continue  # far below every curve: listed in summary.json, left off the axis
+            ax.axhline(value, color=color, linestyle=style, linewidth=1, label=f"{name} ({value:.2f})")
+    ax.set_xlabel("FL round")
+    ax.set_ylabel({"utility": "utility  -sum_i Q_i per slot", "loss": "DQN TD loss (global model)",
+                   "train_loss": "DQN TD loss (devices, mean)"}.get(metric, metric))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def draw(name: str, out: Path, curves: dict[str, dict[str, dict[int, float]]], refs: dict[str, float]) -> None:
+    """The experiment's PNGs: utility (with references); loss curves for the security runs."""
+    plot(curves, refs, "utility", out / "utility.png", f"{name}: global Q-network on held-out slots")
+    if name == "security":
+        plot(curves, refs, "loss", out / "loss.png", "security: TD loss of the global Q-network")
+        plot(curves, refs, "train_loss", out / "train_loss.png", "security: devices' local TD loss")
+
+
+def replot(out: Path) -> None:
+    """Redraw a results folder's PNGs from its curves.csv and summary.json."""
+    summary = json.loads((out / "summary.json").read_text())
+    curves: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    with open(out / "curves.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            curves[row["variant"]][row["metric"]][int(row["round"])] = float(row["value"])
+    draw(summary["experiment"], out, curves, summary["references_utility"])
+
+
+def run_experiment(name: str, quick: bool, out_root: Path) -> dict[str, Any]:
+    spec = experiments(quick)[name]
+    out = out_root / (name + ("-quick" if quick else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    curves: dict[str, dict[str, dict[int, float]]] = {}
+    first: Scenario | None = None
+    for label, overrides in spec["variants"]:
+        scenario = scenario_for(spec["common"], overrides, f"offload-{name}")
+        first = first or scenario
+        curves[label] = federated_curves(scenario)
+        print(f"  {label}: utility {curves[label]['utility'][scenario.fl.rounds]:.3f} "
+              f"gain {curves[label]['gain_ratio'][scenario.fl.rounds]:.3f} ({time.perf_counter() - start:.0f} s)",
+              flush=True)
+    if spec.get("no_fl"):
+        assert first is not None
+        curves["without FL"] = local_only_curves(first)
+    assert first is not None
+    refs = reference_utilities(first)
+    with open(out / "curves.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["variant", "round", "metric", "value"])
+        for label, series in curves.items():
+            for metric, data in series.items():
+                writer.writerows([label, r, metric, repr(v)] for r, v in sorted(data.items()))
+    draw(name, out, curves, refs)
+    final = {label: {k: (v[max(v)] if v else None) for k, v in series.items()} for label, series in curves.items()}
+    summary = {"experiment": name, "quick": quick, "wall_s": round(time.perf_counter() - start, 1),
+               "final": final, "references_utility": refs}
+    if name == "fl_vs_local":
+        fl, alone = final["with FL"]["utility"], final["without FL"]["utility"]
+        summary["fl_gain_pct"] = round(100 * (fl - alone) / abs(alone), 2)  # utility is negative: higher is better
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ChainFL Section IV experiments on the offloading DQN")
+    parser.add_argument("name", choices=[*experiments(True), "all"], help="experiment to run (or all)")
+    parser.add_argument("--quick", action="store_true", help="few rounds and slots (about a minute each)")
+    parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results folders")
+    parser.add_argument("--replot", action="store_true", help="only redraw the PNGs of existing results folders")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # tiny MLPs: threads only add contention
+    if args.replot:
+        names = list(experiments(args.quick)) if args.name == "all" else [args.name]
+        for name in names:
+            folder = Path(args.out) / (name + ("-quick" if args.quick else ""))
+            if (folder / "curves.csv").exists():
+                replot(folder)
+                print(f"redrew {folder}")
+        return 0
+    names = list(experiments(args.quick)) if args.name == "all" else [args.name]
+    for name in names:
+        print(f"{name} ({'quick' if args.quick else 'full'})", flush=True)
+        summary = run_experiment(name, args.quick, Path(args.out))
+        print(json.dumps({k: v for k, v in summary.items() if k != "final"} | {
+            "final_utility": {k: round(v["utility"], 3) for k, v in summary["final"].items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Experiments: discovery, the FBFL/Pedal grids, quick runs with results and plots, the CLI."""
+
+import csv
+import json
+import time
+
+import pytest
+
+from edgeledger.cli import main
+from edgeledger.errors import ConfigError
+from edgeledger.scenario.experiment_run import rounds_to, run_experiment
+from edgeledger.scenario.experiments import discover, find_experiment, load_experiment
+
+TINY = """
+[experiment]
+name = "tiny"
+description = "two aggregators on digits"
+base = "base.toml"
+set = ["fl.rounds=2"]
+quick = ["fl.local_epochs=1"]
+target_accuracy = 0.5
+
+[[experiment.axes]]
+name = "aggregator"
+values = [
+  { label = "fedavg", set = ['fl.aggregator="fedavg"'] },
+  { label = "median", set = ['fl.aggregator="median"'] },
+  { label = "not yet", set = ['fl.aggregator="no_such_rule"'] },
+]
+"""
+
+BASE = """
+name = "tiny"
+seed = 5
+[topology]
+edges = 3
+devices_per_edge = 2
+[fl]
+dataset = "digits"
+model = "mlp"
+clients_per_round = 6
+local_epochs = 2
+executor = "batched"
+"""
+
+
+@pytest.fixture()
+def tiny_root(tmp_path):
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "base.toml").write_text(BASE)
+    (tmp_path / "set" / "tiny.toml").write_text(TINY)
+    return tmp_path
+
+
+def cli(capsys, *args):
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return exc.value.code or 0, out.out, out.err
+
+
+def test_shipped_experiments_cover_fbfl_pedal_and_the_anchor():
+    names = {e.name for e in discover()}
+    assert {"fbfl-clients", "fbfl-epochs", "fbfl-partition", "fbfl-selection", "fbfl-attacks",
+            "pedal-random-params", "mnist-anchor"} <= names
+    attacks = find_experiment("fbfl-attacks")
+    labels = [s.label for s in attacks.settings()]
+    assert len(labels) == 16 and "sign_flip / krum" in labels and "label_flip / median" in labels
+    clients = find_experiment("fbfl-clients")
+    assert [clients.scenario(s).topology.n_devices for s in clients.settings()] == [5, 10, 20]
+
+
+def test_pedal_full_settings_follow_the_paper():
+    exp = find_experiment("pedal-random-params")
+    settings = exp.settings()
+    assert len(settings) == 2 * 4 * 3
+    sc = exp.scenario(settings[-1])  # non-IID / 30% / fedavg
+    assert (sc.topology.n_devices, sc.fl.clients_per_round, sc.fl.local_epochs, sc.fl.rounds) == (100, 10, 5, 30)
+    assert sc.fl.partition == "shards" and sc.fl.dataset == "mnist"  # 100 clients x 2 shards = 200 shards
+    assert sc.attacks[0].kind == "free_riding" and sc.attacks[0].fraction == 0.3
+    assert sc.attacks[0].params == {"mode": "random"}
+
+
+def test_quick_shrinks_the_run_but_keeps_what_the_setting_varies():
+    exp = find_experiment("fbfl-clients")
+    twenty = exp.settings()[2]
+    quick = exp.scenario(twenty, quick=True)
+    assert quick.fl.dataset == "digits" and quick.topology.n_devices == 20
+    assert exp.scenario(twenty).fl.dataset == "mnist"
+
+
+def test_files_without_an_experiment_table_are_scenarios_not_experiments(tiny_root):
+    assert load_experiment(tiny_root / "set" / "base.toml") is None
+    assert [e.name for e in discover(tiny_root)] == ["tiny"]
+    with pytest.raises(ConfigError, match="unknown experiment 'nope'.*tiny"):
+        find_experiment("nope", tiny_root)
+
+
+def test_bad_experiment_keys_are_named(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "x.toml").write_text('[experiment]\nplot = "accuracy"\n')
+    with pytest.raises(ConfigError, match="unknown key.*plot"):
+        discover(tmp_path)
+
+
+def test_run_writes_every_setting_a_combined_table_and_plots(tiny_root, tmp_path):
+    exp = find_experiment("tiny", tiny_root)
+    result = run_experiment(exp, tmp_path / "out", quick=True)
+    status = {r.label: r.status for r in result.settings}
+    assert status == {"fedavg": "done", "median": "done", "not yet": "pending"}
+    done = [r for r in result.settings if r.status == "done"]
+    assert all(len(r.accuracy) == 2 and r.final_accuracy > 0.3 for r in done)
+    out = tmp_path / "out"
+    for name in ("rounds.csv", "summary.csv", "summary.json", "plots/accuracy.png", "plots/loss.png",
+                 "settings/fedavg/metrics.csv", "settings/median/summary.json"):
+        assert (out / name).exists(), name
+    rows = list(csv.DictReader(open(out / "rounds.csv")))
+    assert [r["setting"] for r in rows] == ["fedavg", "fedavg", "median", "median"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["quick"] is True and "rounds_to_target" in summary["settings"][0]
+    assert "no_such_rule" in summary["settings"][2]["reason"]
+
+
+def test_same_seed_gives_the_same_experiment_results(tiny_root, tmp_path):
+    exp = find_experiment("tiny", tiny_root)
+    a = run_experiment(exp, tmp_path / "a", quick=True, only="fedavg")
+    b = run_experiment(exp, tmp_path / "b", quick=True, only="fedavg")
+    assert a.settings[0].head_hash == b.settings[0].head_hash
+    assert a.settings[0].accuracy == b.settings[0].accuracy
+
+
+def test_rounds_to_target():
+    assert rounds_to([0.5, 0.96, 0.97, 0.98], 0.97) == 3
+    assert rounds_to([0.5, 0.6], 0.97) is None
+
+
+def test_cli_lists_and_runs_an_experiment(tiny_root, tmp_path, capsys):
+    code, out, _ = cli(capsys, "experiment", "list", "--dir", str(tiny_root))
+    assert code == 0 and "tiny" in out and "two aggregators on digits" in out and "(1 pending)" in out
+    code, out, _ = cli(capsys, "experiment", "run", "tiny", "--quick", "--dir", str(tiny_root),
+                       "--out", str(tmp_path / "run"), "--only", "fedavg")
+    assert code == 0 and "final accuracy per setting" in out and "fedavg" in out
+    assert (tmp_path / "run" / "plots" / "accuracy.png").exists()
+    code, _, err = cli(capsys, "experiment", "run", "missing", "--dir", str(tiny_root))
+    assert code == 2 and "ConfigError: unknown experiment 'missing'" in err
+
+
+@pytest.mark.slow
+def test_mnist_anchor_quick_learns_mnist_within_a_minute(tmp_path):
+    """The anchor's CI variant (slow-reduced): MNIST, 100 clients, C=0.1, 2 rounds of E=1."""
+    exp = find_experiment("mnist-anchor")
+    t0 = time.perf_counter()
+    result = run_experiment(exp, tmp_path, quick=True)
+    elapsed = time.perf_counter() - t0
+    (r,) = result.settings
+    assert r.status == "done" and r.final_accuracy > 0.8
+    assert elapsed < 90  # < 60 s on an idle 2-core box; slack for a shared one
