@@ -488,19 +488,23 @@ def _serve(coro_factory: Any) -> None:
 
 
 @app.command()
-def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to listen on.")) -> None:
+def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to listen on."),
+           tls_dir: Optional[Path] = typer.Option(None, help="Serve HTTPS with a certificate from edgeledger certs."),
+           tls_name: str = typer.Option("local", help="Certificate name inside --tls-dir.")) -> None:
     """Run the communication center: registers nodes and hands out the peer list (never relays payloads)."""
     from aiohttp import web
 
     from edgeledger.web.center import center_app
+    from edgeledger.web.tls import server_context
 
     host, port = _host_port(listen)
+    ssl_context = server_context(tls_dir, tls_name) if tls_dir is not None else None
 
     async def serve(stop: Any) -> None:
         runner = web.AppRunner(center_app())
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        console.print(f"center listening on http://{host}:{port}")
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        console.print(f"center listening on {'https' if ssl_context else 'http'}://{host}:{port}")
         await stop.wait()
         await runner.cleanup()
 
@@ -515,7 +519,10 @@ def node(role: str = typer.Option(..., help="cloud | edge | device"),
          config: Optional[Path] = typer.Option(None, help="Scenario TOML (topology, consensus, FL); default: the demo."),
          set_: list[str] = typer.Option([], "--set", help=SET_HELP),
          admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
-                                                   help="Token for admin actions (POST /v1/admin/shutdown).")) -> None:
+                                                   help="Token for admin actions (POST /v1/admin/shutdown)."),
+         tls_dir: Optional[Path] = typer.Option(None, help="Serve HTTPS and trust only this cluster CA "
+                                                           "(edgeledger certs)."),
+         tls_name: str = typer.Option("local", help="Certificate name inside --tls-dir.")) -> None:
     """Run one node process: registers with the center, builds the genesis, resumes its chain, serves."""
     import tomllib
 
@@ -531,7 +538,7 @@ def node(role: str = typer.Option(..., help="cloud | edge | device"),
     host, port = _host_port(listen)
     port = port or free_port()
     opts = NodeOptions(role=role, center=center_url.rstrip("/"), data_dir=data_dir, host=host, port=port,
-                       scenario=scenario, admin_token=admin_token)
+                       scenario=scenario, admin_token=admin_token, tls_dir=tls_dir, tls_name=tls_name)
     _serve(lambda stop: run_node(opts, stop))
 
 
@@ -540,7 +547,8 @@ def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as
        root: Optional[Path] = typer.Option(None, "--dir", help="Where data directories and logs go "
                                                               "(default runs/up-<name>)."),
        detach: bool = typer.Option(False, help="Start and return; stop later with edgeledger down."),
-       timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")) -> None:
+       timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C)."),
+       tls: bool = typer.Option(False, help="Make a cluster CA and run every process over HTTPS.")) -> None:
     """Start a whole scenario as separate processes on 127.0.0.1 (center + every node)."""
     import time
 
@@ -551,7 +559,7 @@ def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as
 
     scenario = load_scenario(scenario_file)
     root = root or Path(scenario.output.dir) / f"up-{scenario.name}"
-    cluster = start_cluster(scenario_file, scenario, root)
+    cluster = start_cluster(scenario_file, scenario, root, tls=tls)
     console.print(f"started {len(cluster.processes)} processes; center {cluster.center}; state in {root}")
     if detach:
         console.print(f"stop with: edgeledger down --dir {root}")
@@ -606,6 +614,19 @@ def _status_table(status: dict[str, dict[str, Any]]) -> Table:
         table.add_row(label, str(info.get("role", "")), str(info.get("status")), str(info.get("height", "-")),
                       str(info.get("url")))
     return table
+
+
+@app.command()
+def certs(directory: Path = typer.Option(..., "--dir", help="Where the cluster CA (ca.pem, ca.key) lives."),
+          name: Optional[str] = typer.Option(None, help="Also issue a certificate with this name."),
+          host: list[str] = typer.Option(["127.0.0.1", "localhost"], help="IP or DNS name the certificate covers "
+                                                                         "(repeatable).")) -> None:
+    """Create a self-signed cluster CA (once) and issue node certificates for TLS."""
+    from edgeledger.web.tls import issue_certificate, make_ca
+
+    console.print(f"cluster CA: {make_ca(directory)}")
+    if name is not None:
+        console.print(f"certificate {name!r} for {', '.join(host)}: {issue_certificate(directory, name, host)}")
 
 
 @app.command()

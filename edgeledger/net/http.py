@@ -73,12 +73,16 @@ class HttpDriver:
     def __init__(self, host: Host, key: PrivateKey, verify: Callable[[str, bytes, bytes], bool],
                  peers: dict[str, str] | None = None, clock: Callable[[], float] = time.time,
                  on_metric: Callable[[str, Metric, float], None] | None = None,
-                 rate_per_peer: float = 20_000.0, retries: int = 6) -> None:
+                 rate_per_peer: float = 20_000.0, retries: int = 6, cipher: Any = None,
+                 public_key_of: Callable[[str], bytes] | None = None, ssl: Any = None) -> None:
         self.host, self.key, self.verify, self.clock = host, key, verify, clock
         self.peers: dict[str, str] = dict(peers or {})
         self.on_metric = on_metric
         self.stats = DriverStats()
         self.retries = retries
+        self.cipher = cipher  # wire encryption of envelope bodies (None: clear text, signed)
+        self.public_key_of = public_key_of
+        self.ssl = ssl  # an ssl.SSLContext trusting the cluster CA, when the cluster uses TLS
         self.window = ReplayWindow()
         self.limit = _RateLimit(rate_per_peer, rate_per_peer)
         self.rejections: deque[tuple[float, str, str, str]] = deque(maxlen=1000)
@@ -93,7 +97,8 @@ class HttpDriver:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30),
+            connector=aiohttp.TCPConnector(limit_per_host=4, keepalive_timeout=30,
+                                           ssl=self.ssl if self.ssl is not None else True),
             timeout=aiohttp.ClientTimeout(total=30, connect=2))
 
     async def close(self) -> None:
@@ -158,6 +163,8 @@ class HttpDriver:
     # -- outbound ----------------------------------------------------------------------------
     def _enqueue(self, to: str, message: Any, body: bytes | None = None) -> None:
         body = encode(message) if body is None else body
+        if self.cipher is not None and self.public_key_of is not None:
+            body = self.cipher.seal(self.public_key_of(to), body)  # per recipient, under the signed envelope
         self._sequence += 1
         data = seal(self.key, self.host.node_id, to, self._sequence, body)
         tag = type(message).__struct_config__.tag or type(message).__name__
@@ -231,7 +238,8 @@ class HttpDriver:
             env = open_envelope(raw, self.host.node_id, self.verify, self.window)
             if not self.limit.allow(env.sender, now):
                 raise EdgeLedgerError(f"rate limit exceeded for {env.sender!r}")
-            message = self.host.decode_message(env.body)
+            body = self.cipher.open(self.key, env.body) if self.cipher is not None else env.body
+            message = self.host.decode_message(body)
             if env.sender in self.blocked:
                 raise EdgeLedgerError(f"link to {env.sender!r} is cut")
         except EdgeLedgerError as exc:

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgeledger.errors import ConfigError
 from edgeledger.scenario.topology import plan_topology
@@ -58,11 +59,11 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def _wait_http(url: str, timeout: float) -> bool:
+def _wait_http(url: str, timeout: float, context: Any = None) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/v1/health", timeout=1) as resp:
+            with urllib.request.urlopen(f"{url}/v1/health", timeout=1, context=context) as resp:
                 if resp.status == 200:
                     return True
         except OSError:
@@ -71,18 +72,33 @@ def _wait_http(url: str, timeout: float) -> bool:
     return False
 
 
-def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str = "127.0.0.1") -> Cluster:
-    """Start the center and every node; return once the center answers (nodes come up on their own)."""
+def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str = "127.0.0.1",
+                  tls: bool = False) -> Cluster:
+    """Start the center and every node; return once the center answers (nodes come up on their own).
+
+    With ``tls`` a cluster CA and one certificate for ``host`` are made in ``root/tls`` and every
+    process serves HTTPS, trusting only that CA.
+    """
     root.mkdir(parents=True, exist_ok=True)
     plan = plan_topology(scenario)
     token = secrets.token_hex(16)
     center_port = free_port()
-    center = f"http://{host}:{center_port}"
+    scheme = "https" if tls else "http"
+    tls_args: list[str] = []
+    context = None
+    if tls:
+        from edgeledger.web.tls import client_context, issue_certificate, make_ca
+
+        make_ca(root / "tls")
+        issue_certificate(root / "tls", "local", [host, "localhost"])
+        tls_args = ["--tls-dir", str(root / "tls"), "--tls-name", "local"]
+        context = client_context(root / "tls")
+    center = f"{scheme}://{host}:{center_port}"
     procs: dict[str, dict[str, object]] = {}
     log = root / "center.log"
-    p = _spawn(["center", "--listen", f"{host}:{center_port}"], log)
+    p = _spawn(["center", "--listen", f"{host}:{center_port}", *tls_args], log)
     procs["center"] = {"pid": p.pid, "url": center, "role": "center", "log": str(log)}
-    if not _wait_http(center, 20):
+    if not _wait_http(center, 20, context):
         p.kill()
         raise ConfigError(f"the center did not start; see {log}")
     order = ["cloud"] + plan.edges + plan.devices  # claims happen in this order, so ids match labels
@@ -92,8 +108,9 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
         data_dir = root / label
         log = root / f"{label}.log"
         p = _spawn(["node", "--role", role, "--center", center, "--data-dir", str(data_dir),
-                    "--listen", f"{host}:{port}", "--config", str(scenario_file), "--admin-token", token], log)
-        procs[label] = {"pid": p.pid, "url": f"http://{host}:{port}", "role": role, "log": str(log)}
+                    "--listen", f"{host}:{port}", "--config", str(scenario_file), "--admin-token", token, *tls_args],
+                   log)
+        procs[label] = {"pid": p.pid, "url": f"{scheme}://{host}:{port}", "role": role, "log": str(log)}
         _wait_claimed(data_dir, 20)
     cluster = Cluster(root=root, center=center, token=token, processes=procs)
     cluster.save()
@@ -108,10 +125,15 @@ def _wait_claimed(data_dir: Path, timeout: float) -> None:
 
 
 def cluster_status(cluster: Cluster) -> dict[str, dict[str, object]]:
+    context = None
+    if (cluster.root / "tls" / "ca.pem").exists():
+        from edgeledger.web.tls import client_context
+
+        context = client_context(cluster.root / "tls")
     out: dict[str, dict[str, object]] = {}
     for label, info in cluster.processes.items():
         try:
-            with urllib.request.urlopen(f"{info['url']}/v1/health", timeout=1) as resp:
+            with urllib.request.urlopen(f"{info['url']}/v1/health", timeout=1, context=context) as resp:
                 out[label] = {**info, **json.loads(resp.read()), "status": "up"}
         except OSError:
             alive = _alive(int(info["pid"]))  # type: ignore[arg-type]

@@ -21,20 +21,24 @@ import aiohttp
 from aiohttp import web
 
 from edgeledger.codec import decode, encode
-from edgeledger.consensus.pbft import PbftReplica
 from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.crypto.sealing import build_cipher
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.blobs import DirectoryBlobStore
-from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
+from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.center import PeerList, make_registration
 from edgeledger.node.node import Node
-from edgeledger.scenario.topology import Topology, make_genesis, observers_of, pbft_config, plan_topology
+from edgeledger.scenario.topology import (
+    Topology, build_consensus, finality_of, make_genesis, observers_of, plan_topology,
+)
 from edgeledger.scenario.schema import Scenario
 from edgeledger.web.api import NodeApi
 from edgeledger.web.center import Claim
+from edgeledger.web.market_page import install_market_page
 from edgeledger.web.observe import install_observe
+from edgeledger.web.tls import client_context, server_context
 from edgeledger.web.observe_sources import LiveSource
 
 __all__ = ["NodeOptions", "run_node"]
@@ -52,6 +56,12 @@ class NodeOptions:
     scenario: Scenario
     admin_token: str | None = None
     genesis_timeout_s: float = 120.0
+    tls_dir: Path | None = None  # serve HTTPS with <tls_dir>/<tls_name>.pem; trust only <tls_dir>/ca.pem
+    tls_name: str = "local"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_dir is not None else "http"
 
 
 def _identity(data_dir: Path, scheme: str) -> PrivateKey:
@@ -122,10 +132,14 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
     store = ChainStore(opts.data_dir / "chain.sqlite")
     consensus = None
     if node_id in plan.validators:
-        consensus = PbftReplica(node_id, key, membership, genesis_hash(genesis), pbft_config(opts.scenario))
+        if opts.scenario.consensus.protocol == "pow" and opts.scenario.consensus.pow_mining != "real":
+            raise ConfigError("consensus.pow_mining='modelled' exists only in simulation; real processes mine for "
+                              "real: set consensus.pow_mining = \"real\"")
+        consensus = build_consensus(opts.scenario, node_id, key, membership)
     node = Node(node_id=node_id, role=opts.role, key=key, membership=membership, store=store,
                 blobs=DirectoryBlobStore(opts.data_dir / "blobs"), consensus=consensus, center=None,
-                address=f"http://{opts.host}:{opts.port}", defer_compute=True,
+                address=f"{opts.scheme}://{opts.host}:{opts.port}", defer_compute=True,
+                finality=finality_of(opts.scenario, membership),
                 observers=observers_of(plan) if consensus else (),
                 validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
                                                   else plan.validators[0]))
@@ -182,21 +196,28 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     api.install(app)
     live = LiveSource(api)
     install_observe(app, live, subscribe=api.listeners.append)
+    install_market_page(app, lambda: api.node.state if api.node is not None else None)
 
     async def root(request: web.Request) -> web.Response:
         raise web.HTTPFound("/observe/")
 
     app.router.add_get("/", root)
     await runner.setup()
-    site = web.TCPSite(runner, opts.host, opts.port)
+    server_ssl = server_context(opts.tls_dir, opts.tls_name) if opts.tls_dir is not None else None
+    client_ssl = client_context(opts.tls_dir) if opts.tls_dir is not None else None
+    site = web.TCPSite(runner, opts.host, opts.port, ssl_context=server_ssl)
     await site.start()
-    address = f"http://{opts.host}:{opts.port}"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+    address = f"{opts.scheme}://{opts.host}:{opts.port}"
+    connector = aiohttp.TCPConnector(ssl=client_ssl if client_ssl is not None else True)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), connector=connector) as session:
         node_id = await _claim_and_register(session, opts, key, address)
         genesis = await _genesis(session, opts, plan)
         node = _build_node(opts, node_id, key, genesis, plan)
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
-        driver = HttpDriver(node, key, node.membership.verify, peers)
+        wire = opts.scenario.security.wire_encryption
+        driver = HttpDriver(node, key, node.membership.verify, peers,
+                            cipher=None if wire == "none" else build_cipher(wire),
+                            public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl)
         holder["driver"] = driver
         await driver.start()
         api.attach(node, driver, plan)

@@ -49,7 +49,8 @@ def render_index(source: ObserveSource) -> str:
     e = html.escape
     body = f"""
 <header><h1>edgeledger · {e(str(o['node']))}</h1><span>{e(o['role'])}</span>
-<span id=live class="badge">{'connecting' if source.live else 'finished run'}</span></header>
+<span id=live class="badge">{'connecting' if source.live else 'finished run'}</span>
+{'<a href="market" style="color:#fff;margin-left:auto">market →</a>' if source.live else ''}</header>
 <main>
 <section class=card><h2>Chain</h2><div class=stats>
 <div class=stat>height<b id=height>{o['height']}</b></div><div class=stat>transactions<b id=txcount>{o['transactions']}</b></div>

@@ -178,3 +178,21 @@ def test_pbft_backup_refuses_a_new_view_with_tampered_reproposals():
     effects = fresh.receive(nv.replica, tampered, 1.0)
     assert [type(e).__name__ for e in effects] == ["Rejected"]
     assert fresh.status is Status.VIEW_CHANGE
+
+
+def test_pbft_accepts_a_new_view_forwarded_by_another_replica_but_not_a_forged_one():
+    """Replicas answer laggards with the latest NEW-VIEW, authored by the new primary (self-authenticating)."""
+    keys, membership = make_chain(4)
+    h = Harness(keys, membership, silent={"v0"}, config=PbftConfig(view_change_timeout_s=0.5))
+    for tx in _txs(keys, 3):
+        h.submit("v1", tx)
+    h.run(until=10)
+    new_view = h.replicas["v2"].last_new_view
+    assert new_view is not None and new_view.replica == "v1"
+    laggard = PbftReplica("v3", keys["v3"], membership, genesis_hash(membership.genesis),
+                          PbftConfig(view_change_timeout_s=0.5))
+    effects = laggard.receive("v2", new_view, 11.0)  # forwarded by v2, authored by v1
+    assert not any(type(e).__name__ == "Rejected" and "named in the message" in e.reason for e in effects)
+    forged = msgspec.structs.replace(new_view, signature=keys["v2"].sign(new_view.signing_bytes("test")))
+    effects = laggard.receive("v2", forged, 12.0)
+    assert any(type(e).__name__ == "Rejected" for e in effects)

@@ -21,9 +21,16 @@ SETTINGS = ["name=\"http\"", "topology.edges=4", "topology.devices_per_edge=1", 
             "fl.round_timeout_s=30.0", "attacks=[{kind=\"sign_flip\", nodes=[\"device-3\"]}]"]
 
 
+TLS_CONTEXT: list = []  # set by a test that runs its cluster over HTTPS
+
+
+def _context(url: str):
+    return TLS_CONTEXT[0] if url.startswith("https") and TLS_CONTEXT else None
+
+
 def get(url: str, timeout: float = 5.0) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=_context(url)) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -34,7 +41,7 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, dict]:
 def send(url: str, body: bytes, method: str = "POST", headers: dict | None = None) -> tuple[int, dict]:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
+        with urllib.request.urlopen(req, timeout=5, context=_context(url)) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -61,12 +68,12 @@ def fl_round(url: str) -> int:
     return 0
 
 
-def launch(root: Path, settings: list[str]):
+def launch(root: Path, settings: list[str], tls: bool = False):
     data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
     scenario_file = Path(root) / "scenario.toml"
     scenario_file.write_text(tomli_w.dumps(apply_overrides(data, settings)))
     scenario = parse_scenario(tomllib.loads(scenario_file.read_text()))
-    return start_cluster(scenario_file, scenario, Path(root) / "nodes")
+    return start_cluster(scenario_file, scenario, Path(root) / "nodes", tls=tls)
 
 
 def shut(c) -> None:

@@ -32,9 +32,14 @@ def _load(cluster, keys, start: int, count: int) -> None:
 
 
 def test_killed_validator_restarts_and_catches_up(tmp_path):
+    """Runs over HTTPS with a cluster CA (edgeledger up --tls), so TLS is exercised end to end too."""
     from edgeledger.crypto.keys import derive_key
+    from edgeledger.web.tls import client_context
+    from tests.deploy.conftest import TLS_CONTEXT
 
-    cluster = launch(tmp_path, KV_SETTINGS)
+    cluster = launch(tmp_path, KV_SETTINGS, tls=True)
+    TLS_CONTEXT[:] = [client_context(tmp_path / "nodes" / "tls")]
+    assert cluster.center.startswith("https://")
     try:
         root = Path(str(cluster.processes["device-0"]["log"])).parent
         wait_for(lambda: all(_head(cluster.processes[v]["url"]) for v in ("edge-0", "edge-1", "edge-2", "edge-3")),
@@ -54,7 +59,8 @@ def test_killed_validator_restarts_and_catches_up(tmp_path):
         log = open(root / "edge-2.restart.log", "ab")
         proc = subprocess.Popen([sys.executable, "-m", "edgeledger", "node", "--role", "edge", "--center",
                                  cluster.center, "--data-dir", str(root / "edge-2"), "--listen", f"127.0.0.1:{port}",
-                                 "--config", str(tmp_path / "scenario.toml"), "--admin-token", cluster.token],
+                                 "--config", str(tmp_path / "scenario.toml"), "--admin-token", cluster.token,
+                                 "--tls-dir", str(tmp_path / "nodes" / "tls")],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         cluster.processes["edge-2"] = {**victim, "pid": proc.pid}
         _load(cluster, keys, 51, 10)
@@ -67,4 +73,5 @@ def test_killed_validator_restarts_and_catches_up(tmp_path):
         for h in range(1, _head(e0)["height"] + 1):
             assert get(f"{victim['url']}/v1/blocks/{h}")[1]["hash"] == get(f"{e0}/v1/blocks/{h}")[1]["hash"]
     finally:
+        TLS_CONTEXT.clear()
         shut(cluster)

@@ -155,7 +155,10 @@ class PbftReplica(RecoveryMixin, Consensus):
     def receive(self, sender: str, message: Any, now: float) -> list[Effect]:
         if isinstance(message, ForwardRequest):
             return self._admit(message.tx, now, relay=not self.membership.is_validator(sender))
-        if not self.membership.is_validator(sender) or getattr(message, "replica", None) != sender:
+        # a NEW-VIEW is self-authenticating (signed by the new primary, carrying 2f+1 signed VIEW-CHANGEs),
+        # so replicas may forward it to laggards; everything else must come from the replica it names
+        forwarded = isinstance(message, NewView) and self.membership.is_validator(getattr(message, "replica", ""))
+        if not self.membership.is_validator(sender) or (getattr(message, "replica", None) != sender and not forwarded):
             return [Rejected(sender, type(message).__name__, "sender is not the validator named in the message")]
         if isinstance(message, FetchBlocks):
             return self._on_fetch(sender, message)
