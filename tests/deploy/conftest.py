@@ -84,6 +84,15 @@ def shut(c) -> None:
             print(f"--- {label} log ---\n{log.read_text()[-3000:]}")
 
 
+def cut_link(c, a: str, b: str) -> None:
+    """Cut the link between two nodes in both directions (admin API, token from cluster.json)."""
+    auth = {"Authorization": f"Bearer {c.token}", "Content-Type": "application/json"}
+    for node, peer in ((a, b), (b, a)):
+        status, body = send(f"{c.processes[node]['url']}/v1/admin/links", json.dumps({"block": [peer]}).encode(),
+                            headers=auth)
+        assert status == 200 and peer in body["blocked"], (status, body)
+
+
 def wait_healthy(c, timeout: float = 180.0) -> None:
     """Every node has its genesis and serves (a starting node answers 503)."""
     for label, info in c.processes.items():
@@ -96,6 +105,7 @@ def cluster(tmp_path_factory):
     c = launch(tmp_path_factory.mktemp("cluster"), SETTINGS)
     try:
         wait_healthy(c)
+        cut_link(c, "cloud", "edge-1")  # ChainFL relay: edge-1's device must reach the cloud through another edge
         yield c
     finally:
         shut(c)

@@ -23,6 +23,14 @@ def test_three_fl_rounds_over_http_and_identical_chains(cluster):
 
     hs = wait_for(heads, 30, "all chains to reach the same head")
     assert hs["edge-0"]["height"] >= 6 and hs["edge-0"]["leader"] == "edge-0"
+    # the cloud-edge-1 link has been cut since start-up: device-1 (on edge-1) still contributes to the
+    # rounds after the cut, which is only possible through another edge (ChainFL's relay)
+    closes = []
+    for h in range(1, hs["edge-0"]["height"] + 1):
+        block = get(f"{cluster.processes['edge-0']['url']}/v1/blocks/{h}")[1]
+        closes += [tx["payload"] for tx in block["transactions"] if tx["kind"] == "fl.round_close"]
+    assert len(closes) >= 3
+    assert all("device-1" in c["contributors"] for c in closes[1:]), closes
     status, metrics_ok = get(f"{cloud}/v1/health")
     assert status == 200
 
