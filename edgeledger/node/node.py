@@ -54,6 +54,7 @@ class Node:
     consensus: Consensus | None = None
     validator: str | None = None  # where a non-validator forwards transactions
     observers: tuple[str, ...] = ()  # non-voting nodes this validator pushes committed blocks to
+    light: Any = None  # a LightClient: this node keeps verified headers only (no bodies, no state)
     finality: Finality = CERTIFICATE_FINALITY  # what proves a block final (PBFT certificate, PoW seal)
     center: str | None = None
     address: str = ""
@@ -134,6 +135,8 @@ class Node:
             if isinstance(message, s.message_types):
                 return self._own(s, s.on_message(sender, message, now))
         if isinstance(message, CommittedBlock) and self.consensus is None:
+            if self.light is not None:
+                return self.light.on_message(sender, message, now)
             return self._observe(sender, message.block, now)
         if isinstance(message, ForwardRequest) and self.consensus is not None:  # a core without its own relay
             return self.consensus.submit(message.tx, now)

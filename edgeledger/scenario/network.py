@@ -30,11 +30,13 @@ from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_ha
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
+from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.scenario.schema import LinkConfig, Scenario
 from edgeledger.scenario.training_pool import INLINE, TrainingPool
 from edgeledger.scenario.topology import (
-    WIRE_ATTACKS, Topology, build_consensus, finality_of, make_genesis, observers_of, pbft_config, plan_topology,
+    WIRE_ATTACKS, Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, pbft_config,
+    plan_topology,
 )
 
 __all__ = ["Network", "Topology", "FLData", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
@@ -232,7 +234,9 @@ def build_network(scenario: Scenario) -> Network:
                     finality=finality_of(scenario, membership),
                     observers=observers_of(plan) if consensus else (),
                     validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
-                                                      else plan.validators[0]))
+                                                      else plan.validators[0]),
+                    light=LightClient(node_id, membership, finality_of(scenario, membership))
+                    if is_light_client(plan, node_id) else None)
         nodes[node_id] = node
         learner, core = attach_fl_services(node, plan, data, trainer)
         if learner is not None:

@@ -26,10 +26,20 @@ class TopologyConfig(_Strict):
     edges: int = Field(3, ge=1, le=1000, description="edge servers")
     devices_per_edge: int = Field(4, ge=0, le=10000, description="IoT devices attached to each edge")
     validators: list[Literal["cloud", "edge"]] = Field(["cloud", "edge"], description="roles that run PBFT")
+    observers: list[Literal["cloud", "edge", "device"]] = Field(
+        default_factory=list, description="non-voting roles that keep a full, verified copy of the chain")
+    light_clients: list[Literal["edge", "device"]] = Field(
+        default_factory=list, description="roles that keep only verified headers (and check Merkle proofs)")
     signature_scheme: str = Field("ed25519", description="ed25519 | ecdsa-p256 | ecdsa-secp256k1")
 
     @model_validator(mode="after")
     def _check(self) -> TopologyConfig:
+        for role in self.observers + self.light_clients:
+            if role in self.validators:
+                raise ValueError(f"role {role!r} validates; it cannot also be an observer or a light client")
+        both = set(self.observers) & set(self.light_clients)
+        if both:
+            raise ValueError(f"roles {sorted(both)} are listed as observers and as light clients; pick one")
         if self.signature_scheme not in SCHEMES:
             raise ValueError(f"signature_scheme {self.signature_scheme!r} is unknown; expected one of {list(SCHEMES)}")
         return self

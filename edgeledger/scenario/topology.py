@@ -23,7 +23,7 @@ from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "observers_of", "pbft_config", "pow_config",
-           "build_consensus", "finality_of", "WIRE_ATTACKS"]
+           "build_consensus", "finality_of", "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
 
@@ -89,8 +89,16 @@ def make_genesis(plan: Topology, keys: dict[str, tuple[str, bytes]]) -> Genesis:
 
 
 def observers_of(plan: Topology) -> tuple[str, ...]:
-    """Non-voting nodes that follow the chain (the aggregator, when it does not validate)."""
-    return tuple(n for n in ("cloud",) if n not in plan.validators)
+    """Nodes validators push committed blocks to: the aggregator when it does not validate, and every
+    node of an observer or light-client role (``topology.observers`` / ``topology.light_clients``)."""
+    topo = plan.scenario.topology
+    follow = set(topo.observers) | set(topo.light_clients)
+    return tuple(n for n, role in plan.roles.items()
+                 if n not in plan.validators and (n == "cloud" or role in follow))
+
+
+def is_light_client(plan: Topology, node_id: str) -> bool:
+    return plan.roles.get(node_id) in plan.scenario.topology.light_clients
 
 
 def pbft_config(scenario: Scenario) -> PbftConfig:

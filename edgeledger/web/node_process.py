@@ -29,9 +29,10 @@ from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.center import PeerList, make_registration
+from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.scenario.topology import (
-    Topology, build_consensus, finality_of, make_genesis, observers_of, plan_topology,
+    Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, plan_topology,
 )
 from edgeledger.scenario.schema import Scenario
 from edgeledger.web.api import NodeApi
@@ -140,6 +141,8 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                 blobs=DirectoryBlobStore(opts.data_dir / "blobs"), consensus=consensus, center=None,
                 address=f"{opts.scheme}://{opts.host}:{opts.port}", defer_compute=True,
                 finality=finality_of(opts.scenario, membership),
+                light=LightClient(node_id, membership, finality_of(opts.scenario, membership))
+                if is_light_client(plan, node_id) else None,
                 observers=observers_of(plan) if consensus else (),
                 validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
                                                   else plan.validators[0]))

@@ -182,3 +182,28 @@ def _spy_uploads(net, seen):
                     return inner(sender, msg, now)
 
                 service.relay.on_upload = spy
+
+
+def test_observer_and_light_client_node_kinds_follow_the_chain():
+    """topology.observers keep a full verified copy; topology.light_clients keep verified headers only."""
+    from edgeledger.node.light import prove_inclusion
+
+    run = run_scenario(demo("fl.rounds=2", "topology.light_clients=[\"device\"]", "attacks=[]"))
+    net = run.network
+    head = net.nodes["edge-0"].store.head()
+    device = net.nodes["device-5"]
+    assert device.light.height == head.height and device.store.height == 0  # headers only, no bodies
+    assert device.light.header(head.height).hash == head.hash
+    tx = head.transactions[0]
+    assert device.light.verify_inclusion(prove_inclusion(net.nodes["edge-0"].store, tx.tx_id)) == tx
+    with pytest.raises(Exception, match="cannot also be an observer"):
+        demo("topology.observers=[\"edge\"]")
+
+
+def test_device_observers_keep_a_full_verified_copy():
+    run = run_scenario(demo("fl.rounds=1", "topology.observers=[\"device\"]", "attacks=[]"))
+    net = run.network
+    head = net.nodes["cloud"].store.head()
+    for d in ("device-0", "device-11"):
+        assert net.nodes[d].store.head().hash == head.hash and net.nodes[d].light is None
+        assert net.nodes[d].state.kv.get("fl/close/1") == net.nodes["cloud"].state.kv["fl/close/1"]
