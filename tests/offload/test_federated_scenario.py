@@ -38,3 +38,19 @@ def test_federated_dqn_scenario_records_utility_per_round_on_chain():
 def test_offloading_task_refuses_data_poisoning_attacks():
     with pytest.raises(ConfigError, match="offloading"):
         run_scenario(_scenario(attacks=[{"kind": "label_flip", "nodes": ["device-0"]}]))
+
+
+def test_offload_init_params_warm_starts_every_learner_from_a_checkpoint(tmp_path):
+    import numpy as np
+
+    from edgeledger.offload.federated import OffloadFederation
+
+    fresh = OffloadFederation(_scenario())
+    params = fresh.cloud_learner().initial_params() + 0.5
+    path = tmp_path / "ckpt.npz"
+    np.savez(path, params=params)
+    warm = OffloadFederation(_scenario(offload={**_scenario().offload.model_dump(), "init_params": str(path)}))
+    assert np.array_equal(warm.cloud_learner().initial_params(), params)
+    assert np.array_equal(warm.device_learner("device-0").initial_params(), params)
+    with pytest.raises(ConfigError, match="init_params"):
+        OffloadFederation(_scenario(offload={"init_params": str(tmp_path / "missing.npz")}))
