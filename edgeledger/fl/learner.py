@@ -26,6 +26,7 @@ class LocalResult:
     params: np.ndarray  # (n_params,) float32
     weight: int  # samples (or transitions) behind the update: FedAvg's weight
     loss: float
+    claimed_loss: float | None = None  # loss on public validation data (proof-of-learning's claim)
 
 
 class Learner(ABC):
@@ -88,9 +89,9 @@ class SupervisedLearner(Learner):
             proximal_mu=s.proximal_mu,
             global_params=global_params if s.proximal_mu else None,
         )
-        return LocalResult(
-            params=get_flat_params(self.model).copy(), weight=result.n_samples, loss=float(result.mean_loss)
-        )
+        params = get_flat_params(self.model).copy()
+        claimed = self.evaluate(params)["loss"] if self.test_data is not None else None
+        return LocalResult(params=params, weight=result.n_samples, loss=float(result.mean_loss), claimed_loss=claimed)
 
     def evaluate(self, params: np.ndarray) -> dict[str, float]:
         if self.test_data is None:

@@ -19,11 +19,13 @@ from edgeledger.crypto.sealing import Cipher, build_cipher
 from edgeledger.errors import ConfigError
 from edgeledger.fl.aggregators import aggregators, build_aggregator
 from edgeledger.fl.attacks import Backdoor, attacks, build_attack, build_data_attack, data_attacks
+from edgeledger.fl.aggregators.pedal import holdout_split
 from edgeledger.fl.backdoor_probe import BackdoorProbe
 from edgeledger.fl.datasets import Dataset, load_dataset
 from edgeledger.fl.executors import ModelSpec
 from edgeledger.fl.learner import Learner, SupervisedLearner, TrainingSettings
 from edgeledger.fl.partition import partition
+from edgeledger.fl.server_eval import aggregator_injections, needs_validation
 from edgeledger.fl.round import AggregatorCore, DeviceCore, EdgeRelay, RoundSettings, derive_seed
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
 from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
@@ -102,6 +104,7 @@ class FLData:
     def __init__(self, scenario: Scenario, devices: list[str]) -> None:
         fl = scenario.fl
         self.offload: Any = None
+        self.validation: Dataset | None = None
         if fl.task == "offloading":  # RL agents bring their own environments: no data set to load
             from edgeledger.offload.federated import OffloadFederation
 
@@ -117,8 +120,13 @@ class FLData:
                           np.random.default_rng(derive_seed(scenario.seed, "partition")),
                           **({"alpha": fl.alpha} if fl.partition in ("dirichlet", "quantity") else {}))
         self.parts = dict(zip(devices, parts))
+        if needs_validation(fl.aggregator):  # Pedal / proof-of-learning judge updates on a held-out third
+            val, rest = holdout_split(len(self.test), np.random.default_rng(derive_seed(scenario.seed, "holdout")))
+            self.validation, self.test = self.test.subset(val), self.test.subset(rest)
+        # FedProx: the server rule is FedAvg; its proximal term mu lives in the devices' local training
+        proximal_mu = float(getattr(build_aggregator(fl.aggregator, **_aggregator_params(scenario)), "proximal_mu", 0.0))
         self.settings = TrainingSettings(model=fl.model, epochs=fl.local_epochs, batch_size=fl.batch_size, lr=fl.lr,
-                                         momentum=fl.momentum)
+                                         momentum=fl.momentum, proximal_mu=proximal_mu)
         self.model_seed = derive_seed(scenario.seed, "model")
 
     def learner(self, data: Dataset | None, evaluation: Dataset | None) -> SupervisedLearner:
@@ -157,7 +165,10 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             node_id, node.key, node.membership,
             RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round,
                           round_timeout_s=fl.round_timeout_s, verify_uploads=fl.verify_uploads),
-            build_aggregator(fl.aggregator, **_aggregator_params(scenario)), learner, plan.devices, plan.edges,
+            build_aggregator(fl.aggregator, **_aggregator_params(scenario),
+                             **(aggregator_injections(fl.aggregator, data.learner(None, data.validation))
+                                if data.validation is not None else {})),
+            learner, plan.devices, plan.edges,
             np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=node.blobs,
             cipher=_payload_cipher(scenario))
         node.add_service(AggregatorService(core))
@@ -187,7 +198,8 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             rng = np.random.default_rng(derive_seed(scenario.seed, node_id, "data-attack"))
             local = build_data_attack(kind, **attack_cfg.params).poison_data(local, rng)
             attack_cfg = None
-        learner = data.learner(local, None)
+        # proof-of-learning: devices claim their loss on the public held-out third, which the aggregator re-runs
+        learner = data.learner(local, data.validation if fl.aggregator == "proof_of_learning" else None)
         core = DeviceCore(node_id, node.key, node.membership, plan.edge_of[node_id], scenario.seed,
                           attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
                           attack_from_round=attack_cfg.start_round if attack_cfg else 1,

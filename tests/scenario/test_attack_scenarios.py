@@ -56,3 +56,32 @@ def test_unknown_attack_kind_lists_data_attacks_too():
 def test_random_select_gets_a_seed_derived_from_the_scenario():
     net = build_network(demo('fl.aggregator="random_select"', "fl.aggregator_params={}"))
     assert net.aggregator.aggregator.seed == derive_seed(7, "aggregator")
+
+
+def test_pedal_keeps_learning_when_a_quarter_upload_random_parameters():
+    free_riders = 'attacks=[{kind="free_riding", fraction=0.25, params={mode="random"}}]'
+    pedal = run_scenario(demo('fl.aggregator="pedal"', "fl.aggregator_params={}", free_riders))
+    fedavg = run_scenario(demo('fl.aggregator="fedavg"', "fl.aggregator_params={}", free_riders))
+    assert pedal.summary["final_accuracy"] > fedavg.summary["final_accuracy"] + 0.03
+    assert pedal.summary["final_accuracy"] > 0.8
+
+
+def test_proof_of_learning_refuses_a_claim_that_does_not_reproduce():
+    from edgeledger.fl.learner import LocalResult
+    from edgeledger.scenario import runner
+
+    def forge(net):
+        learner = net.learners["device-0"]
+        honest = learner.train
+
+        def lying_train(*args):
+            result = honest(*args)
+            return LocalResult(result.params, result.weight, result.loss, claimed_loss=0.0)  # "perfect" model
+
+        learner.train = lying_train
+
+    run = runner.run_scenario(demo('fl.aggregator="proof_of_learning"', "fl.aggregator_params={}", "attacks=[]"),
+                              instrument=forge)
+    claims = [r for r in run.rejections if r[3] == "fl.claim"]
+    assert claims and all(r[2] == "device-0" and "claimed loss 0.000000" in r[4] for r in claims)
+    assert run.summary["rounds_completed"] == 3 and run.summary["final_accuracy"] > 0.7

@@ -29,6 +29,7 @@ from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.base import Aggregator
+from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
 from edgeledger.fl.attacks.base import ModelAttack
 from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
@@ -77,6 +78,7 @@ class _Round:
     participants: list[str]
     opened_at: float = 0.0
     updates: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
+    claims: dict[str, float] = field(default_factory=dict)  # proof-of-learning: claimed validation losses
     rejected: int = 0
     closing: bool = False
 
@@ -201,6 +203,8 @@ class AggregatorCore:
                 Metric("fl.update_rejected", 1.0, rnd.number),
             ]
         rnd.updates[msg.tx.sender] = (params, body.n_samples)
+        if body.claimed_loss_micro >= 0:
+            rnd.claims[msg.tx.sender] = body.claimed_loss_micro / LOSS_FIXED_POINT
         self.blobs.put(msg.update)
         effects: list[Effect] = [SubmitTransaction(msg.tx), Metric("fl.update_accepted", 1.0, rnd.number)]
         if len(rnd.updates) == len(rnd.participants):
@@ -245,7 +249,12 @@ class AggregatorCore:
             updates = np.stack([rnd.updates[c][0] for c in contributors])  # (n_clients, n_params)
             weights = np.array([rnd.updates[c][1] for c in contributors], dtype=np.float64)  # (n_clients,)
             try:
-                self.global_params = self.aggregator.aggregate(updates, weights).astype(np.float32)
+                extra = ({"claims": np.array([rnd.claims.get(c, np.nan) for c in contributors])}
+                         if getattr(self.aggregator, "wants_claims", False) else {})
+                self.global_params = self.aggregator.aggregate(updates, weights, **extra).astype(np.float32)
+                for row, claimed, actual in getattr(self.aggregator, "last_rejected", []):
+                    effects.append(Rejected(contributors[row], "fl.claim",
+                                            f"claimed loss {claimed:.6f}, re-executed {actual:.6f}"))
             except EdgeLedgerError as exc:
                 effects.append(Rejected(self.node_id, "aggregation", str(exc)))
         self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
@@ -320,8 +329,10 @@ class DeviceCore:
         if malicious:
             params = self.attack.poison(params, job.global_params, self.rng).astype(np.float32)
         blob = params_to_bytes(params)
+        claimed = getattr(result, "claimed_loss", None)
         record = UpdateRecord(
-            round=job.round, update_digest=sha256(blob), update_size=len(blob), n_samples=result.weight
+            round=job.round, update_digest=sha256(blob), update_size=len(blob), n_samples=result.weight,
+            claimed_loss_micro=-1 if claimed is None else int(round(claimed * LOSS_FIXED_POINT)),
         )
         tx = make_transaction(self.key, self.node_id, job.round, KIND_UPDATE, record)
         wire = self.seal(blob) if self.seal is not None else blob

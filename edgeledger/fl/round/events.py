@@ -42,6 +42,7 @@ class UpdateRecord(Record):
     update_digest: bytes
     update_size: int
     n_samples: int
+    claimed_loss_micro: int = -1  # proof-of-learning: claimed validation loss x 1e6; -1 = no claim
 
 
 class RoundClose(Record):
