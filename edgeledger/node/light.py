@@ -24,7 +24,7 @@ from edgeledger.ledger.identity import Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_header_link
-from edgeledger.node.node import CommittedBlock
+from edgeledger.node.gossip import CommittedBlock
 
 __all__ = ["LightClient", "InclusionProof", "prove_inclusion"]
 
@@ -101,8 +101,8 @@ class LightClient:
         """Take a pushed block's header (the body is dropped); out-of-order pushes wait."""
         if not isinstance(message, CommittedBlock):
             return [Rejected(sender, type(message).__name__, "a light client accepts only chain.block pushes")]
-        if not self.membership.is_validator(sender):
-            return [Rejected(sender, "chain.block", "only validators push committed blocks")]
+        if self.membership.role(sender) is None:
+            return [Rejected(sender, "chain.block", f"{sender!r} is not a member of this chain")]
         height = message.block.height
         if self.height < height <= self.height + 1024:
             self._pending.setdefault(height, message.block.sealed_header())

@@ -25,16 +25,13 @@ from edgeledger.ledger.identity import Membership, genesis_hash
 from edgeledger.ledger.state import LedgerState
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_block
+from edgeledger.node.gossip import BlockGossip, CommittedBlock, FetchCommitted
 from edgeledger.node.center import CENTER_MESSAGES, AddressBook, PeerList, Register, make_registration
 from edgeledger.node.service import Service
 
 __all__ = ["Node", "CommittedBlock", "wire_decoder"]
 
 
-class CommittedBlock(Record, tag="chain.block"):
-    """A committed block with its certificate, pushed by validators to observer nodes."""
-
-    block: Block
 
 
 def wire_decoder(types: tuple[type, ...]) -> Callable[[bytes], Any]:
@@ -55,6 +52,8 @@ class Node:
     validator: str | None = None  # where a non-validator forwards transactions
     observers: tuple[str, ...] = ()  # non-voting nodes this validator pushes committed blocks to
     light: Any = None  # a LightClient: this node keeps verified headers only (no bodies, no state)
+    gossip_fanout: int = 0  # 0: validators push committed blocks to every follower; k: epidemic gossip
+    followers: tuple[str, ...] = ()  # every observer and light client (the gossip overlay)
     finality: Finality = CERTIFICATE_FINALITY  # what proves a block final (PBFT certificate, PoW seal)
     center: str | None = None
     address: str = ""
@@ -70,6 +69,8 @@ class Node:
     _computes: int = 0
 
     def __post_init__(self) -> None:
+        self.gossip = BlockGossip(self.node_id, self.followers or self.observers, tuple(self.membership.validators),
+                                  self.gossip_fanout)
         self.state = LedgerState(self.membership)
         blocks = self.store.blocks()
         for block in blocks:  # resume from durable storage
@@ -87,7 +88,7 @@ class Node:
     # -- driver interface --------------------------------------------------------------------
     def decode_message(self, data: bytes) -> Any:
         """Decode any message this node accepts (center, consensus and service messages)."""
-        types = CENTER_MESSAGES + (CommittedBlock,)
+        types = CENTER_MESSAGES + (CommittedBlock, FetchCommitted)
         types += (self.consensus.message_types if self.consensus else ()) + (ForwardRequest,)
         for s in self.services:
             types += s.message_types
@@ -135,9 +136,10 @@ class Node:
             if isinstance(message, s.message_types):
                 return self._own(s, s.on_message(sender, message, now))
         if isinstance(message, CommittedBlock) and self.consensus is None:
-            if self.light is not None:
-                return self.light.on_message(sender, message, now)
-            return self._observe(sender, message.block, now)
+            return self._follow(sender, message, now)
+        if isinstance(message, FetchCommitted):
+            block = self.store.block(message.height)
+            return [Send(sender, CommittedBlock(block=block))] if block is not None else []
         if isinstance(message, ForwardRequest) and self.consensus is not None:  # a core without its own relay
             return self.consensus.submit(message.tx, now)
         if isinstance(message, ForwardRequest) and self.validator is not None:
@@ -190,10 +192,23 @@ class Node:
         """A transaction from a local client (the API): into consensus or to our validator."""
         return self._resolve([SubmitTransaction(tx)], now)
 
+    def _follow(self, sender: str, message: CommittedBlock, now: float) -> list[Any]:
+        """Observers and light clients: verify, keep, pass the block on (gossip), repair gaps."""
+        if not (self.membership.is_validator(sender) or sender in self.gossip.followers):
+            return [Rejected(sender, "chain.block", "committed blocks come from validators or fellow followers")]
+        new, effects = self.gossip.first_sight(sender, message.block)
+        if not new:
+            return []
+        if self.light is not None:
+            effects += self.light.on_message(sender, message, now)
+            have = self.light.height
+        else:
+            effects += self._observe(sender, message.block, now)
+            have = self.store.height
+        return effects + self.gossip.repair(have, message.block.height)
+
     def _observe(self, sender: str, block: Block, now: float) -> list[Any]:
-        """An observer follows the chain: verify each pushed block, apply in height order."""
-        if not self.membership.is_validator(sender):
-            return [Rejected(sender, "chain.block", "only validators push committed blocks")]
+        """An observer follows the chain: verify each block (it proves itself), apply in height order."""
         if block.height <= self.store.height or block.height > self.store.height + 1024:
             return []
         self._future_blocks.setdefault(block.height, block)
@@ -221,8 +236,8 @@ class Node:
         effects: list[Any] = [Metric("chain.height", float(block.height)),
                               Metric("chain.block_txs", float(len(block.transactions)))]
         effects += [Rejected(self.node_id, "transaction", r.reason) for r in receipts if not r.ok]
-        if self.observers:
-            effects.append(Broadcast(self.observers, CommittedBlock(block=block)))
+        if self.consensus is not None:
+            effects += self.gossip.publish(block)
         for s in self.services:
             effects += self._own(s, s.on_block(block, receipts, now))
         return effects

@@ -244,7 +244,8 @@ def build_network(scenario: Scenario) -> Network:
         node = Node(node_id=node_id, role=role, key=keys[node_id], membership=membership, store=ChainStore(":memory:"),
                     consensus=consensus, center="center", address=f"sim://{node_id}",
                     finality=finality_of(scenario, membership),
-                    observers=observers_of(plan) if consensus else (),
+                    observers=observers_of(plan) if consensus else (), followers=observers_of(plan),
+                    gossip_fanout=scenario.network.gossip_fanout,
                     validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
                                                       else plan.validators[0]),
                     light=LightClient(node_id, membership, finality_of(scenario, membership))

@@ -64,6 +64,8 @@ class NetworkConfig(_Strict):
     edge_edge: LinkConfig = LinkConfig(latency_ms=5.0, bandwidth_mbps=100.0)
     edge_cloud: LinkConfig = LinkConfig(latency_ms=20.0, bandwidth_mbps=100.0)
     center: LinkConfig = LinkConfig(latency_ms=5.0, bandwidth_mbps=10.0)
+    gossip_fanout: int = Field(0, ge=0, le=64, description="0: validators push committed blocks to every observer "
+                               "and light client; k: epidemic gossip to k peers per hop, with pull repair")
 
 
 class ConsensusConfig(_Strict):

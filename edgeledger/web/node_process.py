@@ -143,7 +143,8 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                 finality=finality_of(opts.scenario, membership),
                 light=LightClient(node_id, membership, finality_of(opts.scenario, membership))
                 if is_light_client(plan, node_id) else None,
-                observers=observers_of(plan) if consensus else (),
+                observers=observers_of(plan) if consensus else (), followers=observers_of(plan),
+                gossip_fanout=opts.scenario.network.gossip_fanout,
                 validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
                                                   else plan.validators[0]))
     if opts.scenario.fl.enabled and opts.role in ("cloud", "edge", "device"):
