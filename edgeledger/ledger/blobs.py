@@ -66,6 +66,11 @@ class DirectoryBlobStore(BlobStore):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
+    def path_of(self, digest: bytes) -> Path | None:
+        """The file holding ``digest`` (for streaming it out), or None."""
+        path = self._path(digest)
+        return path if path.exists() else None
+
     def _path(self, digest: bytes) -> Path:
         h = digest.hex()
         return self.root / h[:2] / h

@@ -198,16 +198,30 @@ class NodeApi:
         return web.json_response({"tx_id": tx.tx_id.hex()}, status=202)
 
     async def get_blob(self, request: web.Request) -> web.StreamResponse:
+        """Stream a blob in chunks (the client re-hashes as it reads: see ``fetch_blob``)."""
         if (busy := self._ready()) is not None:
             return busy
         try:
             digest = bytes.fromhex(request.match_info["digest"])
-            data = self.node.blobs.get(digest)
-        except (ValueError, KeyError):
+        except ValueError:
             return _error(404, "no blob with that digest")
-        except EdgeLedgerError as exc:
-            return _error(500, f"stored blob is corrupt: {exc}")
-        return web.Response(body=data, content_type="application/octet-stream")
+        path = getattr(self.node.blobs, "path_of", lambda d: None)(digest)
+        if path is None:
+            try:
+                return web.Response(body=self.node.blobs.get(digest), content_type="application/octet-stream")
+            except KeyError:
+                return _error(404, "no blob with that digest")
+            except EdgeLedgerError as exc:
+                return _error(500, f"stored blob is corrupt: {exc}")
+        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
+                                           "X-Content-SHA256": digest.hex()})
+        resp.content_length = path.stat().st_size
+        await resp.prepare(request)
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 16):
+                await resp.write(chunk)
+        await resp.write_eof()
+        return resp
 
     async def put_blob(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:

@@ -88,3 +88,29 @@ def test_blob_upload_and_download_check_the_digest(cluster):
     digest = sha256(data).hex()
     assert send(f"{url}/v1/blobs/{digest}", data, method="PUT")[0] == 201
     assert urllib.request.urlopen(f"{url}/v1/blobs/{digest}", timeout=5).read() == data
+
+
+def test_blobs_stream_and_a_wrong_digest_is_caught_while_reading(cluster):
+    import asyncio
+
+    import aiohttp
+    import pytest
+
+    from edgeledger.crypto.hashing import sha256
+    from edgeledger.errors import IntegrityError
+    from edgeledger.net.blobs import fetch_blob
+
+    url = cluster.processes["edge-0"]["url"]
+    data = bytes(range(256)) * 4096  # 1 MiB: several chunks
+    digest = sha256(data)
+    assert send(f"{url}/v1/blobs/{digest.hex()}", data, method="PUT")[0] == 201
+
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            assert await fetch_blob(session, url, digest) == data
+            with pytest.raises(IntegrityError, match="no blob"):
+                await fetch_blob(session, url, sha256(b"never stored"))
+            with pytest.raises(IntegrityError, match="exceeds"):
+                await fetch_blob(session, url, digest, max_bytes=1000)
+
+    asyncio.run(main())
