@@ -108,17 +108,9 @@ def run(scenario: Path = typer.Argument(..., help="Scenario TOML file."),
         quiet: bool = typer.Option(False, help="No progress display or table."),
         threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
     """Run a scenario file in the simulator and write its results folder."""
-    import tomllib
+    from edgeledger.scenario.schema import read_scenario_file
 
-    from edgeledger.errors import ConfigError
-
-    try:
-        data = tomllib.loads(scenario.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"scenario file {str(scenario)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"scenario file {str(scenario)!r} is not valid TOML: {exc}") from None
-    _run(data, out, seed, set_, quiet, threads)
+    _run(read_scenario_file(scenario), out, seed, set_, quiet, threads)
 
 
 @chain_app.command("show")

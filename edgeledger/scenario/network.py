@@ -148,6 +148,15 @@ def _payload_seal(scenario: Scenario, node: Node) -> Callable[[bytes], bytes] | 
     return lambda blob: cipher.seal(aggregator_key, blob)
 
 
+def _device_core(node: Node, plan: Topology, scenario: Scenario, kind: str | None, attack_cfg: Any) -> DeviceCore:
+    """A device's round core: its edge, its (model) attack if malicious, download checks, sealing."""
+    return DeviceCore(node.node_id, node.key, node.membership, plan.edge_of[node.node_id], scenario.seed,
+                      attack=build_attack(kind, **attack_cfg.params) if attack_cfg and kind else None,
+                      attack_from_round=attack_cfg.start_round if attack_cfg else 1,
+                      verify_downloads=scenario.fl.verify_downloads, finality=node.finality,
+                      seal=_payload_seal(scenario, node))
+
+
 def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
                        trainer: TrainingPool | None = None) -> tuple[Learner | None, Any]:
     """Give ``node`` the FL services of its role; returns (its learner, its FL core).
@@ -185,11 +194,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
                 raise ConfigError(f"attacks: {kind!r} poisons a data set; fl.task = 'offloading' has none "
                                   "(use a model attack such as sign_flip, or upload_tamper / download_tamper)")
             learner = data.offload.device_learner(node_id)
-            core = DeviceCore(node_id, node.key, node.membership, plan.edge_of[node_id], scenario.seed,
-                              attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
-                              attack_from_round=attack_cfg.start_round if attack_cfg else 1,
-                              verify_downloads=fl.verify_downloads, finality=node.finality,
-                          seal=_payload_seal(scenario, node))
+            core = _device_core(node, plan, scenario, kind, attack_cfg)
             node.add_service(DeviceService(core, learner, trainer))
             node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
             return learner, core
@@ -200,11 +205,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             attack_cfg = None
         # proof-of-learning: devices claim their loss on the public held-out third, which the aggregator re-runs
         learner = data.learner(local, data.validation if fl.aggregator == "proof_of_learning" else None)
-        core = DeviceCore(node_id, node.key, node.membership, plan.edge_of[node_id], scenario.seed,
-                          attack=build_attack(kind, **attack_cfg.params) if attack_cfg else None,
-                          attack_from_round=attack_cfg.start_round if attack_cfg else 1,
-                          verify_downloads=fl.verify_downloads, finality=node.finality,
-                          seal=_payload_seal(scenario, node))
+        core = _device_core(node, plan, scenario, kind, attack_cfg)
         node.add_service(DeviceService(core, learner, trainer))
         modelled_s = fl.compute_s_per_sample * fl.local_epochs * len(local)  # = per sample-epoch * result.weight
         node.compute_time = lambda job, result: modelled_s

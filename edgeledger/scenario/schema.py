@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edgeledger.crypto.keys import SCHEMES
 from edgeledger.errors import ConfigError
 
-__all__ = ["Scenario", "load_scenario", "parse_scenario", "apply_overrides", "format_validation_error"]
+__all__ = ["Scenario", "load_scenario", "read_scenario_file", "parse_scenario", "apply_overrides", "format_validation_error"]
 
 
 class _Strict(BaseModel):
@@ -242,12 +242,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+def read_scenario_file(path: str | Path) -> dict[str, Any]:
+    """The raw TOML table of a scenario file; a missing or malformed file is a ConfigError."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"scenario file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
-    return parse_scenario(apply_overrides(data, overrides or []))
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    return parse_scenario(apply_overrides(read_scenario_file(path), overrides or []))
