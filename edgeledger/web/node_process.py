@@ -164,6 +164,8 @@ async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driv
             driver.peers.update({p.node_id: p.address for p in peers.peers})
         except (aiohttp.ClientError, asyncio.TimeoutError, EdgeLedgerError, OSError):
             pass
+        if time.monotonic() - live.last_viewed > 60.0:
+            continue  # peer status is for the dashboard: probe only while someone is looking
         for node_id, url in list(driver.peers.items()):
             try:
                 async with session.get(f"{url}/v1/health", timeout=aiohttp.ClientTimeout(total=1)) as resp:

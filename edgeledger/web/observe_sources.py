@@ -55,8 +55,12 @@ class LiveSource(ObserveSource):
     def __init__(self, api: Any) -> None:
         self.api = api
         self.statuses: dict[str, str] = {}
+        self.last_viewed = float("-inf")  # monotonic time the dashboard last asked (drives peer probing)
 
     def overview(self) -> dict[str, Any]:
+        import time
+
+        self.last_viewed = time.monotonic()
         api = self.api
         node = api.node
         if node is None:
