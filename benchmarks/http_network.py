@@ -54,6 +54,7 @@ class Tracker:
 
     def __init__(self) -> None:
         self.committed: dict[str, float] = {}
+        self.failed: set[str] = set()  # committed with an invalid receipt (Caliper counts them as failures)
         self.submitted: dict[str, float] = {}
 
     async def follow(self, session: aiohttp.ClientSession, url: str, stop: asyncio.Event) -> None:
@@ -72,6 +73,8 @@ class Tracker:
                         block = await b.json()
                     for tx in block["transactions"]:
                         self.committed.setdefault(tx["id"], now)
+                        if tx.get("receipt") and not tx["receipt"]["ok"]:
+                            self.failed.add(tx["id"])
                 seen = max(seen, height)
 
 
@@ -133,20 +136,22 @@ async def measure(root: Path, cluster, seconds: float, rate: float) -> dict:
         t0 = time.perf_counter()
         await submit_all(session, urls, sat, tracker, None, 64)
         await _drain(tracker, [t for t, _ in sat], 30)
-        done = [tracker.committed[t] for t, _ in sat if t in tracker.committed]
+        done = [tracker.committed[t] for t, _ in sat if t in tracker.committed and t not in tracker.failed]
         sat_tps = len(done) / (max(done) - t0) if done else 0.0
+        sat_failed = sum(1 for t, _ in sat if t in tracker.failed)
         # phase 2: fixed rate
         n_rate = int(seconds * rate)
         fixed = sign_batch(keys, 1 + n_sat // len(CLIENTS) + 1, n_rate, "rate")
         elapsed = await submit_all(session, urls, fixed, tracker, rate, 64)
         await _drain(tracker, [t for t, _ in fixed], 30)
-        lat = sorted(tracker.committed[t] - tracker.submitted[t] for t, _ in fixed if t in tracker.committed)
+        lat = sorted(tracker.committed[t] - tracker.submitted[t] for t, _ in fixed
+                     if t in tracker.committed and t not in tracker.failed)
         stop.set()
         follow.cancel()
         await sampler
     return {
         "committed_tx_per_s": round(sat_tps, 1),
-        "saturation_committed": len(done), "saturation_submitted": n_sat,
+        "saturation_committed": len(done), "saturation_failed": sat_failed, "saturation_submitted": n_sat,
         "offered_tx_per_s": round(n_rate / elapsed, 1),
         "p50_latency_s_at_500": round(statistics.median(lat), 4) if lat else None,
         "p99_latency_s_at_500": round(lat[int(0.99 * (len(lat) - 1))], 4) if lat else None,

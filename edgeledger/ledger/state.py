@@ -20,7 +20,11 @@ from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.registry import Registry
 
-__all__ = ["TransactionRejected", "TxContext", "Receipt", "LedgerState", "tx_kinds"]
+#: Replay protection: a sender's nonce must be unused and above (highest used - NONCE_WINDOW), so
+#: concurrent submissions may commit out of order while no transaction can ever commit twice.
+NONCE_WINDOW = 4096
+
+__all__ = ["NONCE_WINDOW", "TransactionRejected", "TxContext", "Receipt", "LedgerState", "tx_kinds"]
 
 
 class TransactionRejected(EdgeLedgerError):
@@ -65,14 +69,19 @@ class LedgerState:
     def __init__(self, membership: Membership) -> None:
         self.membership = membership
         self.kv: dict[str, bytes] = {}
-        self.nonces: dict[str, int] = {}
+        self.nonces: dict[str, int] = {}  # sender -> highest nonce used
+        self.used_nonces: dict[str, set[int]] = {}  # sender -> nonces used within the window below it
         self.height = 0
         self.receipts: dict[bytes, Receipt] = {}
 
     def check(self, tx: Transaction) -> str | None:
         """Why ``tx`` would be rejected now (nonce, kind), or None; changes nothing."""
-        if tx.nonce <= self.nonces.get(tx.sender, 0):
-            return f"nonce {tx.nonce} of {tx.sender!r} is not above the last used {self.nonces.get(tx.sender, 0)}"
+        highest = self.nonces.get(tx.sender, 0)
+        if tx.nonce < 1 or tx.nonce <= highest - NONCE_WINDOW:
+            return (f"nonce {tx.nonce} of {tx.sender!r} is out of the window: it must be >= 1 and more than "
+                    f"{highest - NONCE_WINDOW} (highest used {highest}, window {NONCE_WINDOW})")
+        if tx.nonce in self.used_nonces.get(tx.sender, ()):
+            return f"nonce {tx.nonce} of {tx.sender!r} was already used (a replay)"
         if tx.kind not in tx_kinds:
             return f"unknown transaction kind {tx.kind!r}"
         return None
@@ -88,7 +97,7 @@ class LedgerState:
         if reason is not None:
             receipt = Receipt(tx_id=tx.tx_id, height=height, ok=False, reason=reason)
         else:
-            self.nonces[tx.sender] = tx.nonce
+            self._use_nonce(tx.sender, tx.nonce)
             for key in sorted(ctx.writes):
                 value = ctx.writes[key]
                 if value is None:
@@ -98,6 +107,15 @@ class LedgerState:
             receipt = Receipt(tx_id=tx.tx_id, height=height, ok=True)
         self.receipts[tx.tx_id] = receipt
         return receipt
+
+    def _use_nonce(self, sender: str, nonce: int) -> None:
+        used = self.used_nonces.setdefault(sender, set())
+        used.add(nonce)
+        if nonce > self.nonces.get(sender, 0):
+            self.nonces[sender] = nonce
+        floor = self.nonces[sender] - NONCE_WINDOW
+        if len(used) > 2 * NONCE_WINDOW:
+            self.used_nonces[sender] = {n for n in used if n > floor}
 
     def apply_block(self, block: Block) -> list[Receipt]:
         """Apply a committed block's transactions in order; returns one receipt each."""

@@ -127,7 +127,15 @@ class NodeApi:
         if (busy := self._ready()) is not None:
             return busy
         block = self.node.store.block(int(request.match_info["height"]))
-        return web.json_response(block_json(block)) if block else _error(404, "no block at that height")
+        return web.json_response(self._with_receipts(block)) if block else _error(404, "no block at that height")
+
+    def _with_receipts(self, block: Block) -> dict[str, Any]:
+        """The block as JSON, each transaction with its receipt (valid, or invalid with the reason)."""
+        data = block_json(block)
+        for tx, entry in zip(block.transactions, data["transactions"]):
+            receipt = self.node.state.receipts.get(tx.tx_id)
+            entry["receipt"] = {"ok": receipt.ok, "reason": receipt.reason} if receipt else None
+        return data
 
     async def block_by_hash(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
@@ -137,7 +145,7 @@ class NodeApi:
         except ValueError:
             return _error(400, "block hash must be hex")
         block = self.node.store.block_by_hash(digest)
-        return web.json_response(block_json(block)) if block else _error(404, "no block with that hash")
+        return web.json_response(self._with_receipts(block)) if block else _error(404, "no block with that hash")
 
     async def transaction(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:

@@ -127,3 +127,19 @@ def test_kv_set_writes_state_and_rejects_oversized_values():
 def test_store_answers_none_for_heights_out_of_range():
     store = ChainStore()
     assert store.block(0) is None and store.block(-1) is None and store.block(2**70) is None
+
+
+def test_nonces_may_arrive_out_of_order_but_never_twice_or_far_too_old():
+    from edgeledger.ledger.state import NONCE_WINDOW
+
+    keys, membership = make_chain(4)
+    state = LedgerState(membership)
+
+    def tx(nonce, key="k"):
+        return make_transaction(keys["dev0"], "dev0", nonce, "test.set", b"%s%d=1" % (key.encode(), nonce))
+
+    assert state.apply_transaction(tx(5), 1).ok and state.apply_transaction(tx(3), 1).ok  # reordered: fine
+    assert "already used" in state.apply_transaction(tx(3, "again"), 1).reason  # a replay of nonce 3
+    assert state.apply_transaction(tx(NONCE_WINDOW + 10), 2).ok
+    assert "out of the window" in state.apply_transaction(tx(4), 2).reason  # unused but far too old
+    assert "out of the window" in state.apply_transaction(tx(0), 2).reason
