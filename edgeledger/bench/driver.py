@@ -129,10 +129,11 @@ async def run_round(session: aiohttp.ClientSession, urls: list[str], senders: li
                     workload: Workload, ctl: RateController, plan: RoundPlan,
                     tracker: CommitTracker) -> list[TxRecord]:
     """Run one round; return one record per transaction (Caliper's trace)."""
-    if plan.workers > len(senders):
-        raise ConfigError(f"workers={plan.workers} but only {len(senders)} identities can send "
-                          f"({', '.join(senders) or 'none'}); each worker needs its own sender to keep nonces in order")
+    if not senders:
+        raise ConfigError("no identity can send transactions in this network (keys_dir has no member keys)")
+    # workers may share a sender: the ledger's nonce window accepts a sender's nonces out of order
     trace: list[TxRecord] = []
+    done_count = [0]  # finished records (failed at submit, or committed): in flight = len(trace) - done
     pending: dict[str, TxRecord] = {}
     finished: deque[float] = deque()
     queues: list[asyncio.Queue[int | None]] = [asyncio.Queue() for _ in range(plan.workers)]
@@ -145,6 +146,7 @@ async def run_round(session: aiohttp.ClientSession, urls: list[str], senders: li
             tx_id = await _send(session, url, workload.op(i, sender), signer, sender, rec)
             if tx_id is None:
                 finished.append(time.time())
+                done_count[0] += 1
                 done_event.set()
             else:
                 rec.tx_id = tx_id
@@ -154,10 +156,10 @@ async def run_round(session: aiohttp.ClientSession, urls: list[str], senders: li
     start = time.time()
     i = 0
     while (plan.tx_number is None or i < plan.tx_number) and (plan.duration_s is None or time.time() - start < plan.duration_s):
-        _collect(pending, tracker, finished)
+        done_count[0] += _collect(pending, tracker, finished)
         while finished and finished[0] < time.time() - 1.0:
             finished.popleft()
-        in_flight = sum(1 for r in trace if r.finish is None)
+        in_flight = len(trace) - done_count[0]
         at = ctl.send_at(i, LoadView(time.time() - start, in_flight, float(len(finished))))
         if at is None:
             done_event.clear()
@@ -187,11 +189,14 @@ async def run_round(session: aiohttp.ClientSession, urls: list[str], senders: li
     return trace
 
 
-def _collect(pending: dict[str, TxRecord], tracker: CommitTracker, finished: deque[float]) -> None:
-    for tx_id in [t for t in pending if t in tracker.committed]:
+def _collect(pending: dict[str, TxRecord], tracker: CommitTracker, finished: deque[float]) -> int:
+    """Move committed transactions out of ``pending``; returns how many."""
+    done = [t for t in pending if t in tracker.committed]
+    for tx_id in done:
         rec = pending.pop(tx_id)
         rec.finish, rec.ok, rec.committed = tracker.committed[tx_id], True, True
         finished.append(rec.finish)
+    return len(done)
 
 
 async def _first(*aws: Any, timeout: float) -> None:
