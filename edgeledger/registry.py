@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from edgeledger.errors import RegistryError
+import importlib
 
-__all__ = ["Registry"]
+from edgeledger.errors import ConfigError, RegistryError
+
+__all__ = ["Registry", "import_plugins"]
 
 T = TypeVar("T")
 
@@ -57,3 +59,13 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def import_plugins(modules: list[str]) -> None:
+    """Import the modules a scenario names in ``plugins``: their decorators register contracts,
+    transaction kinds, aggregators, ... in this process (every node process does the same)."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"plugins: cannot import {name!r} ({exc}); expected an importable module") from None

@@ -66,3 +66,18 @@ def test_missing_scenario_file_and_bad_results_dir_exit_2(tmp_path, capsys):
     assert code == 2 and "does not exist" in err
     code, _, err = cli(capsys, "chain", "show", str(tmp_path))
     assert code == 2 and "is not a results folder" in err
+
+
+def test_a_scenario_plugin_that_cannot_be_imported_is_a_clear_error(tmp_path, capsys):
+    code, _, err = cli(capsys, "demo", "--set", "plugins=[\"no_such_module_xyz\"]", "--quiet", "--out", str(tmp_path / "x"))
+    assert code == 2 and "plugins: cannot import 'no_such_module_xyz'" in err
+
+
+def test_scenario_plugins_are_imported_before_the_network_is_built(tmp_path, monkeypatch, capsys):
+    import sys
+
+    (tmp_path / "my_plugin.py").write_text("LOADED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, _ = cli(capsys, "demo", "--set", "plugins=[\"my_plugin\"]", "--set", "fl.rounds=1", "--quiet",
+                     "--out", str(tmp_path / "r"))
+    assert code == 0 and sys.modules["my_plugin"].LOADED

@@ -35,10 +35,6 @@ DEFAULT_SET = ['name="bench"', "topology.edges=4", "topology.devices_per_edge=1"
                "fl.enabled=false", "attacks=[]", "fl.clients_per_round=4", "consensus.max_block_txs=2000",
                "consensus.batch_timeout_s=0.02"]
 
-_SITE = """import os, importlib
-for _m in filter(None, os.environ.get("EDGELEDGER_BENCH_PLUGINS", "").split(",")):
-    importlib.import_module(_m)
-"""
 
 
 @dataclass
@@ -73,7 +69,7 @@ class Network:
                            capture_output=True, timeout=60)
 
 
-def write_scenario(cfg: NetworkConfig, folder: Path) -> Path:
+def write_scenario(cfg: NetworkConfig, folder: Path, plugins: list[str] | None = None) -> Path:
     """The scenario file the network runs: ``cfg.scenario`` (or the demo) with DEFAULT_SET and ``cfg.set``."""
     if cfg.scenario:
         try:
@@ -85,6 +81,8 @@ def write_scenario(cfg: NetworkConfig, folder: Path) -> Path:
         data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
         overrides = DEFAULT_SET + list(cfg.set)
     data = apply_overrides(data, overrides)
+    if plugins:  # every node process imports them (the workloads' contracts and transaction kinds)
+        data["plugins"] = sorted(set(data.get("plugins", [])) | set(plugins))
     parse_scenario(data)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "scenario.toml"
@@ -121,16 +119,10 @@ def _keys(root: Path, labels: list[str], scheme: str) -> dict[str, PrivateKey]:
 
 
 def _start_local(cfg: NetworkConfig, work: Path, plugins: list[str]) -> Network:
-    path = write_scenario(cfg, work)
+    path = write_scenario(cfg, work, plugins)
     scenario = parse_scenario(tomllib.loads(path.read_text()))
     root = work / "cluster"
     env = dict(os.environ)
-    if plugins:
-        site = work / "site"
-        site.mkdir(exist_ok=True)
-        (site / "sitecustomize.py").write_text(_SITE)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
-        env["EDGELEDGER_BENCH_PLUGINS"] = ",".join(plugins)
     proc = subprocess.run([sys.executable, "-m", "edgeledger", "up", str(path), "--dir", str(root), "--detach"],
                           capture_output=True, text=True, env=env, timeout=cfg.startup_timeout_s + 60)
     if proc.returncode != 0:

@@ -34,6 +34,7 @@ from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
+from edgeledger.registry import import_plugins
 from edgeledger.scenario.schema import LinkConfig, Scenario
 from edgeledger.scenario.training_pool import INLINE, TrainingPool
 from edgeledger.scenario.topology import (
@@ -229,6 +230,7 @@ def make_trainer(scenario: Scenario, data: FLData) -> TrainingPool | None:
 
 def build_network(scenario: Scenario) -> Network:
     """Every node of the scenario in one process, for the simulator."""
+    import_plugins(scenario.plugins)
     plan = plan_topology(scenario)
     keys: dict[str, PrivateKey] = {n: derive_key(scenario.topology.signature_scheme, f"{scenario.seed}/{n}".encode())
                                    for n in plan.roles}

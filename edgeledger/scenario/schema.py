@@ -178,6 +178,8 @@ class Scenario(_Strict):
     fl: FLConfig = FLConfig()
     attacks: list[AttackConfig] = Field(default_factory=list)
     security: SecurityConfig = SecurityConfig()
+    plugins: list[str] = Field(default_factory=list, description="Python modules every node imports first "
+                               "(they register contracts, transaction kinds, aggregators, models ...)")
     offload: OffloadTaskConfig = OffloadTaskConfig()
     output: OutputConfig = OutputConfig()
     max_sim_time_s: float = Field(3600.0, gt=0, description="stop the simulation at this simulated time")

@@ -31,6 +31,7 @@ from edgeledger.net.http import HttpDriver
 from edgeledger.node.center import PeerList, make_registration
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
+from edgeledger.registry import import_plugins
 from edgeledger.scenario.topology import (
     Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, plan_topology,
 )
@@ -192,6 +193,7 @@ async def _wait_for_validators(session: aiohttp.ClientSession, driver: HttpDrive
 async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None:
     """Run one node until ``stop`` is set (or forever)."""
     opts.data_dir.mkdir(parents=True, exist_ok=True)
+    import_plugins(opts.scenario.plugins)  # before anything is built: plug-ins register kinds and contracts
     key = _identity(opts.data_dir, opts.scenario.topology.signature_scheme)
     plan = plan_topology(opts.scenario)
     app = web.Application(client_max_size=64 * 1024 * 1024)
