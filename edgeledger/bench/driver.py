@@ -21,7 +21,8 @@ import aiohttp
 from edgeledger.bench.metrics import TxRecord
 from edgeledger.bench.rate import LoadView, RateController
 from edgeledger.bench.workloads import ReadOp, TxOp, Workload
-from edgeledger.codec import encode
+from edgeledger.codec import decode, encode
+from edgeledger.ledger.contracts import ContractCall, EndorseRequest
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.transaction import make_transaction
@@ -106,8 +107,14 @@ async def _send(session: aiohttp.ClientSession, url: str, op: TxOp | ReadOp, sig
                 rec.finish, rec.ok = time.time(), resp.status == 200
                 rec.reason = "" if rec.ok else f"HTTP {resp.status}"
             return None
-        tx_id, body = signer.sign(sender, op)
         rec.submit = time.time()
+        if op.endorse:
+            async with session.post(f"{url}/v1/endorse", data=encode(EndorseRequest(sender=sender, call=op.payload))) as resp:
+                if resp.status != 200:
+                    rec.finish, rec.reason = time.time(), f"endorse HTTP {resp.status}: {(await resp.text())[:200]}"
+                    return None
+                op = TxOp(op.kind, decode(await resp.read(), ContractCall), op.blob)
+        tx_id, body = signer.sign(sender, op)
         if op.blob is not None:
             from edgeledger.crypto.hashing import sha256
 

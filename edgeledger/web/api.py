@@ -59,6 +59,7 @@ class NodeApi:
             web.get("/v1/health", self.health), web.get("/v1/head", self.head),
             web.get("/v1/blocks/{height:\\d+}", self.block), web.get("/v1/blocks/hash/{digest}", self.block_by_hash),
             web.get("/v1/tx/{tx_id}", self.transaction), web.post("/v1/tx", self.submit),
+            web.post("/v1/endorse", self.endorse),
             web.get("/v1/state/{key:.+}", self.state), web.get("/v1/blobs/{digest}", self.get_blob),
             web.put("/v1/blobs/{digest}", self.put_blob), web.get("/v1/peers", self.peers),
             web.get("/metrics", self.metrics), web.get("/openapi.json", self.openapi),
@@ -204,6 +205,26 @@ class NodeApi:
         self.submitted.setdefault(tx.tx_id, time.time())
         self.driver.submit_local(self.node.submit(tx, time.time()))
         return web.json_response({"tx_id": tx.tx_id.hex()}, status=202)
+
+    async def endorse(self, request: web.Request) -> web.Response:
+        """Fabric's *execute*: simulate a contract call on the committed state and return it endorsed
+        (with its read set and write set); the client signs and submits it; at commit the read set must
+        still be current, else the transaction is invalid with an MVCC read conflict."""
+        from edgeledger.ledger.contracts import EndorseRequest, endorse
+
+        if (busy := self._ready()) is not None:
+            return busy
+        body = await request.content.read(MAX_TX_BYTES + 1)
+        if len(body) > MAX_TX_BYTES:
+            return _error(413, f"request over {MAX_TX_BYTES} bytes")
+        try:
+            req = decode(body, EndorseRequest)
+            if req.sender not in self.node.membership.identities:
+                return _error(403, f"{req.sender!r} is not a member of this chain")
+            call = endorse(self.node.state, req.sender, req.call.contract, req.call.method, list(req.call.args))
+        except EdgeLedgerError as exc:
+            return _error(400, str(exc))
+        return web.Response(body=encode(call), content_type="application/msgpack")
 
     async def get_blob(self, request: web.Request) -> web.StreamResponse:
         """Stream a blob in chunks (the client re-hashes as it reads: see ``fetch_blob``)."""

@@ -45,6 +45,15 @@ OPENAPI: dict[str, Any] = {
                                           "403": _err("bad signature or unknown sender"),
                                           "409": _err("stale nonce or unknown kind"), "413": _err("too large"),
                                           "503": _err("still starting")}}},
+        "/v1/endorse": {"post": {"summary": "simulate a contract call on the committed state; returns it endorsed "
+                                           "(read/write set) for the client to sign and submit",
+                                 "requestBody": {"required": True, "content": {"application/msgpack": {
+                                     "schema": {"type": "string", "format": "binary"}}}},
+                                 "responses": {"200": {"description": "the endorsed ContractCall (msgpack)",
+                                                       "content": {"application/msgpack": {}}},
+                                               "400": _err("undecodable or the call fails"),
+                                               "403": _err("sender is not a member"), "413": _err("too large"),
+                                               "503": _err("still starting")}}},
         "/v1/state/{key}": {"get": {"summary": "a key of the chain state", "parameters": [
             {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _ok("value"), "404": _err("no such key"), "503": _err("still starting")}}},

@@ -18,7 +18,8 @@ from edgeledger.web.cluster import start_cluster, stop_cluster
 
 SETTINGS = ["name=\"http\"", "topology.edges=4", "topology.devices_per_edge=1", "topology.validators=[\"edge\"]",
             "fl.rounds=3", "fl.clients_per_round=4", "fl.aggregator=\"median\"", "fl.aggregator_params={}",
-            "fl.round_timeout_s=30.0", "attacks=[{kind=\"sign_flip\", nodes=[\"device-3\"]}]"]
+            "fl.round_timeout_s=30.0", "attacks=[{kind=\"sign_flip\", nodes=[\"device-3\"]}]",
+            "plugins=[\"edgeledger.bench.contracts\"]"]
 
 
 TLS_CONTEXT: list = []  # set by a test that runs its cluster over HTTPS

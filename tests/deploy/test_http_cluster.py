@@ -114,3 +114,43 @@ def test_blobs_stream_and_a_wrong_digest_is_caught_while_reading(cluster):
                 await fetch_blob(session, url, digest, max_bytes=1000)
 
     asyncio.run(main())
+
+
+def test_endorsed_calls_from_one_snapshot_meet_an_mvcc_conflict(cluster):
+    """Fabric's execute-order-validate over HTTP: two transfers endorsed on the same state; only one commits."""
+    from pathlib import Path
+
+    from edgeledger.codec import decode
+    from edgeledger.crypto.keys import derive_key
+    from edgeledger.ledger.contracts import ContractCall, ContractDeploy, EndorseRequest
+
+    url = cluster.processes["edge-2"]["url"]
+    data_dir = Path(str(cluster.processes["device-2"]["log"])).with_suffix("")
+    key = derive_key("ed25519", (data_dir / "identity.seed").read_bytes())
+    nonce = iter(range(10**7, 10**7 + 100))
+
+    def submit(kind, payload):
+        tx = make_transaction(key, "device-2", next(nonce), kind, payload)
+        assert send(f"{url}/v1/tx", encode(tx))[0] == 202
+        return tx.tx_id.hex()
+
+    def receipt(tx_id):
+        return wait_for(lambda: get(f"{url}/v1/tx/{tx_id}")[1].get("receipt"), 60, f"tx {tx_id[:8]} to commit")
+
+    assert receipt(submit("contract.deploy", ContractDeploy(name="mvcc", code="bench.simple", version=1)))["ok"]
+    for account in ("a", "b"):
+        assert receipt(submit("contract.call", ContractCall(contract="mvcc", method="open", args=[account, 100])))["ok"]
+    endorsed = []
+    for amount in (1, 2):  # both simulated on the same committed snapshot
+        call = ContractCall(contract="mvcc", method="transfer", args=["a", "b", amount])
+        import urllib.request
+
+        body = urllib.request.urlopen(urllib.request.Request(
+            f"{url}/v1/endorse", data=encode(EndorseRequest(sender="device-2", call=call)), method="POST")).read()
+        endorsed.append(decode(body, ContractCall))
+    assert endorsed[0].endorsement is not None and endorsed[0].endorsement.read_set
+    first, second = submit("contract.call", endorsed[0]), submit("contract.call", endorsed[1])
+    assert receipt(first)["ok"]
+    late = receipt(second)
+    assert not late["ok"] and "MVCC read conflict" in late["reason"]
+    assert send(f"{url}/v1/endorse", b"\x93bad")[0] == 400

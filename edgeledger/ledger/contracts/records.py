@@ -15,7 +15,7 @@ from edgeledger.codec import Record
 
 __all__ = [
     "Version", "ABSENT", "StateEntry", "ReadVersion", "WriteEntry", "Event", "Endorsement",
-    "ContractCall", "ContractDeploy", "ContractMeta", "CallLog",
+    "ContractCall", "ContractDeploy", "ContractMeta", "CallLog", "EndorseRequest",
 ]
 
 
@@ -102,3 +102,10 @@ class CallLog(Record):
     method: str
     result: Any
     events: list[Event]
+
+
+class EndorseRequest(Record):
+    """Ask a node to simulate ``call`` as ``sender`` and return it endorsed (``POST /v1/endorse``)."""
+
+    sender: str
+    call: ContractCall
