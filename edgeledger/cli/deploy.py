@@ -1,0 +1,196 @@
+"""Deployment commands: ``center``, ``node``, ``up``, ``down``, ``certs``, ``observe``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from edgeledger.cli.base import SET_HELP, app, console, demo_text
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    from edgeledger.errors import ConfigError
+
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:8700")
+    return host or "127.0.0.1", int(port)
+
+
+def _serve(coro_factory: Any) -> None:
+    """Run an asyncio service until SIGINT/SIGTERM."""
+    import asyncio
+    import logging
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await coro_factory(stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to listen on."),
+           tls_dir: Optional[Path] = typer.Option(None, help="Serve HTTPS with a certificate from edgeledger certs."),
+           tls_name: str = typer.Option("local", help="Certificate name inside --tls-dir.")) -> None:
+    """Run the communication center: registers nodes and hands out the peer list (never relays payloads)."""
+    from aiohttp import web
+
+    from edgeledger.web.center import center_app
+    from edgeledger.web.tls import server_context
+
+    host, port = _host_port(listen)
+    ssl_context = server_context(tls_dir, tls_name) if tls_dir is not None else None
+
+    async def serve(stop: Any) -> None:
+        runner = web.AppRunner(center_app())
+        await runner.setup()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        console.print(f"center listening on {'https' if ssl_context else 'http'}://{host}:{port}")
+        await stop.wait()
+        await runner.cleanup()
+
+    _serve(serve)
+
+
+@app.command()
+def node(role: str = typer.Option(..., help="cloud | edge | device"),
+         center_url: str = typer.Option(..., "--center", help="URL of the communication center."),
+         data_dir: Path = typer.Option(..., help="Identity, chain (SQLite) and blobs live here; reuse it to resume."),
+         listen: str = typer.Option("127.0.0.1:0", help="HOST:PORT to serve the API, dashboard and protocol on."),
+         config: Optional[Path] = typer.Option(None, help="Scenario TOML (topology, consensus, FL); default: the demo."),
+         set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+         admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
+                                                   help="Token for admin actions (POST /v1/admin/shutdown)."),
+         tls_dir: Optional[Path] = typer.Option(None, help="Serve HTTPS and trust only this cluster CA "
+                                                           "(edgeledger certs)."),
+         tls_name: str = typer.Option("local", help="Certificate name inside --tls-dir.")) -> None:
+    """Run one node process: registers with the center, builds the genesis, resumes its chain, serves."""
+    import tomllib
+
+    from edgeledger.errors import ConfigError
+    from edgeledger.scenario.schema import apply_overrides, parse_scenario
+    from edgeledger.web.cluster import free_port
+    from edgeledger.web.node_process import NodeOptions, run_node
+
+    if role not in ("cloud", "edge", "device"):
+        raise ConfigError(f"--role {role!r}: expected cloud, edge or device")
+    text = config.read_text() if config is not None else demo_text()
+    scenario = parse_scenario(apply_overrides(tomllib.loads(text), list(set_)))
+    host, port = _host_port(listen)
+    port = port or free_port()
+    opts = NodeOptions(role=role, center=center_url.rstrip("/"), data_dir=data_dir, host=host, port=port,
+                       scenario=scenario, admin_token=admin_token, tls_dir=tls_dir, tls_name=tls_name)
+    _serve(lambda stop: run_node(opts, stop))
+
+
+@app.command()
+def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as local processes."),
+       root: Optional[Path] = typer.Option(None, "--dir", help="Where data directories and logs go "
+                                                              "(default runs/up-<name>)."),
+       detach: bool = typer.Option(False, help="Start and return; stop later with edgeledger down."),
+       timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C)."),
+       tls: bool = typer.Option(False, help="Make a cluster CA and run every process over HTTPS.")) -> None:
+    """Start a whole scenario as separate processes on 127.0.0.1 (center + every node)."""
+    import time
+
+    from rich.live import Live
+
+    from edgeledger.scenario.schema import load_scenario
+    from edgeledger.web.cluster import cluster_status, start_cluster, stop_cluster
+
+    scenario = load_scenario(scenario_file)
+    root = root or Path(scenario.output.dir) / f"up-{scenario.name}"
+    cluster = start_cluster(scenario_file, scenario, root, tls=tls)
+    console.print(f"started {len(cluster.processes)} processes; center {cluster.center}; state in {root}")
+    if detach:
+        console.print(f"stop with: edgeledger down --dir {root}")
+        return
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        with Live(console=console, refresh_per_second=2) as live:
+            while deadline is None or time.monotonic() < deadline:
+                live.update(_status_table(cluster_status(cluster)))
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_cluster(cluster)
+        console.print("all processes stopped")
+
+
+def _status_table(status: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="edgeledger cluster")
+    for col in ("node", "role", "status", "height", "url"):
+        table.add_column(col)
+    for label, info in status.items():
+        table.add_row(label, str(info.get("role", "")), str(info.get("status")), str(info.get("height", "-")),
+                      str(info.get("url")))
+    return table
+
+
+@app.command()
+def certs(directory: Path = typer.Option(..., "--dir", help="Where the cluster CA (ca.pem, ca.key) lives."),
+          name: Optional[str] = typer.Option(None, help="Also issue a certificate with this name."),
+          host: list[str] = typer.Option(["127.0.0.1", "localhost"], help="IP or DNS name the certificate covers "
+                                                                         "(repeatable).")) -> None:
+    """Create a self-signed cluster CA (once) and issue node certificates for TLS."""
+    from edgeledger.web.tls import issue_certificate, make_ca
+
+    console.print(f"cluster CA: {make_ca(directory)}")
+    if name is not None:
+        console.print(f"certificate {name!r} for {', '.join(host)}: {issue_certificate(directory, name, host)}")
+
+
+@app.command()
+def down(root: Path = typer.Option(..., "--dir", help="The folder given to (or printed by) edgeledger up.")) -> None:
+    """Stop a cluster started with edgeledger up --detach."""
+    from edgeledger.web.cluster import Cluster, stop_cluster
+
+    stop_cluster(Cluster.load(root))
+    console.print(f"stopped the cluster in {root}")
+
+
+@app.command()
+def observe(results_dir: Path = typer.Argument(..., help="A results folder written by run or demo."),
+            listen: str = typer.Option("127.0.0.1:8780", help="HOST:PORT for the dashboard."),
+            duration: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")) -> None:
+    """Serve the /observe dashboard over a finished simulation run (the same page nodes serve live)."""
+    from aiohttp import web
+
+    from edgeledger.web.observe import install_observe
+    from edgeledger.web.observe_sources import RunSource
+
+    source = RunSource(results_dir)
+    host, port = _host_port(listen)
+
+    async def serve(stop: Any) -> None:
+        import asyncio
+
+        application = web.Application()
+        install_observe(application, source)
+
+        async def root(request: web.Request) -> web.Response:
+            raise web.HTTPFound("/observe/")
+
+        application.router.add_get("/", root)
+        runner = web.AppRunner(application)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        console.print(f"dashboard of {results_dir}: http://{host}:{port}/observe/")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=duration or None)
+        except asyncio.TimeoutError:
+            pass
+        await runner.cleanup()
+
+    _serve(serve)

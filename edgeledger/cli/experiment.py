@@ -1,0 +1,82 @@
+"""``edgeledger experiment``: list and run the papers' experiments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from edgeledger.cli.base import app, console
+from edgeledger.errors import EdgeLedgerError
+
+experiment_app = typer.Typer(no_args_is_help=True, help="The paper experiments (experiments/*/*.toml): list and run.")
+app.add_typer(experiment_app, name="experiment")
+EXPERIMENTS_DIR_HELP = "Folder of experiment sets (default $EDGELEDGER_EXPERIMENTS or ./experiments)."
+
+
+@experiment_app.command("list")
+def experiment_list(root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP)) -> None:
+    """Print every experiment: name, settings (pending ones waiting for a plug-in) and description."""
+    from edgeledger.scenario.experiments import discover
+
+    table = Table(title="experiments")
+    for col in ("name", "settings", "description"):
+        table.add_column(col)
+    for exp in discover(root):
+        settings = exp.settings()
+        pending = sum(1 for s in settings if exp.pending_reason(exp.scenario(s)) is not None)
+        table.add_row(exp.name, f"{len(settings)}" + (f" ({pending} pending)" if pending else ""), exp.description)
+    console.print(table)
+
+
+@experiment_app.command("run")
+def experiment_run(name: str = typer.Argument(..., help="Experiment name (see edgeledger experiment list)."),
+                   quick: bool = typer.Option(False, help="Reduced size (data, rounds, clients) for CI: minutes."),
+                   out: Optional[Path] = typer.Option(None, help="Results folder (default runs/<name>[-quick]-<ts>)."),
+                   root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP),
+                   only: Optional[str] = typer.Option(None, help="Run only settings whose label contains this."),
+                   threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
+    """Run every setting of an experiment; write per-setting runs, rounds.csv, summary and plots."""
+    import torch
+
+    from edgeledger.scenario.experiment_run import run_experiment
+    from edgeledger.scenario.experiments import find_experiment
+    from edgeledger.scenario.results import results_dir_for
+
+    torch.set_num_threads(threads)
+    exp = find_experiment(name, root)
+    out_dir = out or results_dir_for("runs", exp.name + ("-quick" if quick else ""))
+    console.print(f"[bold]experiment[/] [cyan]{exp.name}[/] ({'quick' if quick else 'full'}): {exp.description}")
+
+    def on_setting(i: int, n: int, r: Any) -> None:
+        acc = f"{r.final_accuracy:.4f}" if r.final_accuracy is not None else "-"
+        note = f"accuracy {acc} in {r.wall_s:.1f} s" if r.status == "done" else f"{r.status}: {r.reason}"
+        console.print(f"  [{i}/{n}] {r.label}: {note}")
+
+    def on_round(p: dict[str, Any]) -> None:
+        if not quick:
+            console.print(f"    round {p['round']}/{p['rounds']}: accuracy {p['accuracy']:.4f}")
+
+    result = run_experiment(exp, out_dir, quick=quick, progress=on_setting, only=only, on_round=on_round)
+    table = Table(title=f"{exp.name} ({'quick' if quick else 'full'}): final accuracy per setting")
+    columns = ["setting", "final accuracy", "final loss", "rounds", "rejected updates"]
+    columns += ["rounds to target"] if exp.target_accuracy is not None else []
+    for col in columns:
+        table.add_column(col)
+    for r in result.settings:
+        if r.status != "done":
+            table.add_row(r.label, r.status, "-", "-", "-", *(["-"] if exp.target_accuracy is not None else []))
+            continue
+        row = [r.label, f"{r.final_accuracy:.4f}", f"{r.final_loss:.4f}", str(len(r.rounds)), str(r.updates_rejected)]
+        if exp.target_accuracy is not None:
+            row.append(str(r.rounds_to_target) if r.rounds_to_target is not None else f"not in {len(r.rounds)}")
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"results: {out_dir} ({result.wall_s:.1f} s)")
+    failed = [r for r in result.settings if r.status == "failed"]
+    if failed:
+        raise EdgeLedgerError(f"{len(failed)} setting(s) failed: " + "; ".join(f"{r.label}: {r.reason}" for r in failed))
+
+

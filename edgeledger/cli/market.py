@@ -1,0 +1,167 @@
+"""``edgeledger market``: the edge resource market's contracts, ENs, matches, channels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from edgeledger.cli.base import app, console
+
+market_app = typer.Typer(no_args_is_help=True, help="The edge resource market: ENs, matches, channels, balances, "
+                                                     "audit, task sharing.")
+app.add_typer(market_app, name="market")
+MARKET_DIR_HELP = "A market chain saved by `market demo --out DIR` (default: run a fresh demo in memory)."
+MARKET_SEED_HELP = "Seed of the in-memory demo consortium (ignored with --dir)."
+
+
+def _market_state(folder: Optional[Path], seed: int) -> Any:
+    """The market's LedgerState: loaded from ``folder`` or from a fresh demo."""
+    from edgeledger.codec import decode
+    from edgeledger.errors import ConfigError
+    from edgeledger.ledger.identity import Genesis
+    from edgeledger.ledger.store import ChainStore
+    from edgeledger.market.demo import MarketChain, run_market_demo
+
+    if folder is None:
+        return run_market_demo(seed=seed).state
+    if not (folder / "genesis.bin").exists() or not (folder / "chain.sqlite").exists():
+        raise ConfigError(f"{str(folder)!r} holds no market chain; create one with "
+                          f"`edgeledger market demo --out {folder}`")
+    return MarketChain(decode((folder / "genesis.bin").read_bytes(), Genesis),
+                       store=ChainStore(folder / "chain.sqlite")).state
+
+
+def _rows_table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> Table:
+    table = Table(title=title)
+    for col in cols:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r.get(c, "")) for c in cols))
+    return table
+
+
+def _market_tables(state: Any, which: tuple[str, ...]) -> None:
+    from edgeledger.market import view
+
+    tables = {
+        "contracts": lambda: _rows_table("contracts", view.contracts(state),
+                                         ["name", "code", "version", "owner", "height"]),
+        "ens": lambda: _rows_table("edge nodes", view.edge_nodes(state),
+                                   ["en_id", "company", "x", "y", "capacity", "free", "price"]),
+        "matches": lambda: _rows_table("matches (nearest EN with capacity)", view.matches(state),
+                                       ["seq", "height", "device", "x", "y", "need", "en_id", "company"]),
+        "channels": lambda: _rows_table("payment channels", view.channels(state),
+                                        ["id", "sender", "receiver", "deposit", "amount", "state", "expiry",
+                                         "settle_at"]),
+        "balances": lambda: _rows_table("token balances", view.balances(state), ["account", "role", "balance"]),
+    }
+    for name in which:
+        console.print(tables[name]())
+
+
+def _print_audit(state: Any) -> int:
+    from edgeledger.market import view
+
+    report = view.audit(state)
+    if not report["findings"]:
+        console.print(f"audit: all {report['matches']} matches follow the nearest-node rule")
+        return 0
+    console.print(_rows_table("matches against the nearest-node rule", report["findings"],
+                              ["seq", "height", "device", "chosen", "chosen_company", "expected",
+                               "expected_company"]))
+    console.print("favoured companies: " + ", ".join(f"{c} x{n}" for c, n in report["favoured"].items()))
+    return 1
+
+
+@market_app.command("demo")
+def market_demo(out: Optional[Path] = typer.Option(None, help="Save the market chain here (an empty folder) "
+                                                              "for the other market commands' --dir."),
+                seed: int = typer.Option(1, help="Seed for EN locations, capacities, prices and device positions."),
+                ens: int = typer.Option(6, min=1, help="Edge nodes the companies register."),
+                devices: int = typer.Option(8, min=1, help="Devices matched to ENs."),
+                payments: int = typer.Option(5, min=1, help="Off-chain payments per device."),
+                as_json: bool = typer.Option(False, "--json", help="Print the market snapshot as JSON.")) -> None:
+    """Run a small EdgeToll consortium in-process: register ENs, match devices, pay over channels, settle."""
+    from edgeledger.codec import encode, to_builtins
+    from edgeledger.errors import ConfigError
+    from edgeledger.ledger.store import ChainStore
+    from edgeledger.market.demo import run_market_demo
+    from edgeledger.market.view import market_snapshot
+
+    chain = run_market_demo(seed=seed, n_ens=ens, n_devices=devices, payments=payments)
+    if out is not None:
+        if (out / "chain.sqlite").exists():
+            raise ConfigError(f"--out {str(out)!r} already holds a market chain; choose an empty folder")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "genesis.bin").write_bytes(encode(chain.genesis))
+        disk = ChainStore(out / "chain.sqlite")
+        for block in chain.store.blocks():
+            disk.append(block)
+        disk.close()
+    if as_json:
+        console.print_json(json.dumps(to_builtins(market_snapshot(chain.state))))
+    else:
+        console.print(f"[bold]market demo[/] seed={seed}: {ens} ENs of 3 companies, {devices} devices, "
+                      f"{payments} payments each; chain height {chain.state.height}")
+        _market_tables(chain.state, ("contracts", "ens", "matches", "channels", "balances"))
+        _print_audit(chain.state)
+    if out is not None:
+        console.print(f"saved: {out}")
+
+
+def _market_view(name: str, doc: str) -> None:
+    def command(folder: Optional[Path] = typer.Option(None, "--dir", help=MARKET_DIR_HELP),
+                seed: int = typer.Option(1, help=MARKET_SEED_HELP)) -> None:
+        _market_tables(_market_state(folder, seed), (name,))
+
+    command.__doc__ = doc
+    market_app.command(name)(command)
+
+
+_market_view("contracts", "List the deployed contract instances (name, code, version, owner).")
+_market_view("ens", "List the registered edge nodes: company, location, capacity, free capacity, price.")
+_market_view("matches", "List the device -> EN matches recorded on chain.")
+_market_view("channels", "List the payment channels and their states (open, closing, settled).")
+_market_view("balances", "List token balances, including the channel escrow.")
+
+
+@market_app.command("audit")
+def market_audit(folder: Optional[Path] = typer.Option(None, "--dir", help=MARKET_DIR_HELP),
+                 seed: int = typer.Option(1, help=MARKET_SEED_HELP)) -> None:
+    """Replay every match against the nearest-node rule; exit 1 if any company's ENs were favoured."""
+    if _print_audit(_market_state(folder, seed)):
+        raise typer.Exit(1)
+
+
+@market_app.command("sharing")
+def market_sharing(edges: str = typer.Option("4,8,16", help="Comma-separated numbers of edge servers to run."),
+                   tasks: int = typer.Option(3, min=1, help="Tasks per run (the latency is their mean)."),
+                   seed: int = typer.Option(1, help="Seed of loads, load drift and payloads."),
+                   payload_mb: float = typer.Option(2.0, min=0.001, help="Task payload size in MB."),
+                   wan_ms: float = typer.Option(40.0, min=0.0, help="One-way edge-cloud latency in ms."),
+                   as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON.")) -> None:
+    """Simulate the Fabric task-sharing workflow: request-to-result latency vs edge servers and vs the cloud."""
+    from edgeledger.errors import ConfigError
+    from edgeledger.market.sharing import latency_table
+
+    try:
+        counts = [int(x) for x in edges.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--edges {edges!r}: expected comma-separated integers, e.g. 4,8,16") from None
+    rows = latency_table(counts, seed=seed, tasks=tasks, payload_bytes=int(payload_mb * 1e6), wan_latency_ms=wan_ms)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"task sharing (seed {seed}, {payload_mb} MB, WAN {wan_ms} ms): mean simulated seconds")
+    for col in ("edges", "request->result", "->settled", "cloud instead", "blocks", "declined"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(str(r["n_edges"]), f"{r['sharing_latency_s']:.4f}", f"{r['settled_latency_s']:.4f}",
+                      f"{r['cloud_latency_s']:.4f}", str(r["blocks"]), str(r["declined"]))
+    console.print(table)
+
+
