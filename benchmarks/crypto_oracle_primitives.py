@@ -113,13 +113,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a few seconds in all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the keys, messages and dealer")
     args = parser.parse_args()
-    print(f"# seed={args.seed} quick={args.quick} python={platform.python_version()} cpu={platform.machine()}")
-    results = run(args.quick, args.seed)
+    report(run(args.quick, args.seed), args.seed, args.quick)
+
+
+def report(results: dict[str, float], seed: int, quick: bool, digits: int = 3) -> None:
+    """The figures as a table, then (last line) one JSON object of them."""
+    print(f"# seed={seed} quick={quick} python={platform.python_version()} cpu={platform.machine()}")
     width = max(len(k) for k in results)
     print(f"{'figure':<{width}}  value")
     for key, value in results.items():
-        print(f"{key:<{width}}  {value:10.2f}")
-    print(json.dumps({k: round(v, 3) for k, v in results.items()}))
+        print(f"{key:<{width}}  {value:10.3f}")
+    print(json.dumps({k: round(v, digits) for k, v in results.items()}))
 
 
 if __name__ == "__main__":

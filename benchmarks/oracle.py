@@ -11,8 +11,6 @@ the wall time per simulated request and the proxy's on-chain verification time.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
@@ -64,13 +62,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and requests (about a minute)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the keys, sources and simulator")
     args = parser.parse_args()
-    print(f"# seed={args.seed} quick={args.quick} python={platform.python_version()} cpu={platform.machine()}")
-    results = run(args.quick, args.seed)
-    width = max(len(k) for k in results)
-    print(f"{'figure':<{width}}  value")
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value:10.3f}")
-    print(json.dumps({k: round(v, 4) for k, v in results.items()}))
+    crypto_oracle_primitives.report(run(args.quick, args.seed), args.seed, args.quick, digits=4)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,13 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Any
 
 from edgeledger.errors import ConfigError, RegistryError
 
-__all__ = ["Registry", "import_plugins"]
+__all__ = ["Registry", "bind_params", "import_plugins"]
 
 T = TypeVar("T")
 
@@ -48,6 +51,13 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._entries)) or "none"
             raise RegistryError(f"unknown {self.kind} {name!r}; expected one of: {known}") from None
 
+    def build(self, name: str, **params: Any) -> Any:
+        """Instantiate the plug-in called ``name`` with keyword ``params`` from a scenario; parameters
+        that do not fit its signature are a :class:`ConfigError` listing the ones it takes."""
+        cls = self.get(name)
+        bind_params(cls, f"{self.kind} {name!r}", params)  # type: ignore[arg-type]
+        return cls(**params)  # type: ignore[operator]
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 
@@ -69,3 +79,22 @@ def import_plugins(modules: list[str]) -> None:
             importlib.import_module(name)
         except ImportError as exc:
             raise ConfigError(f"plugins: cannot import {name!r} ({exc}); expected an importable module") from None
+
+
+def bind_params(
+    target: Callable[..., Any], what: str, params: Mapping[str, Any], *args: Any, **fixed: Any
+) -> None:
+    """Raise :class:`ConfigError` unless ``target(*args, **fixed, **params)`` fits its signature.
+
+    ``params`` are the user's (from a scenario); ``args``/``fixed`` are supplied by the caller.
+    ``what`` names the plug-in in the message, e.g. ``"aggregator 'krum'"``.
+    """
+    signature = inspect.signature(target)
+    try:
+        signature.bind(*args, **fixed, **params)
+    except TypeError as exc:
+        supplied = set(list(signature.parameters)[: len(args)]) | set(fixed)
+        allowed = [p for p in signature.parameters if p not in supplied]
+        raise ConfigError(
+            f"{what} got parameters {sorted(params)}: {exc}; expected some of {allowed}"
+        ) from None

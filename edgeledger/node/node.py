@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from edgeledger.codec import Record, decode
+from edgeledger.codec import decode
 from edgeledger.consensus.base import CommitBlock, Consensus
 from edgeledger.consensus.pbft.events import ForwardRequest
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import Broadcast, Compute, Deferred, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.effects import Compute, Deferred, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block

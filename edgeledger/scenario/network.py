@@ -18,7 +18,7 @@ from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.crypto.sealing import Cipher, build_cipher
 from edgeledger.errors import ConfigError
 from edgeledger.fl.aggregators import aggregators, build_aggregator
-from edgeledger.fl.attacks import Backdoor, attacks, build_attack, build_data_attack, data_attacks
+from edgeledger.fl.attacks import Backdoor, build_attack, build_data_attack, data_attacks
 from edgeledger.fl.aggregators.pedal import holdout_split
 from edgeledger.fl.backdoor_probe import BackdoorProbe
 from edgeledger.fl.datasets import Dataset, load_dataset
@@ -28,7 +28,7 @@ from edgeledger.fl.partition import partition
 from edgeledger.fl.server_eval import aggregator_injections, needs_validation
 from edgeledger.fl.round import AggregatorCore, DeviceCore, EdgeRelay, RoundSettings, derive_seed
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
-from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
+from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook

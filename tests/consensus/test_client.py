@@ -2,7 +2,7 @@
 
 import msgspec
 
-from edgeledger.consensus.client import CommitReply, PbftClient, make_replies, reply_statement
+from edgeledger.consensus.client import PbftClient, make_replies, reply_statement
 from edgeledger.effects import Broadcast, CancelTimer, Rejected, SetTimer
 from edgeledger.ledger.kv import KVSet
 from tests.conftest import make_chain

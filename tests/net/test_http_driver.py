@@ -142,7 +142,6 @@ def test_a_cut_link_reports_the_message_as_undeliverable():
 
 
 def test_tls_with_the_cluster_ca_and_refusal_without_it(tmp_path):
-    import ssl
 
     import aiohttp
 

@@ -1,4 +1,3 @@
-from edgeledger.codec import Record
 from edgeledger.effects import Send, SetTimer
 from edgeledger.net.sim import Link, Simulator
 from edgeledger.node.center import CENTER_MESSAGES

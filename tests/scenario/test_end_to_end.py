@@ -143,8 +143,6 @@ def test_uploads_and_models_detour_through_another_edge_when_the_cloud_link_is_c
 
 def test_sealed_uploads_stay_private_through_the_edge_and_still_aggregate():
     """security.payload_encryption=sealedbox: edges relay ciphertext; the aggregator opens and checks it."""
-    from edgeledger.fl.params import params_from_bytes
-    from edgeledger.fl.round.events import UpdateUpload
 
     seen: list[bytes] = []
     run = run_scenario(demo("fl.rounds=2", "security.payload_encryption=\"sealedbox\""),

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from edgeledger.errors import AggregationError
-from edgeledger.fl.plugin_params import bind_params
 from edgeledger.registry import Registry
 
 __all__ = ["Aggregator", "aggregators", "build_aggregator", "check_updates"]
@@ -58,6 +57,4 @@ def check_updates(updates: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
 
 def build_aggregator(name: str, **params: Any) -> Aggregator:
     """Instantiate the aggregator registered as ``name`` with keyword ``params``."""
-    cls = aggregators.get(name)
-    bind_params(cls, f"aggregator {name!r}", params)
-    return cls(**params)
+    return aggregators.build(name, **params)

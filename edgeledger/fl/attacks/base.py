@@ -18,7 +18,6 @@ import numpy as np
 
 from edgeledger.errors import ConfigError
 from edgeledger.fl.datasets import Dataset
-from edgeledger.fl.plugin_params import bind_params
 from edgeledger.registry import Registry
 
 __all__ = [
@@ -51,9 +50,7 @@ attacks: Registry[type[ModelAttack]] = Registry("attack")
 
 def build_attack(name: str, **params: Any) -> ModelAttack:
     """Instantiate the attack registered as ``name`` with keyword ``params``."""
-    cls = attacks.get(name)
-    bind_params(cls, f"attack {name!r}", params)
-    return cls(**params)
+    return attacks.build(name, **params)
 
 
 def check_models(name: str, local: np.ndarray, global_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +84,4 @@ data_attacks: Registry[type[DataAttack]] = Registry("data attack")
 
 def build_data_attack(name: str, **params: Any) -> DataAttack:
     """Instantiate the data attack registered as ``name`` with keyword ``params``."""
-    cls = data_attacks.get(name)
-    bind_params(cls, f"data attack {name!r}", params)
-    return cls(**params)
+    return data_attacks.build(name, **params)
