@@ -3,7 +3,10 @@
 ``local`` runs ``edgeledger up --detach`` in a subprocess (the bench layer does not import
 the web layer) and reads its ``cluster.json``; ``remote`` asks a center for the peer list.
 Either way the bench gets node URLs, roles, process ids where local, and the signing keys
-of the identities that send transactions (read from ``<node>/identity.seed``).
+of the identities that send transactions (read from ``<node>/identity.seed``), plus the
+scenario's ``[consortium]`` accounts (EdgeToll roles) with their keys: an account's
+``<keys_dir>/<account>/identity.seed`` where one exists, else its test key derived from the
+scenario (remote networks need ``network.scenario`` for this).
 """
 
 from __future__ import annotations
@@ -23,17 +26,20 @@ from pathlib import Path
 import tomli_w
 
 from edgeledger.bench.schema import NetworkConfig
+from edgeledger.bench.workloads import Consortium
 from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.errors import ConfigError, EdgeLedgerError
-from edgeledger.scenario.schema import apply_overrides, parse_scenario
-from edgeledger.scenario.topology import plan_topology
+from edgeledger.scenario.schema import Scenario, apply_overrides, parse_scenario
+from edgeledger.scenario.topology import consortium_keys, edge_node_owners, plan_topology
 
-__all__ = ["NodeInfo", "Network", "DEFAULT_SET", "start_network", "write_scenario"]
+__all__ = ["DEFAULT_SET", "Network", "NodeInfo", "consortium_of", "start_network", "write_scenario"]
 
 #: Caliper-style test network: 4 PBFT validators (the edges), 4 client devices, no FL
 DEFAULT_SET = ['name="bench"', "topology.edges=4", "topology.devices_per_edge=1", 'topology.validators=["edge"]',
                "fl.enabled=false", "attacks=[]", "fl.clients_per_round=4", "consensus.max_block_txs=2000",
-               "consensus.batch_timeout_s=0.02"]
+               "consensus.batch_timeout_s=0.02",
+               # EdgeToll consortium accounts (the edge servers are ENs of the companies in turn)
+               'consortium.accounts={proxy="proxy", company-0="company", company-1="company"}']
 
 
 
@@ -52,6 +58,7 @@ class Network:
     keys: dict[str, PrivateKey]
     root: Path | None = None  # local: the cluster folder (stopped by stop())
     description: dict[str, object] = field(default_factory=dict)
+    consortium: Consortium = field(default_factory=Consortium)
 
     def submit_urls(self, submit_to: list[str]) -> list[str]:
         labels = submit_to or self.validators or [n for n, i in self.nodes.items() if i.role != "center"]
@@ -61,7 +68,12 @@ class Network:
         return [self.nodes[x].url for x in labels]
 
     def senders(self, roles: tuple[str, ...]) -> list[str]:
-        return [n for n in sorted(self.keys) if not roles or self.nodes[n].role in roles]
+        """Identities with keys whose role is in ``roles``: nodes by topology role, consortium accounts
+        by consortium role; with no roles, every node (accounts send only what asks for their role)."""
+        if not roles:
+            return [n for n in sorted(self.keys) if n in self.nodes]
+        return [n for n in sorted(self.keys)
+                if (self.nodes[n].role if n in self.nodes else self.consortium.accounts.get(n)) in roles]
 
     def stop(self) -> None:
         if self.root is not None and (self.root / "cluster.json").exists():
@@ -118,6 +130,14 @@ def _keys(root: Path, labels: list[str], scheme: str) -> dict[str, PrivateKey]:
     return keys
 
 
+def consortium_of(scenario: Scenario, keys_dir: Path | None) -> tuple[Consortium, dict[str, PrivateKey]]:
+    """The scenario's consortium and the account keys the bench holds (seed files first, then test keys)."""
+    accounts = dict(sorted(scenario.consortium.accounts.items()))
+    keys = _keys(keys_dir, list(accounts), scenario.topology.signature_scheme) if keys_dir is not None else {}
+    keys = {**consortium_keys(scenario), **keys}
+    return Consortium(accounts, edge_node_owners(scenario)), keys
+
+
 def _start_local(cfg: NetworkConfig, work: Path, plugins: list[str]) -> Network:
     path = write_scenario(cfg, work, plugins)
     scenario = parse_scenario(tomllib.loads(path.read_text()))
@@ -130,9 +150,11 @@ def _start_local(cfg: NetworkConfig, work: Path, plugins: list[str]) -> Network:
     data = json.loads((root / "cluster.json").read_text())
     nodes = {label: NodeInfo(label, str(p["url"]), str(p["role"]), int(p["pid"]))
              for label, p in data["processes"].items() if label != "center"}
+    consortium, account_keys = consortium_of(scenario, None)
     net = Network(nodes=nodes, validators=plan_topology(scenario).validators,
-                  keys=_keys(root, sorted(nodes), scenario.topology.signature_scheme), root=root,
-                  description={"kind": "local", "scenario": str(path), "nodes": len(nodes), "plugins": plugins})
+                  keys={**_keys(root, sorted(nodes), scenario.topology.signature_scheme), **account_keys}, root=root,
+                  description={"kind": "local", "scenario": str(path), "nodes": len(nodes), "plugins": plugins,
+                               "consortium": consortium.accounts}, consortium=consortium)
     try:
         _wait_healthy(nodes, cfg.startup_timeout_s)
     except EdgeLedgerError:
@@ -155,9 +177,19 @@ def _connect_remote(cfg: NetworkConfig) -> Network:
         for label in nodes:
             keys.update(_keys(Path(cfg.keys_dir), [label], schemes.get(label, "ed25519")))
     validators = [n for n, i in nodes.items() if i.role == "edge"]
+    consortium = Consortium()
+    if cfg.scenario:  # the scenario the network runs: its consortium accounts and their keys
+        try:
+            data = tomllib.loads(Path(cfg.scenario).read_text())
+        except (FileNotFoundError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"network.scenario: cannot read {cfg.scenario!r}: {exc}") from None
+        consortium, account_keys = consortium_of(parse_scenario(apply_overrides(data, list(cfg.set))),
+                                                 Path(cfg.keys_dir) if cfg.keys_dir else None)
+        keys.update(account_keys)
     _wait_healthy(nodes, cfg.startup_timeout_s)
-    return Network(nodes=nodes, validators=validators, keys=keys,
-                   description={"kind": "remote", "center": center, "nodes": len(nodes)})
+    return Network(nodes=nodes, validators=validators, keys=keys, consortium=consortium,
+                   description={"kind": "remote", "center": center, "nodes": len(nodes),
+                                "consortium": consortium.accounts})
 
 
 def start_network(cfg: NetworkConfig, work: Path, plugins: list[str]) -> Network:

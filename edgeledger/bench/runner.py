@@ -60,13 +60,19 @@ async def _run_rounds(cfg: BenchConfig, net: Network, log: Callable[[str], None]
         try:
             for k, rc in enumerate(cfg.rounds):
                 wl = workloads.get(rc.workload.name)(rc.workload.params,
-                                                     WorkloadContext(rc.label, random.Random(cfg.seed * 1000 + k), shared))
+                                                     WorkloadContext(rc.label, random.Random(cfg.seed * 1000 + k), shared,
+                                                                     net.consortium))
                 senders = net.senders(wl.sender_roles)
                 if wl.kind == "write" and not senders:
                     raise ConfigError(f"round {rc.label!r}: no signing keys for roles {wl.sender_roles or 'any'} "
                                       "(remote networks need network.keys_dir)")
                 senders = senders or sorted(net.nodes)
-                await run_setup(session, urls[0], signer, wl.prepare(senders), tracker)
+                setup = wl.prepare(senders)
+                keyless = sorted({sender for sender, _ in setup if sender not in net.keys})
+                if keyless:
+                    raise ConfigError(f"round {rc.label!r}: set-up must be signed by {keyless}, whose keys the bench "
+                                      "does not hold (put <account>/identity.seed in network.keys_dir)")
+                await run_setup(session, urls[0], signer, setup, tracker)
                 ctl = controllers.get(rc.rate_control.type).from_opts(dict(rc.rate_control.opts), rc)
                 monitor = ResourceMonitor(session, {n: (i.url, i.pid) for n, i in net.nodes.items()},
                                           cfg.monitor_interval_s)

@@ -27,7 +27,8 @@ class NetworkConfig(_Strict):
     """``local``: start a scenario as processes; ``remote``: a running network's center; ``sim``: in-process."""
 
     kind: Literal["local", "remote", "sim"] = "local"
-    scenario: str | None = None  # scenario TOML for local/sim (default: 4 validators, 4 devices, no FL)
+    scenario: str | None = None  # scenario TOML for local/sim (default: 4 validators, 4 devices, no FL, a
+    # consortium); remote: the scenario the network runs, for its [consortium] accounts
     set: list[str] = []  # scenario overrides, as edgeledger run --set
     center: str | None = None  # remote: the center URL
     keys_dir: str | None = None  # remote: folder with <node>/identity.seed (an `edgeledger up --dir`)

@@ -25,11 +25,14 @@ from edgeledger.bench.network import write_scenario
 from edgeledger.bench.rate import LoadView, controllers
 from edgeledger.bench.report import machine_description, write_report
 from edgeledger.bench.schema import BenchConfig
-from edgeledger.bench.workloads import ReadOp, WorkloadContext, workloads
+from edgeledger.bench.workloads import Consortium, ReadOp, WorkloadContext, workloads
+from edgeledger.crypto.keys import PrivateKey
+from edgeledger.errors import ConfigError
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.net.sim import Simulator
 from edgeledger.scenario.network import build_network
 from edgeledger.scenario.schema import parse_scenario
+from edgeledger.scenario.topology import consortium_keys, edge_node_owners
 
 __all__ = ["run_sim_bench"]
 
@@ -38,8 +41,8 @@ class _SimRound:
     """One round's dispatcher inside the simulator."""
 
     def __init__(self, sim: Simulator, net: Any, ctl: Any, wl: Any, senders: list[str], nonces: dict[str, int],
-                 rc: Any, records: dict[bytes, TxRecord]) -> None:
-        self.sim, self.net, self.ctl, self.wl, self.rc = sim, net, ctl, wl, rc
+                 rc: Any, records: dict[bytes, TxRecord], keys: dict[str, PrivateKey]) -> None:
+        self.sim, self.net, self.ctl, self.wl, self.rc, self.keys = sim, net, ctl, wl, rc, keys
         self.senders, self.nonces, self.records = senders, nonces, records
         self.trace: list[TxRecord] = []
         self.start = sim.now
@@ -86,7 +89,7 @@ class _SimRound:
             self.on_finish(rec)
         else:
             self.nonces[sender] += 1
-            tx = make_transaction(self.net.nodes[sender].key, sender, self.nonces[sender], op.kind, op.payload)
+            tx = make_transaction(self.keys[sender], sender, self.nonces[sender], op.kind, op.payload)
             if op.blob is not None:
                 target.blobs.put(op.blob)
             reason = target.state.check(tx)
@@ -134,24 +137,31 @@ def run_sim_bench(cfg: BenchConfig, out: Path, log: Callable[[str], None] = prin
 
     net.nodes[net.validators[0]].commit_listeners.append(on_commit)
     sim.run(until=1.0)
-    nonces = {n: 10**12 for n in net.nodes}  # far above the nodes' own transactions (gaps are allowed)
+    keys = {**{n: node.key for n, node in net.nodes.items()}, **consortium_keys(scenario)}
+    consortium = Consortium(dict(sorted(scenario.consortium.accounts.items())), edge_node_owners(scenario))
+    nonces = {n: 10**12 for n in keys}  # far above the nodes' own transactions (gaps are allowed)
     shared: dict[str, Any] = {}
     entries, traces = [], {}
     from edgeledger.bench.runner import round_entry
 
     for k, rc in enumerate(cfg.rounds):
         wl = workloads.get(rc.workload.name)(rc.workload.params,
-                                             WorkloadContext(rc.label, random.Random(cfg.seed * 1000 + k), shared))
+                                             WorkloadContext(rc.label, random.Random(cfg.seed * 1000 + k), shared,
+                                                             consortium))
         senders = [n for n in sorted(net.nodes) if n != "center" and (not wl.sender_roles or net.roles[n] in wl.sender_roles)]
+        senders += [n for n in consortium.accounts if n in keys and consortium.accounts[n] in wl.sender_roles]
         for sender, op in wl.prepare(senders):
+            if sender not in keys:
+                raise ConfigError(f"round {rc.label!r}: set-up must be signed by {sender!r}, whose key the simulation "
+                                  "does not hold (an account with a declared public key)")
             nonces[sender] += 1
-            tx = make_transaction(net.nodes[sender].key, sender, nonces[sender], op.kind, op.payload)
+            tx = make_transaction(keys[sender], sender, nonces[sender], op.kind, op.payload)
             target = net.nodes[net.validators[0]]
             sim.apply(target.node_id, target.submit(tx, sim.now))
         sim.run(until=sim.now + 2.0)
         before = {n: (t.bytes_received, t.bytes_sent) for n, t in sim.traffic.items()}
         rnd = _SimRound(sim, net, controllers.get(rc.rate_control.type).from_opts(dict(rc.rate_control.opts), rc),
-                        wl, senders, nonces, rc, records)
+                        wl, senders, nonces, rc, records, keys)
         current[:] = [rnd]
         log(f"round {rc.label} (simulated): {rc.workload.name}, {rc.tx_number or f'{rc.tx_duration_s} s'} tx")
         rnd.dispatch()

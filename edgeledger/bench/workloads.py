@@ -23,7 +23,7 @@ from edgeledger.ledger.contracts import ContractCall, ContractDeploy
 from edgeledger.ledger.kv import KVSet
 from edgeledger.registry import Registry
 
-__all__ = ["TxOp", "ReadOp", "WorkloadContext", "Workload", "workloads"]
+__all__ = ["TxOp", "ReadOp", "Consortium", "WorkloadContext", "Workload", "workloads"]
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,26 @@ class ReadOp:
     path: str
 
 
+@dataclass(frozen=True)
+class Consortium:
+    """The network's EdgeToll consortium (scenario ``[consortium]``): accounts and EN owners."""
+
+    accounts: dict[str, str] = field(default_factory=dict)  # account -> role (proxy | company | en | device)
+    edge_nodes: dict[str, str] = field(default_factory=dict)  # edge server (EN) -> owning company account
+
+    def with_role(self, role: str) -> list[str]:
+        return sorted(n for n, r in self.accounts.items() if r == role)
+
+
 @dataclass
 class WorkloadContext:
-    """What a workload sees: the round label, its seeded generator, and state shared across rounds."""
+    """What a workload sees: the round label, its seeded generator, state shared across rounds
+    and the network's consortium."""
 
     label: str
     rng: random.Random
     shared: dict[str, Any] = field(default_factory=dict)
+    consortium: Consortium = field(default_factory=Consortium)
 
 
 class Workload(ABC):
@@ -153,10 +166,12 @@ class FlUpdate(Workload):
 
 @workloads.register("edge_match")
 class EdgeMatch(Workload):
-    """edgetoll.matching's edge_match from devices at random locations; set-up deploys the instance.
+    """edgetoll.matching's edge_match from devices at random locations (EdgeToll's service matching).
 
-    Registering edge nodes (add_node) needs the company or proxy role; set-up tries it from
-    the first sender, so in an edge/device topology matches fail in their receipts.
+    Set-up (once per contract instance): the consortium's proxy (else its first company)
+    deploys the instance and every company registers the edge servers it owns
+    (``[consortium] edge_nodes``) as ENs at seeded random locations on a 100 x 100 grid.
+    Devices then ask for their nearest EN; each match is recorded on chain.
     """
 
     plugins = ("edgeledger.market",)
@@ -164,14 +179,26 @@ class EdgeMatch(Workload):
 
     def prepare(self, senders: list[str]) -> list[tuple[str, TxOp]]:
         name = self.param("contract", "bench-matching", str)
-        ops = [(senders[0], TxOp("contract.deploy", ContractDeploy(name=name, code="edgetoll.matching", version=1)))]
-        for k in range(self.param("edge_nodes", 4)):
-            args = [f"en{k}", "bench", 10 * k, 0, self.param("capacity", 1_000_000), 1]
-            ops.append((senders[0], TxOp("contract.call", ContractCall(contract=name, method="add_node", args=args))))
+        deployed = self.ctx.shared.setdefault("edge_match_contracts", set())
+        if name in deployed:
+            return []
+        con = self.ctx.consortium
+        if not con.edge_nodes:
+            raise ConfigError("workload edge_match: the network's scenario has no consortium company to register "
+                              "edge nodes (add_node needs the company role); add e.g. [consortium] accounts = "
+                              "{ proxy = \"proxy\", company-0 = \"company\" } to the scenario")
+        deployer = (con.with_role("proxy") or con.with_role("company"))[0]
+        ops = [(deployer, TxOp("contract.deploy", ContractDeploy(name=name, code="edgetoll.matching", version=1)))]
+        capacity, price = self.param("capacity", 1_000_000), self.param("price", 1)
+        for en, company in con.edge_nodes.items():
+            x, y = self.ctx.rng.randrange(100), self.ctx.rng.randrange(100)
+            call = ContractCall(contract=name, method="add_node", args=[en, company, x, y, capacity, price])
+            ops.append((company, TxOp("contract.call", call)))
+        deployed.add(name)
         return ops
 
     def op(self, i: int, sender: str) -> TxOp:
         x, y = self.ctx.rng.randrange(100), self.ctx.rng.randrange(100)
         call = ContractCall(contract=self.param("contract", "bench-matching", str), method="edge_match",
-                            args=[sender, x, y, 1])
+                            args=[sender, x, y, self.param("need", 1)])
         return TxOp("contract.call", call)

@@ -1,9 +1,10 @@
 """EdgeToll's service-matching contract: edge nodes register, devices are matched to the nearest.
 
-``add_node`` records an edge node (EN) with its company, integer location, capacity and
-price; ``edge_match`` gives a device the nearest EN with enough free capacity (squared
-Euclidean distance on integer coordinates, ties broken by EN id), records the match and
-emits ``matched``. Because every match is on chain, the proxy and the companies supervise
+``add_node`` records an edge node (EN) with its company (sent by that company or the
+proxy), integer location, capacity and price; ``edge_match`` gives a device (sent by the
+device itself or the proxy) the nearest EN with enough free capacity (squared Euclidean
+distance on integer coordinates, ties broken by EN id), records the match and emits
+``matched``. Because every match is on chain, the proxy and the companies supervise
 each other: :func:`audit_matches` replays the matches and reports any that broke the rule.
 """
 
@@ -41,6 +42,8 @@ class ServiceMatching(Contract):
         for field_name, value in (("x", x), ("y", y), ("capacity", capacity), ("price", price)):
             ctx.require(isinstance(value, int), f"{field_name} must be an integer, got {value!r}")
         ctx.require(capacity > 0 and price >= 0, f"capacity must be > 0 and price >= 0, got {capacity}, {price}")
+        ctx.require(company == ctx.sender or ctx.role() == "proxy",
+                    f"company {ctx.sender!r} may register only its own edge nodes, not {company!r}'s")
         ids = ctx.get("nodes", [])
         ctx.require(en_id not in ids, f"edge node {en_id!r} is already registered")
         ctx.put(f"node/{en_id}", {"en_id": en_id, "company": company, "x": x, "y": y,
@@ -52,6 +55,8 @@ class ServiceMatching(Contract):
     def edge_match(self, ctx: CallContext, device: str, x: int, y: int, need: int) -> str:
         ctx.require(isinstance(need, int) and need > 0, f"need must be a positive integer, got {need!r}")
         ctx.require(isinstance(x, int) and isinstance(y, int), f"location must be integers, got ({x!r}, {y!r})")
+        ctx.require(device == ctx.sender or ctx.role() == "proxy",
+                    f"device {ctx.sender!r} may request a match only for itself, not for {device!r}")
         nodes = [ctx.get(f"node/{i}") for i in ctx.get("nodes", [])]
         chosen = nearest_node(nodes, x, y, need)
         ctx.require(chosen is not None, f"no edge node has {need} free capacity")

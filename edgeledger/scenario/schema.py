@@ -6,6 +6,7 @@ A scenario is TOML; unknown keys, wrong types and impossible values are refused 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -111,9 +112,9 @@ class FLConfig(_Strict):
     verify_downloads: bool = Field(True, description="devices check the global model against the chain")
     task: Literal["classification", "offloading"] = Field(
         "classification", description="what devices learn: a data set's classifier, or the offloading DQN of [offload]")
-    executor: Literal["inline", "sequential", "batched", "process"] = Field(
+    executor: Literal["inline", "sequential", "batched", "process", "ray"] = Field(
         "inline", description="how the simulator runs device training: inline (each device when its job starts) "
-        "or one executor call per round (sequential | batched | process; a speed setting)")
+        "or one executor call per round (sequential | batched | process | ray; a speed setting)")
     executor_options: dict[str, bool | int | float | str] = Field(
         default_factory=dict, description="executor keyword options, e.g. { workers = 2, inner = \"batched\" }")
 
@@ -164,6 +165,44 @@ class SecurityConfig(_Strict):
         return self
 
 
+class ConsortiumConfig(_Strict):
+    """EdgeToll consortium roles for the contracts' access control (``edgetoll.matching``, payments).
+
+    ``accounts`` are client identities (FISCO-BCOS style accounts, not node processes) added to
+    the genesis with a consortium role; the nodes keep their topology roles. An account's key is
+    ``public_keys[name]`` (hex, ``topology.signature_scheme``) or, when absent, derived from the
+    scenario seed and its name: fine for test networks, not for a real consortium.
+    ``edge_nodes`` says which company owns which edge server (EN); by default every edge server,
+    assigned to the companies in turn.
+    """
+
+    accounts: dict[str, Literal["proxy", "company", "en", "device"]] = Field(
+        default_factory=dict, description="account name -> role (proxy | company | en | device)")
+    public_keys: dict[str, str] = Field(default_factory=dict, description="account name -> hex public key "
+                                        "(absent: a test key derived from the scenario seed)")
+    edge_nodes: dict[str, str] = Field(default_factory=dict, description="edge server id -> owning company "
+                                       "account (default: every edge server, companies in turn)")
+
+    @model_validator(mode="after")
+    def _check(self) -> ConsortiumConfig:
+        for name in self.accounts:
+            if not name or not all(c.isalnum() or c in "-_." for c in name):
+                raise ValueError(f"accounts: name {name!r} must be non-empty letters, digits, '-', '_' or '.'")
+        for name, key in self.public_keys.items():
+            if name not in self.accounts:
+                raise ValueError(f"public_keys: {name!r} is not an account; declare it in consortium.accounts")
+            try:
+                bytes.fromhex(key)
+            except ValueError:
+                raise ValueError(f"public_keys.{name}: expected a hex public key, got {key!r}") from None
+        companies = sorted(n for n, r in self.accounts.items() if r == "company")
+        for en, owner in self.edge_nodes.items():
+            if self.accounts.get(owner) != "company":
+                raise ValueError(f"edge_nodes.{en}: owner {owner!r} is not a company account; "
+                                 f"companies: {companies or 'none (add one to consortium.accounts)'}")
+        return self
+
+
 class OutputConfig(_Strict):
     dir: str = Field("runs", description="results go to <dir>/<name>-<timestamp>/")
     plots: bool = True
@@ -181,6 +220,7 @@ class Scenario(_Strict):
     plugins: list[str] = Field(default_factory=list, description="Python modules every node imports first "
                                "(they register contracts, transaction kinds, aggregators, models ...)")
     offload: OffloadTaskConfig = OffloadTaskConfig()
+    consortium: ConsortiumConfig = ConsortiumConfig()
     output: OutputConfig = OutputConfig()
     max_sim_time_s: float = Field(3600.0, gt=0, description="stop the simulation at this simulated time")
 
@@ -196,7 +236,22 @@ class Scenario(_Strict):
         if self.fl.clients_per_round > self.topology.n_devices:
             raise ValueError(f"fl.clients_per_round={self.fl.clients_per_round} exceeds the "
                              f"{self.topology.n_devices} devices of the topology")
+        self._check_consortium()
         return self
+
+    def _check_consortium(self) -> None:
+        """Account names must not clash with node ids; ``edge_nodes`` must name edge servers."""
+        topo, con = self.topology, self.consortium
+        edges = [f"edge-{e}" for e in range(topo.edges)]
+        for name in con.accounts:
+            if name in ("center", "cloud") or name in edges or (
+                    name.startswith("device-") and name[7:].isdigit() and int(name[7:]) < topo.n_devices):
+                raise ValueError(f"consortium.accounts: {name!r} is already a node id of the topology; "
+                                 "give the account another name")
+        unknown = [en for en in con.edge_nodes if en not in edges]
+        if unknown:
+            raise ValueError(f"consortium.edge_nodes: {unknown} are not edge servers of this topology "
+                             f"(edge-0..edge-{topo.edges - 1})")
 
 
 def format_validation_error(exc: ValidationError) -> str:
@@ -207,7 +262,8 @@ def format_validation_error(exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             parts.append(f"{loc}: unknown key (value {err['input']!r}); check the spelling against the scenario reference")
         elif err["type"] in ("value_error", "assertion_error"):
-            parts.append(f"{loc}: {msg}")
+            keyed = re.match(r"[\w.\-]+: ", msg)  # the message names its key below ``loc`` (or from the top)
+            parts.append(msg if keyed and not err["loc"] else f"{loc}.{msg}" if keyed else f"{loc}: {msg}")
         else:
             parts.append(f"{loc}: got {err['input']!r}; expected {msg[0].lower() + msg[1:]}")
     return "; ".join(parts)

@@ -2,7 +2,8 @@
 attackers and the genesis. Torch-free, so a chain-only process never loads the ML stack.
 
 Node ids: ``center``, ``cloud``, ``edge-0``..``edge-{E-1}``, ``device-0``.. with device i
-attached to edge ``i // devices_per_edge``.
+attached to edge ``i // devices_per_edge``. The genesis also holds the ``[consortium]``
+accounts (EdgeToll roles proxy/company/en/device), after the nodes, sorted by name.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from edgeledger.consensus.base import Consensus
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.consensus.pow import PowConfig, PowMiner, WorkFinality
 from edgeledger.crypto.hashing import derive_seed
-from edgeledger.crypto.keys import PrivateKey
+from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 from edgeledger.scenario.schema import Scenario
 
-__all__ = ["Topology", "plan_topology", "make_genesis", "observers_of", "pbft_config", "pow_config",
-           "build_consensus", "finality_of", "is_light_client", "WIRE_ATTACKS"]
+__all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
+           "observers_of", "pbft_config", "pow_config", "build_consensus", "finality_of", "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
 
@@ -70,6 +71,42 @@ class Topology:
     validators: list[str]
     malicious: dict[str, str]
 
+    @property
+    def accounts(self) -> dict[str, str]:
+        """Consortium accounts (not node processes): name -> EdgeToll role, sorted by name."""
+        return dict(sorted(self.scenario.consortium.accounts.items()))
+
+
+def consortium_keys(scenario: Scenario) -> dict[str, PrivateKey]:
+    """The test keys of the accounts without a ``public_keys`` entry, derived from seed and name.
+
+    Anyone holding the scenario file can sign as these accounts: a test consortium's convenience
+    (the bench client uses them), never a real consortium's keys.
+    """
+    scheme = scenario.topology.signature_scheme
+    return {name: derive_key(scheme, f"{scenario.seed}/consortium/{name}".encode())
+            for name in sorted(scenario.consortium.accounts) if name not in scenario.consortium.public_keys}
+
+
+def account_public_keys(scenario: Scenario) -> dict[str, tuple[str, bytes]]:
+    """Every account's (scheme, public key): the declared one, else the derived test key's."""
+    scheme = scenario.topology.signature_scheme
+    derived = consortium_keys(scenario)
+    return {name: (scheme, bytes.fromhex(scenario.consortium.public_keys[name]) if name not in derived
+                   else derived[name].public_key) for name in sorted(scenario.consortium.accounts)}
+
+
+def edge_node_owners(scenario: Scenario) -> dict[str, str]:
+    """Edge server -> owning company: ``consortium.edge_nodes``, or every edge server with the
+    companies (sorted) in turn; empty when the consortium has no company."""
+    con = scenario.consortium
+    if con.edge_nodes:
+        return dict(sorted(con.edge_nodes.items(), key=lambda kv: int(kv[0].removeprefix("edge-"))))
+    companies = sorted(n for n, r in con.accounts.items() if r == "company")
+    if not companies:
+        return {}
+    return {f"edge-{e}": companies[e % len(companies)] for e in range(scenario.topology.edges)}
+
 
 def plan_topology(scenario: Scenario) -> Topology:
     topo = scenario.topology
@@ -82,10 +119,16 @@ def plan_topology(scenario: Scenario) -> Topology:
 
 
 def make_genesis(plan: Topology, keys: dict[str, tuple[str, bytes]]) -> Genesis:
-    """The chain's genesis from every member's (scheme, public key); identical on every node."""
+    """The chain's genesis from every node's (scheme, public key); identical on every node.
+
+    The consortium accounts follow the nodes (sorted by name) with their keys from the scenario.
+    """
+    accounts = account_public_keys(plan.scenario)
     return Genesis(chain_id=f"{plan.scenario.name}-fl", validators=plan.validators,
                    identities=[Identity(node_id=n, role=r, scheme=keys[n][0], public_key=keys[n][1])
-                               for n, r in plan.roles.items()])
+                               for n, r in plan.roles.items()]
+                   + [Identity(node_id=n, role=r, scheme=accounts[n][0], public_key=accounts[n][1])
+                      for n, r in plan.accounts.items()])
 
 
 def observers_of(plan: Topology) -> tuple[str, ...]:
