@@ -51,5 +51,10 @@ class Consensus(ABC):
     def timer(self, name: str, now: float) -> list[Effect]:
         """Timer ``name`` set earlier through ``SetTimer`` fired."""
 
+    def validators_changed(self, committed_in: int, now: float) -> list[Effect]:
+        """The node updated the membership's validator schedule after executing block
+        ``committed_in``; a protocol with a validator set reacts (see PBFT's activation rule)."""
+        return []
+
 
 consensus_protocols: Registry[type[Consensus]] = Registry("consensus protocol")

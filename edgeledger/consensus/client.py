@@ -6,8 +6,10 @@ validator, and re-sends on a timer until it holds a result. Each validator answe
 committed transaction with a signed :class:`CommitReply` naming the height and block hash
 where it committed. Up to f validators may lie, so the client accepts a result only when
 f+1 *distinct* validators signed the *same* (height, block hash): at least one of them is
-honest, and honest validators never disagree on a committed block. Sans-IO: the driver
-delivers replies and timers; the client returns effects and records results.
+honest, and honest validators never disagree on a committed block. Validators and f are
+those in force at the reply's height in the client's :class:`Membership` schedule (whoever
+runs the client keeps it current, e.g. from a full node). Sans-IO: the driver delivers
+replies and timers; the client returns effects and records results.
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ class PbftClient:
         return tx, self._send(tx)
 
     def _send(self, tx: Transaction) -> list[Effect]:
-        return [Broadcast(tuple(self.membership.validators), ForwardRequest(tx=tx)),
+        every = self.membership.validators_between(1, 2**62)  # any of them may be the current set
+        return [Broadcast(every, ForwardRequest(tx=tx)),
                 SetTimer(RETRY_TIMER + tx.tx_id.hex(), self.retry_s)]
 
     def timer(self, name: str, now: float) -> list[Effect]:
@@ -113,7 +116,7 @@ class PbftClient:
         """Count a validator's reply; a result is accepted at f+1 matching (height, block hash)."""
         if not isinstance(reply, CommitReply):
             return [Rejected(sender, type(reply).__name__, "a client accepts only client.reply")]
-        if reply.replica != sender or not self.membership.is_validator(sender):
+        if reply.replica != sender or not self.membership.is_validator_at(sender, reply.height):
             return [Rejected(sender, "client.reply", "sender is not the validator named in the reply")]
         pending = self.pending.get(reply.tx_id)
         if pending is None:
@@ -124,7 +127,7 @@ class PbftClient:
         pending.votes.setdefault(sender, (reply.height, reply.block_hash))  # a replica's first answer counts
         claim = (reply.height, reply.block_hash)
         backers = tuple(sorted(r for r, v in pending.votes.items() if v == claim))
-        if len(backers) < self.membership.f + 1:
+        if len(backers) < self.membership.f_at(reply.height) + 1:
             return []
         del self.pending[reply.tx_id]
         self.results[reply.tx_id] = CommitResult(reply.tx_id, reply.height, reply.block_hash, backers)

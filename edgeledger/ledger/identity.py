@@ -1,17 +1,30 @@
 """Who may do what on a permissioned chain: identities, roles and the validator set.
 
-The membership is fixed in the genesis record of each chain (the consortium's founding
+The identities are fixed in the genesis record of each chain (the consortium's founding
 configuration); every signature in a transaction, a consensus message or a commit
 certificate is checked against the key registered here, never against a key a message
-carries about itself.
+carries about itself. The validator set starts as the genesis one and may change at block
+boundaries: a *validator schedule* of ``(effective_height, validators)`` entries, learned
+from committed state by the node (the application decides the policy), says which set is in
+force at each height. A change committed in block ``h`` must take effect no earlier than
+``h + change_delay`` (``change_delay`` > the PBFT window), so that no replica has already
+voted on a height whose set it did not know yet.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+
 from edgeledger.codec import Record
 from edgeledger.crypto.keys import verify_signature
+from edgeledger.errors import ConfigError
 
-__all__ = ["Identity", "Genesis", "Membership", "genesis_hash"]
+__all__ = ["Identity", "Genesis", "Membership", "genesis_hash", "DEFAULT_CHANGE_DELAY"]
+
+#: blocks between the block that commits a validator change and the first block the new set
+#: votes on: 1 + the default PBFT window (64), see :class:`Membership`
+DEFAULT_CHANGE_DELAY = 65
 
 
 class Identity(Record):
@@ -33,14 +46,26 @@ class Genesis(Record):
 
 
 class Membership:
-    """Fast look-ups over a :class:`Genesis` (key by node id, validator quorum sizes)."""
+    """Fast look-ups over a :class:`Genesis` (key by node id, validator quorum sizes) and the
+    validator schedule (which set votes on which height).
 
-    def __init__(self, genesis: Genesis) -> None:
+    ``validators``, ``n``, ``f``, ``quorum`` and ``is_validator`` describe the genesis set; the
+    ``*_at(height)`` forms describe the set in force at ``height``. ``change_delay`` is the
+    activation rule the application must follow (a change committed in block h is effective
+    at h + change_delay or later); PBFT refuses a window that is not below it.
+    """
+
+    def __init__(self, genesis: Genesis, change_delay: int = DEFAULT_CHANGE_DELAY) -> None:
+        if change_delay < 1:
+            raise ConfigError(f"validator change_delay must be >= 1 block, got {change_delay}")
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.identities = {i.node_id: i for i in genesis.identities}
         self.validators = list(genesis.validators)
         self._validator_set = frozenset(self.validators)
+        self.change_delay = change_delay
+        self._heights: list[int] = [1]  # effective heights, ascending
+        self._sets: list[tuple[tuple[str, ...], frozenset[str]]] = [(tuple(self.validators), self._validator_set)]
 
     @property
     def n(self) -> int:
@@ -57,7 +82,67 @@ class Membership:
         return 2 * self.f + 1
 
     def is_validator(self, node_id: str) -> bool:
+        """In the genesis validator set (see :meth:`is_validator_at` for a given height)."""
         return node_id in self._validator_set
+
+    # -- the validator schedule ----------------------------------------------------------------
+    @property
+    def schedule(self) -> list[tuple[int, tuple[str, ...]]]:
+        """``(effective_height, validators)`` entries, the genesis set at height 1 first."""
+        return [(h, vs) for h, (vs, _) in zip(self._heights, self._sets)]
+
+    def set_schedule(self, changes: Iterable[tuple[int, Sequence[str]]]) -> bool:
+        """Replace the changes after genesis by ``changes`` (from committed state); True when
+        the schedule changed. Several changes for one height: the last one wins."""
+        by_height: dict[int, tuple[str, ...]] = {}
+        for height, validators in changes:
+            vs = tuple(validators)
+            if height < 2:
+                raise ConfigError(f"validator change effective at height {height}; expected >= 2 (genesis is 1)")
+            if not vs or len(set(vs)) != len(vs):
+                raise ConfigError(f"validator change at height {height}: {list(vs)} must be non-empty and distinct")
+            unknown = [v for v in vs if v not in self.identities]
+            if unknown:
+                raise ConfigError(f"validator change at height {height}: {unknown} have no registered identity")
+            by_height[height] = vs
+        new = [(1, tuple(self.validators))] + sorted(by_height.items())
+        if new == self.schedule:
+            return False
+        self._heights = [h for h, _ in new]
+        self._sets = [(vs, frozenset(vs)) for _, vs in new]
+        return True
+
+    def _entry(self, height: int) -> tuple[tuple[str, ...], frozenset[str]]:
+        return self._sets[max(0, bisect_right(self._heights, height) - 1)]
+
+    def validators_at(self, height: int) -> tuple[str, ...]:
+        """The validators that vote on block ``height``, in the schedule's order."""
+        return self._entry(height)[0]
+
+    def n_at(self, height: int) -> int:
+        return len(self._entry(height)[0])
+
+    def f_at(self, height: int) -> int:
+        return (self.n_at(height) - 1) // 3
+
+    def quorum_at(self, height: int) -> int:
+        return 2 * self.f_at(height) + 1
+
+    def is_validator_at(self, node_id: str, height: int) -> bool:
+        return node_id in self._entry(height)[1]
+
+    def validators_between(self, low: int, high: int) -> tuple[str, ...]:
+        """Every validator in force at some height in ``[low, high]`` (first appearance order)."""
+        i = max(0, bisect_right(self._heights, low) - 1)
+        j = bisect_right(self._heights, high)
+        out: dict[str, None] = {}
+        for vs, _ in self._sets[i:max(j, i + 1)]:
+            out.update(dict.fromkeys(vs))
+        return tuple(out)
+
+    def ever_validator(self, node_id: str) -> bool:
+        """In the validator set at some height of the known schedule."""
+        return any(node_id in members for _, members in self._sets)
 
     def role(self, node_id: str) -> str | None:
         ident = self.identities.get(node_id)

@@ -30,8 +30,8 @@ def validate_header_link(header: BlockHeader, prev_hash: bytes, height: int, mem
     if header.prev_hash != prev_hash:
         raise ChainValidationError(
             f"block {height}: prev_hash {header.prev_hash.hex()[:16]}, expected {prev_hash.hex()[:16]}")
-    if not membership.is_validator(header.proposer):
-        raise ChainValidationError(f"block {height}: proposer {header.proposer!r} is not a validator")
+    if not membership.is_validator_at(header.proposer, header.height):
+        raise ChainValidationError(f"block {height}: proposer {header.proposer!r} is not a validator at height {height}")
 
 
 def validate_body(block: Block, membership: Membership, verified: Container[bytes] = ()) -> None:
@@ -59,7 +59,8 @@ def validate_body(block: Block, membership: Membership, verified: Container[byte
 
 
 def validate_certificate(header: BlockHeader, cert: CommitCertificate | None, membership: Membership) -> None:
-    """2f+1 distinct validators signed the commit statement of this header's hash."""
+    """2f+1 distinct validators *of the set in force at this height* signed the commit statement
+    of this header's hash (votes of replicas outside that set do not count)."""
     if cert is None:
         raise ChainValidationError(f"block {header.height}: no commit certificate")
     digest = block_hash(header)
@@ -68,14 +69,15 @@ def validate_certificate(header: BlockHeader, cert: CommitCertificate | None, me
     statement = commit_statement(header.chain_id, cert.view, cert.height, digest)
     signers: set[str] = set()
     for vote in cert.votes:
-        if vote.replica in signers or not membership.is_validator(vote.replica):
+        if vote.replica in signers or not membership.is_validator_at(vote.replica, header.height):
             continue
         if membership.verify(vote.replica, statement, vote.signature):
             signers.add(vote.replica)
-    if len(signers) < membership.quorum:
+    quorum = membership.quorum_at(header.height)
+    if len(signers) < quorum:
         raise ChainValidationError(
-            f"block {header.height}: certificate has {len(signers)} valid validator signatures, "
-            f"needs 2f+1 = {membership.quorum}")
+            f"block {header.height}: certificate has {len(signers)} valid validator signatures of the "
+            f"{membership.n_at(header.height)} validators in force, needs 2f+1 = {quorum}")
 
 
 class Finality(ABC):
@@ -88,7 +90,7 @@ class Finality(ABC):
 
 
 class CertificateFinality(Finality):
-    """PBFT: the block carries 2f+1 commit signatures of the genesis validators."""
+    """PBFT: the block carries 2f+1 commit signatures of the validators in force at its height."""
 
     def verify(self, item: Block | SealedHeader, prev: Block | SealedHeader | None, membership: Membership) -> None:
         validate_certificate(item.header, item.certificate, membership)
@@ -106,7 +108,8 @@ def validate_block(block: Block, prev_hash: bytes, height: int, membership: Memb
 
 def validate_chain(blocks: list[Block], membership: Membership, genesis_hash: bytes,
                    finality: Finality = CERTIFICATE_FINALITY) -> None:
-    """Validate a whole chain starting at height 1 on top of ``genesis_hash``."""
+    """Validate a whole chain starting at height 1 on top of ``genesis_hash``; each block against
+    the validator set ``membership`` schedules for its height."""
     prev_hash, prev = genesis_hash, None
     for expected, block in enumerate(blocks, start=1):
         validate_block(block, prev_hash, expected, membership, finality, prev)

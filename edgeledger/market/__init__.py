@@ -10,7 +10,8 @@ in-process consortium and read-only tables.
 from edgeledger.market.channels import ChannelReceiver, ChannelSender
 from edgeledger.market.matching import MatchFinding, ServiceMatching, audit_matches, favoured_companies, nearest_node
 from edgeledger.market.membership import (
-    JoinRequest, MembershipProposal, MembershipVote, ValidatorChange, companies, proposal_state, validator_set,
+    JoinRequest, MembershipProposal, MembershipVote, ValidatorChange, companies, proposal_state, validator_schedule,
+    validator_set,
 )
 from edgeledger.market.payments import CHALLENGE_WINDOW, ChannelPayment, Payments, payment_bytes
 from edgeledger.market.task_sharing import PrivateCollection, TaskSharing, shortlist_servers
@@ -18,6 +19,6 @@ from edgeledger.market.task_sharing import PrivateCollection, TaskSharing, short
 __all__ = [
     "ChannelReceiver", "ChannelSender", "MatchFinding", "ServiceMatching", "audit_matches", "favoured_companies",
     "nearest_node", "JoinRequest", "MembershipProposal", "MembershipVote", "ValidatorChange", "companies",
-    "proposal_state", "validator_set", "CHALLENGE_WINDOW", "ChannelPayment", "Payments", "payment_bytes",
+    "proposal_state", "validator_set", "validator_schedule", "CHALLENGE_WINDOW", "ChannelPayment", "Payments", "payment_bytes",
     "PrivateCollection", "TaskSharing", "shortlist_servers",
 ]

@@ -4,7 +4,10 @@ Roles: ``proxy`` and ``company`` are sealers (they vote in PBFT); ``en`` (edge n
 ``device`` are observers. An observer joins by registering its identifying information
 (a digest). Adding a company as a sealer, or revoking any member, needs yes votes from
 more than two thirds of the current companies. A change committed in block ``h`` takes
-effect at the block boundary: :func:`validator_set` for height ``h + 1`` includes it.
+effect at the block boundary ``h + change_delay`` (``Membership.change_delay`` = the PBFT
+window + 1, so no replica has voted past it before it knew the change):
+:func:`validator_set` for that height includes it, and :func:`validator_schedule` is the hook
+a node registers (``Node.validator_schedule``) so that its PBFT replica follows it.
 
 These are transaction kinds rather than a contract because they write the global
 ``membership/role/<id>`` keys that every contract's access control reads.
@@ -22,7 +25,7 @@ from edgeledger.ledger.transaction import Transaction
 
 __all__ = [
     "JoinRequest", "MembershipProposal", "MembershipVote", "ValidatorChange", "SEALER_ROLES", "OBSERVER_ROLES",
-    "companies", "validator_set", "proposal_state",
+    "companies", "validator_set", "validator_schedule", "proposal_state",
 ]
 
 SEALER_ROLES = ("proxy", "company")
@@ -85,6 +88,11 @@ def validator_set(state: LedgerState, height: int | None = None) -> list[str]:
         if change.effective_height <= target:
             current = change.validators
     return current
+
+
+def validator_schedule(state: LedgerState) -> list[tuple[int, list[str]]]:
+    """Every committed validator change as ``(effective_height, validators)`` (the node's hook)."""
+    return [(c.effective_height, list(c.validators)) for c in _changes(state.kv)]
 
 
 def proposal_state(view: StateView, proposal: int) -> _Proposal | None:
@@ -163,5 +171,6 @@ def _enact(ctx: TxContext, action: str, node_id: str, comps: list[str]) -> None:
         comps = [c for c in comps if c != node_id]
         ctx.put(ROLE_KEY_PREFIX + node_id, b"")
     ctx.put("membership/companies", encode(comps))
-    changes = _changes(ctx) + [ValidatorChange(effective_height=ctx.height + 1, validators=sealers)]
+    effective = ctx.height + ctx.membership.change_delay
+    changes = _changes(ctx) + [ValidatorChange(effective_height=effective, validators=sealers)]
     ctx.put("membership/validators", encode(changes))

@@ -50,9 +50,10 @@ class BlockGossip:
         ranked = sorted(peers, key=lambda f: sha256(encode((height, self.node_id, f))))
         return tuple(ranked[: self.fanout])
 
-    def publish(self, block: Block) -> list[Effect]:
-        """A validator committed ``block``: push it (to everyone, or to its gossip targets)."""
-        targets = self.targets(block.height)
+    def publish(self, block: Block, exclude: frozenset[str] = frozenset()) -> list[Effect]:
+        """A validator committed ``block``: push it (to everyone, or to its gossip targets), except
+        to ``exclude`` (the validators that run consensus themselves)."""
+        targets = self.targets(block.height, exclude)
         return [Broadcast(targets, CommittedBlock(block=block))] if targets else []
 
     def first_sight(self, sender: str, block: Block) -> tuple[bool, list[Effect]]:

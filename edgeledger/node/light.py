@@ -8,6 +8,9 @@ see ``WorkFinality``). A transaction is then proven included by an RFC 6962 audi
 header's ``tx_root`` (the SPV check of Nakamoto 2008 §8). Proofs come from a full node: the
 read API ``GET /v1/tx/{id}`` (:meth:`InclusionProof.from_api`) or, in simulation, straight
 from a node's store (:func:`prove_inclusion`). Sans-IO: the caller fetches, the client checks.
+Headers are checked against the validator set in force at their height; a light client keeps
+no state, so validator changes reach it only as a schedule its operator sets on its
+:class:`Membership` (``set_schedule``), never from the headers themselves.
 """
 
 from __future__ import annotations

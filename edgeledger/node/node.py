@@ -5,6 +5,13 @@ The node is the one place that executes committed blocks: its consensus core emi
 *before* anything else sees it, applies it to the state machine and then tells its
 services. Everything else passes through as effects for the driver (simulator or HTTP).
 Bad input from a peer becomes a ``Rejected`` effect and changes nothing.
+
+Validator changes: the node knows nothing of the policy that changes the validator set (the
+consortium's membership votes live in ``market``). An application registers
+``validator_schedule`` (committed state -> ``[(effective_height, validators)]``); after each
+committed block the node reads it, updates its own :class:`Membership` and tells its
+consensus core, so later blocks and votes are checked against the set in force at their
+height. Each node needs its own ``Membership`` object then (the schedule follows its chain).
 """
 
 from __future__ import annotations
@@ -29,7 +36,10 @@ from edgeledger.node.gossip import BlockGossip, CommittedBlock, FetchCommitted
 from edgeledger.node.center import CENTER_MESSAGES, AddressBook, PeerList, Register, make_registration
 from edgeledger.node.service import Service
 
-__all__ = ["Node", "CommittedBlock", "wire_decoder"]
+__all__ = ["Node", "CommittedBlock", "wire_decoder", "ValidatorSchedule"]
+
+#: committed state -> the validator changes it schedules, ``[(effective_height, validators)]``
+ValidatorSchedule = Callable[[LedgerState], list[tuple[int, list[str]]]]
 
 
 
@@ -64,6 +74,7 @@ class Node:
     state: LedgerState = field(init=False)
     peers: dict[str, Any] = field(default_factory=dict)
     commit_listeners: list[Callable[[Block, list[Any]], None]] = field(default_factory=list)  # dashboards, APIs
+    validator_schedule: ValidatorSchedule | None = None  # the application's validator-change policy
     _pending: dict[str, tuple[Service, Any, Any]] = field(default_factory=dict)
     _future_blocks: dict[int, Block] = field(default_factory=dict)
     _computes: int = 0
@@ -75,6 +86,7 @@ class Node:
         blocks = self.store.blocks()
         for block in blocks:  # resume from durable storage
             self.state.apply_block(block)
+        self._follow_schedule()
         if blocks and self.consensus is not None and hasattr(self.consensus, "resume"):
             self.consensus.resume(blocks)
 
@@ -137,6 +149,8 @@ class Node:
                 return self._own(s, s.on_message(sender, message, now))
         if isinstance(message, CommittedBlock) and self.consensus is None:
             return self._follow(sender, message, now)
+        if isinstance(message, CommittedBlock) and hasattr(self.consensus, "follow"):  # a standby/revoked sealer
+            return self.consensus.follow(sender, message.block, now)  # type: ignore[union-attr]
         if isinstance(message, FetchCommitted):
             block = self.store.block(message.height)
             return [Send(sender, CommittedBlock(block=block))] if block is not None else []
@@ -194,7 +208,7 @@ class Node:
 
     def _follow(self, sender: str, message: CommittedBlock, now: float) -> list[Any]:
         """Observers and light clients: verify, keep, pass the block on (gossip), repair gaps."""
-        if not (self.membership.is_validator(sender) or sender in self.gossip.followers):
+        if not (self.membership.ever_validator(sender) or sender in self.gossip.followers):
             return [Rejected(sender, "chain.block", "committed blocks come from validators or fellow followers")]
         new, effects = self.gossip.first_sight(sender, message.block)
         if not new:
@@ -224,6 +238,15 @@ class Node:
             effects += self._commit(nxt, now)
         return effects
 
+    def _follow_schedule(self) -> bool:
+        """Read the application's validator schedule from committed state; True when it changed."""
+        if self.validator_schedule is None:
+            return False
+        changed = self.membership.set_schedule(self.validator_schedule(self.state))
+        if changed:
+            self.gossip.validators = self.membership.validators_at(self.store.height + 1)
+        return changed
+
     def _commit(self, block: Block, now: float) -> list[Any]:
         if block.height != self.store.height + 1:
             raise ChainValidationError(f"{self.node_id}: commit of height {block.height} after {self.store.height}")
@@ -236,8 +259,10 @@ class Node:
         effects: list[Any] = [Metric("chain.height", float(block.height)),
                               Metric("chain.block_txs", float(len(block.transactions)))]
         effects += [Rejected(self.node_id, "transaction", r.reason) for r in receipts if not r.ok]
-        if self.consensus is not None:
-            effects += self.gossip.publish(block)
+        if self._follow_schedule() and self.consensus is not None:
+            effects += self.consensus.validators_changed(block.height, now)
+        if self.consensus is not None:  # voters of the next height run consensus: no push to them
+            effects += self.gossip.publish(block, frozenset(self.membership.validators_at(block.height + 1)))
         for s in self.services:
             effects += self._own(s, s.on_block(block, receipts, now))
         return effects

@@ -28,12 +28,13 @@ from edgeledger.fl.partition import partition
 from edgeledger.fl.server_eval import aggregator_injections, needs_validation
 from edgeledger.fl.round import AggregatorCore, DeviceCore, EdgeRelay, RoundSettings, derive_seed
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
-from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
+from edgeledger.market.membership import validator_schedule
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
 from edgeledger.node.light import LightClient
-from edgeledger.node.node import Node
+from edgeledger.node.node import Node, ValidatorSchedule
 from edgeledger.registry import import_plugins
 from edgeledger.scenario.schema import LinkConfig, Scenario
 from edgeledger.scenario.training_pool import INLINE, TrainingPool
@@ -228,6 +229,19 @@ def make_trainer(scenario: Scenario, data: FLData) -> TrainingPool | None:
     return TrainingPool(fl.executor, model, options)
 
 
+def node_membership(scenario: Scenario, genesis: Genesis) -> Membership | None:
+    """A PBFT node's own Membership: its validator schedule follows its own chain, and committed
+    consortium votes (``membership.*``) activate one PBFT window + 1 blocks after they pass. None: share."""
+    if scenario.consensus.protocol != "pbft":
+        return None
+    return Membership(genesis, change_delay=scenario.consensus.window + 1)
+
+
+def schedule_hook(scenario: Scenario) -> ValidatorSchedule | None:
+    """PBFT nodes read validator changes from the consortium's membership state (market policy)."""
+    return validator_schedule if scenario.consensus.protocol == "pbft" else None
+
+
 def build_network(scenario: Scenario) -> Network:
     """Every node of the scenario in one process, for the simulator."""
     import_plugins(scenario.plugins)
@@ -243,15 +257,16 @@ def build_network(scenario: Scenario) -> Network:
     device_cores: dict[str, DeviceCore] = {}
     aggregator: AggregatorCore | None = None
     for node_id, role in plan.roles.items():
-        consensus = build_consensus(scenario, node_id, keys[node_id], membership) if node_id in plan.validators else None
-        node = Node(node_id=node_id, role=role, key=keys[node_id], membership=membership, store=ChainStore(":memory:"),
+        own = node_membership(scenario, genesis) or membership
+        consensus = build_consensus(scenario, node_id, keys[node_id], own) if node_id in plan.validators else None
+        node = Node(node_id=node_id, role=role, key=keys[node_id], membership=own, store=ChainStore(":memory:"),
                     consensus=consensus, center="center", address=f"sim://{node_id}",
-                    finality=finality_of(scenario, membership),
+                    finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),
                     observers=observers_of(plan) if consensus else (), followers=observers_of(plan),
                     gossip_fanout=scenario.network.gossip_fanout,
                     validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
                                                       else plan.validators[0]),
-                    light=LightClient(node_id, membership, finality_of(scenario, membership))
+                    light=LightClient(node_id, own, finality_of(scenario, own))
                     if is_light_client(plan, node_id) else None)
         nodes[node_id] = node
         learner, core = attach_fl_services(node, plan, data, trainer)

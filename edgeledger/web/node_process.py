@@ -27,6 +27,7 @@ from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
+from edgeledger.market.membership import validator_schedule
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.center import PeerList, make_registration
 from edgeledger.node.light import LightClient
@@ -126,7 +127,8 @@ async def _genesis(session: aiohttp.ClientSession, opts: NodeOptions, plan: Topo
 
 
 def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genesis, plan: Topology) -> Node:
-    membership = Membership(genesis)
+    pbft = opts.scenario.consensus.protocol == "pbft"  # committed consortium votes change the PBFT set
+    membership = Membership(genesis, change_delay=opts.scenario.consensus.window + 1) if pbft else Membership(genesis)
     ident = membership.identities.get(node_id)
     if ident is None or ident.public_key != key.public_key:
         raise ConfigError(f"genesis does not hold {node_id!r} with this node's key: the data directory belongs to "
@@ -141,7 +143,7 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
     node = Node(node_id=node_id, role=opts.role, key=key, membership=membership, store=store,
                 blobs=DirectoryBlobStore(opts.data_dir / "blobs"), consensus=consensus, center=None,
                 address=f"{opts.scheme}://{opts.host}:{opts.port}", defer_compute=True,
-                finality=finality_of(opts.scenario, membership),
+                finality=finality_of(opts.scenario, membership), validator_schedule=validator_schedule if pbft else None,
                 light=LightClient(node_id, membership, finality_of(opts.scenario, membership))
                 if is_light_client(plan, node_id) else None,
                 observers=observers_of(plan) if consensus else (), followers=observers_of(plan),

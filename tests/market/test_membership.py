@@ -1,5 +1,7 @@
 from edgeledger.ledger.contracts import role_of
-from edgeledger.market import JoinRequest, MembershipProposal, MembershipVote, companies, proposal_state, validator_set
+from edgeledger.market import (
+    JoinRequest, MembershipProposal, MembershipVote, companies, proposal_state, validator_schedule, validator_set,
+)
 from tests.market.consortium import Chain
 
 ROLES = {"proxy": "proxy", "c0": "company", "c1": "company", "c2": "company", "c3": "company",
@@ -21,7 +23,7 @@ def test_observers_join_with_their_identifying_digest():
     assert not c.submit("c0", "membership.join", JoinRequest(role="en", info_digest=b"")).ok
 
 
-def test_new_sealer_needs_more_than_two_thirds_of_companies_and_starts_next_block():
+def test_new_sealer_needs_more_than_two_thirds_of_companies_and_starts_after_the_change_delay():
     c = chain()
     assert validator_set(c.state) == ["proxy", "c0", "c1", "c2"]
     assert c.submit("c0", "membership.propose", MembershipProposal(action="add_sealer", node_id="newco")).ok
@@ -33,8 +35,10 @@ def test_new_sealer_needs_more_than_two_thirds_of_companies_and_starts_next_bloc
     assert "already voted" in c.submit("c1", "membership.vote", MembershipVote(proposal=0, approve=True)).reason
     passed_at = c.submit("c2", "membership.vote", MembershipVote(proposal=0, approve=True)).height  # 3 of 4
     assert proposal_state(c.state.kv, 0).status == "passed"
-    assert "newco" not in validator_set(c.state, passed_at)
-    assert validator_set(c.state) == ["proxy", "c0", "c1", "c2", "newco"] == validator_set(c.state, passed_at + 1)
+    delay = c.membership.change_delay  # PBFT window + 1: nobody voted that far ahead of block passed_at
+    assert "newco" not in validator_set(c.state, passed_at + delay - 1)
+    assert validator_set(c.state, passed_at + delay) == ["proxy", "c0", "c1", "c2", "newco"]
+    assert validator_schedule(c.state) == [(passed_at + delay, ["proxy", "c0", "c1", "c2", "newco"])]
     assert "newco" in companies(c.state.kv, c.membership)
     assert role_of(c.state.kv, c.membership, "newco") == "company"
 
@@ -49,7 +53,7 @@ def test_revocation_needs_the_same_supermajority_and_a_no_block_fails_it():
     for voter in ["c0", "c1", "c3"]:
         c.submit(voter, "membership.vote", MembershipVote(proposal=1, approve=True))
     assert proposal_state(c.state.kv, 1).status == "passed"
-    assert validator_set(c.state) == ["proxy", "c0", "c1"]
+    assert validator_set(c.state, c.state.height + c.membership.change_delay) == ["proxy", "c0", "c1"]
     assert role_of(c.state.kv, c.membership, "c2") is None
     r = c.submit("c2", "membership.vote", MembershipVote(proposal=1, approve=True))
     assert not r.ok and "only companies vote" in r.reason

@@ -6,7 +6,8 @@ the low watermark moves up. The high watermark is low + window. A replica that r
 or caught up by state transfer holds certified blocks above its last stable checkpoint;
 those count as a low mark too, so a laggard is not stuck below the window.
 2f+1 matching CHECKPOINTs above a replica's own height prove that height is decided: the
-replica may fetch up to it.
+replica may fetch up to it. A checkpoint at height h counts only from the validators in force
+at h, and needs the 2f+1 of that set.
 """
 
 from __future__ import annotations
@@ -47,18 +48,21 @@ class CheckpointLog:
         """Record a verified CHECKPOINT from a peer (one per replica and height)."""
         if cp.height <= self.stable_height:
             return
+        if not self.membership.is_validator_at(cp.replica, cp.height):
+            return
         per_height = self.votes.setdefault(cp.height, {})
         per_height.setdefault(cp.replica, cp)
         digests = [c.digest for c in per_height.values()]
-        if max(digests.count(d) for d in digests) >= self.membership.quorum:
+        if max(digests.count(d) for d in digests) >= self.membership.quorum_at(cp.height):
             self.proven_height = max(self.proven_height, cp.height)
 
     def update(self, chain: dict[int, Block]) -> int:
         """Make the highest checkpoint we committed and 2f+1 agree on stable; return the stable height."""
         for h in sorted((h for h in self.votes if h > self.stable_height and h in chain), reverse=True):
             digest = chain[h].hash
-            matching = [c for _, c in sorted(self.votes[h].items()) if c.digest == digest]
-            if len(matching) >= self.membership.quorum:
+            matching = [c for r, c in sorted(self.votes[h].items())
+                        if c.digest == digest and self.membership.is_validator_at(r, h)]
+            if len(matching) >= self.membership.quorum_at(h):
                 self.stable_height, self.stable_digest, self.stable_proof = h, digest, matching
                 self.votes = {k: v for k, v in self.votes.items() if k > h}
                 self.own = {k: v for k, v in self.own.items() if k > h}

@@ -9,6 +9,14 @@ Normal case (section 4.2):
   committed, and no other digest was accepted for that (view, height); it multicasts PREPARE;
 - prepared = PRE-PREPARE + 2f matching PREPAREs from other replicas -> multicast COMMIT;
   2f+1 matching COMMITs commit the block (they are its certificate); heights execute in order.
+Validator changes (a schedule in :class:`Membership`, fed by the node from committed state):
+every rule above uses the set in force at the height concerned — primary, vote acceptance,
+2f+1 with f from that height's n, certificates, checkpoints. A change committed in block h
+takes effect at height h + 1 + window or later (``Membership.change_delay`` > ``window``):
+a replica only accepts messages for heights up to its low watermark + window, so whatever
+it accepted before executing block h concerns heights whose set it already knew. A replica
+outside the set at a height (a *standby* sealer before its activation, or a revoked one)
+follows the chain through state transfer and committed-block pushes but sends no vote.
 Recovery: checkpoints every K blocks (section 4.3, :mod:`.checkpoints`), view change with
 exponential timeouts (section 4.4, :mod:`.viewchange`), and state transfer of certified
 blocks (section 4.3 / TOCS 6.2, :mod:`.transfer`). Client requests are relayed to every
@@ -32,6 +40,7 @@ from edgeledger.consensus.pbft.events import (PBFT_MESSAGES, BlockBatch, Checkpo
                                               ViewChange)
 from edgeledger.consensus.pbft.recovery import RecoveryMixin
 from edgeledger.consensus.pbft.state import Phase, Slot, Status
+from edgeledger.consensus.pbft.validators import ValidatorSetMixin
 from edgeledger.consensus.pbft.viewchange import view_leader
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Broadcast, CancelTimer, Effect, Metric, Rejected, SetTimer
@@ -67,7 +76,7 @@ class PbftConfig:
                               f"got window={self.window}")
 
 
-class PbftReplica(RecoveryMixin, Consensus):
+class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
     """One PBFT validator. ``check_tx`` is the application's admission rule (ABCI CheckTx)."""
 
     message_types = PBFT_MESSAGES
@@ -75,11 +84,18 @@ class PbftReplica(RecoveryMixin, Consensus):
 
     def __init__(self, node_id: str, key: PrivateKey, membership: Membership, genesis_hash: bytes,
                  config: PbftConfig | None = None,
-                 check_tx: Callable[[Transaction], str | None] | None = None) -> None:
+                 check_tx: Callable[[Transaction], str | None] | None = None, standby: bool = False) -> None:
         if membership.n < 4:
             raise ConfigError(f"PBFT needs n >= 3f + 1 with f >= 1, i.e. at least 4 validators; got n={membership.n}")
-        if not membership.is_validator(node_id):
-            raise ConfigError(f"node {node_id!r} is not in the validator set {membership.validators}")
+        if not standby and not membership.ever_validator(node_id):
+            raise ConfigError(f"node {node_id!r} is not in the validator set {membership.validators} "
+                              f"(pass standby=True for a sealer that a later validator change may add)")
+        if standby and node_id not in membership.identities:
+            raise ConfigError(f"standby replica {node_id!r} has no registered identity")
+        window = (config or PbftConfig()).window
+        if window >= membership.change_delay:
+            raise ConfigError(f"PBFT window {window} needs validator changes to activate later: membership "
+                              f"change_delay must be >= window + 1 = {window + 1}, got {membership.change_delay}")
         self.node_id = node_id
         self.key = key
         self.membership = membership
@@ -98,6 +114,7 @@ class PbftReplica(RecoveryMixin, Consensus):
         self.checkpoints = CheckpointLog(membership, genesis_hash)
         self._batch_timer_set = False
         self._request_timer_set = False
+        self._seen_changes = set(membership.schedule[1:])  # validator changes already known
         self._init_recovery()
 
     def resume(self, blocks: list[Block]) -> None:
@@ -107,24 +124,28 @@ class PbftReplica(RecoveryMixin, Consensus):
             self.committed_height, self.last_hash = block.height, block.hash
             self.committed_txs.update(tx.tx_id for tx in block.transactions)
         self.checkpoints.low_mark = self.committed_height
+        self._seen_changes.update(self.membership.schedule[1:])  # the node read them from the resumed state
 
     # -- roles -------------------------------------------------------------------------------
     def primary_of(self, view: int, height: int | None = None) -> str:
+        h = self.epoch if height is None else height
+        validators = self.membership.validators_at(h)
         if self.config.rotate_leader:
-            h = self.committed_height + 1 if height is None else height
-            return self.membership.validators[(view + h) % self.membership.n]
-        return self.membership.validators[view % self.membership.n]
+            return validators[(view + h) % len(validators)]
+        return validators[view % len(validators)]
 
     def proposer_ok(self, view: int, height: int, replica: str) -> bool:
         """May ``replica`` sign a PRE-PREPARE for (view, height)? (fresh primary or NEW-VIEW leader)."""
-        return replica == self.primary_of(view, height) or replica == view_leader(self.membership, view)
+        return replica in (self.primary_of(view, height), view_leader(self.membership, view, height),
+                           view_leader(self.membership, view, self.epoch))
 
     @property
     def is_primary(self) -> bool:
         return self.primary_of(self.view, self.committed_height + 1) == self.node_id
 
     def _others(self) -> tuple[str, ...]:
-        return tuple(v for v in self.membership.validators if v != self.node_id)
+        """Every validator of the heights in our window (newcomers hear of the heights they will vote on)."""
+        return tuple(v for v in self._peers() if v != self.node_id)
 
     def _sign(self, msg: Any) -> Any:
         return msgspec.structs.replace(msg, signature=self.key.sign(msg.signing_bytes(self.membership.chain_id)))
@@ -154,19 +175,23 @@ class PbftReplica(RecoveryMixin, Consensus):
 
     def receive(self, sender: str, message: Any, now: float) -> list[Effect]:
         if isinstance(message, ForwardRequest):
-            return self._admit(message.tx, now, relay=not self.membership.is_validator(sender))
+            return self._admit(message.tx, now, relay=not self._is_peer(sender))
+        if isinstance(message, (FetchBlocks, BlockBatch)):  # certified blocks prove themselves: any member
+            if getattr(message, "replica", None) != sender or self.membership.role(sender) is None:
+                return [Rejected(sender, type(message).__name__, "sender is not a member named in the message")]
+            if isinstance(message, FetchBlocks):
+                return self._on_fetch(sender, message)
+            return self._on_blocks(sender, message, now)
         # a NEW-VIEW is self-authenticating (signed by the new primary, carrying 2f+1 signed VIEW-CHANGEs),
         # so replicas may forward it to laggards; everything else must come from the replica it names
-        forwarded = isinstance(message, NewView) and self.membership.is_validator(getattr(message, "replica", ""))
-        if not self.membership.is_validator(sender) or (getattr(message, "replica", None) != sender and not forwarded):
+        forwarded = isinstance(message, NewView) and self._is_peer(getattr(message, "replica", ""))
+        if not self._is_peer(sender) or (getattr(message, "replica", None) != sender and not forwarded):
             return [Rejected(sender, type(message).__name__, "sender is not the validator named in the message")]
-        if isinstance(message, FetchBlocks):
-            return self._on_fetch(sender, message)
-        if isinstance(message, BlockBatch):
-            return self._on_blocks(sender, message, now)
         if not self._signed_by_sender(message):
             return [Rejected(sender, type(message).__name__, "bad signature")]
         if isinstance(message, (PrePrepare, Prepare, Commit)):
+            if self._in_window(message.height) and not self.membership.is_validator_at(sender, message.height):
+                return [Rejected(sender, type(message).__name__, f"not a validator at height {message.height}")]
             self._claim(sender, message.height - 1)
             effects = self._maybe_fetch(now)
             if message.view < self.view:
@@ -200,7 +225,8 @@ class PbftReplica(RecoveryMixin, Consensus):
 
     # -- request timer -----------------------------------------------------------------------
     def _arm_request_timer(self) -> list[Effect]:
-        if self._request_timer_set or not self.mempool or self.status is not Status.NORMAL:
+        if (self._request_timer_set or not self.mempool or self.status is not Status.NORMAL
+                or not self.votes_at(self.epoch)):  # only voters suspect the primary
             return []
         self._request_timer_set = True
         return [SetTimer(VIEW_CHANGE_TIMER, self._view_change_timeout())]
@@ -293,6 +319,8 @@ class PbftReplica(RecoveryMixin, Consensus):
             return [Rejected(sender, "PrePrepare", reason)]
         slot.proposed_at = now
         slot.advance("pre-prepare")
+        if not self.votes_at(slot.height):  # standby or revoked: follow the votes, cast none
+            return self._progress(slot, now)
         prepare = self._sign(Prepare(view=self.view, height=slot.height, digest=slot.digest, replica=self.node_id))
         slot.prepares[self.node_id] = (slot.digest, prepare.signature)
         return [Broadcast(self._others(), prepare)] + self._progress(slot, now)
@@ -301,7 +329,7 @@ class PbftReplica(RecoveryMixin, Consensus):
         header = block.header
         if header.height != height or header.prev_hash != self.last_hash:
             return f"block {header.height} does not extend the last committed block {self.committed_height}"
-        if header.chain_id != self.membership.chain_id or not self.membership.is_validator(header.proposer):
+        if header.chain_id != self.membership.chain_id or not self.membership.is_validator_at(header.proposer, height):
             return f"block {header.height} has the wrong chain id or a proposer that is not a validator"
         if not reproposal and header.proposer != self.primary_of(self.view, height):
             return f"block {header.height} names proposer {header.proposer!r}, not the primary"
@@ -319,21 +347,28 @@ class PbftReplica(RecoveryMixin, Consensus):
         votes.setdefault(msg.replica, (msg.digest, msg.signature))
         return self._progress(slot, now)
 
+    def _counted(self, slot: Slot, votes: dict[str, tuple[bytes, bytes]]) -> dict[str, bytes]:
+        """Matching votes of the validators in force at the slot's height (others never count)."""
+        return {r: s for r, s in slot.matching(votes).items() if self.membership.is_validator_at(r, slot.height)}
+
     def _progress(self, slot: Slot, now: float) -> list[Effect]:
         effects: list[Effect] = []
         if slot.phase is Phase.PRE_PREPARED:
             assert slot.pre_prepare is not None
             proposer = slot.pre_prepare.replica
-            backups = {r: s for r, s in slot.matching(slot.prepares).items() if r != proposer}
-            if len(backups) >= 2 * self.membership.f:
+            backups = {r: s for r, s in self._counted(slot, slot.prepares).items() if r != proposer}
+            if len(backups) >= 2 * self.membership.f_at(slot.height):
                 slot.advance("prepared")
                 prepares = [Prepare(view=slot.view, height=slot.height, digest=slot.digest, replica=r, signature=s)
                             for r, s in sorted(backups.items())]
                 self.prepared[slot.height] = PreparedCertificate(pre_prepare=slot.pre_prepare, prepares=prepares)
-                commit = self._sign(Commit(view=slot.view, height=slot.height, digest=slot.digest, replica=self.node_id))
-                slot.commits[self.node_id] = (slot.digest, commit.signature)
-                effects.append(Broadcast(self._others(), commit))
-        if slot.phase is Phase.PREPARED and len(slot.matching(slot.commits)) >= self.membership.quorum:
+                if self.votes_at(slot.height):
+                    commit = self._sign(Commit(view=slot.view, height=slot.height, digest=slot.digest,
+                                               replica=self.node_id))
+                    slot.commits[self.node_id] = (slot.digest, commit.signature)
+                    effects.append(Broadcast(self._others(), commit))
+        if (slot.phase is Phase.PREPARED
+                and len(self._counted(slot, slot.commits)) >= self.membership.quorum_at(slot.height)):
             slot.advance("committed-local")
             effects += self._execute_ready(now)
         return effects
@@ -342,7 +377,7 @@ class PbftReplica(RecoveryMixin, Consensus):
         effects: list[Effect] = []
         progressed = False
         while (slot := self.slots.get(self.committed_height + 1)) is not None and slot.phase is Phase.COMMITTED:
-            votes = [CommitVote(replica=r, signature=s) for r, s in sorted(slot.matching(slot.commits).items())]
+            votes = [CommitVote(replica=r, signature=s) for r, s in sorted(self._counted(slot, slot.commits).items())]
             cert = CommitCertificate(view=slot.view, height=slot.height, block_hash=slot.digest, votes=votes)
             assert slot.block is not None
             effects += self._record_commit(msgspec.structs.replace(slot.block, certificate=cert), now)
@@ -364,7 +399,7 @@ class PbftReplica(RecoveryMixin, Consensus):
         for h in [h for h in self.slots if h <= self.committed_height]:
             del self.slots[h]
         effects: list[Effect] = [CommitBlock(block)]
-        if block.height % self.config.checkpoint_interval == 0:
+        if block.height % self.config.checkpoint_interval == 0 and self.votes_at(block.height):
             own = self._sign(Checkpoint(height=block.height, digest=block.hash, replica=self.node_id))
             effects.append(Broadcast(self._others(), own))
             self.checkpoints.add_own(own)

@@ -10,6 +10,8 @@
   set (:func:`.viewchange.reproposals`); backups check it against the same rule;
 - a replica still in an older view that speaks to us gets our last NEW-VIEW, which it can
   verify on its own, so a replica that restarted or was cut off rejoins the current view.
+Quorums, the NEW-VIEW leader and who may send VIEW-CHANGE come from the validator set at the
+replica's epoch (its first uncommitted height); a replica outside that set starts none.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class RecoveryMixin(TransferMixin):
     # -- starting a view change --------------------------------------------------------------
     def _on_view_change_timeout(self: Any, now: float) -> list[Effect]:
         if self.status is Status.NORMAL:
-            if not self.mempool:
+            if not self.mempool or not self.votes_at(self.epoch):
                 return []
         elif self._new_view_timer_for != self.view:  # fewer than 2f+1 want this view yet: resend ours
             own = self.view_changes.get(self.view, {}).get(self.node_id)
@@ -102,7 +104,7 @@ class RecoveryMixin(TransferMixin):
         """Wait for NEW-VIEW only once 2f+1 replicas want this view (TOCS 4.5.2), so a lone
         replica whose timer fired early does not race ahead of the others' views."""
         if (self.status is not Status.VIEW_CHANGE or self._new_view_timer_for == self.view
-                or len(self.view_changes.get(self.view, {})) < self.membership.quorum):
+                or len(self.view_changes.get(self.view, {})) < self.membership.quorum_at(self.epoch)):
             return []
         self._new_view_timer_for = self.view
         return [SetTimer("pbft.view_change", self._view_change_timeout())]
@@ -133,20 +135,20 @@ class RecoveryMixin(TransferMixin):
         effects: list[Effect] = self._push_blocks(sender, vc.committed_height, now)
         if vc.new_view < self.view or (vc.new_view == self.view and self.status is Status.NORMAL):
             return effects + self._answer_stale(sender, now, vc.new_view)
-        if not valid_view_change(self.membership, vc, self.genesis_hash, self.proposer_ok):
+        if not valid_view_change(self.membership, vc, self.genesis_hash, self.proposer_ok, self.epoch):
             return effects + [Rejected(sender, "ViewChange", f"invalid VIEW-CHANGE for view {vc.new_view}")]
         self.view_changes.setdefault(vc.new_view, {}).setdefault(sender, vc)
         effects += self._maybe_fetch(now)
         higher = {r: v for v, per_view in self.view_changes.items() if v > self.view for r in per_view}
-        if len(higher) >= self.membership.f + 1:
+        if len(higher) >= self.membership.f_at(self.epoch) + 1 and self.votes_at(self.epoch):
             target = min(v for v in self.view_changes if v > self.view and self.view_changes[v])
             return effects + self._start_view_change(target, now)
         return effects + self._arm_new_view_timer() + self._maybe_new_view(now)
 
     def _maybe_new_view(self: Any, now: float) -> list[Effect]:
         vcs = self.view_changes.get(self.view, {})
-        if (self.status is not Status.VIEW_CHANGE or view_leader(self.membership, self.view) != self.node_id
-                or self.node_id not in vcs or len(vcs) < self.membership.quorum):
+        if (self.status is not Status.VIEW_CHANGE or view_leader(self.membership, self.view, self.epoch) != self.node_id
+                or self.node_id not in vcs or len(vcs) < self.membership.quorum_at(self.epoch)):
             return []
         chosen_vcs = [vcs[r] for r in sorted(vcs)]
         _, _, certs = reproposals(chosen_vcs)
@@ -158,7 +160,7 @@ class RecoveryMixin(TransferMixin):
     def _on_new_view(self: Any, sender: str, nv: NewView, now: float) -> list[Effect]:
         if nv.view < self.view or (nv.view == self.view and self.status is Status.NORMAL):
             return []
-        reason = valid_new_view(self.membership, nv, self.genesis_hash, self.proposer_ok)
+        reason = valid_new_view(self.membership, nv, self.genesis_hash, self.proposer_ok, self.epoch)
         if reason is not None:
             return [Rejected(sender, "NewView", reason)]
         return self._install_new_view(nv, now)

@@ -7,7 +7,10 @@ CHECKPOINTs / a NEW-VIEW prove one, we ask one of them for the missing blocks. B
 with their commit certificates and are checked with ``validate_block`` against our
 membership before they are committed, so a Byzantine peer can waste a request but never
 make us commit a wrong block. Requests retry on a timer, rotating peers, a bounded number
-of times per new evidence.
+of times per new evidence. Any member may fetch (a standby sealer catching up before its
+activation); only validators' claims count. One reply is applied up to a PBFT window past our
+height: the node executes each block and may learn a validator change in it, which activates
+only after that window, so every block we validate here is checked against a known set.
 """
 
 from __future__ import annotations
@@ -38,15 +41,16 @@ class TransferMixin:
         self._fetch_retries = 0
         self._fetch_target = 0
         self._pushed: dict[tuple[str, int], float] = {}
+        self._pushed_blocks: dict[int, Any] = {}  # committed blocks pushed ahead of our height
 
     def _claim(self: Any, replica: str, height: int) -> None:
-        if height > self.claims.get(replica, 0):
+        if height > self.claims.get(replica, 0) and self._is_peer(replica):
             self.claims[replica] = height
 
     def _transfer_target(self: Any) -> int:
         """The highest height that f+1 replicas claim, or that a quorum proved."""
         heights = sorted(self.claims.values(), reverse=True)
-        f = self.membership.f
+        f = self.membership.f_at(self.epoch)
         supported = heights[f] if len(heights) > f else 0
         return max(supported, self.checkpoints.proven_height, self.proven_floor)
 
@@ -97,9 +101,12 @@ class TransferMixin:
         self._claim(sender, msg.tip_height)
         effects: list[Effect] = []
         progressed = False
+        last = self.committed_height + self.config.window  # the schedule is known up to here
         for block in sorted(msg.blocks, key=lambda b: b.height):
             if block.height <= self.committed_height:
                 continue
+            if block.height > last:
+                break
             try:
                 validate_block(block, self.last_hash, self.committed_height + 1, self.membership)
             except ChainValidationError as exc:
@@ -113,3 +120,22 @@ class TransferMixin:
             self.view_change_attempts = 0
             effects += self._accept_buffered(now) + self._execute_ready(now) + self._restart_request_timer()
         return effects + self._maybe_fetch(now)
+
+    def follow(self: Any, sender: str, block: Any, now: float) -> list[Effect]:
+        """A committed block pushed to this replica (a standby or revoked sealer follows the
+        chain like an observer): applied in height order through the state-transfer checks."""
+        if self.membership.role(sender) is None:
+            return [Rejected(sender, "chain.block", f"{sender!r} is not a member of this chain")]
+        if block.height <= self.committed_height or block.height > self.committed_height + self.config.window:
+            return []
+        self._pushed_blocks[block.height] = block
+        run = []
+        h = self.committed_height + 1
+        while h in self._pushed_blocks:
+            run.append(self._pushed_blocks.pop(h))
+            h += 1
+        for stale in [k for k in self._pushed_blocks if k <= self.committed_height]:
+            del self._pushed_blocks[stale]
+        if not run:
+            return []
+        return self._on_blocks(sender, BlockBatch(blocks=run, tip_height=run[-1].height, replica=sender), now)

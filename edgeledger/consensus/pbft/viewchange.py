@@ -9,6 +9,12 @@
   whose block does not extend the previous one: no request can have committed past such a
   gap (its 2f+1 preparers would have committed the gap height, and one of them is in V);
 - a backup recomputes O from V and accepts the NEW-VIEW only if it matches.
+
+Validator sets change at block boundaries (:class:`Membership` schedule): a prepared
+certificate or checkpoint proof for height h is checked against the set in force at h; the
+VIEW-CHANGE senders, their 2f+1 quorum and the NEW-VIEW leader against the set at the
+*epoch* height, the first height the checking replica has not committed. Changes activate
+more than a PBFT window after they commit, so replicas in one window agree on that set.
 """
 
 from __future__ import annotations
@@ -24,14 +30,15 @@ __all__ = ["view_leader", "valid_checkpoint_proof", "valid_prepared_certificate"
 Verifier = Callable[[str, object], bool]
 
 
-def view_leader(membership: Membership, view: int) -> str:
-    """The replica that assembles NEW-VIEW for ``view`` (the primary of the view)."""
-    return membership.validators[view % membership.n]
+def view_leader(membership: Membership, view: int, height: int) -> str:
+    """The replica that assembles NEW-VIEW for ``view`` (the view's primary in the set at ``height``)."""
+    validators = membership.validators_at(height)
+    return validators[view % len(validators)]
 
 
-def _signed(membership: Membership, msg: object) -> bool:
+def _signed(membership: Membership, msg: object, height: int) -> bool:
     replica = getattr(msg, "replica")
-    return membership.is_validator(replica) and membership.verify(
+    return membership.is_validator_at(replica, height) and membership.verify(
         replica, msg.signing_bytes(membership.chain_id), msg.signature)  # type: ignore[attr-defined]
 
 
@@ -39,27 +46,29 @@ def valid_checkpoint_proof(membership: Membership, height: int, digest: bytes, p
                            genesis_hash: bytes) -> bool:
     if height == 0:
         return digest == genesis_hash
-    signers = {c.replica for c in proof if c.height == height and c.digest == digest and _signed(membership, c)}
-    return len(signers) >= membership.quorum
+    signers = {c.replica for c in proof
+               if c.height == height and c.digest == digest and _signed(membership, c, height)}
+    return len(signers) >= membership.quorum_at(height)
 
 
 def valid_prepared_certificate(membership: Membership, cert: PreparedCertificate,
                                proposer_ok: Callable[[int, int, str], bool]) -> bool:
     pre = cert.pre_prepare
-    if not proposer_ok(pre.view, pre.height, pre.replica) or not _signed(membership, pre):
+    if not proposer_ok(pre.view, pre.height, pre.replica) or not _signed(membership, pre, pre.height):
         return False
     digest = pre.block.hash
     if pre.block.height != pre.height:
         return False
     signers = {p.replica for p in cert.prepares
                if p.view == pre.view and p.height == pre.height and p.digest == digest and p.replica != pre.replica
-               and _signed(membership, p)}
-    return len(signers) >= 2 * membership.f
+               and _signed(membership, p, pre.height)}
+    return len(signers) >= 2 * membership.f_at(pre.height)
 
 
 def valid_view_change(membership: Membership, vc: ViewChange, genesis_hash: bytes,
-                      proposer_ok: Callable[[int, int, str], bool]) -> bool:
-    if not _signed(membership, vc):
+                      proposer_ok: Callable[[int, int, str], bool], epoch: int) -> bool:
+    """``vc`` is signed by a validator of the set at ``epoch`` and its proofs hold (see module doc)."""
+    if not _signed(membership, vc, epoch):
         return False
     if not valid_checkpoint_proof(membership, vc.checkpoint_height, vc.checkpoint_digest, vc.checkpoint_proof,
                                   genesis_hash):
@@ -91,15 +100,17 @@ def reproposals(view_changes: list[ViewChange]) -> tuple[int, bytes, list[Prepar
 
 
 def valid_new_view(membership: Membership, nv: NewView, genesis_hash: bytes,
-                   proposer_ok: Callable[[int, int, str], bool]) -> str | None:
-    """None when ``nv`` is a correct NEW-VIEW, else the reason it is not."""
-    if nv.replica != view_leader(membership, nv.view) or not _signed(membership, nv):
-        return f"NEW-VIEW for view {nv.view} not signed by its primary {view_leader(membership, nv.view)}"
+                   proposer_ok: Callable[[int, int, str], bool], epoch: int) -> str | None:
+    """None when ``nv`` is a correct NEW-VIEW for a replica whose next height is ``epoch``, else why not."""
+    leader = view_leader(membership, nv.view, epoch)
+    if nv.replica != leader or not _signed(membership, nv, epoch):
+        return f"NEW-VIEW for view {nv.view} not signed by its primary {leader}"
     senders = {vc.replica for vc in nv.view_changes}
-    if len(senders) != len(nv.view_changes) or len(senders) < membership.quorum:
-        return f"NEW-VIEW needs 2f+1 = {membership.quorum} distinct VIEW-CHANGEs, got {len(senders)}"
+    quorum = membership.quorum_at(epoch)
+    if len(senders) != len(nv.view_changes) or len(senders) < quorum:
+        return f"NEW-VIEW needs 2f+1 = {quorum} distinct VIEW-CHANGEs, got {len(senders)}"
     for vc in nv.view_changes:
-        if vc.new_view != nv.view or not valid_view_change(membership, vc, genesis_hash, proposer_ok):
+        if vc.new_view != nv.view or not valid_view_change(membership, vc, genesis_hash, proposer_ok, epoch):
             return f"NEW-VIEW carries an invalid VIEW-CHANGE from {vc.replica!r}"
     _, _, chosen = reproposals(nv.view_changes)
     expected = [(c.pre_prepare.height, c.pre_prepare.block.hash) for c in chosen]
@@ -107,6 +118,6 @@ def valid_new_view(membership: Membership, nv: NewView, genesis_hash: bytes,
     if expected != got:
         return "NEW-VIEW re-proposals do not match the prepared certificates in its VIEW-CHANGEs"
     for p in nv.pre_prepares:
-        if p.view != nv.view or p.replica != nv.replica or not _signed(membership, p):
+        if p.view != nv.view or p.replica != nv.replica or not _signed(membership, p, epoch):
             return f"NEW-VIEW re-proposal for height {p.height} is not signed for view {nv.view}"
     return None
