@@ -63,7 +63,7 @@ def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to liste
 
 
 @app.command()
-def node(role: str = typer.Option(..., help="cloud | edge | device"),
+def node(role: str = typer.Option(..., help="cloud | edge | device | company (a standby sealer)"),
          center_url: str = typer.Option(..., "--center", help="URL of the communication center."),
          data_dir: Path = typer.Option(..., help="Identity, chain (SQLite) and blobs live here; reuse it to resume."),
          listen: str = typer.Option("127.0.0.1:0", help="HOST:PORT to serve the API, dashboard and protocol on."),
@@ -82,8 +82,8 @@ def node(role: str = typer.Option(..., help="cloud | edge | device"),
     from edgeledger.web.cluster import free_port
     from edgeledger.web.node_process import NodeOptions, run_node
 
-    if role not in ("cloud", "edge", "device"):
-        raise ConfigError(f"--role {role!r}: expected cloud, edge or device")
+    if role not in ("cloud", "edge", "device", "company"):
+        raise ConfigError(f"--role {role!r}: expected cloud, edge, device or company (consortium.standby_sealers)")
     text = config.read_text() if config is not None else demo_text()
     scenario = parse_scenario(apply_overrides(tomllib.loads(text), list(set_)))
     host, port = _host_port(listen)

@@ -3,7 +3,9 @@
 Roles: ``proxy`` and ``company`` are sealers (they vote in PBFT); ``en`` (edge node) and
 ``device`` are observers. An observer joins by registering its identifying information
 (a digest). Adding a company as a sealer, or revoking any member, needs yes votes from
-more than two thirds of the current companies. A change committed in block ``h`` takes
+more than two thirds of the current companies. A revocation that would leave fewer than
+:data:`MIN_SEALERS` (4) sealers is refused, as a proposal and when its deciding vote would
+enact it: PBFT needs n >= 3f + 1 with f >= 1. A change committed in block ``h`` takes
 effect at the block boundary ``h + change_delay`` (``Membership.change_delay`` = the PBFT
 window + 1, so no replica has voted past it before it knew the change):
 :func:`validator_set` for that height includes it, and :func:`validator_schedule` is the hook
@@ -25,10 +27,11 @@ from edgeledger.ledger.transaction import Transaction
 
 __all__ = [
     "JoinRequest", "MembershipProposal", "MembershipVote", "ValidatorChange", "SEALER_ROLES", "OBSERVER_ROLES",
-    "companies", "validator_set", "validator_schedule", "proposal_state",
+    "companies", "validator_set", "validator_schedule", "proposal_state", "MIN_SEALERS",
 ]
 
 SEALER_ROLES = ("proxy", "company")
+MIN_SEALERS = 4  # PBFT: n >= 3f + 1 with f >= 1
 OBSERVER_ROLES = ("en", "device")
 _PROPOSALS = "membership/proposal/"
 
@@ -131,6 +134,8 @@ def apply_propose(ctx: TxContext, tx: Transaction) -> None:
     sealers = _sealers_now(ctx)
     if prop.action == "add_sealer" and prop.node_id in sealers:
         raise TransactionRejected(f"{prop.node_id!r} is already a sealer")
+    if prop.action == "revoke":
+        _check_revoke(sealers, prop.node_id)
     count = decode(ctx.get("membership/proposal_count") or encode(0), int)
     ctx.put(f"{_PROPOSALS}{count}", encode(_Proposal(id=count, action=prop.action, node_id=prop.node_id,
                                                       proposer=tx.sender, yes=[], no=[], status="open")))
@@ -160,8 +165,18 @@ def apply_vote(ctx: TxContext, tx: Transaction) -> None:
                                                       proposer=prop.proposer, yes=yes, no=no, status=status)))
 
 
+def _check_revoke(sealers: list[str], node_id: str) -> None:
+    """Refuse a revocation that would take the sealers (the latest scheduled set) below MIN_SEALERS."""
+    if node_id in sealers and len(sealers) - 1 < MIN_SEALERS:
+        raise TransactionRejected(f"revoking {node_id!r} would leave {len(sealers) - 1} sealers "
+                                  f"({sorted(s for s in sealers if s != node_id)}); PBFT needs n >= 3f + 1 with "
+                                  f"f >= 1, i.e. at least {MIN_SEALERS}: add a sealer first")
+
+
 def _enact(ctx: TxContext, action: str, node_id: str, comps: list[str]) -> None:
     sealers = _sealers_now(ctx)
+    if action == "revoke":  # another revocation may have passed since this one was proposed
+        _check_revoke(sealers, node_id)
     if action == "add_sealer":
         sealers = sealers + [node_id]
         comps = sorted(set(comps) | {node_id})

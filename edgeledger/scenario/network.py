@@ -40,7 +40,7 @@ from edgeledger.scenario.schema import LinkConfig, Scenario
 from edgeledger.scenario.training_pool import INLINE, TrainingPool
 from edgeledger.scenario.topology import (
     WIRE_ATTACKS, Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, pbft_config,
-    plan_topology,
+    plan_topology, runs_consensus,
 )
 
 __all__ = ["Network", "Topology", "FLData", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
@@ -258,7 +258,8 @@ def build_network(scenario: Scenario) -> Network:
     aggregator: AggregatorCore | None = None
     for node_id, role in plan.roles.items():
         own = node_membership(scenario, genesis) or membership
-        consensus = build_consensus(scenario, node_id, keys[node_id], own) if node_id in plan.validators else None
+        consensus = (build_consensus(scenario, node_id, keys[node_id], own, standby=node_id in plan.standby)
+                     if runs_consensus(plan, node_id) else None)
         node = Node(node_id=node_id, role=role, key=keys[node_id], membership=own, store=ChainStore(":memory:"),
                     consensus=consensus, center="center", address=f"sim://{node_id}",
                     finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),

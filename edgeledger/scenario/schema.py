@@ -173,7 +173,9 @@ class ConsortiumConfig(_Strict):
     ``public_keys[name]`` (hex, ``topology.signature_scheme``) or, when absent, derived from the
     scenario seed and its name: fine for test networks, not for a real consortium.
     ``edge_nodes`` says which company owns which edge server (EN); by default every edge server,
-    assigned to the companies in turn.
+    assigned to the companies in turn. ``standby_sealers`` adds node processes ``company-0``..
+    (genesis role ``company``, not validators) that run PBFT in standby from the start: a
+    ``membership`` vote can admit them as sealers, and they vote from their activation height.
     """
 
     accounts: dict[str, Literal["proxy", "company", "en", "device"]] = Field(
@@ -182,6 +184,8 @@ class ConsortiumConfig(_Strict):
                                         "(absent: a test key derived from the scenario seed)")
     edge_nodes: dict[str, str] = Field(default_factory=dict, description="edge server id -> owning company "
                                        "account (default: every edge server, companies in turn)")
+    standby_sealers: int = Field(0, ge=0, le=64, description="standby sealer nodes company-0.. (role company): "
+                                 "PBFT replicas that follow the chain and vote once a membership vote adds them")
 
     @model_validator(mode="after")
     def _check(self) -> ConsortiumConfig:
@@ -243,11 +247,15 @@ class Scenario(_Strict):
         """Account names must not clash with node ids; ``edge_nodes`` must name edge servers."""
         topo, con = self.topology, self.consortium
         edges = [f"edge-{e}" for e in range(topo.edges)]
+        standby = [f"company-{i}" for i in range(con.standby_sealers)]
+        if standby and self.consensus.protocol != "pbft":
+            raise ValueError(f"consortium.standby_sealers: {con.standby_sealers} standby sealers need PBFT but "
+                             f"consensus.protocol is {self.consensus.protocol!r}; set it to \"pbft\" or use 0")
         for name in con.accounts:
-            if name in ("center", "cloud") or name in edges or (
+            if name in ("center", "cloud") or name in edges or name in standby or (
                     name.startswith("device-") and name[7:].isdigit() and int(name[7:]) < topo.n_devices):
-                raise ValueError(f"consortium.accounts: {name!r} is already a node id of the topology; "
-                                 "give the account another name")
+                raise ValueError(f"consortium.accounts: {name!r} is already a node id of the topology"
+                                 f"{' (a standby sealer)' if name in standby else ''}; give the account another name")
         unknown = [en for en in con.edge_nodes if en not in edges]
         if unknown:
             raise ValueError(f"consortium.edge_nodes: {unknown} are not edge servers of this topology "

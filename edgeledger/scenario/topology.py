@@ -2,14 +2,16 @@
 attackers and the genesis. Torch-free, so a chain-only process never loads the ML stack.
 
 Node ids: ``center``, ``cloud``, ``edge-0``..``edge-{E-1}``, ``device-0``.. with device i
-attached to edge ``i // devices_per_edge``. The genesis also holds the ``[consortium]``
-accounts (EdgeToll roles proxy/company/en/device), after the nodes, sorted by name.
+attached to edge ``i // devices_per_edge``, then the standby sealers ``company-0``..
+(``consortium.standby_sealers``: role ``company``, PBFT replicas in standby until a membership
+vote adds them). The genesis also holds the ``[consortium]`` accounts (EdgeToll roles
+proxy/company/en/device), after the nodes, sorted by name.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +26,8 @@ from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
-           "observers_of", "pbft_config", "pow_config", "build_consensus", "finality_of", "is_light_client", "WIRE_ATTACKS"]
+           "observers_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
+           "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
 
@@ -70,6 +73,7 @@ class Topology:
     edge_of: dict[str, str]
     validators: list[str]
     malicious: dict[str, str]
+    standby: list[str] = field(default_factory=list)  # standby sealer nodes: PBFT replicas, not yet validators
 
     @property
     def accounts(self) -> dict[str, str]:
@@ -113,9 +117,12 @@ def plan_topology(scenario: Scenario) -> Topology:
     edges = [f"edge-{e}" for e in range(topo.edges)]
     devices = [f"device-{i}" for i in range(topo.n_devices)]
     edge_of = {d: edges[i // topo.devices_per_edge] for i, d in enumerate(devices)}
-    roles = {"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}, **{d: "device" for d in devices}}
+    standby = [f"company-{i}" for i in range(scenario.consortium.standby_sealers)]
+    roles = {"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}, **{d: "device" for d in devices},
+             **{s: "company" for s in standby}}
     validators = (["cloud"] if "cloud" in topo.validators else []) + (edges if "edge" in topo.validators else [])
-    return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges))
+    return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges),
+                    standby)
 
 
 def make_genesis(plan: Topology, keys: dict[str, tuple[str, bytes]]) -> Genesis:
@@ -132,12 +139,13 @@ def make_genesis(plan: Topology, keys: dict[str, tuple[str, bytes]]) -> Genesis:
 
 
 def observers_of(plan: Topology) -> tuple[str, ...]:
-    """Nodes validators push committed blocks to: the aggregator when it does not validate, and every
-    node of an observer or light-client role (``topology.observers`` / ``topology.light_clients``)."""
+    """Nodes validators push committed blocks to: the aggregator when it does not validate, every
+    node of an observer or light-client role (``topology.observers`` / ``topology.light_clients``)
+    and the standby sealers (they follow the chain until a membership vote activates them)."""
     topo = plan.scenario.topology
     follow = set(topo.observers) | set(topo.light_clients)
     return tuple(n for n, role in plan.roles.items()
-                 if n not in plan.validators and (n == "cloud" or role in follow))
+                 if n not in plan.validators and (n == "cloud" or role in follow or n in plan.standby))
 
 
 def is_light_client(plan: Topology, node_id: str) -> bool:
@@ -163,13 +171,25 @@ def pow_config(scenario: Scenario) -> PowConfig:
                      hashes_per_tick=c.pow_hashes_per_tick, tick_s=c.pow_tick_s, max_block_txs=c.max_block_txs)
 
 
-def build_consensus(scenario: Scenario, node_id: str, key: PrivateKey, membership: Membership) -> Consensus:
-    """The consensus core of validator ``node_id``: a PBFT replica or a PoW miner (``consensus.protocol``)."""
+def build_consensus(scenario: Scenario, node_id: str, key: PrivateKey, membership: Membership,
+                    standby: bool = False) -> Consensus:
+    """The consensus core of validator ``node_id``: a PBFT replica or a PoW miner (``consensus.protocol``).
+
+    ``standby``: a standby sealer's PBFT replica (it follows the chain and votes from the height
+    a committed membership vote activates it, see :mod:`edgeledger.market.membership`).
+    """
     g_hash = genesis_hash(membership.genesis)
     if scenario.consensus.protocol == "pow":
+        if standby:
+            raise ConfigError(f"{node_id!r}: standby sealers run PBFT; consensus.protocol is 'pow'")
         return PowMiner(node_id, key, membership, g_hash, pow_config(scenario),
                         rng=random.Random(derive_seed(scenario.seed, "pow", node_id)))
-    return PbftReplica(node_id, key, membership, g_hash, pbft_config(scenario))
+    return PbftReplica(node_id, key, membership, g_hash, pbft_config(scenario), standby=standby)
+
+
+def runs_consensus(plan: Topology, node_id: str) -> bool:
+    """Does ``node_id`` run a consensus core (a genesis validator or a standby sealer)?"""
+    return node_id in plan.validators or node_id in plan.standby
 
 
 def finality_of(scenario: Scenario, membership: Membership) -> Finality:

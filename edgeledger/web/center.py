@@ -36,8 +36,8 @@ class CenterServer:
         self.counters: Counter[str] = Counter()
 
     def claim(self, claim: Claim) -> str:
-        if claim.role not in ("cloud", "edge", "device"):
-            raise EdgeLedgerError(f"role {claim.role!r} is unknown; expected cloud, edge or device")
+        if claim.role not in ("cloud", "edge", "device", "company"):  # company: a standby sealer node
+            raise EdgeLedgerError(f"role {claim.role!r} is unknown; expected cloud, edge, device or company")
         if claim.public_key in self.ids:
             return self.ids[claim.public_key]
         taken = set(self.ids.values())

@@ -34,7 +34,7 @@ from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
 from edgeledger.scenario.topology import (
-    Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, plan_topology,
+    Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, plan_topology, runs_consensus,
 )
 from edgeledger.scenario.schema import Scenario
 from edgeledger.web.api import NodeApi
@@ -135,11 +135,11 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                           "another network (delete it or point --data-dir elsewhere)")
     store = ChainStore(opts.data_dir / "chain.sqlite")
     consensus = None
-    if node_id in plan.validators:
+    if runs_consensus(plan, node_id):  # a genesis validator, or a standby sealer a membership vote may add
         if opts.scenario.consensus.protocol == "pow" and opts.scenario.consensus.pow_mining != "real":
             raise ConfigError("consensus.pow_mining='modelled' exists only in simulation; real processes mine for "
                               "real: set consensus.pow_mining = \"real\"")
-        consensus = build_consensus(opts.scenario, node_id, key, membership)
+        consensus = build_consensus(opts.scenario, node_id, key, membership, standby=node_id in plan.standby)
     node = Node(node_id=node_id, role=opts.role, key=key, membership=membership, store=store,
                 blobs=DirectoryBlobStore(opts.data_dir / "blobs"), consensus=consensus, center=None,
                 address=f"{opts.scheme}://{opts.host}:{opts.port}", defer_compute=True,

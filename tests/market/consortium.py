@@ -21,8 +21,8 @@ def make_consortium(roles=ROLES, validators=("proxy", "c0", "c1", "c2")):
 class Chain:
     """Sign transactions with per-sender nonces and apply each as its own block (or batch them)."""
 
-    def __init__(self, roles=ROLES):
-        self.keys, self.membership = make_consortium(roles)
+    def __init__(self, roles=ROLES, validators=("proxy", "c0", "c1", "c2")):
+        self.keys, self.membership = make_consortium(roles, validators)
         self.state = LedgerState(self.membership)
         self.nonces: dict[str, int] = {}
         self.pending: list = []

@@ -44,7 +44,7 @@ def test_new_sealer_needs_more_than_two_thirds_of_companies_and_starts_after_the
 
 
 def test_revocation_needs_the_same_supermajority_and_a_no_block_fails_it():
-    c = chain()
+    c = Chain(ROLES, validators=("proxy", "c0", "c1", "c2", "c3"))  # five: one may go
     c.submit("proxy", "membership.propose", MembershipProposal(action="revoke", node_id="c2"))
     c.submit("c2", "membership.vote", MembershipVote(proposal=0, approve=False))
     c.submit("c3", "membership.vote", MembershipVote(proposal=0, approve=False))
@@ -53,7 +53,7 @@ def test_revocation_needs_the_same_supermajority_and_a_no_block_fails_it():
     for voter in ["c0", "c1", "c3"]:
         c.submit(voter, "membership.vote", MembershipVote(proposal=1, approve=True))
     assert proposal_state(c.state.kv, 1).status == "passed"
-    assert validator_set(c.state, c.state.height + c.membership.change_delay) == ["proxy", "c0", "c1"]
+    assert validator_set(c.state, c.state.height + c.membership.change_delay) == ["proxy", "c0", "c1", "c3"]
     assert role_of(c.state.kv, c.membership, "c2") is None
     r = c.submit("c2", "membership.vote", MembershipVote(proposal=1, approve=True))
     assert not r.ok and "only companies vote" in r.reason
@@ -67,3 +67,38 @@ def test_cannot_add_an_existing_sealer_or_unknown_identity():
                                            MembershipProposal(action="add_sealer", node_id="ghost")).reason
     assert "expected proxy or company" in c.submit("dev0", "membership.propose",
                                                    MembershipProposal(action="revoke", node_id="c1")).reason
+
+
+def test_a_revocation_that_would_leave_fewer_than_four_sealers_is_refused():
+    c = chain()  # four sealers: proxy, c0, c1, c2 (f = 1); c3 is a company that does not seal
+    r = c.submit("proxy", "membership.propose", MembershipProposal(action="revoke", node_id="c1"))
+    assert not r.ok and "revoking 'c1' would leave 3 sealers" in r.reason and "at least 4" in r.reason
+    assert proposal_state(c.state.kv, 0) is None  # nothing recorded
+    # revoking a company that does not seal leaves the four sealers: allowed
+    assert c.submit("proxy", "membership.propose", MembershipProposal(action="revoke", node_id="c3")).ok
+    # once a fifth sealer is scheduled, one of the four may go
+    assert c.submit("c0", "membership.propose", MembershipProposal(action="add_sealer", node_id="newco")).ok
+    for voter in ["c0", "c1", "c2"]:
+        assert c.submit(voter, "membership.vote", MembershipVote(proposal=1, approve=True)).ok
+    assert proposal_state(c.state.kv, 1).status == "passed"
+    assert c.submit("proxy", "membership.propose", MembershipProposal(action="revoke", node_id="c1")).ok
+
+
+def test_the_deciding_vote_of_a_second_revocation_is_refused_when_the_first_already_took_one():
+    c = Chain(ROLES, validators=("proxy", "c0", "c1", "c2", "c3"))
+    for target in ("c2", "c3"):  # each alone leaves four sealers: both proposals are accepted
+        assert c.submit("proxy", "membership.propose", MembershipProposal(action="revoke", node_id=target)).ok
+    for voter in ["c0", "c1", "c2"]:
+        assert c.submit(voter, "membership.vote", MembershipVote(proposal=1, approve=True)).ok  # revoke c3
+    assert proposal_state(c.state.kv, 1).status == "passed"
+    later = c.state.height + c.membership.change_delay
+    assert validator_set(c.state, later) == ["proxy", "c0", "c1", "c2"]
+    # c3 is no company any more: the companies are c0, c1, c2; all three must say yes (> 2/3)
+    for voter in ["c0", "c1"]:
+        assert c.submit(voter, "membership.vote", MembershipVote(proposal=0, approve=True)).ok
+    r = c.submit("c2", "membership.vote", MembershipVote(proposal=0, approve=True))  # would pass it: 3 sealers
+    assert not r.ok and "revoking 'c2' would leave 3 sealers" in r.reason
+    p = proposal_state(c.state.kv, 0)
+    assert p.status == "open" and p.yes == ["c0", "c1"]  # the refused vote changed nothing
+    assert validator_set(c.state, later) == ["proxy", "c0", "c1", "c2"]
+    assert role_of(c.state.kv, c.membership, "c2") == "company"
