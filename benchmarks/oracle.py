@@ -6,6 +6,17 @@ and ``oracle_request_to_callback_s_sim`` (median simulated seconds from a reques
 transaction to its application callback, 27 oracle nodes in 3 groups on a 4-validator PBFT
 chain, 1000 Mbit/s links with 5 ms latency, one lying and one slow source). Also reported:
 the wall time per simulated request and the proxy's on-chain verification time.
+
+``oracle_request_to_callback_s_processes`` is the same latency measured on real processes
+on 127.0.0.1 (``edgeledger oracle up``): 4 PBFT validators, oracle nodes in groups of 4
+(t = 3; per group one lying gateway and one source 2 s late) and a requester, each its own
+OS process over HTTP; wall-clock seconds from the requester's submission to the callback
+committed at the requester (mean, with ``_p50``/``_p99``). Requests are filed 0.5 s apart,
+as in the simulation; the election timeout is the deployment's 2 s (a term's master is decided
+as soon as every VRF proof is in, so it only matters when a node is down). Without ``--quick``
+it also prints ``xchain_request_to_callback_s_processes``: a cross-chain request (Fig. 3)
+through a federal chain and two local chains, each with 4 validator processes, and a relay
+group of 4 processes.
 """
 
 from __future__ import annotations
@@ -51,9 +62,79 @@ def oracle_latency(quick: bool, seed: int) -> dict[str, float]:
             "oracle_nodes": float(n_groups * per_group)}
 
 
+def oracle_latency_processes(quick: bool, seed: int) -> dict[str, float]:
+    """Request-to-callback latency on real processes (starts and stops its own network)."""
+    import shutil
+    import tempfile
+
+    from edgeledger.web.cluster import stop_cluster
+    from edgeledger.web.oracle_cluster import (
+        file_oracle_request, start_oracle_network, wait_callbacks, wait_oracle_ready,
+    )
+    from edgeledger.web.oracle_plan import plan_oracle_network
+
+    n_groups, requests = (1, 10) if quick else (2, 40)
+    plan = plan_oracle_network(n_validators=4, n_groups=n_groups, per_group=4, lying=1, slow=1, slow_delay_s=2.0,
+                               chain_id="pedal-bench", sensor_seed=seed)
+    root = Path(tempfile.mkdtemp(prefix="oracle-bench-"))  # kept (with the logs) when the run fails
+    start = time.perf_counter()
+    cluster = start_oracle_network(plan, root)
+    try:
+        wait_oracle_ready(cluster, timeout=120)
+        setup_s = time.perf_counter() - start
+        tx_ids = []
+        for _ in range(requests):
+            tx_ids.append(file_oracle_request(cluster, "boiler"))
+            time.sleep(0.5)
+        done = wait_callbacks(cluster, tx_ids, timeout=60)
+    finally:
+        stop_cluster(cluster)
+    shutil.rmtree(root, ignore_errors=True)
+    latencies = sorted(r["latency_s"] for r in done)
+    return {"oracle_request_to_callback_s_processes": statistics.fmean(latencies),
+            "oracle_request_to_callback_s_processes_p50": statistics.median(latencies),
+            "oracle_request_to_callback_s_processes_p99": latencies[min(len(latencies) - 1,
+                                                                        round(0.99 * (len(latencies) - 1)))],
+            "oracle_processes": float(len(plan.members)),
+            "oracle_processes_setup_s": setup_s}
+
+
+def xchain_latency_processes(requests: int = 5) -> dict[str, float]:
+    """Cross-chain request (lbc1 -> FBC -> lbc2 -> callback on lbc1) latency on processes.
+
+    FBC and two LBCs with 4 PBFT validators each and a relay group of 4, 17 processes; the
+    callback is polled on lbc1's first validator every 50 ms (so the figure is up to ~50 ms
+    high). Not run with ``--quick``.
+    """
+    import shutil
+    import tempfile
+
+    from edgeledger.web.cluster import stop_cluster
+    from edgeledger.web.federation_cluster import send_cross_chain, start_federation, wait_cross_chain, \
+        wait_federation_ready
+    from edgeledger.web.federation_process import plan_federation
+
+    root = Path(tempfile.mkdtemp(prefix="xchain-bench-"))  # kept (with the logs) when the run fails
+    cluster = start_federation(plan_federation(lbcs=2, validators_per_chain=4, relays=4), root)
+    try:
+        wait_federation_ready(cluster, timeout=120)
+        latencies = []
+        for _ in range(requests):
+            tx_id, sent = send_cross_chain(cluster, "lbc1", "lbc2", 1)
+            latencies.append(wait_cross_chain(cluster, "lbc1", tx_id, sent, timeout=60)["latency_s"])
+    finally:
+        stop_cluster(cluster)
+    shutil.rmtree(root, ignore_errors=True)
+    return {"xchain_request_to_callback_s_processes": statistics.fmean(latencies),
+            "xchain_request_to_callback_s_processes_max": max(latencies)}
+
+
 def run(quick: bool, seed: int) -> dict[str, float]:
     results = crypto_oracle_primitives.run(quick, seed)
     results.update(oracle_latency(quick, seed))
+    results.update(oracle_latency_processes(quick, seed))
+    if not quick:
+        results.update(xchain_latency_processes())
     return results
 
 

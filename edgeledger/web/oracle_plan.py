@@ -1,0 +1,158 @@
+"""The plan of a Pedal oracle network deployed as processes, and its trusted dealer.
+
+``edgeledger oracle up`` writes one ``oracle-plan.json`` that every process reads: the
+chain's validators, the oracle nodes and their working groups, the requester, each oracle
+node's industrial source (an honest noisy sensor, a lying gateway, a slow source) and the
+election settings. The dealer (the proxy's admin, Pedal's trusted setup) splits each
+group's key with real entropy and hands every member its share in a private file of its
+data directory; only the Feldman commitments are public (they go on chain through the
+operator's ``register_group``). Keys of the nodes themselves (Ed25519, BLS, VRF) are made
+by each process from its own random seed and never leave its data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from edgeledger.codec import decode, encode
+from edgeledger.crypto.threshold import Share
+from edgeledger.errors import ConfigError
+from edgeledger.oracle.enrollment import deal_groups
+from edgeledger.oracle.sources import LyingSource, NoisySensor, SlowSource, Source
+
+__all__ = ["SourceSpec", "OracleNetworkPlan", "plan_oracle_network", "deal_oracle_network", "load_plan",
+           "load_shares", "build_source", "PLAN_FILE", "SHARES_FILE", "PROXY", "FEED"]
+
+PLAN_FILE = "oracle-plan.json"
+SHARES_FILE = "oracle-shares.bin"
+PROXY = "oracle"  # the proxy contract's name on chain (as in the simulator)
+FEED = "feed"  # the requester application's contract
+
+
+class SourceSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One oracle node's source: ``sensor`` (honest), ``lying`` or ``slow`` (honest but late)."""
+
+    kind: Literal["sensor", "lying", "slow"] = "sensor"
+    factor: float = 3.0
+    offset: float = 100.0
+    extra_delay_s: float = 1.0
+
+
+class GroupSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    group_id: str
+    members: list[str]
+    threshold: int = 0
+    commitments: list[bytes] = []  # filled in by the dealer; C_0 is the group key
+
+
+class OracleNetworkPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    chain_id: str
+    validators: list[str]
+    groups: list[GroupSpec]
+    requester: str
+    sources: dict[str, SourceSpec]
+    sensor_seed: int
+    election_seed: bytes
+    alpha_milli: int = 1000
+    term_blocks: int = 1000
+    # how long a node waits for the other VRF proofs of a term before deciding with what it has: the
+    # simulator's 0.2 s is too short on a real, loaded network, where nodes deciding on different sets
+    # of proofs can disagree on the master (and then a group may not reach t)
+    election_timeout_s: float = 2.0
+    batch_timeout_s: float = 0.05
+    view_change_timeout_s: float = 2.0
+
+    @property
+    def oracles(self) -> list[str]:
+        return sorted({m for g in self.groups for m in g.members})
+
+    @property
+    def members(self) -> list[str]:
+        """Every process of the network, in start order (validators first)."""
+        return self.validators + self.oracles + [self.requester]
+
+    def role_of(self, node_id: str) -> str:
+        """The membership role in the genesis (as in the simulator: validators are companies)."""
+        if node_id in self.validators:
+            return "company"
+        if node_id == self.requester:
+            return "device"
+        if node_id in self.oracles:
+            return "oracle"
+        raise ConfigError(f"{node_id!r} is not in the oracle plan; expected one of {self.members}")
+
+
+def plan_oracle_network(n_validators: int = 4, n_groups: int = 1, per_group: int = 4, lying: int = 1,
+                        slow: int = 1, slow_delay_s: float = 1.0, chain_id: str = "pedal",
+                        alpha_milli: int = 1000, sensor_seed: int | None = None,
+                        election_timeout_s: float = 2.0) -> OracleNetworkPlan:
+    """A plan with ``n_groups`` groups of ``per_group`` oracle nodes (``o0``, ``o1``, ...).
+
+    In every group the first ``lying`` members read through a lying gateway and the last
+    ``slow`` members through a slow source; the others read the sensor honestly.
+    """
+    if n_validators < 1 or n_groups < 1 or per_group < 1:
+        raise ConfigError(f"need >= 1 validator, group and member, got {n_validators}, {n_groups}, {per_group}")
+    if lying + slow > per_group:
+        raise ConfigError(f"lying ({lying}) + slow ({slow}) sources exceed the group size {per_group}")
+    groups, sources = [], {}
+    for g in range(n_groups):
+        members = [f"o{g * per_group + i}" for i in range(per_group)]
+        groups.append(GroupSpec(group_id=f"g{g}", members=members))
+        for i, m in enumerate(members):
+            kind = "lying" if i < lying else "slow" if i >= per_group - slow else "sensor"
+            sources[m] = SourceSpec(kind=kind, extra_delay_s=slow_delay_s)
+    seed = int.from_bytes(os.urandom(4), "big") if sensor_seed is None else sensor_seed
+    return OracleNetworkPlan(chain_id=chain_id, validators=[f"v{i}" for i in range(n_validators)], groups=groups,
+                             requester="requester", sources=sources, sensor_seed=seed,
+                             election_seed=os.urandom(32), alpha_milli=alpha_milli,
+                             election_timeout_s=election_timeout_s)
+
+
+def deal_oracle_network(plan: OracleNetworkPlan, root: Path) -> OracleNetworkPlan:
+    """Deal every group's key (real entropy); write the plan and each member's private shares.
+
+    Returns the plan with thresholds and commitments filled in.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    dealt, shares = deal_groups({g.group_id: g.members for g in plan.groups}, random.SystemRandom())
+    groups = [GroupSpec(group_id=g.group_id, members=g.members, threshold=g.threshold, commitments=g.commitments)
+              for g in dealt]
+    plan = msgspec.structs.replace(plan, groups=groups)
+    for member, by_group in shares.items():
+        data_dir = root / member
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / SHARES_FILE
+        path.write_bytes(encode(by_group))
+        path.chmod(0o600)
+    (root / PLAN_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(plan)))
+    return plan
+
+
+def load_plan(path: Path) -> OracleNetworkPlan:
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=OracleNetworkPlan)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"oracle plan {str(path)!r} cannot be read: {exc}") from None
+
+
+def load_shares(data_dir: Path) -> dict[str, Share]:
+    """This member's shares (group id -> share), as the dealer wrote them."""
+    path = data_dir / SHARES_FILE
+    if not path.exists():
+        return {}
+    return decode(path.read_bytes(), dict[str, Share])
+
+
+def build_source(spec: SourceSpec, sensor_seed: int) -> Source:
+    sensor = NoisySensor(seed=sensor_seed)
+    if spec.kind == "lying":
+        return LyingSource(sensor, factor=spec.factor, offset=spec.offset)
+    if spec.kind == "slow":
+        return SlowSource(sensor, extra_delay_s=spec.extra_delay_s)
+    return sensor

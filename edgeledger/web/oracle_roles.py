@@ -1,0 +1,319 @@
+"""What each process of a deployed Pedal oracle network does besides being a chain node.
+
+* the operator (the first validator, the proxy's admin) deploys the proxy and, once every
+  oracle node has registered, records the dealt groups' commitments;
+* an oracle node registers (BLS key with proof of possession, VRF key), and as soon as a
+  committed block completes the setup it builds the same :class:`PedalCore` and
+  :class:`OracleService` the simulator runs, from what the chain says (registered keys and
+  group commitments, its share checked against them, Feldman); restarted within a term, it
+  learns the term's master from the VRF proofs of fulfilments committed on chain;
+* the requester (the application) deploys its feed, files data requests and watches for
+  their callbacks (``POST``/``GET /v1/oracle/requests``).
+
+Setup steps are idempotent and resubmitted when they do not commit within a few seconds,
+so a lost transaction or a restarted process cannot stall the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from edgeledger.codec import decode, encode
+from edgeledger.crypto.keys import PrivateKey
+from edgeledger.crypto.threshold import verify_share
+from edgeledger.ledger.contracts import ContractCall, ContractDeploy, contract_meta, contract_state
+from edgeledger.ledger.block import Block
+from edgeledger.ledger.state import Receipt
+from edgeledger.ledger.transaction import make_transaction
+from edgeledger.node.node import Node
+from edgeledger.oracle.data_oracle import FEED_CODE
+from edgeledger.oracle.enrollment import OracleKeys, group_call, oracle_keys, registration_call
+from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore
+from edgeledger.oracle.proxy import PROXY_CODE, registered_group, registered_nodes, request_body
+from edgeledger.oracle.records import ElectionProof, OracleFulfill, OracleGroup
+from edgeledger.oracle.service import OracleService, WorkResult
+from edgeledger.oracle.simnet import CallbackWatch
+from edgeledger.web.oracle_plan import FEED, PROXY, OracleNetworkPlan, build_source, load_shares
+
+__all__ = ["OracleRole", "role_for"]
+
+log = logging.getLogger("edgeledger.oracle")
+RESUBMIT_S = 5.0
+
+
+def _json_error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+class OracleRole:
+    """The base: a transaction helper (monotonic nonces across restarts) and the setup loop."""
+
+    def __init__(self, plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> None:
+        self.plan, self.node_id, self.key, self.data_dir = plan, node_id, key, data_dir
+        self.node: Node | None = None
+        self.driver: Any = None
+        self.nonce = int(time.time() * 1000) * 1000  # above any nonce an earlier run of this process used
+        self._sent: dict[str, float] = {}
+
+    def attach(self, node: Node, driver: Any) -> None:
+        self.node, self.driver = node, driver
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/v1/oracle/status", self.status)]
+
+    @property
+    def view(self) -> Any:
+        assert self.node is not None
+        return self.node.state.kv
+
+    def submit(self, kind: str, payload: Any) -> bytes:
+        assert self.node is not None
+        self.nonce += 1
+        tx = make_transaction(self.key, self.node_id, self.nonce, kind, payload)
+        self.driver.submit_local(self.node.submit(tx, time.time()))
+        return tx.tx_id
+
+    def once(self, step: str, done: bool, kind: str, payload: Any) -> None:
+        """Submit ``step``'s transaction unless it is done or was sent less than RESUBMIT_S ago."""
+        if done or time.monotonic() - self._sent.get(step, -RESUBMIT_S) < RESUBMIT_S:
+            return
+        self._sent[step] = time.monotonic()
+        log.info("%s: setup step %s", self.node_id, step)
+        self.submit(kind, payload)
+
+    def setup_complete(self) -> bool:
+        """Proxy deployed, every oracle node registered and every group recorded."""
+        if self.node is None or contract_meta(self.view, PROXY) is None:
+            return False
+        nodes = registered_nodes(self.view, PROXY)
+        return all(o in nodes for o in self.plan.oracles) and \
+            all(registered_group(self.view, PROXY, g.group_id) is not None for g in self.plan.groups)
+
+    def tick(self) -> None:
+        """One pass of this role's setup (called every 100 ms until :meth:`ready`)."""
+
+    def ready(self) -> bool:
+        return self.setup_complete()
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+    async def status(self, request: web.Request) -> web.Response:
+        height = self.node.store.height if self.node is not None else 0
+        return web.json_response({"node": self.node_id, "role": self.plan.role_of(self.node_id),
+                                  "ready": self.node is not None and self.ready(), "height": height,
+                                  **self.describe()})
+
+
+class Operator(OracleRole):
+    """The first validator: the proxy's admin and the dealer's voice on chain."""
+
+    def tick(self) -> None:
+        view = self.view
+        deploy = ContractDeploy(name=PROXY, code=PROXY_CODE, version=1,
+                                args=[self.plan.election_seed, self.plan.alpha_milli, self.plan.term_blocks])
+        self.once("deploy-proxy", contract_meta(view, PROXY) is not None, "contract.deploy", deploy)
+        nodes = registered_nodes(view, PROXY) if contract_meta(view, PROXY) is not None else {}
+        if not all(o in nodes for o in self.plan.oracles):
+            return
+        for g in self.plan.groups:
+            group = OracleGroup(group_id=g.group_id, members=g.members, commitments=g.commitments,
+                                threshold=g.threshold)
+            self.once(f"group-{g.group_id}", registered_group(view, PROXY, g.group_id) is not None,
+                      "contract.call", group_call(PROXY, group))
+
+
+class OracleMember(OracleRole):
+    """An oracle node: registers, then runs Pedal once the chain holds the whole setup."""
+
+    def __init__(self, plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> None:
+        super().__init__(plan, node_id, key, data_dir)
+        seed_file = data_dir / "oracle.seed"
+        if not seed_file.exists():
+            seed_file.write_bytes(os.urandom(32))
+            seed_file.chmod(0o600)
+        self.keys: OracleKeys = oracle_keys(seed_file.read_bytes(), node_id)
+        self.source = build_source(plan.sources[node_id], plan.sensor_seed)
+        self.service: OracleService | None = None
+
+    def attach(self, node: Node, driver: Any) -> None:
+        super().attach(node, driver)
+        node.commit_listeners.append(self._on_commit)
+        self._start_safely()
+
+    def _on_commit(self, block: Block, receipts: list[Receipt]) -> None:
+        """Runs inside the commit of each block: start Pedal when the setup completes, and spot
+        accepted fulfilments of terms this node has not decided (handled after the commit)."""
+        self._start_safely()
+        if self.service is None:
+            return
+        try:
+            for tx, receipt in zip(block.transactions, receipts):
+                if tx.kind != "oracle.fulfill" or not receipt.ok:
+                    continue
+                proofs = decode(tx.payload, OracleFulfill).fulfillment.election
+                terms = {p.term for p in proofs}
+                if len(terms) == 1 and next(iter(terms)) not in self.service.core.masters:
+                    asyncio.get_running_loop().call_soon(self._learn_term, proofs)
+        except Exception:  # a fault here must not reach the node's commit
+            log.exception("%s: reading fulfilments of block %d failed", self.node_id, block.height)
+
+    def _learn_term(self, proofs: list[ElectionProof]) -> None:
+        """A master's accepted certificate shows a term this node missed (it was down when the term's
+        proofs went round): take its VRF proofs, which verify by themselves, and decide the term now
+        rather than wait for proofs nobody will send again. Everything goes through the node."""
+        assert self.node is not None and self.service is not None
+        term = proofs[0].term
+        if term in self.service.core.masters:
+            return
+        for proof in proofs:
+            self.driver.apply(self.node.on_message(proof.node_id, proof, time.time()))
+        if term not in self.service.core.masters:
+            self.driver.apply(self.node.on_timer(f"oracle.elect:{term}", time.time()))
+        log.info("%s: learnt term %d's master from the chain: %s", self.node_id, term,
+                 self.service.core.masters.get(term, ("undecided",))[0])
+
+    def _start_safely(self) -> None:
+        try:
+            self._maybe_start()
+        except Exception:  # runs inside a block commit: a fault here must not reach the node
+            log.exception("%s: starting Pedal failed", self.node_id)
+
+    def tick(self) -> None:
+        if contract_meta(self.view, PROXY) is None:
+            return
+        registered = self.node_id in registered_nodes(self.view, PROXY)
+        self.once("register", registered, "contract.call", registration_call(PROXY, self.keys))
+
+    def ready(self) -> bool:
+        return self.service is not None
+
+    def work(self, job: FetchJob) -> WorkResult:
+        """Read this node's source; the slow source's delay is real waiting (off the event loop)."""
+        req = job.request
+        reading = self.source.read(req.source, self.node_id, req.request_id, req.timestamp_ms)
+        time.sleep(reading.delay_s)
+        return WorkResult(encode(reading.value_milli), reading.delay_s)
+
+    def _maybe_start(self) -> None:
+        """Called inside the commit of each block, so the service sees the very next request."""
+        if self.service is not None or not self.setup_complete():
+            return
+        assert self.node is not None
+        view = self.view
+        nodes = registered_nodes(view, PROXY)
+        if nodes[self.node_id] != (self.keys.bls_public, self.keys.vrf_public):
+            log.error("%s: the keys registered on chain are not this node's; not serving Pedal", self.node_id)
+            return
+        groups, shares = [], {}
+        for g in self.plan.groups:
+            members, commitments, threshold = registered_group(view, PROXY, g.group_id)  # type: ignore[misc]
+            groups.append(OracleGroup(group_id=g.group_id, members=members, commitments=commitments,
+                                      threshold=threshold))
+        for group_id, share in load_shares(self.data_dir).items():
+            group = next((g for g in groups if g.group_id == group_id), None)
+            if group is None or group.members.index(self.node_id) + 1 != share.index or \
+                    not verify_share(share.index, share, group.commitments):
+                log.error("%s: share of group %s fails the Feldman check; not serving Pedal", self.node_id, group_id)
+                return
+            shares[group_id] = share
+        config = PedalConfig(proxy=PROXY, seed=self.plan.election_seed, alpha_milli=self.plan.alpha_milli,
+                             election_timeout_s=self.plan.election_timeout_s)
+        self.nonce += 1_000  # the core counts its own nonces from here
+        core = PedalCore(self.node_id, self.key, self.node.membership, config, self.keys.vrf_secret,
+                         {n: v for n, (_, v) in nodes.items()}, groups, shares, nonce=self.nonce)
+        node = self.node
+        self.service = OracleService(core, self.work, lambda: node.state.kv)
+        node.add_service(self.service)
+        log.info("%s: Pedal running (groups %s)", self.node_id, sorted(shares))
+
+    def describe(self) -> dict[str, Any]:
+        if self.service is None:
+            return {}
+        core = self.service.core
+        return {"fulfilled_as_master": list(core.fulfilled), "pending": sorted(core.requests),
+                "masters": {str(term): master for term, (master, _) in sorted(core.masters.items())}}
+
+
+class Requester(OracleRole):
+    """The application: deploys its feed contract, files requests, records their callbacks."""
+
+    def __init__(self, plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> None:
+        super().__init__(plan, node_id, key, data_dir)
+        self.watch: CallbackWatch | None = None
+        self.timestamps: dict[bytes, int] = {}
+
+    def attach(self, node: Node, driver: Any) -> None:
+        super().attach(node, driver)
+        self.watch = CallbackWatch(self.node_id, lambda: node.state.kv)
+        node.add_service(self.watch)
+
+    def routes(self) -> list[web.RouteDef]:
+        return super().routes() + [web.post("/v1/oracle/requests", self.file_request),
+                                   web.get("/v1/oracle/requests", self.list_requests)]
+
+    def tick(self) -> None:
+        deploy = ContractDeploy(name=FEED, code=FEED_CODE, version=1, args=[PROXY])
+        self.once("deploy-feed", contract_meta(self.view, FEED) is not None, "contract.deploy", deploy)
+
+    def ready(self) -> bool:
+        return self.setup_complete() and contract_meta(self.view, FEED) is not None
+
+    async def file_request(self, request: web.Request) -> web.Response:
+        """``{"sensor": "boiler", "ttl_blocks": 200}`` -> the request transaction's id (202)."""
+        if self.node is None or not self.ready():
+            return _json_error(409, "the oracle network is still being set up (see GET /v1/oracle/status)")
+        try:
+            body = await request.json()
+            sensor, ttl = body.get("sensor", "boiler"), body.get("ttl_blocks", 200)
+        except (ValueError, AttributeError):
+            return _json_error(400, 'expected JSON {"sensor": "<name>", "ttl_blocks": <int>}')
+        if not isinstance(sensor, str) or not 0 < len(sensor) <= 64 or isinstance(ttl, bool) or \
+                not isinstance(ttl, int) or not 0 < ttl <= 100_000:
+            return _json_error(400, f"sensor must be a name of 1..64 characters and ttl_blocks an int in "
+                                    f"1..100000, got {sensor!r} and {ttl!r}")
+        timestamp_ms = int(time.time() * 1000)
+        params = encode({"unit": "milli"})
+        signed = request_body(self.node.membership.chain_id, PROXY, "data", sensor, params, FEED, "deliver",
+                              timestamp_ms)
+        call = ContractCall(contract=PROXY, method="request", args=[
+            "data", sensor, params, FEED, "deliver", timestamp_ms, ttl, self.key.sign(signed)])
+        self.nonce += 1
+        tx = make_transaction(self.key, self.node_id, self.nonce, "contract.call", call)
+        assert self.watch is not None
+        self.watch.submitted_at[tx.tx_id] = time.time()
+        self.timestamps[tx.tx_id] = timestamp_ms
+        self.driver.submit_local(self.node.submit(tx, time.time()))
+        return web.json_response({"tx_id": tx.tx_id.hex(), "timestamp_ms": timestamp_ms}, status=202)
+
+    async def list_requests(self, request: web.Request) -> web.Response:
+        """Every request this process filed: its id on chain, the callback value and latency."""
+        if self.watch is None:
+            return _json_error(503, "node is starting")
+        w, out = self.watch, []
+        for tx_id, t0 in sorted(w.submitted_at.items(), key=lambda kv: kv[1]):
+            rid = w.request_of.get(tx_id)
+            back = w.called_back_at.get(rid) if rid is not None else None
+            out.append({"tx_id": tx_id.hex(), "request_id": rid, "sensor_timestamp_ms": self.timestamps.get(tx_id),
+                        "filed_at": t0, "called_back_at": back,
+                        "latency_s": None if back is None else round(back - t0, 6),
+                        "value_milli": contract_state(self.view, FEED, f"reading/{rid}") if rid else None,
+                        "fulfilled_at_height": contract_state(self.view, PROXY, f"done/{rid}") if rid else None})
+        return web.json_response({"requests": out})
+
+
+def role_for(plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> OracleRole:
+    if node_id == plan.validators[0]:
+        return Operator(plan, node_id, key, data_dir)
+    if node_id == plan.requester:
+        return Requester(plan, node_id, key, data_dir)
+    if node_id in plan.oracles:
+        return OracleMember(plan, node_id, key, data_dir)
+    return OracleRole(plan, node_id, key, data_dir)

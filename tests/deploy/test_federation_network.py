@@ -1,0 +1,113 @@
+"""Cross-chain collaboration (Fig. 3) with every chain's validators and the relay group as processes.
+
+A federal chain and two local chains, 4 PBFT validators each, and a relay group of 4
+(t = 3), each member one process following all three chains. A request sent on lbc1 is
+filed on the FBC, whose Merkle root is written back to lbc1, carried to lbc2 (state
+change there) and called back on lbc1; a delivery replayed by a relay is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from edgeledger.codec import decode, encode
+from edgeledger.crypto.hashing import sha256
+from edgeledger.crypto.keys import derive_key
+from edgeledger.crypto.merkle import merkle_root
+from edgeledger.ledger.contracts import ContractCall
+from edgeledger.ledger.transaction import Transaction, make_transaction
+from edgeledger.oracle.crosschain import CrossChainMessage, XDeliver
+from edgeledger.cli import main
+from edgeledger.web.cluster import Cluster, stop_cluster
+from edgeledger.web.federation_cluster import (
+    chain_state, federation_plan, send_cross_chain, wait_cross_chain,
+)
+from edgeledger.web.federation_process import INITIAL_STOCK
+from tests.deploy.conftest import get, send, wait_for
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory):
+    root = Path(tmp_path_factory.mktemp("federation"))
+    try:  # the user's way in: `edgeledger oracle federation-up --detach` (returns once every chain is set up)
+        main(["oracle", "federation-up", "--dir", str(root), "--lbcs", "2", "--validators", "4", "--relays", "4",
+              "--requests", "0", "--detach"])
+        yield Cluster.load(root)
+    finally:
+        if (root / "cluster.json").exists():
+            cluster = Cluster.load(root)
+            stop_cluster(cluster)
+            for label, info in cluster.processes.items():
+                log = Path(str(info["log"]))
+                if log.exists() and "Traceback" in log.read_text():
+                    print(f"--- {label} log ---\n{log.read_text()[-3000:]}")
+
+
+def _url(cluster, node_id: str) -> str:
+    return str(cluster.processes[node_id]["url"])
+
+
+def _deliveries(url: str) -> list[Transaction]:
+    out = []
+    for h in range(1, get(f"{url}/v1/head")[1]["height"] + 1):
+        out += [decode(bytes.fromhex(t["encoded"]), Transaction) for t in get(f"{url}/v1/blocks/{h}")[1]["transactions"]
+                if t["kind"] == "xchain.deliver"]
+    return out
+
+
+def test_a_cross_chain_request_is_anchored_on_the_fbc_carried_and_called_back(federation):
+    tx_id, sent = send_cross_chain(federation, "lbc1", "lbc2", 7)
+    done = wait_cross_chain(federation, "lbc1", tx_id, sent, timeout=40)
+    assert done["result"] == INITIAL_STOCK - 7
+    assert chain_state(federation, "lbc2", "cs/stock/stock") == INITIAL_STOCK - 7
+    # the batch is the lbc1 block holding the send; the FBC filed its root and lbc1 anchored the same root
+    status, found = get(f"{_url(federation, 'lbc1.v0')}/v1/tx/{tx_id}")
+    assert status == 200 and found["receipt"]["ok"]
+    batch = found["height"]
+    message = chain_state(federation, "lbc1", f"cs/xchain/out/{done['msg_id']}")
+    assert decode(message, CrossChainMessage).dest_chain == "lbc2"
+    root = chain_state(federation, "fbc", f"cs/xchain/root/lbc1/{batch}")
+    assert root == merkle_root([sha256(message)])
+    assert wait_for(lambda: chain_state(federation, "lbc1", f"cs/xchain/anchor/{batch}"), 10,
+                    "the root written back to lbc1") == root
+    assert chain_state(federation, "lbc2", f"cs/xchain/in/{done['msg_id']}") is not None
+    assert chain_state(federation, "lbc1", f"cs/xchain/ack/{done['msg_id']}") is not None
+
+
+def test_a_replayed_delivery_is_refused_and_the_client_has_no_say_on_the_fbc(federation):
+    tx_id, sent = send_cross_chain(federation, "lbc2", "lbc1", 3)
+    done = wait_cross_chain(federation, "lbc2", tx_id, sent, timeout=40)
+    lbc1 = _url(federation, "lbc1.v1")
+    original = wait_for(lambda: next((t for t in _deliveries(lbc1) if decode(decode(t.payload, XDeliver).message,
+                                     CrossChainMessage).msg_id == done["msg_id"]), None), 10, "the delivery on lbc1")
+    relay_key = derive_key("ed25519", (federation.root / original.sender / "identity.seed").read_bytes())
+    replay = make_transaction(relay_key, original.sender, original.nonce + 10**6, original.kind,
+                              decode(original.payload, XDeliver))
+    assert send(f"{lbc1}/v1/tx", encode(replay))[0] == 202
+    found = wait_for(lambda: (x := get(f"{lbc1}/v1/tx/{replay.tx_id.hex()}"))[0] == 200 and x[1], 15,
+                     "the replayed delivery to be ordered")
+    assert found["receipt"]["ok"] is False and "replay refused" in found["receipt"]["reason"], found["receipt"]
+    assert chain_state(federation, "lbc1", "cs/stock/stock") == INITIAL_STOCK - 3  # reserved once, not twice
+    # the client is a local node of the LBCs: the FBC's genesis does not know it
+    plan = federation_plan(federation)
+    client = derive_key("ed25519", (federation.root / plan.client / "identity.seed").read_bytes())
+    call = ContractCall(contract="xchain", method="send", args=["lbc1", "stock", "reserve", [1]])
+    tx = make_transaction(client, plan.client, 1, "contract.call", call)
+    status, body = send(f"{_url(federation, 'fbc.v0')}/v1/tx", encode(tx))
+    assert status == 403, body
+
+
+def test_xsend_on_the_cli_carries_a_request(federation, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["oracle", "xsend", "--dir", str(federation.root), "--source", "lbc1", "--dest", "lbc2", "--qty", "2"])
+        raise SystemExit(0)
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert (exc.value.code or 0) == 0
+    assert re.search(r"lbc1:\d+: lbc2 reserved 2, \d+ left; callback on lbc1 after \d+\.\d{3} s", out), out
+    with pytest.raises(SystemExit) as exc:
+        main(["oracle", "xsend", "--dir", str(federation.root), "--source", "fbc", "--dest", "lbc2"])
+    assert exc.value.code == 2
+    assert "between two different local chains" in capsys.readouterr().err
