@@ -1,21 +1,30 @@
 """A federation in one simulation: one federal chain (FBC) and several local chains (LBCs).
 
 Each chain has its own genesis, membership and PBFT validators (ids carry the chain id) and
-its own Pedal data oracle. Relay nodes are the *federal-interacting* nodes: a
-:class:`RelayHost` is one simulator host holding one follower :class:`Node` per chain (each
-checks that chain's commit certificates) and one :class:`RelayCore`, so it can file on the
-FBC, anchor roots on a source LBC and carry requests to a destination LBC (Fig. 3).
+its own Pedal data oracle. SewingChain's three node kinds (:data:`NODE_KINDS`):
+
+* ``local`` -- a member of one chain only (its validators, oracle nodes and requester): an
+  identity in that chain's genesis and nowhere else. With ``isolate_local`` the simulator
+  cuts every link between local nodes of different chains, so a local node reaches another
+  chain only through the relay path (its gateway, the FBC and the relay group);
+* ``observation`` -- an :class:`ObservationHost` (an auditor): follows the chains it is
+  given, verifying every block's commit certificate, but holds no identity on them, so its
+  transactions and votes count for nothing;
+* ``federal-interacting`` -- a :class:`RelayHost`: an identity on every chain, one follower
+  :class:`Node` per chain and one :class:`RelayCore`, so it can file on the FBC, anchor roots
+  on a source LBC and carry requests to a destination LBC (Fig. 3).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from edgeledger.crypto.keys import PrivateKey, derive_key
-from edgeledger.effects import Effect
+from edgeledger.effects import Effect, Rejected
+from edgeledger.errors import ConfigError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.contracts import ContractDeploy, logs_at
 from edgeledger.ledger.state import Receipt
@@ -29,7 +38,9 @@ from edgeledger.oracle.relay import ChainSubmit, RelayCore, RelayShare
 from edgeledger.oracle.simnet import OracleChain, build_oracle_chain
 from edgeledger.oracle.sources import Source
 
-__all__ = ["RelayHost", "Federation", "build_federation"]
+__all__ = ["NODE_KINDS", "Federation", "ObservationHost", "RelayHost", "build_federation"]
+
+NODE_KINDS = ("local", "observation", "federal-interacting")
 
 
 class _ChainEvents(Service):
@@ -78,21 +89,72 @@ class RelayHost:
         return out
 
 
+class ObservationHost:
+    """An observation node: a follower of each chain it watches, never a voter or a sender.
+
+    Each follower :class:`Node` verifies a block's commit certificate against its chain's
+    genesis before keeping it. The host has a key (it may sign what it likes) but no
+    identity in any genesis, so what it submits (:meth:`submit`) or votes is rejected.
+    """
+
+    def __init__(self, node_id: str, key: PrivateKey, nodes: Mapping[str, Node]) -> None:
+        self.node_id, self.key, self.nodes = node_id, key, dict(nodes)
+        self._decode = wire_decoder((CommittedBlock,))
+
+    def decode_message(self, data: bytes) -> Any:
+        return self._decode(data)
+
+    def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
+        node = self.nodes.get(message.block.header.chain_id)
+        if node is None:
+            return [Rejected(sender, "chain.block", f"{self.node_id} does not observe {message.block.header.chain_id}")]
+        return node.on_message(sender, message, now)
+
+    def on_timer(self, name: str, now: float) -> list[Effect]:
+        return []
+
+    def submit(self, chain_id: str, tx: Any, now: float) -> list[Effect]:
+        """Send ``tx`` to ``chain_id``'s validator (it will not count: see the class doc)."""
+        return self.nodes[chain_id].submit(tx, now)
+
+    def head_hash(self, chain_id: str) -> bytes | None:
+        head = self.nodes[chain_id].store.head()
+        return head.hash if head else None
+
+
 @dataclass
 class Federation:
     sim: Simulator
     fbc: OracleChain
     lbcs: dict[str, OracleChain]
     relays: dict[str, RelayHost]
+    observers: dict[str, ObservationHost] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # node id -> one of NODE_KINDS
+    home: dict[str, str] = field(default_factory=dict)  # local node id -> its chain
 
     @property
     def chains(self) -> dict[str, OracleChain]:
         return {self.fbc.chain_id: self.fbc, **self.lbcs}
 
+    def kind_of(self, node_id: str) -> str:
+        return self.kinds[node_id]
+
+    def nodes_of_kind(self, kind: str) -> list[str]:
+        return sorted(n for n, k in self.kinds.items() if k == kind)
+
 
 def build_federation(sim: Simulator, lbc_ids: list[str], *, oracles_per_group: int = 3, n_groups: int = 3,
-                     n_relays: int = 4, sources: Source, seed: bytes = b"pedal-federation-seed") -> Federation:
-    """FBC ``fbc`` plus LBCs, each with 4 validators and a data oracle; a relay group on all."""
+                     n_relays: int = 4, sources: Source, seed: bytes = b"pedal-federation-seed",
+                     validators_per_chain: int = 4, observers: Mapping[str, Sequence[str]] | None = None,
+                     isolate_local: bool = True) -> Federation:
+    """FBC ``fbc`` plus LBCs, each with its own validators and data oracle (local nodes), a
+    relay group on all chains (``n_relays`` federal-interacting nodes) and ``observers``
+    (observation node id -> the chains it follows)."""
+    observers = {o: list(chains) for o, chains in (observers or {}).items()}
+    known = {"fbc", *lbc_ids}
+    for o, followed in observers.items():
+        if set(followed) - known or not followed:
+            raise ConfigError(f"observation node {o!r} follows {followed}; expected chains among {sorted(known)}")
     relay_ids = [f"relay{i}" for i in range(n_relays)]
     relay_keys: dict[str, PrivateKey] = {r: derive_key("ed25519", seed + r.encode()) for r in relay_ids}
     (relay_group,), relay_shares = deal_groups({"relay": relay_ids}, random.Random(int.from_bytes(seed[:8], "big")))
@@ -101,18 +163,50 @@ def build_federation(sim: Simulator, lbc_ids: list[str], *, oracles_per_group: i
         groups = {f"g{g}": [f"{chain_id}.o{g * oracles_per_group + i}" for i in range(oracles_per_group)]
                   for g in range(n_groups)}
         chain_sources = {o: sources for members in groups.values() for o in members}
+        watching = [o for o, followed in sorted(observers.items()) if chain_id in followed]
         chains[chain_id] = build_oracle_chain(sim, chain_id, groups, sources=chain_sources,
-                                              seed=seed + chain_id.encode(),
-                                              guests=relay_keys)
+                                              seed=seed + chain_id.encode(), n_validators=validators_per_chain,
+                                              guests=relay_keys, observation_nodes=watching)
         operator = chains[chain_id].validators[0]
         chains[chain_id].submit(operator, chains[chain_id].tx(operator, "contract.deploy", ContractDeploy(
             name=GATEWAY, code=GATEWAY_CODE, version=1, args=["fbc", relay_group.commitments[0]])), at=0.6)
     relays: dict[str, RelayHost] = {}
     for r in relay_ids:
         core = RelayCore(r, relay_keys[r], "fbc", relay_group, relay_shares[r]["relay"])
-        nodes = {c: Node(node_id=r, role="oracle", key=relay_keys[r], membership=chain.membership,
-                         store=ChainStore(":memory:"), validator=chain.validators[0], center=None)
-                 for c, chain in chains.items()}
+        nodes = {c: _follower(r, "oracle", relay_keys[r], chain) for c, chain in chains.items()}
         relays[r] = RelayHost(r, core, nodes)
         sim.add_host(relays[r])
-    return Federation(sim, chains["fbc"], {c: chains[c] for c in lbc_ids}, relays)
+    watchers: dict[str, ObservationHost] = {}
+    for o, followed in sorted(observers.items()):
+        key = derive_key("ed25519", seed + o.encode())
+        watchers[o] = ObservationHost(o, key, {c: _follower(o, "observer", key, chains[c]) for c in followed})
+        sim.add_host(watchers[o])
+    home = {n: c for c, chain in chains.items() for n in chain.nodes}
+    kinds = {**{n: "local" for n in home}, **{o: "observation" for o in watchers},
+             **{r: "federal-interacting" for r in relays}}
+    if isolate_local:
+        _isolate(sim, home, {o: set(f) for o, f in observers.items()})
+    return Federation(sim, chains["fbc"], {c: chains[c] for c in lbc_ids}, relays, watchers, kinds, home)
+
+
+def _follower(node_id: str, role: str, key: PrivateKey, chain: OracleChain) -> Node:
+    return Node(node_id=node_id, role=role, key=key, membership=chain.membership, store=ChainStore(":memory:"),
+                validator=chain.validators[0], center=None)
+
+
+def _isolate(sim: Simulator, home: Mapping[str, str], observed: Mapping[str, set[str]]) -> None:
+    """Cut local nodes off other chains' local nodes, and observers off chains they do not follow."""
+    by_chain: dict[str, list[str]] = {}
+    for n, c in sorted(home.items()):
+        by_chain.setdefault(c, []).append(n)
+    chain_ids = sorted(by_chain)
+    for i, a in enumerate(chain_ids):
+        for b in chain_ids[i + 1:]:
+            for x in by_chain[a]:
+                for y in by_chain[b]:
+                    sim.cut(x, y)
+    for o, followed in sorted(observed.items()):
+        for c in chain_ids:
+            if c not in followed:
+                for n in by_chain[c]:
+                    sim.cut(o, n)

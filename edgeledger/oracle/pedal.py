@@ -16,10 +16,17 @@ Per request (seen as the proxy's ``requested`` event in a committed block):
 
 The core never reads a clock or does I/O: ``now`` arrives with each input and everything
 it wants done comes back as effects.
+
+How observations become a result is :func:`aggregate_observations` by default (median for
+data, agreement otherwise). ``aggregators`` may name another rule per request kind (the
+computing oracle's Pedal model aggregation): a pure ``(request, values, threshold) -> result
+or None`` that the master runs to propose and every member runs again to check the proposal.
+For such kinds a member's own value is one input among others, not the expected result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +42,10 @@ from edgeledger.oracle.records import (
     result_message,
 )
 
-__all__ = ["PedalConfig", "PedalCore", "FetchJob"]
+__all__ = ["FetchJob", "PedalConfig", "PedalCore", "ResultAggregator"]
+
+#: ``(request, encoded observations, threshold) -> encoded result, or None without agreement``
+ResultAggregator = Callable[["OracleRequest", Sequence[bytes], int], "bytes | None"]
 
 
 @dataclass(frozen=True)
@@ -73,20 +83,26 @@ class _RequestState:
 class PedalCore:
     """One oracle node's part in Pedal; every node runs the same code, masters included."""
 
+    #: requests for which observations that outran the request (or the election) are held
+    EARLY_REQUESTS = 64
+
     def __init__(self, node_id: str, key: PrivateKey, membership: Membership, config: PedalConfig,
                  vrf_secret_key: bytes, vrf_keys: dict[str, bytes], groups: list[OracleGroup],
-                 shares: dict[str, Share], nonce: int = 0) -> None:
+                 shares: dict[str, Share], nonce: int = 0,
+                 aggregators: Mapping[str, ResultAggregator] | None = None) -> None:
         self.node_id, self.key, self.membership, self.config = node_id, key, membership, config
         self.vrf_secret_key = vrf_secret_key
         self.vrf_keys = dict(sorted(vrf_keys.items()))  # registered node -> VRF public key
         self.groups = sorted(groups, key=lambda g: g.group_id)
         self.shares = shares  # group id -> this node's share
         self.nonce = nonce
+        self.aggregators = dict(aggregators or {})  # request kind -> its aggregation rule
         self.threshold = election_threshold(config.alpha_milli, len(self.vrf_keys))
         self.proofs: dict[int, dict[str, ElectionProof]] = {}
         self.proved: set[int] = set()
         self.masters: dict[int, tuple[str, list[ElectionProof]]] = {}
         self.requests: dict[str, _RequestState] = {}
+        self.early: dict[str, dict[str, Observation]] = {}  # observations that arrived before their request
         self.fulfilled: list[str] = []
 
     @property
@@ -134,6 +150,13 @@ class PedalCore:
 
     def on_observation(self, sender: str, obs: Observation, now: float) -> list[Effect]:
         state = self.requests.get(obs.request_id)
+        if (state is None or state.master is None) and sender == obs.node_id and sender in self.vrf_keys:
+            # it outran this node's view of the request or of the election: keep it for later, bounded
+            # (the oldest request's are dropped first: late observations of settled requests age out)
+            if obs.request_id not in self.early and len(self.early) >= self.EARLY_REQUESTS:
+                del self.early[next(iter(self.early))]
+            self.early.setdefault(obs.request_id, {}).setdefault(sender, obs)
+            return []
         if state is None or state.master != self.node_id or state.group is None:
             return []
         if sender != obs.node_id or sender not in state.group.members or \
@@ -152,11 +175,12 @@ class PedalCore:
         valid = len(seen) == len(proposal.observations) and all(
             o.node_id in group.members and o.request_id == proposal.request_id and
             self.membership.verify(o.node_id, o.signing_bytes(), o.signature) for o in proposal.observations)
-        expected = aggregate_observations(state.request.kind, [o.value for o in proposal.observations],
-                                          group.threshold) if valid else None
+        expected = self._aggregate(state.request, [o.value for o in proposal.observations],
+                                   group.threshold) if valid else None
         if expected is None or expected != proposal.result:
             return [Rejected(sender, "oracle.proposal", "result is not the aggregate of its signed observations")]
-        if state.request.kind != "data" and state.value is not None and state.value != proposal.result:
+        if state.request.kind != "data" and state.request.kind not in self.aggregators and \
+                state.value is not None and state.value != proposal.result:
             return [Rejected(sender, "oracle.proposal", "result differs from this member's own recomputation")]
         return [Send(sender, self._share(state, proposal.result))]
 
@@ -196,6 +220,13 @@ class PedalCore:
         if state.master is None:
             state.master, state.certificate = picked[0], picked[1]
             state.group = next((g for g in self.groups if state.master in g.members), None)
+            early = self.early.pop(state.request.request_id, {})
+            replayed = [e for sender, obs in sorted(early.items()) for e in self.on_observation(sender, obs, now)]
+            return replayed + self._progress_own(state, now)
+        return self._progress_own(state, now)
+
+    def _progress_own(self, state: _RequestState, now: float) -> list[Effect]:
+        """This node's own part once the master is known: work, then a signed observation."""
         if state.group is None or self.node_id not in state.group.members or state.sent_observation:
             return []
         if not state.working:  # costly work (training) only once this node is in the working group
@@ -217,7 +248,7 @@ class PedalCore:
         if state.proposal is not None or group is None or len(state.observations) < group.threshold:
             return []
         observations = [state.observations[n] for n in sorted(state.observations)]
-        result = aggregate_observations(state.request.kind, [o.value for o in observations], group.threshold)
+        result = self._aggregate(state.request, [o.value for o in observations], group.threshold)
         if result is None:
             return [Metric("oracle.no_agreement", 1.0)]
         state.proposal = ResultProposal(request_id=state.request.request_id, master=self.node_id,
@@ -226,6 +257,12 @@ class PedalCore:
         own = self._share(state, result)
         state.shares[own.index] = own.signature_share
         return [Broadcast(others, state.proposal)] + self._maybe_submit(state, now)
+
+    def _aggregate(self, request: OracleRequest, values: list[bytes], threshold: int) -> bytes | None:
+        rule = self.aggregators.get(request.kind)
+        if rule is None:
+            return aggregate_observations(request.kind, values, threshold)
+        return rule(request, values, threshold)
 
     def _share(self, state: _RequestState, result: bytes) -> ResultShare:
         assert state.group is not None
@@ -253,6 +290,7 @@ class PedalCore:
     def forget(self, request_id: str) -> None:
         """Drop a request's state once the chain has settled it (fulfilled or expired)."""
         self.requests.pop(request_id, None)
+        self.early.pop(request_id, None)
 
     def describe(self) -> dict[str, Any]:
         return {"node": self.node_id, "pending": sorted(self.requests), "masters": {t: m for t, (m, _) in

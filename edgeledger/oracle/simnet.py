@@ -11,7 +11,7 @@ and :attr:`OracleChain.latencies` records request-to-callback times.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +29,18 @@ from edgeledger.net.sim import Simulator
 from edgeledger.node.node import Node
 from edgeledger.node.service import Service
 from edgeledger.oracle.data_oracle import FEED_CODE
-from edgeledger.oracle.enrollment import deal_groups, group_call, oracle_keys, registration_call
-from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore
+from edgeledger.oracle.enrollment import (
+    deal_groups,
+    group_call,
+    oracle_keys,
+    registration_call,
+)
+from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore, ResultAggregator
 from edgeledger.oracle.proxy import PROXY_CODE, request_body
 from edgeledger.oracle.service import OracleService, WorkResult
 from edgeledger.oracle.sources import Source
 
-__all__ = ["OracleChain", "build_oracle_chain", "source_work", "CallbackWatch"]
+__all__ = ["CallbackWatch", "OracleChain", "build_oracle_chain", "source_work"]
 
 PROXY = "oracle"
 FEED = "feed"
@@ -106,11 +111,14 @@ class OracleChain:
 
         self.sim.call_at(self.sim.now if at is None else at, go)
 
-    def request(self, source: str, timestamp_ms: int, at: float | None = None, ttl_blocks: int = 200) -> None:
-        params = encode({"unit": "milli"})
-        body = request_body(self.chain_id, PROXY, "data", source, params, FEED, "deliver", timestamp_ms)
+    def request(self, source: str, timestamp_ms: int, at: float | None = None, ttl_blocks: int = 200,
+                kind: str = "data", params: bytes | None = None) -> None:
+        """File a request with the proxy (a data read by default; ``kind="compute"`` with the
+        task's ``params`` for the computing oracle); the result is called back to the feed."""
+        params = encode({"unit": "milli"}) if params is None else params
+        body = request_body(self.chain_id, PROXY, kind, source, params, FEED, "deliver", timestamp_ms)
         call = ContractCall(contract=PROXY, method="request", args=[
-            "data", source, params, FEED, "deliver", timestamp_ms, ttl_blocks, self.keys[self.requester].sign(body)])
+            kind, source, params, FEED, "deliver", timestamp_ms, ttl_blocks, self.keys[self.requester].sign(body)])
         tx = self.tx(self.requester, "contract.call", call)
         self.watch.submitted_at[tx.tx_id] = self.sim.now if at is None else at
         self.submit(self.requester, tx, at)
@@ -127,11 +135,17 @@ class OracleChain:
 def build_oracle_chain(sim: Simulator, chain_id: str, groups: Mapping[str, list[str]], *, n_validators: int = 4,
                        sources: Mapping[str, Source], seed: bytes = b"pedal-simnet-seed-0000",
                        alpha_milli: int = 1000, pbft: PbftConfig | None = None,
-                       guests: Mapping[str, PrivateKey] | None = None) -> OracleChain:
+                       guests: Mapping[str, PrivateKey] | None = None,
+                       observation_nodes: Sequence[str] = (),
+                       work: Callable[[str], Callable[[FetchJob], WorkResult]] | None = None,
+                       aggregators: Callable[[str], Mapping[str, ResultAggregator]] | None = None) -> OracleChain:
     """Add one oracle chain's hosts to ``sim``; oracle ids are ``groups``' members.
 
     ``guests`` are members hosted elsewhere (relay nodes of several chains): they get an
-    identity (role ``oracle``) and committed blocks, but no host here.
+    identity (role ``oracle``) and committed blocks, but no host here. ``observation_nodes``
+    (hosted elsewhere too) get committed blocks only: no identity, so the chain ignores their
+    transactions and votes. ``work(node)`` replaces the source reads as a node's local work
+    and ``aggregators(node)`` adds per-kind aggregation rules (the computing oracle's).
     """
     guests = dict(guests or {})
     validators = [f"{chain_id}.v{i}" for i in range(n_validators)]
@@ -146,7 +160,7 @@ def build_oracle_chain(sim: Simulator, chain_id: str, groups: Mapping[str, list[
     membership = Membership(genesis)
     g_hash = genesis_hash(genesis)
     pbft = pbft or PbftConfig(max_block_txs=200, batch_timeout_s=0.05)
-    followers = tuple(oracles) + (requester,) + tuple(sorted(guests))
+    followers = tuple(oracles) + (requester,) + tuple(sorted(guests)) + tuple(observation_nodes)
     nodes: dict[str, Node] = {}
     for n, role in roles.items():
         if n in guests:
@@ -159,21 +173,21 @@ def build_oracle_chain(sim: Simulator, chain_id: str, groups: Mapping[str, list[
     okeys = {o: oracle_keys(seed, o) for o in oracles}
     dealt, shares = deal_groups(groups, random.Random(int.from_bytes(seed[:8], "big")))
     config = PedalConfig(proxy=PROXY, seed=seed, alpha_milli=alpha_milli)
-    work = source_work(sources)
+    work = work or source_work(sources)
     vrf_keys = {o: okeys[o].vrf_public for o in oracles}
     for o in oracles:
         node = nodes[o]
         core = PedalCore(o, keys[o], membership, config, okeys[o].vrf_secret, vrf_keys, dealt, shares.get(o, {}),
-                         nonce=1)
+                         nonce=1, aggregators=aggregators(o) if aggregators else None)
         node.add_service(OracleService(core, work(o), lambda node=node: node.state.kv))
         node.compute_time = lambda job, result: getattr(result, "duration_s", 0.0)
     req_node = nodes[requester]
     watch = CallbackWatch(requester, lambda: req_node.state.kv)
     req_node.add_service(watch)
     chain = OracleChain(chain_id, sim, nodes, keys, validators, oracles, requester, watch, membership=membership)
-    for n in nodes:
-        sim.add_host(nodes[n])
-        sim.start(n, nodes[n].start(0.0))
+    for n, node in nodes.items():
+        sim.add_host(node)
+        sim.start(n, node.start(0.0))
     operator = validators[0]
     deploy = ContractDeploy(name=PROXY, code=PROXY_CODE, version=1, args=[seed, alpha_milli, 1000])
     chain.submit(operator, chain.tx(operator, "contract.deploy", deploy))

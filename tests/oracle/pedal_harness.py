@@ -44,10 +44,12 @@ class OracleChain(Chain):
         events = [a for n, a in requested_in(self.state.kv, r.height, "oracle") if n == "requested"]
         return decode(events[0]["request"], OracleRequest)
 
-    def cores(self, nonce_base=None):
+    def cores(self, nonce_base=None, aggregators=None):
+        """One core per oracle; ``aggregators(node) -> {kind: rule}`` adds per-kind aggregation."""
         vrf_keys = {o: self.okeys[o].vrf_public for o in ORACLES}
         return {o: PedalCore(o, self.keys[o], self.membership, self.config, self.okeys[o].vrf_secret, vrf_keys,
-                             self.groups, self.shares[o], nonce=self.nonces.get(o, 0)) for o in ORACLES}
+                             self.groups, self.shares[o], nonce=self.nonces.get(o, 0),
+                             aggregators=aggregators(o) if aggregators else None) for o in ORACLES}
 
 
 class CoreRouter:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments" / "pedal_oracle"))
 
-from schemes import SCHEMES, run_scheme  # noqa: E402
+from schemes import SCHEMES, run_scheme
 
 
 def test_pedal_moves_the_least_data_and_finishes_first_at_12_nodes():
@@ -17,3 +17,38 @@ def test_pedal_moves_the_least_data_and_finishes_first_at_12_nodes():
             assert pedal["traffic_bytes"] < 0.5 * r["traffic_bytes"], scheme
     again = run_scheme("pbft", 12, 10, 500_000)
     assert again == results["pbft"]  # deterministic
+
+
+def _load_runner():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "pedal_oracle" / "run.py"
+    spec = importlib.util.spec_from_file_location("pedal_oracle_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fig8_quick_writes_results_and_plots_and_pedal_leads_in_the_large_network(tmp_path, capsys):
+    import csv
+    import json
+
+    runner = _load_runner()
+    runner.main(["--fig8", "--quick", "--out", str(tmp_path)])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads(last)
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert (tmp_path / "processing_s.png").stat().st_size > 1000
+    assert (tmp_path / "traffic_bytes.png").stat().st_size > 1000
+    rows = list(csv.DictReader((tmp_path / "results.csv").read_text().splitlines()))
+    nodes, txs, sizes = runner.GRIDS[("fig8", True)]
+    assert len(rows) == len(nodes) * len(txs) * len(sizes) * len(SCHEMES)
+    assert min(nodes) >= 30  # the large network, not V-B's 12-27
+    for key, entry in summary.items():
+        for scheme in SCHEMES[1:]:
+            assert entry[f"pedal_speedup_vs_{scheme}_min"] > 1.0, (key, scheme)
+            assert entry[f"pedal_traffic_share_vs_{scheme}"] < 0.5, (key, scheme)
+    # a sweep split with --nodes is joined again with --merge, to the same summary
+    runner.main(["--fig8", "--merge", str(tmp_path / "results.csv"), "--out", str(tmp_path / "merged")])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == summary
+    assert (tmp_path / "merged" / "results.csv").read_text() == (tmp_path / "results.csv").read_text()

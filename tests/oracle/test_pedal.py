@@ -199,3 +199,21 @@ def test_a_qualified_master_is_accepted_and_a_stolen_proof_is_not():
     r = submit_fulfill(chain, impostor, signed_fulfillment(chain, req, impostor, [stolen], group, group.members))
     assert not r.ok and "does not verify" in r.reason
     assert submit_fulfill(chain, master, signed_fulfillment(chain, req, master, cert, group, group.members)).ok
+
+
+def test_observations_that_outrun_the_masters_view_of_the_request_are_kept_until_it_arrives():
+    chain = fresh()
+    req1, cores, router = run_request(chain)
+    (receipt,) = chain.block(router.txs)
+    assert receipt.ok, receipt.reason
+    req2 = chain.request(timestamp_ms=2000)
+    assert req2.term == req1.term  # the same master: members can answer before it sees the request
+    master = cores["o0"].masters[req1.term][0]
+    router = CoreRouter(cores, honest_sources())
+    for o in [o for o in ORACLES if o != master] + [master]:  # the master learns of the request last
+        router.run(o, cores[o].on_request(req2, 0.0))
+    assert not router.rejections
+    (receipt,) = chain.block(router.txs)
+    assert receipt.ok, receipt.reason
+    assert contract_state(chain.state.kv, "feed", f"reading/{req2.request_id}") is not None
+    assert cores[master].early == {}
