@@ -25,7 +25,7 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
               lying: int = typer.Option(1, min=0, help="Members per group reading through a lying gateway."),
               slow: int = typer.Option(1, min=0, help="Members per group reading a slow source."),
               slow_delay: float = typer.Option(1.0, min=0.0, help="Extra seconds the slow source takes."),
-              election_timeout: float = typer.Option(2.0, min=0.01, help="Seconds a node waits for a term's VRF "
+              election_timeout: float = typer.Option(0.5, min=0.01, help="Seconds a node waits for a term's VRF "
                                                      "proofs before deciding the master with those it has."),
               requests: int = typer.Option(0, min=0, help="File this many requests once ready and print callbacks."),
               sensor: str = typer.Option("boiler", help="Sensor the demo requests read."),

@@ -8,6 +8,14 @@ followers with high probability once k is about ln N). Targets are ranked by a h
 A follower that sees a gap asks a validator for the missing block (pull repair), so a lost
 rumour cannot stall it. Blocks are self-authenticating (certificate or seal), so a forwarded
 block is verified exactly like a pushed one.
+
+Duplicates are recognised by the block's header hash *and* its certificate or seal (which lie
+outside the hash), and a height counts as settled only once the follower has applied a block
+there: a forged copy of height h (say a validator's id with a bad certificate) that reached the
+follower first is rejected by the node and does not hide the real block. Copies of a height
+still open are kept (at most :data:`MAX_VARIANTS`), and only the first is passed on -- or a
+later one for the very next height, whose earlier copies were therefore refused -- so honest
+copies with different certificates are not spread several times.
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ from edgeledger.crypto.hashing import sha256
 from edgeledger.effects import Broadcast, Effect, Send
 from edgeledger.ledger.block import Block
 
-__all__ = ["CommittedBlock", "FetchCommitted", "BlockGossip"]
+__all__ = ["CommittedBlock", "FetchCommitted", "BlockGossip", "MAX_VARIANTS"]
+
+#: distinct copies (header hash + certificate/seal) of one unsettled height a follower looks at
+MAX_VARIANTS = 8
 
 
 class CommittedBlock(Record, tag="chain.block"):
@@ -40,8 +51,9 @@ class BlockGossip:
     followers: tuple[str, ...]  # observers and light clients: the gossip overlay
     validators: tuple[str, ...]
     fanout: int = 0
-    seen: set[int] = field(default_factory=set)
+    seen: dict[int, set[bytes]] = field(default_factory=dict)  # unsettled height -> copies looked at
     requested: set[int] = field(default_factory=set)
+    settled: int = 0  # the follower's height, as last reported to :meth:`repair`
 
     def targets(self, height: int, exclude: frozenset[str] = frozenset()) -> tuple[str, ...]:
         peers = [f for f in self.followers if f != self.node_id and f not in exclude]
@@ -57,17 +69,34 @@ class BlockGossip:
         return [Broadcast(targets, CommittedBlock(block=block))] if targets else []
 
     def first_sight(self, sender: str, block: Block) -> tuple[bool, list[Effect]]:
-        """(is new, effects): a follower forwards a block the first time it sees it."""
-        if block.height in self.seen:
+        """(is new, effects): whether the node should verify this copy, and its forwarding.
+
+        A copy is new unless its height is settled or the same copy (header and certificate)
+        was seen; the reply to this follower's own fetch is always looked at."""
+        height = block.height
+        if height <= self.settled:
             return False, []
-        self.seen.add(block.height)
-        if self.fanout <= 0:
+        copies = self.seen.setdefault(height, set())
+        key = sha256(encode((block.hash, block.certificate, block.seal)))
+        fetched = height in self.requested and bool(self.validators) and \
+            sender == self.validators[height % len(self.validators)]
+        if not fetched and (key in copies or len(copies) >= MAX_VARIANTS):
+            return False, []
+        first = not copies
+        copies.add(key)
+        if self.fanout <= 0 or not (first or height == self.settled + 1):
             return True, []
-        targets = self.targets(block.height, frozenset({sender}))
+        targets = self.targets(height, frozenset({sender}))
         return True, ([Broadcast(targets, CommittedBlock(block=block))] if targets else [])
 
     def repair(self, have: int, newest: int) -> list[Effect]:
-        """Ask a validator for height ``have + 1`` when a later block shows it was missed."""
+        """Ask a validator for height ``have + 1`` when a later block shows it was missed.
+
+        ``have`` is the follower's height: heights up to it are settled and forgotten here."""
+        if have > self.settled:
+            self.settled = have
+            for height in [h for h in self.seen if h <= have]:
+                del self.seen[height]
         missing = have + 1
         if newest <= missing or missing in self.requested or not self.validators:
             return []

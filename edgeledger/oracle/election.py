@@ -12,13 +12,14 @@ integers as ``int(beta) < threshold``. Rule when zero or several qualify (determ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from edgeledger.crypto.vrf import OUTPUT_BYTES, vrf_proof_to_hash, vrf_prove, vrf_verify
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.records import ElectionProof, election_input
 
-__all__ = ["election_threshold", "qualifies", "prove_term", "verified_output", "pick_master", "fallback_quorum"]
+__all__ = ["election_threshold", "qualifies", "prove_term", "verified_output", "pick_master", "fallback_quorum",
+           "certificate_error"]
 
 _OUTPUT_SPACE = 1 << (8 * OUTPUT_BYTES)  # 2^512
 
@@ -70,6 +71,46 @@ def pick_master(proofs: Sequence[ElectionProof], threshold: int, n_registered: i
     if len(outputs) < fallback_quorum(n_registered):
         return None
     return best, [outputs[n][1] for n in sorted(outputs)]
+
+
+def certificate_error(master: str, election: Sequence[ElectionProof], term: int, n_registered: int, threshold: int,
+                      seed: bytes, vrf_key: Callable[[str], bytes | None],
+                      before_verify: Callable[[], None] = lambda: None) -> str | None:
+    """Why ``election`` does not prove ``master`` elected for ``term``, or None when it does.
+
+    The one rule both the proxy (on chain, before it accepts a fulfillment) and the members
+    (off chain, before they sign a master's proposal) apply: either the master's own proof,
+    with ``beta < threshold``; or -- fallback -- the proofs of >= ``fallback_quorum`` distinct
+    registered nodes, none under the threshold, the master's the smallest output.
+    ``vrf_key(node)`` is the node's registered VRF key (None: not registered);
+    ``before_verify`` runs before each VRF verification (the proxy charges its steps there).
+    """
+    outputs: dict[str, bytes] = {}
+    for proof in election:
+        if proof.term != term:
+            return f"VRF proof for term {proof.term}, request is in term {term}"
+        key = vrf_key(proof.node_id)
+        if key is None:
+            return f"VRF proof from unregistered node {proof.node_id!r}"
+        before_verify()
+        beta = verified_output(proof, key, seed)
+        if beta is None:
+            return f"VRF proof of {proof.node_id!r} does not verify"
+        outputs[proof.node_id] = beta
+    if master not in outputs:
+        return f"no VRF proof from the master {master!r}"
+    if len(election) == 1:
+        if not qualifies(outputs[master], threshold):
+            return f"master {master!r}'s VRF output is not under the election threshold"
+        return None
+    need = fallback_quorum(n_registered)
+    if not (len(outputs) == len(election) and len(outputs) >= need):
+        return f"fallback election needs >= {need} distinct proofs, got {len(outputs)}"
+    if any(qualifies(b, threshold) for b in outputs.values()):
+        return "fallback election used although a node qualified"
+    if min(outputs, key=lambda n: (outputs[n], n)) != master:
+        return f"fallback master must have the smallest VRF output, {master!r} does not"
+    return None
 
 
 def output_of(proof: ElectionProof) -> bytes:

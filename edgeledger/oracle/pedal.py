@@ -8,11 +8,19 @@ Per request (seen as the proxy's ``requested`` event in a committed block):
 2. once all proofs of the term are in (or the election timer fires) every node runs the
    same deterministic rule (:func:`pick_master`); the master's group is the first
    registered group (by id) that contains it;
-3. members of that group send a signed :class:`Observation` to the master; with ``t``
-   observations the master proposes their aggregate; members recompute it, check the
-   observations' signatures and return a threshold share;
+3. the master calls its group for observations (:class:`ObservationCall`) and members send
+   it a signed :class:`Observation`; with ``t`` observations the master proposes their
+   aggregate; members recompute it, check the observations' signatures and return a
+   threshold share;
 4. with ``t`` valid shares the master combines them (Lagrange at 0) into the group's own
    signature and submits ``oracle.fulfill``.
+
+The master's call and proposal carry its election certificate (its own proof under the
+threshold, or the fallback set), and a member follows any master whose certificate passes
+:func:`certificate_error` -- the very check the proxy makes on chain -- even when its own view
+of the election differs (it missed a proof and its timer fired first) or is not decided yet:
+the chain accepts such a master, so members must not stall it. A call or proposal that
+arrives before its request is seen here is held (bounded) until the request arrives.
 
 The core never reads a clock or does I/O: ``now`` arrives with each input and everything
 it wants done comes back as effects.
@@ -36,10 +44,10 @@ from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Sen
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.oracle.aggregation import aggregate_observations
-from edgeledger.oracle.election import election_threshold, pick_master, prove_term
+from edgeledger.oracle.election import certificate_error, election_threshold, pick_master, prove_term
 from edgeledger.oracle.records import (
-    ElectionProof, Fulfillment, Observation, OracleFulfill, OracleGroup, OracleRequest, ResultProposal, ResultShare,
-    result_message,
+    ElectionProof, Fulfillment, Observation, ObservationCall, OracleFulfill, OracleGroup, OracleRequest, ResultProposal,
+    ResultShare, result_message,
 )
 
 __all__ = ["FetchJob", "PedalConfig", "PedalCore", "ResultAggregator"]
@@ -68,11 +76,12 @@ class FetchJob:
 class _RequestState:
     request: OracleRequest
     value: bytes | None = None
-    master: str | None = None
+    master: str | None = None  # this node's own view of the election
     certificate: list[ElectionProof] = field(default_factory=list)
     group: OracleGroup | None = None
+    followed: list[str] = field(default_factory=list)  # other masters with a valid certificate that called us
     working: bool = False
-    sent_observation: bool = False
+    sent_to: set[str] = field(default_factory=set)  # masters this node sent its observation to
     observations: dict[str, Observation] = field(default_factory=dict)
     proposal: ResultProposal | None = None
     shares: dict[int, bytes] = field(default_factory=dict)
@@ -83,8 +92,11 @@ class _RequestState:
 class PedalCore:
     """One oracle node's part in Pedal; every node runs the same code, masters included."""
 
-    #: requests for which observations that outran the request (or the election) are held
+    #: requests for which observations that outran the request (or the election) are held; the
+    #: same bound holds for masters' calls and proposals that outran the request
     EARLY_REQUESTS = 64
+    #: (term, master) pairs whose certificate was checked and found valid, kept to verify each once
+    CERTIFIED = 256
 
     def __init__(self, node_id: str, key: PrivateKey, membership: Membership, config: PedalConfig,
                  vrf_secret_key: bytes, vrf_keys: dict[str, bytes], groups: list[OracleGroup],
@@ -100,9 +112,13 @@ class PedalCore:
         self.threshold = election_threshold(config.alpha_milli, len(self.vrf_keys))
         self.proofs: dict[int, dict[str, ElectionProof]] = {}
         self.proved: set[int] = set()
+        self.timed_out: set[int] = set()  # terms whose election timer fired: decide on each later proof
         self.masters: dict[int, tuple[str, list[ElectionProof]]] = {}
         self.requests: dict[str, _RequestState] = {}
         self.early: dict[str, dict[str, Observation]] = {}  # observations that arrived before their request
+        self.early_calls: dict[str, dict[str, ObservationCall]] = {}  # calls that arrived before their request
+        self.early_proposals: dict[str, dict[str, ResultProposal]] = {}  # proposals before their request
+        self.certified: dict[tuple[int, str], None] = {}  # (term, master) with a verified certificate
         self.fulfilled: list[str] = []
 
     @property
@@ -126,19 +142,25 @@ class PedalCore:
             effects += self.on_election_proof(self.node_id, proof, now)
         else:
             effects += self._progress(self.requests[request.request_id], now)
+        calls = self.early_calls.pop(request.request_id, {})
+        effects += [e for sender, call in sorted(calls.items()) for e in self.on_call(sender, call, now)]
+        proposals = self.early_proposals.pop(request.request_id, {})
+        effects += [e for sender, p in sorted(proposals.items()) for e in self.on_proposal(sender, p, now)]
         return effects
 
     def on_election_proof(self, sender: str, proof: ElectionProof, now: float) -> list[Effect]:
         if sender != proof.node_id or sender not in self.vrf_keys:
             return [Rejected(sender, "oracle.vrf", f"proof for {proof.node_id!r} from unregistered or other sender")]
         self.proofs.setdefault(proof.term, {})[sender] = proof
-        if len(self.proofs[proof.term]) == len(self.vrf_keys):
-            return self._decide(proof.term, now)
+        if len(self.proofs[proof.term]) == len(self.vrf_keys) or proof.term in self.timed_out:
+            return self._decide(proof.term, now)  # after the timer: as soon as the proofs in allow it
         return []
 
     def on_timer(self, name: str, now: float) -> list[Effect]:
         if name.startswith("oracle.elect:"):
-            return self._decide(int(name.split(":", 1)[1]), now)
+            term = int(name.split(":", 1)[1])
+            self.timed_out.add(term)
+            return self._decide(term, now)
         return []
 
     def on_fetched(self, request_id: str, value: bytes, now: float) -> list[Effect]:
@@ -165,12 +187,35 @@ class PedalCore:
         state.observations.setdefault(sender, obs)
         return self._propose(state, now)
 
+    def on_call(self, sender: str, call: ObservationCall, now: float) -> list[Effect]:
+        """A master asks for this node's observation: follow it when its certificate is valid."""
+        if sender != call.master or sender not in self.vrf_keys:
+            return [Rejected(sender, "oracle.call", "call for observations not sent by the master it names")]
+        state = self.requests.get(call.request_id)
+        if state is None:  # the request is not committed here yet: keep the call for when it is
+            _hold(self.early_calls, call.request_id, sender, call, self.EARLY_REQUESTS)
+            return []
+        group = self._group_of(sender)
+        if group is None or group.group_id != call.group_id or self.node_id not in group.members:
+            return [Rejected(sender, "oracle.call", "call for a group that is not the master's or not this node's")]
+        if not self._certified(state.request.term, sender, call.election):
+            return [Rejected(sender, "oracle.call", "caller's election certificate is not valid for the term")]
+        if sender != state.master and sender not in state.followed:
+            state.followed.append(sender)  # at most one entry per registered node
+        return self._progress_own(state, now)
+
     def on_proposal(self, sender: str, proposal: ResultProposal, now: float) -> list[Effect]:
+        if sender != proposal.master or sender not in self.vrf_keys:
+            return [Rejected(sender, "oracle.proposal", "proposal not sent by the master it names")]
         state = self.requests.get(proposal.request_id)
-        if state is None or state.master != sender or state.group is None or \
-                proposal.group_id != state.group.group_id:
-            return [Rejected(sender, "oracle.proposal", "proposal from a node that is not the elected master")]
-        group = state.group
+        if state is None:  # the request is not committed here yet: keep the proposal for when it is
+            _hold(self.early_proposals, proposal.request_id, sender, proposal, self.EARLY_REQUESTS)
+            return []
+        group = self._group_of(sender)
+        if group is None or proposal.group_id != group.group_id or self.node_id not in group.members:
+            return [Rejected(sender, "oracle.proposal", "proposal for a group that is not the master's or not ours")]
+        if not self._certified(state.request.term, sender, proposal.election):
+            return [Rejected(sender, "oracle.proposal", "proposal from a node that is not an elected master")]
         seen = {o.node_id for o in proposal.observations}
         valid = len(seen) == len(proposal.observations) and all(
             o.node_id in group.members and o.request_id == proposal.request_id and
@@ -182,7 +227,7 @@ class PedalCore:
         if state.request.kind != "data" and state.request.kind not in self.aggregators and \
                 state.value is not None and state.value != proposal.result:
             return [Rejected(sender, "oracle.proposal", "result differs from this member's own recomputation")]
-        return [Send(sender, self._share(state, proposal.result))]
+        return [Send(sender, self._share(group, state.request, proposal.result))]
 
     def on_share(self, sender: str, share: ResultShare, now: float) -> list[Effect]:
         state = self.requests.get(share.request_id)
@@ -215,33 +260,70 @@ class PedalCore:
 
     def _progress(self, state: _RequestState, now: float) -> list[Effect]:
         picked = self.masters.get(state.request.term)
-        if picked is None:
-            return []
+        if picked is None:  # undecided here: serve the masters with a valid certificate that called
+            return self._progress_own(state, now)
         if state.master is None:
             state.master, state.certificate = picked[0], picked[1]
-            state.group = next((g for g in self.groups if state.master in g.members), None)
+            state.group = self._group_of(state.master)
+            calls: list[Effect] = []
+            if state.master == self.node_id and state.group is not None:
+                others = tuple(m for m in state.group.members if m != self.node_id)
+                call = ObservationCall(request_id=state.request.request_id, master=self.node_id,
+                                       group_id=state.group.group_id, election=state.certificate)
+                calls = [Broadcast(others, call)] if others else []
             early = self.early.pop(state.request.request_id, {})
             replayed = [e for sender, obs in sorted(early.items()) for e in self.on_observation(sender, obs, now)]
-            return replayed + self._progress_own(state, now)
+            return calls + replayed + self._progress_own(state, now)
         return self._progress_own(state, now)
 
     def _progress_own(self, state: _RequestState, now: float) -> list[Effect]:
-        """This node's own part once the master is known: work, then a signed observation."""
-        if state.group is None or self.node_id not in state.group.members or state.sent_observation:
+        """This node's own part once a master is known: work, then a signed observation to every
+        master it follows (the one it elected itself, if it is in that group, and any other
+        master with a valid certificate that called it)."""
+        owed = [m for m in self._masters_of(state) if m not in state.sent_to]
+        if not owed:
             return []
-        if not state.working:  # costly work (training) only once this node is in the working group
+        if not state.working:  # costly work (training) only once this node is in a working group
             state.working = True
             return [Compute(f"fetch:{state.request.request_id}", FetchJob(self.node_id, state.request))]
         if state.value is None:
             return []
-        state.sent_observation = True
         obs = Observation(request_id=state.request.request_id, node_id=self.node_id, value=state.value,
                           signature=b"")
         obs = Observation(request_id=obs.request_id, node_id=obs.node_id, value=obs.value,
                           signature=self.key.sign(obs.signing_bytes()))
-        if state.master == self.node_id:
-            return self.on_observation(self.node_id, obs, now)
-        return [Send(state.master, obs)]
+        effects: list[Effect] = []
+        for master in owed:
+            state.sent_to.add(master)
+            effects += self.on_observation(self.node_id, obs, now) if master == self.node_id else [Send(master, obs)]
+        return effects
+
+    def _masters_of(self, state: _RequestState) -> list[str]:
+        own = [state.master] if state.master is not None and state.group is not None and \
+            self.node_id in state.group.members else []
+        return own + [m for m in state.followed if m not in own]
+
+    def _group_of(self, master: str) -> OracleGroup | None:
+        """A master's working group: the first registered group (by id) that contains it."""
+        return next((g for g in self.groups if master in g.members), None)
+
+    def _certified(self, term: int, master: str, election: list[ElectionProof]) -> bool:
+        """Whether ``election`` proves ``master`` elected for ``term`` by the proxy's own rule."""
+        if (term, master) in self.certified:
+            return True
+        picked = self.masters.get(term)
+        if picked is None or picked[0] != master:  # not this node's own (already verified) choice
+            try:
+                error = certificate_error(master, election, term, len(self.vrf_keys), self.threshold,
+                                          self.config.seed, self.vrf_keys.get)
+            except Exception:  # noqa: BLE001 -- malformed input fails the check, never the node
+                return False
+            if error is not None:
+                return False
+        if len(self.certified) >= self.CERTIFIED:
+            del self.certified[next(iter(self.certified))]
+        self.certified[(term, master)] = None
+        return True
 
     def _propose(self, state: _RequestState, now: float) -> list[Effect]:
         group = state.group
@@ -252,9 +334,10 @@ class PedalCore:
         if result is None:
             return [Metric("oracle.no_agreement", 1.0)]
         state.proposal = ResultProposal(request_id=state.request.request_id, master=self.node_id,
-                                        group_id=group.group_id, result=result, observations=observations)
+                                        group_id=group.group_id, result=result, observations=observations,
+                                        election=state.certificate)
         others = tuple(m for m in group.members if m != self.node_id)
-        own = self._share(state, result)
+        own = self._share(group, state.request, result)
         state.shares[own.index] = own.signature_share
         return [Broadcast(others, state.proposal)] + self._maybe_submit(state, now)
 
@@ -264,11 +347,10 @@ class PedalCore:
             return aggregate_observations(request.kind, values, threshold)
         return rule(request, values, threshold)
 
-    def _share(self, state: _RequestState, result: bytes) -> ResultShare:
-        assert state.group is not None
-        share = self.shares[state.group.group_id]
-        message = result_message(self.membership.chain_id, self.config.proxy, state.request.request_id, result)
-        return ResultShare(request_id=state.request.request_id, node_id=self.node_id, index=share.index,
+    def _share(self, group: OracleGroup, request: OracleRequest, result: bytes) -> ResultShare:
+        share = self.shares[group.group_id]
+        message = result_message(self.membership.chain_id, self.config.proxy, request.request_id, result)
+        return ResultShare(request_id=request.request_id, node_id=self.node_id, index=share.index,
                            signature_share=sign_share(share, message))
 
     def _maybe_submit(self, state: _RequestState, now: float) -> list[Effect]:
@@ -291,7 +373,17 @@ class PedalCore:
         """Drop a request's state once the chain has settled it (fulfilled or expired)."""
         self.requests.pop(request_id, None)
         self.early.pop(request_id, None)
+        self.early_calls.pop(request_id, None)
+        self.early_proposals.pop(request_id, None)
 
     def describe(self) -> dict[str, Any]:
         return {"node": self.node_id, "pending": sorted(self.requests), "masters": {t: m for t, (m, _) in
                                                                                        self.masters.items()}}
+
+
+def _hold(buffer: dict[str, dict[str, Any]], request_id: str, sender: str, message: Any, cap: int) -> None:
+    """Keep one message per sender for a request not seen yet; at most ``cap`` requests, the
+    oldest request's dropped first (late messages of settled requests age out)."""
+    if request_id not in buffer and len(buffer) >= cap:
+        del buffer[next(iter(buffer))]
+    buffer.setdefault(request_id, {}).setdefault(sender, message)

@@ -34,7 +34,7 @@ from edgeledger.ledger.contracts import (
 from edgeledger.ledger.contracts.runtime import state_key
 from edgeledger.ledger.state import TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
-from edgeledger.oracle.election import election_threshold, fallback_quorum, qualifies, verified_output
+from edgeledger.oracle.election import certificate_error, election_threshold
 from edgeledger.oracle.records import Fulfillment, OracleFulfill, OracleRequest, result_message
 
 __all__ = ["OracleProxy", "PROXY_CODE", "request_body", "callback_sender", "pending_request", "registered_nodes",
@@ -155,28 +155,14 @@ class OracleProxy(Contract):
     def _check_election(self, ctx: CallContext, f: Fulfillment, request: OracleRequest, n_registered: int) -> None:
         seed = ctx.get("seed")
         threshold = election_threshold(ctx.get("alpha_milli"), n_registered)
-        outputs: dict[str, bytes] = {}
-        for proof in f.election:
-            ctx.require(proof.term == request.term,
-                        f"VRF proof for term {proof.term}, request is in term {request.term}")
-            entry = ctx.get(f"node/{proof.node_id}")
-            ctx.require(entry is not None, f"VRF proof from unregistered node {proof.node_id!r}")
-            ctx.step(VRF_VERIFY_STEPS)
-            beta = verified_output(proof, entry[1], seed)
-            ctx.require(beta is not None, f"VRF proof of {proof.node_id!r} does not verify")
-            outputs[proof.node_id] = beta
-        ctx.require(f.master in outputs, f"no VRF proof from the master {f.master!r}")
-        if len(f.election) == 1:
-            ctx.require(qualifies(outputs[f.master], threshold),
-                        f"master {f.master!r}'s VRF output is not under the election threshold")
-            return
-        need = fallback_quorum(n_registered)
-        ctx.require(len(outputs) == len(f.election) and len(outputs) >= need,
-                    f"fallback election needs >= {need} distinct proofs, got {len(outputs)}")
-        ctx.require(not any(qualifies(b, threshold) for b in outputs.values()),
-                    "fallback election used although a node qualified")
-        ctx.require(min(outputs, key=lambda n: (outputs[n], n)) == f.master,
-                    f"fallback master must have the smallest VRF output, {f.master!r} does not")
+
+        def vrf_key(node: str) -> bytes | None:
+            entry = ctx.get(f"node/{node}")
+            return None if entry is None else entry[1]
+
+        error = certificate_error(f.master, f.election, request.term, n_registered, threshold, seed, vrf_key,
+                                  lambda: ctx.step(VRF_VERIFY_STEPS))
+        ctx.require(error is None, error or "")
 
 
 def commit_executions(ctx: TxContext, tx: Transaction, runs: list[tuple[str, Any]], log_contract: str, method: str,

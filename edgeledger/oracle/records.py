@@ -4,8 +4,10 @@ On chain: an oracle node's :class:`OracleRegistration`, a working :class:`Oracle
 (Feldman commitments of its threshold key), a pending :class:`OracleRequest` and the
 master's :class:`Fulfillment`. On the wire between oracle nodes: :class:`ElectionProof`
 (a node's VRF proof for a term), :class:`Observation` (a member's signed reading),
-:class:`ResultProposal` (the master's aggregate) and :class:`ResultShare` (a member's
-threshold-signature share over the proposal).
+:class:`ObservationCall` (the master's request for observations), :class:`ResultProposal`
+(the master's aggregate) and :class:`ResultShare` (a member's threshold-signature share over
+the proposal). The master's call and proposal carry its election certificate -- exactly the
+proofs the proxy will check -- so members can follow a master they did not compute themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from edgeledger.crypto.hashing import sha256
 
 __all__ = [
     "OracleRegistration", "OracleGroup", "OracleRequest", "Fulfillment", "ElectionProof", "Observation",
-    "ResultProposal", "ResultShare", "OracleFulfill", "result_message", "election_input", "ORACLE_MESSAGES",
+    "ObservationCall", "ResultProposal", "ResultShare", "OracleFulfill", "result_message", "election_input",
+    "ORACLE_MESSAGES",
 ]
 
 
@@ -98,14 +101,26 @@ class Observation(Record, tag="oracle.observation"):
         return encode(("pedal-observation", self.request_id, self.node_id, self.value))
 
 
+class ObservationCall(Record, tag="oracle.call"):
+    """The master asks its group for observations, with its election certificate (the proofs
+    its fulfillment will carry: its own under the threshold, or the fallback set)."""
+
+    request_id: str
+    master: str
+    group_id: str
+    election: list[ElectionProof]
+
+
 class ResultProposal(Record, tag="oracle.proposal"):
-    """The master's aggregate and the observations it came from, for members to check."""
+    """The master's aggregate, the observations it came from and its election certificate,
+    for members to check."""
 
     request_id: str
     master: str
     group_id: str
     result: bytes
     observations: list[Observation]
+    election: list[ElectionProof]
 
 
 class ResultShare(Record, tag="oracle.share"):
@@ -117,7 +132,7 @@ class ResultShare(Record, tag="oracle.share"):
     signature_share: bytes
 
 
-ORACLE_MESSAGES: tuple[type, ...] = (ElectionProof, Observation, ResultProposal, ResultShare)
+ORACLE_MESSAGES: tuple[type, ...] = (ElectionProof, Observation, ObservationCall, ResultProposal, ResultShare)
 
 
 def result_message(chain_id: str, proxy: str, request_id: str, result: bytes) -> bytes:

@@ -19,8 +19,8 @@ from edgeledger.ledger.contracts import logs_at
 from edgeledger.ledger.state import Receipt
 from edgeledger.node.service import Service
 from edgeledger.oracle.pedal import FetchJob, PedalCore
-from edgeledger.oracle.records import ORACLE_MESSAGES, ElectionProof, Observation, OracleRequest, ResultProposal, \
-    ResultShare
+from edgeledger.oracle.records import ORACLE_MESSAGES, ElectionProof, Observation, ObservationCall, OracleRequest, \
+    ResultProposal, ResultShare
 
 __all__ = ["OracleService", "WorkResult", "requested_in"]
 
@@ -51,6 +51,8 @@ class OracleService(Service):
             return self.core.on_election_proof(sender, message, now)
         if isinstance(message, Observation):
             return self.core.on_observation(sender, message, now)
+        if isinstance(message, ObservationCall):
+            return self.core.on_call(sender, message, now)
         if isinstance(message, ResultProposal):
             return self.core.on_proposal(sender, message, now)
         if isinstance(message, ResultShare):

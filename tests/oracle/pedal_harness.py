@@ -87,7 +87,8 @@ class CoreRouter:
         core = self.cores[dst]
         name = type(msg).__name__
         handler = {"ElectionProof": core.on_election_proof, "Observation": core.on_observation,
-                   "ResultProposal": core.on_proposal, "ResultShare": core.on_share}[name]
+                   "ObservationCall": core.on_call, "ResultProposal": core.on_proposal,
+                   "ResultShare": core.on_share}[name]
         return handler(src, msg, 0.0)
 
     def fire_timers(self):

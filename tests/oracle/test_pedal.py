@@ -167,7 +167,8 @@ def test_members_refuse_a_proposal_that_is_not_the_median():
     state = cores[master].requests[req.request_id]
     member = next(m for m in state.group.members if m != master)
     forged = ResultProposal(request_id=req.request_id, master=master, group_id=state.group.group_id,
-                            result=encode(1), observations=state.proposal.observations)
+                            result=encode(1), observations=state.proposal.observations,
+                            election=state.proposal.election)
     effects = cores[member].on_proposal(master, forged, 0.0)
     assert len(effects) == 1 and "not the aggregate" in effects[0].reason
 
