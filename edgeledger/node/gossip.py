@@ -27,10 +27,13 @@ from edgeledger.crypto.hashing import sha256
 from edgeledger.effects import Broadcast, Effect, Send
 from edgeledger.ledger.block import Block
 
-__all__ = ["CommittedBlock", "FetchCommitted", "BlockGossip", "MAX_VARIANTS"]
+__all__ = ["CommittedBlock", "FetchCommitted", "BlockGossip", "MAX_VARIANTS", "MAX_WAITING_COPIES"]
 
 #: distinct copies (header hash + certificate/seal) of one unsettled height a follower looks at
 MAX_VARIANTS = 8
+#: distinct copies of one future block a follower keeps while it waits for the height below
+#: (a forged copy seen first must not hide the real one; bounded so copies cannot pile up)
+MAX_WAITING_COPIES = 4
 
 
 class CommittedBlock(Record, tag="chain.block"):

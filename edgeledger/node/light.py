@@ -27,7 +27,7 @@ from edgeledger.ledger.identity import Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_header_link
-from edgeledger.node.gossip import CommittedBlock
+from edgeledger.node.gossip import MAX_WAITING_COPIES, CommittedBlock
 
 __all__ = ["LightClient", "InclusionProof", "prove_inclusion"]
 
@@ -70,7 +70,7 @@ class LightClient:
     membership: Membership
     finality: Finality = CERTIFICATE_FINALITY
     headers: list[SealedHeader] = field(default_factory=list)
-    _pending: dict[int, SealedHeader] = field(default_factory=dict)
+    _pending: dict[int, list[SealedHeader]] = field(default_factory=dict)  # height -> distinct copies
 
     @property
     def height(self) -> int:
@@ -108,12 +108,17 @@ class LightClient:
             return [Rejected(sender, "chain.block", f"{sender!r} is not a member of this chain")]
         height = message.block.height
         if self.height < height <= self.height + 1024:
-            self._pending.setdefault(height, message.block.sealed_header())
+            waiting, sealed = self._pending.setdefault(height, []), message.block.sealed_header()
+            if len(waiting) < MAX_WAITING_COPIES and sealed not in waiting:  # a forged copy must not hide the real one
+                waiting.append(sealed)
         effects: list[Effect] = []
-        while (nxt := self._pending.pop(self.height + 1, None)) is not None:
-            try:
-                self.accept(nxt)
-            except ChainValidationError as exc:
-                effects.append(Rejected(sender, "chain.block", str(exc)))
+        while (copies := self._pending.pop(self.height + 1, None)) is not None:
+            for nxt in copies:
+                try:
+                    self.accept(nxt)
+                    break
+                except ChainValidationError as exc:
+                    effects.append(Rejected(sender, "chain.block", str(exc)))
+            else:  # no copy verifies: wait for another
                 break
         return effects

@@ -32,7 +32,7 @@ from edgeledger.ledger.identity import Membership, genesis_hash
 from edgeledger.ledger.state import LedgerState
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_block
-from edgeledger.node.gossip import BlockGossip, CommittedBlock, FetchCommitted
+from edgeledger.node.gossip import MAX_WAITING_COPIES, BlockGossip, CommittedBlock, FetchCommitted
 from edgeledger.node.center import CENTER_MESSAGES, AddressBook, PeerList, Register, make_registration
 from edgeledger.node.service import Service
 
@@ -76,7 +76,7 @@ class Node:
     commit_listeners: list[Callable[[Block, list[Any]], None]] = field(default_factory=list)  # dashboards, APIs
     validator_schedule: ValidatorSchedule | None = None  # the application's validator-change policy
     _pending: dict[str, tuple[Service, Any, Any]] = field(default_factory=dict)
-    _future_blocks: dict[int, Block] = field(default_factory=dict)
+    _future_blocks: dict[int, list[Block]] = field(default_factory=dict)  # height -> distinct copies
     _computes: int = 0
 
     def __post_init__(self) -> None:
@@ -225,17 +225,23 @@ class Node:
         """An observer follows the chain: verify each block (it proves itself), apply in height order."""
         if block.height <= self.store.height or block.height > self.store.height + 1024:
             return []
-        self._future_blocks.setdefault(block.height, block)
+        waiting = self._future_blocks.setdefault(block.height, [])
+        if len(waiting) < MAX_WAITING_COPIES and block not in waiting:  # a forged copy must not hide the real one
+            waiting.append(block)
         effects: list[Any] = []
-        while (nxt := self._future_blocks.pop(self.store.height + 1, None)) is not None:
+        while (copies := self._future_blocks.pop(self.store.height + 1, None)) is not None:
             head = self.store.head()
             prev = head.hash if head else genesis_hash(self.membership.genesis)
-            try:
-                validate_block(nxt, prev, nxt.height, self.membership, self.finality, head)
-            except ChainValidationError as exc:
-                effects.append(Rejected(sender, "chain.block", str(exc)))
+            for nxt in copies:
+                try:
+                    validate_block(nxt, prev, nxt.height, self.membership, self.finality, head)
+                except ChainValidationError as exc:
+                    effects.append(Rejected(sender, "chain.block", str(exc)))
+                    continue
+                effects += self._commit(nxt, now)
                 break
-            effects += self._commit(nxt, now)
+            else:  # no copy chains on: wait for another (gossip repair fetches from a validator)
+                break
         return effects
 
     def _follow_schedule(self) -> bool:

@@ -14,7 +14,7 @@ from edgeledger.oracle.crosschain import (
 from edgeledger.oracle.aggregation import aggregate_observations, lower_median
 from edgeledger.oracle.data_oracle import FEED_CODE, SensorFeed, SeriesMetadata, archive_series, check_series
 from edgeledger.oracle.election import (
-    election_threshold, fallback_quorum, pick_master, prove_term, qualifies, verified_output,
+    certificate_error, election_threshold, fallback_quorum, pick_master, prove_term, qualifies, verified_output,
 )
 from edgeledger.oracle.enrollment import (
     OracleKeys, deal_groups, group_call, group_threshold, oracle_keys, registration_call,
@@ -24,7 +24,7 @@ from edgeledger.oracle.proxy import (
     PROXY_CODE, OracleProxy, callback_sender, pending_request, registered_group, registered_nodes, request_body,
 )
 from edgeledger.oracle.records import (
-    ORACLE_MESSAGES, ElectionProof, Fulfillment, Observation, OracleFulfill, OracleGroup, OracleRegistration,
+    ORACLE_MESSAGES, ElectionProof, Fulfillment, Observation, ObservationCall, OracleFulfill, OracleGroup, OracleRegistration,
     OracleRequest, ResultProposal, ResultShare, election_input, result_message,
 )
 from edgeledger.oracle.relay import ChainSubmit, RelayCore, RelayShare
@@ -36,12 +36,12 @@ __all__ = [
     "cross_chain_sender", "file_statement", "root_statement", "ChainSubmit", "RelayCore", "RelayShare",
     "aggregate_observations", "lower_median",
     "FEED_CODE", "SensorFeed", "SeriesMetadata", "archive_series", "check_series",
-    "election_threshold", "fallback_quorum", "pick_master", "prove_term", "qualifies", "verified_output",
+    "certificate_error", "election_threshold", "fallback_quorum", "pick_master", "prove_term", "qualifies", "verified_output",
     "OracleKeys", "deal_groups", "group_call", "group_threshold", "oracle_keys", "registration_call",
     "FetchJob", "PedalConfig", "PedalCore",
     "PROXY_CODE", "OracleProxy", "callback_sender", "pending_request", "registered_group", "registered_nodes",
     "request_body",
-    "ORACLE_MESSAGES", "ElectionProof", "Fulfillment", "Observation", "OracleFulfill", "OracleGroup",
+    "ORACLE_MESSAGES", "ElectionProof", "Fulfillment", "Observation", "ObservationCall", "OracleFulfill", "OracleGroup",
     "OracleRegistration", "OracleRequest", "ResultProposal", "ResultShare", "election_input", "result_message",
     "OracleService", "WorkResult", "requested_in",
     "LyingSource", "NoisySensor", "Reading", "SlowSource", "Source", "sensor_series",

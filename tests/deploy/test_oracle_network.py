@@ -61,12 +61,13 @@ def _plan(cluster):
 
 
 def _fulfillments(url: str) -> dict[str, tuple[Transaction, dict]]:
-    """request id -> (the oracle.fulfill transaction, its JSON view with the receipt) on ``url``'s chain."""
+    """request id -> (the accepted oracle.fulfill transaction, its JSON view with the receipt) on
+    ``url``'s chain; a second master's duplicate, refused as "not pending", is not the fulfillment."""
     out = {}
     height = get(f"{url}/v1/head")[1]["height"]
     for h in range(1, height + 1):
         for entry in get(f"{url}/v1/blocks/{h}")[1]["transactions"]:
-            if entry["kind"] == "oracle.fulfill":
+            if entry["kind"] == "oracle.fulfill" and entry["receipt"]["ok"]:
                 tx = decode(bytes.fromhex(entry["encoded"]), Transaction)
                 out[decode(tx.payload, OracleFulfill).fulfillment.request_id] = (tx, entry)
     return out

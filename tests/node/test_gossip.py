@@ -67,14 +67,26 @@ def test_a_forged_copy_seen_first_does_not_hide_the_real_block(chain, forge, lig
     assert height_of(node) == len(blocks)
 
 
+@pytest.mark.parametrize("light", [False, True])
+def test_a_forged_future_copy_waiting_first_does_not_hide_the_real_one(chain, light):
+    """Both copies of height 2 wait for block 1; once it arrives the forged one is refused and
+    the real one chains on."""
+    keys, membership, blocks = chain
+    node = observer(keys, membership, light=light)
+    node.on_message("v0", CommittedBlock(block=forged_certificate(blocks[1])), 0.0)
+    node.on_message("v1", CommittedBlock(block=blocks[1]), 0.0)
+    effects = node.on_message("v1", CommittedBlock(block=blocks[0]), 0.0)
+    assert height_of(node) == 2 and any(isinstance(e, Rejected) for e in effects)
+    if not light:
+        assert node.store.head().hash == blocks[1].hash
+
+
 def test_a_forged_future_block_is_replaced_through_the_fetch_from_a_validator(chain):
-    """The forged copy of height 2 arrives first and waits for block 1 (the real one arriving in
-    between is ignored by the node); once it fails, the next block shows the gap and the
-    validator's reply to the follower's fetch is looked at again."""
+    """Only the forged copy of height 2 waited; once it fails, the next block shows the gap and
+    the validator's reply to the follower's fetch is looked at again."""
     keys, membership, blocks = chain
     node = observer(keys, membership)
     node.on_message("v0", CommittedBlock(block=forged_certificate(blocks[1])), 0.0)
-    node.on_message("v1", CommittedBlock(block=blocks[1]), 0.0)
     effects = node.on_message("v1", CommittedBlock(block=blocks[0]), 0.0)
     assert node.store.height == 1 and any(isinstance(e, Rejected) for e in effects)
     effects = node.on_message("v1", CommittedBlock(block=blocks[2]), 0.0)
