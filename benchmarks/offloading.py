@@ -3,13 +3,16 @@ the federated DQN against the exact optimum on OFFLOADING.md's default environme
 (N = 10, M = 1), the optimum's cost per slot and the environment's raw speed. Prints a
 table, then one JSON object as its last line. Every DQN trains on slots held out from the
 evaluation slots; ``dqn`` uses OFFLOADING.md's state, ``dqn_marginal`` adds each action's
-immediate cost. ``federated_dqn`` is trained through the chain's FL round protocol
-(``run_scenario`` on ``experiments/offloading/base.toml``); ``--quick`` loads the global
-Q-network of such a run from ``benchmarks/offload_dqn_checkpoint.npz`` instead
-(``dqn_from_checkpoint: true``), and ``--write-checkpoint`` refreshes that file.
+immediate cost (both with OFFLOADING.md's agent settings). ``federated_dqn`` is the tuned
+agent (``TUNED_AGENT``: marginal and lookahead features, gamma 1, [256, 128]) trained through
+the chain's FL round protocol (``run_scenario`` on ``experiments/offloading/base.toml``);
+``--quick`` loads the global Q-network of such a run from
+``benchmarks/offload_dqn_checkpoint.npz`` instead (``dqn_from_checkpoint: true``), and
+``--write-checkpoint`` refreshes that file (and runs the full benchmark on it).
 
-    python benchmarks/offloading.py --quick        # ~100 slots, well under two minutes
-    python benchmarks/offloading.py --slots 1000   # the full run (trains everything)
+    python benchmarks/offloading.py --quick             # ~100 slots, well under two minutes
+    python benchmarks/offloading.py --slots 1000        # the full run (trains everything)
+    python benchmarks/offloading.py --write-checkpoint  # the full run, saving the federated DQN
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from edgeledger.fl.params import get_flat_params, set_flat_params
 from edgeledger.offload.config import OffloadConfig
 from edgeledger.offload.env import OffloadEnv
 from edgeledger.offload.evaluate import PolicyReport, evaluate_policies
+from edgeledger.offload.federated import TUNED_AGENT
 from edgeledger.offload.gym import SequentialOffloadEnv
 from edgeledger.offload.policies import make_policy
 from edgeledger.offload.policies.dqn import DqnPolicy
@@ -40,14 +44,14 @@ from edgeledger.offload.training import train_dqn
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "benchmarks" / "offload_dqn_checkpoint.npz"
 SCENARIO = ROOT / "experiments" / "offloading" / "base.toml"
-#: The federated run behind the checkpoint and the full benchmark (scenario overrides).
-FEDERATED = ["fl.rounds=60", "offload.local_slots=10", "offload.marginal_features=true",
-             "offload.env.dqn={train_every_steps=2, double=true}"]
+#: The federated run behind the checkpoint and the full benchmark (scenario overrides): 60
+#: rounds of 10 slots per device with the tuned agent (``TUNED_AGENT``: gamma = 1, marginal and
+#: lookahead features, a [256, 128] double DQN; OFFLOADING.md's defaults stay the defaults).
+FEDERATED = ["fl.rounds=60", "offload.local_slots=10", *TUNED_AGENT]
 #: A second stage started from the checkpoint (``--continue-checkpoint``): a new seed (new
 #: slots), little exploration and a smaller step size.
-CONTINUE = ["seed=1", "fl.rounds=60", "offload.local_slots=10", "offload.marginal_features=true",
-            "offload.env.dqn={train_every_steps=2, double=true, epsilon_start=0.1, epsilon_decay_steps=2000, "
-            "learning_rate=0.0005}"]
+CONTINUE = ["seed=1", "fl.rounds=60", "offload.local_slots=10", TUNED_AGENT[0],
+            TUNED_AGENT[1][:-1] + ", epsilon_start=0.1, epsilon_decay_steps=2000, learning_rate=0.0005}"]
 
 BASELINES = ["all_local", "all_edge", "all_cloud", "random", "greedy", "coordinate_descent", "optimum"]
 #: OFFLOADING.md's reference gain ratios (N = 10, M = 1, 30 slots, one reference implementation).

@@ -38,15 +38,17 @@ def _run(data: dict[str, Any], out: Optional[Path], seed: Optional[int], sets: l
         console.print(f"[bold]edgeledger[/] scenario [cyan]{scenario.name}[/] seed={scenario.seed}: "
                       f"{scenario.topology.edges} edges, {scenario.topology.n_devices} devices, "
                       f"{scenario.topology.n_validators} PBFT validators, {scenario.fl.rounds} rounds of "
-                      f"{scenario.fl.aggregator} on {scenario.fl.dataset}")
+                      f"{scenario.fl.aggregator} on "
+                      f"{'the offloading DQN' if scenario.fl.task == 'offloading' else scenario.fl.dataset}")
     columns = [TextColumn("[bold blue]FL rounds"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("accuracy {task.fields[accuracy]}"), TextColumn("chain height {task.fields[height]}"),
+               TextColumn("{task.fields[metric]} {task.fields[value]}"), TextColumn("chain height {task.fields[height]}"),
                TimeElapsedColumn()]
     with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
-        task = bar.add_task("rounds", total=scenario.fl.rounds, accuracy="-", height=0)
+        headline = "utility" if scenario.fl.task == "offloading" else "accuracy"  # see run_scenario's progress
+        task = bar.add_task("rounds", total=scenario.fl.rounds, metric=headline, value="-", height=0)
 
         def on_progress(p: dict[str, Any]) -> None:
-            bar.update(task, completed=p["round"], accuracy=f"{p['accuracy']:.3f}", height=p["height"])
+            bar.update(task, completed=p["round"], value=f"{p['value']:.3f}", height=p["height"])
 
         result = run_scenario(scenario, progress=on_progress)
     out_dir = write_results(result, Path(out) if out else results_dir_for(scenario.output.dir, scenario.name))

@@ -43,6 +43,8 @@ class DqnConfig(BaseModel):
     epsilon_decay_steps: int = Field(4000, ge=1)
     double: bool = False
     dueling: bool = False
+    # extension beyond OFFLOADING.md's state: a summary of the devices still to decide this slot
+    lookahead_features: bool = False
     local_episodes: int = Field(1, ge=1)  # E: local episodes per federated round
 
 

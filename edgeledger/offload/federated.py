@@ -17,7 +17,20 @@ from edgeledger.errors import ConfigError
 from edgeledger.offload.config import OffloadConfig
 from edgeledger.offload.learner import DqnLearner
 
-__all__ = ["OffloadFederation"]
+__all__ = ["TUNED_AGENT", "OffloadFederation"]
+
+#: Scenario overrides of the tuned federated agent (``benchmarks/offloading.py`` and
+#: ``experiments/offloading/run.py --agent tuned``), beyond OFFLOADING.md's defaults, which stay
+#: the config defaults: each action's immediate cost and the lookahead summary of the devices
+#: still to decide in the state (TDMA and processor sharing make a device's best action depend
+#: on them); gamma = 1, because a slot's undiscounted return is exactly ``-sum_i Q_i`` in the
+#: sequential formulation (with 0.9 an early device under-weights the contention it causes
+#: later ones); a [256, 128] network; double DQN; a training step every 2 decisions.
+TUNED_AGENT = [
+    "offload.marginal_features=true",
+    ("offload.env.dqn={train_every_steps=2, double=true, gamma=1.0, lookahead_features=true, "
+     "hidden_layers=[256, 128]}"),
+]
 
 
 class OffloadFederation:

@@ -20,7 +20,13 @@ __all__ = [
     "device_observations",
     "progress_features",
     "sequential_observation",
+    "LOOKAHEAD_SIZE",
+    "solo_savings",
+    "lookahead_features",
 ]
+
+#: Length of :func:`lookahead_features`.
+LOOKAHEAD_SIZE = 4
 
 #: Upper bound of every feature (ratios; a rate would need ~30 Tbit/s to reach it).
 OBS_HIGH = 1e6
@@ -86,3 +92,34 @@ def sequential_observation(
     :func:`device_observations`) plus the choices of the ``decided`` devices so far."""
     so_far = SlotCounts.of(config, state.topology.ap, actions, decided)
     return np.concatenate([slot_obs[device], progress_features(config, state, so_far, device, position)])
+
+
+def solo_savings(state: SlotState) -> np.ndarray:
+    """Per device, how much its cost would drop by offloading alone: ``max(0, Q_local -
+    min_a Q_a)`` over the offloading actions with no other device offloading; shape (N,)."""
+    model = state.model
+    n, n_actions = model.n_devices, model.config.n_actions
+    joints = np.zeros(((n_actions - 1) * n, n), dtype=np.int64)
+    rows = np.arange(joints.shape[0])
+    joints[rows, rows % n] = 1 + rows // n  # row (a - 1) * n + j: device j alone on action a
+    solo = model.evaluate(joints).cost[rows, rows % n].reshape(n_actions - 1, n).min(axis=0)
+    local = model.evaluate(np.zeros(n, dtype=np.int64)).cost[0]
+    return np.where(model.active, np.maximum(local - solo, 0.0), 0.0)
+
+
+def lookahead_features(config: OffloadConfig, state: SlotState, savings: np.ndarray, waiting: np.ndarray) -> np.ndarray:
+    """What the devices still to decide this slot bring (an extension of OFFLOADING.md's state,
+    ``dqn.lookahead_features``): ``[count / N, sum c / (N c_scale), sum solo savings / N,
+    count with a positive solo saving / N]`` over the ``waiting`` (N,) bool devices.
+
+    The access point already knows every announced task (it orders the devices by workload),
+    so this summary needs no information a device could not be sent; it tells an early
+    device how much TDMA and processor-sharing contention is still to come.
+    """
+    n = config.n_devices
+    w = waiting & state.tasks.active
+    return np.array(
+        [w.sum() / n, state.tasks.cycles[w].sum() / (n * config.obs_cycles_scale), savings[w].sum() / n,
+         np.sum(savings[w] > 0) / n],
+        dtype=np.float32,
+    )

@@ -15,7 +15,12 @@ import numpy as np
 
 from edgeledger.offload.config import OffloadConfig
 from edgeledger.offload.env import SlotState
-from edgeledger.offload.observation import device_observations, sequential_observation
+from edgeledger.offload.observation import (
+    device_observations,
+    lookahead_features,
+    sequential_observation,
+    solo_savings,
+)
 
 __all__ = ["SequentialSlot", "decision_order"]
 
@@ -40,6 +45,7 @@ class SequentialSlot:
         self.position = 0
         self.slot_cost = 0.0
         self._slot_obs = device_observations(config, state)
+        self._savings: np.ndarray | None = None  # solo offloading savings, on first use
 
     @property
     def done(self) -> bool:
@@ -55,6 +61,14 @@ class SequentialSlot:
         return sequential_observation(
             self.config, self.state, self._slot_obs, self.actions, self.decided, self.device, self.position
         )
+
+    def lookahead(self) -> np.ndarray:
+        """Summary of the devices that decide after the current one (``LOOKAHEAD_SIZE``)."""
+        if self._savings is None:
+            self._savings = solo_savings(self.state)
+        waiting = ~self.decided
+        waiting[self.device] = False
+        return lookahead_features(self.config, self.state, self._savings, waiting)
 
     def marginal_costs(self) -> np.ndarray:
         """Increase of the slot cost for each action of the current device, shape (M+2,)."""

@@ -82,11 +82,13 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
     if network.trainer is not None:  # a round's trainings run in the pool's flush
         _timed(network.trainer, "flush", timings, "training_s")
 
+    headline = "utility" if scenario.fl.task == "offloading" else "accuracy"  # what a round reports first
+
     def on_metric(node: str, m: Metric, now: float) -> None:
         metrics.append(MetricRow(round(now, 9), m.round, node, m.name, float(m.value)))
-        if progress is not None and node == "cloud" and m.name == "fl.accuracy":
-            progress({"round": m.round, "rounds": scenario.fl.rounds, "accuracy": m.value,
-                      "height": network.nodes["cloud"].store.height, "sim_time": now})
+        if progress is not None and node == "cloud" and m.name == f"fl.{headline}":
+            progress({"round": m.round, "rounds": scenario.fl.rounds, headline: m.value, "metric": headline,
+                      "value": m.value, "height": network.nodes["cloud"].store.height, "sim_time": now})
 
     def on_reject(node: str, r: Rejected, now: float) -> None:
         rejections.append((round(now, 9), node, r.sender, r.what, r.reason))

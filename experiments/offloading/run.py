@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from edgeledger.crypto.hashing import derive_seed  # noqa: E402
-from edgeledger.offload.federated import OffloadFederation  # noqa: E402
+from edgeledger.offload.federated import TUNED_AGENT, OffloadFederation  # noqa: E402
 from edgeledger.offload.learner import reference_costs  # noqa: E402
 from edgeledger.scenario.runner import run_scenario  # noqa: E402
 from edgeledger.scenario.schema import Scenario, load_scenario  # noqa: E402
@@ -48,17 +48,20 @@ def _hidden(k: int) -> str:
     return "offload.env.dqn.hidden_layers=" + json.dumps([120, 80, 60, 40][:k])
 
 
-def experiments(quick: bool) -> dict[str, dict[str, Any]]:
-    """Each experiment: common overrides and its variants (label, overrides)."""
+def experiments(quick: bool, tuned: bool = False) -> dict[str, dict[str, Any]]:
+    """Each experiment: common overrides and its variants (label, overrides); ``tuned`` trains
+    the benchmark's agent (``TUNED_AGENT``) instead of the plain double DQN."""
     rounds = 10 if quick else 60
     agent = ("offload.env.dqn={train_every_steps=2, double=true"
              + (", epsilon_decay_steps=1000}" if quick else "}"))
-    common = [f"fl.rounds={rounds}", "offload.local_slots=10", agent]
+    if tuned:
+        agent = TUNED_AGENT[1][:-1] + (", epsilon_decay_steps=1000}" if quick else "}")
+    common = [f"fl.rounds={rounds}", "offload.local_slots=10", *TUNED_AGENT[:1 if tuned else 0], agent]
     return {
         "fl_vs_local": {"common": common, "variants": [("with FL", [])], "no_fl": True},
         "hidden_layers": {"common": common, "variants": [(f"{k} hidden", [_hidden(k)]) for k in (1, 2, 3, 4)]},
         "local_rounds": {
-            "common": [f"fl.rounds={8 if quick else 40}", agent],
+            "common": [f"fl.rounds={8 if quick else 40}", *TUNED_AGENT[:1 if tuned else 0], agent],
             "variants": [(f"{10 * s} local steps", [f"offload.local_slots={s}"])
                          for s in ((2, 5, 10, 20) if quick else (5, 10, 25, 50, 100))],
         },
@@ -176,9 +179,30 @@ def replot(out: Path) -> None:
     draw(summary["experiment"], out, curves, summary["references_utility"])
 
 
-def run_experiment(name: str, quick: bool, out_root: Path) -> dict[str, Any]:
-    spec = experiments(quick)[name]
-    out = out_root / (name + ("-quick" if quick else ""))
+def last_mean(series: dict[int, float], k: int = 3) -> float:
+    """Mean of the last ``k`` rounds of a per-round series."""
+    return float(np.mean([series[r] for r in sorted(series)[-k:]]))
+
+
+def attack_costs(curves: dict[str, dict[str, dict[int, float]]]) -> dict[str, dict[str, float]]:
+    """Per attacked variant, its utility change against the clean run in percent (positive:
+    better), at the final round and over the mean of the last three rounds (one round's
+    figure on 20 held-out slots moves by a few percent from round to round)."""
+    clean = curves["no attack, protected"]["utility"]
+    out = {}
+    for label, series in curves.items():
+        u = series.get("utility", {})
+        if label.startswith("no attack") or not u:
+            continue
+        final_pct = 100 * (u[max(u)] - clean[max(clean)]) / abs(clean[max(clean)])
+        mean_pct = 100 * (last_mean(u) - last_mean(clean)) / abs(last_mean(clean))
+        out[label] = {"final": round(final_pct, 2), "last3": round(mean_pct, 2)}
+    return out
+
+
+def run_experiment(name: str, quick: bool, out_root: Path, tuned: bool = False) -> dict[str, Any]:
+    spec = experiments(quick, tuned)[name]
+    out = out_root / (name + ("-tuned" if tuned else "") + ("-quick" if quick else ""))
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     curves: dict[str, dict[str, dict[int, float]]] = {}
@@ -203,11 +227,13 @@ def run_experiment(name: str, quick: bool, out_root: Path) -> dict[str, Any]:
                 writer.writerows([label, r, metric, repr(v)] for r, v in sorted(data.items()))
     draw(name, out, curves, refs)
     final = {label: {k: (v[max(v)] if v else None) for k, v in series.items()} for label, series in curves.items()}
-    summary = {"experiment": name, "quick": quick, "wall_s": round(time.perf_counter() - start, 1),
+    summary = {"experiment": name, "quick": quick, "tuned": tuned, "wall_s": round(time.perf_counter() - start, 1),
                "final": final, "references_utility": refs}
     if name == "fl_vs_local":
         fl, alone = final["with FL"]["utility"], final["without FL"]["utility"]
         summary["fl_gain_pct"] = round(100 * (fl - alone) / abs(alone), 2)  # utility is negative: higher is better
+    if name == "security":
+        summary["utility_change_pct"] = attack_costs(curves)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
@@ -218,12 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few rounds and slots (about a minute each)")
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results folders")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNGs of existing results folders")
+    parser.add_argument("--agent", choices=["plain", "tuned"], default="plain",
+                        help="plain double DQN (OFFLOADING.md's state) or the benchmark's tuned agent "
+                             "(marginal and lookahead features, gamma 1, [256, 128]); results go to NAME-tuned")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny MLPs: threads only add contention
     if args.replot:
         names = list(experiments(args.quick)) if args.name == "all" else [args.name]
         for name in names:
-            folder = Path(args.out) / (name + ("-quick" if args.quick else ""))
+            folder = Path(args.out) / (name + ("-tuned" if args.agent == "tuned" else "") + ("-quick" if args.quick else ""))
             if (folder / "curves.csv").exists():
                 replot(folder)
                 print(f"redrew {folder}")
@@ -231,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     names = list(experiments(args.quick)) if args.name == "all" else [args.name]
     for name in names:
         print(f"{name} ({'quick' if args.quick else 'full'})", flush=True)
-        summary = run_experiment(name, args.quick, Path(args.out))
+        summary = run_experiment(name, args.quick, Path(args.out), tuned=args.agent == "tuned")
         print(json.dumps({k: v for k, v in summary.items() if k != "final"} | {
             "final_utility": {k: round(v["utility"], 3) for k, v in summary["final"].items()}}))
     return 0

@@ -19,16 +19,18 @@ def _runner():
     return module
 
 
-@pytest.mark.parametrize("quick", [True, False])
-def test_every_experiment_variant_is_a_valid_offloading_scenario(quick: bool):
+@pytest.mark.parametrize(("quick", "tuned"), [(True, False), (False, False), (True, True)])
+def test_every_experiment_variant_is_a_valid_offloading_scenario(quick: bool, tuned: bool):
     runner = _runner()
-    specs = runner.experiments(quick)
+    specs = runner.experiments(quick, tuned)
     assert set(specs) == {"fl_vs_local", "hidden_layers", "local_rounds", "devices", "security"}
     for name, spec in specs.items():
         for label, overrides in spec["variants"]:
             scenario = runner.scenario_for(spec["common"], overrides, f"offload-{name}")
             assert scenario.fl.task == "offloading", (name, label)
-            OffloadFederation(scenario)  # the [offload.env] table is a valid OffloadConfig
+            fed = OffloadFederation(scenario)  # the [offload.env] table is a valid OffloadConfig
+            assert fed.config.dqn.lookahead_features == scenario.offload.marginal_features == tuned
+            assert fed.config.dqn.gamma == (1.0 if tuned else 0.9)
 
 
 def test_security_variants_toggle_protection_and_attack_edges():
@@ -39,3 +41,17 @@ def test_security_variants_toggle_protection_and_attack_edges():
     assert not unprotected.fl.verify_uploads and not unprotected.fl.verify_downloads
     assert [a.kind for a in unprotected.attacks] == ["upload_tamper"] and unprotected.attacks[0].nodes == ["edge-0", "edge-1"]
     assert scenarios["download 20%, protected"].fl.verify_downloads
+
+
+def test_attack_costs_compare_each_variant_with_the_clean_run():
+    runner = _runner()
+    clean = {1: -12.0, 2: -10.0, 3: -10.0, 4: -10.0}
+    curves = {
+        "no attack, protected": {"utility": clean},
+        "upload 20%, protected": {"utility": {1: -12.0, 2: -10.0, 3: -10.0, 4: -9.7}},
+        "upload 20%, unprotected": {"utility": {1: -12.0, 2: -20.0, 3: -12.0, 4: -11.0}},
+    }
+    costs = runner.attack_costs(curves)
+    assert set(costs) == {"upload 20%, protected", "upload 20%, unprotected"}
+    assert costs["upload 20%, protected"] == {"final": 3.0, "last3": 1.0}  # higher utility: positive
+    assert costs["upload 20%, unprotected"] == {"final": -10.0, "last3": -43.33}

@@ -260,7 +260,10 @@ class AggregatorCore:
         self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
         scores = self.learner.evaluate(self.global_params)
         self.history.append({"round": rnd.number, **scores})
-        accuracy = scores.get("accuracy", 0.0)
+        # the round's [0, 1] score on chain: test accuracy, or for the offloading DQN (no accuracy)
+        # its gain ratio against the exact optimum (utility itself is negative and unbounded)
+        accuracy = scores.get("accuracy", scores.get("gain_ratio", 0.0))
+        accuracy = accuracy if np.isfinite(accuracy) else 0.0
         effects += [Metric(f"fl.{k}", v, rnd.number) for k, v in sorted(scores.items())]
         effects += [
             Metric("fl.updates_accepted", float(len(contributors)), rnd.number),

@@ -21,7 +21,7 @@ from torch import nn
 
 from edgeledger.offload.config import DqnConfig, OffloadConfig
 from edgeledger.offload.env import SlotOutcome, SlotState
-from edgeledger.offload.observation import sequential_observation_size
+from edgeledger.offload.observation import LOOKAHEAD_SIZE, sequential_observation_size
 from edgeledger.offload.policies.base import OffloadPolicy, policies
 from edgeledger.offload.sequential import SequentialSlot
 
@@ -156,7 +156,9 @@ class DqnPolicy(OffloadPolicy):
     """A DQN deciding device by device; learns from :meth:`observe` while ``training``.
 
     With ``marginal_features`` the state also carries the immediate cost increase of each
-    action (an extension beyond OFFLOADING.md's state: it needs the slot's cost model).
+    action (an extension beyond OFFLOADING.md's state: it needs the slot's cost model); with
+    ``config.dqn.lookahead_features`` a summary of the devices still to decide this slot
+    (:func:`~edgeledger.offload.observation.lookahead_features`).
     """
 
     def __init__(
@@ -170,6 +172,7 @@ class DqnPolicy(OffloadPolicy):
         super().__init__(config)
         self.order, self.training, self.marginal_features = order, training, marginal_features
         n_inputs = sequential_observation_size(config) + (config.n_actions if marginal_features else 0)
+        n_inputs += LOOKAHEAD_SIZE if config.dqn.lookahead_features else 0
         self.agent = DqnAgent(n_inputs, config.n_actions, config.dqn, np.random.default_rng(seed))
         self._pending: list[tuple[np.ndarray, int, float]] = []
 
@@ -183,6 +186,8 @@ class DqnPolicy(OffloadPolicy):
             obs = slot.observation()
             if self.marginal_features:
                 obs = np.concatenate([obs, slot.marginal_costs()])
+            if self.config.dqn.lookahead_features:
+                obs = np.concatenate([obs, slot.lookahead()])
             action = self.agent.act(obs, rng, explore=self.training)
             self._pending.append((obs, action, slot.decide(action)))
         return slot.actions
