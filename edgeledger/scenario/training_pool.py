@@ -91,7 +91,12 @@ class TrainingPool:
         if batch:
             outputs = self.executor.train_many([spec for _, spec in batch])
             for (h, _), out in zip(batch, outputs):
-                h._result = LocalResult(params=out.params, weight=out.n_samples, loss=out.mean_loss)
+                # as SupervisedLearner.train: a device holding public validation data claims its
+                # loss there (proof-of-learning re-executes the claim)
+                learner = h.learner
+                claimed = learner.evaluate(out.params)["loss"] if learner.test_data is not None else None
+                h._result = LocalResult(params=out.params, weight=out.n_samples, loss=out.mean_loss,
+                                        claimed_loss=claimed)
         self.flushes += 1
         self.jobs += len(pending)
 

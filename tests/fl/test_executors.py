@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from edgeledger.errors import ConfigError
+from edgeledger.fl import models
 from edgeledger.fl.datasets import Dataset, load_dataset
 from edgeledger.fl.executors import (
     BatchedExecutor,
@@ -26,6 +27,16 @@ from edgeledger.fl.models import build_model
 from edgeledger.fl.params import get_flat_params
 
 TOL = 1e-4
+
+
+@models.register("test_padded_cnn")
+def _build_padded_cnn(input_shape: tuple[int, ...], n_classes: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(),  # [B, 4, 8, 8]
+        nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2, bias=False),  # [B, 8, 4, 4]
+        nn.AvgPool2d(2), nn.LeakyReLU(0.1),  # [B, 8, 2, 2]
+        nn.Flatten(), nn.Linear(32, n_classes),
+    )
 
 
 def _jobs(train: Dataset, model: str, sizes: list[int], **hyper: float) -> tuple[ModelSpec, list[TrainSpec]]:
@@ -49,7 +60,7 @@ def _assert_close(got: list[TrainOutput], want: list[TrainOutput], tol: float) -
 
 
 def test_registry_holds_every_concrete_executor_under_its_name() -> None:
-    assert set(executors.names()) == {"sequential", "batched", "process"}
+    assert set(executors.names()) == {"sequential", "batched", "process", "ray"}
     found, stack = [], [Executor]
     while stack:
         for sub in stack.pop().__subclasses__():
@@ -108,8 +119,21 @@ def test_batched_mnist_cnn_slice_equals_sequential(data_root: Path) -> None:
     _assert_close(batched.train_many(jobs), build_executor("sequential", spec).train_many(jobs), TOL)
 
 
+def test_stacked_program_runs_padded_strided_grouped_convs_like_sequential(digits: tuple[Dataset, Dataset]) -> None:
+    # digits are (64,) vectors; view them as 1x8x8 images for a conv net with the layer
+    # options the grouped program has to carry over (padding, stride, groups, no bias).
+    train = digits[0]
+    images = Dataset(train.x.reshape(-1, 1, 8, 8), train.y, train.n_classes, "digits-images")
+    spec, jobs = _jobs(images, "test_padded_cnn", [24, 24, 21], epochs=2, batch_size=6, lr=0.1, momentum=0.5)
+    batched = build_executor("batched", spec)
+    assert isinstance(batched, BatchedExecutor) and batched._program is not None
+    _assert_close(batched.train_many(jobs), build_executor("sequential", spec).train_many(jobs), TOL)
+
+
 def test_stacked_program_declines_layers_it_cannot_run() -> None:
-    assert compile_stacked(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1)), (1, 8, 8)) is None
+    assert compile_stacked(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1)), (1, 8, 8)) is None  # ends in images
+    assert compile_stacked(nn.Sequential(nn.Conv2d(1, 4, 3, padding="same")), (1, 8, 8)) is None
+    assert compile_stacked(nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(64, 10)), (64,)) is None
     assert compile_stacked(nn.Sequential(nn.Flatten(), nn.BatchNorm1d(64)), (64,)) is None
     assert compile_stacked(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), (64,)) is not None
 

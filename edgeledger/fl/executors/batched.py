@@ -62,8 +62,8 @@ def _weighted_ce(module: torch.nn.Module):  # noqa: ANN202
 class BatchedExecutor(Executor):
     """Vectorised training of up to ``max_group`` clients at once (all of a group by default).
 
-    ``stacked=True`` runs models that :func:`compile_stacked` accepts as a batched-GEMM
-    program (fastest on CPU); other models, or ``stacked=False``, use ``vmap``.
+    ``stacked=True`` runs models that :func:`compile_stacked` accepts as one grouped
+    network (fastest on CPU); other models, or ``stacked=False``, use ``vmap``.
 
     ``threads`` sets torch's intra-op threads while :meth:`train_many` runs (restored after);
     ``None`` leaves the caller's setting alone.
@@ -189,7 +189,7 @@ class BatchedExecutor(Executor):
                     p.add_(g, alpha=-lr)
         with torch.no_grad():
             if self._program is not None:
-                out = self._program.to_flat([w.detach() for w in weights]).numpy()  # [K, P]
+                out = self._program.to_flat([w.detach() for w in weights], k).numpy()  # [K, P]
             else:
                 out = torch.cat([w.reshape(k, -1) for w in weights], dim=1).numpy()
         return [

@@ -1,7 +1,8 @@
 """A pool of worker processes, each training its share of a round's jobs with one thread.
 
 Workers are started with the ``spawn`` method (fork is unsafe once torch's thread pools
-exist), set ``torch.set_num_threads(1)`` — several one-thread processes beat one
+exist), set ``torch.set_num_threads(1)`` and keep freed buffers in the heap
+(:func:`~edgeledger.fl.executors.base.keep_heap_warm`) — several one-thread processes beat one
 multi-thread process on small models, and spin-waiting OpenMP threads are not starved by
 a busy neighbour — and are kept across rounds until :meth:`ProcessExecutor.close`.
 Each worker runs an inner executor (``sequential`` by default, or ``batched``) on a
@@ -23,6 +24,7 @@ from edgeledger.fl.executors.base import (
     TrainSpec,
     build_executor,
     executors,
+    keep_heap_warm,
 )
 
 __all__ = ["ProcessExecutor", "split_balanced"]
@@ -32,6 +34,7 @@ _WORKER: dict[tuple, Executor] = {}  # per worker process: (inner, model) -> exe
 
 def _init_worker() -> None:
     torch.set_num_threads(1)
+    keep_heap_warm()
 
 
 def _run_chunk(inner: str, model: ModelSpec, jobs: list[TrainSpec]) -> list[TrainOutput]:

@@ -1,19 +1,27 @@
-"""A K-client stacked program for plain ``nn.Sequential`` CNNs/MLPs, in GEMM-friendly layouts.
+"""A K-client stacked program for plain ``nn.Sequential`` CNNs/MLPs: one grouped network.
 
-``torch.func.vmap`` over a conv net lowers to grouped convolutions and layout shuffles whose
-memory traffic cancels the gain of batching on a CPU. This module instead rewrites a
-``Sequential`` of ``Conv2d`` (stride 1, no padding, one group), ``MaxPool2d`` (stride =
-kernel), ``ReLU``, ``Flatten`` and ``Linear`` into one program over K clients. Activations
-are kept as ``[K, C, B, H, W]`` so each convolution is one batched GEMM
-``W [K, O, C*k*k] @ patches [K, C*k*k, B*H'*W']`` whose output is already the next layer's
-layout (the wide-output orientation, 2-3x faster than ``patches @ W`` for these shapes),
-the weights are plain views of PyTorch's, and 2x2 pooling is a few vectorised passes.
-Gradients of ``sum_k loss_k`` w.r.t. client k's weights are client k's own gradients.
+``torch.func.vmap`` over a conv net lowers to grouped convolutions wrapped in layout
+shuffles whose memory traffic cancels the gain of batching on a CPU. This module builds the
+grouped network directly and keeps it in the layout oneDNN is fastest in, so nothing is
+shuffled between layers:
+
+* image activations are ``[B, K*C, H, W]`` in channels-last memory: client ``k`` owns
+  channels ``[k*C, (k+1)*C)`` and its minibatch sample ``b`` sits in row ``b``;
+* a ``Conv2d(C, O)`` becomes one ``conv2d(groups=K * groups)`` whose weight
+  ``[K*O, C/groups, kh, kw]`` is the K clients' weights stacked (a plain view of
+  ``[K, O, ...]``), so any stride, padding, dilation and group count carries over;
+* pooling and activations are per channel, so PyTorch's own modules run unchanged;
+* ``Flatten`` yields ``[K, B, F]`` in torch's (c, h, w) feature order and each ``Linear`` is
+  one batched GEMM ``[K, B, F] @ [K, F, O]``.
+
+Gradients of ``sum_k loss_k`` w.r.t. client k's weights are client k's own gradients, since
+no operation mixes clients. Measured on a 2-core box with one thread (MNIST CNN, K = 10,
+batch 10), a training step per client costs about a quarter of a plain per-client loop's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -21,70 +29,18 @@ from torch import nn
 
 __all__ = ["StackedProgram", "compile_stacked"]
 
-
-class _Im2Col(torch.autograd.Function):
-    """``[K, C, B, H, W] -> [K, C*k*k, B*H'*W']`` patches (rows c, i, j); backward = col2im."""
-
-    @staticmethod
-    def forward(ctx, h: torch.Tensor, k: int) -> torch.Tensor:  # noqa: ANN001
-        ctx.dims = (tuple(h.shape), k)
-        return _patches(h, k)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
-        (kk, c, b, hh, ww), k = ctx.dims
-        oh, ow = hh - k + 1, ww - k + 1
-        g = grad.view(kk, c, k, k, b, oh, ow)
-        dh = grad.new_zeros(kk, c, b, hh, ww)
-        for i in range(k):
-            for j in range(k):
-                dh[..., i : i + oh, j : j + ow].add_(g[:, :, i, j])
-        return dh, None
-
-
-class _MaxPool2(torch.autograd.Function):
-    """2x2 max pooling over the last two dims, ties to the first in scan order like
-    ``F.max_pool2d``; a few vectorised passes instead of PyTorch's slow small-plane kernel."""
-
-    @staticmethod
-    def forward(ctx, h: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-        v = h.unflatten(-1, (-1, 2)).unflatten(-3, (-1, 2))  # [..., H/2, 2, W/2, 2]
-        a, b, c, d = v[..., 0, :, 0], v[..., 0, :, 1], v[..., 1, :, 0], v[..., 1, :, 1]
-        top, bottom = torch.maximum(a, b), torch.maximum(c, d)
-        masks = [(b > a).to(h.dtype), (d > c).to(h.dtype), (bottom > top).to(h.dtype)]  # strict: first wins ties
-        ctx.save_for_backward(*masks)
-        ctx.shape = h.shape
-        return torch.maximum(top, bottom)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
-        right_top, right_bottom, lower = ctx.saved_tensors
-        dh = grad.new_empty(ctx.shape)
-        v = dh.unflatten(-1, (-1, 2)).unflatten(-3, (-1, 2))
-        g_bottom = grad * lower
-        g_top = grad - g_bottom
-        g_tr, g_br = g_top * right_top, g_bottom * right_bottom
-        v[..., 0, :, 1] = g_tr
-        v[..., 0, :, 0] = g_top - g_tr
-        v[..., 1, :, 1] = g_br
-        v[..., 1, :, 0] = g_bottom - g_br
-        return dh
-
-
-def _patches(h: torch.Tensor, k: int) -> torch.Tensor:
-    h = h.contiguous()
-    kk, c, b, hh, ww = h.shape
-    oh, ow = hh - k + 1, ww - k + 1
-    s = h.stride()
-    view = h.as_strided((kk, c, k, k, b, oh, ow), (s[0], s[1], s[3], s[4], s[2], s[3], s[4]))
-    return view.reshape(kk, c * k * k, b * oh * ow)
+#: Modules applied unchanged to stacked activations (per element or per channel; no weights).
+_PASS_THROUGH = (
+    nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.Identity,
+    nn.MaxPool2d, nn.AvgPool2d,
+)
 
 
 @dataclass(frozen=True)
 class _Op:
-    kind: str  # conv | pool | relu | flatten | linear
-    k: int = 0  # conv / pool kernel size
-    names: tuple[str, str] = ("", "")  # state-dict keys of weight and bias
+    kind: str  # conv | module | flatten | linear
+    names: tuple[str, str | None] = ("", None)  # state-dict keys of weight and bias (None: no bias)
+    module: nn.Module | None = field(default=None, compare=False)  # conv or pass-through module
 
 
 class StackedProgram:
@@ -93,97 +49,97 @@ class StackedProgram:
     def __init__(self, ops: list[_Op], shapes: dict[str, torch.Size], input_shape: tuple[int, ...]) -> None:
         self.ops, self.shapes, self.input_shape = ops, shapes, input_shape
 
+    def _weighted(self) -> list[_Op]:
+        return [op for op in self.ops if op.kind in ("conv", "linear")]
+
     def to_internal(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        """``flat [K, P]`` (state-dict order) -> internal weights, each ``[K, ...]``, contiguous."""
+        """``flat [K, P]`` (state-dict order) -> internal weights, fresh tensors (biases included
+        only where the layer has one): conv ``[K*O, C/g, kh, kw]`` (channels-last) and ``[K*O]``;
+        linear ``[K, F, O]`` and ``[K, 1, O]``."""
         k, tensors, offset = flat.shape[0], {}, 0
         for name, shape in self.shapes.items():
             n = shape.numel()
             tensors[name] = flat[:, offset : offset + n].reshape(k, *shape)
             offset += n
         out = []
-        for op in self.ops:
-            if op.kind not in ("conv", "linear"):
-                continue
-            w, b = tensors[op.names[0]], tensors[op.names[1]]
-            if op.kind == "conv":  # [K, O, C, kh, kw] -> [K, O, C*kh*kw]; bias [K, O, 1]
-                out += [w.reshape(k, w.shape[1], -1).clone(), b.reshape(k, -1, 1).clone()]
-            else:  # [K, O, F] -> [K, F, O]; bias [K, 1, O]
-                out += [w.transpose(1, 2).contiguous(), b.reshape(k, 1, -1).clone()]
+        for op in self._weighted():
+            w = tensors[op.names[0]]
+            b = tensors[op.names[1]] if op.names[1] is not None else None
+            if op.kind == "conv":  # channels-last like the activations: oneDNN skips a reorder per call
+                out.append(w.reshape(-1, *w.shape[2:]).contiguous(memory_format=torch.channels_last))
+                if b is not None:
+                    out.append(b.reshape(-1).clone())
+            else:
+                out.append(w.transpose(1, 2).contiguous())
+                if b is not None:
+                    out.append(b.reshape(k, 1, -1).clone())
         return out
 
-    def to_flat(self, weights: list[torch.Tensor]) -> torch.Tensor:
+    def to_flat(self, weights: list[torch.Tensor], k: int) -> torch.Tensor:
         """Inverse of :meth:`to_internal`: ``[K, P]`` in state-dict order."""
-        k, by_name, it = weights[0].shape[0], {}, iter(weights)
-        for op in self.ops:
-            if op.kind not in ("conv", "linear"):
-                continue
-            w, b = next(it), next(it)
-            if op.kind == "linear":
-                w = w.transpose(1, 2)
-            by_name[op.names[0]], by_name[op.names[1]] = w, b
+        by_name, it = {}, iter(weights)
+        for op in self._weighted():
+            w = next(it)
+            b = next(it) if op.names[1] is not None else None
+            by_name[op.names[0]] = w.transpose(1, 2) if op.kind == "linear" else w
+            if b is not None:
+                by_name[op.names[1]] = b
         return torch.cat([by_name[name].reshape(k, -1) for name in self.shapes], dim=1)
 
     def forward(self, weights: list[torch.Tensor], xb: torch.Tensor) -> torch.Tensor:
         """``xb [K, B, *input_shape]`` -> logits ``[K, B, n_classes]``."""
         k, b = xb.shape[:2]
-        h = xb.transpose(1, 2).contiguous() if xb.dim() == 5 else xb  # images: [K, C, B, H, W]
+        if xb.dim() == 5:  # images -> [B, K*C, H, W], channels-last
+            h = xb.transpose(0, 1).reshape(b, -1, *xb.shape[3:]).contiguous(memory_format=torch.channels_last)
+        else:
+            h = xb
         it = iter(weights)
         for op in self.ops:
             if op.kind == "conv":
-                w, bias = next(it), next(it)
-                oh, ow = h.shape[3] - op.k + 1, h.shape[4] - op.k + 1
-                p = _Im2Col.apply(h, op.k) if h.requires_grad else _patches(h, op.k)  # [K, C*k*k, B*oh*ow]
-                h = torch.baddbmm(bias, w, p).view(k, -1, b, oh, ow)  # [K, O, B, oh, ow]
-            elif op.kind == "pool" and op.k == 2 and h.shape[3] % 2 == 0 and h.shape[4] % 2 == 0:
-                h = _MaxPool2.apply(h)
-            elif op.kind == "pool":  # each (client, channel) is one NCHW "sample" with B planes
-                c, hh, ww = h.shape[1], h.shape[3], h.shape[4]
-                h = F.max_pool2d(h.reshape(k * c, b, hh, ww), op.k).view(k, c, b, hh // op.k, ww // op.k)
-            elif op.kind == "relu":
-                h = F.relu(h)
+                conv = op.module
+                w = next(it)
+                bias = next(it) if op.names[1] is not None else None
+                h = F.conv2d(h, w, bias, conv.stride, conv.padding, conv.dilation, conv.groups * k)
+            elif op.kind == "module":
+                h = op.module(h)
             elif op.kind == "flatten":  # torch's (c, h, w) feature order per sample
-                h = h.transpose(1, 2).reshape(k, b, -1) if h.dim() == 5 else h.reshape(k, b, -1)
+                h = h.reshape(b, k, -1).transpose(0, 1) if h.dim() == 4 else h.reshape(k, b, -1)
             else:
-                w, bias = next(it), next(it)
-                h = torch.baddbmm(bias, h.reshape(k, b, -1), w)
+                w = next(it)
+                h = torch.baddbmm(next(it), h, w) if op.names[1] is not None else torch.bmm(h, w)
         return h
 
 
 def compile_stacked(model: nn.Module, input_shape: tuple[int, ...]) -> StackedProgram | None:
-    """The stacked program of ``model``, or ``None`` when it holds a layer this cannot run."""
+    """The stacked program of ``model``, or ``None`` when it holds a layer this cannot run
+    (anything with buffers or randomness, non-zero padding modes, layers other than
+    ``Conv2d``, ``Linear``, ``Flatten``, pooling and activations)."""
     if not isinstance(model, nn.Sequential) or any(True for _ in model.buffers()):
         return None
     ops: list[_Op] = []
-    shape = tuple(input_shape)  # (C, H, W) or (F,)
+    images = len(input_shape) == 3
     prefix = {id(m): name for name, m in model.named_children()}
     for layer in model:
         name = prefix[id(layer)]
+        bias = f"{name}.bias" if getattr(layer, "bias", None) is not None else None
         if isinstance(layer, nn.Conv2d):
-            ks = layer.kernel_size
-            plain = layer.stride == (1, 1) and layer.padding == (0, 0) and layer.dilation == (1, 1)
-            if len(shape) != 3 or ks[0] != ks[1] or layer.groups != 1 or not plain or layer.bias is None:
+            if not images or layer.padding_mode != "zeros" or isinstance(layer.padding, str):
                 return None
-            ops.append(_Op("conv", k=ks[0], names=(f"{name}.weight", f"{name}.bias")))
-            shape = (layer.out_channels, shape[1] - ks[0] + 1, shape[2] - ks[0] + 1)
-        elif isinstance(layer, nn.MaxPool2d):
-            k, s = layer.kernel_size, layer.stride
-            if len(shape) != 3 or not isinstance(k, int) or s not in (k, (k, k)) or layer.padding not in (0, (0, 0)):
+            ops.append(_Op("conv", names=(f"{name}.weight", bias), module=layer))
+        elif isinstance(layer, _PASS_THROUGH):
+            if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)) and not images:
                 return None
-            if layer.dilation not in (1, (1, 1)) or layer.ceil_mode:
-                return None
-            ops.append(_Op("pool", k=k))
-            shape = (shape[0], shape[1] // k, shape[2] // k)
-        elif isinstance(layer, nn.ReLU):
-            ops.append(_Op("relu"))
+            ops.append(_Op("module", module=layer))
         elif isinstance(layer, nn.Flatten):
             if layer.start_dim != 1 or layer.end_dim != -1:
                 return None
             ops.append(_Op("flatten"))
-            shape = (int(torch.Size(shape).numel()),)
-        elif isinstance(layer, nn.Linear) and len(shape) == 1 and layer.bias is not None:
-            ops.append(_Op("linear", names=(f"{name}.weight", f"{name}.bias")))
-            shape = (layer.out_features,)
+            images = False
+        elif isinstance(layer, nn.Linear) and not images:
+            ops.append(_Op("linear", names=(f"{name}.weight", bias)))
         else:
             return None
+    if images:  # a model must end in features, not images
+        return None
     shapes = {key: t.shape for key, t in model.state_dict().items()}
     return StackedProgram(ops, shapes, tuple(input_shape))
