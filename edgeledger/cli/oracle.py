@@ -33,9 +33,6 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
               timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")
               ) -> None:
     """Start a PBFT chain, Pedal oracle nodes and a requester, each its own process on 127.0.0.1."""
-    import time
-
-    from edgeledger.web.cluster import stop_cluster
     from edgeledger.web.oracle_cluster import (
         file_oracle_request, oracle_status, start_oracle_network, wait_callbacks, wait_oracle_ready,
     )
@@ -44,16 +41,30 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
     plan = plan_oracle_network(n_validators=validators, n_groups=groups, per_group=group_size, lying=lying,
                                slow=slow, slow_delay_s=slow_delay, election_timeout_s=election_timeout)
     cluster = start_oracle_network(plan, root)
-    console.print(f"started {len(cluster.processes)} processes; center {cluster.center}; state in {root}")
-    try:
+
+    def ready() -> None:
         wait_oracle_ready(cluster, timeout=90.0)
         console.print("oracle network ready: proxy deployed, oracle nodes registered, groups recorded")
         if requests:
             tx_ids = [file_oracle_request(cluster, sensor) for _ in range(requests)]
             console.print(_requests_table(wait_callbacks(cluster, tx_ids, timeout=60.0)))
+
+    _hold(cluster, root, ready, f"file requests with: edgeledger oracle request --dir {root}", detach, timeout,
+          before_stop=lambda: _status(oracle_status(cluster)))
+
+
+def _hold(cluster: Any, root: Path, ready: Any, hint: str, detach: bool, timeout: float,
+          before_stop: Any = None) -> None:
+    """Run ``ready``, then return (``detach``) or keep the processes up until ``timeout`` or Ctrl-C and stop them."""
+    import time
+
+    from edgeledger.web.cluster import stop_cluster
+
+    console.print(f"started {len(cluster.processes)} processes; center {cluster.center}; state in {root}")
+    try:
+        ready()
         if detach:
-            console.print(f"file requests with: edgeledger oracle request --dir {root}\n"
-                          f"stop with: edgeledger down --dir {root}")
+            console.print(f"{hint}\nstop with: edgeledger down --dir {root}")
             return
         deadline = time.monotonic() + timeout if timeout else None
         console.print("running; Ctrl-C stops every process")
@@ -65,7 +76,8 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
         stop_cluster(cluster)
         raise
     if not detach:
-        _status(oracle_status(cluster))
+        if before_stop is not None:
+            before_stop()
         stop_cluster(cluster)
         console.print("all processes stopped")
 
@@ -151,35 +163,18 @@ def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir",
                   timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")
                   ) -> None:
     """Start a federal chain, local chains and a relay group as processes; carry cross-chain requests."""
-    import time
-
-    from edgeledger.web.cluster import stop_cluster
     from edgeledger.web.federation_cluster import start_federation, wait_federation_ready
     from edgeledger.web.federation_process import plan_federation
 
     cluster = start_federation(plan_federation(lbcs, validators, relays), root)
-    console.print(f"started {len(cluster.processes)} processes; center {cluster.center}; state in {root}")
-    try:
+
+    def ready() -> None:
         wait_federation_ready(cluster, timeout=90.0)
         console.print("federation ready: gateways on every chain, applications on the local chains")
         for _ in range(requests):
             _xsend(cluster, "lbc1", "lbc2", 1)
-        if detach:
-            console.print(f"carry requests with: edgeledger oracle xsend --dir {root}\n"
-                          f"stop with: edgeledger down --dir {root}")
-            return
-        deadline = time.monotonic() + timeout if timeout else None
-        console.print("running; Ctrl-C stops every process")
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    except BaseException:
-        stop_cluster(cluster)
-        raise
-    if not detach:
-        stop_cluster(cluster)
-        console.print("all processes stopped")
+
+    _hold(cluster, root, ready, f"carry requests with: edgeledger oracle xsend --dir {root}", detach, timeout)
 
 
 @oracle_app.command("federation-node")

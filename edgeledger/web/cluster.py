@@ -24,7 +24,8 @@ from edgeledger.errors import ConfigError
 from edgeledger.scenario.topology import plan_topology
 from edgeledger.scenario.schema import Scenario
 
-__all__ = ["Cluster", "start_cluster", "stop_cluster", "free_port", "cluster_status"]
+__all__ = ["Cluster", "start_cluster", "stop_cluster", "free_port", "cluster_status", "refuse_if_running",
+           "start_center"]
 
 
 def free_port() -> int:
@@ -70,6 +71,28 @@ def _wait_http(url: str, timeout: float, context: Any = None) -> bool:
             pass
         time.sleep(0.1)
     return False
+
+
+def refuse_if_running(root: Path) -> None:
+    """Refuse to start a second network from ``root`` while its ``cluster.json`` is there."""
+    if (root / "cluster.json").exists():
+        raise ConfigError(f"a network already runs from {str(root)!r}; stop it with edgeledger down --dir {root}")
+
+
+def start_center(root: Path, host: str) -> Cluster:
+    """Start the center with a fresh admin token, record it in ``cluster.json``, wait until it answers."""
+    token = secrets.token_hex(16)
+    port = free_port()
+    center = f"http://{host}:{port}"
+    log = root / "center.log"
+    p = _spawn(["center", "--listen", f"{host}:{port}"], log)
+    procs: dict[str, dict[str, object]] = {"center": {"pid": p.pid, "url": center, "role": "center", "log": str(log)}}
+    cluster = Cluster(root=root, center=center, token=token, processes=procs)
+    cluster.save()
+    if not _wait_http(center, 20):
+        p.kill()
+        raise ConfigError(f"the center did not start; see {log}")
+    return cluster
 
 
 def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str = "127.0.0.1",

@@ -11,7 +11,6 @@ LBC; its callback is the source ``orders`` contract's ``confirmed`` entry.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +23,7 @@ from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.contracts import CallLog, ContractCall, StateEntry
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.node.center import make_registration
-from edgeledger.web.cluster import Cluster, _spawn, _wait_http, free_port
+from edgeledger.web.cluster import Cluster, _spawn, refuse_if_running, start_center
 from edgeledger.web.federation_process import (
     FEDERATION_FILE, ORDERS, STOCK, FederationPlan, deal_federation, load_federation,
 )
@@ -37,20 +36,10 @@ __all__ = ["start_federation", "federation_plan", "wait_federation_ready", "send
 
 def start_federation(plan: FederationPlan, root: Path, host: str = "127.0.0.1") -> Cluster:
     """Deal, start the center, register the client, start every validator and relay process."""
-    if (root / "cluster.json").exists():
-        raise ConfigError(f"a network already runs from {str(root)!r}; stop it with edgeledger down --dir {root}")
+    refuse_if_running(root)
     plan = deal_federation(plan, root)
-    token = secrets.token_hex(16)
-    port = free_port()
-    center = f"http://{host}:{port}"
-    log = root / "center.log"
-    p = _spawn(["center", "--listen", f"{host}:{port}"], log)
-    procs: dict[str, dict[str, object]] = {"center": {"pid": p.pid, "url": center, "role": "center", "log": str(log)}}
-    cluster = Cluster(root=root, center=center, token=token, processes=procs)
-    cluster.save()
-    if not _wait_http(center, 20):
-        p.kill()
-        raise ConfigError(f"the center did not start; see {log}")
+    cluster = start_center(root, host)
+    center, token, procs = cluster.center, cluster.token, cluster.processes
     client_dir = root / plan.client
     client_dir.mkdir(parents=True, exist_ok=True)
     registration = make_registration(_identity(client_dir, "ed25519"), plan.client, "device", "")

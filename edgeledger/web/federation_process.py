@@ -41,7 +41,9 @@ from edgeledger.node.node import Node
 from edgeledger.oracle.enrollment import deal_groups
 from edgeledger.oracle.records import OracleGroup
 from edgeledger.web.api import NodeApi
-from edgeledger.web.node_process import _identity, _json_post, _wait_for_validators, fetch_peers
+from edgeledger.web.node_process import (
+    _identity, _json_post, _wait_for_validators, await_registered, fetch_peers, serve_until_stopped,
+)
 from edgeledger.web.oracle_process import DashboardPlan, install_dashboard
 
 __all__ = ["ChainSpec", "FederationPlan", "plan_federation", "deal_federation", "load_federation",
@@ -154,14 +156,8 @@ async def _geneses(session: aiohttp.ClientSession, opts: FederationNodeOptions, 
             out[chain_id] = decode(path.read_bytes(), Genesis)
             continue
         roles = plan.chain_members(chain_id)
-        while True:
-            peers = {p.node_id: p for p in (await fetch_peers(session, opts.center)).peers}
-            missing = [n for n in roles if n not in peers]
-            if not missing:
-                break
-            if time.monotonic() > deadline:
-                raise ConfigError(f"genesis of {chain_id}: {missing[:5]} never registered with the center")
-            await asyncio.sleep(0.1)
+        peers = await await_registered(session, opts.center, list(roles), deadline, 0.1, lambda missing, c=chain_id: (
+            f"genesis of {c}: {missing[:5]} never registered with the center"))
         out[chain_id] = Genesis(chain_id=chain_id, validators=plan.chain(chain_id).validators, identities=[
             Identity(node_id=n, role=r, scheme=peers[n].scheme, public_key=peers[n].public_key)
             for n, r in roles.items()])
@@ -279,15 +275,4 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
             driver.submit_local(host.start(time.time()))
             if opts.node_id == plan.chain(chain_ids[0]).validators[0]:
                 tasks.append(asyncio.get_running_loop().create_task(_operate(plan, host, key, driver)))
-        waiters = [asyncio.ensure_future(api.shutdown.wait())]
-        if stop is not None:
-            waiters.append(asyncio.ensure_future(stop.wait()))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks + waiters:
-                t.cancel()
-            await driver.close()
-            await runner.cleanup()
-            for n in nodes:
-                n.store.close()
+        await serve_until_stopped(api, stop, driver, runner, [n.store for n in nodes], tasks)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.http import HttpDriver
-from edgeledger.node.center import PeerList, make_registration
+from edgeledger.node.center import PeerEntry, PeerList, make_registration
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
@@ -44,7 +45,7 @@ from edgeledger.web.observe import install_observe
 from edgeledger.web.tls import client_context, server_context
 from edgeledger.web.observe_sources import LiveSource
 
-__all__ = ["NodeOptions", "run_node"]
+__all__ = ["NodeOptions", "await_registered", "run_node", "serve_until_stopped"]
 
 log = logging.getLogger("edgeledger.node")
 
@@ -105,20 +106,30 @@ async def fetch_peers(session: aiohttp.ClientSession, center: str) -> PeerList:
         return decode(await resp.read(), PeerList)
 
 
+async def await_registered(session: aiohttp.ClientSession, center: str, members: list[str], deadline: float,
+                           interval: float, error: Callable[[list[str]], str]) -> dict[str, PeerEntry]:
+    """Poll the center's peer list until every one of ``members`` registered; return the list by node id.
+
+    Past ``deadline`` (monotonic) it raises ``ConfigError(error(missing))``.
+    """
+    while True:
+        peers = {p.node_id: p for p in (await fetch_peers(session, center)).peers}
+        missing = [n for n in members if n not in peers]
+        if not missing:
+            return peers
+        if time.monotonic() > deadline:
+            raise ConfigError(error(missing))
+        await asyncio.sleep(interval)
+
+
 async def _genesis(session: aiohttp.ClientSession, opts: NodeOptions, plan: Topology) -> Genesis:
     path = opts.data_dir / "genesis.bin"
     if path.exists():
         return decode(path.read_bytes(), Genesis)
     deadline = time.monotonic() + opts.genesis_timeout_s
     members = [n for n in plan.roles if n != "center"]
-    while True:
-        peers = {p.node_id: p for p in (await fetch_peers(session, opts.center)).peers}
-        missing = [n for n in members if n not in peers]
-        if not missing:
-            break
-        if time.monotonic() > deadline:
-            raise ConfigError(f"genesis: {len(missing)} members never registered with the center: {missing[:5]}")
-        await asyncio.sleep(0.2)
+    peers = await await_registered(session, opts.center, members, deadline, 0.2, lambda missing: (
+        f"genesis: {len(missing)} members never registered with the center: {missing[:5]}"))
     keys = {n: (peers[n].scheme, peers[n].public_key) for n in members}
     keys["center"] = ("ed25519", bytes(32))  # the center signs nothing on chain
     genesis = make_genesis(plan, keys)
@@ -235,15 +246,21 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
         log.info("%s (%s) serving on %s, height %d", node_id, opts.role, address, node.store.height)
         await _wait_for_validators(session, driver, plan.validators)
         driver.submit_local(node.start(time.time()))
-        waiters = [asyncio.ensure_future(api.shutdown.wait())]
-        if stop is not None:
-            waiters.append(asyncio.ensure_future(stop.wait()))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-            refresher.cancel()
-            await driver.close()
-            await runner.cleanup()
-            node.store.close()
+        await serve_until_stopped(api, stop, driver, runner, [node.store], [refresher])
+
+
+async def serve_until_stopped(api: NodeApi, stop: asyncio.Event | None, driver: HttpDriver, runner: web.AppRunner,
+                              stores: list[ChainStore], tasks: list[asyncio.Task[None]]) -> None:
+    """Serve until an admin shuts the node down or ``stop`` is set; then cancel ``tasks`` and close everything."""
+    waiters = [asyncio.ensure_future(api.shutdown.wait())]
+    if stop is not None:
+        waiters.append(asyncio.ensure_future(stop.wait()))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in [*waiters, *tasks]:
+            t.cancel()
+        await driver.close()
+        await runner.cleanup()
+        for store in stores:
+            store.close()

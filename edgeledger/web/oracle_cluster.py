@@ -10,7 +10,6 @@ The client helpers below talk to the running network over HTTP only.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeledger.errors import ConfigError, EdgeLedgerError
-from edgeledger.web.cluster import Cluster, _spawn, _wait_http, free_port
+from edgeledger.web.cluster import Cluster, _spawn, refuse_if_running, start_center
 from edgeledger.web.oracle_plan import PLAN_FILE, OracleNetworkPlan, deal_oracle_network
 
 __all__ = ["await_addresses", "start_oracle_network", "wait_oracle_ready", "file_oracle_request", "oracle_requests",
@@ -27,20 +26,10 @@ __all__ = ["await_addresses", "start_oracle_network", "wait_oracle_ready", "file
 
 def start_oracle_network(plan: OracleNetworkPlan, root: Path, host: str = "127.0.0.1") -> Cluster:
     """Deal the groups, start the center and every member; return once each registered its address."""
-    if (root / "cluster.json").exists():
-        raise ConfigError(f"a network already runs from {str(root)!r}; stop it with edgeledger down --dir {root}")
+    refuse_if_running(root)
     plan = deal_oracle_network(plan, root)
-    token = secrets.token_hex(16)
-    center_port = free_port()
-    center = f"http://{host}:{center_port}"
-    log = root / "center.log"
-    p = _spawn(["center", "--listen", f"{host}:{center_port}"], log)
-    procs: dict[str, dict[str, object]] = {"center": {"pid": p.pid, "url": center, "role": "center", "log": str(log)}}
-    cluster = Cluster(root=root, center=center, token=token, processes=procs)
-    cluster.save()
-    if not _wait_http(center, 20):
-        p.kill()
-        raise ConfigError(f"the center did not start; see {log}")
+    cluster = start_center(root, host)
+    center, token, procs = cluster.center, cluster.token, cluster.processes
     for node_id in plan.members:
         log = root / f"{node_id}.log"
         p = _spawn(["oracle", "node", "--id", node_id, "--plan", str(root / PLAN_FILE), "--center", center,

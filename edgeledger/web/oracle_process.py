@@ -34,7 +34,9 @@ from edgeledger.node.node import Node
 from edgeledger.web.api import NodeApi
 from edgeledger.web.observe import install_observe
 from edgeledger.web.observe_sources import LiveSource
-from edgeledger.web.node_process import _identity, _json_post, _wait_for_validators, fetch_peers
+from edgeledger.web.node_process import (
+    _identity, _json_post, _wait_for_validators, await_registered, fetch_peers, serve_until_stopped,
+)
 from edgeledger.web.oracle_plan import OracleNetworkPlan, load_plan
 from edgeledger.web.oracle_roles import OracleRole, role_for
 
@@ -88,14 +90,8 @@ async def _genesis(session: aiohttp.ClientSession, opts: OracleNodeOptions, plan
     if path.exists():
         return decode(path.read_bytes(), Genesis)
     deadline = time.monotonic() + opts.genesis_timeout_s
-    while True:
-        peers = {p.node_id: p for p in (await fetch_peers(session, opts.center)).peers}
-        missing = [n for n in plan.members if n not in peers]
-        if not missing:
-            break
-        if time.monotonic() > deadline:
-            raise ConfigError(f"genesis: {len(missing)} members never registered with the center: {missing[:5]}")
-        await asyncio.sleep(0.1)
+    peers = await await_registered(session, opts.center, plan.members, deadline, 0.1, lambda missing: (
+        f"genesis: {len(missing)} members never registered with the center: {missing[:5]}"))
     genesis = Genesis(chain_id=plan.chain_id, validators=plan.validators, identities=[
         Identity(node_id=n, role=plan.role_of(n), scheme=peers[n].scheme, public_key=peers[n].public_key)
         for n in plan.members])
@@ -168,15 +164,4 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
         await _wait_for_validators(session, driver, plan.validators)
         driver.submit_local(node.start(time.time()))
         setup = asyncio.get_running_loop().create_task(_setup(role))
-        waiters = [asyncio.ensure_future(api.shutdown.wait())]
-        if stop is not None:
-            waiters.append(asyncio.ensure_future(stop.wait()))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-            setup.cancel()
-            await driver.close()
-            await runner.cleanup()
-            node.store.close()
+        await serve_until_stopped(api, stop, driver, runner, [node.store], [setup])
