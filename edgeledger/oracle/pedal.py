@@ -189,33 +189,19 @@ class PedalCore:
 
     def on_call(self, sender: str, call: ObservationCall, now: float) -> list[Effect]:
         """A master asks for this node's observation: follow it when its certificate is valid."""
-        if sender != call.master or sender not in self.vrf_keys:
-            return [Rejected(sender, "oracle.call", "call for observations not sent by the master it names")]
-        state = self.requests.get(call.request_id)
-        if state is None:  # the request is not committed here yet: keep the call for when it is
-            _hold(self.early_calls, call.request_id, sender, call, self.EARLY_REQUESTS)
-            return []
-        group = self._group_of(sender)
-        if group is None or group.group_id != call.group_id or self.node_id not in group.members:
-            return [Rejected(sender, "oracle.call", "call for a group that is not the master's or not this node's")]
-        if not self._certified(state.request.term, sender, call.election):
-            return [Rejected(sender, "oracle.call", "caller's election certificate is not valid for the term")]
+        admitted = self._from_master(sender, call, "oracle.call", self.early_calls)
+        if isinstance(admitted, list):
+            return admitted
+        state, _ = admitted
         if sender != state.master and sender not in state.followed:
             state.followed.append(sender)  # at most one entry per registered node
         return self._progress_own(state, now)
 
     def on_proposal(self, sender: str, proposal: ResultProposal, now: float) -> list[Effect]:
-        if sender != proposal.master or sender not in self.vrf_keys:
-            return [Rejected(sender, "oracle.proposal", "proposal not sent by the master it names")]
-        state = self.requests.get(proposal.request_id)
-        if state is None:  # the request is not committed here yet: keep the proposal for when it is
-            _hold(self.early_proposals, proposal.request_id, sender, proposal, self.EARLY_REQUESTS)
-            return []
-        group = self._group_of(sender)
-        if group is None or proposal.group_id != group.group_id or self.node_id not in group.members:
-            return [Rejected(sender, "oracle.proposal", "proposal for a group that is not the master's or not ours")]
-        if not self._certified(state.request.term, sender, proposal.election):
-            return [Rejected(sender, "oracle.proposal", "proposal from a node that is not an elected master")]
+        admitted = self._from_master(sender, proposal, "oracle.proposal", self.early_proposals)
+        if isinstance(admitted, list):
+            return admitted
+        state, group = admitted
         seen = {o.node_id for o in proposal.observations}
         valid = len(seen) == len(proposal.observations) and all(
             o.node_id in group.members and o.request_id == proposal.request_id and
@@ -306,6 +292,26 @@ class PedalCore:
     def _group_of(self, master: str) -> OracleGroup | None:
         """A master's working group: the first registered group (by id) that contains it."""
         return next((g for g in self.groups if master in g.members), None)
+
+    def _from_master(self, sender: str, msg: ObservationCall | ResultProposal, kind: str,
+                     early: dict[str, dict[str, Any]]) -> tuple[_RequestState, OracleGroup] | list[Effect]:
+        """The checks a master's call or proposal passes before a member serves it: sent by the
+        master it names, for that master's group (ours), under a valid election certificate.
+        Returns ``(request state, group)``, or the effects to return (a rejection, or nothing
+        when the request is not committed here yet and the message is held for it)."""
+        if sender != msg.master or sender not in self.vrf_keys:
+            return [Rejected(sender, kind, "message not sent by the master it names")]
+        state = self.requests.get(msg.request_id)
+        if state is None:  # the request is not committed here yet: keep the message for when it is
+            _hold(early, msg.request_id, sender, msg, self.EARLY_REQUESTS)
+            return []
+        group = self._group_of(sender)
+        if group is None or group.group_id != msg.group_id or self.node_id not in group.members:
+            return [Rejected(sender, kind, "for a group that is not the master's or not this node's")]
+        if not self._certified(state.request.term, sender, msg.election):
+            return [Rejected(sender, kind, "sender is not an elected master: its election certificate is not "
+                                           "valid for the term")]
+        return state, group
 
     def _certified(self, term: int, master: str, election: list[ElectionProof]) -> bool:
         """Whether ``election`` proves ``master`` elected for ``term`` by the proxy's own rule."""

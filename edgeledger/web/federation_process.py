@@ -18,7 +18,6 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from edgeledger.web.api import NodeApi
 from edgeledger.web.node_process import (
     _identity, _json_post, _wait_for_validators, await_registered, fetch_peers, serve_until_stopped,
 )
-from edgeledger.web.oracle_process import DashboardPlan, install_dashboard
+from edgeledger.web.oracle_process import DashboardPlan, PlanProcessOptions, install_dashboard
 
 __all__ = ["ChainSpec", "FederationPlan", "plan_federation", "deal_federation", "load_federation",
            "FederationNodeOptions", "run_federation_node", "FEDERATION_FILE", "STOCK", "ORDERS", "INITIAL_STOCK"]
@@ -133,16 +132,7 @@ def load_federation(path: Path) -> FederationPlan:
         raise ConfigError(f"federation plan {str(path)!r} cannot be read: {exc}") from None
 
 
-@dataclass
-class FederationNodeOptions:
-    node_id: str
-    plan_file: Path
-    center: str
-    data_dir: Path
-    host: str
-    port: int
-    admin_token: str | None = None
-    genesis_timeout_s: float = 60.0
+FederationNodeOptions = PlanProcessOptions
 
 
 async def _geneses(session: aiohttp.ClientSession, opts: FederationNodeOptions, plan: FederationPlan,

@@ -40,7 +40,7 @@ from edgeledger.web.node_process import (
 from edgeledger.web.oracle_plan import OracleNetworkPlan, load_plan
 from edgeledger.web.oracle_roles import OracleRole, role_for
 
-__all__ = ["OracleNodeOptions", "run_oracle_node", "DashboardPlan", "install_dashboard"]
+__all__ = ["PlanProcessOptions", "OracleNodeOptions", "run_oracle_node", "DashboardPlan", "install_dashboard"]
 
 log = logging.getLogger("edgeledger.oracle")
 
@@ -65,7 +65,9 @@ def install_dashboard(app: web.Application, api: NodeApi) -> None:
 
 
 @dataclass
-class OracleNodeOptions:
+class PlanProcessOptions:
+    """How to start one process of a plan-driven network (an oracle network or a federation)."""
+
     node_id: str
     plan_file: Path
     center: str
@@ -74,6 +76,9 @@ class OracleNodeOptions:
     port: int
     admin_token: str | None = None
     genesis_timeout_s: float = 60.0
+
+
+OracleNodeOptions = PlanProcessOptions
 
 
 async def _register(session: aiohttp.ClientSession, opts: OracleNodeOptions, key: PrivateKey, role: str,
