@@ -58,6 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--per-round", type=int, default=None, help="clients trained per round (default 10; 4 with --quick)")
     p.add_argument("--epochs", type=int, default=None, help="local epochs (default 5; 1 with --quick)")
     p.add_argument("--batch-size", type=int, default=10, help="local minibatch size (default 10)")
+    p.add_argument("--model", default="mnist_cnn", help="registered model to train (default mnist_cnn, the issue's workload; pedal_mnist_cnn is Pedal's Table I CNN)")
     p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved timed rounds per executor; the minimum is kept (default 2; 3 with --quick)")
     p.add_argument("--seed", type=int, default=0, help="seed of the partition, the client draw and the model")
@@ -148,12 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     print(
         f"workload: {args.per_round} of {args.clients} clients per round, {args.epochs} epoch(s), "
-        f"batch {args.batch_size}, lr {args.lr}, mnist_cnn, seed {args.seed}"
+        f"batch {args.batch_size}, lr {args.lr}, {args.model}, seed {args.seed}"
         + ("  [--quick: reduced from 10 clients x 5 epochs]" if args.quick else ""),
         flush=True,
     )
     train, _ = load_dataset("mnist", args.data_root)
-    spec = ModelSpec("mnist_cnn", train.input_shape, train.n_classes)
+    spec = ModelSpec(args.model, train.input_shape, train.n_classes)
     model = build_model(spec.name, spec.input_shape, spec.n_classes, seed=args.seed)
     global_params = get_flat_params(model)
     jobs = make_jobs(args, train, global_params)

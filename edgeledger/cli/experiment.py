@@ -36,7 +36,7 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
                    quick: bool = typer.Option(False, help="Reduced size (data, rounds, clients) for CI: minutes."),
                    out: Optional[Path] = typer.Option(None, help="Results folder (default runs/<name>[-quick]-<ts>)."),
                    root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP),
-                   only: Optional[str] = typer.Option(None, help="Run only settings whose label contains this."),
+                   only: Optional[str] = typer.Option(None, help="Run only these settings: '|'-separated labels, each exact or a substring (e.g. \"IID / 30% / pedal|non-IID / 0%\")."),
                    threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
     """Run every setting of an experiment; write per-setting runs, rounds.csv, summary and plots."""
     import torch

@@ -8,6 +8,7 @@ seed gives the same weights bit for bit on one platform; the global torch RNG is
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,19 +137,37 @@ def train_local(
     return TrainResult(n_samples=n, mean_loss=float(loss_sum) / (n * int(epochs)), steps=steps)
 
 
-def evaluate(model: nn.Module, data: Dataset, batch_size: int = 1024) -> tuple[float, float]:
-    """``(accuracy, mean cross-entropy)`` of ``model`` on ``data``, without gradients."""
+def _inference_net(model: nn.Module) -> nn.Module:
+    """``model`` itself, or for a network with 2-d convolutions a channels-last copy of it.
+
+    oneDNN runs NHWC convolutions and pooling without the layout reorders NCHW needs: Pedal's
+    MNIST CNN evaluates 3x faster this way on one thread. A copy, so the training model keeps
+    its layout (training must stay bit-identical across executors)."""
+    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return model
+    return copy.deepcopy(model).to(memory_format=torch.channels_last)
+
+
+def evaluate(model: nn.Module, data: Dataset, batch_size: int = 256) -> tuple[float, float]:
+    """``(accuracy, mean cross-entropy)`` of ``model`` on ``data``, without gradients.
+
+    Convolutional networks run channels-last in batches of ``batch_size`` (256 keeps the
+    activations of a batch in cache; 1024 was 3x slower on Pedal's CNN)."""
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     x, y = _tensors(data)
+    net = _inference_net(model)
+    channels_last = net is not model and x.ndim == 4
     was_training = model.training
-    model.eval()
+    net.eval()
     correct = 0
     loss_sum = 0.0
-    with torch.no_grad():
+    with torch.inference_mode():
         for start in range(0, len(data), int(batch_size)):
             xb, yb = x[start : start + int(batch_size)], y[start : start + int(batch_size)]
-            logits = model(xb)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            logits = net(xb)
             loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
             correct += int((logits.argmax(dim=1) == yb).sum())
     model.train(was_training)

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeledger.errors import EdgeLedgerError
+from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.scenario.experiments import Experiment, Setting
 
-__all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to"]
+__all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to", "select_settings"]
 
 
 @dataclass
@@ -88,15 +88,32 @@ def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
         wall_s=round(time.perf_counter() - t0, 3))
 
 
+def select_settings(settings: list[Setting], only: str | None) -> list[Setting]:
+    """The settings ``only`` names: ``|``-separated label filters, each an exact label
+    (case-insensitive; "IID / 30% / pedal" is not also "non-IID / 30% / pedal") or else a
+    substring of labels ("30%"). Raises when a filter matches nothing."""
+    if only is None:
+        return list(settings)
+    chosen: set[int] = set()
+    for wanted in (w.strip().lower() for w in only.split("|") if w.strip()):
+        exact = [i for i, s in enumerate(settings) if s.label.lower() == wanted]
+        hits = exact or [i for i, s in enumerate(settings) if wanted in s.label.lower()]
+        if not hits:
+            labels = ", ".join(repr(s.label) for s in settings)
+            raise ConfigError(f"no setting matches {wanted!r}; the settings are {labels}")
+        chosen.update(hits)
+    return [s for i, s in enumerate(settings) if i in chosen]
+
+
 def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
                    progress: Callable[[int, int, SettingResult], None] | None = None,
                    only: str | None = None,
                    on_round: Callable[[dict[str, Any]], None] | None = None) -> ExperimentResult:
-    """Run every setting of ``exp`` (those whose label contains ``only``, if given) into ``out_dir``;
+    """Run every setting of ``exp`` (those :func:`select_settings` picks by ``only``) into ``out_dir``;
     ``progress`` hears of each finished setting, ``on_round`` of each round (the runner's progress)."""
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = [s for s in exp.settings() if only is None or only.lower() in s.label.lower()]
+    settings = select_settings(exp.settings(), only)
     results = []
     for i, setting in enumerate(settings):
         r = _run_setting(exp, setting, quick, out_dir, on_round)

@@ -8,7 +8,7 @@ import pytest
 
 from edgeledger.cli import main
 from edgeledger.errors import ConfigError
-from edgeledger.scenario.experiment_run import rounds_to, run_experiment
+from edgeledger.scenario.experiment_run import rounds_to, run_experiment, select_settings
 from edgeledger.scenario.experiments import discover, find_experiment, load_experiment
 
 TINY = """
@@ -128,6 +128,18 @@ def test_same_seed_gives_the_same_experiment_results(tiny_root, tmp_path):
     b = run_experiment(exp, tmp_path / "b", quick=True, only="fedavg")
     assert a.settings[0].head_hash == b.settings[0].head_hash
     assert a.settings[0].accuracy == b.settings[0].accuracy
+
+
+def test_only_picks_exact_labels_before_substrings_and_names_unknown_ones():
+    settings = find_experiment("pedal-random-params").settings()
+    pick = lambda only: [s.label for s in select_settings(settings, only)]  # noqa: E731
+    assert pick("IID / 30% / pedal") == ["IID / 30% / pedal"]  # not also "non-IID / 30% / pedal"
+    assert pick("non-IID / 30%") == ["non-IID / 30% / pedal", "non-IID / 30% / proof_of_learning",
+                                     "non-IID / 30% / fedavg"]
+    assert pick("IID / 0% / fedavg | non-iid / 0% / FEDAVG") == ["IID / 0% / fedavg", "non-IID / 0% / fedavg"]
+    assert len(pick(None)) == 24
+    with pytest.raises(ConfigError, match="no setting matches 'krum'"):
+        select_settings(settings, "krum")
 
 
 def test_rounds_to_target():
