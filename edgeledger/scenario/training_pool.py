@@ -85,18 +85,17 @@ class TrainingPool:
                 s = learner.settings
                 batch.append((h, TrainSpec(params=h.global_params, data=learner.train_data, epochs=s.epochs,
                                            batch_size=s.batch_size, lr=s.lr, seed=h.seed, momentum=s.momentum,
-                                           proximal_mu=s.proximal_mu)))
+                                           proximal_mu=s.proximal_mu, claim_data=learner.test_data)))
             else:  # empty data, or a learner the executors do not know (e.g. an RL agent)
                 h._result = learner.train(h.global_params, h.round, h.seed)
         if batch:
             outputs = self.executor.train_many([spec for _, spec in batch])
             for (h, _), out in zip(batch, outputs):
                 # as SupervisedLearner.train: a device holding public validation data claims its
-                # loss there (proof-of-learning re-executes the claim)
-                learner = h.learner
-                claimed = learner.evaluate(out.params)["loss"] if learner.test_data is not None else None
+                # loss there (proof-of-learning re-executes the claim); the executor computed it
+                # where the job trained
                 h._result = LocalResult(params=out.params, weight=out.n_samples, loss=out.mean_loss,
-                                        claimed_loss=claimed)
+                                        claimed_loss=out.claimed_loss)
         self.flushes += 1
         self.jobs += len(pending)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ from edgeledger.fl.executors import (
 )
 from edgeledger.fl.executors.stacked import compile_stacked
 from edgeledger.fl.models import build_model
-from edgeledger.fl.params import get_flat_params
+from edgeledger.fl.params import get_flat_params, set_flat_params
+from edgeledger.fl.training import evaluate
 
 TOL = 1e-4
 
@@ -156,6 +158,24 @@ def test_process_executor_with_batched_workers_is_within_tolerance(digits: tuple
     with build_executor("process", spec, workers=1, inner="batched") as process:
         got = process.train_many(jobs)
     _assert_close(got, build_executor("sequential", spec).train_many(jobs), TOL)
+
+
+def test_executors_claim_the_validation_loss_where_the_job_trained(digits: tuple[Dataset, Dataset]) -> None:
+    train, test = digits
+    spec, jobs = _jobs(train, "mlp", [30, 26, 30])
+    jobs = [replace(jobs[0], claim_data=test), jobs[1], replace(jobs[2], claim_data=test.subset(np.arange(50)))]
+    model = build_model("mlp", train.input_shape, train.n_classes, seed=0)
+    want = build_executor("sequential", spec).train_many(jobs)
+    assert want[1].claimed_loss is None  # no claim data, no claim
+    for out, data in ((want[0], test), (want[2], test.subset(np.arange(50)))):
+        set_flat_params(model, out.params)
+        assert out.claimed_loss == evaluate(model, data)[1]  # what an inline device claims
+    with build_executor("process", spec, workers=2) as process:
+        pooled = process.train_many(jobs)
+    batched = build_executor("batched", spec).train_many(jobs)
+    assert [o.claimed_loss for o in pooled] == [o.claimed_loss for o in want]
+    assert batched[1].claimed_loss is None
+    assert abs(batched[0].claimed_loss - want[0].claimed_loss) < 1e-4
 
 
 def test_executors_return_nothing_for_no_jobs() -> None:

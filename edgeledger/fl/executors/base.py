@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,12 @@ from torch import nn
 from edgeledger.errors import ConfigError
 from edgeledger.fl.datasets import Dataset
 from edgeledger.fl.models import build_model
+from edgeledger.fl.params import set_flat_params
+from edgeledger.fl.training import evaluate
 from edgeledger.registry import Registry
 
-__all__ = ["ModelSpec", "TrainSpec", "TrainOutput", "Executor", "executors", "build_executor", "keep_heap_warm"]
+__all__ = ["ModelSpec", "TrainSpec", "TrainOutput", "Executor", "executors", "build_executor", "keep_heap_warm",
+           "add_claims"]
 
 
 def keep_heap_warm() -> bool:
@@ -73,6 +76,7 @@ class TrainSpec:
     seed: int
     momentum: float = 0.0
     proximal_mu: float = 0.0
+    claim_data: Dataset | None = None  # proof-of-learning: report the trained model's loss here
 
     def steps(self) -> int:
         """SGD steps this job takes: ``epochs * ceil(n / batch_size)``."""
@@ -87,6 +91,7 @@ class TrainOutput:
     n_samples: int
     mean_loss: float
     steps: int
+    claimed_loss: float | None = None  # mean cross-entropy on the job's ``claim_data``, if any
 
 
 class Executor(ABC):
@@ -113,6 +118,20 @@ class Executor(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def add_claims(module: nn.Module, jobs: list[TrainSpec], outputs: list[TrainOutput]) -> list[TrainOutput]:
+    """``outputs`` with ``claimed_loss`` filled in for the jobs that carry ``claim_data``.
+
+    The claim is :func:`~edgeledger.fl.training.evaluate`'s loss of the trained parameters, as
+    a device that trains inline reports it; computing it where the job trained (a worker
+    process or Ray actor) spreads proof-of-learning's validation passes over the workers."""
+    out = list(outputs)
+    for i, job in enumerate(jobs):
+        if job.claim_data is not None and len(job.claim_data):
+            set_flat_params(module, out[i].params)
+            out[i] = replace(out[i], claimed_loss=float(evaluate(module, job.claim_data)[1]))
+    return out
 
 
 executors: Registry[type[Executor]] = Registry("executor")

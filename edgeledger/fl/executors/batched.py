@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, vmap
 
 from edgeledger.errors import ConfigError
-from edgeledger.fl.executors.base import Executor, ModelSpec, TrainOutput, TrainSpec, executors
+from edgeledger.fl.executors.base import Executor, ModelSpec, TrainOutput, TrainSpec, add_claims, executors
 from edgeledger.fl.executors.sequential import train_one
 from edgeledger.fl.executors.stacked import compile_stacked
 from edgeledger.fl.training import _check_hyper
@@ -99,7 +99,7 @@ class BatchedExecutor(Executor):
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            return self._train_all(jobs)
+            return add_claims(self._module, jobs, self._train_all(jobs))
         finally:
             torch.set_num_threads(previous)
 

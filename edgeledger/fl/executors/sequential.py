@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgeledger.fl.executors.base import Executor, ModelSpec, TrainOutput, TrainSpec, executors
+from edgeledger.fl.executors.base import Executor, ModelSpec, TrainOutput, TrainSpec, add_claims, executors
 from edgeledger.fl.params import get_flat_params, set_flat_params
 from edgeledger.fl.training import train_local
 
@@ -42,4 +42,4 @@ class SequentialExecutor(Executor):
         self._module = model.build()
 
     def train_many(self, jobs: list[TrainSpec]) -> list[TrainOutput]:
-        return [train_one(self._module, job) for job in jobs]
+        return add_claims(self._module, jobs, [train_one(self._module, job) for job in jobs])
