@@ -60,6 +60,16 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
             console.print(f"    round {p['round']}/{p['rounds']}: accuracy {p['accuracy']:.4f}")
 
     result = run_experiment(exp, out_dir, quick=quick, progress=on_setting, only=only, on_round=on_round)
+    _print_summary(result)
+    console.print(f"results: {out_dir} ({result.wall_s:.1f} s)")
+    failed = [r for r in result.settings if r.status == "failed"]
+    if failed:
+        raise EdgeLedgerError(f"{len(failed)} setting(s) failed: " + "; ".join(f"{r.label}: {r.reason}" for r in failed))
+
+
+def _print_summary(result: Any) -> None:
+    """The final-accuracy table of an experiment result (run or merged)."""
+    exp, quick = result.experiment, result.quick
     table = Table(title=f"{exp.name} ({'quick' if quick else 'full'}): final accuracy per setting")
     columns = ["setting", "final accuracy", "final loss", "rounds", "rejected updates"]
     columns += ["rounds to target"] if exp.target_accuracy is not None else []
@@ -74,9 +84,16 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
             row.append(str(r.rounds_to_target) if r.rounds_to_target is not None else f"not in {len(r.rounds)}")
         table.add_row(*row)
     console.print(table)
-    console.print(f"results: {out_dir} ({result.wall_s:.1f} s)")
-    failed = [r for r in result.settings if r.status == "failed"]
-    if failed:
-        raise EdgeLedgerError(f"{len(failed)} setting(s) failed: " + "; ".join(f"{r.label}: {r.reason}" for r in failed))
 
 
+@experiment_app.command("merge")
+def experiment_merge(runs: list[Path] = typer.Argument(..., help="Results folders of runs of parts of one experiment."),
+                     out: Path = typer.Option(..., help="Folder for the merged results."),
+                     root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP)) -> None:
+    """Merge runs of parts of one grid (--only runs, other machines) into one table and plots."""
+    from edgeledger.scenario.experiment_run import merge_runs
+
+    result = merge_runs(runs, out, root)
+    _print_summary(result)
+    n = len(result.experiment.settings())
+    console.print(f"merged {len(result.settings)} of {n} settings from {len(runs)} folder(s): {out}")

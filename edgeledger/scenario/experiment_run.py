@@ -20,7 +20,7 @@ from typing import Any
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.scenario.experiments import Experiment, Setting
 
-__all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to", "select_settings"]
+__all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to", "select_settings", "merge_runs"]
 
 
 @dataclass
@@ -125,6 +125,57 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
     return result
 
 
+def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) -> ExperimentResult:
+    """One experiment result from runs of parts of its grid (``--only`` runs, other machines).
+
+    Each of ``run_dirs`` is a results folder of ``edgeledger experiment run`` (its summary.json
+    and settings/ folders). All must be of one experiment at one size; a setting present in
+    several is taken from the last. ``out_dir`` gets the per-setting folders, rounds.csv, the
+    summary files and the plots, settings in the experiment's grid order."""
+    import shutil
+
+    from edgeledger.scenario.experiments import find_experiment
+
+    if not run_dirs:
+        raise ConfigError("merge needs at least one results folder")
+    exp: Experiment | None = None
+    quick: bool | None = None
+    found: dict[str, tuple[SettingResult, Path]] = {}
+    for run in run_dirs:
+        path = Path(run) / "summary.json"
+        try:
+            meta = json.loads(path.read_text())
+            name, run_quick, curves = str(meta["experiment"]), bool(meta["quick"]), list(meta["curves"])
+        except FileNotFoundError:
+            raise ConfigError(f"{path} not found: not a results folder of `edgeledger experiment run`") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
+        if exp is None:
+            exp, quick = find_experiment(name, root), run_quick
+        elif name != exp.name or run_quick != quick:
+            raise ConfigError(f"{run} holds {name!r} ({'quick' if run_quick else 'full'}); the first folder holds "
+                              f"{exp.name!r} ({'quick' if quick else 'full'}); only runs of one experiment at one size merge")
+        for curve in curves:
+            r = SettingResult(**curve)
+            found[r.label] = (r, Path(run))
+    assert exp is not None and quick is not None
+    order = {s.label: i for i, s in enumerate(exp.settings())}
+    unknown = sorted(set(found) - set(order))
+    if unknown:
+        raise ConfigError(f"settings {unknown} are not in experiment {exp.name!r} as it is defined now")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = []
+    for label in sorted(found, key=order.__getitem__):
+        r, run = found[label]
+        src, dst = run / "settings" / r.slug, out_dir / "settings" / r.slug
+        if src.is_dir() and src.resolve() != dst.resolve():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        settings.append(r)
+    result = ExperimentResult(exp, quick, out_dir, settings, round(sum(r.wall_s for r in settings), 3))
+    write_experiment(result)
+    return result
+
+
 def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:
     row = {"setting": r.label, "status": r.status, "final_accuracy": r.final_accuracy, "final_loss": r.final_loss,
            "rounds": len(r.rounds), "updates_rejected": r.updates_rejected,
@@ -184,3 +235,30 @@ def _plots(result: ExperimentResult, out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / f"{metric}.png")
         plt.close(fig)
+    if len(result.experiment.axes) >= 2 and done:
+        _final_accuracy_bars(result, done, out / "final_accuracy.png", plt)
+
+
+def _final_accuracy_bars(result: ExperimentResult, done: list[SettingResult], path: Path, plt: Any) -> None:
+    """Grouped bars: one group per value of the leading axes, one bar per value of the last axis."""
+    last = [s.label for s in result.experiment.axes[-1]]
+    groups: dict[str, dict[str, float]] = {}
+    for r in done:
+        head, _, tail = r.label.rpartition(" / ")
+        if r.final_accuracy is not None:
+            groups.setdefault(head, {})[tail] = r.final_accuracy
+    width = 0.8 / len(last)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 2), 4.5), dpi=100)
+    for j, bar in enumerate(last):
+        xs = [i for i, g in enumerate(groups) if bar in groups[g]]
+        ax.bar([x - 0.4 + width * (j + 0.5) for x in xs], [groups[g][bar] for g in groups if bar in groups[g]],
+               width, label=bar)
+    ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("final test accuracy")
+    ax.set_title(f"{result.experiment.name} ({'quick' if result.quick else 'full'}): final accuracy")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -8,7 +8,7 @@ import pytest
 
 from edgeledger.cli import main
 from edgeledger.errors import ConfigError
-from edgeledger.scenario.experiment_run import rounds_to, run_experiment, select_settings
+from edgeledger.scenario.experiment_run import merge_runs, rounds_to, run_experiment, select_settings
 from edgeledger.scenario.experiments import discover, find_experiment, load_experiment
 
 TINY = """
@@ -140,6 +140,46 @@ def test_only_picks_exact_labels_before_substrings_and_names_unknown_ones():
     assert len(pick(None)) == 24
     with pytest.raises(ConfigError, match="no setting matches 'krum'"):
         select_settings(settings, "krum")
+
+
+GRID = """
+[experiment]
+name = "grid"
+base = "base.toml"
+set = ["fl.rounds=1"]
+
+[[experiment.axes]]
+name = "partition"
+values = [{ label = "IID", set = ['fl.partition="iid"'] }, { label = "shards", set = ['fl.partition="shards"'] }]
+
+[[experiment.axes]]
+name = "aggregator"
+values = [{ label = "fedavg", set = ['fl.aggregator="fedavg"'] }, { label = "median", set = ['fl.aggregator="median"'] }]
+"""
+
+
+def test_merge_joins_parts_of_a_grid_in_grid_order_with_their_folders(tiny_root, tmp_path, capsys):
+    (tiny_root / "set" / "grid.toml").write_text(GRID)
+    exp = find_experiment("grid", tiny_root)
+    whole = run_experiment(exp, tmp_path / "whole", quick=True)
+    part_b = run_experiment(exp, tmp_path / "b", quick=True, only="shards")  # run out of order
+    part_a = run_experiment(exp, tmp_path / "a", quick=True, only="IID")
+    assert len(part_a.settings) == len(part_b.settings) == 2
+    code, out, _ = cli(capsys, "experiment", "merge", str(tmp_path / "b"), str(tmp_path / "a"),
+                       "--out", str(tmp_path / "merged"), "--dir", str(tiny_root))
+    assert code == 0 and "merged 4 of 4 settings from 2 folder(s)" in out
+    merged = json.loads((tmp_path / "merged" / "summary.json").read_text())
+    assert [r["setting"] for r in merged["settings"]] == [s.label for s in exp.settings()]
+    assert [c["accuracy"] for c in merged["curves"]] == [r.accuracy for r in whole.settings]  # deterministic
+    assert [r["head_hash"] for r in merged["settings"]] == [r.head_hash for r in whole.settings]
+    for name in ("settings/shards-median/metrics.csv", "settings/iid-fedavg/summary.json", "rounds.csv",
+                 "plots/accuracy.png", "plots/final_accuracy.png"):
+        assert (tmp_path / "merged" / name).exists(), name
+    run_experiment(find_experiment("tiny", tiny_root), tmp_path / "other", quick=True, only="fedavg")
+    with pytest.raises(ConfigError, match="only runs of one experiment at one size merge"):
+        merge_runs([tmp_path / "a", tmp_path / "other"], tmp_path / "bad", tiny_root)
+    with pytest.raises(ConfigError, match="not a results folder"):
+        merge_runs([tmp_path / "a", tmp_path / "nothing"], tmp_path / "bad", tiny_root)
 
 
 def test_rounds_to_target():
