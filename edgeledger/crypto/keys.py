@@ -114,6 +114,24 @@ def derive_key(scheme: str, seed: bytes) -> PrivateKey:
     raise ConfigError(f"signature scheme {scheme!r} is unknown; expected one of {', '.join(SCHEMES)}")
 
 
+def public_key_error(scheme: str, public_key: bytes) -> str | None:
+    """Why ``public_key`` is not a public key of ``scheme`` (None when it is one).
+
+    Ed25519 keys are 32 bytes (RFC 8032, 5.1.5); ECDSA keys are SEC1 points on the scheme's
+    curve, compressed (33 bytes) or not (65), checked by decoding them."""
+    if scheme == "ed25519":
+        return None if len(public_key) == 32 else f"an ed25519 public key is 32 bytes, got {len(public_key)}"
+    if scheme in _CURVES:
+        if len(public_key) not in (33, 65):
+            return f"an {scheme} public key is a SEC1 point of 33 (compressed) or 65 bytes, got {len(public_key)}"
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[scheme], public_key)
+        except ValueError:
+            return f"not a point on the {scheme} curve"
+        return None
+    return f"signature scheme {scheme!r} is unknown; expected one of {', '.join(SCHEMES)}"
+
+
 def verify_signature(scheme: str, public_key: bytes, message: bytes, signature: bytes) -> bool:
     """True when ``signature`` over ``message`` verifies under ``public_key``; never raises on bad input."""
     if scheme == "ed25519":

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edgeledger.crypto.keys import SCHEMES
+from edgeledger.crypto.keys import SCHEMES, public_key_error
 from edgeledger.errors import ConfigError
 
 __all__ = ["Scenario", "load_scenario", "read_scenario_file", "parse_scenario", "apply_overrides", "format_validation_error"]
@@ -256,6 +256,11 @@ class Scenario(_Strict):
                     name.startswith("device-") and name[7:].isdigit() and int(name[7:]) < topo.n_devices):
                 raise ValueError(f"consortium.accounts: {name!r} is already a node id of the topology"
                                  f"{' (a standby sealer)' if name in standby else ''}; give the account another name")
+        for name, key in con.public_keys.items():  # hex was checked by ConsortiumConfig
+            problem = public_key_error(topo.signature_scheme, bytes.fromhex(key))
+            if problem is not None:
+                raise ValueError(f"consortium.public_keys.{name}: {problem} (topology.signature_scheme is "
+                                 f"{topo.signature_scheme!r})")
         unknown = [en for en in con.edge_nodes if en not in edges]
         if unknown:
             raise ValueError(f"consortium.edge_nodes: {unknown} are not edge servers of this topology "

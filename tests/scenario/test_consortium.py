@@ -41,12 +41,32 @@ def node_keys(plan):
     ({"accounts": ACCOUNTS, "public_keys": {"nobody": "00"}},
      "consortium.public_keys: 'nobody' is not an account; declare it in consortium.accounts"),
     ({"accounts": ACCOUNTS, "public_keys": {"proxy": "xyz"}}, "consortium.public_keys.proxy: expected a hex public key"),
+    ({"accounts": ACCOUNTS, "public_keys": {"proxy": "00" * 31}},
+     "consortium.public_keys.proxy: an ed25519 public key is 32 bytes, got 31 .topology.signature_scheme is 'ed25519'."),
     ({"acounts": ACCOUNTS}, "consortium.acounts: unknown key"),
 ])
 def test_consortium_errors_are_one_line_naming_the_key(consortium, message):
     with pytest.raises(ConfigError, match=message) as exc:
         scenario(**consortium)
     assert "\n" not in str(exc.value) and str(exc.value).startswith("consortium.")
+
+
+def test_public_keys_must_be_keys_of_the_topologys_signature_scheme():
+    from edgeledger.crypto.keys import derive_key
+
+    def with_scheme(scheme, key):
+        return parse_scenario({**BASE, "topology": {**BASE["topology"], "signature_scheme": scheme},
+                               "consortium": {"accounts": ACCOUNTS, "public_keys": {"proxy": key.hex()}}})
+
+    p256 = derive_key("ecdsa-p256", b"mine").public_key  # 33-byte compressed SEC1 point
+    assert account_public_keys(with_scheme("ecdsa-p256", p256))["proxy"] == ("ecdsa-p256", p256)
+    with pytest.raises(ConfigError, match="ecdsa-p256 public key is a SEC1 point of 33 .compressed. or 65 bytes, got 32"):
+        with_scheme("ecdsa-p256", derive_key("ed25519", b"mine").public_key)
+    off_curve = bytes([2]) + bytes(31) + bytes([7])  # x = 7 is on neither curve (y^2 is a non-residue)
+    with pytest.raises(ConfigError, match="consortium.public_keys.proxy: not a point on the ecdsa-p256 curve"):
+        with_scheme("ecdsa-p256", off_curve)
+    with pytest.raises(ConfigError, match="not a point on the ecdsa-secp256k1 curve"):
+        with_scheme("ecdsa-secp256k1", off_curve)
 
 
 def test_edge_servers_go_to_the_companies_in_turn_unless_mapped():
