@@ -71,8 +71,7 @@ class LedgerState:
         self.kv: dict[str, bytes] = {}
         self.nonces: dict[str, int] = {}  # sender -> highest nonce used
         self.used_nonces: dict[str, set[int]] = {}  # sender -> nonces used within the window below it
-        self.height = 0
-        self.receipts: dict[bytes, Receipt] = {}
+        self.height = 0  # receipts are returned to the caller; a node stores them (ChainStore.put_receipts)
 
     def check(self, tx: Transaction) -> str | None:
         """Why ``tx`` would be rejected now (nonce, kind), or None; changes nothing."""
@@ -105,7 +104,6 @@ class LedgerState:
                 else:
                     self.kv[key] = value
             receipt = Receipt(tx_id=tx.tx_id, height=height, ok=True)
-        self.receipts[tx.tx_id] = receipt
         return receipt
 
     def _use_nonce(self, sender: str, nonce: int) -> None:

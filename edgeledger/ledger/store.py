@@ -13,6 +13,7 @@ from pathlib import Path
 from edgeledger.codec import decode, encode
 from edgeledger.errors import ChainValidationError
 from edgeledger.ledger.block import Block
+from edgeledger.ledger.state import Receipt
 
 __all__ = ["ChainStore"]
 
@@ -27,12 +28,25 @@ CREATE TABLE IF NOT EXISTS transactions (
     height INTEGER NOT NULL,
     position INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS receipts (
+    height INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (height, position)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 
 
 class ChainStore:
-    """Blocks by height and hash, transactions by id; appends are atomic and durable."""
+    """Blocks by height and hash, transactions by id, receipts by (height, position); block
+    appends are atomic and durable.
+
+    Receipts are kept here rather than in the in-memory state so a long-lived node's memory
+    does not grow with every transaction. They are derived data (replaying the blocks
+    recomputes them), so :meth:`put_receipts` is idempotent and a node that crashed between
+    storing a block and its receipts fills them in when it replays at start-up."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
@@ -48,8 +62,9 @@ class ChainStore:
     def height(self) -> int:
         return self._height
 
-    def append(self, block: Block) -> None:
-        """Store ``block`` at the next height in one transaction (durable on return)."""
+    def append(self, block: Block, receipts: list[Receipt] | None = None) -> None:
+        """Store ``block`` at the next height, with its transactions' receipts when given, in one
+        transaction (durable on return)."""
         if block.height != self._height + 1:
             raise ChainValidationError(f"store expects height {self._height + 1}, got {block.height}")
         rows = [(tx.tx_id, block.height, i) for i, tx in enumerate(block.transactions)]
@@ -57,7 +72,32 @@ class ChainStore:
             self._db.execute("BEGIN")
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (block.height, block.hash, encode(block)))
             self._db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?)", rows)
+            if receipts is not None:
+                self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?)",
+                                     self._receipt_rows(block, receipts))
         self._height = block.height
+
+    @staticmethod
+    def _receipt_rows(block: Block, receipts: list[Receipt]) -> list[tuple[int, int, int, str]]:
+        if len(receipts) != len(block.transactions):
+            raise ChainValidationError(f"block {block.height} has {len(block.transactions)} transactions, "
+                                       f"got {len(receipts)} receipts")
+        return [(block.height, i, int(r.ok), r.reason) for i, r in enumerate(receipts)]
+
+    def put_receipts(self, block: Block, receipts: list[Receipt]) -> None:
+        """Record the receipts of stored ``block``'s transactions, in block order; receipts already
+        stored are kept (idempotent: replaying the chain yields the same receipts)."""
+        rows = self._receipt_rows(block, receipts)
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?)", rows)
+
+    def receipts(self, block: Block) -> list[Receipt | None]:
+        """The receipts of ``block``'s transactions in block order (None where none is stored)."""
+        rows = dict(((p, (ok, reason)) for p, ok, reason in self._db.execute(
+            "SELECT position, ok, reason FROM receipts WHERE height = ?", (block.height,))))
+        return [Receipt(tx_id=tx.tx_id, height=block.height, ok=bool(rows[i][0]), reason=rows[i][1])
+                if i in rows else None for i, tx in enumerate(block.transactions)]
 
     def block(self, height: int) -> Block | None:
         if not 0 < height <= self._height:  # also keeps out-of-range integers away from SQLite

@@ -64,7 +64,7 @@ class MarketChain:
                              proposer=self.membership.validators[0], timestamp_ms=h * 1000)
         block = Block(header=header, transactions=list(txs))
         receipts = self.state.apply_block(block)
-        self.store.append(block)
+        self.store.append(block, receipts)
         return receipts
 
     def call(self, sender: str, contract: str, method: str, *args: Any) -> Any:

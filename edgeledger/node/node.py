@@ -84,8 +84,10 @@ class Node:
                                   self.gossip_fanout)
         self.state = LedgerState(self.membership)
         blocks = self.store.blocks()
-        for block in blocks:  # resume from durable storage
-            self.state.apply_block(block)
+        for block in blocks:  # resume from durable storage (receipts a store lacks are filled in)
+            receipts = self.state.apply_block(block)
+            if None in self.store.receipts(block):
+                self.store.put_receipts(block, receipts)
         self._follow_schedule()
         if blocks and self.consensus is not None and hasattr(self.consensus, "resume"):
             self.consensus.resume(blocks)
@@ -258,8 +260,8 @@ class Node:
             raise ChainValidationError(f"{self.node_id}: commit of height {block.height} after {self.store.height}")
         self.finality.verify(block, self.store.head() if self.finality is not CERTIFICATE_FINALITY else None,
                              self.membership)
-        self.store.append(block)  # durable before anyone is told
-        receipts = self.state.apply_block(block)
+        receipts = self.state.apply_block(block)  # in memory; nobody has been told yet
+        self.store.append(block, receipts)  # block and receipts durable before anyone is told
         for listener in self.commit_listeners:
             listener(block, receipts)
         effects: list[Any] = [Metric("chain.height", float(block.height)),

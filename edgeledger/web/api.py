@@ -133,8 +133,7 @@ class NodeApi:
     def _with_receipts(self, block: Block) -> dict[str, Any]:
         """The block as JSON, each transaction with its receipt (valid, or invalid with the reason)."""
         data = block_json(block)
-        for tx, entry in zip(block.transactions, data["transactions"]):
-            receipt = self.node.state.receipts.get(tx.tx_id)
+        for receipt, entry in zip(self.node.store.receipts(block), data["transactions"]):
             entry["receipt"] = {"ok": receipt.ok, "reason": receipt.reason} if receipt else None
         return data
 
@@ -160,7 +159,7 @@ class NodeApi:
             return _error(404, "transaction not committed (yet)")
         block = self.node.store.block(where[0])
         proof = merkle_proof([encode(t) for t in block.transactions], where[1])
-        receipt = self.node.state.receipts.get(tx_id)
+        receipt = self.node.store.receipts(block)[where[1]]
         return web.json_response({"height": where[0], "position": where[1], "block_hash": block.hash.hex(),
                                   "merkle_root": block.header.tx_root.hex(),
                                   "transaction": block_json(block)["transactions"][where[1]],

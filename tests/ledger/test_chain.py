@@ -84,6 +84,38 @@ def test_store_is_durable_across_reopen(tmp_path):
         again.append(blocks[0])
 
 
+def test_store_keeps_receipts_by_position_across_reopen_and_fills_in_missing_ones(tmp_path):
+    keys, membership, blocks = committed_chain(6)
+    state = LedgerState(membership)
+    path = tmp_path / "chain.sqlite"
+    store = ChainStore(path)
+    for b in blocks[:-1]:
+        store.append(b, state.apply_block(b))
+    store.append(blocks[-1])  # e.g. a store written before receipts were kept
+    last = state.apply_block(blocks[-1])
+    first_tx = blocks[0].transactions[0]
+    header = msgspec.structs.replace(blocks[-1].header, height=blocks[-1].height + 1)
+    replay_block = msgspec.structs.replace(blocks[-1], header=header, transactions=[first_tx])
+    replay_receipts = state.apply_block(replay_block)
+    assert not replay_receipts[0].ok  # the copy is refused as a replay
+    store.append(replay_block, replay_receipts)
+    store.close()
+
+    again = ChainStore(path)
+    assert [r.ok for b in blocks[:-1] for r in again.receipts(b)] == [True] * sum(len(b.transactions) for b in blocks[:-1])
+    assert again.receipts(blocks[-1]) == [None] * len(blocks[-1].transactions)
+    again.put_receipts(blocks[-1], last)
+    again.put_receipts(blocks[-1], [msgspec.structs.replace(r, ok=False) for r in last])  # kept: first write wins
+    assert again.receipts(blocks[-1]) == last
+    # the transaction is located at its first (accepted) copy; the later copy has its own receipt
+    where = again.locate_transaction(first_tx.tx_id)
+    assert where == (blocks[0].height, 0) and again.receipts(again.block(where[0]))[0].ok
+    copy = again.receipts(replay_block)[0]
+    assert copy.tx_id == first_tx.tx_id and not copy.ok and "already used" in copy.reason
+    with pytest.raises(ChainValidationError, match="got 0 receipts"):
+        again.put_receipts(blocks[0], [])
+
+
 def test_state_applies_handlers_and_rejects_replays():
     keys, membership, blocks = committed_chain(4)
     state = LedgerState(membership)
