@@ -247,12 +247,19 @@ class Node:
         return effects
 
     def _follow_schedule(self) -> bool:
-        """Read the application's validator schedule from committed state; True when it changed."""
-        if self.validator_schedule is None:
-            return False
-        changed = self.membership.set_schedule(self.validator_schedule(self.state))
-        if changed:
-            self.gossip.validators = self.membership.validators_at(self.store.height + 1)
+        """Read the application's validator schedule from committed state; True when it changed.
+
+        Whenever the set voting on the next height differs from the one gossip knows, gossip
+        takes it, and sealers voted out become push targets: they no longer hear consensus, so
+        they follow the chain like any other follower."""
+        changed = False
+        if self.validator_schedule is not None:
+            changed = self.membership.set_schedule(self.validator_schedule(self.state))
+        current = self.membership.validators_at(self.store.height + 1)
+        if current != self.gossip.validators:
+            self.gossip.validators = current
+            retired = {v for _, vs in self.membership.schedule for v in vs} - set(current)
+            self.gossip.followers += tuple(sorted(retired - set(self.gossip.followers) - {self.node_id}))
         return changed
 
     def _commit(self, block: Block, now: float) -> list[Any]:

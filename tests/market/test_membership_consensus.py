@@ -48,7 +48,7 @@ class Consortium:
             membership = Membership(self.genesis, change_delay=DELAY)  # one per node: it follows its own chain
             replica = PbftReplica(n, self.keys[n], membership, self.g, CONFIG, standby=n not in sealers)
             node = Node(node_id=n, role=roles[n], key=self.keys[n], membership=membership,
-                        store=ChainStore(":memory:"), consensus=replica, followers=tuple(replicas),
+                        store=ChainStore(":memory:"), consensus=replica, followers=tuple(standby),  # as observers_of
                         validator_schedule=validator_schedule)
             self.nodes[n] = node
             self.sim.add_host(node)
@@ -174,6 +174,14 @@ def test_revoked_sealer_stops_voting_and_the_rest_keep_committing(revoked):
         assert b.header.proposer != "c3" and "c3" not in {v.replica for v in b.certificate.votes}
     assert c.nodes["c3"].consensus.votes_at(effective - 1) and not c.nodes["c3"].consensus.votes_at(effective)
     c.assert_identical_and_valid(remaining + ["c3"])  # the revoked node still follows the chain
+
+
+def test_revoked_sealer_keeps_receiving_the_chain_it_no_longer_seals(revoked):
+    c, effective, remaining = revoked
+    # the remaining sealers push committed blocks to the node they retired, as to any follower
+    assert c.nodes["c3"].store.height >= effective + 5, (c.nodes["c3"].store.height, effective)
+    assert all("c3" in c.nodes[n].gossip.followers for n in remaining)
+    assert c.assert_identical_and_valid(remaining + ["c3"]) >= effective + 5
 
 
 def test_revoked_sealer_votes_no_longer_count(revoked):
