@@ -37,6 +37,7 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
                    out: Optional[Path] = typer.Option(None, help="Results folder (default runs/<name>[-quick]-<ts>)."),
                    root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP),
                    only: Optional[str] = typer.Option(None, help="Run only these settings: '|'-separated labels, each exact or a substring (e.g. \"IID / 30% / pedal|non-IID / 0%\")."),
+                   set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a scenario key in every setting, after the setting's own, e.g. --set 'fl.executor=\"process\"' (repeatable; TOML values; recorded in the summary)."),
                    threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
     """Run every setting of an experiment; write per-setting runs, rounds.csv, summary and plots."""
     import torch
@@ -59,7 +60,8 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
         if not quick:
             console.print(f"    round {p['round']}/{p['rounds']}: accuracy {p['accuracy']:.4f}")
 
-    result = run_experiment(exp, out_dir, quick=quick, progress=on_setting, only=only, on_round=on_round)
+    result = run_experiment(exp, out_dir, quick=quick, progress=on_setting, only=only, on_round=on_round,
+                            overrides=tuple(set_ or ()))
     _print_summary(result)
     console.print(f"results: {out_dir} ({result.wall_s:.1f} s)")
     failed = [r for r in result.settings if r.status == "failed"]

@@ -39,6 +39,7 @@ class SettingResult:
     aggregation_failures: int = 0  # rounds whose aggregation raised (the global model stayed put)
     head_hash: str | None = None
     wall_s: float = 0.0
+    overrides: list[str] = field(default_factory=list)  # ``--set`` overrides the run added to the setting
 
 
 @dataclass
@@ -56,11 +57,12 @@ def rounds_to(accuracy: list[float], target: float) -> int | None:
 
 
 def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
-                 on_round: Callable[[dict[str, Any]], None] | None = None) -> SettingResult:
+                 on_round: Callable[[dict[str, Any]], None] | None = None,
+                 overrides: tuple[str, ...] = ()) -> SettingResult:
     from edgeledger.scenario.results import write_results
     from edgeledger.scenario.runner import run_scenario
 
-    scenario = exp.scenario(setting, quick)
+    scenario = exp.scenario(setting, quick, overrides)
     reason = exp.pending_reason(scenario)
     if reason is not None:
         return SettingResult(setting.label, setting.slug, "pending", reason)
@@ -108,15 +110,20 @@ def select_settings(settings: list[Setting], only: str | None) -> list[Setting]:
 def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
                    progress: Callable[[int, int, SettingResult], None] | None = None,
                    only: str | None = None,
-                   on_round: Callable[[dict[str, Any]], None] | None = None) -> ExperimentResult:
+                   on_round: Callable[[dict[str, Any]], None] | None = None,
+                   overrides: tuple[str, ...] = ()) -> ExperimentResult:
     """Run every setting of ``exp`` (those :func:`select_settings` picks by ``only``) into ``out_dir``;
-    ``progress`` hears of each finished setting, ``on_round`` of each round (the runner's progress)."""
+    ``progress`` hears of each finished setting, ``on_round`` of each round (the runner's progress).
+    ``overrides`` (``key=value``) are applied to every setting after its own and recorded with it."""
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = select_settings(exp.settings(), only)
+    if overrides and settings:
+        exp.scenario(settings[0], quick, tuple(overrides))  # a bad override fails now, not after hours
     results = []
     for i, setting in enumerate(settings):
-        r = _run_setting(exp, setting, quick, out_dir, on_round)
+        r = _run_setting(exp, setting, quick, out_dir, on_round, tuple(overrides))
+        r.overrides = list(overrides)
         results.append(r)
         if progress is not None:
             progress(i + 1, len(settings), r)
@@ -180,7 +187,7 @@ def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:
     row = {"setting": r.label, "status": r.status, "final_accuracy": r.final_accuracy, "final_loss": r.final_loss,
            "rounds": len(r.rounds), "updates_rejected": r.updates_rejected,
            "aggregation_failures": r.aggregation_failures, "wall_s": r.wall_s,
-           "head_hash": r.head_hash, "reason": r.reason}
+           "head_hash": r.head_hash, "reason": r.reason, "overrides": " ".join(r.overrides)}
     if exp.target_accuracy is not None:
         row["rounds_to_target"] = r.rounds_to_target
     return row

@@ -78,11 +78,12 @@ class Experiment:
                                tuple(o for s in combo for o in s.quick)))
         return out
 
-    def scenario(self, setting: Setting, quick: bool = False) -> Scenario:
-        """The validated scenario of ``setting`` (named ``<experiment>-<setting slug>``)."""
+    def scenario(self, setting: Setting, quick: bool = False, extra: tuple[str, ...] = ()) -> Scenario:
+        """The validated scenario of ``setting`` (named ``<experiment>-<setting slug>``); ``extra``
+        overrides (``key=value``) go last, e.g. an executor that suits this machine."""
         data = _read_toml(self.base)
         overrides = [*self.common, *(self.quick if quick else ()), *setting.overrides,
-                     *(setting.quick if quick else ())]
+                     *(setting.quick if quick else ()), *extra]
         data = apply_overrides(copy.deepcopy(data), overrides)
         data["name"] = f"{self.name}-{setting.slug}"
         fl = data.setdefault("fl", {})

@@ -182,6 +182,19 @@ def test_merge_joins_parts_of_a_grid_in_grid_order_with_their_folders(tiny_root,
         merge_runs([tmp_path / "a", tmp_path / "nothing"], tmp_path / "bad", tiny_root)
 
 
+def test_set_overrides_every_setting_and_is_recorded(tiny_root, tmp_path, capsys):
+    code, out, _ = cli(capsys, "experiment", "run", "tiny", "--quick", "--dir", str(tiny_root), "--only", "fedavg",
+                       "--out", str(tmp_path / "run"), "--set", "fl.rounds=1", "--set", 'fl.executor="sequential"')
+    assert code == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["settings"][0]["rounds"] == 1  # the experiment's own set says 2
+    assert summary["settings"][0]["overrides"] == 'fl.rounds=1 fl.executor="sequential"'
+    assert summary["curves"][0]["overrides"] == ["fl.rounds=1", 'fl.executor="sequential"']
+    code, _, err = cli(capsys, "experiment", "run", "tiny", "--quick", "--dir", str(tiny_root),
+                       "--out", str(tmp_path / "bad"), "--set", "fl.rouns=1")
+    assert code == 2 and "fl.rouns" in err and not (tmp_path / "bad" / "settings").exists()
+
+
 def test_rounds_to_target():
     assert rounds_to([0.5, 0.96, 0.97, 0.98], 0.97) == 3
     assert rounds_to([0.5, 0.6], 0.97) is None
