@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from edgeledger.cli.base import app, console
-from edgeledger.errors import EdgeLedgerError
+from edgeledger.errors import ConfigError, EdgeLedgerError
 
 experiment_app = typer.Typer(no_args_is_help=True, help="The paper experiments (experiments/*/*.toml): list and run.")
 app.add_typer(experiment_app, name="experiment")
@@ -38,6 +38,7 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
                    root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP),
                    only: Optional[str] = typer.Option(None, help="Run only these settings: '|'-separated labels, each exact or a substring (e.g. \"IID / 30% / pedal|non-IID / 0%\")."),
                    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a scenario key in every setting, after the setting's own, e.g. --set 'fl.executor=\"process\"' (repeatable; TOML values; recorded in the summary)."),
+                   resume: bool = typer.Option(False, help="Keep the settings the --out folder's summary already holds as done (same experiment, size, --set) and run the rest."),
                    threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
     """Run every setting of an experiment; write per-setting runs, rounds.csv, summary and plots."""
     import torch
@@ -48,6 +49,8 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
 
     torch.set_num_threads(threads)
     exp = find_experiment(name, root)
+    if resume and out is None:
+        raise ConfigError("--resume needs --out: the results folder of the run to resume")
     out_dir = out or results_dir_for("runs", exp.name + ("-quick" if quick else ""))
     console.print(f"[bold]experiment[/] [cyan]{exp.name}[/] ({'quick' if quick else 'full'}): {exp.description}")
 
@@ -61,7 +64,7 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
             console.print(f"    round {p['round']}/{p['rounds']}: accuracy {p['accuracy']:.4f}")
 
     result = run_experiment(exp, out_dir, quick=quick, progress=on_setting, only=only, on_round=on_round,
-                            overrides=tuple(set_ or ()))
+                            overrides=tuple(set_ or ()), resume=resume)
     _print_summary(result)
     console.print(f"results: {out_dir} ({result.wall_s:.1f} s)")
     failed = [r for r in result.settings if r.status == "failed"]

@@ -111,25 +111,57 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
                    progress: Callable[[int, int, SettingResult], None] | None = None,
                    only: str | None = None,
                    on_round: Callable[[dict[str, Any]], None] | None = None,
-                   overrides: tuple[str, ...] = ()) -> ExperimentResult:
+                   overrides: tuple[str, ...] = (), resume: bool = False) -> ExperimentResult:
     """Run every setting of ``exp`` (those :func:`select_settings` picks by ``only``) into ``out_dir``;
     ``progress`` hears of each finished setting, ``on_round`` of each round (the runner's progress).
-    ``overrides`` (``key=value``) are applied to every setting after its own and recorded with it."""
+    ``overrides`` (``key=value``) are applied to every setting after its own and recorded with it.
+
+    The summary files are rewritten after every setting, so an interrupted run keeps what it
+    finished; ``resume=True`` takes the settings ``out_dir``'s summary already holds as done
+    (same experiment, size and overrides) instead of running them again."""
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = select_settings(exp.settings(), only)
     if overrides and settings:
         exp.scenario(settings[0], quick, tuple(overrides))  # a bad override fails now, not after hours
+    finished = _finished_settings(exp, out_dir, quick, list(overrides)) if resume else {}
     results = []
     for i, setting in enumerate(settings):
-        r = _run_setting(exp, setting, quick, out_dir, on_round, tuple(overrides))
-        r.overrides = list(overrides)
+        r = finished.get(setting.label)
+        if r is None:
+            r = _run_setting(exp, setting, quick, out_dir, on_round, tuple(overrides))
+            r.overrides = list(overrides)
         results.append(r)
         if progress is not None:
             progress(i + 1, len(settings), r)
+        if i + 1 < len(settings):  # progress on disk; plots once, at the end
+            write_experiment(ExperimentResult(exp, quick, out_dir, list(results), round(time.perf_counter() - t0, 3)),
+                             plots=False)
+    chosen = {s.label for s in settings}
+    if finished:  # settings done earlier but not selected this time stay in the folder's summary
+        order = {s.label: i for i, s in enumerate(exp.settings())}
+        results += [r for label, r in finished.items() if label not in chosen and label in order]
+        results.sort(key=lambda r: order[r.label])
     result = ExperimentResult(exp, quick, out_dir, results, round(time.perf_counter() - t0, 3))
     write_experiment(result)
     return result
+
+
+def _finished_settings(exp: Experiment, out_dir: Path, quick: bool, overrides: list[str]) -> dict[str, SettingResult]:
+    """Done settings of an earlier run into ``out_dir`` (resume), by label; refuses another experiment."""
+    path = out_dir / "summary.json"
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+        name, was_quick, curves = str(meta["experiment"]), bool(meta["quick"]), list(meta["curves"])
+        done = [SettingResult(**c) for c in curves]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"cannot resume from {path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
+    if name != exp.name or was_quick != quick:
+        raise ConfigError(f"cannot resume {exp.name!r} ({'quick' if quick else 'full'}) in {out_dir}: it holds "
+                          f"{name!r} ({'quick' if was_quick else 'full'}); choose another --out")
+    return {r.label: r for r in done if r.status == "done" and r.overrides == overrides}
 
 
 def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) -> ExperimentResult:
@@ -193,8 +225,8 @@ def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:
     return row
 
 
-def write_experiment(result: ExperimentResult) -> None:
-    """rounds.csv, summary.csv, summary.json and the plots of ``result``."""
+def write_experiment(result: ExperimentResult, plots: bool = True) -> None:
+    """rounds.csv, summary.csv, summary.json and (``plots``) the plots of ``result``."""
     exp, out = result.experiment, result.out_dir
     with open(out / "rounds.csv", "w", newline="") as fh:
         w = csv.writer(fh)
@@ -210,8 +242,11 @@ def write_experiment(result: ExperimentResult) -> None:
     meta = {"experiment": exp.name, "description": exp.description, "quick": result.quick,
             "target_accuracy": exp.target_accuracy, "wall_s": result.wall_s, "settings": rows,
             "curves": [asdict(r) for r in result.settings]}
-    (out / "summary.json").write_text(json.dumps(meta, indent=1) + "\n")
-    _plots(result, out / "plots")
+    tmp = out / "summary.json.tmp"  # replaced whole: an interrupted write never leaves half a summary
+    tmp.write_text(json.dumps(meta, indent=1) + "\n")
+    tmp.replace(out / "summary.json")
+    if plots:
+        _plots(result, out / "plots")
 
 
 def _plots(result: ExperimentResult, out: Path) -> None:

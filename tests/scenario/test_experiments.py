@@ -195,6 +195,31 @@ def test_set_overrides_every_setting_and_is_recorded(tiny_root, tmp_path, capsys
     assert code == 2 and "fl.rouns" in err and not (tmp_path / "bad" / "settings").exists()
 
 
+def test_resume_keeps_finished_settings_and_runs_the_rest(tiny_root, tmp_path, capsys):
+    exp = find_experiment("tiny", tiny_root)
+    out = tmp_path / "run"
+    first = run_experiment(exp, out, quick=True, only="fedavg")
+    seen = []
+    again = run_experiment(exp, out, quick=True, resume=True, progress=lambda i, n, r: seen.append(r.wall_s))
+    assert [r.label for r in again.settings] == ["fedavg", "median", "not yet"]
+    assert again.settings[0] == first.settings[0]  # taken from the summary, not run again
+    assert again.settings[1].status == "done" and again.settings[1].head_hash
+    # a resumed subset keeps the earlier settings in the folder's summary
+    third = run_experiment(exp, out, quick=True, resume=True, only="median")
+    assert [r.label for r in third.settings] == ["fedavg", "median"]  # pending ones are not "done"
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["setting"] for r in summary["settings"]] == ["fedavg", "median"]
+    # other overrides are another run: nothing is kept
+    changed = run_experiment(exp, out, quick=True, resume=True, only="fedavg", overrides=("fl.rounds=1",))
+    assert changed.settings[0].rounds == [1]
+    code, _, err = cli(capsys, "experiment", "run", "tiny", "--quick", "--dir", str(tiny_root), "--resume")
+    assert code == 2 and "--resume needs --out" in err
+    (tiny_root / "set" / "grid.toml").write_text(GRID)
+    code, _, err = cli(capsys, "experiment", "run", "grid", "--quick", "--dir", str(tiny_root), "--resume",
+                       "--out", str(out))
+    assert code == 2 and "cannot resume 'grid' (quick)" in err and "holds 'tiny'" in err
+
+
 def test_rounds_to_target():
     assert rounds_to([0.5, 0.96, 0.97, 0.98], 0.97) == 3
     assert rounds_to([0.5, 0.6], 0.97) is None
