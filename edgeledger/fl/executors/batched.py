@@ -174,12 +174,16 @@ class BatchedExecutor(Executor):
         idx = torch.stack([p[0] for p in plans])  # [K, S, B]
         weight = torch.stack([p[1] for p in plans])  # [K, S, B]
         rows = torch.arange(k).unsqueeze(1)  # [K, 1]
-        loss_sum = torch.zeros(k, dtype=torch.float64)
+        step_losses = torch.empty((idx.shape[1], k), dtype=torch.float32)  # [S, K] mean loss per step
+        plain_sgd = anchor is None and momentum <= 0
         for s in range(idx.shape[1]):
             sel = idx[:, s]  # [K, B]
             grads, losses = grad_fn(weights, x[rows, sel], y[rows, sel], weight[:, s])
             with torch.no_grad():
-                loss_sum += losses.double() * weight[:, s].sum(1).double()
+                step_losses[s] = losses
+                if plain_sgd:  # one fused call for every weight tensor
+                    torch._foreach_add_(weights, grads, alpha=-lr)
+                    continue
                 for i, (p, g) in enumerate(zip(weights, grads, strict=True)):
                     if anchor is not None:
                         g = g.add(p - anchor[i], alpha=mu)
@@ -187,6 +191,8 @@ class BatchedExecutor(Executor):
                         buf = buffers[i]
                         g = buffers[i] = g.clone() if buf is None else buf.mul_(momentum).add_(g)
                     p.add_(g, alpha=-lr)
+        # sum over steps of (mean loss x samples in the step), as train_local accumulates it
+        loss_sum = (step_losses.double() * weight.sum(2).double().T).sum(0)  # [K]
         with torch.no_grad():
             if self._program is not None:
                 out = self._program.to_flat([w.detach() for w in weights], k).numpy()  # [K, P]
