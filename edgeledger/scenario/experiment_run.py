@@ -168,9 +168,11 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
     """One experiment result from runs of parts of its grid (``--only`` runs, other machines).
 
     Each of ``run_dirs`` is a results folder of ``edgeledger experiment run`` (its summary.json
-    and settings/ folders). All must be of one experiment at one size; a setting present in
-    several is taken from the last. ``out_dir`` gets the per-setting folders, rounds.csv, the
-    summary files and the plots, settings in the experiment's grid order."""
+    and settings/ folders), or a folder of setting runs without that summary (an interrupted
+    run's ``settings/`` parents, or one ``settings/<slug>`` folder): those are read from their
+    metrics.csv. All must be of one experiment at one size; a setting present in several is
+    taken from the last. ``out_dir`` gets the per-setting folders, rounds.csv, the summary
+    files and the plots, settings in the experiment's grid order."""
     import shutil
 
     from edgeledger.scenario.experiments import find_experiment
@@ -180,23 +182,40 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
     exp: Experiment | None = None
     quick: bool | None = None
     found: dict[str, tuple[SettingResult, Path]] = {}
-    for run in run_dirs:
-        path = Path(run) / "summary.json"
-        try:
-            meta = json.loads(path.read_text())
-            name, run_quick, curves = str(meta["experiment"]), bool(meta["quick"]), list(meta["curves"])
-        except FileNotFoundError:
-            raise ConfigError(f"{path} not found: not a results folder of `edgeledger experiment run`") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
+
+    def adopt(name: str, run_quick: bool, where: Path) -> None:
+        nonlocal exp, quick
         if exp is None:
             exp, quick = find_experiment(name, root), run_quick
         elif name != exp.name or run_quick != quick:
-            raise ConfigError(f"{run} holds {name!r} ({'quick' if run_quick else 'full'}); the first folder holds "
+            raise ConfigError(f"{where} holds {name!r} ({'quick' if run_quick else 'full'}); the first folder holds "
                               f"{exp.name!r} ({'quick' if quick else 'full'}); only runs of one experiment at one size merge")
-        for curve in curves:
-            r = SettingResult(**curve)
-            found[r.label] = (r, Path(run))
+
+    for run in map(Path, run_dirs):
+        path = run / "summary.json"
+        try:
+            meta = json.loads(path.read_text())
+        except FileNotFoundError:
+            meta = None
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not an experiment summary ({exc})") from None
+        if meta is not None and "experiment" in meta:
+            try:
+                name, run_quick, curves = str(meta["experiment"]), bool(meta["quick"]), list(meta["curves"])
+                results = [SettingResult(**c) for c in curves]
+            except (KeyError, TypeError) as exc:
+                raise ConfigError(f"{path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
+            adopt(name, run_quick, run)
+            found.update((r.label, (r, run)) for r in results)
+            continue
+        folders = [run] if meta is not None else sorted(p for p in (run / "settings").glob("*") if p.is_dir())
+        if not folders:
+            raise ConfigError(f"{path} not found and {run / 'settings'} holds no setting runs: "
+                              "not a results folder of `edgeledger experiment run`")
+        for folder in folders:
+            name, sizes, r = _setting_from_run(folder, root)
+            adopt(name, quick if quick in sizes else sizes[0], folder)  # a grid without quick overrides: either
+            found[r.label] = (r, folder.parent.parent)
     assert exp is not None and quick is not None
     order = {s.label: i for i, s in enumerate(exp.settings())}
     unknown = sorted(set(found) - set(order))
@@ -213,6 +232,41 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
     result = ExperimentResult(exp, quick, out_dir, settings, round(sum(r.wall_s for r in settings), 3))
     write_experiment(result)
     return result
+
+
+def _setting_from_run(folder: Path, root: Path | None) -> tuple[str, list[bool], SettingResult]:
+    """(experiment name, the sizes (quick?) its scenario matches, result) of one setting's
+    scenario run folder (``settings/<slug>``)."""
+    from edgeledger.scenario.experiments import discover
+    from edgeledger.scenario.schema import load_scenario
+
+    summary = json.loads((folder / "summary.json").read_text())
+    run_name = str(summary.get("name", ""))
+    for exp in discover(root):
+        for setting in exp.settings():
+            if f"{exp.name}-{setting.slug}" != run_name:
+                continue
+            stored = load_scenario(folder / "scenario.toml")
+            shape = lambda sc: (sc.fl.dataset, sc.fl.model, sc.fl.rounds, sc.topology.n_devices)  # noqa: E731
+            sizes = [q for q in (False, True) if shape(exp.scenario(setting, q)) == shape(stored)]
+            if not sizes:
+                raise ConfigError(f"{folder}: its scenario matches neither the full nor the quick size of "
+                                  f"{exp.name!r} / {setting.label!r} as defined now")
+            series: dict[str, dict[int, float]] = {"fl.accuracy": {}, "fl.loss": {}}
+            with open(folder / "metrics.csv", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    if row["metric"] in series and row["node"] == "cloud":
+                        series[row["metric"]][int(row["round"])] = float(row["value"])
+            rounds = sorted(series["fl.accuracy"])
+            acc = [series["fl.accuracy"][r] for r in rounds]
+            loss = [series["fl.loss"].get(r, float("nan")) for r in rounds]
+            return exp.name, sizes, SettingResult(
+                setting.label, setting.slug, "done", rounds=rounds, accuracy=acc, loss=loss,
+                final_accuracy=acc[-1] if acc else None, final_loss=loss[-1] if loss else None,
+                rounds_to_target=rounds_to(acc, exp.target_accuracy) if exp.target_accuracy is not None else None,
+                updates_rejected=int(summary.get("updates_rejected", 0)), head_hash=summary.get("head_hash"),
+                wall_s=float(summary.get("wall_time_s", 0.0)))
+    raise ConfigError(f"{folder}: run {run_name!r} is no setting of a known experiment")
 
 
 def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:

@@ -175,6 +175,12 @@ def test_merge_joins_parts_of_a_grid_in_grid_order_with_their_folders(tiny_root,
     for name in ("settings/shards-median/metrics.csv", "settings/iid-fedavg/summary.json", "rounds.csv",
                  "plots/accuracy.png", "plots/final_accuracy.png"):
         assert (tmp_path / "merged" / name).exists(), name
+    # an interrupted run left only its setting folders: they are read from their metrics
+    (tmp_path / "b" / "summary.json").unlink()
+    again = merge_runs([tmp_path / "a", tmp_path / "b" / "settings" / "shards-fedavg", tmp_path / "b"],
+                       tmp_path / "merged2", tiny_root)
+    assert [(r.label, r.accuracy, r.loss, r.head_hash) for r in again.settings] == [
+        (r.label, r.accuracy, r.loss, r.head_hash) for r in whole.settings]
     run_experiment(find_experiment("tiny", tiny_root), tmp_path / "other", quick=True, only="fedavg")
     with pytest.raises(ConfigError, match="only runs of one experiment at one size merge"):
         merge_runs([tmp_path / "a", tmp_path / "other"], tmp_path / "bad", tiny_root)
