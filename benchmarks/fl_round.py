@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     best = min((k for k in times if k != "plain_loop"), key=times.__getitem__)
     summary = {
         "workload": {"clients": args.clients, "per_round": args.per_round, "epochs": args.epochs,
-                     "batch_size": args.batch_size, "lr": args.lr, "quick": args.quick},
+                     "batch_size": args.batch_size, "lr": args.lr, "model": args.model, "quick": args.quick},
         "round_gflop": round(round_flop / 1e9, 2),
         "matmul_gflops_1thread": round(gf1, 1),
         "matmul_gflops_2threads": round(gf2, 1),
