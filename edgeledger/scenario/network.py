@@ -156,7 +156,8 @@ def _device_core(node: Node, plan: Topology, scenario: Scenario, kind: str | Non
                       attack=build_attack(kind, **attack_cfg.params) if attack_cfg and kind else None,
                       attack_from_round=attack_cfg.start_round if attack_cfg else 1,
                       verify_downloads=scenario.fl.verify_downloads, finality=node.finality,
-                      seal=_payload_seal(scenario, node))
+                      seal=_payload_seal(scenario, node),
+                      fallback="cloud" if scenario.fl.download_fallback and scenario.fl.verify_downloads else None)
 
 
 def attach_fl_services(node: Node, plan: Topology, data: FLData | None,

@@ -110,6 +110,8 @@ class FLConfig(_Strict):
     compute_s_per_sample: float = Field(0.0005, ge=0, description="modelled device training time per sample-epoch")
     verify_uploads: bool = Field(True, description="check device signatures and update digests (upload defense)")
     verify_downloads: bool = Field(True, description="devices check the global model against the chain")
+    download_fallback: bool = Field(False, description="a device that refuses its edge's copy of the global model "
+                                    "asks the aggregator directly (once per round) instead of sitting the round out")
     task: Literal["classification", "offloading"] = Field(
         "classification", description="what devices learn: a data set's classifier, or the offloading DQN of [offload]")
     executor: Literal["inline", "sequential", "batched", "process", "ray"] = Field(

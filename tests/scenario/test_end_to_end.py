@@ -75,6 +75,32 @@ def test_download_tampering_edge_is_caught_by_the_on_chain_digest():
     assert exposed.summary["downloads_rejected"] == 0
 
 
+def test_download_fallback_fetches_a_refused_model_from_the_aggregator():
+    sets = ("fl.rounds=2", "attacks=[{kind=\"download_tamper\", nodes=[\"edge-0\"]}]")
+    refused = run_scenario(demo(*sets))
+    fallback = run_scenario(demo(*sets, "fl.download_fallback=true"))
+    assert fallback.summary["downloads_rejected"] == 2 * 4  # the edge's copies are still refused ...
+    fetched = [m for m in fallback.metrics if m.metric == "fl.model_fetched_directly"]
+    assert len(fetched) == 2 * 4 and {m.round for m in fetched} == {1, 2}  # ... and fetched from the cloud
+    accepted = lambda run: sum(m.value for m in run.metrics if m.metric == "fl.updates_accepted")  # noqa: E731
+    assert accepted(fallback) == 2 * 12 and accepted(refused) == 2 * 8  # edge-0's 4 devices take part
+    clean = run_scenario(demo("fl.rounds=2", "attacks=[]"))
+    assert fallback.network.aggregator.history == clean.network.aggregator.history  # the attack cost nothing
+    # the aggregator answers participants of the open round, once each
+    from edgeledger.fl.round.events import FetchModel
+
+    agg = fallback.network.aggregator
+    rnd = agg.current
+    outsider = "edge-1"  # the demo's 12 devices all take part in every round
+    agg.fetched = set()
+    first = agg.on_fetch(rnd.participants[0], FetchModel(round=rnd.number), 0.0)
+    assert first[0].to == rnd.participants[0] and first[0].message is agg.announcement
+    again = agg.on_fetch(rnd.participants[0], FetchModel(round=rnd.number), 0.0)
+    assert "already fetched" in again[0].reason
+    assert "not a participant" in agg.on_fetch(outsider, FetchModel(round=rnd.number), 0.0)[0].reason
+    assert "is not the open round" in agg.on_fetch(rnd.participants[1], FetchModel(round=rnd.number + 5), 0.0)[0].reason
+
+
 def test_forged_upload_signature_is_rejected():
     from edgeledger.fl.round.events import UpdateUpload
 

@@ -37,6 +37,7 @@ from edgeledger.fl.round.events import (
     KIND_CLOSE,
     KIND_OPEN,
     KIND_UPDATE,
+    FetchModel,
     ModelAnnouncement,
     RoundClose,
     RoundOpen,
@@ -109,6 +110,8 @@ class AggregatorCore:
         self.global_params = learner.initial_params()
         self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
         self.current: _Round | None = None
+        self.announcement: ModelAnnouncement | None = None  # the current round's, for direct fetches
+        self.fetched: set[str] = set()  # participants that fetched the current round's model directly
         self.completed = 0
         self.done = False
         self.history: list[dict[str, float]] = []
@@ -152,6 +155,7 @@ class AggregatorCore:
                     seal=block.seal,
                 )
                 self.current.opened_at = now
+                self.announcement, self.fetched = announcement, set()
                 effects += [
                     Broadcast(tuple(self.edges), announcement),
                     SetTimer(DEADLINE_TIMER, self.settings.round_timeout_s),
@@ -165,6 +169,20 @@ class AggregatorCore:
                 else:
                     effects.append(self._open(body.round + 1))
         return effects
+
+    def on_fetch(self, sender: str, msg: FetchModel, now: float) -> list[Effect]:
+        """A participant whose edge delivered a model that failed verification asks us directly:
+        send it the round's announcement, once per participant and round."""
+        rnd = self.current
+        if rnd is None or self.announcement is None or msg.round != rnd.number:
+            return [Rejected(sender, "fl.fetch-model", f"round {msg.round} is not the open round "
+                             f"({rnd.number if rnd else 'none'})")]
+        if sender not in rnd.participants:
+            return [Rejected(sender, "fl.fetch-model", f"{sender!r} is not a participant of round {rnd.number}")]
+        if sender in self.fetched:
+            return [Rejected(sender, "fl.fetch-model", f"{sender!r} already fetched round {rnd.number}'s model")]
+        self.fetched.add(sender)
+        return [Send(sender, self.announcement), Metric("fl.model_fetched_directly", 1.0, rnd.number)]
 
     def on_upload(self, sender: str, msg: UpdateUpload, now: float) -> list[Effect]:
         rnd = self.current
@@ -296,8 +314,11 @@ class DeviceCore:
         verify_downloads: bool = True,
         finality: Finality = CERTIFICATE_FINALITY,
         seal: Callable[[bytes], bytes] | None = None,
+        fallback: str | None = None,
     ) -> None:
         self.node_id, self.key, self.membership, self.edge = node_id, key, membership, edge
+        self.fallback = fallback  # the aggregator: asked directly when the edge's copy fails verification
+        self.fetching: set[int] = set()  # rounds already asked for
         self.seal = seal  # end-to-end: seal the update blob to the aggregator's key
         self.seed, self.attack, self.attack_from_round = seed, attack, attack_from_round
         self.verify_downloads, self.finality = verify_downloads, finality
@@ -309,7 +330,8 @@ class DeviceCore:
             body = verify_announcement(msg, self.membership, check_digest=self.verify_downloads,
                                        finality=self.finality)
         except EdgeLedgerError as exc:
-            return [Rejected(sender, "fl.announce", str(exc)), Metric("fl.download_rejected", 1.0)]
+            return [Rejected(sender, "fl.announce", str(exc)), Metric("fl.download_rejected", 1.0),
+                    *self._fetch_directly(sender, msg)]
         if body.round <= self.last_round or self.node_id not in body.participants:
             return []
         try:
@@ -318,6 +340,7 @@ class DeviceCore:
             return [
                 Rejected(sender, "fl.announce", str(exc)),
                 Metric("fl.download_rejected", 1.0, body.round),
+                *self._fetch_directly(sender, msg),
             ]
         self.last_round = body.round
         return [
@@ -325,6 +348,20 @@ class DeviceCore:
                 "fl.train", TrainJob(body.round, params, derive_seed(self.seed, self.node_id, body.round))
             )
         ]
+
+    def _fetch_directly(self, sender: str, msg: ModelAnnouncement) -> list[Effect]:
+        """With a fallback, ask the aggregator itself for a round whose copy from the edge was
+        refused: once per round, and never about a copy the aggregator itself sent."""
+        if self.fallback is None or sender == self.fallback:
+            return []
+        try:  # unverified: only picks the round to ask for (the answer is verified in full)
+            number = decode(msg.open_tx.payload, RoundOpen).round
+        except EdgeLedgerError:
+            return []
+        if number <= self.last_round or number in self.fetching:
+            return []
+        self.fetching.add(number)
+        return [Send(self.fallback, FetchModel(round=number))]
 
     def on_trained(self, job: TrainJob, result: LocalResult, now: float) -> list[Effect]:
         params = result.params

@@ -19,6 +19,7 @@ __all__ = [
     "RoundClose",
     "ModelAnnouncement",
     "UpdateUpload",
+    "FetchModel",
     "FL_MESSAGES",
     "KIND_OPEN",
     "KIND_UPDATE",
@@ -89,4 +90,11 @@ class RelayAnnouncement(Record, tag="fl.relay-announce"):
     announcement: ModelAnnouncement
 
 
-FL_MESSAGES = (ModelAnnouncement, UpdateUpload, RelayUpload, RelayAnnouncement)
+class FetchModel(Record, tag="fl.fetch-model"):
+    """A participant asks the aggregator directly for round ``round``'s announcement, after the
+    copy its edge delivered failed verification (``fl.download_fallback``)."""
+
+    round: int
+
+
+FL_MESSAGES = (ModelAnnouncement, UpdateUpload, RelayUpload, RelayAnnouncement, FetchModel)

@@ -7,7 +7,7 @@ from typing import Any
 from edgeledger.effects import Effect, Rejected, Send
 from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.round.core import DEADLINE_TIMER, AggregatorCore, DeviceCore, EdgeRelay, TrainJob
-from edgeledger.fl.round.events import ModelAnnouncement, RelayAnnouncement, RelayUpload, UpdateUpload
+from edgeledger.fl.round.events import FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload, UpdateUpload
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
 from edgeledger.node.service import Service
@@ -16,7 +16,7 @@ __all__ = ["AggregatorService", "DeviceService", "EdgeService"]
 
 
 class AggregatorService(Service):
-    message_types = (UpdateUpload,)
+    message_types = (UpdateUpload, FetchModel)
     timer_prefix = DEADLINE_TIMER
 
     def __init__(self, core: AggregatorCore) -> None:
@@ -26,6 +26,8 @@ class AggregatorService(Service):
         return self.core.start(now)
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
+        if isinstance(message, FetchModel):
+            return self.core.on_fetch(sender, message, now)
         return self.core.on_upload(sender, message, now)
 
     def on_timer(self, name: str, now: float) -> list[Effect]:
@@ -49,7 +51,8 @@ def _next_edge(edges: list[str], avoid: str) -> str | None:
 
 
 class DeviceService(Service):
-    """A device: accepts announcements from its edge only; trains with its learner.
+    """A device: accepts announcements from its edge (and, with a download fallback, from the
+    aggregator it asked directly); trains with its learner.
 
     With a ``trainer`` (the simulator's training pool: ``submit(learner, params, round, seed)``
     returning a handle with ``result()``), :meth:`execute` only queues the job and the result
@@ -64,7 +67,7 @@ class DeviceService(Service):
         self.trainer = trainer
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
-        if sender != self.core.edge:
+        if sender != self.core.edge and (self.core.fallback is None or sender != self.core.fallback):
             return [Rejected(sender, "fl.announce", f"{sender!r} is not the edge of {self.core.node_id!r}")]
         return self.core.on_announcement(sender, message, now)
 
