@@ -150,18 +150,32 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
 def _finished_settings(exp: Experiment, out_dir: Path, quick: bool, overrides: list[str]) -> dict[str, SettingResult]:
     """Done settings of an earlier run into ``out_dir`` (resume), by label; refuses another experiment."""
     path = out_dir / "summary.json"
-    if not path.exists():
+    meta = _load_json(path)
+    if meta is None:
         return {}
-    try:
-        meta = json.loads(path.read_text())
-        name, was_quick, curves = str(meta["experiment"]), bool(meta["quick"]), list(meta["curves"])
-        done = [SettingResult(**c) for c in curves]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"cannot resume from {path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
+    name, was_quick, done = _read_summary(path, meta)
     if name != exp.name or was_quick != quick:
         raise ConfigError(f"cannot resume {exp.name!r} ({'quick' if quick else 'full'}) in {out_dir}: it holds "
                           f"{name!r} ({'quick' if was_quick else 'full'}); choose another --out")
     return {r.label: r for r in done if r.status == "done" and r.overrides == overrides}
+
+
+def _load_json(path: Path) -> Any:
+    """The parsed JSON file at ``path``, or None when there is none; malformed is a ConfigError."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not JSON ({exc})") from None
+
+
+def _read_summary(path: Path, meta: Any) -> tuple[str, bool, list[SettingResult]]:
+    """(experiment, quick, setting results) of an experiment summary.json's parsed ``meta``."""
+    try:
+        return str(meta["experiment"]), bool(meta["quick"]), [SettingResult(**c) for c in meta["curves"]]
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
 
 
 def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) -> ExperimentResult:
@@ -193,18 +207,9 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
 
     for run in map(Path, run_dirs):
         path = run / "summary.json"
-        try:
-            meta = json.loads(path.read_text())
-        except FileNotFoundError:
-            meta = None
-        except ValueError as exc:
-            raise ConfigError(f"{path}: not an experiment summary ({exc})") from None
+        meta = _load_json(path)
         if meta is not None and "experiment" in meta:
-            try:
-                name, run_quick, curves = str(meta["experiment"]), bool(meta["quick"]), list(meta["curves"])
-                results = [SettingResult(**c) for c in curves]
-            except (KeyError, TypeError) as exc:
-                raise ConfigError(f"{path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
+            name, run_quick, results = _read_summary(path, meta)
             adopt(name, run_quick, run)
             found.update((r.label, (r, run)) for r in results)
             continue
