@@ -299,6 +299,9 @@ class AggregatorCore:
         return effects
 
 
+MAX_PENDING_FETCHES = 4  # rounds a device asks the aggregator about before one of them opens for it
+
+
 class DeviceCore:
     """An IoT device: verifies the announced global model, trains, signs and uploads."""
 
@@ -358,8 +361,9 @@ class DeviceCore:
             number = decode(msg.open_tx.payload, RoundOpen).round
         except EdgeLedgerError:
             return []
-        if number <= self.last_round or number in self.fetching:
-            return []
+        self.fetching = {n for n in self.fetching if n > self.last_round}
+        if number <= self.last_round or number in self.fetching or len(self.fetching) >= MAX_PENDING_FETCHES:
+            return []  # bounded: a lying edge cannot make us ask about every round number
         self.fetching.add(number)
         return [Send(self.fallback, FetchModel(round=number))]
 
