@@ -285,7 +285,7 @@ def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:
 
 
 def write_experiment(result: ExperimentResult, plots: bool = True) -> None:
-    """rounds.csv, summary.csv, summary.json and (``plots``) the plots of ``result``."""
+    """rounds.csv, summary.csv, summary.json, summary.md and (``plots``) the plots of ``result``."""
     exp, out = result.experiment, result.out_dir
     with open(out / "rounds.csv", "w", newline="") as fh:
         w = csv.writer(fh)
@@ -304,8 +304,47 @@ def write_experiment(result: ExperimentResult, plots: bool = True) -> None:
     tmp = out / "summary.json.tmp"  # replaced whole: an interrupted write never leaves half a summary
     tmp.write_text(json.dumps(meta, indent=1) + "\n")
     tmp.replace(out / "summary.json")
+    (out / "summary.md").write_text(markdown_table(result))
     if plots:
         _plots(result, out / "plots")
+
+
+def markdown_table(result: ExperimentResult) -> str:
+    """Final accuracy per setting as a Markdown table, ready for a paper or a README.
+
+    Grids of two or more axes are pivoted: one row per value of the leading axes, one column
+    per value of the last; a cell is the final accuracy, the status of a setting that did not
+    finish, or "—" for one not run. One-axis grids list setting, accuracy, loss, rounds and
+    rejected updates (and rounds to the target, when the experiment has one)."""
+    exp = result.experiment
+    title = f"{exp.name} ({'quick' if result.quick else 'full'}): final test accuracy"
+    by_label = {r.label: r for r in result.settings}
+
+    def cell(r: SettingResult | None) -> str:
+        if r is None:
+            return "—"
+        return f"{r.final_accuracy:.4f}" if r.status == "done" and r.final_accuracy is not None else r.status
+
+    if len(exp.axes) >= 2:
+        last = [s.label for s in exp.axes[-1]]
+        heads = list(dict.fromkeys(s.label.rpartition(" / ")[0] for s in exp.settings()))
+        names = " / ".join(exp.axis_names[:-1]) or "setting"
+        lines = [f"| {names} | " + " | ".join(last) + " |", "|" + " --- |" * (len(last) + 1)]
+        lines += [f"| {h} | " + " | ".join(cell(by_label.get(f"{h} / {b}")) for b in last) + " |" for h in heads]
+    else:
+        target = exp.target_accuracy is not None
+        lines = ["| setting | final accuracy | final loss | rounds | rejected updates |" + (" rounds to target |" if target else ""),
+                 "|" + " --- |" * (5 + target)]
+        for s in exp.settings():
+            r = by_label.get(s.label)
+            done = r is not None and r.status == "done"
+            row = [s.label, cell(r), f"{r.final_loss:.4f}" if done and r.final_loss is not None else "—",
+                   str(len(r.rounds)) if done else "—", str(r.updates_rejected) if done else "—"]
+            if target:
+                row.append((str(r.rounds_to_target) if r.rounds_to_target is not None else f"not in {len(r.rounds)}")
+                           if done else "—")
+            lines.append("| " + " | ".join(row) + " |")
+    return f"{title}\n\n" + "\n".join(lines) + "\n"
 
 
 def _plots(result: ExperimentResult, out: Path) -> None:

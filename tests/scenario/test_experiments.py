@@ -119,6 +119,10 @@ def test_run_writes_every_setting_a_combined_table_and_plots(tiny_root, tmp_path
     assert [r["setting"] for r in rows] == ["fedavg", "fedavg", "median", "median"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["quick"] is True and "rounds_to_target" in summary["settings"][0]
+    md = (out / "summary.md").read_text()
+    assert "| setting | final accuracy | final loss | rounds | rejected updates | rounds to target |" in md
+    assert f"| fedavg | {done[0].final_accuracy:.4f} | {done[0].final_loss:.4f} | 2 | 0 |" in md
+    assert "| not yet | pending | — | — | — | — |" in md
     assert "no_such_rule" in summary["settings"][2]["reason"]
 
 
@@ -175,6 +179,13 @@ def test_merge_joins_parts_of_a_grid_in_grid_order_with_their_folders(tiny_root,
     for name in ("settings/shards-median/metrics.csv", "settings/iid-fedavg/summary.json", "rounds.csv",
                  "plots/accuracy.png", "plots/final_accuracy.png"):
         assert (tmp_path / "merged" / name).exists(), name
+    md = (tmp_path / "merged" / "summary.md").read_text().splitlines()
+    acc = {r.label: f"{r.final_accuracy:.4f}" for r in whole.settings}
+    assert md[0] == "grid (quick): final test accuracy"
+    assert md[2:] == ["| partition | fedavg | median |", "| --- | --- | --- |",
+                      f"| IID | {acc['IID / fedavg']} | {acc['IID / median']} |",
+                      f"| shards | {acc['shards / fedavg']} | {acc['shards / median']} |"]
+    assert "| IID | — | — |" in (tmp_path / "b" / "summary.md").read_text()  # b ran the shards row only
     # an interrupted run left only its setting folders: they are read from their metrics
     (tmp_path / "b" / "summary.json").unlink()
     again = merge_runs([tmp_path / "a", tmp_path / "b" / "settings" / "shards-fedavg", tmp_path / "b"],
