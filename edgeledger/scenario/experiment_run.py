@@ -388,7 +388,7 @@ def _final_accuracy_bars(result: ExperimentResult, done: list[SettingResult], pa
         if r.final_accuracy is not None:
             groups.setdefault(head, {})[tail] = r.final_accuracy
     width = 0.8 / len(last)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 2), 4.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 2) + 1.8, 4.5), dpi=100)
     for j, bar in enumerate(last):
         xs = [i for i, g in enumerate(groups) if bar in groups[g]]
         ax.bar([x - 0.4 + width * (j + 0.5) for x in xs], [groups[g][bar] for g in groups if bar in groups[g]],
@@ -398,7 +398,7 @@ def _final_accuracy_bars(result: ExperimentResult, done: list[SettingResult], pa
     ax.set_ylabel("final test accuracy")
     ax.set_title(f"{result.experiment.name} ({'quick' if result.quick else 'full'}): final accuracy")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the bars, not over them
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
