@@ -206,6 +206,8 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
                               f"{exp.name!r} ({'quick' if quick else 'full'}); only runs of one experiment at one size merge")
 
     for run in map(Path, run_dirs):
+        if not run.is_dir():
+            raise ConfigError(f"{run} is not a folder: name results folders of `edgeledger experiment run`")
         path = run / "summary.json"
         meta = _load_json(path)
         if meta is not None and "experiment" in meta:

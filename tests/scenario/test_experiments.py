@@ -195,6 +195,8 @@ def test_merge_joins_parts_of_a_grid_in_grid_order_with_their_folders(tiny_root,
     run_experiment(find_experiment("tiny", tiny_root), tmp_path / "other", quick=True, only="fedavg")
     with pytest.raises(ConfigError, match="only runs of one experiment at one size merge"):
         merge_runs([tmp_path / "a", tmp_path / "other"], tmp_path / "bad", tiny_root)
+    with pytest.raises(ConfigError, match="is not a folder"):
+        merge_runs([tmp_path / "a" / "summary.csv"], tmp_path / "bad", tiny_root)
     with pytest.raises(ConfigError, match="not a results folder"):
         merge_runs([tmp_path / "a", tmp_path / "nothing"], tmp_path / "bad", tiny_root)
 
