@@ -207,7 +207,8 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
 
     for run in map(Path, run_dirs):
         if not run.is_dir():
-            raise ConfigError(f"{run} is not a folder: name results folders of `edgeledger experiment run`")
+            raise ConfigError(f"{run} {'is not a folder' if run.exists() else 'does not exist'}: "
+                              "name results folders of `edgeledger experiment run`")
         path = run / "summary.json"
         meta = _load_json(path)
         if meta is not None and "experiment" in meta:

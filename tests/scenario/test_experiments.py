@@ -197,8 +197,11 @@ def test_merge_joins_parts_of_a_grid_in_grid_order_with_their_folders(tiny_root,
         merge_runs([tmp_path / "a", tmp_path / "other"], tmp_path / "bad", tiny_root)
     with pytest.raises(ConfigError, match="is not a folder"):
         merge_runs([tmp_path / "a" / "summary.csv"], tmp_path / "bad", tiny_root)
-    with pytest.raises(ConfigError, match="not a results folder"):
+    with pytest.raises(ConfigError, match="nothing does not exist"):
         merge_runs([tmp_path / "a", tmp_path / "nothing"], tmp_path / "bad", tiny_root)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="not a results folder"):
+        merge_runs([tmp_path / "a", tmp_path / "empty"], tmp_path / "bad", tiny_root)
 
 
 def test_set_overrides_every_setting_and_is_recorded(tiny_root, tmp_path, capsys):
