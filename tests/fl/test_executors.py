@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pickle
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from edgeledger.fl.executors import (
     build_executor,
     executors,
 )
+from edgeledger.fl.executors.process import SharedArena, unpack
 from edgeledger.fl.executors.stacked import compile_stacked
 from edgeledger.fl.models import build_model
 from edgeledger.fl.params import get_flat_params, set_flat_params
@@ -151,6 +153,37 @@ def test_process_executor_matches_sequential_and_reuses_its_pool(digits: tuple[D
     for g, w in zip(first, want, strict=True):
         assert np.array_equal(g.params, w.params) and g.mean_loss == w.mean_loss
     assert np.array_equal(second[0].params, want[0].params)
+
+
+def test_shared_arena_round_trips_jobs_copying_each_large_array_once(digits: tuple[Dataset, Dataset]) -> None:
+    _, jobs = _jobs(digits[0], "mlp", [300, 200, 12])
+    arena = SharedArena()
+    try:
+        payloads = arena.pack([jobs[:2], jobs[2:]])
+        # arrays of 4 KiB and more (the clients' samples, the shared start, once) sit in the arena;
+        # only smaller ones (labels, the 12-sample client's samples) travel in the pickles
+        small = [a.nbytes for j in jobs for a in (j.data.x, j.data.y) if a.nbytes < 4096]
+        inline = sum(small)
+        assert len(small) == 4 and inline < 8000  # of 177 KB of arrays
+        assert arena.name is not None and sum(len(p) for p in payloads) < inline + 2048
+        first, second = unpack(payloads[0], arena.name), unpack(payloads[1], arena.name)
+        for got, want in zip(first + second, jobs, strict=True):
+            assert np.array_equal(got.data.x, want.data.x) and np.array_equal(got.data.y, want.data.y)
+            assert np.array_equal(got.params, want.params) and got.seed == want.seed
+        assert np.shares_memory(first[0].params, first[1].params)  # one copy of the global model
+        name = arena.name
+        del first, second
+        again = arena.pack([jobs[2:]])  # fits: the block is reused
+        assert arena.name == name and unpack(again[0], name)[0].data.n_classes == 10
+        train = digits[0]
+        four = Dataset(np.concatenate([train.x] * 4), np.concatenate([train.y] * 4), train.n_classes, "x4")
+        payload = arena.pack([[replace(jobs[0], data=four)]])[0]  # 1.5 MB does not fit: a new block
+        assert arena.name != name and np.array_equal(unpack(payload, arena.name)[0].data.x, four.x)
+        with pytest.raises(pickle.UnpicklingError, match="arena"):
+            unpack(payload, None)
+    finally:
+        arena.close()
+    assert arena.name is None
 
 
 def test_process_executor_with_batched_workers_is_within_tolerance(digits: tuple[Dataset, Dataset]) -> None:
