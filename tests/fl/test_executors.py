@@ -134,6 +134,41 @@ def test_stacked_program_runs_padded_strided_grouped_convs_like_sequential(digit
     _assert_close(batched.train_many(jobs), build_executor("sequential", spec).train_many(jobs), TOL)
 
 
+@models.register("test_every_layer_mlp")
+def _build_every_layer_mlp(input_shape: tuple[int, ...], n_classes: int) -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ELU(), nn.Linear(16, 12), nn.SiLU(),
+                         nn.Linear(12, n_classes, bias=False))
+
+
+@pytest.mark.parametrize(("model", "input_shape"), [("mnist_cnn", (1, 28, 28)), ("test_padded_cnn", (1, 8, 8)),
+                                                    ("test_every_layer_mlp", (64,)), ("mlp", (64,))])
+def test_stacked_backward_pass_equals_autograd(model: str, input_shape: tuple[int, ...]) -> None:
+    # The program's hand-written backward (ATen kernels for conv / max-pool / ReLU, GEMMs for
+    # Linear, a one-layer autograd graph for other activations) against autograd through forward.
+    k, b = 3, 7
+    gen = torch.Generator().manual_seed(0)
+    module = build_model(model, input_shape, 10, seed=1)
+    program = compile_stacked(module, input_shape)
+    assert program is not None
+    starts = torch.stack([torch.from_numpy(get_flat_params(build_model(model, input_shape, 10, seed=s)))
+                          for s in range(k)])
+    xb = torch.randn((k, b, *input_shape), generator=gen)
+    yb = torch.randint(0, 10, (k, b), generator=gen)
+    wb = torch.ones(k, b)
+    wb[1, 4:] = 0  # a short batch: padding rows weigh nothing
+    weights = [w.requires_grad_() for w in program.to_internal(starts)]
+    logits = program.forward(weights, xb)
+    ce = torch.nn.functional.cross_entropy(logits.reshape(k * b, 10), yb.reshape(-1), reduction="none")
+    want_losses = (ce.view(k, b) * wb).sum(1) / wb.sum(1)
+    want = torch.autograd.grad(want_losses.sum(), weights)
+    got, losses = program.grads([w.detach() for w in weights], xb, yb, wb)
+    assert len(got) == len(want) and not losses.requires_grad
+    assert torch.allclose(losses, want_losses.detach(), atol=1e-6)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape and torch.allclose(g, w, atol=1e-6, rtol=1e-5)
+    assert float(want[0].abs().max()) > 1e-3  # the gradients are not trivially zero
+
+
 def test_stacked_program_declines_layers_it_cannot_run() -> None:
     assert compile_stacked(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1)), (1, 8, 8)) is None  # ends in images
     assert compile_stacked(nn.Sequential(nn.Conv2d(1, 4, 3, padding="same")), (1, 8, 8)) is None

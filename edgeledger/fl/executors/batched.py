@@ -137,15 +137,9 @@ class BatchedExecutor(Executor):
         return [grads[name] for name in self._shapes], losses
 
     def _stacked_grads(self, weights: list[torch.Tensor], xb, yb, wb):  # noqa: ANN001, ANN202
-        """Per-client gradients and losses of the stacked program; ``wb [K, B]`` masks padding."""
-        for w in weights:
-            w.grad = None
-        logits = self._program.forward(weights, xb)  # [K, B, C]
-        k, b, c = logits.shape
-        ce = F.cross_entropy(logits.reshape(k * b, c), yb.reshape(-1), reduction="none").view(k, b)
-        losses = (ce * wb).sum(1) / wb.sum(1)  # [K]: each client's own mean loss
-        losses.sum().backward()  # d(sum_k loss_k)/d(w_k) = d(loss_k)/d(w_k)
-        return [w.grad for w in weights], losses.detach()
+        """Per-client gradients and losses of the stacked program (its own backward pass);
+        ``wb [K, B]`` masks padding."""
+        return self._program.grads(weights, xb, yb, wb)
 
     def _train_group(self, jobs: list[TrainSpec]) -> list[TrainOutput]:
         """Every job here has the same step count, batch size, epochs and hyper-parameters."""
@@ -154,7 +148,7 @@ class BatchedExecutor(Executor):
         bsz = int(first.batch_size)
         flat = self._stacked_flat(jobs)
         if self._program is not None:
-            weights = [w.requires_grad_() for w in self._program.to_internal(flat)]
+            weights = self._program.to_internal(flat)
             grad_fn = self._stacked_grads
         else:
             weights = [

