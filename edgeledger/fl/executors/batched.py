@@ -3,10 +3,12 @@
 Each client keeps its own parameters (a leading K axis on every tensor) and its own
 minibatch order, drawn exactly as :func:`~edgeledger.fl.training.train_local` draws it
 (``torch.randperm`` per epoch from ``torch.Generator().manual_seed(seed)``). The
-per-client gradient comes from ``torch.func.vmap(grad(loss))`` over
-``functional_call`` (the "model ensembling" recipe of torch.func), so per-step Python and
-dispatch overhead is paid once for the K clients, and the result equals sequential training
-up to float rounding.
+per-client gradient comes from the stacked program of
+:mod:`~edgeledger.fl.executors.stacked` (one grouped network, its own backward pass) where
+the model allows it, else from ``torch.func.vmap(grad(loss))`` over ``functional_call``
+(the "model ensembling" recipe of torch.func); either way per-step Python and dispatch
+overhead is paid once for the K clients, and the result equals sequential training up to
+float rounding.
 
 Clients are grouped by step count (``epochs * ceil(n / batch_size)``) and hyper-parameters;
 inside a group a client whose batch is short (the last batch of an epoch when sizes differ)
