@@ -221,6 +221,26 @@ def test_shared_arena_round_trips_jobs_copying_each_large_array_once(digits: tup
     assert arena.name is None
 
 
+def test_process_executor_falls_back_to_pickles_when_shared_memory_is_full(
+    digits: tuple[Dataset, Dataset], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container's /dev/shm can be 64 MB; writing past its end would kill the caller (SIGBUS).
+    import edgeledger.fl.executors.process as process_module
+
+    spec, jobs = _jobs(digits[0], "mlp", [30, 26])
+    monkeypatch.setattr(process_module, "_shm_free_bytes", lambda: 20 << 20)  # 4 MB after the reserve
+    arena = SharedArena()
+    assert arena.pack([jobs])[0] and arena.name is not None  # 20 KB fits
+    big = Dataset(np.zeros((20_000, 64), np.float32), np.zeros(20_000, np.int64), 10, "5MB")
+    payload = arena.pack([[replace(jobs[0], data=big)]])[0]  # 5 MB does not: a plain pickle
+    assert arena.name is None and unpack(payload, None)[0].data.x.shape == (20_000, 64)
+    with build_executor("process", spec, workers=1) as process:
+        process._arena = arena
+        got = process.train_many([replace(jobs[0], data=big.subset(np.arange(40))), *jobs])
+    want = build_executor("sequential", spec).train_many(jobs[:1])[0]
+    assert len(got) == 3 and np.array_equal(got[1].params, want.params)
+
+
 def test_process_executor_with_batched_workers_is_within_tolerance(digits: tuple[Dataset, Dataset]) -> None:
     spec, jobs = _jobs(digits[0], "mlp", [30, 30, 30, 22])
     with build_executor("process", spec, workers=1, inner="batched") as process:

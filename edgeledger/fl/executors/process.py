@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor, wait
 from multiprocessing import shared_memory
@@ -87,17 +88,26 @@ class SharedArena:
             buffer = io.BytesIO()
             _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
             payloads.append(buffer.getvalue())
-        if arrays:
-            block = self._reserve(size)
-            for arr in arrays:
-                offset = places[id(arr)][0]
-                np.ndarray(arr.shape, arr.dtype, buffer=block, offset=offset)[...] = arr
+        if not arrays:
+            return payloads
+        block = self._reserve(size)
+        if block is None:  # no room in shared memory: plain pickles (name is None for this round)
+            return [pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) for obj in objects]
+        for arr in arrays:
+            offset = places[id(arr)][0]
+            np.ndarray(arr.shape, arr.dtype, buffer=block, offset=offset)[...] = arr
         return payloads
 
-    def _reserve(self, size: int) -> memoryview:
+    def _reserve(self, size: int) -> memoryview | None:
+        """The block, grown to hold ``size`` bytes; ``None`` (and no block) when the shared-memory
+        file system cannot hold it (a container's 64 MB ``/dev/shm``: writing past its end
+        would kill this process with SIGBUS)."""
         if self._shm is None or self._shm.size < size:
             self.close()
-            self._shm = shared_memory.SharedMemory(create=True, size=max(size + size // 4, 1 << 20))
+            room = _shm_free_bytes() - (16 << 20)  # leave some for everyone else
+            if size > room:
+                return None
+            self._shm = shared_memory.SharedMemory(create=True, size=min(max(size + size // 4, 1 << 20), room))
         return self._shm.buf
 
     def close(self) -> None:
@@ -106,6 +116,15 @@ class SharedArena:
             self._shm.close()
             self._shm.unlink()
             self._shm = None
+
+
+def _shm_free_bytes() -> int:
+    """Free bytes where ``SharedMemory`` blocks live (``/dev/shm`` on Linux); unbounded elsewhere."""
+    try:
+        stats = os.statvfs("/dev/shm")
+    except OSError:
+        return 1 << 62
+    return stats.f_bavail * stats.f_frsize
 
 
 def unpack(payload: bytes, arena: str | None) -> Any:
