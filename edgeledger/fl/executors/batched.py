@@ -138,11 +138,6 @@ class BatchedExecutor(Executor):
         grads, losses = self._step(params, xb, yb, wb)
         return [grads[name] for name in self._shapes], losses
 
-    def _stacked_grads(self, weights: list[torch.Tensor], xb, yb, wb):  # noqa: ANN001, ANN202
-        """Per-client gradients and losses of the stacked program (its own backward pass);
-        ``wb [K, B]`` masks padding."""
-        return self._program.grads(weights, xb, yb, wb)
-
     def _train_group(self, jobs: list[TrainSpec]) -> list[TrainOutput]:
         """Every job here has the same step count, batch size, epochs and hyper-parameters."""
         k, first = len(jobs), jobs[0]
@@ -151,7 +146,7 @@ class BatchedExecutor(Executor):
         flat = self._stacked_flat(jobs)
         if self._program is not None:
             weights = self._program.to_internal(flat)
-            grad_fn = self._stacked_grads
+            grad_fn = self._program.grads  # its own backward pass; ``wb [K, B]`` masks padding
         else:
             weights = [
                 flat[:, a:b].reshape(k, *shape).clone()

@@ -43,6 +43,7 @@ class _Op:
     kind: str  # conv | module | flatten | linear
     names: tuple[str, str | None] = ("", None)  # state-dict keys of weight and bias (None: no bias)
     module: nn.Module | None = field(default=None, compare=False)  # conv or pass-through module
+    pool: tuple | None = None  # a max pool's max_pool2d_with_indices arguments, worked out once
 
 
 class StackedProgram:
@@ -143,9 +144,9 @@ class StackedProgram:
                 g = g.transpose(0, 1).reshape(shape) if len(shape) == 4 else g.reshape(shape)
             elif isinstance(op.module, nn.ReLU):
                 g = torch.ops.aten.threshold_backward(g, saved[0], 0)
-            elif isinstance(op.module, nn.MaxPool2d) and not op.module.return_indices:
+            elif op.pool is not None:
                 h_in, indices = saved
-                g = torch.ops.aten.max_pool2d_with_indices_backward(g, h_in, *_pool_args(op.module), indices)
+                g = torch.ops.aten.max_pool2d_with_indices_backward(g, h_in, *op.pool, indices)
             else:
                 inp, out = saved
                 (g,) = torch.autograd.grad(out, inp, g)
@@ -182,8 +183,8 @@ class StackedProgram:
             elif isinstance(op.module, nn.ReLU):
                 out = torch.relu(h)
                 saved = (out,)
-            elif isinstance(op.module, nn.MaxPool2d) and not op.module.return_indices:
-                out, indices = torch.ops.aten.max_pool2d_with_indices(h, *_pool_args(op.module))
+            elif op.pool is not None:
+                out, indices = torch.ops.aten.max_pool2d_with_indices(h, *op.pool)
                 saved = (h, indices)
             else:  # any other per-channel module: a one-layer autograd graph
                 inp = h.detach().requires_grad_()
@@ -222,7 +223,8 @@ def compile_stacked(model: nn.Module, input_shape: tuple[int, ...]) -> StackedPr
         elif isinstance(layer, _PASS_THROUGH):
             if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)) and not images:
                 return None
-            ops.append(_Op("module", module=layer))
+            pool = _pool_args(layer) if isinstance(layer, nn.MaxPool2d) and not layer.return_indices else None
+            ops.append(_Op("module", module=layer, pool=pool))
         elif isinstance(layer, nn.Flatten):
             if layer.start_dim != 1 or layer.end_dim != -1:
                 return None
