@@ -41,7 +41,7 @@ from edgeledger.consensus.pbft.events import (PBFT_MESSAGES, BlockBatch, Checkpo
 from edgeledger.consensus.pbft.recovery import RecoveryMixin
 from edgeledger.consensus.pbft.state import Phase, Slot, Status
 from edgeledger.consensus.pbft.validators import ValidatorSetMixin
-from edgeledger.consensus.pbft.viewchange import view_leader
+from edgeledger.consensus.pbft.leaders import LeaderRule
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Broadcast, CancelTimer, Effect, Metric, Rejected, SetTimer
 from edgeledger.errors import ChainValidationError, ConfigError, SignatureError
@@ -67,10 +67,16 @@ class PbftConfig:
     view_change_timeout_s: float = 2.0  # request timer T; doubles per failed view change
     view_change_timeout_max_s: float = 120.0  # cap of the doubling (must exceed the worst message delay)
     rotate_leader: bool = False  # primary changes every height (FISCO-BCOS sealer in turn)
+    leader_order: tuple[int, ...] = ()  # explicit primary order (validator indices), one per view, cyclic
     fetch_timeout_s: float = 0.5  # state transfer retry
     fetch_limit: int = 64  # blocks per BLOCKS reply
 
+    @property
+    def leaders(self) -> LeaderRule:
+        return LeaderRule(self.rotate_leader, tuple(self.leader_order))
+
     def __post_init__(self) -> None:
+        LeaderRule(self.rotate_leader, tuple(self.leader_order))  # validates the order
         if self.window < 2 * self.checkpoint_interval:
             raise ConfigError(f"PBFT window must be >= 2 * checkpoint_interval = {2 * self.checkpoint_interval}, "
                               f"got window={self.window}")
@@ -101,6 +107,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         self.membership = membership
         self.genesis_hash = genesis_hash
         self.config = config or PbftConfig()
+        self.leaders = self.config.leaders
         self.check_tx = check_tx
         self.view = 0
         self.status = Status.NORMAL
@@ -129,15 +136,16 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
     # -- roles -------------------------------------------------------------------------------
     def primary_of(self, view: int, height: int | None = None) -> str:
         h = self.epoch if height is None else height
-        validators = self.membership.validators_at(h)
-        if self.config.rotate_leader:
-            return validators[(view + h) % len(validators)]
-        return validators[view % len(validators)]
+        return self.leaders.primary(self.membership.validators_at(h), view, h)
+
+    def view_leader(self, view: int, height: int | None = None) -> str:
+        """The leader that assembles NEW-VIEW for ``view`` (validator set of ``height``, default the epoch)."""
+        h = self.epoch if height is None else height
+        return self.leaders.view_leader(self.membership.validators_at(h), view)
 
     def proposer_ok(self, view: int, height: int, replica: str) -> bool:
         """May ``replica`` sign a PRE-PREPARE for (view, height)? (fresh primary or NEW-VIEW leader)."""
-        return replica in (self.primary_of(view, height), view_leader(self.membership, view, height),
-                           view_leader(self.membership, view, self.epoch))
+        return replica in (self.primary_of(view, height), self.view_leader(view, height), self.view_leader(view))
 
     @property
     def is_primary(self) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 from edgeledger.consensus.pbft.events import Checkpoint, NewView, PrePrepare, ViewChange
 from edgeledger.consensus.pbft.state import Status
 from edgeledger.consensus.pbft.transfer import TransferMixin
-from edgeledger.consensus.pbft.viewchange import reproposals, valid_new_view, valid_view_change, view_leader
+from edgeledger.consensus.pbft.viewchange import reproposals, valid_new_view, valid_view_change
 from edgeledger.effects import Broadcast, Effect, Rejected, Send, SetTimer
 
 __all__ = ["RecoveryMixin"]
@@ -147,7 +147,7 @@ class RecoveryMixin(TransferMixin):
 
     def _maybe_new_view(self: Any, now: float) -> list[Effect]:
         vcs = self.view_changes.get(self.view, {})
-        if (self.status is not Status.VIEW_CHANGE or view_leader(self.membership, self.view, self.epoch) != self.node_id
+        if (self.status is not Status.VIEW_CHANGE or self.view_leader(self.view) != self.node_id
                 or self.node_id not in vcs or len(vcs) < self.membership.quorum_at(self.epoch)):
             return []
         chosen_vcs = [vcs[r] for r in sorted(vcs)]
@@ -160,7 +160,8 @@ class RecoveryMixin(TransferMixin):
     def _on_new_view(self: Any, sender: str, nv: NewView, now: float) -> list[Effect]:
         if nv.view < self.view or (nv.view == self.view and self.status is Status.NORMAL):
             return []
-        reason = valid_new_view(self.membership, nv, self.genesis_hash, self.proposer_ok, self.epoch)
+        reason = valid_new_view(self.membership, nv, self.genesis_hash, self.proposer_ok, self.epoch,
+                                self.view_leader(nv.view))
         if reason is not None:
             return [Rejected(sender, "NewView", reason)]
         return self._install_new_view(nv, now)

@@ -24,16 +24,10 @@ from collections.abc import Callable
 from edgeledger.consensus.pbft.events import Checkpoint, NewView, PreparedCertificate, ViewChange
 from edgeledger.ledger.identity import Membership
 
-__all__ = ["view_leader", "valid_checkpoint_proof", "valid_prepared_certificate", "valid_view_change",
+__all__ = ["valid_checkpoint_proof", "valid_prepared_certificate", "valid_view_change",
            "reproposals", "valid_new_view"]
 
 Verifier = Callable[[str, object], bool]
-
-
-def view_leader(membership: Membership, view: int, height: int) -> str:
-    """The replica that assembles NEW-VIEW for ``view`` (the view's primary in the set at ``height``)."""
-    validators = membership.validators_at(height)
-    return validators[view % len(validators)]
 
 
 def _signed(membership: Membership, msg: object, height: int) -> bool:
@@ -100,9 +94,9 @@ def reproposals(view_changes: list[ViewChange]) -> tuple[int, bytes, list[Prepar
 
 
 def valid_new_view(membership: Membership, nv: NewView, genesis_hash: bytes,
-                   proposer_ok: Callable[[int, int, str], bool], epoch: int) -> str | None:
-    """None when ``nv`` is a correct NEW-VIEW for a replica whose next height is ``epoch``, else why not."""
-    leader = view_leader(membership, nv.view, epoch)
+                   proposer_ok: Callable[[int, int, str], bool], epoch: int, leader: str) -> str | None:
+    """None when ``nv`` is a correct NEW-VIEW from ``leader`` for a replica whose next height is
+    ``epoch``, else why not."""
     if nv.replica != leader or not _signed(membership, nv, epoch):
         return f"NEW-VIEW for view {nv.view} not signed by its primary {leader}"
     senders = {vc.replica for vc in nv.view_changes}
