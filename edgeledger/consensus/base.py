@@ -17,7 +17,7 @@ from edgeledger.ledger.block import Block
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.registry import Registry
 
-__all__ = ["Consensus", "CommitBlock", "consensus_protocols"]
+__all__ = ["Consensus", "CommitBlock", "Persist", "Forget", "consensus_protocols"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,28 @@ class CommitBlock(Effect):
     """``block`` (with its certificate) is final: store it durably, then execute it."""
 
     block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class Persist(Effect):
+    """Write ``record`` under ``key`` to the node's durable consensus log.
+
+    The driver makes it durable before it carries out any later effect of the same input, so a
+    vote never leaves a replica that could forget it in a crash (Castro & Liskov, TOCS 2002,
+    section 4: a replica's log must be stable before its messages are sent). ``height`` 0 keeps
+    the entry until a newer one with the same key replaces it; ``height`` h >= 1 lets a
+    :class:`Forget` through h drop it."""
+
+    key: str
+    height: int
+    record: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Forget(Effect):
+    """Drop durable consensus-log entries of heights 1..``through_height`` (garbage collection)."""
+
+    through_height: int
 
 
 class Consensus(ABC):
@@ -50,6 +72,10 @@ class Consensus(ABC):
     @abstractmethod
     def timer(self, name: str, now: float) -> list[Effect]:
         """Timer ``name`` set earlier through ``SetTimer`` fired."""
+
+    def resume(self, blocks: list[Block], durable: list[bytes] | None = None) -> None:
+        """Restart from the node's committed ``blocks`` and its durable consensus log (the encoded
+        records of every :class:`Persist` not yet forgotten, in key order); nothing by default."""
 
     def validators_changed(self, committed_in: int, now: float) -> list[Effect]:
         """The node updated the membership's validator schedule after executing block

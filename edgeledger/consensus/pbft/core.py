@@ -21,6 +21,12 @@ Recovery: checkpoints every K blocks (section 4.3, :mod:`.checkpoints`), view ch
 exponential timeouts (section 4.4, :mod:`.viewchange`), and state transfer of certified
 blocks (section 4.3 / TOCS 6.2, :mod:`.transfer`). Client requests are relayed to every
 validator, so every replica's request timer watches them (section 4.4 "liveness").
+Votes (:meth:`PbftReplica._cast`, the one place PRE-PREPARE/PREPARE/COMMIT are signed): only in
+the replica's own view, in normal status, inside its watermarks, for one digest per
+(view, height) — also across a restart, because votes, prepared certificates and the view are
+persisted (:mod:`.durable`) before the message that announces them leaves. A proposal kept
+from an older view (it arrived before its predecessor committed) is never voted on in a
+newer one: the NEW-VIEW decides what is re-proposed.
 """
 
 from __future__ import annotations
@@ -33,8 +39,10 @@ from typing import Any
 import msgspec
 
 from edgeledger.codec import encode
-from edgeledger.consensus.base import CommitBlock, Consensus, consensus_protocols
+from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist, consensus_protocols
 from edgeledger.consensus.pbft.checkpoints import CheckpointLog
+from edgeledger.consensus.pbft.durable import (STABLE_KEY, PreparedRecord, StableCheckpoint, VoteLog, prepared_key,
+                                               read_log)
 from edgeledger.consensus.pbft.events import (PBFT_MESSAGES, BlockBatch, Checkpoint, Commit, FetchBlocks,
                                               ForwardRequest, NewView, Prepare, PreparedCertificate, PrePrepare,
                                               ViewChange)
@@ -119,19 +127,44 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         self.slots: dict[int, Slot] = {}
         self.prepared: dict[int, PreparedCertificate] = {}  # latest prepared certificate per height (P set)
         self.checkpoints = CheckpointLog(membership, genesis_hash)
+        self.votes = VoteLog()  # the digest signed per (view, height): never two
         self._batch_timer_set = False
         self._request_timer_set = False
         self._seen_changes = set(membership.schedule[1:])  # validator changes already known
         self._init_recovery()
 
-    def resume(self, blocks: list[Block]) -> None:
-        """Restart from durably committed blocks (a new core after a crash); they were validated on commit."""
+    def resume(self, blocks: list[Block], durable: list[bytes] | None = None) -> None:
+        """Restart from durably committed blocks (validated on commit) and the durable log: the
+        view (and whether we were changing to it), every vote still in the window, the prepared
+        certificates and the stable checkpoint. :meth:`start` then rejoins."""
         for block in blocks:
             self.chain[block.height] = block
             self.committed_height, self.last_hash = block.height, block.hash
             self.committed_txs.update(tx.tx_id for tx in block.transactions)
+        log = read_log(durable or [])
+        self.view = log.view
+        self.status = Status.VIEW_CHANGE if log.changing else Status.NORMAL
+        self.votes.digests.update(log.votes)
+        stable = log.stable
+        if stable is not None and stable.height <= self.committed_height and stable.height in self.chain \
+                and self.chain[stable.height].hash == stable.digest:
+            cps = self.checkpoints
+            cps.stable_height, cps.stable_digest, cps.stable_proof = stable.height, stable.digest, list(stable.proof)
+        self.prepared = {h: c for h, c in log.prepared.items() if h > self.checkpoints.stable_height}
+        self._own_view_changes = {v: vc for v, vc in log.view_changes.items() if v <= self.view}
         self.checkpoints.low_mark = self.committed_height
         self._seen_changes.update(self.membership.schedule[1:])  # the node read them from the resumed state
+
+    def start(self, now: float) -> list[Effect]:
+        """After a restart in the middle of a view change: send the VIEW-CHANGE we sent before the
+        crash again (a new one for the same view only if it was lost with the crash)."""
+        if self.status is not Status.VIEW_CHANGE or not self.votes_at(self.epoch):
+            return []
+        own = self._own_view_changes.get(self.view)
+        if own is None:
+            return self._start_view_change(self.view, now)
+        self.status = Status.VIEW_CHANGE
+        return self._announce_view_change(own, now)
 
     # -- roles -------------------------------------------------------------------------------
     def primary_of(self, view: int, height: int | None = None) -> str:
@@ -154,6 +187,19 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
     def _others(self) -> tuple[str, ...]:
         """Every validator of the heights in our window (newcomers hear of the heights they will vote on)."""
         return tuple(v for v in self._peers() if v != self.node_id)
+
+    def _cast(self, vote: Any, reproposal: bool = False) -> tuple[list[Effect], Any] | None:
+        """Sign a PRE-PREPARE, PREPARE or COMMIT if it keeps this replica's promises; returns the
+        :class:`Persist` that must go first and the signed vote, or None when it would break one:
+        a vote for a view other than ours, while changing view (but for the re-proposals of the
+        NEW-VIEW we assemble, whose heights the VIEW-CHANGEs fix), above our high watermark, or
+        for a second digest at one (view, height)."""
+        digest = vote.block.hash if isinstance(vote, PrePrepare) else vote.digest
+        if vote.view != self.view or self.votes.conflict(vote.view, vote.height, digest) is not None:
+            return None
+        if not reproposal and (self.status is not Status.NORMAL or not self._in_window(vote.height)):
+            return None
+        return self.votes.record(vote.view, vote.height, digest), self._sign(vote)
 
     def _sign(self, msg: Any) -> Any:
         return msgspec.structs.replace(msg, signature=self.key.sign(msg.signing_bytes(self.membership.chain_id)))
@@ -284,8 +330,11 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
                              tx_root=transactions_root(txs), tx_count=len(txs), proposer=self.node_id,
                              timestamp_ms=int(round(now * 1000)))
         block = Block(header=header, transactions=txs)
-        pre = self._sign(PrePrepare(view=self.view, height=height, block=block, replica=self.node_id))
-        return [Broadcast(self._others(), pre)] + self._own_proposal(pre, now)
+        cast = self._cast(PrePrepare(view=self.view, height=height, block=block, replica=self.node_id))
+        if cast is None:  # we pre-prepared another block here before a restart: wait for a view change
+            return []
+        persist, pre = cast
+        return persist + [Broadcast(self._others(), pre)] + self._own_proposal(pre, now)
 
     def _own_proposal(self, pre: PrePrepare, now: float, reproposal: bool = False) -> list[Effect]:
         slot = self._slot(pre.height)
@@ -310,17 +359,31 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         slot = self._slot(msg.height)
         digest = msg.block.hash
         if slot.pre_prepare is not None:
-            if slot.digest != digest:
-                return [Rejected(msg.replica, "PrePrepare", f"conflicting proposal for height {msg.height}")]
-            return []
+            if slot.digest == digest:
+                return []
+            effects: list[Effect] = [Rejected(msg.replica, "PrePrepare", f"conflicting proposal for view {msg.view} "
+                                              f"height {msg.height}: {digest.hex()[:12]}, accepted "
+                                              f"{slot.digest.hex()[:12]}")]
+            if slot.pre_prepare.replica == msg.replica:  # one signer, two proposals: proof of equivocation
+                effects.insert(0, Metric("pbft.equivocation_evidence", 1.0))
+            return effects
         slot.block, slot.digest, slot.pre_prepare, slot.reproposal = msg.block, digest, msg, reproposal
         if msg.height != self.committed_height + 1:
             return []  # kept; checked once the previous height commits
         return self._check_and_prepare(slot, now)
 
     def _check_and_prepare(self, slot: Slot, now: float) -> list[Effect]:
+        """Check an accepted proposal now that its predecessor committed, and PREPARE it: only in
+        the view it was accepted in and in normal status (a proposal kept from an older view is
+        dropped when a view change starts, see ``_start_view_change``)."""
         assert slot.block is not None and slot.pre_prepare is not None
+        if slot.view != self.view or self.status is not Status.NORMAL:
+            return []
         reason = self._check_proposal(slot.block, slot.height, slot.reproposal)
+        prior = self.votes.conflict(slot.view, slot.height, slot.digest)
+        if reason is None and prior is not None:
+            reason = (f"already voted for {prior.hex()[:12]} at view {slot.view} height {slot.height} "
+                      f"(before a restart)")
         if reason is not None:
             sender = slot.pre_prepare.replica
             slot.block, slot.digest, slot.pre_prepare = None, b"", None
@@ -329,9 +392,12 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         slot.advance("pre-prepare")
         if not self.votes_at(slot.height):  # standby or revoked: follow the votes, cast none
             return self._progress(slot, now)
-        prepare = self._sign(Prepare(view=self.view, height=slot.height, digest=slot.digest, replica=self.node_id))
+        cast = self._cast(Prepare(view=slot.view, height=slot.height, digest=slot.digest, replica=self.node_id))
+        if cast is None:  # outside our watermarks: keep the proposal, vote once it is in reach
+            return self._progress(slot, now)
+        persist, prepare = cast
         slot.prepares[self.node_id] = (slot.digest, prepare.signature)
-        return [Broadcast(self._others(), prepare)] + self._progress(slot, now)
+        return persist + [Broadcast(self._others(), prepare)] + self._progress(slot, now)
 
     def _check_proposal(self, block: Block, height: int, reproposal: bool) -> str | None:
         header = block.header
@@ -352,7 +418,11 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
     def _on_vote(self, msg: Prepare | Commit, kind: str, now: float) -> list[Effect]:
         slot = self._slot(msg.height)
         votes = slot.prepares if kind == "prepare" else slot.commits
-        votes.setdefault(msg.replica, (msg.digest, msg.signature))
+        prior = votes.setdefault(msg.replica, (msg.digest, msg.signature))
+        if prior[0] != msg.digest:  # two signed votes of one replica at one (view, height)
+            return [Metric("pbft.equivocation_evidence", 1.0),
+                    Rejected(msg.replica, type(msg).__name__, f"{msg.replica} signed {kind}s for two digests at view "
+                             f"{msg.view} height {msg.height}: {prior[0].hex()[:12]} and {msg.digest.hex()[:12]}")]
         return self._progress(slot, now)
 
     def _counted(self, slot: Slot, votes: dict[str, tuple[bytes, bytes]]) -> dict[str, bytes]:
@@ -369,12 +439,14 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
                 slot.advance("prepared")
                 prepares = [Prepare(view=slot.view, height=slot.height, digest=slot.digest, replica=r, signature=s)
                             for r, s in sorted(backups.items())]
-                self.prepared[slot.height] = PreparedCertificate(pre_prepare=slot.pre_prepare, prepares=prepares)
-                if self.votes_at(slot.height):
-                    commit = self._sign(Commit(view=slot.view, height=slot.height, digest=slot.digest,
-                                               replica=self.node_id))
+                cert = self.prepared[slot.height] = PreparedCertificate(pre_prepare=slot.pre_prepare, prepares=prepares)
+                effects.append(Persist(prepared_key(slot.height), slot.height, PreparedRecord(certificate=cert)))
+                cast = self._cast(Commit(view=slot.view, height=slot.height, digest=slot.digest,
+                                         replica=self.node_id)) if self.votes_at(slot.height) else None
+                if cast is not None:
+                    persist, commit = cast
                     slot.commits[self.node_id] = (slot.digest, commit.signature)
-                    effects.append(Broadcast(self._others(), commit))
+                    effects += persist + [Broadcast(self._others(), commit)]
         if (slot.phase is Phase.PREPARED
                 and len(self._counted(slot, slot.commits)) >= self.membership.quorum_at(slot.height)):
             slot.advance("committed-local")
@@ -411,19 +483,27 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
             own = self._sign(Checkpoint(height=block.height, digest=block.hash, replica=self.node_id))
             effects.append(Broadcast(self._others(), own))
             self.checkpoints.add_own(own)
-        self._collect_garbage(self.checkpoints.update(self.chain))
-        return effects
+        return effects + self._collect_garbage()
 
-    def _collect_garbage(self, stable: int) -> None:
+    def _collect_garbage(self) -> list[Effect]:
+        """Advance the stable checkpoint if 2f+1 agree; drop (and forget durably) the log at or below it."""
+        cps = self.checkpoints
+        before = cps.stable_height
+        stable = cps.update(self.chain)
+        if stable <= before:
+            return []
         for h in [h for h in self.prepared if h <= stable]:
             del self.prepared[h]
+        self.votes.forget_through(stable)
+        record = StableCheckpoint(height=stable, digest=cps.stable_digest, proof=list(cps.stable_proof))
+        return [Persist(STABLE_KEY, 0, record), Forget(stable)]
 
     def _accept_buffered(self, now: float) -> list[Effect]:
         """A PRE-PREPARE that arrived before its predecessor committed is checked now."""
         slot = self.slots.get(self.committed_height + 1)
         if slot is None or slot.phase is not Phase.IDLE or slot.pre_prepare is None:
             return []
-        return self._check_and_prepare(slot, now)
+        return self._check_and_prepare(slot, now)  # which votes only in the slot's own view
 
 
 consensus_protocols.register("pbft")(PbftReplica)

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeledger.consensus.base import Persist
+from edgeledger.consensus.pbft.durable import (OWN_VIEW_CHANGES_KEPT, OwnViewChange, ViewState, view_change_key,
+                                               view_key)
 from edgeledger.consensus.pbft.events import Checkpoint, NewView, PrePrepare, ViewChange
 from edgeledger.consensus.pbft.state import Status
 from edgeledger.consensus.pbft.transfer import TransferMixin
-from edgeledger.consensus.pbft.viewchange import reproposals, valid_new_view, valid_view_change
-from edgeledger.effects import Broadcast, Effect, Rejected, Send, SetTimer
+from edgeledger.consensus.pbft.viewchange import (certificate_conflicts, reproposals, valid_new_view,
+                                                  valid_view_change)
+from edgeledger.effects import Broadcast, Effect, Metric, Rejected, Send, SetTimer
 
 __all__ = ["RecoveryMixin"]
 
@@ -50,6 +54,7 @@ class RecoveryMixin(TransferMixin):
         self._future: list[tuple[str, Any]] = []
         self._new_view_timer_for = -1
         self._own_view_changes: dict[int, ViewChange] = {}
+        self._reported_conflicts: set[tuple[int, int, bytes, bytes]] = set()
 
     def _buffer_future(self: Any, sender: str, msg: Any) -> None:
         """Keep normal-case messages of a view we have not installed yet (bounded)."""
@@ -64,8 +69,7 @@ class RecoveryMixin(TransferMixin):
     def _on_checkpoint(self: Any, sender: str, msg: Checkpoint, now: float) -> list[Effect]:
         self._claim(sender, msg.height)
         self.checkpoints.add(msg)
-        self._collect_garbage(self.checkpoints.update(self.chain))
-        return self._maybe_fetch(now) + self._maybe_propose(now)
+        return self._collect_garbage() + self._maybe_fetch(now) + self._maybe_propose(now)
 
     # -- starting a view change --------------------------------------------------------------
     def _on_view_change_timeout(self: Any, now: float) -> list[Effect]:
@@ -82,6 +86,8 @@ class RecoveryMixin(TransferMixin):
         return self._start_view_change(self.view + 1, now)
 
     def _start_view_change(self: Any, view: int, now: float) -> list[Effect]:
+        """Leave the current view for ``view``: durably first (a restarted replica must not vote
+        in a view it left), then VIEW-CHANGE with the stable checkpoint and the P set."""
         self.view, self.status = view, Status.VIEW_CHANGE
         self._batch_timer_set = False
         self._request_timer_set = False
@@ -90,13 +96,20 @@ class RecoveryMixin(TransferMixin):
         vc = self._sign(ViewChange(new_view=view, checkpoint_height=cps.stable_height,
                                    checkpoint_digest=cps.stable_digest, checkpoint_proof=list(cps.stable_proof),
                                    prepared=prepared, committed_height=self.committed_height, replica=self.node_id))
+        persist = [Persist(view_change_key(view), 0, OwnViewChange(view_change=vc)),
+                   Persist(view_key(), 0, ViewState(view=view, changing=True))]
+        return persist + self._announce_view_change(vc, now)
+
+    def _announce_view_change(self: Any, vc: ViewChange, now: float) -> list[Effect]:
+        """Send our VIEW-CHANGE (also the one a restarted replica sent before its crash) and wait."""
+        view = vc.new_view
         self.view_changes.setdefault(view, {})[self.node_id] = vc
-        self._own_view_changes = {v: m for v, m in self._own_view_changes.items() if v > view - 8}
+        self._own_view_changes = {v: m for v, m in self._own_view_changes.items() if v > view - OWN_VIEW_CHANGES_KEPT}
         self._own_view_changes[view] = vc
         for v in [v for v in self.view_changes if v < view]:
             del self.view_changes[v]
         effects: list[Effect] = [Broadcast(self._others(), vc)]
-        effects += [Broadcast(self._others(), cp) for cp in cps.unstable_own()]
+        effects += [Broadcast(self._others(), cp) for cp in self.checkpoints.unstable_own()]
         effects.append(SetTimer("pbft.view_change", self.config.view_change_timeout_s))  # resend until 2f+1
         return effects + self._arm_new_view_timer() + self._maybe_new_view(now)
 
@@ -150,12 +163,44 @@ class RecoveryMixin(TransferMixin):
         if (self.status is not Status.VIEW_CHANGE or self.view_leader(self.view) != self.node_id
                 or self.node_id not in vcs or len(vcs) < self.membership.quorum_at(self.epoch)):
             return []
-        chosen_vcs = [vcs[r] for r in sorted(vcs)]
+        chosen_vcs, effects = self._choose_view_changes(vcs)
+        if chosen_vcs is None:
+            return effects  # conflicting certificates: wait for VIEW-CHANGEs that do not carry them
         _, _, certs = reproposals(chosen_vcs)
-        pres = [self._sign(PrePrepare(view=self.view, height=c.pre_prepare.height, block=c.pre_prepare.block,
-                                      replica=self.node_id)) for c in certs]
+        pres = []
+        for c in certs:
+            cast = self._cast(PrePrepare(view=self.view, height=c.pre_prepare.height, block=c.pre_prepare.block,
+                                         replica=self.node_id), reproposal=True)
+            if cast is None:  # we signed another block at this (view, height) before a restart
+                return effects
+            effects += cast[0]
+            pres.append(cast[1])
         nv = self._sign(NewView(view=self.view, view_changes=chosen_vcs, pre_prepares=pres, replica=self.node_id))
-        return [Broadcast(self._others(), nv)] + self._install_new_view(nv, now)
+        return effects + [Broadcast(self._others(), nv)] + self._install_new_view(nv, now)
+
+    def _choose_view_changes(self: Any, vcs: dict[str, ViewChange]) -> tuple[list[ViewChange] | None, list[Effect]]:
+        """V for our NEW-VIEW: every VIEW-CHANGE we hold, unless some carry same-view certificates
+        for different digests; then those (ours excepted) are left out, if a quorum remains."""
+        chosen = [vcs[r] for r in sorted(vcs)]
+        conflicts = certificate_conflicts(chosen)
+        if not conflicts:
+            return chosen, []
+        effects = self._report_conflicts(conflicts)
+        suspects = {r for c in conflicts for r in c.carriers if r != self.node_id}
+        rest = [vc for vc in chosen if vc.replica not in suspects]
+        if len(rest) >= self.membership.quorum_at(self.epoch) and not certificate_conflicts(rest):
+            return rest, effects
+        return None, effects
+
+    def _report_conflicts(self: Any, conflicts: list[Any]) -> list[Effect]:
+        effects: list[Effect] = []
+        for c in conflicts:
+            key = (c.view, c.height) + c.digests
+            if key not in self._reported_conflicts:
+                self._reported_conflicts.add(key)
+                effects += [Metric("pbft.equivocation_evidence", 1.0),
+                            Rejected(",".join(c.signers) or "?", "PreparedCertificate", c.describe())]
+        return effects
 
     def _on_new_view(self: Any, sender: str, nv: NewView, now: float) -> list[Effect]:
         if nv.view < self.view or (nv.view == self.view and self.status is Status.NORMAL):
@@ -163,7 +208,8 @@ class RecoveryMixin(TransferMixin):
         reason = valid_new_view(self.membership, nv, self.genesis_hash, self.proposer_ok, self.epoch,
                                 self.view_leader(nv.view))
         if reason is not None:
-            return [Rejected(sender, "NewView", reason)]
+            conflicts = certificate_conflicts(nv.view_changes) if "signed both" in reason else []
+            return self._report_conflicts(conflicts) + [Rejected(sender, "NewView", reason)]
         return self._install_new_view(nv, now)
 
     def _install_new_view(self: Any, nv: NewView, now: float) -> list[Effect]:
@@ -175,7 +221,7 @@ class RecoveryMixin(TransferMixin):
         for vc in nv.view_changes:  # their checkpoints carry 2f+1 proofs: safe fetch targets
             self._claim(vc.replica, vc.checkpoint_height)
         self.proven_floor = max(self.proven_floor, min_s)
-        effects: list[Effect] = []
+        effects: list[Effect] = [Persist(view_key(), 0, ViewState(view=nv.view, changing=False))]
         for pre in nv.pre_prepares:
             if pre.height <= self.committed_height:
                 continue

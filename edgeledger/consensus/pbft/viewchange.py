@@ -8,7 +8,13 @@
   (the O set). Blocks are chained, so O stops at the first height with no certificate or
   whose block does not extend the previous one: no request can have committed past such a
   gap (its 2f+1 preparers would have committed the gap height, and one of them is in V);
-- a backup recomputes O from V and accepts the NEW-VIEW only if it matches.
+- a backup recomputes O from V and accepts the NEW-VIEW only if it matches;
+- two prepared certificates of the *same* view for different digests at one height prove that
+  some replica signed both (2f+1 signers each, so at least f+1 in common): with at most f
+  faulty replicas this cannot happen, so it is never resolved by picking one. The new primary
+  leaves the VIEW-CHANGEs carrying them out of V (it waits for other ones), backups refuse a
+  NEW-VIEW whose V holds them, and both report the replicas whose signatures conflict
+  (:class:`CertificateConflict`).
 
 Validator sets change at block boundaries (:class:`Membership` schedule): a prepared
 certificate or checkpoint proof for height h is checked against the set in force at h; the
@@ -20,12 +26,13 @@ more than a PBFT window after they commit, so replicas in one window agree on th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from edgeledger.consensus.pbft.events import Checkpoint, NewView, PreparedCertificate, ViewChange
 from edgeledger.ledger.identity import Membership
 
 __all__ = ["valid_checkpoint_proof", "valid_prepared_certificate", "valid_view_change",
-           "reproposals", "valid_new_view"]
+           "reproposals", "valid_new_view", "CertificateConflict", "certificate_conflicts"]
 
 Verifier = Callable[[str, object], bool]
 
@@ -74,15 +81,61 @@ def valid_view_change(membership: Membership, vc: ViewChange, genesis_hash: byte
                and valid_prepared_certificate(membership, c, proposer_ok) for c in vc.prepared)
 
 
+@dataclass(frozen=True)
+class CertificateConflict:
+    """Prepared certificates of one view for two digests at one height: evidence of equivocation."""
+
+    view: int
+    height: int
+    digests: tuple[bytes, bytes]
+    signers: tuple[str, ...]  # replicas whose signatures are on both (at least one is faulty)
+    carriers: tuple[str, ...]  # the VIEW-CHANGE senders that reported them
+
+    def describe(self) -> str:
+        return (f"prepared certificates of view {self.view} for two digests at height {self.height} "
+                f"({self.digests[0].hex()[:12]}, {self.digests[1].hex()[:12]}): replicas {list(self.signers)} "
+                f"signed both (reported by {list(self.carriers)})")
+
+
+def _signers(cert: PreparedCertificate) -> set[str]:
+    return {cert.pre_prepare.replica} | {p.replica for p in cert.prepares}
+
+
+def certificate_conflicts(view_changes: list[ViewChange]) -> list[CertificateConflict]:
+    """Every pair of same-view certificates for different digests at one height in ``view_changes``."""
+    seen: dict[tuple[int, int], list[tuple[PreparedCertificate, str]]] = {}
+    for vc in view_changes:
+        for cert in vc.prepared:
+            seen.setdefault((cert.pre_prepare.view, cert.pre_prepare.height), []).append((cert, vc.replica))
+    conflicts = []
+    for (view, height), certs in sorted(seen.items()):
+        by_digest: dict[bytes, tuple[PreparedCertificate, list[str]]] = {}
+        for cert, carrier in certs:
+            by_digest.setdefault(cert.pre_prepare.block.hash, (cert, []))[1].append(carrier)
+        digests = sorted(by_digest)
+        for i, a in enumerate(digests):
+            for b in digests[i + 1:]:
+                (ca, ra), (cb, rb) = by_digest[a], by_digest[b]
+                conflicts.append(CertificateConflict(view, height, (a, b), tuple(sorted(_signers(ca) & _signers(cb))),
+                                                     tuple(sorted(set(ra) | set(rb)))))
+    return conflicts
+
+
 def reproposals(view_changes: list[ViewChange]) -> tuple[int, bytes, list[PreparedCertificate]]:
-    """``(min_s, digest at min_s, certificates to re-propose in height order)`` from V."""
+    """``(min_s, digest at min_s, certificates to re-propose in height order)`` from V.
+
+    The result does not depend on the order of ``view_changes``. Callers refuse a V with
+    :func:`certificate_conflicts` first; should one reach here, the lower digest of a same-view
+    pair is taken so that the new primary and the backups still compute the same O set."""
     base = max(view_changes, key=lambda vc: (vc.checkpoint_height, vc.replica))
     min_s, prev = base.checkpoint_height, base.checkpoint_digest
     best: dict[int, PreparedCertificate] = {}
     for vc in view_changes:
         for cert in vc.prepared:
             h = cert.pre_prepare.height
-            if h > min_s and (h not in best or cert.pre_prepare.view > best[h].pre_prepare.view):
+            key = (cert.pre_prepare.view, [-b for b in cert.pre_prepare.block.hash])
+            if h > min_s and (h not in best or key > (best[h].pre_prepare.view,
+                                                      [-b for b in best[h].pre_prepare.block.hash])):
                 best[h] = cert
     chosen: list[PreparedCertificate] = []
     h = min_s + 1
@@ -106,6 +159,9 @@ def valid_new_view(membership: Membership, nv: NewView, genesis_hash: bytes,
     for vc in nv.view_changes:
         if vc.new_view != nv.view or not valid_view_change(membership, vc, genesis_hash, proposer_ok, epoch):
             return f"NEW-VIEW carries an invalid VIEW-CHANGE from {vc.replica!r}"
+    conflicts = certificate_conflicts(nv.view_changes)
+    if conflicts:
+        return f"NEW-VIEW for view {nv.view} carries {conflicts[0].describe()}"
     _, _, chosen = reproposals(nv.view_changes)
     expected = [(c.pre_prepare.height, c.pre_prepare.block.hash) for c in chosen]
     got = [(p.height, p.block.hash) for p in nv.pre_prepares]

@@ -128,7 +128,7 @@ class PowMiner(Consensus):
         self.peers = tuple(v for v in membership.validators if v != node_id)
         self._template: _Template | None = None
 
-    def resume(self, blocks: list[Block]) -> None:
+    def resume(self, blocks: list[Block], durable: list[bytes] | None = None) -> None:
         """Rebuild the final part of the tree from the node's stored blocks and their seals (restart)."""
         for block in blocks:
             if block.seal is None:
