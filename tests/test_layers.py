@@ -58,10 +58,11 @@ def test_no_grab_bag_module_names():
     assert bad == []
 
 
-# DESIGN.md: crypto/codec <- ledger <- consensus <- net <- node <- (fl, offload, oracle, market) <- scenario <- bench/web/cli
+# docs/design.md: crypto/codec <- ledger <- consensus <- net <- node <- (fl, offload, oracle, market) <- scenario
+# <- web <- deploy <- bench <- cli
 RANK = {"errors": 0, "registry": 0, "codec": 0, "effects": 0, "crypto": 0, "ledger": 1, "consensus": 2, "net": 3,
-        "node": 4, "fl": 5, "offload": 5, "oracle": 5, "market": 5, "scenario": 6, "bench": 7, "web": 7, "cli": 8,  # the CLI is the entry point over bench and web
-        "__main__": 9, "__init__": 9}
+        "node": 4, "fl": 5, "offload": 5, "oracle": 5, "market": 5, "scenario": 6, "web": 7, "deploy": 8, "bench": 9,
+        "cli": 10, "__main__": 11, "__init__": 11}
 # allowed sideways imports inside one rank (a plug-in layer may use another's public API)
 SIDEWAYS = {("offload", "fl"), ("oracle", "fl"), ("market", "fl")}
 

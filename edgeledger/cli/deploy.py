@@ -46,7 +46,7 @@ def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to liste
     from aiohttp import web
 
     from edgeledger.web.center import center_app
-    from edgeledger.web.tls import server_context
+    from edgeledger.deploy.tls import server_context
 
     host, port = _host_port(listen)
     ssl_context = server_context(tls_dir, tls_name) if tls_dir is not None else None
@@ -79,8 +79,8 @@ def node(role: str = typer.Option(..., help="cloud | edge | device | company (a 
 
     from edgeledger.errors import ConfigError
     from edgeledger.scenario.schema import apply_overrides, parse_scenario
-    from edgeledger.web.cluster import free_port
-    from edgeledger.web.node_process import NodeOptions, run_node
+    from edgeledger.deploy.cluster import free_port
+    from edgeledger.deploy.node_process import NodeOptions, run_node
 
     if role not in ("cloud", "edge", "device", "company"):
         raise ConfigError(f"--role {role!r}: expected cloud, edge, device or company (consortium.standby_sealers)")
@@ -106,7 +106,7 @@ def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as
     from rich.live import Live
 
     from edgeledger.scenario.schema import load_scenario
-    from edgeledger.web.cluster import cluster_status, start_cluster, stop_cluster
+    from edgeledger.deploy.cluster import cluster_status, start_cluster, stop_cluster
 
     scenario = load_scenario(scenario_file)
     root = root or Path(scenario.output.dir) / f"up-{scenario.name}"
@@ -144,7 +144,7 @@ def certs(directory: Path = typer.Option(..., "--dir", help="Where the cluster C
           host: list[str] = typer.Option(["127.0.0.1", "localhost"], help="IP or DNS name the certificate covers "
                                                                          "(repeatable).")) -> None:
     """Create a self-signed cluster CA (once) and issue node certificates for TLS."""
-    from edgeledger.web.tls import issue_certificate, make_ca
+    from edgeledger.deploy.tls import issue_certificate, make_ca
 
     console.print(f"cluster CA: {make_ca(directory)}")
     if name is not None:
@@ -154,7 +154,7 @@ def certs(directory: Path = typer.Option(..., "--dir", help="Where the cluster C
 @app.command()
 def down(root: Path = typer.Option(..., "--dir", help="The folder given to (or printed by) edgeledger up.")) -> None:
     """Stop a cluster started with edgeledger up --detach."""
-    from edgeledger.web.cluster import Cluster, stop_cluster
+    from edgeledger.deploy.cluster import Cluster, stop_cluster
 
     stop_cluster(Cluster.load(root))
     console.print(f"stopped the cluster in {root}")

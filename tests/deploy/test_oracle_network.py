@@ -23,9 +23,9 @@ from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.oracle.aggregation import lower_median
 from edgeledger.oracle.records import OracleFulfill, result_message
 from edgeledger.cli import main
-from edgeledger.web.cluster import Cluster, _spawn, stop_cluster
-from edgeledger.web.oracle_cluster import file_oracle_request, oracle_requests, oracle_status, wait_callbacks
-from edgeledger.web.oracle_plan import PROXY, build_source
+from edgeledger.deploy.cluster import Cluster, _spawn, stop_cluster
+from edgeledger.deploy.oracle_cluster import file_oracle_request, oracle_requests, oracle_status, wait_callbacks
+from edgeledger.deploy.oracle_plan import PROXY, build_source
 from tests.deploy.conftest import get, send, wait_for
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def cli(capsys, *args):
 
 
 def _plan(cluster):
-    from edgeledger.web.oracle_plan import PLAN_FILE, load_plan
+    from edgeledger.deploy.oracle_plan import PLAN_FILE, load_plan
 
     return load_plan(cluster.root / PLAN_FILE)
 

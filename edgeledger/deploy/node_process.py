@@ -42,7 +42,7 @@ from edgeledger.web.api import NodeApi
 from edgeledger.web.center import Claim
 from edgeledger.web.market_page import install_market_page
 from edgeledger.web.observe import install_observe
-from edgeledger.web.tls import client_context, server_context
+from edgeledger.deploy.tls import client_context, server_context
 from edgeledger.web.observe_sources import LiveSource
 
 __all__ = ["NodeOptions", "await_registered", "run_node", "serve_until_stopped"]

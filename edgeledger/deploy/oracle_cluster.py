@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeledger.errors import ConfigError, EdgeLedgerError
-from edgeledger.web.cluster import Cluster, _spawn, refuse_if_running, start_center
-from edgeledger.web.oracle_plan import PLAN_FILE, OracleNetworkPlan, deal_oracle_network
+from edgeledger.deploy.cluster import Cluster, _spawn, refuse_if_running, start_center
+from edgeledger.deploy.oracle_plan import PLAN_FILE, OracleNetworkPlan, deal_oracle_network
 
 __all__ = ["await_addresses", "start_oracle_network", "wait_oracle_ready", "file_oracle_request", "oracle_requests",
            "wait_callbacks", "oracle_status"]

@@ -110,7 +110,7 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     tls_args: list[str] = []
     context = None
     if tls:
-        from edgeledger.web.tls import client_context, issue_certificate, make_ca
+        from edgeledger.deploy.tls import client_context, issue_certificate, make_ca
 
         make_ca(root / "tls")
         issue_certificate(root / "tls", "local", [host, "localhost"])
@@ -150,7 +150,7 @@ def _wait_claimed(data_dir: Path, timeout: float) -> None:
 def cluster_status(cluster: Cluster) -> dict[str, dict[str, object]]:
     context = None
     if (cluster.root / "tls" / "ca.pem").exists():
-        from edgeledger.web.tls import client_context
+        from edgeledger.deploy.tls import client_context
 
         context = client_context(cluster.root / "tls")
     out: dict[str, dict[str, object]] = {}

@@ -23,12 +23,12 @@ from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.contracts import CallLog, ContractCall, StateEntry
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.node.center import make_registration
-from edgeledger.web.cluster import Cluster, _spawn, refuse_if_running, start_center
-from edgeledger.web.federation_process import (
+from edgeledger.deploy.cluster import Cluster, _spawn, refuse_if_running, start_center
+from edgeledger.deploy.federation_process import (
     FEDERATION_FILE, ORDERS, STOCK, FederationPlan, deal_federation, load_federation,
 )
-from edgeledger.web.node_process import _identity
-from edgeledger.web.oracle_cluster import await_addresses
+from edgeledger.deploy.node_process import _identity
+from edgeledger.deploy.oracle_cluster import await_addresses
 
 __all__ = ["start_federation", "federation_plan", "wait_federation_ready", "send_cross_chain", "wait_cross_chain",
            "chain_state"]

@@ -40,7 +40,7 @@ from edgeledger.oracle.proxy import PROXY_CODE, registered_group, registered_nod
 from edgeledger.oracle.records import ElectionProof, OracleFulfill, OracleGroup
 from edgeledger.oracle.service import OracleService, WorkResult
 from edgeledger.oracle.simnet import CallbackWatch
-from edgeledger.web.oracle_plan import FEED, PROXY, OracleNetworkPlan, build_source, load_shares
+from edgeledger.deploy.oracle_plan import FEED, PROXY, OracleNetworkPlan, build_source, load_shares
 
 __all__ = ["OracleRole", "role_for"]
 

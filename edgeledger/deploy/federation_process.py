@@ -40,10 +40,10 @@ from edgeledger.node.node import Node
 from edgeledger.oracle.enrollment import deal_groups
 from edgeledger.oracle.records import OracleGroup
 from edgeledger.web.api import NodeApi
-from edgeledger.web.node_process import (
+from edgeledger.deploy.node_process import (
     _identity, _json_post, _wait_for_validators, await_registered, fetch_peers, serve_until_stopped,
 )
-from edgeledger.web.oracle_process import DashboardPlan, PlanProcessOptions, install_dashboard
+from edgeledger.deploy.oracle_process import DashboardPlan, PlanProcessOptions, install_dashboard
 
 __all__ = ["ChainSpec", "FederationPlan", "plan_federation", "deal_federation", "load_federation",
            "FederationNodeOptions", "run_federation_node", "FEDERATION_FILE", "STOCK", "ORDERS", "INITIAL_STOCK"]

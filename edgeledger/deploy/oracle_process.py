@@ -34,11 +34,11 @@ from edgeledger.node.node import Node
 from edgeledger.web.api import NodeApi
 from edgeledger.web.observe import install_observe
 from edgeledger.web.observe_sources import LiveSource
-from edgeledger.web.node_process import (
+from edgeledger.deploy.node_process import (
     _identity, _json_post, _wait_for_validators, await_registered, fetch_peers, serve_until_stopped,
 )
-from edgeledger.web.oracle_plan import OracleNetworkPlan, load_plan
-from edgeledger.web.oracle_roles import OracleRole, role_for
+from edgeledger.deploy.oracle_plan import OracleNetworkPlan, load_plan
+from edgeledger.deploy.oracle_roles import OracleRole, role_for
 
 __all__ = ["PlanProcessOptions", "OracleNodeOptions", "run_oracle_node", "DashboardPlan", "install_dashboard"]
 
