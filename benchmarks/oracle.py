@@ -112,7 +112,7 @@ def xchain_latency_processes(requests: int = 5) -> dict[str, float]:
     from edgeledger.deploy.cluster import stop_cluster
     from edgeledger.deploy.federation_cluster import send_cross_chain, start_federation, wait_cross_chain, \
         wait_federation_ready
-    from edgeledger.deploy.federation_process import plan_federation
+    from edgeledger.deploy.federation_plan import plan_federation
 
     root = Path(tempfile.mkdtemp(prefix="xchain-bench-"))  # kept (with the logs) when the run fails
     cluster = start_federation(plan_federation(lbcs=2, validators_per_chain=4, relays=4), root)

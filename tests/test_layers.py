@@ -83,3 +83,19 @@ def test_imports_only_point_down_the_layer_order():
                 continue
             ok = RANK[there] < RANK[here] or RANK[there] == RANK[here] == 0 or (here, there) in SIDEWAYS
             assert ok, f"{path.relative_to(PKG)} ({here}) imports {name} ({there}): arrows must point down"
+
+
+def test_every_package_has_a_place_in_the_layer_order():
+    tops = {p.relative_to(PKG).parts[0].removesuffix(".py") for p in PKG.rglob("*.py")}
+    assert tops <= set(RANK), f"not in the layer order: {sorted(tops - set(RANK))}"
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A leading underscore means "this module's business": another module that needs it gets a public name."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("edgeledger")):
+                found += [f"{path.relative_to(PKG)}: {a.name} from {node.module}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

@@ -93,13 +93,13 @@ def oracle_node(node_id: str = typer.Option(..., "--id", help="This process's id
                                                           help="Token for admin actions (POST /v1/admin/shutdown).")
                 ) -> None:
     """Run one member of an oracle network (validator, oracle node or requester)."""
-    from edgeledger.cli.deploy import _host_port, _serve
+    from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
     from edgeledger.deploy.oracle_process import OracleNodeOptions, run_oracle_node
 
-    host, port = _host_port(listen)
+    host, port = parse_listen(listen)
     opts = OracleNodeOptions(node_id=node_id, plan_file=plan, center=center_url.rstrip("/"), data_dir=data_dir,
                              host=host, port=port, admin_token=admin_token)
-    _serve(lambda stop: run_oracle_node(opts, stop))
+    run_until_signal(lambda stop: run_oracle_node(opts, stop))
 
 
 @oracle_app.command("request")
@@ -164,7 +164,7 @@ def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir",
                   ) -> None:
     """Start a federal chain, local chains and a relay group as processes; carry cross-chain requests."""
     from edgeledger.deploy.federation_cluster import start_federation, wait_federation_ready
-    from edgeledger.deploy.federation_process import plan_federation
+    from edgeledger.deploy.federation_plan import plan_federation
 
     cluster = start_federation(plan_federation(lbcs, validators, relays), root)
 
@@ -187,13 +187,13 @@ def federation_node(node_id: str = typer.Option(..., "--id", help="This process'
                     admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
                                                               help="Token for admin actions.")) -> None:
     """Run one validator or relay of a federation."""
-    from edgeledger.cli.deploy import _host_port, _serve
+    from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
     from edgeledger.deploy.federation_process import FederationNodeOptions, run_federation_node
 
-    host, port = _host_port(listen)
+    host, port = parse_listen(listen)
     opts = FederationNodeOptions(node_id=node_id, plan_file=plan, center=center_url.rstrip("/"), data_dir=data_dir,
                                  host=host, port=port, admin_token=admin_token)
-    _serve(lambda stop: run_federation_node(opts, stop))
+    run_until_signal(lambda stop: run_federation_node(opts, stop))
 
 
 @oracle_app.command("xsend")

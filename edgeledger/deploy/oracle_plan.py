@@ -23,6 +23,7 @@ from edgeledger.codec import decode, encode
 from edgeledger.crypto.threshold import Share
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.enrollment import deal_groups
+from edgeledger.oracle.simnet import FEED, PROXY
 from edgeledger.oracle.sources import LyingSource, NoisySensor, SlowSource, Source
 
 __all__ = ["SourceSpec", "OracleNetworkPlan", "plan_oracle_network", "deal_oracle_network", "load_plan",
@@ -30,8 +31,8 @@ __all__ = ["SourceSpec", "OracleNetworkPlan", "plan_oracle_network", "deal_oracl
 
 PLAN_FILE = "oracle-plan.json"
 SHARES_FILE = "oracle-shares.bin"
-PROXY = "oracle"  # the proxy contract's name on chain (as in the simulator)
-FEED = "feed"  # the requester application's contract
+# PROXY (the proxy contract's name on chain) and FEED (the requester application's contract) are the
+# simulator's names, re-exported here for the clients of a deployed network
 
 
 class SourceSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -137,6 +138,7 @@ def deal_oracle_network(plan: OracleNetworkPlan, root: Path) -> OracleNetworkPla
 
 
 def load_plan(path: Path) -> OracleNetworkPlan:
+    """The plan the dealer wrote (a :class:`ConfigError` naming the file when it cannot be read)."""
     try:
         return msgspec.json.decode(path.read_bytes(), type=OracleNetworkPlan)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -152,6 +154,7 @@ def load_shares(data_dir: Path) -> dict[str, Share]:
 
 
 def build_source(spec: SourceSpec, sensor_seed: int) -> Source:
+    """The industrial source ``spec`` describes, over the plan's sensor series."""
     sensor = NoisySensor(seed=sensor_seed)
     if spec.kind == "lying":
         return LyingSource(sensor, factor=spec.factor, offset=spec.offset)

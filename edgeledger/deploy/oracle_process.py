@@ -1,107 +1,121 @@
 """One process of a Pedal oracle network: ``edgeledger oracle node --id ID --plan FILE ...``.
 
-Validators, oracle nodes and the requester are each their own OS process. Start-up
-follows ``edgeledger node``: load or create the identity (a random seed in the data
-directory), register the signed address with the communication center under the id the
-plan names, wait until every member of the plan has registered, derive the genesis from
-the registered keys (identical everywhere, stored so a restart never asks again), then
-resume the chain from SQLite and serve the protocol endpoint and the REST API through the
-same :class:`HttpDriver` the FL deployment uses. Validators run PBFT; oracle nodes run the
-simulator's :class:`PedalCore` inside :class:`OracleService`, unchanged.
+Validators, oracle nodes and the requester are each their own OS process. Start-up is the
+shared one of :mod:`edgeledger.deploy.bootstrap` (identity, HTTP, registration under the
+id the plan names, the genesis from the registered keys); then the process resumes its
+chain from SQLite and serves through the same :class:`HttpDriver` the FL deployment uses.
+Validators run PBFT; every member runs its :mod:`edgeledger.oracle.roles` role, and oracle
+nodes run the simulator's :class:`PedalCore` inside :class:`OracleService`, unchanged. This
+module gives the roles what they may not take themselves (clock, keys and shares from the
+data directory, the source and its real waiting) and serves their reports over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from edgeledger.codec import decode, encode
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import PrivateKey
+from edgeledger.deploy.bootstrap import (
+    PlanProcessOptions, ProcessServer, fetch_peers, genesis_from_center, load_identity, register, wait_for_validators,
+)
+from edgeledger.deploy.oracle_plan import OracleNetworkPlan, build_source, load_plan, load_shares
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.blobs import DirectoryBlobStore
-from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
+from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.http import HttpDriver
-from edgeledger.node.center import make_registration
 from edgeledger.node.node import Node
-from edgeledger.web.api import NodeApi
-from edgeledger.web.observe import install_observe
-from edgeledger.web.observe_sources import LiveSource
-from edgeledger.deploy.node_process import (
-    _identity, _json_post, _wait_for_validators, await_registered, fetch_peers, serve_until_stopped,
-)
-from edgeledger.deploy.oracle_plan import OracleNetworkPlan, load_plan
-from edgeledger.deploy.oracle_roles import OracleRole, role_for
+from edgeledger.oracle.enrollment import oracle_keys
+from edgeledger.oracle.pedal import FetchJob
+from edgeledger.oracle.roles import NotReady, Operator, OracleMember, OracleRole, Requester
+from edgeledger.oracle.service import WorkResult
+from edgeledger.oracle.simnet import source_work
+from edgeledger.web.observe_sources import DashboardPlan
 
-__all__ = ["PlanProcessOptions", "OracleNodeOptions", "run_oracle_node", "DashboardPlan", "install_dashboard"]
+__all__ = ["OracleNodeOptions", "run_oracle_node", "role_for", "role_routes"]
 
 log = logging.getLogger("edgeledger.oracle")
-
-
-@dataclass(frozen=True)
-class DashboardPlan:
-    """What the /observe dashboard asks of a topology: every member's role and the validators."""
-
-    roles: dict[str, str]
-    validators: list[str]
-    edge_of: dict[str, str] = field(default_factory=dict)
-
-
-def install_dashboard(app: web.Application, api: NodeApi) -> None:
-    """The live /observe dashboard (the page every deployed node serves), and / redirecting to it."""
-    install_observe(app, LiveSource(api), subscribe=api.listeners.append)
-
-    async def root(request: web.Request) -> web.Response:
-        raise web.HTTPFound("/observe/")
-
-    app.router.add_get("/", root)
-
-
-@dataclass
-class PlanProcessOptions:
-    """How to start one process of a plan-driven network (an oracle network or a federation)."""
-
-    node_id: str
-    plan_file: Path
-    center: str
-    data_dir: Path
-    host: str
-    port: int
-    admin_token: str | None = None
-    genesis_timeout_s: float = 60.0
 
 
 OracleNodeOptions = PlanProcessOptions
 
 
-async def _register(session: aiohttp.ClientSession, opts: OracleNodeOptions, key: PrivateKey, role: str,
-                    address: str) -> None:
-    status, body = await _json_post(session, f"{opts.center}/v1/register",
-                                    encode(make_registration(key, opts.node_id, role, address)))
-    if status != 200:
-        raise ConfigError(f"center refused the registration of {opts.node_id!r}: {body.decode(errors='replace')}")
+def _oracle_seed(data_dir: Path) -> bytes:
+    """The seed of this oracle node's BLS and VRF keys (32 random bytes made once, mode 0600)."""
+    path = data_dir / "oracle.seed"
+    if not path.exists():
+        path.write_bytes(os.urandom(32))
+        path.chmod(0o600)
+    return path.read_bytes()
 
 
-async def _genesis(session: aiohttp.ClientSession, opts: OracleNodeOptions, plan: OracleNetworkPlan) -> Genesis:
-    """The chain's genesis from the keys every member registered (stored after the first start)."""
-    path = opts.data_dir / "genesis.bin"
-    if path.exists():
-        return decode(path.read_bytes(), Genesis)
-    deadline = time.monotonic() + opts.genesis_timeout_s
-    peers = await await_registered(session, opts.center, plan.members, deadline, 0.1, lambda missing: (
-        f"genesis: {len(missing)} members never registered with the center: {missing[:5]}"))
-    genesis = Genesis(chain_id=plan.chain_id, validators=plan.validators, identities=[
-        Identity(node_id=n, role=plan.role_of(n), scheme=peers[n].scheme, public_key=peers[n].public_key)
-        for n in plan.members])
-    path.write_bytes(encode(genesis))
-    return genesis
+def _waiting_work(read: Callable[[FetchJob], WorkResult]) -> Callable[[FetchJob], WorkResult]:
+    """``read``, then the source's delay as real waiting (the driver runs work off the event loop)."""
+    def work(job: FetchJob) -> WorkResult:
+        result = read(job)
+        time.sleep(result.duration_s)
+        return result
+    return work
+
+
+def role_for(plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> OracleRole:
+    """The role of ``node_id`` in ``plan``, with its keys, shares and source from ``data_dir``."""
+    if node_id == plan.validators[0]:
+        return Operator(plan, node_id, key, time.time)
+    if node_id == plan.requester:
+        return Requester(plan, node_id, key, time.time)
+    if node_id in plan.oracles:
+        read = source_work({node_id: build_source(plan.sources[node_id], plan.sensor_seed)})(node_id)
+        return OracleMember(plan, node_id, key, time.time, oracle_keys(_oracle_seed(data_dir), node_id),
+                            load_shares(data_dir), _waiting_work(read),
+                            lambda call: asyncio.get_running_loop().call_soon(call))
+    return OracleRole(plan, node_id, key, time.time)
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def role_routes(role: OracleRole) -> list[web.RouteDef]:
+    """``GET /v1/oracle/status``; on the requester ``POST``/``GET /v1/oracle/requests`` too."""
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(role.status())
+
+    routes = [web.get("/v1/oracle/status", status)]
+    if not isinstance(role, Requester):
+        return routes
+    requester = role
+
+    async def file_request(request: web.Request) -> web.Response:
+        """``{"sensor": "boiler", "ttl_blocks": 200}`` -> the request transaction's id (202)."""
+        try:
+            body = await request.json()
+            sensor, ttl = body.get("sensor", "boiler"), body.get("ttl_blocks", 200)
+        except (ValueError, AttributeError):
+            return _error(400, 'expected JSON {"sensor": "<name>", "ttl_blocks": <int>}')
+        try:
+            return web.json_response(requester.file_request(sensor, ttl), status=202)
+        except NotReady as exc:
+            return _error(409, str(exc))
+        except ConfigError as exc:
+            return _error(400, str(exc))
+
+    async def list_requests(request: web.Request) -> web.Response:
+        try:
+            return web.json_response({"requests": requester.requests()})
+        except NotReady as exc:
+            return _error(503, str(exc))
+
+    return routes + [web.post("/v1/oracle/requests", file_request), web.get("/v1/oracle/requests", list_requests)]
 
 
 def _build_node(opts: OracleNodeOptions, plan: OracleNetworkPlan, key: PrivateKey, genesis: Genesis) -> Node:
@@ -141,32 +155,24 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
     plan = load_plan(opts.plan_file)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per protocol batch: too chatty
     role_name = plan.role_of(opts.node_id)
-    key = _identity(opts.data_dir, "ed25519")
+    key = load_identity(opts.data_dir, "ed25519")
     role = role_for(plan, opts.node_id, key, opts.data_dir)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    holder: dict[str, HttpDriver] = {}
-    app.router.add_post("/v1/messages", lambda r: holder["driver"].handle_messages(r))
-    api = NodeApi(admin_token=opts.admin_token)
-    api.install(app)
-    app.add_routes(role.routes())
-    install_dashboard(app, api)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, opts.host, opts.port).start()
-    opts.port = opts.port or int(runner.addresses[0][1])  # --listen HOST:0: the port the OS gave us
+    server = ProcessServer(opts.admin_token, role_routes(role))
+    opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        await _register(session, opts, key, role_name, address)
-        genesis = await _genesis(session, opts, plan)
+        await register(session, opts.center, key, opts.node_id, role_name, address)
+        genesis = await genesis_from_center(
+            session, opts.center, opts.data_dir / "genesis.bin", plan.chain_id, plan.validators,
+            {n: plan.role_of(n) for n in plan.members}, time.monotonic() + opts.genesis_timeout_s)
         node = _build_node(opts, plan, key, genesis)
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
         driver = HttpDriver(node, key, node.membership.verify, peers)
-        holder["driver"] = driver
         await driver.start()
-        api.attach(node, driver, DashboardPlan({n: plan.role_of(n) for n in plan.members}, plan.validators))
+        server.attach(node, driver, DashboardPlan({n: plan.role_of(n) for n in plan.members}, plan.validators))
         role.attach(node, driver)
         log.info("%s (%s) serving on %s, height %d", opts.node_id, role_name, address, node.store.height)
-        await _wait_for_validators(session, driver, plan.validators)
+        await wait_for_validators(session, driver, plan.validators)
         driver.submit_local(node.start(time.time()))
         setup = asyncio.get_running_loop().create_task(_setup(role))
-        await serve_until_stopped(api, stop, driver, runner, [node.store], [setup])
+        await server.serve_until_stopped(stop, [node.store], [setup])

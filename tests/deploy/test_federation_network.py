@@ -25,7 +25,7 @@ from edgeledger.deploy.cluster import Cluster, stop_cluster
 from edgeledger.deploy.federation_cluster import (
     chain_state, federation_plan, send_cross_chain, wait_cross_chain,
 )
-from edgeledger.deploy.federation_process import INITIAL_STOCK
+from edgeledger.deploy.federation_plan import INITIAL_STOCK
 from tests.deploy.conftest import get, send, wait_for
 
 
