@@ -99,3 +99,38 @@ def test_no_private_name_is_imported_from_another_module():
                 found += [f"{path.relative_to(PKG)}: {a.name} from {node.module}" for a in node.names
                           if a.name.startswith("_") and not a.name.startswith("__")]
     assert found == []
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """module -> the edgeledger modules it imports anywhere (inside functions too)."""
+    modules = {}
+    for path in PKG.rglob("*.py"):
+        parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                deps |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        # a module importing its own package (an __init__ that re-exports it) is no cycle of two ideas
+        graph[name] = {d for d in deps if d in modules and d != name and not name.startswith(d + ".")}
+    return graph
+
+
+def test_no_two_modules_import_each_other_even_inside_functions():
+    graph = _module_graph()
+    cycles = []
+    for start in sorted(graph):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            here, path = stack.pop()
+            for there in sorted(graph[here]):
+                if there == start:
+                    cycles.append(" -> ".join(path + [start]))
+                elif there not in seen:
+                    seen.add(there)
+                    stack.append((there, path + [there]))
+    assert cycles == []
