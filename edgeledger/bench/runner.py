@@ -20,7 +20,7 @@ import aiohttp
 from edgeledger.bench.driver import CommitTracker, RoundPlan, Signer, run_round, run_setup
 from edgeledger.bench.metrics import throughput_series
 from edgeledger.bench.monitor import ResourceMonitor
-from edgeledger.bench.network import Network, start_network
+from edgeledger.bench.system_under_test import Network, start_network
 from edgeledger.bench.rate import controllers
 from edgeledger.bench.report import machine_description, round_entry, write_report
 from edgeledger.bench.schema import BenchConfig

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeledger.bench.metrics import TxRecord, throughput_series
-from edgeledger.bench.network import scenario_data
+from edgeledger.bench.system_under_test import scenario_data
 from edgeledger.bench.rate import LoadView, controllers
 from edgeledger.bench.report import machine_description, round_entry, write_report
 from edgeledger.bench.schema import BenchConfig
@@ -28,7 +28,7 @@ from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.net.sim import Simulator
-from edgeledger.scenario.network import build_network
+from edgeledger.scenario.assembly import build_network
 from edgeledger.scenario.schema import parse_scenario
 from edgeledger.scenario.topology import consortium_keys, edge_node_owners
 

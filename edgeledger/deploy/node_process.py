@@ -125,7 +125,7 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                 validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
                                                   else plan.validators[0]))
     if opts.scenario.fl.enabled and opts.role in ("cloud", "edge", "device"):
-        from edgeledger.scenario.network import FLData, attach_fl_services  # loads torch: FL processes only
+        from edgeledger.scenario.assembly import FLData, attach_fl_services  # loads torch: FL processes only
 
         attach_fl_services(node, plan, FLData(opts.scenario, plan.devices) if opts.role != "edge" else None)
     return node

@@ -1,6 +1,6 @@
 """A scenario's federated offloading task: the learners of its devices and of the cloud.
 
-Used by :mod:`edgeledger.scenario.network` when ``fl.task = "offloading"``: every device
+Used by :mod:`edgeledger.scenario.assembly` when ``fl.task = "offloading"``: every device
 gets a :class:`~edgeledger.offload.learner.DqnLearner` with its own stream (derived from the
 scenario seed and its id), the cloud an evaluating one; all start from one global network.
 """

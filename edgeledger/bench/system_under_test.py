@@ -1,7 +1,7 @@
 """The system under test: a scenario started as local processes, or a running network.
 
-``local`` runs ``edgeledger up --detach`` in a subprocess (the bench layer does not import
-the web layer) and reads its ``cluster.json``; ``remote`` asks a center for the peer list.
+``local`` runs ``edgeledger up --detach`` in a subprocess (separate processes, as on real
+devices) and reads its ``cluster.json``; ``remote`` asks a center for the peer list.
 Either way the bench gets node URLs, roles, process ids where local, and the signing keys
 of the identities that send transactions (read from ``<node>/identity.seed``), plus the
 scenario's ``[consortium]`` accounts (EdgeToll roles) with their keys: an account's
