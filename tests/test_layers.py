@@ -1,4 +1,4 @@
-"""Architecture rules of DESIGN.md / STYLE.md, enforced by walking the imports."""
+"""Architecture rules of docs/design.md and docs/style.md, enforced by walking the imports."""
 
 import ast
 import re
