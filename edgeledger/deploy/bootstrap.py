@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import ssl
 import time
@@ -29,6 +28,7 @@ from aiohttp import web
 
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.deploy.plan_files import private_seed
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.identity import Genesis, Identity
 from edgeledger.ledger.store import ChainStore
@@ -65,11 +65,7 @@ def load_identity(data_dir: Path, scheme: str) -> PrivateKey:
 
     The seed never leaves the data directory; reusing the directory resumes the same identity.
     """
-    path = data_dir / "identity.seed"
-    if not path.exists():
-        path.write_bytes(os.urandom(32))
-        path.chmod(0o600)
-    return derive_key(scheme, path.read_bytes())
+    return derive_key(scheme, private_seed(data_dir / "identity.seed"))
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

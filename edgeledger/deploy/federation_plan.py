@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 
 from edgeledger.codec import encode
+from edgeledger.deploy.plan_files import read_plan, write_plan, write_private
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.enrollment import deal_groups
 from edgeledger.oracle.records import OracleGroup
@@ -95,18 +96,12 @@ def deal_federation(plan: FederationPlan, root: Path) -> FederationPlan:
     root.mkdir(parents=True, exist_ok=True)
     (group,), shares = deal_groups({"relay": plan.relays}, random.SystemRandom())
     for r in plan.relays:
-        (root / r).mkdir(parents=True, exist_ok=True)
-        path = root / r / SHARE_FILE
-        path.write_bytes(encode(shares[r]["relay"]))
-        path.chmod(0o600)
+        write_private(root / r / SHARE_FILE, encode(shares[r]["relay"]))
     plan = msgspec.structs.replace(plan, relay_threshold=group.threshold, relay_commitments=group.commitments)
-    (root / FEDERATION_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(plan)))
+    write_plan(root / FEDERATION_FILE, plan)
     return plan
 
 
 def load_federation(path: Path) -> FederationPlan:
     """The plan the dealer wrote (a :class:`ConfigError` naming the file when it cannot be read)."""
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=FederationPlan)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"federation plan {str(path)!r} cannot be read: {exc}") from None
+    return read_plan(path, FederationPlan, "federation plan")

@@ -21,6 +21,7 @@ import msgspec
 
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.threshold import Share
+from edgeledger.deploy.plan_files import read_plan, write_plan, write_private
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.enrollment import deal_groups
 from edgeledger.oracle.simnet import FEED, PROXY
@@ -128,21 +129,14 @@ def deal_oracle_network(plan: OracleNetworkPlan, root: Path) -> OracleNetworkPla
               for g in dealt]
     plan = msgspec.structs.replace(plan, groups=groups)
     for member, by_group in shares.items():
-        data_dir = root / member
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / SHARES_FILE
-        path.write_bytes(encode(by_group))
-        path.chmod(0o600)
-    (root / PLAN_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(plan)))
+        write_private(root / member / SHARES_FILE, encode(by_group))
+    write_plan(root / PLAN_FILE, plan)
     return plan
 
 
 def load_plan(path: Path) -> OracleNetworkPlan:
     """The plan the dealer wrote (a :class:`ConfigError` naming the file when it cannot be read)."""
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=OracleNetworkPlan)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"oracle plan {str(path)!r} cannot be read: {exc}") from None
+    return read_plan(path, OracleNetworkPlan, "oracle plan")
 
 
 def load_shares(data_dir: Path) -> dict[str, Share]:

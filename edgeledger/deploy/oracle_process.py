@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from edgeledger.deploy.bootstrap import (
     PlanProcessOptions, ProcessServer, fetch_peers, genesis_from_center, load_identity, register, wait_for_validators,
 )
 from edgeledger.deploy.oracle_plan import OracleNetworkPlan, build_source, load_plan, load_shares
+from edgeledger.deploy.plan_files import private_seed
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
@@ -49,15 +49,6 @@ log = logging.getLogger("edgeledger.oracle")
 OracleNodeOptions = PlanProcessOptions
 
 
-def _oracle_seed(data_dir: Path) -> bytes:
-    """The seed of this oracle node's BLS and VRF keys (32 random bytes made once, mode 0600)."""
-    path = data_dir / "oracle.seed"
-    if not path.exists():
-        path.write_bytes(os.urandom(32))
-        path.chmod(0o600)
-    return path.read_bytes()
-
-
 def _waiting_work(read: Callable[[FetchJob], WorkResult]) -> Callable[[FetchJob], WorkResult]:
     """``read``, then the source's delay as real waiting (the driver runs work off the event loop)."""
     def work(job: FetchJob) -> WorkResult:
@@ -75,7 +66,7 @@ def role_for(plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: P
         return Requester(plan, node_id, key, time.time)
     if node_id in plan.oracles:
         read = source_work({node_id: build_source(plan.sources[node_id], plan.sensor_seed)})(node_id)
-        return OracleMember(plan, node_id, key, time.time, oracle_keys(_oracle_seed(data_dir), node_id),
+        return OracleMember(plan, node_id, key, time.time, oracle_keys(private_seed(data_dir / "oracle.seed"), node_id),
                             load_shares(data_dir), _waiting_work(read),
                             lambda call: asyncio.get_running_loop().call_soon(call))
     return OracleRole(plan, node_id, key, time.time)
