@@ -14,7 +14,7 @@ from importlib import resources
 
 import torch
 
-from edgeledger.scenario.network import Network
+from edgeledger.scenario.assembly import Network
 from edgeledger.scenario.runner import run_scenario
 from edgeledger.scenario.schema import apply_overrides, parse_scenario
 

@@ -31,7 +31,7 @@ from edgeledger.crypto.keys import derive_key
 from edgeledger.ledger.kv import KVSet
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.scenario.schema import apply_overrides, parse_scenario
-from edgeledger.web.cluster import start_cluster, stop_cluster
+from edgeledger.deploy.cluster import start_cluster, stop_cluster
 
 VALIDATORS = ["edge-0", "edge-1", "edge-2", "edge-3"]
 CLIENTS = ["device-0", "device-1", "device-2", "device-3"]

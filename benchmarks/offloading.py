@@ -1,9 +1,9 @@
 """Offloading benchmark (issue 5): gain ratios of the baselines, a centrally trained DQN and
-the federated DQN against the exact optimum on OFFLOADING.md's default environment
+the federated DQN against the exact optimum on docs/offloading.md's default environment
 (N = 10, M = 1), the optimum's cost per slot and the environment's raw speed. Prints a
 table, then one JSON object as its last line. Every DQN trains on slots held out from the
-evaluation slots; ``dqn`` uses OFFLOADING.md's state, ``dqn_marginal`` adds each action's
-immediate cost (both with OFFLOADING.md's agent settings). ``federated_dqn`` is the tuned
+evaluation slots; ``dqn`` uses docs/offloading.md's state, ``dqn_marginal`` adds each action's
+immediate cost (both with docs/offloading.md's agent settings). ``federated_dqn`` is the tuned
 agent (``TUNED_AGENT``: marginal and lookahead features, gamma 1, [256, 128]) trained through
 the chain's FL round protocol (``run_scenario`` on ``experiments/offloading/base.toml``);
 ``--quick`` loads the global Q-network of such a run from
@@ -46,7 +46,7 @@ CHECKPOINT = ROOT / "benchmarks" / "offload_dqn_checkpoint.npz"
 SCENARIO = ROOT / "experiments" / "offloading" / "base.toml"
 #: The federated run behind the checkpoint and the full benchmark (scenario overrides): 60
 #: rounds of 10 slots per device with the tuned agent (``TUNED_AGENT``: gamma = 1, marginal and
-#: lookahead features, a [256, 128] double DQN; OFFLOADING.md's defaults stay the defaults).
+#: lookahead features, a [256, 128] double DQN; docs/offloading.md's defaults stay the defaults).
 FEDERATED = ["fl.rounds=60", "offload.local_slots=10", *TUNED_AGENT]
 #: A second stage started from the checkpoint (``--continue-checkpoint``): a new seed (new
 #: slots), little exploration and a smaller step size.
@@ -54,7 +54,7 @@ CONTINUE = ["seed=1", "fl.rounds=60", "offload.local_slots=10", TUNED_AGENT[0],
             TUNED_AGENT[1][:-1] + ", epsilon_start=0.1, epsilon_decay_steps=2000, learning_rate=0.0005}"]
 
 BASELINES = ["all_local", "all_edge", "all_cloud", "random", "greedy", "coordinate_descent", "optimum"]
-#: OFFLOADING.md's reference gain ratios (N = 10, M = 1, 30 slots, one reference implementation).
+#: docs/offloading.md's reference gain ratios (N = 10, M = 1, 30 slots, one reference implementation).
 REFERENCE = {
     "all_local": 0.62,
     "all_edge": 0.45,
@@ -132,7 +132,7 @@ def print_table(reports: dict[str, PolicyReport]) -> None:
             f"{s['mean_slot_cost']:>10.3f}{s['mean_delay_s']:>9.3f}{s['mean_energy_j']:>9.3f}{s['miss_ratio']:>7.3f}"
             f"{s['share_local']:>7.2f}{s['share_edge']:>7.2f}{s['share_cloud']:>7.2f}{1e3 * s['decision_s']:>10.3f}"
         )
-    print("gain = sum Q_opt / sum Q_policy over all slots; mean/slot = mean of per-slot ratios; ref = OFFLOADING.md")
+    print("gain = sum Q_opt / sum Q_policy over all slots; mean/slot = mean of per-slot ratios; ref = docs/offloading.md")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,11 +67,11 @@ def oracle_latency_processes(quick: bool, seed: int) -> dict[str, float]:
     import shutil
     import tempfile
 
-    from edgeledger.web.cluster import stop_cluster
-    from edgeledger.web.oracle_cluster import (
+    from edgeledger.deploy.cluster import stop_cluster
+    from edgeledger.deploy.oracle_cluster import (
         file_oracle_request, start_oracle_network, wait_callbacks, wait_oracle_ready,
     )
-    from edgeledger.web.oracle_plan import plan_oracle_network
+    from edgeledger.deploy.oracle_plan import plan_oracle_network
 
     n_groups, requests = (1, 10) if quick else (2, 40)
     plan = plan_oracle_network(n_validators=4, n_groups=n_groups, per_group=4, lying=1, slow=1, slow_delay_s=2.0,
@@ -109,10 +109,10 @@ def xchain_latency_processes(requests: int = 5) -> dict[str, float]:
     import shutil
     import tempfile
 
-    from edgeledger.web.cluster import stop_cluster
-    from edgeledger.web.federation_cluster import send_cross_chain, start_federation, wait_cross_chain, \
+    from edgeledger.deploy.cluster import stop_cluster
+    from edgeledger.deploy.federation_cluster import send_cross_chain, start_federation, wait_cross_chain, \
         wait_federation_ready
-    from edgeledger.web.federation_process import plan_federation
+    from edgeledger.deploy.federation_plan import plan_federation
 
     root = Path(tempfile.mkdtemp(prefix="xchain-bench-"))  # kept (with the logs) when the run fails
     cluster = start_federation(plan_federation(lbcs=2, validators_per_chain=4, relays=4), root)

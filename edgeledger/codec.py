@@ -1,4 +1,4 @@
-"""Canonical encoding of every message and record (DESIGN: "one place").
+"""Canonical encoding of every message and record (docs/design.md: "one place").
 
 msgspec MessagePack with deterministic map ordering: structs encode as arrays in field
 order (``array_like``), dicts with sorted keys, so equal values always give equal bytes.

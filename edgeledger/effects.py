@@ -1,4 +1,4 @@
-"""What a sans-IO protocol core asks its driver to do (DESIGN rule 1).
+"""What a sans-IO protocol core asks its driver to do (docs/design.md rule 1).
 
 Cores return these as values from ``handle``-style methods; only drivers (``net.sim`` and
 the HTTP driver) turn them into I/O. They are plain in-memory values, never put on the wire.

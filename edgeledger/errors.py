@@ -1,4 +1,4 @@
-"""One exception hierarchy for edgeledger (STYLE.md rule 5).
+"""One exception hierarchy for edgeledger (docs/style.md rule 5).
 
 Every message names the field or value at fault and what was expected, so a user can fix
 the cause without reading a traceback. The CLI prints ``ErrorType: message`` and exits 2

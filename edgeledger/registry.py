@@ -1,4 +1,4 @@
-"""Named plug-in registries (DESIGN rule 4).
+"""Named plug-in registries (docs/design.md rule 4).
 
 Each plug-in kind (aggregator, attack, consensus, model, data set, policy, ...) owns one
 :class:`Registry`; a scenario names a plug-in by string and a user adds their own with the

@@ -1,4 +1,4 @@
-"""Architecture rules of DESIGN.md / STYLE.md, enforced by walking the imports."""
+"""Architecture rules of docs/design.md and docs/style.md, enforced by walking the imports."""
 
 import ast
 import re
@@ -58,10 +58,11 @@ def test_no_grab_bag_module_names():
     assert bad == []
 
 
-# DESIGN.md: crypto/codec <- ledger <- consensus <- net <- node <- (fl, offload, oracle, market) <- scenario <- bench/web/cli
+# docs/design.md: crypto/codec <- ledger <- consensus <- net <- node <- (fl, offload, oracle, market) <- scenario
+# <- web <- deploy <- bench <- cli
 RANK = {"errors": 0, "registry": 0, "codec": 0, "effects": 0, "crypto": 0, "ledger": 1, "consensus": 2, "net": 3,
-        "node": 4, "fl": 5, "offload": 5, "oracle": 5, "market": 5, "scenario": 6, "bench": 7, "web": 7, "cli": 8,  # the CLI is the entry point over bench and web
-        "__main__": 9, "__init__": 9}
+        "node": 4, "fl": 5, "offload": 5, "oracle": 5, "market": 5, "scenario": 6, "web": 7, "deploy": 8, "bench": 9,
+        "cli": 10, "__main__": 11, "__init__": 11}
 # allowed sideways imports inside one rank (a plug-in layer may use another's public API)
 SIDEWAYS = {("offload", "fl"), ("oracle", "fl"), ("market", "fl")}
 
@@ -82,3 +83,54 @@ def test_imports_only_point_down_the_layer_order():
                 continue
             ok = RANK[there] < RANK[here] or RANK[there] == RANK[here] == 0 or (here, there) in SIDEWAYS
             assert ok, f"{path.relative_to(PKG)} ({here}) imports {name} ({there}): arrows must point down"
+
+
+def test_every_package_has_a_place_in_the_layer_order():
+    tops = {p.relative_to(PKG).parts[0].removesuffix(".py") for p in PKG.rglob("*.py")}
+    assert tops <= set(RANK), f"not in the layer order: {sorted(tops - set(RANK))}"
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A leading underscore means "this module's business": another module that needs it gets a public name."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("edgeledger")):
+                found += [f"{path.relative_to(PKG)}: {a.name} from {node.module}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """module -> the edgeledger modules it imports anywhere (inside functions too)."""
+    modules = {}
+    for path in PKG.rglob("*.py"):
+        parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                deps |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        # a module importing its own package (an __init__ that re-exports it) is no cycle of two ideas
+        graph[name] = {d for d in deps if d in modules and d != name and not name.startswith(d + ".")}
+    return graph
+
+
+def test_no_two_modules_import_each_other_even_inside_functions():
+    graph = _module_graph()
+    cycles = []
+    for start in sorted(graph):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            here, path = stack.pop()
+            for there in sorted(graph[here]):
+                if there == start:
+                    cycles.append(" -> ".join(path + [start]))
+                elif there not in seen:
+                    seen.add(there)
+                    stack.append((there, path + [there]))
+    assert cycles == []

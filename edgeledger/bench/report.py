@@ -13,13 +13,19 @@ import html
 import json
 import os
 import platform
+import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-__all__ = ["machine_description", "write_report", "SUMMARY_COLUMNS", "RESOURCE_COLUMNS"]
+from edgeledger.bench.metrics import TxRecord, compute_metrics
+from edgeledger.bench.schema import RoundConfig
+from edgeledger.bench.workloads import Workload
+
+__all__ = ["machine_description", "round_entry", "write_report", "SUMMARY_COLUMNS", "RESOURCE_COLUMNS"]
 
 SUMMARY_COLUMNS = [("label", "Name"), ("succ", "Succ"), ("fail", "Fail"), ("send_rate_tps", "Send Rate (TPS)"),
                    ("latency_max_s", "Max Latency (s)"), ("latency_min_s", "Min Latency (s)"),
@@ -29,6 +35,21 @@ SUMMARY_COLUMNS = [("label", "Name"), ("succ", "Succ"), ("fail", "Fail"), ("send
 RESOURCE_COLUMNS = [("cpu_max_pct", "CPU% (max)"), ("cpu_avg_pct", "CPU% (avg)"), ("rss_max_mb", "Memory (max) MB"),
                     ("rss_avg_mb", "Memory (avg) MB"), ("net_in_bytes", "Traffic In (B)"),
                     ("net_out_bytes", "Traffic Out (B)"), ("disk_write_bytes", "Disc Write (B)")]
+
+
+def round_entry(rc: RoundConfig, workload: Workload, trace: list[TxRecord], resources: dict[str, Any]) -> dict[str, Any]:
+    """One round of report.json: Caliper's figures (write or read) and the resources per node."""
+    m = compute_metrics(trace)
+    entry: dict[str, Any] = {"label": rc.label, "workload": rc.workload.name, "workers": rc.workers,
+                             "rate_control": {"type": rc.rate_control.type, "opts": rc.rate_control.opts},
+                             "tx": len(trace), **{k: getattr(m, k) for k in m.__dataclass_fields__}}
+    if workload.kind == "read":
+        entry.update({"read_throughput_tps": m.throughput_tps, "read_latency_avg_s": m.latency_avg_s,
+                      "read_latency_p99_s": m.latency_p99_s, "committed": None, "committed_throughput_tps": None})
+    reasons = Counter(re.sub(r"\d+", "N", r.reason or "unknown")[:120] for r in trace if not r.ok)
+    entry["fail_reasons"] = dict(reasons.most_common(5))
+    entry["resources"] = resources
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in entry.items()}
 
 
 def machine_description() -> dict[str, Any]:

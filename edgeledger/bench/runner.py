@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,31 +18,16 @@ from typing import Any
 import aiohttp
 
 from edgeledger.bench.driver import CommitTracker, RoundPlan, Signer, run_round, run_setup
-from edgeledger.bench.metrics import compute_metrics, throughput_series
+from edgeledger.bench.metrics import throughput_series
 from edgeledger.bench.monitor import ResourceMonitor
-from edgeledger.bench.network import Network, start_network
+from edgeledger.bench.system_under_test import Network, start_network
 from edgeledger.bench.rate import controllers
-from edgeledger.bench.report import machine_description, write_report
-from edgeledger.bench.schema import BenchConfig, RoundConfig
-from edgeledger.bench.workloads import Workload, WorkloadContext, workloads
+from edgeledger.bench.report import machine_description, round_entry, write_report
+from edgeledger.bench.schema import BenchConfig
+from edgeledger.bench.workloads import WorkloadContext, workloads
 from edgeledger.errors import ConfigError
 
-__all__ = ["run_bench", "round_entry"]
-
-
-def round_entry(rc: RoundConfig, workload: Workload, trace: list[Any], resources: dict[str, Any]) -> dict[str, Any]:
-    """One round of report.json: Caliper's figures (write or read) and the resources per node."""
-    m = compute_metrics(trace)
-    entry: dict[str, Any] = {"label": rc.label, "workload": rc.workload.name, "workers": rc.workers,
-                             "rate_control": {"type": rc.rate_control.type, "opts": rc.rate_control.opts},
-                             "tx": len(trace), **{k: getattr(m, k) for k in m.__dataclass_fields__}}
-    if workload.kind == "read":
-        entry.update({"read_throughput_tps": m.throughput_tps, "read_latency_avg_s": m.latency_avg_s,
-                      "read_latency_p99_s": m.latency_p99_s, "committed": None, "committed_throughput_tps": None})
-    reasons = Counter(re.sub(r"\d+", "N", r.reason or "unknown")[:120] for r in trace if not r.ok)
-    entry["fail_reasons"] = dict(reasons.most_common(5))
-    entry["resources"] = resources
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in entry.items()}
+__all__ = ["run_bench"]
 
 
 async def _run_rounds(cfg: BenchConfig, net: Network, log: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -96,7 +79,7 @@ async def _run_rounds(cfg: BenchConfig, net: Network, log: Callable[[str], None]
 def run_bench(cfg: BenchConfig, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run ``cfg``; write ``out/report.json``, ``out/report.html`` and plots; return the report dict."""
     if cfg.network.kind == "sim":
-        from edgeledger.bench.sim import run_sim_bench
+        from edgeledger.bench.sim import run_sim_bench  # here, not at the top: the simulation loads torch
 
         return run_sim_bench(cfg, out, log)
     plugins = sorted({p for r in cfg.rounds for p in workloads.get(r.workload.name).plugins})

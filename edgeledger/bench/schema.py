@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edgeledger.bench.rate import controllers
+from edgeledger.bench.workloads import workloads
 from edgeledger.errors import ConfigError
 
 __all__ = ["NetworkConfig", "WorkloadConfig", "RateControlConfig", "RoundConfig", "BenchConfig",
@@ -106,9 +108,6 @@ def parse_bench(data: dict[str, Any]) -> BenchConfig:
 
     Also checks that every workload and rate controller name is registered.
     """
-    from edgeledger.bench.rate import controllers
-    from edgeledger.bench.workloads import workloads
-
     try:
         cfg = BenchConfig.model_validate(data)
     except ValidationError as exc:

@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import importlib
 import random
-import tempfile
 import time
-import tomllib
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edgeledger.bench.metrics import TxRecord, throughput_series
-from edgeledger.bench.network import write_scenario
+from edgeledger.bench.system_under_test import scenario_data
 from edgeledger.bench.rate import LoadView, controllers
-from edgeledger.bench.report import machine_description, write_report
+from edgeledger.bench.report import machine_description, round_entry, write_report
 from edgeledger.bench.schema import BenchConfig
 from edgeledger.bench.workloads import Consortium, ReadOp, WorkloadContext, workloads
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.net.sim import Simulator
-from edgeledger.scenario.network import build_network
+from edgeledger.scenario.assembly import build_network
 from edgeledger.scenario.schema import parse_scenario
 from edgeledger.scenario.topology import consortium_keys, edge_node_owners
 
@@ -115,8 +113,7 @@ def run_sim_bench(cfg: BenchConfig, out: Path, log: Callable[[str], None] = prin
     for module in plugins:
         importlib.import_module(module)  # tx kinds and contracts live in this process
     started = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        scenario = parse_scenario(tomllib.loads(write_scenario(cfg.network, Path(tmp)).read_text()))
+    scenario = parse_scenario(scenario_data(cfg.network))
     net = build_network(scenario)
     sim = Simulator(scenario.seed, net.link_for)
     for node in net.nodes.values():
@@ -142,8 +139,6 @@ def run_sim_bench(cfg: BenchConfig, out: Path, log: Callable[[str], None] = prin
     nonces = {n: 10**12 for n in keys}  # far above the nodes' own transactions (gaps are allowed)
     shared: dict[str, Any] = {}
     entries, traces = [], {}
-    from edgeledger.bench.runner import round_entry
-
     for k, rc in enumerate(cfg.rounds):
         wl = workloads.get(rc.workload.name)(rc.workload.params,
                                              WorkloadContext(rc.label, random.Random(cfg.seed * 1000 + k), shared,

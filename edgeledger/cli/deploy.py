@@ -11,55 +11,19 @@ from rich.table import Table
 from edgeledger.cli.base import SET_HELP, app, console, demo_text
 
 
-def _host_port(listen: str) -> tuple[str, int]:
-    from edgeledger.errors import ConfigError
-
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:8700")
-    return host or "127.0.0.1", int(port)
-
-
-def _serve(coro_factory: Any) -> None:
-    """Run an asyncio service until SIGINT/SIGTERM."""
-    import asyncio
-    import logging
-    import signal
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await coro_factory(stop)
-
-    asyncio.run(main())
-
-
 @app.command()
 def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to listen on."),
            tls_dir: Optional[Path] = typer.Option(None, help="Serve HTTPS with a certificate from edgeledger certs."),
            tls_name: str = typer.Option("local", help="Certificate name inside --tls-dir.")) -> None:
     """Run the communication center: registers nodes and hands out the peer list (never relays payloads)."""
-    from aiohttp import web
-
+    from edgeledger.deploy.bootstrap import parse_listen, run_until_signal, serve_app
+    from edgeledger.deploy.tls import server_context
     from edgeledger.web.center import center_app
-    from edgeledger.web.tls import server_context
 
-    host, port = _host_port(listen)
+    host, port = parse_listen(listen)
     ssl_context = server_context(tls_dir, tls_name) if tls_dir is not None else None
-
-    async def serve(stop: Any) -> None:
-        runner = web.AppRunner(center_app())
-        await runner.setup()
-        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
-        console.print(f"center listening on {'https' if ssl_context else 'http'}://{host}:{port}")
-        await stop.wait()
-        await runner.cleanup()
-
-    _serve(serve)
+    run_until_signal(lambda stop: serve_app(center_app(), host, port, stop, ssl_context,
+                                            started=lambda url: console.print(f"center listening on {url}", soft_wrap=True)))
 
 
 @app.command()
@@ -77,20 +41,19 @@ def node(role: str = typer.Option(..., help="cloud | edge | device | company (a 
     """Run one node process: registers with the center, builds the genesis, resumes its chain, serves."""
     import tomllib
 
+    from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
+    from edgeledger.deploy.node_process import NodeOptions, run_node
     from edgeledger.errors import ConfigError
     from edgeledger.scenario.schema import apply_overrides, parse_scenario
-    from edgeledger.web.cluster import free_port
-    from edgeledger.web.node_process import NodeOptions, run_node
 
     if role not in ("cloud", "edge", "device", "company"):
         raise ConfigError(f"--role {role!r}: expected cloud, edge, device or company (consortium.standby_sealers)")
     text = config.read_text() if config is not None else demo_text()
     scenario = parse_scenario(apply_overrides(tomllib.loads(text), list(set_)))
-    host, port = _host_port(listen)
-    port = port or free_port()
+    host, port = parse_listen(listen)
     opts = NodeOptions(role=role, center=center_url.rstrip("/"), data_dir=data_dir, host=host, port=port,
                        scenario=scenario, admin_token=admin_token, tls_dir=tls_dir, tls_name=tls_name)
-    _serve(lambda stop: run_node(opts, stop))
+    run_until_signal(lambda stop: run_node(opts, stop))
 
 
 @app.command()
@@ -106,7 +69,7 @@ def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as
     from rich.live import Live
 
     from edgeledger.scenario.schema import load_scenario
-    from edgeledger.web.cluster import cluster_status, start_cluster, stop_cluster
+    from edgeledger.deploy.cluster import cluster_status, start_cluster, stop_cluster
 
     scenario = load_scenario(scenario_file)
     root = root or Path(scenario.output.dir) / f"up-{scenario.name}"
@@ -144,7 +107,7 @@ def certs(directory: Path = typer.Option(..., "--dir", help="Where the cluster C
           host: list[str] = typer.Option(["127.0.0.1", "localhost"], help="IP or DNS name the certificate covers "
                                                                          "(repeatable).")) -> None:
     """Create a self-signed cluster CA (once) and issue node certificates for TLS."""
-    from edgeledger.web.tls import issue_certificate, make_ca
+    from edgeledger.deploy.tls import issue_certificate, make_ca
 
     console.print(f"cluster CA: {make_ca(directory)}")
     if name is not None:
@@ -154,7 +117,7 @@ def certs(directory: Path = typer.Option(..., "--dir", help="Where the cluster C
 @app.command()
 def down(root: Path = typer.Option(..., "--dir", help="The folder given to (or printed by) edgeledger up.")) -> None:
     """Stop a cluster started with edgeledger up --detach."""
-    from edgeledger.web.cluster import Cluster, stop_cluster
+    from edgeledger.deploy.cluster import Cluster, stop_cluster
 
     stop_cluster(Cluster.load(root))
     console.print(f"stopped the cluster in {root}")
@@ -167,30 +130,12 @@ def observe(results_dir: Path = typer.Argument(..., help="A results folder writt
     """Serve the /observe dashboard over a finished simulation run (the same page nodes serve live)."""
     from aiohttp import web
 
+    from edgeledger.deploy.bootstrap import parse_listen, run_until_signal, serve_app
     from edgeledger.web.observe import install_observe
     from edgeledger.web.observe_sources import RunSource
 
-    source = RunSource(results_dir)
-    host, port = _host_port(listen)
-
-    async def serve(stop: Any) -> None:
-        import asyncio
-
-        application = web.Application()
-        install_observe(application, source)
-
-        async def root(request: web.Request) -> web.Response:
-            raise web.HTTPFound("/observe/")
-
-        application.router.add_get("/", root)
-        runner = web.AppRunner(application)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        console.print(f"dashboard of {results_dir}: http://{host}:{port}/observe/")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=duration or None)
-        except asyncio.TimeoutError:
-            pass
-        await runner.cleanup()
-
-    _serve(serve)
+    application = web.Application()
+    install_observe(application, RunSource(results_dir))
+    host, port = parse_listen(listen)
+    run_until_signal(lambda stop: serve_app(application, host, port, stop, duration_s=duration, started=lambda url: (
+        console.print(f"dashboard of {results_dir}: {url}/observe/", soft_wrap=True))))

@@ -33,10 +33,10 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
               timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")
               ) -> None:
     """Start a PBFT chain, Pedal oracle nodes and a requester, each its own process on 127.0.0.1."""
-    from edgeledger.web.oracle_cluster import (
+    from edgeledger.deploy.oracle_cluster import (
         file_oracle_request, oracle_status, start_oracle_network, wait_callbacks, wait_oracle_ready,
     )
-    from edgeledger.web.oracle_plan import plan_oracle_network
+    from edgeledger.deploy.oracle_plan import plan_oracle_network
 
     plan = plan_oracle_network(n_validators=validators, n_groups=groups, per_group=group_size, lying=lying,
                                slow=slow, slow_delay_s=slow_delay, election_timeout_s=election_timeout)
@@ -58,7 +58,7 @@ def _hold(cluster: Any, root: Path, ready: Any, hint: str, detach: bool, timeout
     """Run ``ready``, then return (``detach``) or keep the processes up until ``timeout`` or Ctrl-C and stop them."""
     import time
 
-    from edgeledger.web.cluster import stop_cluster
+    from edgeledger.deploy.cluster import stop_cluster
 
     console.print(f"started {len(cluster.processes)} processes; center {cluster.center}; state in {root}")
     try:
@@ -93,13 +93,13 @@ def oracle_node(node_id: str = typer.Option(..., "--id", help="This process's id
                                                           help="Token for admin actions (POST /v1/admin/shutdown).")
                 ) -> None:
     """Run one member of an oracle network (validator, oracle node or requester)."""
-    from edgeledger.cli.deploy import _host_port, _serve
-    from edgeledger.web.oracle_process import OracleNodeOptions, run_oracle_node
+    from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
+    from edgeledger.deploy.oracle_process import OracleNodeOptions, run_oracle_node
 
-    host, port = _host_port(listen)
+    host, port = parse_listen(listen)
     opts = OracleNodeOptions(node_id=node_id, plan_file=plan, center=center_url.rstrip("/"), data_dir=data_dir,
                              host=host, port=port, admin_token=admin_token)
-    _serve(lambda stop: run_oracle_node(opts, stop))
+    run_until_signal(lambda stop: run_oracle_node(opts, stop))
 
 
 @oracle_app.command("request")
@@ -109,8 +109,8 @@ def oracle_request(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", he
                    wait: float = typer.Option(30.0, help="Seconds to wait for the callbacks (0: do not wait).")
                    ) -> None:
     """File data requests on chain through the requester and print their callbacks."""
-    from edgeledger.web.cluster import Cluster
-    from edgeledger.web.oracle_cluster import file_oracle_request, oracle_requests, wait_callbacks
+    from edgeledger.deploy.cluster import Cluster
+    from edgeledger.deploy.oracle_cluster import file_oracle_request, oracle_requests, wait_callbacks
 
     cluster = Cluster.load(root)
     tx_ids = [file_oracle_request(cluster, sensor) for _ in range(count)]
@@ -123,8 +123,8 @@ def oracle_request(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", he
 @oracle_app.command("status")
 def oracle_status_cmd(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help=DIR_HELP)) -> None:
     """Each process's part in the oracle network, then every request filed so far."""
-    from edgeledger.web.cluster import Cluster
-    from edgeledger.web.oracle_cluster import oracle_requests, oracle_status
+    from edgeledger.deploy.cluster import Cluster
+    from edgeledger.deploy.oracle_cluster import oracle_requests, oracle_status
 
     cluster = Cluster.load(root)
     _status(oracle_status(cluster))
@@ -163,8 +163,8 @@ def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir",
                   timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")
                   ) -> None:
     """Start a federal chain, local chains and a relay group as processes; carry cross-chain requests."""
-    from edgeledger.web.federation_cluster import start_federation, wait_federation_ready
-    from edgeledger.web.federation_process import plan_federation
+    from edgeledger.deploy.federation_cluster import start_federation, wait_federation_ready
+    from edgeledger.deploy.federation_plan import plan_federation
 
     cluster = start_federation(plan_federation(lbcs, validators, relays), root)
 
@@ -187,13 +187,13 @@ def federation_node(node_id: str = typer.Option(..., "--id", help="This process'
                     admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
                                                               help="Token for admin actions.")) -> None:
     """Run one validator or relay of a federation."""
-    from edgeledger.cli.deploy import _host_port, _serve
-    from edgeledger.web.federation_process import FederationNodeOptions, run_federation_node
+    from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
+    from edgeledger.deploy.federation_process import FederationNodeOptions, run_federation_node
 
-    host, port = _host_port(listen)
+    host, port = parse_listen(listen)
     opts = FederationNodeOptions(node_id=node_id, plan_file=plan, center=center_url.rstrip("/"), data_dir=data_dir,
                                  host=host, port=port, admin_token=admin_token)
-    _serve(lambda stop: run_federation_node(opts, stop))
+    run_until_signal(lambda stop: run_federation_node(opts, stop))
 
 
 @oracle_app.command("xsend")
@@ -202,13 +202,13 @@ def xsend(root: Path = typer.Option(Path("runs/federation-up"), "--dir", help="T
           dest: str = typer.Option("lbc2", help="Destination local chain (its stock is reserved)."),
           qty: int = typer.Option(1, min=1, help="Units to reserve.")) -> None:
     """Carry one cross-chain request (Fig. 3) and print its callback on the source chain."""
-    from edgeledger.web.cluster import Cluster
+    from edgeledger.deploy.cluster import Cluster
 
     _xsend(Cluster.load(root), source, dest, qty)
 
 
 def _xsend(cluster: Any, source: str, dest: str, qty: int) -> None:
-    from edgeledger.web.federation_cluster import chain_state, send_cross_chain, wait_cross_chain
+    from edgeledger.deploy.federation_cluster import chain_state, send_cross_chain, wait_cross_chain
 
     tx_id, sent = send_cross_chain(cluster, source, dest, qty)
     done = wait_cross_chain(cluster, source, tx_id, sent)

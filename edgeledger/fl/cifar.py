@@ -4,7 +4,7 @@ Images", 2009): 50000/10000 RGB 32x32 images in 10 classes, in pickled batches.
 Unpickling runs code named by the file, so a batch is never unpickled on trust:
 
 1. preferred: ``<data_root>/cifar10/cifar-10-python.tar.gz`` as downloaded. Its SHA-256 must
-   match the known sum (:data:`~edgeledger.fl.sources.SOURCES`) *before* the archive is
+   match the known sum (:data:`~edgeledger.fl.dataset_files.SOURCES`) *before* the archive is
    opened; the batches are then read from the archive in memory (nothing is extracted);
 2. otherwise the extracted ``<data_root>/cifar10/cifar-10-batches-py/`` batches, each checked
    against the per-batch MD5 the dataset page's archive yields (as torchvision lists them; no
@@ -26,7 +26,7 @@ import numpy as np
 
 from edgeledger.errors import DatasetError
 from edgeledger.fl.datasets import Dataset, datasets
-from edgeledger.fl.sources import DATA_ENV_VAR, SOURCES, missing_file_error, read_checked
+from edgeledger.fl.dataset_files import DATA_ENV_VAR, SOURCES, missing_file_error, read_checked
 
 __all__ = ["load_cifar10", "parse_cifar_batch", "CIFAR10_BATCH_MD5", "CIFAR10_MEAN", "CIFAR10_STD"]
 

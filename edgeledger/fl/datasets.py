@@ -5,7 +5,7 @@ scikit-learn and ``synthetic`` is generated, so both work offline with no files;
 reads the four official IDX files (LeCun et al. 1998) from ``<data_root>/mnist/`` and
 checks each against its known SHA-256 before parsing it. Fashion-MNIST and KMNIST live in
 :mod:`edgeledger.fl.mnist_family`, CIFAR-10 in :mod:`edgeledger.fl.cifar`, the accepted sums
-and official URLs in :mod:`edgeledger.fl.sources` and the opt-in downloader in
+and official URLs in :mod:`edgeledger.fl.dataset_files` and the opt-in downloader in
 :mod:`edgeledger.fl.download`.
 
 A user data set is one decorated function::
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeledger.errors import DatasetError
-from edgeledger.fl.sources import DATA_ENV_VAR, SOURCES
+from edgeledger.fl.dataset_files import DATA_ENV_VAR, SOURCES
 from edgeledger.registry import Registry
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
 MNIST_URL = "http://yann.lecun.com/exdb/mnist/ (mirror: https://ossci-datasets.s3.amazonaws.com/mnist/)"
 
 #: SHA-256 of the gzipped MNIST files in the shared data folder (a recompressed copy); the
-#: LeCun originals' sums are accepted too (:data:`edgeledger.fl.sources.SOURCES`).
+#: LeCun originals' sums are accepted too (:data:`edgeledger.fl.dataset_files.SOURCES`).
 MNIST_SHA256: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
     "train-labels-idx1-ubyte.gz": "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",

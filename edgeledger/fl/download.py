@@ -2,7 +2,7 @@
 
 Nothing downloads unless asked (``load_dataset(..., download=True)`` or ``--download``).
 Each file is fetched into ``<name>.part`` next to its destination, its SHA-256 is checked
-against :data:`~edgeledger.fl.sources.SOURCES` and only then renamed into place, so an
+against :data:`~edgeledger.fl.dataset_files.SOURCES` and only then renamed into place, so an
 interrupted or tampered transfer never leaves a file the loaders would parse. Files already
 present with a matching sum are kept; base URLs are tried in order (mirrors).
 """
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from edgeledger.errors import DatasetError
-from edgeledger.fl.sources import SOURCES, Source
+from edgeledger.fl.dataset_files import SOURCES, Source
 
 __all__ = ["download_dataset", "CHUNK_BYTES"]
 

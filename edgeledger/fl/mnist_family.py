@@ -4,7 +4,7 @@ Fashion-MNIST (Xiao, Rasul and Vollgraf, arXiv:1708.07747, 2017): Zalando articl
 KMNIST (Clanuwat et al., "Deep Learning for Classical Japanese Literature", NeurIPS 2018
 workshop): cursive Kuzushiji characters. Both are 60000/10000 grey 28x28 images in 10
 classes, read from ``<data_root>/<name>/`` with the IDX reader of
-:mod:`edgeledger.fl.datasets` after each file's SHA-256 matched :data:`~edgeledger.fl.sources.SOURCES`.
+:mod:`edgeledger.fl.datasets` after each file's SHA-256 matched :data:`~edgeledger.fl.dataset_files.SOURCES`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from edgeledger.errors import DatasetError
 from edgeledger.fl.datasets import Dataset, datasets, parse_idx
-from edgeledger.fl.sources import DATA_ENV_VAR, SOURCES, read_checked
+from edgeledger.fl.dataset_files import DATA_ENV_VAR, SOURCES, read_checked
 
 __all__ = ["load_fashion_mnist", "load_kmnist", "load_idx_dataset", "NORMALISATION"]
 

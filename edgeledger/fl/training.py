@@ -19,7 +19,7 @@ from torch import nn
 from edgeledger.errors import ConfigError, DatasetError, DecodeError
 from edgeledger.fl.datasets import Dataset
 
-__all__ = ["TrainResult", "train_local", "evaluate"]
+__all__ = ["TrainResult", "train_local", "evaluate", "check_hyper"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def _proximal_anchor(
     return [slices[name] for name, _ in params]
 
 
-def _check_hyper(epochs: int, batch_size: int, lr: float, momentum: float, proximal_mu: float) -> None:
+def check_hyper(epochs: int, batch_size: int, lr: float, momentum: float, proximal_mu: float) -> None:
+    """Refuse local-training hyper-parameters no SGD run can use (a :class:`ConfigError` naming the value)."""
     if int(epochs) < 1:
         raise ConfigError(f"epochs must be >= 1, got {epochs}")
     if int(batch_size) < 1:
@@ -109,7 +110,7 @@ def train_local(
     The update is PyTorch's SGD without dampening: ``buf = momentum * buf + g``,
     ``w -= lr * buf``, with ``g`` including ``mu * (w - w_global)`` when ``proximal_mu > 0``.
     """
-    _check_hyper(epochs, batch_size, lr, momentum, proximal_mu)
+    check_hyper(epochs, batch_size, lr, momentum, proximal_mu)
     x, y = _tensors(data)
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]

@@ -1,4 +1,4 @@
-"""Content-addressed blob store: sha256 -> bytes (DESIGN rule 3, big data off-chain).
+"""Content-addressed blob store: sha256 -> bytes (docs/design.md rule 3, big data off-chain).
 
 ``get`` re-hashes what it returns, so a blob tampered with at rest is detected as an
 :class:`IntegrityError` instead of being served.

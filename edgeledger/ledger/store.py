@@ -1,7 +1,7 @@
 """Durable block storage on SQLite.
 
 WAL journal with ``synchronous=FULL``: ``append`` returns only after the block is on disk,
-so a block acknowledged to anyone survives a crash (DESIGN rule 5). ``path=":memory:"``
+so a block acknowledged to anyone survives a crash (docs/design.md rule 5). ``path=":memory:"``
 keeps the same SQL engine in memory for large simulations.
 """
 

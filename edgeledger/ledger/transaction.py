@@ -1,6 +1,6 @@
 """Transactions: signed, nonce-ordered requests of one ``kind`` with a canonical payload.
 
-Big data never rides in a transaction (DESIGN rule 3): an FL update is named by its blob
+Big data never rides in a transaction (docs/design.md rule 3): an FL update is named by its blob
 digest and size; the bytes travel off-chain and anyone can check them against the chain.
 """
 

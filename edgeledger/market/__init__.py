@@ -2,8 +2,8 @@
 
 Importing it registers the market contracts (``edgetoll.matching@1``, ``edgetoll.payments@1``,
 ``fabric.task_sharing@1``)
-and the ``membership.*`` transaction kinds. Subpackage ``sharing`` runs the task-sharing workflow
-as node services over the simulator; ``demo`` and ``view`` give the CLI and the dashboard an
+and the ``membership.*`` transaction kinds. Subpackage ``sharing`` holds the task-sharing contract and runs
+the workflow as node services over the simulator; ``demo`` and ``view`` give the CLI and the dashboard an
 in-process consortium and read-only tables.
 """
 
@@ -14,7 +14,7 @@ from edgeledger.market.membership import (
     validator_set,
 )
 from edgeledger.market.payments import CHALLENGE_WINDOW, ChannelPayment, Payments, payment_bytes
-from edgeledger.market.task_sharing import PrivateCollection, TaskSharing, shortlist_servers
+from edgeledger.market.sharing.contract import PrivateCollection, TaskSharing, shortlist_servers
 
 __all__ = [
     "ChannelReceiver", "ChannelSender", "MatchFinding", "ServiceMatching", "audit_matches", "favoured_companies",

@@ -1,4 +1,4 @@
-"""Deterministic discrete-event network driver (DESIGN: simulation mode).
+"""Deterministic discrete-event network driver (docs/design.md: simulation).
 
 Every event sits in one heap ordered by ``(time, sequence)``, so equal-time events run in
 the order they were scheduled and a run replays bit for bit from its seed. A message on

@@ -1,6 +1,6 @@
 """What a role plugs into a node: a service (FL aggregator, device, edge relay, oracle, ...).
 
-A node knows nothing of federated learning or markets; packages above it (DESIGN's layer
+A node knows nothing of federated learning or markets; packages above it (docs/design.md's layer
 order ``node <- fl, offload, oracle, market``) adapt their sans-IO cores to this interface.
 A service names the wire messages it accepts and the timer prefix it owns; the node routes
 to it and resolves its effects. ``Compute`` effects a service emits are executed through

@@ -1,4 +1,4 @@
-"""MEC task offloading (OFFLOADING.md): the three-tier environment, its cost model,
+"""MEC task offloading (docs/offloading.md): the three-tier environment, its cost model,
 Gymnasium wrappers, the policy plug-ins with baselines and the exact optimum, and an
 evaluation harness, and the federated DQN learner (:class:`DqnLearner`, the FL round's
 learner interface; scenarios use it with ``fl.task = "offloading"``). The Gymnasium wrappers live in :mod:`edgeledger.offload.gym` and the

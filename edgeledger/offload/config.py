@@ -1,4 +1,4 @@
-"""User-facing configuration of the MEC offloading model (OFFLOADING.md).
+"""User-facing configuration of the MEC offloading model (docs/offloading.md).
 
 Every number of the reference model is a field here with its default; the defaults
 combine DROO/LyDROO's radio model (Huang, Bi, Zhang), QECO's task and deadline model
@@ -16,7 +16,7 @@ from edgeledger.errors import ConfigError
 
 __all__ = ["OffloadConfig", "DqnConfig", "OBJECTIVE_WEIGHTS"]
 
-#: The three objective modes of OFFLOADING.md as (w_T, w_E).
+#: The three objective modes of docs/offloading.md as (w_T, w_E).
 OBJECTIVE_WEIGHTS: dict[str, tuple[float, float]] = {
     "latency": (1.0, 0.0),
     "energy": (0.0, 1.0),
@@ -27,7 +27,7 @@ _Positive = Field(gt=0)
 
 
 class DqnConfig(BaseModel):
-    """The per-device DQN of OFFLOADING.md (DMRO/ChainFL-style agent) and its FL rounds."""
+    """The per-device DQN of docs/offloading.md (DMRO/ChainFL-style agent) and its FL rounds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,13 +43,13 @@ class DqnConfig(BaseModel):
     epsilon_decay_steps: int = Field(4000, ge=1)
     double: bool = False
     dueling: bool = False
-    # extension beyond OFFLOADING.md's state: a summary of the devices still to decide this slot
+    # extension beyond docs/offloading.md's state: a summary of the devices still to decide this slot
     lookahead_features: bool = False
     local_episodes: int = Field(1, ge=1)  # E: local episodes per federated round
 
 
 class OffloadConfig(BaseModel):
-    """Every value of the three-tier MEC model; defaults are OFFLOADING.md's."""
+    """Every value of the three-tier MEC model; defaults are docs/offloading.md's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -112,7 +112,7 @@ class OffloadConfig(BaseModel):
     dag_edge_prob: float = Field(0.3, ge=0, le=1)  # chance of each forward dependency
     dag_deadline_s: float | None = Field(None, gt=0)  # no miss penalty for DAG jobs unless set
 
-    # DQN state normalisers (OFFLOADING.md, DQN section) and the agent
+    # DQN state normalisers (docs/offloading.md, DQN section) and the agent
     obs_size_scale_bits: float = Field(7e6, gt=0)
     obs_cycles_per_bit_scale: float = Field(397.0, gt=0)
     obs_cycles_scale: float = Field(2.8e9, gt=0)

@@ -1,4 +1,4 @@
-"""Delay, device energy and normalised cost of joint offloading decisions (OFFLOADING.md).
+"""Delay, device energy and normalised cost of joint offloading decisions (docs/offloading.md).
 
 For a slot, device i with task (d, c, d_out, tau) and action a_i (0 local, 1..M edge m,
 M+1 cloud through its AP), with k_i devices offloading through its AP (TDMA), n_m tasks at

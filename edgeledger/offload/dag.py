@@ -1,4 +1,4 @@
-"""DAG jobs (DMRO-style variant of OFFLOADING.md) and their exact optimum for small jobs.
+"""DAG jobs (DMRO-style variant of docs/offloading.md) and their exact optimum for small jobs.
 
 A job of ``n ~ U{5..15}`` subtasks with workloads ``U[0.2, 2]`` Gcycles; each dependency
 carries ``U[0.8, 1.6]`` Mbit. Subtask 0 (entry) and ``n - 1`` (exit) run on the device, as

@@ -1,4 +1,4 @@
-"""The MEC offloading environment: slots of tasks, channels and queues (OFFLOADING.md).
+"""The MEC offloading environment: slots of tasks, channels and queues (docs/offloading.md).
 
 One :class:`OffloadEnv` holds the topology, draws each slot's fading (DROO/LyDROO) and tasks
 (QECO or a trace) from the generator it was given, tells policies the slot's state and

@@ -1,6 +1,6 @@
 """A scenario's federated offloading task: the learners of its devices and of the cloud.
 
-Used by :mod:`edgeledger.scenario.network` when ``fl.task = "offloading"``: every device
+Used by :mod:`edgeledger.scenario.assembly` when ``fl.task = "offloading"``: every device
 gets a :class:`~edgeledger.offload.learner.DqnLearner` with its own stream (derived from the
 scenario seed and its id), the cloud an evaluating one; all start from one global network.
 """
@@ -20,7 +20,7 @@ from edgeledger.offload.learner import DqnLearner
 __all__ = ["TUNED_AGENT", "OffloadFederation"]
 
 #: Scenario overrides of the tuned federated agent (``benchmarks/offloading.py`` and
-#: ``experiments/offloading/run.py --agent tuned``), beyond OFFLOADING.md's defaults, which stay
+#: ``experiments/offloading/run.py --agent tuned``), beyond docs/offloading.md's defaults, which stay
 #: the config defaults: each action's immediate cost and the lookahead summary of the devices
 #: still to decide in the state (TDMA and processor sharing make a device's best action depend
 #: on them); gamma = 1, because a slot's undiscounted return is exactly ``-sum_i Q_i`` in the

@@ -5,7 +5,7 @@
   over the tasks resolved in the slot, so rewards arrive when tasks finish or drop).
 - :class:`SequentialOffloadEnv`: one step per device decision; devices decide one after
   another inside a slot and the reward is minus the increase of the slot's total cost, so a
-  slot's return telescopes to exactly ``-sum_i Q_i`` (OFFLOADING.md, DQN section).
+  slot's return telescopes to exactly ``-sum_i Q_i`` (docs/offloading.md, DQN section).
 Episodes last ``config.episode_slots`` slots and end by truncation.
 """
 

@@ -1,6 +1,6 @@
 """The offloading DQN behind the FL :class:`~edgeledger.fl.learner.Learner` interface.
 
-ChainFL's federated DQN (Fig. 10; OFFLOADING.md, "Federated DQN"): every device owns an
+ChainFL's federated DQN (Fig. 10; docs/offloading.md, "Federated DQN"): every device owns an
 agent with its own MEC environment (its own task and channel stream, drawn from its seed),
 its own replay buffer, target network and optimiser state. A round loads the global
 Q-network, runs ``local_slots`` slots of epsilon-greedy acting and replay training, and

@@ -1,4 +1,4 @@
-"""The per-device state vector of OFFLOADING.md's DQN section (DMRO/ChainFL agent).
+"""The per-device state vector of docs/offloading.md's DQN section (DMRO/ChainFL agent).
 
 ``[d / 7 Mbit, phi / 397, c / 2.8e9, tau, r_up / 30 Mbit/s (or g / h0(d_min)), f_l / 1 GHz,
 last slot's k / N, n_m / N for each m, n_c / N]``: ``M + 8`` features, every normaliser a
@@ -108,7 +108,7 @@ def solo_savings(state: SlotState) -> np.ndarray:
 
 
 def lookahead_features(config: OffloadConfig, state: SlotState, savings: np.ndarray, waiting: np.ndarray) -> np.ndarray:
-    """What the devices still to decide this slot bring (an extension of OFFLOADING.md's state,
+    """What the devices still to decide this slot bring (an extension of docs/offloading.md's state,
     ``dqn.lookahead_features``): ``[count / N, sum c / (N c_scale), sum solo savings / N,
     count with a positive solo saving / N]`` over the ``waiting`` (N,) bool devices.
 

@@ -1,4 +1,4 @@
-"""The sequential formulation of a slot (OFFLOADING.md, DQN section).
+"""The sequential formulation of a slot (docs/offloading.md, DQN section).
 
 Devices decide one after another inside a slot; each decision is rewarded with minus the
 increase of the slot's total cost over the devices decided so far (undecided devices count

@@ -3,7 +3,7 @@
 :class:`SensorFeed` is an application contract: it asks the proxy for a reading and keeps
 what the proxy calls back with. The storage layer keeps a source's raw series as a blob
 (content-addressed) and only its metadata digest on chain; :func:`check_series` refetches
-the blob and detects any tampering by the digest mismatch (DESIGN rule 3).
+the blob and detects any tampering by the digest mismatch (docs/design.md rule 3).
 """
 
 from __future__ import annotations

@@ -3,8 +3,14 @@
 ``<out>/<experiment>[-quick]-<timestamp>/``: ``settings/<slug>/`` (each setting's run folder:
 scenario, metrics.csv, summary.json, chain), ``rounds.csv`` (setting, round, accuracy, loss:
 all settings in one long table), ``summary.csv`` / ``summary.json`` (one row per setting:
-final accuracy and loss, rounds to the target, rejected updates, wall time, or why it is
-pending) and ``plots/accuracy.png``, ``plots/loss.png`` (one line per setting).
+final accuracy and loss, rounds to the target, rejected updates, wall time, or why it
+failed or is pending) and ``plots/accuracy.png``, ``plots/loss.png`` (one line per setting).
+
+A setting is *done* when it ran and its aggregation produced a model in at least one round;
+*failed* when it raised or its aggregation failed in every round (e.g. Krum with fewer than
+``2f + 3`` updates: the global model never moved, so its accuracy says nothing), with the
+reason; *pending* only when its aggregator or attack is not registered (see
+:meth:`Experiment.pending_reason`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ __all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to", "
 class SettingResult:
     label: str
     slug: str
-    status: str  # "done" | "pending" | "failed"
+    status: str  # "done" | "failed" (with the reason) | "pending" (a plug-in not registered)
     reason: str = ""
     rounds: list[int] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
@@ -70,7 +76,7 @@ def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
     t0 = time.perf_counter()
     try:
         result = run_scenario(scenario, progress=on_round)
-    except EdgeLedgerError as exc:  # e.g. a plug-in not wired into the round yet: the rest still run
+    except EdgeLedgerError as exc:  # this setting failed; the rest still run
         return SettingResult(setting.label, setting.slug, "failed", f"{type(exc).__name__}: {exc}",
                              wall_s=round(time.perf_counter() - t0, 3))
     write_results(result, out / "settings" / setting.slug)
@@ -79,9 +85,10 @@ def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
     loss = [float(h.get("loss", float("nan"))) for h in history]
     s = result.summary
     failures = [r[4] for r in result.rejections if r[3] == "aggregation"]
-    if history and len(failures) >= len(history):  # e.g. a rule whose round hooks are not wired yet
-        return SettingResult(setting.label, setting.slug, "pending",
-                             f"aggregation failed in every round: {failures[0]}", wall_s=round(time.perf_counter() - t0, 3))
+    if failures and len(failures) >= len(history):  # the global model never moved: a misconfiguration
+        return SettingResult(setting.label, setting.slug, "failed",
+                             f"aggregation failed in every round ({len(failures)} of {len(history)}): {failures[0]}",
+                             aggregation_failures=len(failures), wall_s=round(time.perf_counter() - t0, 3))
     return SettingResult(
         setting.label, setting.slug, "done", aggregation_failures=len(failures), rounds=[int(h.get("round", i + 1)) for i, h in enumerate(history)],
         accuracy=acc, loss=loss, final_accuracy=acc[-1] if acc else None, final_loss=loss[-1] if loss else None,

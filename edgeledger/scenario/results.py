@@ -1,4 +1,4 @@
-"""The results folder of a run (DESIGN "The main job").
+"""The results folder of a run (docs/design.md, "The main job").
 
 ``runs/<name>-<timestamp>/``: ``scenario.toml`` (resolved, every default written out),
 ``metrics.csv`` (long format: time, round, node, metric, value), ``summary.json``,

@@ -15,7 +15,7 @@ from typing import Any
 from edgeledger.effects import Metric, Rejected
 from edgeledger.errors import InvariantViolation
 from edgeledger.net.sim import Simulator
-from edgeledger.scenario.network import Network, build_network
+from edgeledger.scenario.assembly import Network, build_network
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["RunResult", "MetricRow", "run_scenario", "Timings"]

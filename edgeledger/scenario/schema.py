@@ -138,7 +138,7 @@ class AttackConfig(_Strict):
 
 
 class OffloadTaskConfig(_Strict):
-    """The federated offloading DQN (``fl.task = "offloading"``; ChainFL's case study, OFFLOADING.md)."""
+    """The federated offloading DQN (``fl.task = "offloading"``; ChainFL's case study, docs/offloading.md)."""
 
     env: dict[str, Any] = Field(default_factory=dict, description="OffloadConfig fields (edgeledger.offload.config), "
                                 "e.g. { n_devices = 10, dqn = { hidden_layers = [120, 80] } }")

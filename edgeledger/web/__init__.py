@@ -1,1 +1,2 @@
-"""HTTP services: the communication center, the node API and the /observe dashboard."""
+"""HTTP surfaces: the node's REST API (and its OpenAPI document), the communication center's
+API and the /observe dashboards. What starts processes lives in :mod:`edgeledger.deploy`."""

@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from edgeledger.web.observe_sources import ObserveSource
+from edgeledger.web.observe_sources import LiveSource, ObserveSource
 
-__all__ = ["install_observe"]
+__all__ = ["install_observe", "install_live_dashboard"]
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
@@ -97,7 +97,10 @@ def render_block(source: ObserveSource, height: int) -> str | None:
 
 
 def install_observe(app: web.Application, source: ObserveSource, subscribe: Any = None) -> None:
-    """Add the dashboard under /observe. ``subscribe(callback)`` registers for live events."""
+    """Add the dashboard under /observe, and ``/`` redirecting to it.
+
+    ``subscribe(callback)`` registers for live events (blocks, FL accuracy).
+    """
     script = resources.files("edgeledger.web").joinpath("static/observe.js").read_text()
 
     async def index(request: web.Request) -> web.Response:
@@ -151,4 +154,15 @@ def install_observe(app: web.Application, source: ObserveSource, subscribe: Any 
     app.add_routes([web.get("/observe", index), web.get("/observe/", index),
                     web.get("/observe/block/{height:\\d+}", block), web.get("/observe/api/overview", overview),
                     web.get("/observe/api/blocks", blocks), web.get("/observe/static/observe.js", static_js),
-                    web.get("/observe/events", events)])
+                    web.get("/observe/events", events), web.get("/", to_dashboard)])
+
+
+async def to_dashboard(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/observe/")
+
+
+def install_live_dashboard(app: web.Application, api: Any) -> LiveSource:
+    """The live /observe dashboard every deployed process serves over its :class:`NodeApi`."""
+    live = LiveSource(api)
+    install_observe(app, live, subscribe=api.listeners.append)
+    return live

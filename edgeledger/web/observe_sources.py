@@ -10,13 +10,26 @@ import csv
 import json
 import tomllib
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeledger.codec import encode, to_builtins
 from edgeledger.crypto.merkle import merkle_proof
 
-__all__ = ["ObserveSource", "LiveSource", "RunSource"]
+__all__ = ["ObserveSource", "LiveSource", "RunSource", "DashboardPlan"]
+
+
+@dataclass(frozen=True)
+class DashboardPlan:
+    """What the /observe dashboard asks of a topology: every member's role and the validators.
+
+    A scenario's :class:`~edgeledger.scenario.topology.Topology` answers the same questions.
+    """
+
+    roles: dict[str, str]
+    validators: list[str]
+    edge_of: dict[str, str] = field(default_factory=dict)
 
 
 def _topology(roles: dict[str, str], edge_of: dict[str, str], validators: list[str]) -> list[list[str]]:

@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results folders")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNGs of existing results folders")
     parser.add_argument("--agent", choices=["plain", "tuned"], default="plain",
-                        help="plain double DQN (OFFLOADING.md's state) or the benchmark's tuned agent "
+                        help="plain double DQN (docs/offloading.md's state) or the benchmark's tuned agent "
                              "(marginal and lookahead features, gamma 1, [256, 128]); results go to NAME-tuned")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny MLPs: threads only add contention

@@ -54,7 +54,7 @@ def test_ready_made_files_are_valid():
 def test_default_bench_network_has_a_consortium_owning_every_edge(tmp_path):
     import tomllib
 
-    from edgeledger.bench.network import write_scenario
+    from edgeledger.bench.system_under_test import write_scenario
     from edgeledger.bench.schema import NetworkConfig
     from edgeledger.scenario.schema import parse_scenario
     from edgeledger.scenario.topology import edge_node_owners
@@ -93,7 +93,7 @@ def test_edge_match_without_a_consortium_says_how_to_add_one():
 
 
 def test_network_senders_include_accounts_only_by_role():
-    from edgeledger.bench.network import Network, NodeInfo
+    from edgeledger.bench.system_under_test import Network, NodeInfo
     from edgeledger.bench.workloads import Consortium
     from edgeledger.crypto.keys import derive_key
 
@@ -106,7 +106,7 @@ def test_network_senders_include_accounts_only_by_role():
 
 
 def test_account_keys_come_from_keys_dir_seeds_before_test_keys(tmp_path):
-    from edgeledger.bench.network import consortium_of
+    from edgeledger.bench.system_under_test import consortium_of
     from edgeledger.crypto.keys import derive_key
     from edgeledger.scenario.schema import parse_scenario
     from edgeledger.scenario.topology import consortium_keys

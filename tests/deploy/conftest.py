@@ -14,7 +14,7 @@ import pytest
 import tomli_w
 
 from edgeledger.scenario.schema import apply_overrides, parse_scenario
-from edgeledger.web.cluster import start_cluster, stop_cluster
+from edgeledger.deploy.cluster import start_cluster, stop_cluster
 
 SETTINGS = ["name=\"http\"", "topology.edges=4", "topology.devices_per_edge=1", "topology.validators=[\"edge\"]",
             "fl.rounds=3", "fl.clients_per_round=4", "fl.aggregator=\"median\"", "fl.aggregator_params={}",

@@ -83,7 +83,7 @@ def _check_crashed_store(data_dir: Path, reported: dict[int, str]) -> int:
 
 _STANDBY = """
 import json, pathlib, sys
-import edgeledger.cli, edgeledger.web.node_process, edgeledger.scenario.schema  # the slow part of a cold start
+import edgeledger.cli, edgeledger.deploy.node_process, edgeledger.scenario.schema  # the slow part of a cold start
 pathlib.Path(sys.argv[1]).touch()
 edgeledger.cli.main(json.loads(sys.stdin.readline()))
 """

@@ -34,7 +34,7 @@ def _load(cluster, keys, start: int, count: int) -> None:
 def test_killed_validator_restarts_and_catches_up(tmp_path):
     """Runs over HTTPS with a cluster CA (edgeledger up --tls), so TLS is exercised end to end too."""
     from edgeledger.crypto.keys import derive_key
-    from edgeledger.web.tls import client_context
+    from edgeledger.deploy.tls import client_context
     from tests.deploy.conftest import TLS_CONTEXT
 
     cluster = launch(tmp_path, KV_SETTINGS, tls=True)

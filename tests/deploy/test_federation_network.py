@@ -21,11 +21,11 @@ from edgeledger.ledger.contracts import ContractCall
 from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.oracle.crosschain import CrossChainMessage, XDeliver
 from edgeledger.cli import main
-from edgeledger.web.cluster import Cluster, stop_cluster
-from edgeledger.web.federation_cluster import (
+from edgeledger.deploy.cluster import Cluster, stop_cluster
+from edgeledger.deploy.federation_cluster import (
     chain_state, federation_plan, send_cross_chain, wait_cross_chain,
 )
-from edgeledger.web.federation_process import INITIAL_STOCK
+from edgeledger.deploy.federation_plan import INITIAL_STOCK
 from tests.deploy.conftest import get, send, wait_for
 
 

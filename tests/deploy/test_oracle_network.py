@@ -23,9 +23,9 @@ from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.oracle.aggregation import lower_median
 from edgeledger.oracle.records import OracleFulfill, result_message
 from edgeledger.cli import main
-from edgeledger.web.cluster import Cluster, _spawn, stop_cluster
-from edgeledger.web.oracle_cluster import file_oracle_request, oracle_requests, oracle_status, wait_callbacks
-from edgeledger.web.oracle_plan import PROXY, build_source
+from edgeledger.deploy.cluster import Cluster, spawn, stop_cluster
+from edgeledger.deploy.oracle_cluster import file_oracle_request, oracle_requests, oracle_status, wait_callbacks
+from edgeledger.deploy.oracle_plan import PROXY, build_source
 from tests.deploy.conftest import get, send, wait_for
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def cli(capsys, *args):
 
 
 def _plan(cluster):
-    from edgeledger.web.oracle_plan import PLAN_FILE, load_plan
+    from edgeledger.deploy.oracle_plan import PLAN_FILE, load_plan
 
     return load_plan(cluster.root / PLAN_FILE)
 
@@ -186,7 +186,7 @@ def test_a_restarted_oracle_node_learns_the_term_from_the_chain(network):
     # t = 3 of the 3 members left (the slow one included): requests are still served while it is down
     wait_callbacks(network, [file_oracle_request(network)], timeout=30)
     port = str(info["url"]).rsplit(":", 1)[1]
-    p = _spawn(["oracle", "node", "--id", victim, "--plan", str(network.root / "oracle-plan.json"), "--center",
+    p = spawn(["oracle", "node", "--id", victim, "--plan", str(network.root / "oracle-plan.json"), "--center",
                 network.center, "--data-dir", str(network.root / victim), "--listen", f"127.0.0.1:{port}",
                 "--admin-token", network.token], network.root / f"{victim}.log")
     network.processes[victim]["pid"] = p.pid

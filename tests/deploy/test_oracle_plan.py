@@ -10,8 +10,8 @@ from edgeledger.crypto.threshold import combine, group_public_key, sign_share, v
 from edgeledger.crypto.bls import bls_verify
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.sources import LyingSource, NoisySensor, SlowSource
-from edgeledger.web.federation_process import deal_federation, load_federation, plan_federation
-from edgeledger.web.oracle_plan import (
+from edgeledger.deploy.federation_plan import deal_federation, load_federation, plan_federation
+from edgeledger.deploy.oracle_plan import (
     PLAN_FILE, SHARES_FILE, build_source, deal_oracle_network, load_plan, load_shares, plan_oracle_network,
 )
 

@@ -25,7 +25,7 @@ import pytest
 from edgeledger.errors import DatasetError
 from edgeledger.fl import cifar
 from edgeledger.fl.datasets import load_dataset
-from edgeledger.fl.sources import SOURCES
+from edgeledger.fl.dataset_files import SOURCES
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
              "t10k-labels-idx1-ubyte.gz")

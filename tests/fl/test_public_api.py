@@ -68,7 +68,7 @@ def test_every_concrete_data_attack_is_registered_under_its_name() -> None:
 
 
 def test_aggregators_and_attacks_import_no_io_modules() -> None:
-    """STYLE rule 2: plug-in math imports no clock, socket, global random, torch or open()."""
+    """docs/style.md rule 2: plug-in math imports no clock, socket, global random, torch or open()."""
     forbidden = {"asyncio", "socket", "time", "random", "torch", "os", "urllib", "http"}
     for package in ("edgeledger.fl.aggregators", "edgeledger.fl.attacks"):
         path = importlib.import_module(package).__path__  # the package, not the same-named registry

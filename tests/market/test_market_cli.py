@@ -1,4 +1,4 @@
-"""`edgeledger market ...` in-process: exit codes and output (STYLE rule 13)."""
+"""`edgeledger market ...` in-process: exit codes and output (docs/style.md rule 13)."""
 
 import json
 

@@ -145,7 +145,7 @@ def test_tls_with_the_cluster_ca_and_refusal_without_it(tmp_path):
 
     import aiohttp
 
-    from edgeledger.web.tls import client_context, issue_certificate, make_ca, server_context
+    from edgeledger.deploy.tls import client_context, issue_certificate, make_ca, server_context
 
     make_ca(tmp_path)
     issue_certificate(tmp_path, "node", ["127.0.0.1", "localhost"])

@@ -8,7 +8,7 @@ import torch
 
 from edgeledger.errors import ConfigError
 from edgeledger.fl.round import derive_seed
-from edgeledger.scenario.network import build_network
+from edgeledger.scenario.assembly import build_network
 from edgeledger.scenario.runner import run_scenario
 from edgeledger.scenario.schema import apply_overrides, parse_scenario
 

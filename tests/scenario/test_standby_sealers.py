@@ -21,7 +21,7 @@ from edgeledger.market import (
     validator_schedule,
 )
 from edgeledger.net.sim import Simulator
-from edgeledger.scenario.network import build_network
+from edgeledger.scenario.assembly import build_network
 from edgeledger.scenario.schema import parse_scenario
 from edgeledger.scenario.topology import (
     consortium_keys,

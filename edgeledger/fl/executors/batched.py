@@ -30,7 +30,7 @@ from edgeledger.errors import ConfigError
 from edgeledger.fl.executors.base import Executor, ModelSpec, TrainOutput, TrainSpec, add_claims, executors
 from edgeledger.fl.executors.sequential import train_one
 from edgeledger.fl.executors.stacked import compile_stacked
-from edgeledger.fl.training import _check_hyper
+from edgeledger.fl.training import check_hyper
 
 __all__ = ["BatchedExecutor", "batch_plan"]
 
@@ -109,7 +109,7 @@ class BatchedExecutor(Executor):
         outputs: list[TrainOutput | None] = [None] * len(jobs)
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, job in enumerate(jobs):
-            _check_hyper(job.epochs, job.batch_size, job.lr, job.momentum, job.proximal_mu)
+            check_hyper(job.epochs, job.batch_size, job.lr, job.momentum, job.proximal_mu)
             if len(job.data) == 0 or not self._vectorisable:
                 outputs[i] = train_one(self._module, job)  # raises train_local's own errors
                 continue

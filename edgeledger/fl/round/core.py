@@ -1,6 +1,6 @@
 """The FL round protocol as sans-IO cores: aggregator, device and edge relay.
 
-One round (DESIGN "A FL round on chain"; the ChainFL / FBFL / Pedal shape):
+One round (docs/design.md, "A FL round on chain"; the ChainFL / FBFL / Pedal shape):
 1. the aggregator submits ``fl.round_open(r, global digest, participants)``;
 2. once it is committed, the aggregator sends the committed header, its certificate, the
    Merkle proof and the model blob to the edges, which forward to their devices; each device

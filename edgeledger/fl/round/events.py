@@ -1,4 +1,4 @@
-"""Messages and transaction payloads of the on-chain FL round (DESIGN: "A FL round on chain").
+"""Messages and transaction payloads of the on-chain FL round (docs/design.md, "A FL round on chain").
 
 On chain (small, integers and digests only): ``RoundOpen`` names the global model digest
 and the participants; each device's ``UpdateRecord`` names its update digest; ``RoundClose``

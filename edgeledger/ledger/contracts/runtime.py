@@ -243,6 +243,6 @@ def execute(contract_cls: type[Contract], ctx: CallContext, method: str, args: l
         encode(ctx.execution.result)  # the result goes into the call log: it must encode
     except EdgeLedgerError:
         raise
-    except Exception as exc:  # a contract bug fails its transaction only (DESIGN rule 5)
+    except Exception as exc:  # a contract bug fails its transaction only (docs/design.md rule 5)
         raise ContractError(f"{ctx.contract}.{method} raised {type(exc).__name__}: {exc}") from None
     return ctx.execution

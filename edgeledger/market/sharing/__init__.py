@@ -1,4 +1,4 @@
-"""The Fabric task-sharing workflow as sans-IO cores, node services and a simulator run."""
+"""The Fabric task-sharing workflow: its contract (``contract``), sans-IO cores, node services and a simulator run."""
 
 from edgeledger.market.sharing.core import TIMER_PREFIX, CloudMonitorCore, EdgeServerCore, solve_task
 from edgeledger.market.sharing.events import SHARING_MESSAGES, CloudResult, CloudTask, SolveJob, TaskPayload, TaskResult

@@ -26,7 +26,7 @@ from edgeledger.ledger.contracts import ContractCall
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.market.sharing.events import CloudResult, CloudTask, SolveJob, TaskPayload, TaskResult
 from edgeledger.market.sharing.state import TaskRecord, advance
-from edgeledger.market.task_sharing import PrivateCollection
+from edgeledger.market.sharing.contract import PrivateCollection
 
 __all__ = ["EdgeServerCore", "CloudMonitorCore", "solve_task", "TIMER_PREFIX"]
 

@@ -1,4 +1,4 @@
-"""The offloading-policy plug-in interface and its registry (DESIGN rule 4).
+"""The offloading-policy plug-in interface and its registry (docs/design.md rule 4).
 
 A policy looks at one slot's :class:`~edgeledger.offload.env.SlotState` (tasks, channel,
 queues and a pure cost model that prices any joint decision) and returns one action per

@@ -1,4 +1,4 @@
-"""Coordinate descent (OFFLOADING.md baselines): from all-local, apply the best single-device
+"""Coordinate descent (docs/offloading.md baselines): from all-local, apply the best single-device
 change of action while it lowers the total slot cost; stops at a local optimum where no
 single change improves (steepest-descent variant, every change priced in one batch)."""
 

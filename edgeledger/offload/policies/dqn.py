@@ -1,4 +1,4 @@
-"""Deep Q-network offloading policy (OFFLOADING.md, DQN section).
+"""Deep Q-network offloading policy (docs/offloading.md, DQN section).
 
 The agent of ChainFL's case study (after DMRO): an MLP ``[in, 120, 80, M+2]`` with ReLU,
 Adam (lr 1e-3), gamma 0.9, replay of 1024, batches of 128, a training step every 10
@@ -156,7 +156,7 @@ class DqnPolicy(OffloadPolicy):
     """A DQN deciding device by device; learns from :meth:`observe` while ``training``.
 
     With ``marginal_features`` the state also carries the immediate cost increase of each
-    action (an extension beyond OFFLOADING.md's state: it needs the slot's cost model); with
+    action (an extension beyond docs/offloading.md's state: it needs the slot's cost model); with
     ``config.dqn.lookahead_features`` a summary of the devices still to decide this slot
     (:func:`~edgeledger.offload.observation.lookahead_features`).
     """

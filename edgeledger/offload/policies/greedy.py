@@ -1,4 +1,4 @@
-"""Sequential greedy (OFFLOADING.md baselines): devices in decreasing workload ``c``; each
+"""Sequential greedy (docs/offloading.md baselines): devices in decreasing workload ``c``; each
 picks the action that minimises the total slot cost given the earlier choices, the devices
 not yet decided staying local (a local task changes nobody else's cost)."""
 

@@ -1,4 +1,4 @@
-"""Exact optimum by exhaustive enumeration (OFFLOADING.md): all ``(M+2)^n`` joint decisions of
+"""Exact optimum by exhaustive enumeration (docs/offloading.md): all ``(M+2)^n`` joint decisions of
 the ``n`` devices with a task are priced in vectorised chunks and the cheapest is taken. In
 slot mode slots are independent, so per-slot optima give the episode optimum and
 ``Q_opt / Q_policy`` is a valid gain ratio (cf. DROO's normalised computation rate)."""

@@ -10,126 +10,39 @@ stays with the launcher (it signs the applications' transactions, it runs no pro
 
 Setup: the first validator of every chain deploys the gateway (trusting the dealt relay
 group key) and, on local chains, the :mod:`edgeledger.oracle.xchain_apps` applications.
+The plan and its dealer are in :mod:`edgeledger.deploy.federation_plan`; the start-up steps
+every process shares in :mod:`edgeledger.deploy.bootstrap`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import msgspec
-from aiohttp import web
 
-from edgeledger.codec import decode, encode
+from edgeledger.codec import decode
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.threshold import Share, verify_share
+from edgeledger.deploy.bootstrap import (
+    PlanProcessOptions, ProcessServer, fetch_peers, genesis_from_center, load_identity, register, wait_for_validators,
+)
+from edgeledger.deploy.federation_plan import INITIAL_STOCK, ORDERS, SHARE_FILE, STOCK, FederationPlan, load_federation
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.contracts import ContractDeploy, contract_meta
-from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
+from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.net.http import HttpDriver
-from edgeledger.node.center import make_registration
 from edgeledger.node.node import Node
-from edgeledger.oracle.enrollment import deal_groups
-from edgeledger.oracle.records import OracleGroup
-from edgeledger.web.api import NodeApi
-from edgeledger.web.node_process import (
-    _identity, _json_post, _wait_for_validators, await_registered, fetch_peers, serve_until_stopped,
-)
-from edgeledger.web.oracle_process import DashboardPlan, PlanProcessOptions, install_dashboard
+from edgeledger.web.observe_sources import DashboardPlan
 
-__all__ = ["ChainSpec", "FederationPlan", "plan_federation", "deal_federation", "load_federation",
-           "FederationNodeOptions", "run_federation_node", "FEDERATION_FILE", "STOCK", "ORDERS", "INITIAL_STOCK"]
+__all__ = ["FederationNodeOptions", "run_federation_node"]
 
 log = logging.getLogger("edgeledger.federation")
-FEDERATION_FILE = "federation-plan.json"
-SHARE_FILE = "relay-share.bin"
-STOCK, ORDERS = "stock", "orders"
-INITIAL_STOCK = 1000
-
-
-class ChainSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    chain_id: str
-    validators: list[str]
-
-
-class FederationPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    chains: list[ChainSpec]  # the first one is the federal chain
-    relays: list[str]
-    client: str
-    relay_threshold: int = 0
-    relay_commitments: list[bytes] = []  # C_0 is the relay group's key, trusted by every gateway
-    batch_timeout_s: float = 0.05
-
-    @property
-    def fbc(self) -> str:
-        return self.chains[0].chain_id
-
-    @property
-    def validators(self) -> list[str]:
-        return [v for c in self.chains for v in c.validators]
-
-    @property
-    def members(self) -> list[str]:
-        """Every process, in start order (the client runs none)."""
-        return self.validators + self.relays
-
-    def chain(self, chain_id: str) -> ChainSpec:
-        found = next((c for c in self.chains if c.chain_id == chain_id), None)
-        if found is None:
-            raise ConfigError(f"chain {chain_id!r} is not in the federation; expected one of "
-                              f"{[c.chain_id for c in self.chains]}")
-        return found
-
-    def chain_members(self, chain_id: str) -> dict[str, str]:
-        """node id -> role in ``chain_id``'s genesis: its validators, every relay, the client on LBCs."""
-        roles = {v: "company" for v in self.chain(chain_id).validators}
-        roles.update({r: "oracle" for r in self.relays})
-        if chain_id != self.fbc:
-            roles[self.client] = "device"
-        return roles
-
-    @property
-    def group(self) -> OracleGroup:
-        return OracleGroup(group_id="relay", members=self.relays, commitments=self.relay_commitments,
-                           threshold=self.relay_threshold)
-
-
-def plan_federation(lbcs: int = 2, validators_per_chain: int = 4, relays: int = 4) -> FederationPlan:
-    if lbcs < 2 or validators_per_chain < 1 or relays < 1:
-        raise ConfigError(f"a federation needs >= 2 local chains, >= 1 validator per chain and >= 1 relay, got "
-                          f"{lbcs}, {validators_per_chain}, {relays}")
-    chains = [ChainSpec(chain_id=c, validators=[f"{c}.v{i}" for i in range(validators_per_chain)])
-              for c in ["fbc"] + [f"lbc{i + 1}" for i in range(lbcs)]]
-    return FederationPlan(chains=chains, relays=[f"relay{i}" for i in range(relays)], client="client")
-
-
-def deal_federation(plan: FederationPlan, root: Path) -> FederationPlan:
-    """Deal the relay group's key (real entropy), give each relay its share, write the plan."""
-    root.mkdir(parents=True, exist_ok=True)
-    (group,), shares = deal_groups({"relay": plan.relays}, random.SystemRandom())
-    for r in plan.relays:
-        (root / r).mkdir(parents=True, exist_ok=True)
-        path = root / r / SHARE_FILE
-        path.write_bytes(encode(shares[r]["relay"]))
-        path.chmod(0o600)
-    plan = msgspec.structs.replace(plan, relay_threshold=group.threshold, relay_commitments=group.commitments)
-    (root / FEDERATION_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(plan)))
-    return plan
-
-
-def load_federation(path: Path) -> FederationPlan:
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=FederationPlan)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"federation plan {str(path)!r} cannot be read: {exc}") from None
 
 
 FederationNodeOptions = PlanProcessOptions
@@ -138,21 +51,10 @@ FederationNodeOptions = PlanProcessOptions
 async def _geneses(session: aiohttp.ClientSession, opts: FederationNodeOptions, plan: FederationPlan,
                    chain_ids: list[str]) -> dict[str, Genesis]:
     """Each chain's genesis from the keys its members registered at the center (stored once made)."""
-    out: dict[str, Genesis] = {}
     deadline = time.monotonic() + opts.genesis_timeout_s
-    for chain_id in chain_ids:
-        path = opts.data_dir / f"genesis-{chain_id}.bin"
-        if path.exists():
-            out[chain_id] = decode(path.read_bytes(), Genesis)
-            continue
-        roles = plan.chain_members(chain_id)
-        peers = await await_registered(session, opts.center, list(roles), deadline, 0.1, lambda missing, c=chain_id: (
-            f"genesis of {c}: {missing[:5]} never registered with the center"))
-        out[chain_id] = Genesis(chain_id=chain_id, validators=plan.chain(chain_id).validators, identities=[
-            Identity(node_id=n, role=r, scheme=peers[n].scheme, public_key=peers[n].public_key)
-            for n, r in roles.items()])
-        path.write_bytes(encode(out[chain_id]))
-    return out
+    return {c: await genesis_from_center(session, opts.center, opts.data_dir / f"genesis-{c}.bin", c,
+                                         plan.chain(c).validators, plan.chain_members(c), deadline)
+            for c in chain_ids}
 
 
 def _validator_node(opts: FederationNodeOptions, plan: FederationPlan, key: PrivateKey, genesis: Genesis) -> Node:
@@ -227,24 +129,13 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
     is_relay = opts.node_id in plan.relays
     chain_ids = [c.chain_id for c in plan.chains] if is_relay else \
         [c.chain_id for c in plan.chains if opts.node_id in c.validators]
-    key = _identity(opts.data_dir, "ed25519")
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    holder: dict[str, HttpDriver] = {}
-    app.router.add_post("/v1/messages", lambda r: holder["driver"].handle_messages(r))
-    api = NodeApi(admin_token=opts.admin_token)
-    api.install(app)
-    install_dashboard(app, api)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, opts.host, opts.port).start()
-    opts.port = opts.port or int(runner.addresses[0][1])  # --listen HOST:0: the port the OS gave us
+    key = load_identity(opts.data_dir, "ed25519")
+    server = ProcessServer(opts.admin_token)
+    opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     tasks: list[asyncio.Task[None]] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        status, body = await _json_post(session, f"{opts.center}/v1/register", encode(make_registration(
-            key, opts.node_id, "oracle" if is_relay else "company", address)))
-        if status != 200:
-            raise ConfigError(f"center refused {opts.node_id!r}: {body.decode(errors='replace')}")
+        await register(session, opts.center, key, opts.node_id, "oracle" if is_relay else "company", address)
         geneses = await _geneses(session, opts, plan, chain_ids)
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
         if is_relay:
@@ -255,14 +146,13 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
             api_node = host = _validator_node(opts, plan, key, geneses[chain_ids[0]])
             nodes = [host]
         driver = HttpDriver(host, key, _verifier([n.membership for n in nodes]), peers)
-        holder["driver"] = driver
         await driver.start()
         shown = api_node.membership.chain_id  # a relay's API and dashboard show the FBC
-        api.attach(api_node, driver, DashboardPlan(plan.chain_members(shown), plan.chain(shown).validators))
+        server.attach(api_node, driver, DashboardPlan(plan.chain_members(shown), plan.chain(shown).validators))
         log.info("%s serving on %s, chains %s", opts.node_id, address, chain_ids)
         if not is_relay:
-            await _wait_for_validators(session, driver, plan.chain(chain_ids[0]).validators)
+            await wait_for_validators(session, driver, plan.chain(chain_ids[0]).validators)
             driver.submit_local(host.start(time.time()))
             if opts.node_id == plan.chain(chain_ids[0]).validators[0]:
                 tasks.append(asyncio.get_running_loop().create_task(_operate(plan, host, key, driver)))
-        await serve_until_stopped(api, stop, driver, runner, [n.store for n in nodes], tasks)
+        await server.serve_until_stopped(stop, [n.store for n in nodes], tasks)

@@ -25,10 +25,11 @@ from edgeledger.scenario.topology import plan_topology
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Cluster", "start_cluster", "stop_cluster", "free_port", "cluster_status", "refuse_if_running",
-           "start_center"]
+           "start_center", "spawn"]
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 free right now (another process may take it before it is bound)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -36,6 +37,8 @@ def free_port() -> int:
 
 @dataclass
 class Cluster:
+    """The processes started from ``root``, as recorded in its ``cluster.json``."""
+
     root: Path
     center: str
     token: str
@@ -54,7 +57,8 @@ class Cluster:
         return cls(root=root, center=data["center"], token=data["token"], processes=data["processes"])
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``edgeledger ARGS...`` as its own session (a Ctrl-C here does not reach it), output appended to ``log``."""
     fh = open(log, "ab")
     return subprocess.Popen([sys.executable, "-m", "edgeledger", *args], stdout=fh, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
@@ -85,7 +89,7 @@ def start_center(root: Path, host: str) -> Cluster:
     port = free_port()
     center = f"http://{host}:{port}"
     log = root / "center.log"
-    p = _spawn(["center", "--listen", f"{host}:{port}"], log)
+    p = spawn(["center", "--listen", f"{host}:{port}"], log)
     procs: dict[str, dict[str, object]] = {"center": {"pid": p.pid, "url": center, "role": "center", "log": str(log)}}
     cluster = Cluster(root=root, center=center, token=token, processes=procs)
     cluster.save()
@@ -110,7 +114,7 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     tls_args: list[str] = []
     context = None
     if tls:
-        from edgeledger.web.tls import client_context, issue_certificate, make_ca
+        from edgeledger.deploy.tls import client_context, issue_certificate, make_ca
 
         make_ca(root / "tls")
         issue_certificate(root / "tls", "local", [host, "localhost"])
@@ -119,7 +123,7 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     center = f"{scheme}://{host}:{center_port}"
     procs: dict[str, dict[str, object]] = {}
     log = root / "center.log"
-    p = _spawn(["center", "--listen", f"{host}:{center_port}", *tls_args], log)
+    p = spawn(["center", "--listen", f"{host}:{center_port}", *tls_args], log)
     procs["center"] = {"pid": p.pid, "url": center, "role": "center", "log": str(log)}
     if not _wait_http(center, 20, context):
         p.kill()
@@ -130,7 +134,7 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
         port = free_port()
         data_dir = root / label
         log = root / f"{label}.log"
-        p = _spawn(["node", "--role", role, "--center", center, "--data-dir", str(data_dir),
+        p = spawn(["node", "--role", role, "--center", center, "--data-dir", str(data_dir),
                     "--listen", f"{host}:{port}", "--config", str(scenario_file), "--admin-token", token, *tls_args],
                    log)
         procs[label] = {"pid": p.pid, "url": f"{scheme}://{host}:{port}", "role": role, "log": str(log)}
@@ -148,9 +152,10 @@ def _wait_claimed(data_dir: Path, timeout: float) -> None:
 
 
 def cluster_status(cluster: Cluster) -> dict[str, dict[str, object]]:
+    """Each process's ``/v1/health`` answer, or ``starting``/``down`` from its pid."""
     context = None
     if (cluster.root / "tls" / "ca.pem").exists():
-        from edgeledger.web.tls import client_context
+        from edgeledger.deploy.tls import client_context
 
         context = client_context(cluster.root / "tls")
     out: dict[str, dict[str, object]] = {}

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeledger.errors import ConfigError, EdgeLedgerError
-from edgeledger.web.cluster import Cluster, _spawn, refuse_if_running, start_center
-from edgeledger.web.oracle_plan import PLAN_FILE, OracleNetworkPlan, deal_oracle_network
+from edgeledger.deploy.cluster import Cluster, refuse_if_running, spawn, start_center
+from edgeledger.deploy.oracle_plan import PLAN_FILE, OracleNetworkPlan, deal_oracle_network
 
 __all__ = ["await_addresses", "start_oracle_network", "wait_oracle_ready", "file_oracle_request", "oracle_requests",
            "wait_callbacks", "oracle_status"]
@@ -32,7 +32,7 @@ def start_oracle_network(plan: OracleNetworkPlan, root: Path, host: str = "127.0
     center, token, procs = cluster.center, cluster.token, cluster.processes
     for node_id in plan.members:
         log = root / f"{node_id}.log"
-        p = _spawn(["oracle", "node", "--id", node_id, "--plan", str(root / PLAN_FILE), "--center", center,
+        p = spawn(["oracle", "node", "--id", node_id, "--plan", str(root / PLAN_FILE), "--center", center,
                     "--data-dir", str(root / node_id), "--listen", f"{host}:0", "--admin-token", token], log)
         procs[node_id] = {"pid": p.pid, "url": "", "role": plan.role_of(node_id), "log": str(log)}
         cluster.save()

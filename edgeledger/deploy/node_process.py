@@ -5,32 +5,35 @@ an id from the center and register the signed address; wait until every member o
 scenario's topology has registered, then derive the genesis from the registered keys
 (every node computes the same one; it is stored, so a restart never asks again). The node
 then resumes its chain from SQLite, serves the protocol endpoint, the REST API and the
-dashboard, and runs exactly the sans-IO cores the simulator runs.
+dashboard, and runs exactly the sans-IO cores the simulator runs. The steps every deployed
+process shares are in :mod:`edgeledger.deploy.bootstrap`; this module adds the id claim by
+role, the scenario's genesis and node, the market page and peer-address refreshing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
-from edgeledger.codec import decode, encode
-from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.codec import encode
+from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.sealing import build_cipher
+from edgeledger.deploy.bootstrap import (
+    ProcessServer, await_registered, fetch_peers, load_identity, register, stored_genesis,
+    wait_for_validators,
+)
+from edgeledger.deploy.tls import client_context, server_context
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.http import HttpDriver
-from edgeledger.node.center import PeerEntry, PeerList, make_registration
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
@@ -38,14 +41,11 @@ from edgeledger.scenario.topology import (
     Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, plan_topology, runs_consensus,
 )
 from edgeledger.scenario.schema import Scenario
-from edgeledger.web.api import NodeApi
 from edgeledger.web.center import Claim
 from edgeledger.web.market_page import install_market_page
-from edgeledger.web.observe import install_observe
-from edgeledger.web.tls import client_context, server_context
 from edgeledger.web.observe_sources import LiveSource
 
-__all__ = ["NodeOptions", "await_registered", "run_node", "serve_until_stopped"]
+__all__ = ["NodeOptions", "run_node"]
 
 log = logging.getLogger("edgeledger.node")
 
@@ -68,21 +68,9 @@ class NodeOptions:
         return "https" if self.tls_dir is not None else "http"
 
 
-def _identity(data_dir: Path, scheme: str) -> PrivateKey:
-    path = data_dir / "identity.seed"
-    if not path.exists():
-        path.write_bytes(os.urandom(32))
-        path.chmod(0o600)
-    return derive_key(scheme, path.read_bytes())
-
-
-async def _json_post(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, bytes]:
-    async with session.post(url, data=body, headers={"content-type": "application/msgpack"}) as resp:
-        return resp.status, await resp.read()
-
-
 async def _claim_and_register(session: aiohttp.ClientSession, opts: NodeOptions, key: PrivateKey,
                               address: str) -> str:
+    """Claim an id by role from the center (once: it is kept in the data directory), then register the address."""
     id_file = opts.data_dir / "node_id"
     if id_file.exists():
         node_id = id_file.read_text().strip()
@@ -94,47 +82,22 @@ async def _claim_and_register(session: aiohttp.ClientSession, opts: NodeOptions,
                 raise ConfigError(f"center refused the claim: {body.get('error')}")
         node_id = body["node_id"]
         id_file.write_text(node_id)
-    status, body = await _json_post(session, f"{opts.center}/v1/register",
-                                    encode(make_registration(key, node_id, opts.role, address)))
-    if status != 200:
-        raise ConfigError(f"center refused the registration of {node_id!r}: {body.decode(errors='replace')}")
+    await register(session, opts.center, key, node_id, opts.role, address)
     return node_id
 
 
-async def fetch_peers(session: aiohttp.ClientSession, center: str) -> PeerList:
-    async with session.get(f"{center}/v1/peers") as resp:
-        return decode(await resp.read(), PeerList)
-
-
-async def await_registered(session: aiohttp.ClientSession, center: str, members: list[str], deadline: float,
-                           interval: float, error: Callable[[list[str]], str]) -> dict[str, PeerEntry]:
-    """Poll the center's peer list until every one of ``members`` registered; return the list by node id.
-
-    Past ``deadline`` (monotonic) it raises ``ConfigError(error(missing))``.
-    """
-    while True:
-        peers = {p.node_id: p for p in (await fetch_peers(session, center)).peers}
-        missing = [n for n in members if n not in peers]
-        if not missing:
-            return peers
-        if time.monotonic() > deadline:
-            raise ConfigError(error(missing))
-        await asyncio.sleep(interval)
-
-
 async def _genesis(session: aiohttp.ClientSession, opts: NodeOptions, plan: Topology) -> Genesis:
-    path = opts.data_dir / "genesis.bin"
-    if path.exists():
-        return decode(path.read_bytes(), Genesis)
-    deadline = time.monotonic() + opts.genesis_timeout_s
-    members = [n for n in plan.roles if n != "center"]
-    peers = await await_registered(session, opts.center, members, deadline, 0.2, lambda missing: (
-        f"genesis: {len(missing)} members never registered with the center: {missing[:5]}"))
-    keys = {n: (peers[n].scheme, peers[n].public_key) for n in members}
-    keys["center"] = ("ed25519", bytes(32))  # the center signs nothing on chain
-    genesis = make_genesis(plan, keys)
-    path.write_bytes(encode(genesis))
-    return genesis
+    """The scenario's genesis (:func:`make_genesis`) over the keys every member registered at the center."""
+    async def derive() -> Genesis:
+        deadline = time.monotonic() + opts.genesis_timeout_s
+        members = [n for n in plan.roles if n != "center"]
+        peers = await await_registered(session, opts.center, members, deadline, 0.2, lambda missing: (
+            f"genesis: {len(missing)} members never registered with the center: {missing[:5]}"))
+        keys = {n: (peers[n].scheme, peers[n].public_key) for n in members}
+        keys["center"] = ("ed25519", bytes(32))  # the center signs nothing on chain
+        return make_genesis(plan, keys)
+
+    return await stored_genesis(opts.data_dir / "genesis.bin", derive)
 
 
 def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genesis, plan: Topology) -> Node:
@@ -162,7 +125,7 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                 validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
                                                   else plan.validators[0]))
     if opts.scenario.fl.enabled and opts.role in ("cloud", "edge", "device"):
-        from edgeledger.scenario.network import FLData, attach_fl_services  # loads torch: FL processes only
+        from edgeledger.scenario.assembly import FLData, attach_fl_services  # loads torch: FL processes only
 
         attach_fl_services(node, plan, FLData(opts.scenario, plan.devices) if opts.role != "edge" else None)
     return node
@@ -188,46 +151,17 @@ async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driv
                 live.statuses[node_id] = "down"
 
 
-async def _wait_for_validators(session: aiohttp.ClientSession, driver: HttpDriver, validators: list[str],
-                               timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    pending = set(validators)
-    while pending and time.monotonic() < deadline:
-        for v in sorted(pending):
-            try:
-                async with session.get(f"{driver.peers[v]}/v1/health") as resp:
-                    if resp.status == 200:
-                        pending.discard(v)
-            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, OSError):
-                pass
-        await asyncio.sleep(0.2)
-
-
 async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None:
-    """Run one node until ``stop`` is set (or forever)."""
+    """Run one node until ``stop`` is set (or an admin shuts it down)."""
     opts.data_dir.mkdir(parents=True, exist_ok=True)
     import_plugins(opts.scenario.plugins)  # before anything is built: plug-ins register kinds and contracts
-    key = _identity(opts.data_dir, opts.scenario.topology.signature_scheme)
+    key = load_identity(opts.data_dir, opts.scenario.topology.signature_scheme)
     plan = plan_topology(opts.scenario)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    holder: dict[str, object] = {}
-    app.router.add_post("/v1/messages", lambda r: holder["driver"].handle_messages(r))  # type: ignore[attr-defined]
-    runner = web.AppRunner(app)
-    api = NodeApi(admin_token=opts.admin_token)
-    api.install(app)
-    live = LiveSource(api)
-    install_observe(app, live, subscribe=api.listeners.append)
-    install_market_page(app, lambda: api.node.state if api.node is not None else None)
-
-    async def root(request: web.Request) -> web.Response:
-        raise web.HTTPFound("/observe/")
-
-    app.router.add_get("/", root)
-    await runner.setup()
+    server = ProcessServer(opts.admin_token)
+    install_market_page(server.app, lambda: server.api.node.state if server.api.node is not None else None)
     server_ssl = server_context(opts.tls_dir, opts.tls_name) if opts.tls_dir is not None else None
     client_ssl = client_context(opts.tls_dir) if opts.tls_dir is not None else None
-    site = web.TCPSite(runner, opts.host, opts.port, ssl_context=server_ssl)
-    await site.start()
+    opts.port = await server.start(opts.host, opts.port, server_ssl)  # --listen HOST:0: the port the OS gave us
     address = f"{opts.scheme}://{opts.host}:{opts.port}"
     connector = aiohttp.TCPConnector(ssl=client_ssl if client_ssl is not None else True)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), connector=connector) as session:
@@ -239,28 +173,10 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
         driver = HttpDriver(node, key, node.membership.verify, peers,
                             cipher=None if wire == "none" else build_cipher(wire),
                             public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl)
-        holder["driver"] = driver
         await driver.start()
-        api.attach(node, driver, plan)
-        refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver, live))
+        server.attach(node, driver, plan)
+        refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver, server.live))
         log.info("%s (%s) serving on %s, height %d", node_id, opts.role, address, node.store.height)
-        await _wait_for_validators(session, driver, plan.validators)
+        await wait_for_validators(session, driver, plan.validators)
         driver.submit_local(node.start(time.time()))
-        await serve_until_stopped(api, stop, driver, runner, [node.store], [refresher])
-
-
-async def serve_until_stopped(api: NodeApi, stop: asyncio.Event | None, driver: HttpDriver, runner: web.AppRunner,
-                              stores: list[ChainStore], tasks: list[asyncio.Task[None]]) -> None:
-    """Serve until an admin shuts the node down or ``stop`` is set; then cancel ``tasks`` and close everything."""
-    waiters = [asyncio.ensure_future(api.shutdown.wait())]
-    if stop is not None:
-        waiters.append(asyncio.ensure_future(stop.wait()))
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in [*waiters, *tasks]:
-            t.cancel()
-        await driver.close()
-        await runner.cleanup()
-        for store in stores:
-            store.close()
+        await server.serve_until_stopped(stop, [node.store], [refresher])

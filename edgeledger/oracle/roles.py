@@ -1,4 +1,4 @@
-"""What each process of a deployed Pedal oracle network does besides being a chain node.
+"""What each member of a deployed Pedal oracle network does besides being a chain node.
 
 * the operator (the first validator, the proxy's admin) deploys the proxy and, once every
   oracle node has registered, records the dealt groups' commitments;
@@ -7,66 +7,103 @@
   :class:`OracleService` the simulator runs, from what the chain says (registered keys and
   group commitments, its share checked against them, Feldman); restarted within a term, it
   learns the term's master from the VRF proofs of fulfilments committed on chain;
-* the requester (the application) deploys its feed, files data requests and watches for
-  their callbacks (``POST``/``GET /v1/oracle/requests``).
+* the requester (the application) deploys its feed, files data requests and reports their
+  callbacks.
 
 Setup steps are idempotent and resubmitted when they do not commit within a few seconds,
-so a lost transaction or a restarted process cannot stall the network.
+so a lost transaction or a restarted process cannot stall the network. The roles read no
+clock, file or socket themselves: the process (:mod:`edgeledger.deploy.oracle_process`)
+gives them a clock, their keys and shares, the source-reading ``work`` and a way to defer a
+call, and serves their reports over HTTP.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import time
-from pathlib import Path
-from typing import Any
-
-from aiohttp import web
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.crypto.threshold import verify_share
+from edgeledger.crypto.threshold import Share, verify_share
+from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.contracts import ContractCall, ContractDeploy, contract_meta, contract_state
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.node.node import Node
 from edgeledger.oracle.data_oracle import FEED_CODE
-from edgeledger.oracle.enrollment import OracleKeys, group_call, oracle_keys, registration_call
+from edgeledger.oracle.enrollment import OracleKeys, group_call, registration_call
 from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore
 from edgeledger.oracle.proxy import PROXY_CODE, registered_group, registered_nodes, request_body
 from edgeledger.oracle.records import ElectionProof, OracleFulfill, OracleGroup
 from edgeledger.oracle.service import OracleService, WorkResult
-from edgeledger.oracle.simnet import CallbackWatch
-from edgeledger.web.oracle_plan import FEED, PROXY, OracleNetworkPlan, build_source, load_shares
+from edgeledger.oracle.simnet import FEED, PROXY, CallbackWatch
 
-__all__ = ["OracleRole", "role_for"]
+__all__ = ["OracleRole", "Operator", "OracleMember", "Requester", "NetworkPlan", "GroupPlan", "NotReady",
+           "RESUBMIT_S"]
 
 log = logging.getLogger("edgeledger.oracle")
 RESUBMIT_S = 5.0
 
 
-def _json_error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
+class NotReady(EdgeLedgerError):
+    """The oracle network is still being set up (or this member is still starting)."""
+
+
+class GroupPlan(Protocol):
+    """A working group as the dealer planned it (ids and, once dealt, the Feldman commitments)."""
+
+    @property
+    def group_id(self) -> str: ...
+    @property
+    def members(self) -> list[str]: ...
+    @property
+    def threshold(self) -> int: ...
+    @property
+    def commitments(self) -> list[bytes]: ...
+
+
+class NetworkPlan(Protocol):
+    """What the roles read of an oracle network's plan (:class:`edgeledger.deploy.oracle_plan.OracleNetworkPlan`)."""
+
+    @property
+    def validators(self) -> list[str]: ...
+    @property
+    def requester(self) -> str: ...
+    @property
+    def oracles(self) -> list[str]: ...
+    @property
+    def groups(self) -> Sequence[GroupPlan]: ...
+    @property
+    def election_seed(self) -> bytes: ...
+    @property
+    def alpha_milli(self) -> int: ...
+    @property
+    def term_blocks(self) -> int: ...
+    @property
+    def election_timeout_s(self) -> float: ...
+
+    def role_of(self, node_id: str) -> str: ...
 
 
 class OracleRole:
-    """The base: a transaction helper (monotonic nonces across restarts) and the setup loop."""
+    """The base: a transaction helper (monotonic nonces across restarts) and the setup loop.
 
-    def __init__(self, plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> None:
-        self.plan, self.node_id, self.key, self.data_dir = plan, node_id, key, data_dir
+    ``clock`` is the wall clock (seconds) the process runs on: it stamps transactions and
+    paces resubmissions; a role never reads a clock of its own.
+    """
+
+    def __init__(self, plan: NetworkPlan, node_id: str, key: PrivateKey, clock: Callable[[], float]) -> None:
+        self.plan, self.node_id, self.key, self.clock = plan, node_id, key, clock
         self.node: Node | None = None
         self.driver: Any = None
-        self.nonce = int(time.time() * 1000) * 1000  # above any nonce an earlier run of this process used
+        self.nonce = int(clock() * 1000) * 1000  # above any nonce an earlier run of this process used
         self._sent: dict[str, float] = {}
 
     def attach(self, node: Node, driver: Any) -> None:
+        """Bind the chain node and the driver that turns its effects into I/O."""
         self.node, self.driver = node, driver
-
-    def routes(self) -> list[web.RouteDef]:
-        return [web.get("/v1/oracle/status", self.status)]
 
     @property
     def view(self) -> Any:
@@ -77,14 +114,15 @@ class OracleRole:
         assert self.node is not None
         self.nonce += 1
         tx = make_transaction(self.key, self.node_id, self.nonce, kind, payload)
-        self.driver.submit_local(self.node.submit(tx, time.time()))
+        self.driver.submit_local(self.node.submit(tx, self.clock()))
         return tx.tx_id
 
     def once(self, step: str, done: bool, kind: str, payload: Any) -> None:
         """Submit ``step``'s transaction unless it is done or was sent less than RESUBMIT_S ago."""
-        if done or time.monotonic() - self._sent.get(step, -RESUBMIT_S) < RESUBMIT_S:
+        now = self.clock()
+        if done or 0.0 <= now - self._sent.get(step, now - RESUBMIT_S) < RESUBMIT_S:  # < 0: the clock was set back
             return
-        self._sent[step] = time.monotonic()
+        self._sent[step] = now
         log.info("%s: setup step %s", self.node_id, step)
         self.submit(kind, payload)
 
@@ -97,7 +135,7 @@ class OracleRole:
             all(registered_group(self.view, PROXY, g.group_id) is not None for g in self.plan.groups)
 
     def tick(self) -> None:
-        """One pass of this role's setup (called every 100 ms until :meth:`ready`)."""
+        """One pass of this role's setup (the process calls it every 100 ms until :meth:`ready`)."""
 
     def ready(self) -> bool:
         return self.setup_complete()
@@ -105,11 +143,11 @@ class OracleRole:
     def describe(self) -> dict[str, Any]:
         return {}
 
-    async def status(self, request: web.Request) -> web.Response:
+    def status(self) -> dict[str, Any]:
+        """This member's part in the network (``GET /v1/oracle/status``)."""
         height = self.node.store.height if self.node is not None else 0
-        return web.json_response({"node": self.node_id, "role": self.plan.role_of(self.node_id),
-                                  "ready": self.node is not None and self.ready(), "height": height,
-                                  **self.describe()})
+        return {"node": self.node_id, "role": self.plan.role_of(self.node_id),
+                "ready": self.node is not None and self.ready(), "height": height, **self.describe()}
 
 
 class Operator(OracleRole):
@@ -131,16 +169,18 @@ class Operator(OracleRole):
 
 
 class OracleMember(OracleRole):
-    """An oracle node: registers, then runs Pedal once the chain holds the whole setup."""
+    """An oracle node: registers, then runs Pedal once the chain holds the whole setup.
 
-    def __init__(self, plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> None:
-        super().__init__(plan, node_id, key, data_dir)
-        seed_file = data_dir / "oracle.seed"
-        if not seed_file.exists():
-            seed_file.write_bytes(os.urandom(32))
-            seed_file.chmod(0o600)
-        self.keys: OracleKeys = oracle_keys(seed_file.read_bytes(), node_id)
-        self.source = build_source(plan.sources[node_id], plan.sensor_seed)
+    ``keys`` are its BLS/VRF keys, ``shares`` its dealt group shares (group id -> share),
+    ``work`` reads its source for a request (the process runs it off the event loop) and
+    ``defer(f)`` calls ``f`` after the current block commit has finished.
+    """
+
+    def __init__(self, plan: NetworkPlan, node_id: str, key: PrivateKey, clock: Callable[[], float],
+                 keys: OracleKeys, shares: dict[str, Share], work: Callable[[FetchJob], WorkResult],
+                 defer: Callable[[Callable[[], None]], Any]) -> None:
+        super().__init__(plan, node_id, key, clock)
+        self.keys, self.shares, self.work, self.defer = keys, shares, work, defer
         self.service: OracleService | None = None
 
     def attach(self, node: Node, driver: Any) -> None:
@@ -161,7 +201,7 @@ class OracleMember(OracleRole):
                 proofs = decode(tx.payload, OracleFulfill).fulfillment.election
                 terms = {p.term for p in proofs}
                 if len(terms) == 1 and next(iter(terms)) not in self.service.core.masters:
-                    asyncio.get_running_loop().call_soon(self._learn_term, proofs)
+                    self.defer(lambda proofs=proofs: self._learn_term(proofs))
         except Exception:  # a fault here must not reach the node's commit
             log.exception("%s: reading fulfilments of block %d failed", self.node_id, block.height)
 
@@ -174,9 +214,9 @@ class OracleMember(OracleRole):
         if term in self.service.core.masters:
             return
         for proof in proofs:
-            self.driver.apply(self.node.on_message(proof.node_id, proof, time.time()))
+            self.driver.apply(self.node.on_message(proof.node_id, proof, self.clock()))
         if term not in self.service.core.masters:
-            self.driver.apply(self.node.on_timer(f"oracle.elect:{term}", time.time()))
+            self.driver.apply(self.node.on_timer(f"oracle.elect:{term}", self.clock()))
         log.info("%s: learnt term %d's master from the chain: %s", self.node_id, term,
                  self.service.core.masters.get(term, ("undecided",))[0])
 
@@ -195,13 +235,6 @@ class OracleMember(OracleRole):
     def ready(self) -> bool:
         return self.service is not None
 
-    def work(self, job: FetchJob) -> WorkResult:
-        """Read this node's source; the slow source's delay is real waiting (off the event loop)."""
-        req = job.request
-        reading = self.source.read(req.source, self.node_id, req.request_id, req.timestamp_ms)
-        time.sleep(reading.delay_s)
-        return WorkResult(encode(reading.value_milli), reading.delay_s)
-
     def _maybe_start(self) -> None:
         """Called inside the commit of each block, so the service sees the very next request."""
         if self.service is not None or not self.setup_complete():
@@ -217,7 +250,7 @@ class OracleMember(OracleRole):
             members, commitments, threshold = registered_group(view, PROXY, g.group_id)  # type: ignore[misc]
             groups.append(OracleGroup(group_id=g.group_id, members=members, commitments=commitments,
                                       threshold=threshold))
-        for group_id, share in load_shares(self.data_dir).items():
+        for group_id, share in self.shares.items():
             group = next((g for g in groups if g.group_id == group_id), None)
             if group is None or group.members.index(self.node_id) + 1 != share.index or \
                     not verify_share(share.index, share, group.commitments):
@@ -245,8 +278,8 @@ class OracleMember(OracleRole):
 class Requester(OracleRole):
     """The application: deploys its feed contract, files requests, records their callbacks."""
 
-    def __init__(self, plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> None:
-        super().__init__(plan, node_id, key, data_dir)
+    def __init__(self, plan: NetworkPlan, node_id: str, key: PrivateKey, clock: Callable[[], float]) -> None:
+        super().__init__(plan, node_id, key, clock)
         self.watch: CallbackWatch | None = None
         self.timestamps: dict[bytes, int] = {}
 
@@ -255,10 +288,6 @@ class Requester(OracleRole):
         self.watch = CallbackWatch(self.node_id, lambda: node.state.kv)
         node.add_service(self.watch)
 
-    def routes(self) -> list[web.RouteDef]:
-        return super().routes() + [web.post("/v1/oracle/requests", self.file_request),
-                                   web.get("/v1/oracle/requests", self.list_requests)]
-
     def tick(self) -> None:
         deploy = ContractDeploy(name=FEED, code=FEED_CODE, version=1, args=[PROXY])
         self.once("deploy-feed", contract_meta(self.view, FEED) is not None, "contract.deploy", deploy)
@@ -266,37 +295,37 @@ class Requester(OracleRole):
     def ready(self) -> bool:
         return self.setup_complete() and contract_meta(self.view, FEED) is not None
 
-    async def file_request(self, request: web.Request) -> web.Response:
-        """``{"sensor": "boiler", "ttl_blocks": 200}`` -> the request transaction's id (202)."""
+    def file_request(self, sensor: Any, ttl_blocks: Any) -> dict[str, Any]:
+        """File a data request for ``sensor`` (1..64 characters) living ``ttl_blocks`` (1..100000) blocks.
+
+        Returns the request transaction's id (hex) and the sensor timestamp; raises
+        :class:`NotReady` while the network is being set up, :class:`ConfigError` for bad input.
+        """
         if self.node is None or not self.ready():
-            return _json_error(409, "the oracle network is still being set up (see GET /v1/oracle/status)")
-        try:
-            body = await request.json()
-            sensor, ttl = body.get("sensor", "boiler"), body.get("ttl_blocks", 200)
-        except (ValueError, AttributeError):
-            return _json_error(400, 'expected JSON {"sensor": "<name>", "ttl_blocks": <int>}')
-        if not isinstance(sensor, str) or not 0 < len(sensor) <= 64 or isinstance(ttl, bool) or \
-                not isinstance(ttl, int) or not 0 < ttl <= 100_000:
-            return _json_error(400, f"sensor must be a name of 1..64 characters and ttl_blocks an int in "
-                                    f"1..100000, got {sensor!r} and {ttl!r}")
-        timestamp_ms = int(time.time() * 1000)
+            raise NotReady("the oracle network is still being set up (see GET /v1/oracle/status)")
+        if not isinstance(sensor, str) or not 0 < len(sensor) <= 64 or isinstance(ttl_blocks, bool) or \
+                not isinstance(ttl_blocks, int) or not 0 < ttl_blocks <= 100_000:
+            raise ConfigError(f"sensor must be a name of 1..64 characters and ttl_blocks an int in "
+                              f"1..100000, got {sensor!r} and {ttl_blocks!r}")
+        now = self.clock()
+        timestamp_ms = int(now * 1000)
         params = encode({"unit": "milli"})
         signed = request_body(self.node.membership.chain_id, PROXY, "data", sensor, params, FEED, "deliver",
                               timestamp_ms)
         call = ContractCall(contract=PROXY, method="request", args=[
-            "data", sensor, params, FEED, "deliver", timestamp_ms, ttl, self.key.sign(signed)])
+            "data", sensor, params, FEED, "deliver", timestamp_ms, ttl_blocks, self.key.sign(signed)])
         self.nonce += 1
         tx = make_transaction(self.key, self.node_id, self.nonce, "contract.call", call)
         assert self.watch is not None
-        self.watch.submitted_at[tx.tx_id] = time.time()
+        self.watch.submitted_at[tx.tx_id] = now
         self.timestamps[tx.tx_id] = timestamp_ms
-        self.driver.submit_local(self.node.submit(tx, time.time()))
-        return web.json_response({"tx_id": tx.tx_id.hex(), "timestamp_ms": timestamp_ms}, status=202)
+        self.driver.submit_local(self.node.submit(tx, now))
+        return {"tx_id": tx.tx_id.hex(), "timestamp_ms": timestamp_ms}
 
-    async def list_requests(self, request: web.Request) -> web.Response:
+    def requests(self) -> list[dict[str, Any]]:
         """Every request this process filed: its id on chain, the callback value and latency."""
         if self.watch is None:
-            return _json_error(503, "node is starting")
+            raise NotReady("node is starting")
         w, out = self.watch, []
         for tx_id, t0 in sorted(w.submitted_at.items(), key=lambda kv: kv[1]):
             rid = w.request_of.get(tx_id)
@@ -306,14 +335,4 @@ class Requester(OracleRole):
                         "latency_s": None if back is None else round(back - t0, 6),
                         "value_milli": contract_state(self.view, FEED, f"reading/{rid}") if rid else None,
                         "fulfilled_at_height": contract_state(self.view, PROXY, f"done/{rid}") if rid else None})
-        return web.json_response({"requests": out})
-
-
-def role_for(plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: Path) -> OracleRole:
-    if node_id == plan.validators[0]:
-        return Operator(plan, node_id, key, data_dir)
-    if node_id == plan.requester:
-        return Requester(plan, node_id, key, data_dir)
-    if node_id in plan.oracles:
-        return OracleMember(plan, node_id, key, data_dir)
-    return OracleRole(plan, node_id, key, data_dir)
+        return out

@@ -1,7 +1,7 @@
 """The system under test: a scenario started as local processes, or a running network.
 
-``local`` runs ``edgeledger up --detach`` in a subprocess (the bench layer does not import
-the web layer) and reads its ``cluster.json``; ``remote`` asks a center for the peer list.
+``local`` runs ``edgeledger up --detach`` in a subprocess (separate processes, as on real
+devices) and reads its ``cluster.json``; ``remote`` asks a center for the peer list.
 Either way the bench gets node URLs, roles, process ids where local, and the signing keys
 of the identities that send transactions (read from ``<node>/identity.seed``), plus the
 scenario's ``[consortium]`` accounts (EdgeToll roles) with their keys: an account's
@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -32,7 +33,8 @@ from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.scenario.schema import Scenario, apply_overrides, parse_scenario
 from edgeledger.scenario.topology import consortium_keys, edge_node_owners, plan_topology
 
-__all__ = ["DEFAULT_SET", "Network", "NodeInfo", "consortium_of", "start_network", "write_scenario"]
+__all__ = ["DEFAULT_SET", "Network", "NodeInfo", "consortium_of", "start_network", "scenario_data",
+           "write_scenario"]
 
 #: Caliper-style test network: 4 PBFT validators (the edges), 4 client devices, no FL
 DEFAULT_SET = ['name="bench"', "topology.edges=4", "topology.devices_per_edge=1", 'topology.validators=["edge"]',
@@ -81,8 +83,12 @@ class Network:
                            capture_output=True, timeout=60)
 
 
-def write_scenario(cfg: NetworkConfig, folder: Path, plugins: list[str] | None = None) -> Path:
-    """The scenario file the network runs: ``cfg.scenario`` (or the demo) with DEFAULT_SET and ``cfg.set``."""
+def scenario_data(cfg: NetworkConfig, plugins: list[str] | None = None) -> dict[str, Any]:
+    """The scenario the network runs, as TOML data: ``cfg.scenario`` (or the demo) with DEFAULT_SET and ``cfg.set``.
+
+    ``plugins`` are added to the scenario's (every node process imports them: the workloads'
+    contracts and transaction kinds). The result is validated, so a bad ``set`` fails here.
+    """
     if cfg.scenario:
         try:
             data = tomllib.loads(Path(cfg.scenario).read_text())
@@ -93,12 +99,17 @@ def write_scenario(cfg: NetworkConfig, folder: Path, plugins: list[str] | None =
         data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())
         overrides = DEFAULT_SET + list(cfg.set)
     data = apply_overrides(data, overrides)
-    if plugins:  # every node process imports them (the workloads' contracts and transaction kinds)
+    if plugins:
         data["plugins"] = sorted(set(data.get("plugins", [])) | set(plugins))
     parse_scenario(data)
+    return data
+
+
+def write_scenario(cfg: NetworkConfig, folder: Path, plugins: list[str] | None = None) -> Path:
+    """:func:`scenario_data` written to ``folder/scenario.toml`` (what ``edgeledger up`` starts)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "scenario.toml"
-    path.write_text(tomli_w.dumps(data))
+    path.write_text(tomli_w.dumps(scenario_data(cfg, plugins)))
     return path
 
 

@@ -21,8 +21,10 @@ import msgspec
 
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.threshold import Share
+from edgeledger.deploy.plan_files import read_plan, write_plan, write_private
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.enrollment import deal_groups
+from edgeledger.oracle.simnet import FEED, PROXY
 from edgeledger.oracle.sources import LyingSource, NoisySensor, SlowSource, Source
 
 __all__ = ["SourceSpec", "OracleNetworkPlan", "plan_oracle_network", "deal_oracle_network", "load_plan",
@@ -30,8 +32,8 @@ __all__ = ["SourceSpec", "OracleNetworkPlan", "plan_oracle_network", "deal_oracl
 
 PLAN_FILE = "oracle-plan.json"
 SHARES_FILE = "oracle-shares.bin"
-PROXY = "oracle"  # the proxy contract's name on chain (as in the simulator)
-FEED = "feed"  # the requester application's contract
+# PROXY (the proxy contract's name on chain) and FEED (the requester application's contract) are the
+# simulator's names, re-exported here for the clients of a deployed network
 
 
 class SourceSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -127,20 +129,14 @@ def deal_oracle_network(plan: OracleNetworkPlan, root: Path) -> OracleNetworkPla
               for g in dealt]
     plan = msgspec.structs.replace(plan, groups=groups)
     for member, by_group in shares.items():
-        data_dir = root / member
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / SHARES_FILE
-        path.write_bytes(encode(by_group))
-        path.chmod(0o600)
-    (root / PLAN_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(plan)))
+        write_private(root / member / SHARES_FILE, encode(by_group))
+    write_plan(root / PLAN_FILE, plan)
     return plan
 
 
 def load_plan(path: Path) -> OracleNetworkPlan:
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=OracleNetworkPlan)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ConfigError(f"oracle plan {str(path)!r} cannot be read: {exc}") from None
+    """The plan the dealer wrote (a :class:`ConfigError` naming the file when it cannot be read)."""
+    return read_plan(path, OracleNetworkPlan, "oracle plan")
 
 
 def load_shares(data_dir: Path) -> dict[str, Share]:
@@ -152,6 +148,7 @@ def load_shares(data_dir: Path) -> dict[str, Share]:
 
 
 def build_source(spec: SourceSpec, sensor_seed: int) -> Source:
+    """The industrial source ``spec`` describes, over the plan's sensor series."""
     sensor = NoisySensor(seed=sensor_seed)
     if spec.kind == "lying":
         return LyingSource(sensor, factor=spec.factor, offset=spec.offset)

@@ -23,12 +23,12 @@ from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.contracts import CallLog, ContractCall, StateEntry
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.node.center import make_registration
-from edgeledger.web.cluster import Cluster, _spawn, refuse_if_running, start_center
-from edgeledger.web.federation_process import (
+from edgeledger.deploy.cluster import Cluster, refuse_if_running, spawn, start_center
+from edgeledger.deploy.bootstrap import load_identity
+from edgeledger.deploy.federation_plan import (
     FEDERATION_FILE, ORDERS, STOCK, FederationPlan, deal_federation, load_federation,
 )
-from edgeledger.web.node_process import _identity
-from edgeledger.web.oracle_cluster import await_addresses
+from edgeledger.deploy.oracle_cluster import await_addresses
 
 __all__ = ["start_federation", "federation_plan", "wait_federation_ready", "send_cross_chain", "wait_cross_chain",
            "chain_state"]
@@ -42,14 +42,14 @@ def start_federation(plan: FederationPlan, root: Path, host: str = "127.0.0.1") 
     center, token, procs = cluster.center, cluster.token, cluster.processes
     client_dir = root / plan.client
     client_dir.mkdir(parents=True, exist_ok=True)
-    registration = make_registration(_identity(client_dir, "ed25519"), plan.client, "device", "")
+    registration = make_registration(load_identity(client_dir, "ed25519"), plan.client, "device", "")
     req = urllib.request.Request(f"{center}/v1/register", data=encode(registration), method="POST")
     with urllib.request.urlopen(req, timeout=5) as resp:
         if resp.status != 200:
             raise ConfigError(f"the center refused the client's registration ({resp.status})")
     for node_id in plan.members:
         log = root / f"{node_id}.log"
-        p = _spawn(["oracle", "federation-node", "--id", node_id, "--plan", str(root / FEDERATION_FILE),
+        p = spawn(["oracle", "federation-node", "--id", node_id, "--plan", str(root / FEDERATION_FILE),
                     "--center", center, "--data-dir", str(root / node_id), "--listen", f"{host}:0",
                     "--admin-token", token], log)
         procs[node_id] = {"pid": p.pid, "url": "", "role": "relay" if node_id in plan.relays else "validator",
@@ -60,6 +60,7 @@ def start_federation(plan: FederationPlan, root: Path, host: str = "127.0.0.1") 
 
 
 def federation_plan(cluster: Cluster) -> FederationPlan:
+    """The plan the running federation in ``cluster.root`` was started with."""
     return load_federation(cluster.root / FEDERATION_FILE)
 
 
@@ -91,7 +92,7 @@ def wait_federation_ready(cluster: Cluster, timeout: float = 60.0) -> None:
 
 
 def _client_key(cluster: Cluster, plan: FederationPlan) -> PrivateKey:
-    return _identity(cluster.root / plan.client, "ed25519")
+    return load_identity(cluster.root / plan.client, "ed25519")
 
 
 def send_cross_chain(cluster: Cluster, source: str, dest: str, qty: int) -> tuple[str, float]:
