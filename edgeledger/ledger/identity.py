@@ -20,7 +20,7 @@ from edgeledger.codec import Record
 from edgeledger.crypto.keys import verify_signature
 from edgeledger.errors import ConfigError
 
-__all__ = ["Identity", "Genesis", "Membership", "genesis_hash", "DEFAULT_CHANGE_DELAY"]
+__all__ = ["Identity", "Genesis", "Membership", "genesis_hash", "quorum_size", "DEFAULT_CHANGE_DELAY"]
 
 #: blocks between the block that commits a validator change and the first block the new set
 #: votes on: 1 + the default PBFT window (64), see :class:`Membership`
@@ -78,8 +78,8 @@ class Membership:
 
     @property
     def quorum(self) -> int:
-        """2f + 1 matching votes make a certificate."""
-        return 2 * self.f + 1
+        """Matching votes that make a certificate: see :func:`quorum_size`."""
+        return quorum_size(self.n)
 
     def is_validator(self, node_id: str) -> bool:
         """In the genesis validator set (see :meth:`is_validator_at` for a given height)."""
@@ -126,7 +126,7 @@ class Membership:
         return (self.n_at(height) - 1) // 3
 
     def quorum_at(self, height: int) -> int:
-        return 2 * self.f_at(height) + 1
+        return quorum_size(self.n_at(height))
 
     def is_validator_at(self, node_id: str, height: int) -> bool:
         return node_id in self._entry(height)[1]
@@ -154,6 +154,15 @@ class Membership:
         if ident is None:
             return False
         return verify_signature(ident.scheme, ident.public_key, message, signature)
+
+
+def quorum_size(n: int) -> int:
+    """The smallest q with two q-quorums sharing f + 1 replicas (one honest): ``ceil((n + f + 1) / 2)``
+    with ``f = (n - 1) // 3``. It is 2f + 1 when n = 3f + 1 (Castro & Liskov); for other n, 2f + 1 is
+    too few (n = 5: two quorums of 3 share one replica, which may be the faulty one), while n - f
+    replicas are always correct, so a quorum still forms."""
+    f = (n - 1) // 3
+    return (n + f + 2) // 2
 
 
 def genesis_hash(genesis: Genesis) -> bytes:

@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS receipts (
     PRIMARY KEY (height, position)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS consensus_log (
+    key TEXT PRIMARY KEY,
+    height INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
 """
 
 
@@ -133,6 +138,24 @@ class ChainStore:
     def get_meta(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def put_consensus(self, entries: list[tuple[str, int, bytes]]) -> None:
+        """Write consensus-log entries ``(key, height, body)`` in one durable transaction (a replica's
+        votes and view must be on disk before the messages that announce them leave)."""
+        if not entries:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO consensus_log VALUES (?, ?, ?)", entries)
+
+    def forget_consensus(self, through_height: int) -> None:
+        """Drop consensus-log entries of heights 1..``through_height`` (height-0 entries stay)."""
+        with self._db:
+            self._db.execute("DELETE FROM consensus_log WHERE height BETWEEN 1 AND ?", (through_height,))
+
+    def consensus_log(self) -> list[bytes]:
+        """Every consensus-log entry's body, in key order (what a restarted core resumes from)."""
+        return [r[0] for r in self._db.execute("SELECT body FROM consensus_log ORDER BY key")]
 
     def close(self) -> None:
         self._db.close()

@@ -77,7 +77,7 @@ def validate_certificate(header: BlockHeader, cert: CommitCertificate | None, me
     if len(signers) < quorum:
         raise ChainValidationError(
             f"block {header.height}: certificate has {len(signers)} valid validator signatures of the "
-            f"{membership.n_at(header.height)} validators in force, needs 2f+1 = {quorum}")
+            f"{membership.n_at(header.height)} validators in force, needs a quorum of {quorum}")
 
 
 class Finality(ABC):

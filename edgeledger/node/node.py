@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from edgeledger.codec import decode
-from edgeledger.consensus.base import CommitBlock, Consensus
+from edgeledger.codec import decode, encode
+from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist
 from edgeledger.consensus.pbft.events import ForwardRequest
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Compute, Deferred, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
@@ -89,8 +89,9 @@ class Node:
             if None in self.store.receipts(block):
                 self.store.put_receipts(block, receipts)
         self._follow_schedule()
-        if blocks and self.consensus is not None and hasattr(self.consensus, "resume"):
-            self.consensus.resume(blocks)
+        durable = self.store.consensus_log()
+        if (blocks or durable) and self.consensus is not None:
+            self.consensus.resume(blocks, durable)
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
@@ -173,12 +174,22 @@ class Node:
         return [(service, e) if isinstance(e, Compute) else e for e in effects]  # type: ignore[misc]
 
     def _resolve(self, effects: list[Any], now: float) -> list[Effect]:
-        """Handle node-internal effects (commits, submissions, compute); pass the rest on."""
+        """Handle node-internal effects (commits, durable consensus state, submissions, compute);
+        pass the rest on. Everything stored here is durable before the driver sends anything."""
         out: list[Effect] = []
         queue = list(effects)
+        durable: list[tuple[str, int, bytes]] = []
         while queue:
             effect = queue.pop(0)
-            if isinstance(effect, tuple):  # (service, Compute)
+            if isinstance(effect, Persist):
+                durable.append((effect.key, effect.height, encode(effect.record)))
+                continue
+            if durable:  # one transaction for a run of Persists, written before any later effect
+                self.store.put_consensus(durable)
+                durable = []
+            if isinstance(effect, Forget):
+                self.store.forget_consensus(effect.through_height)
+            elif isinstance(effect, tuple):  # (service, Compute)
                 out.append(self._defer(*effect) if self.defer_compute else self._compute(*effect))
             elif isinstance(effect, CommitBlock):
                 queue[0:0] = self._commit(effect.block, now)
@@ -189,6 +200,7 @@ class Node:
                     out.append(Send(self.validator, ForwardRequest(tx=effect.tx)))
             else:
                 out.append(effect)
+        self.store.put_consensus(durable)
         return out
 
     def _compute(self, service: Service, effect: Compute) -> Effect:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import heapq
 
-from edgeledger.consensus.base import CommitBlock
+from edgeledger.codec import encode
+from edgeledger.consensus.base import CommitBlock, Forget, Persist
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.effects import Broadcast, CancelTimer, Rejected, Send, SetTimer
 from edgeledger.ledger.identity import genesis_hash
@@ -34,6 +35,7 @@ class Harness:
         self.committed: dict[str, list] = {v: [] for v in self.replicas}
         self.rejections: list = []
         self.sent: list[tuple[str, str, object]] = []
+        self.durable: dict[str, dict[str, tuple[int, bytes]]] = {v: {} for v in self.replicas}  # survives restarts
         self.now = 0.0
 
     def _push(self, t, *event):
@@ -55,8 +57,17 @@ class Harness:
                 self.timers.pop((node, e.name), None)
             elif isinstance(e, CommitBlock):
                 self.committed[node].append(e.block)
+            elif isinstance(e, Persist):
+                self.durable.setdefault(node, {})[e.key] = (e.height, encode(e.record))
+            elif isinstance(e, Forget):
+                self.durable[node] = {k: v for k, v in self.durable.get(node, {}).items()
+                                     if not 0 < v[0] <= e.through_height}
             elif isinstance(e, Rejected):
                 self.rejections.append((node, e))
+
+    def durable_log(self, node):
+        """``node``'s durable consensus log, as a restarted replica reads it."""
+        return [body for _, (_, body) in sorted(self.durable[node].items())]
 
     def submit(self, node, tx):
         self.apply(node, self.replicas[node].submit(tx, self.now))

@@ -36,7 +36,7 @@ def test_schedule_gives_the_set_in_force_at_each_height():
     assert not m.set_schedule([(5, ["v0", "v1", "v4", "v5"]), (9, ["v0", "v1", "v2", "v4", "v5"])])  # unchanged
     assert m.validators_at(1) == m.validators_at(4) == ("v0", "v1", "v2", "v3")
     assert m.validators_at(5) == m.validators_at(8) == ("v0", "v1", "v4", "v5")
-    assert m.n_at(9) == 5 and m.f_at(9) == 1 and m.quorum_at(9) == 3
+    assert m.n_at(9) == 5 and m.f_at(9) == 1 and m.quorum_at(9) == 4  # ceil((n + f + 1) / 2)
     assert m.is_validator_at("v3", 4) and not m.is_validator_at("v3", 5)
     assert m.validators_between(3, 6) == ("v0", "v1", "v2", "v3", "v4", "v5")
     assert m.validators_between(5, 8) == ("v0", "v1", "v4", "v5")

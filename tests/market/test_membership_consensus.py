@@ -112,9 +112,8 @@ def added():
     effective = c.pass_proposal("add_sealer", "newco", ["c0", "c1", "c2"])
     c.run_until(lambda: min(c.heights().values()) >= effective + 12)
     c.silenced_at = c.nodes["proxy"].store.height
-    for gone in ("c0", "c1"):  # two of five silent: only proxy + c2 + newco remain, a 2f+1 = 3 quorum
-        c.isolate(gone)
-    c.run_until(lambda: min(c.nodes[n].store.height for n in ("proxy", "c2", "newco")) >= c.silenced_at + 6)
+    c.isolate("c0")  # one of five silent: proxy + c1 + c2 + newco are exactly a quorum of 4 (n = 5, f = 1)
+    c.run_until(lambda: min(c.nodes[n].store.height for n in ("proxy", "c1", "c2", "newco")) >= c.silenced_at + 6)
     c.pumping = False
     return c, effective
 
@@ -131,12 +130,12 @@ def test_added_sealer_proposes_and_its_votes_certify_blocks_after_activation(add
     assert all("newco" not in {v.replica for v in b.certificate.votes} for b in before)
     # rotate_leader: the primary of height h in view v is validators[(v + h) % 5]; the newcomer gets its turns
     assert any(b.header.proposer == "newco" for b in after)
-    for b in after:  # every certificate after activation is a 2f+1 quorum of the five (f = 1)
-        assert {v.replica for v in b.certificate.votes} <= set(five) and len(b.certificate.votes) >= 3
-    # with c0 and c1 cut off, blocks still commit, so the proxy counted newco's votes in each certificate
+    for b in after:  # every certificate after activation is a quorum of the five: ceil((5 + 1 + 1) / 2) = 4
+        assert {v.replica for v in b.certificate.votes} <= set(five) and len(b.certificate.votes) >= 4
+    # with c0 cut off, blocks still commit, so the proxy counted newco's votes in each certificate
     silent = blocks[c.silenced_at:]
     assert len(silent) >= 6
-    assert all({v.replica for v in b.certificate.votes} == {"proxy", "c2", "newco"} for b in silent)
+    assert all({v.replica for v in b.certificate.votes} == {"proxy", "c1", "c2", "newco"} for b in silent)
 
 
 def test_all_nodes_hold_one_chain_that_validates_only_with_the_schedule(added):
@@ -195,7 +194,7 @@ def test_revoked_sealer_votes_no_longer_count(revoked):
     effects = node.on_message("c3", vote, c.sim.now)
     assert any(isinstance(e, Rejected) for e in effects)
     assert nxt not in replica.slots or "c3" not in replica.slots[nxt].prepares
-    # a block after activation certified with c3's vote among 3 is rejected; before activation it is fine
+    # a block after activation certified with c3's vote among 3 is rejected; before it, c3 counted
     blocks = node.store.blocks()
 
     def recertify(block, signers):
@@ -205,8 +204,9 @@ def test_revoked_sealer_votes_no_longer_count(revoked):
         return msgspec.structs.replace(block, certificate=CommitCertificate(
             view=cert.view, height=block.height, block_hash=block.hash, votes=votes))
 
-    early = [recertify(b, ["c3", "c0", "c1"]) if b.height == effective - 1 else b for b in blocks[:effective - 1]]
-    validate_chain(early, node.membership, c.g)  # 3 of the five: a quorum while c3 sealed
+    early = [recertify(b, ["c3", "c0", "c1", "c2"]) if b.height == effective - 1 else b
+             for b in blocks[:effective - 1]]
+    validate_chain(early, node.membership, c.g)  # 4 of the five: a quorum while c3 sealed
     late = blocks[:effective] + [recertify(blocks[effective], ["c3", "c0", "c1"])]
     with pytest.raises(ChainValidationError, match="2 valid validator signatures"):
         validate_chain(late, node.membership, c.g)

@@ -435,7 +435,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
             assert slot.pre_prepare is not None
             proposer = slot.pre_prepare.replica
             backups = {r: s for r, s in self._counted(slot, slot.prepares).items() if r != proposer}
-            if len(backups) >= 2 * self.membership.f_at(slot.height):
+            if len(backups) >= self.membership.quorum_at(slot.height) - 1:  # with the PRE-PREPARE: a quorum
                 slot.advance("prepared")
                 prepares = [Prepare(view=slot.view, height=slot.height, digest=slot.digest, replica=r, signature=s)
                             for r, s in sorted(backups.items())]

@@ -63,7 +63,7 @@ def valid_prepared_certificate(membership: Membership, cert: PreparedCertificate
     signers = {p.replica for p in cert.prepares
                if p.view == pre.view and p.height == pre.height and p.digest == digest and p.replica != pre.replica
                and _signed(membership, p, pre.height)}
-    return len(signers) >= 2 * membership.f_at(pre.height)
+    return len(signers) >= membership.quorum_at(pre.height) - 1
 
 
 def valid_view_change(membership: Membership, vc: ViewChange, genesis_hash: bytes,
@@ -121,6 +121,11 @@ def certificate_conflicts(view_changes: list[ViewChange]) -> list[CertificateCon
     return conflicts
 
 
+def _rank(cert: PreparedCertificate) -> tuple[int, bytes]:
+    """Higher view first; within one view the lower digest (complemented so that max picks it)."""
+    return cert.pre_prepare.view, bytes(255 - b for b in cert.pre_prepare.block.hash)
+
+
 def reproposals(view_changes: list[ViewChange]) -> tuple[int, bytes, list[PreparedCertificate]]:
     """``(min_s, digest at min_s, certificates to re-propose in height order)`` from V.
 
@@ -133,9 +138,8 @@ def reproposals(view_changes: list[ViewChange]) -> tuple[int, bytes, list[Prepar
     for vc in view_changes:
         for cert in vc.prepared:
             h = cert.pre_prepare.height
-            key = (cert.pre_prepare.view, [-b for b in cert.pre_prepare.block.hash])
-            if h > min_s and (h not in best or key > (best[h].pre_prepare.view,
-                                                      [-b for b in best[h].pre_prepare.block.hash])):
+            rank = _rank(cert)
+            if h > min_s and (h not in best or rank > _rank(best[h])):
                 best[h] = cert
     chosen: list[PreparedCertificate] = []
     h = min_s + 1
@@ -155,7 +159,7 @@ def valid_new_view(membership: Membership, nv: NewView, genesis_hash: bytes,
     senders = {vc.replica for vc in nv.view_changes}
     quorum = membership.quorum_at(epoch)
     if len(senders) != len(nv.view_changes) or len(senders) < quorum:
-        return f"NEW-VIEW needs 2f+1 = {quorum} distinct VIEW-CHANGEs, got {len(senders)}"
+        return f"NEW-VIEW needs a quorum of {quorum} distinct VIEW-CHANGEs, got {len(senders)}"
     for vc in nv.view_changes:
         if vc.new_view != nv.view or not valid_view_change(membership, vc, genesis_hash, proposer_ok, epoch):
             return f"NEW-VIEW carries an invalid VIEW-CHANGE from {vc.replica!r}"

@@ -6,11 +6,17 @@ Safety is checked at its *cause* as well as at its symptom:
   transaction in it was submitted by a client, is correctly signed, and commits once;
 - **no double vote**: no honest replica signs two digests at one (view, height), in any
   phase, across restarts (the cause of every PBFT fork: two certificates need one);
+- **no vote against a locked block**: once f+1 honest replicas sent COMMIT for digest d at
+  (view v, height h), 2f+1 replicas prepared d there, every later NEW-VIEW must re-propose d at h
+  (Castro & Liskov's safety lemma), so no honest replica may vote another digest at h in a view
+  above v: this fails at the first wrong vote, long before a fork can complete;
 - **votes in the replica's view**: an honest replica signs PRE-PREPARE/PREPARE/COMMIT only for
   the view it is in, only in normal status, never for a view below one it sent VIEW-CHANGE
   for, and only inside its watermarks;
 - **durable before sent**: every vote, prepared certificate and view an honest replica
   announces is in its durable log when the message leaves (so a crash cannot make it forget);
+- **sound certificates**: every stable checkpoint and prepared certificate an honest replica
+  holds (and will put in a VIEW-CHANGE) has its 2f+1 valid signatures;
 - **bounded log**: an honest replica keeps log entries only inside its watermarks and a
   bounded buffer of future messages (a Byzantine flood cannot grow it);
 - **no crash**: honest code never raises on any input;
@@ -27,6 +33,7 @@ from edgeledger.consensus.pbft.durable import (PreparedRecord, ViewState, VoteRe
 from edgeledger.consensus.pbft.events import Commit, NewView, Prepare, PrePrepare, ViewChange
 from edgeledger.consensus.pbft.recovery import MAX_FUTURE_MESSAGES
 from edgeledger.consensus.pbft.state import Status
+from edgeledger.consensus.pbft.viewchange import valid_checkpoint_proof, valid_prepared_certificate
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.transaction import verify_transaction
@@ -65,6 +72,9 @@ class Invariants:
         self.left_view: dict[str, int] = {}  # node -> highest view it sent VIEW-CHANGE for
         self.decided: dict[int, tuple[bytes, str]] = {}  # height -> (hash, first honest committer)
         self.double_votes = 0
+        self.commits: dict[int, dict[tuple[int, bytes], set[str]]] = {}  # height -> (view, digest) -> honest nodes
+        self.locked: dict[int, tuple[int, bytes]] = {}  # height -> (lowest view, digest) f+1 honest committed
+        self.checked: set[Any] = set()  # certificates already found sound (by a signature in them)
         self.signed: dict[str, set[bytes]] = {}  # node -> signatures of messages it already sent (resends)
 
     def fail(self, text: str) -> None:
@@ -92,6 +102,17 @@ class Invariants:
                 self.double_votes += 1
                 self.fail(f"double vote: honest {instance} signed {phase} {_short(digest)} at view {view} height "
                           f"{height} after {past[1]} {_short(past[0])}")
+            lock = self.locked.get(height)
+            if lock is not None and view > lock[0] and digest != lock[1]:
+                self.fail(f"vote against a locked block: honest {instance} signed {phase} {_short(digest)} at view "
+                          f"{view} height {height}; f+1 honest replicas committed {_short(lock[1])} there in view "
+                          f"{lock[0]}")
+            if phase == "commit":
+                voters = self.commits.setdefault(height, {}).setdefault((view, digest), set())
+                voters.add(node)
+                if len(voters) >= world.membership.f_at(height) + 1 and (
+                        height not in self.locked or view < self.locked[height][0]):
+                    self.locked[height] = (view, digest)
             if view <= self.left_view.get(node, -1):
                 self.fail(f"vote in a left view: honest {instance} signed {phase} at view {view} height {height} "
                           f"after its VIEW-CHANGE for view {self.left_view[node] + 1}")
@@ -143,6 +164,26 @@ class Invariants:
                       f"{high}")
         if len(replica._future) > MAX_FUTURE_MESSAGES:
             self.fail(f"unbounded log: honest {instance} buffers {len(replica._future)} future messages")
+        self._check_certificates(instance, replica)
+
+    def _check_certificates(self, instance: str, replica: Any) -> None:
+        membership = self.world.membership
+        cps = replica.checkpoints
+        if cps.stable_height and cps.stable_proof:
+            key = b"cp" + cps.stable_proof[0].signature + cps.stable_height.to_bytes(8, "big")
+            if key not in self.checked:
+                if not valid_checkpoint_proof(membership, cps.stable_height, cps.stable_digest, cps.stable_proof,
+                                              self.world.genesis):
+                    self.fail(f"unsound certificate: honest {instance} holds stable checkpoint {cps.stable_height} "
+                              f"with {len(cps.stable_proof)} signatures, needs a quorum of valid ones")
+                self.checked.add(key)
+        for height, cert in replica.prepared.items():
+            key = (cert.pre_prepare.signature, tuple(p.signature for p in cert.prepares))
+            if key not in self.checked:
+                if not valid_prepared_certificate(membership, cert, replica.proposer_ok):
+                    self.fail(f"unsound certificate: honest {instance} holds a prepared certificate for height "
+                              f"{height} view {cert.pre_prepare.view} without a PRE-PREPARE and a quorum of valid PREPAREs")
+                self.checked.add(key)
 
     # -- commits -----------------------------------------------------------------------------------
     def on_commit(self, instance: str, block: Block, chain: list[Block]) -> None:

@@ -30,7 +30,7 @@ def crash_triggers(rng: random.Random, honest: list[str], most: int = 1) -> list
     return out
 
 
-@family("random")
+@family("random", "random:<small|large>:<seed>")
 def random_schedule(args: list[str]) -> Scenario:
     size, seed = (args[0], int(args[1])) if len(args) == 2 else ("small", int(args[0]))
     if size not in ("small", "large"):

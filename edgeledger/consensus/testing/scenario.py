@@ -57,8 +57,8 @@ class Scenario:
         if self.twins:
             parts.append(f"twins={list(self.twins)}")
         if self.round_partitions:
-            parts.append("rounds=" + " | ".join("/".join("".join(g) if len(g) < 4 else "+".join(g) for g in r)
-                                               for r in self.round_partitions))
+            parts.append("rounds=" + " ".join("[" + " ".join("{" + ",".join(g) + "}" for g in r) + "]"
+                                              for r in self.round_partitions))
         if self.byzantine:
             parts.append(f"byzantine={self.byzantine}")
         parts.append(f"txs={self.n_txs} loss={self.loss:.2f} dup={self.duplicate:.2f} jitter={self.jitter_s:.3f} "
@@ -74,12 +74,13 @@ class Scenario:
 
 
 FAMILIES: dict[str, Callable[[list[str]], Scenario]] = {}
+USAGE: dict[str, str] = {}
 
 
-def family(name: str) -> Callable[[Callable[[list[str]], Scenario]], Callable[[list[str]], Scenario]]:
+def family(name: str, usage: str) -> Callable[[Callable[[list[str]], Scenario]], Callable[[list[str]], Scenario]]:
     """Register a generator: ``family:args`` ids are passed to it as the list of args."""
     def register(fn: Callable[[list[str]], Scenario]) -> Callable[[list[str]], Scenario]:
-        FAMILIES[name] = fn
+        FAMILIES[name], USAGE[name] = fn, usage
         return fn
     return register
 
@@ -93,4 +94,4 @@ def scenario_from_id(scenario_id: str) -> Scenario:
     try:
         return FAMILIES[name](rest.split(":") if rest else [])
     except (ValueError, IndexError, KeyError) as exc:
-        raise ConfigError(f"bad scenario id {scenario_id!r}: {exc}") from None
+        raise ConfigError(f"bad scenario id {scenario_id!r} ({exc}); expected {USAGE[name]}") from None

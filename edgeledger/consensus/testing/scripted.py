@@ -52,7 +52,7 @@ def _draw(rng: random.Random, scenario_id: str, pick: list[str] | None) -> Scena
                     submits=submits, checkpoint_interval=rng.choice((2, 4, 16)), net_seed=rng.randrange(2**32))
 
 
-@family("strategy")
+@family("strategy", "strategy:<name>:<seed>")
 def scripted_scenario(args: list[str]) -> Scenario:
     name, seed = args[0], int(args[1])
     if name not in STRATEGIES:
@@ -60,7 +60,7 @@ def scripted_scenario(args: list[str]) -> Scenario:
     return _draw(random.Random(f"strategy/{name}/{seed}"), f"strategy:{name}:{seed}", [name])
 
 
-@family("mixed")
+@family("mixed", "mixed:<seed>")
 def mixed_scenario(args: list[str]) -> Scenario:
     seed = int(args[0])
     return _draw(random.Random(f"mixed/{seed}"), f"mixed:{seed}", None)

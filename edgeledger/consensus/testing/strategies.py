@@ -65,6 +65,15 @@ class Strategy:
     def sign(self, record: Any) -> Any:
         return msgspec.structs.replace(record, signature=self.key.sign(record.signing_bytes(self.chain_id)))
 
+    def inject(self, dst: str, payload: Any, delay_s: float = 0.0) -> None:
+        """Send a crafted message now (not in answer to anything its core sends)."""
+        data = payload if isinstance(payload, bytes) else encode(payload)
+        view = getattr(payload, "view", self.replica.view)
+        self.world.transmit(self.node, dst, data, view, delay_s)
+
+    def others(self) -> list[str]:
+        return [v for v in self.world.nodes if v != self.node]
+
     def wake_in(self, delay_s: float) -> None:
         self.world.at(self.world.now + delay_s, "wake", self.node)
 
@@ -190,9 +199,10 @@ class ForgedCertificate(Strategy):
         kept = [c for c in vc.prepared if c.pre_prepare.height != height]
         if prev is None:
             return kept
-        txs = [tx for tx in self.world.txs if tx.tx_id in self.world.submitted][-1:]
+        txs: list[Any] = []  # an empty block: nothing in it can be refused as already committed
         header = BlockHeader(chain_id=self.chain_id, height=height, prev_hash=prev, tx_root=transactions_root(txs),
-                             tx_count=len(txs), proposer=self.node, timestamp_ms=int(self.world.now * 1000) + 7)
+                             tx_count=0, proposer=replica.primary_of(vc.new_view - 1, height),
+                             timestamp_ms=int(self.world.now * 1000) + 7)
         block = Block(header=header, transactions=txs)
         view = vc.new_view - 1
         primary = replica.primary_of(view, height)
@@ -203,6 +213,74 @@ class ForgedCertificate(Strategy):
         prepares = [self.sign(p) if p.replica == self.node else p for p in prepares]
         cert = PreparedCertificate(pre_prepare=pre, prepares=prepares)
         return sorted(kept + [cert], key=lambda c: c.pre_prepare.height)
+
+
+class Usurper(Strategy):
+    """A backup that pre-prepares as if it were the primary: whenever the primary proposes, it
+    sends its own block for the same (view, height) to half of the replicas (naming the primary
+    as proposer) and PREPAREs both."""
+
+    name = "usurper"
+
+    def observe(self, sender: str, message: Any) -> None:
+        super().observe(sender, message)
+        if isinstance(message, PrePrepare) and message.replica != self.node and self.rng.random() < 0.7:
+            rival = self.sign(PrePrepare(view=message.view, height=message.height,
+                                         block=self.other_block(message.block), replica=self.node))
+            half, rest = self.halves([v for v in self.others() if v != message.replica])
+            for dst in half:
+                self.inject(dst, rival)
+            for pre, group in ((rival, half | {message.replica}), (message, rest)):
+                vote = self.sign(Prepare(view=pre.view, height=pre.height, digest=pre.block.hash, replica=self.node))
+                for dst in group:
+                    self.inject(dst, vote, 0.001)
+
+
+class BadProposal(Strategy):
+    """A primary whose proposals break the chain's rules in one way each: a block on the wrong
+    parent (a sibling of the last one), at the wrong height in its header, or naming another
+    proposer; sent to everyone, or to half while the other half gets the honest block."""
+
+    name = "bad-proposal"
+
+    def outgoing(self, instance: str, message: Any, to: list[str]) -> Out:
+        if isinstance(message, PrePrepare) and message.replica == self.node:
+            block, kind = message.block, self.rng.choice(("parent", "parent", "height", "proposer"))
+            header = block.header
+            if kind == "parent":
+                grand = self.replica.chain.get(block.height - 2)
+                prev = grand.hash if grand is not None and self.rng.random() < 0.5 else self.rng.randbytes(32)
+                header = msgspec.structs.replace(header, prev_hash=prev)
+            elif kind == "height":
+                header = msgspec.structs.replace(header, height=header.height + 1)
+            else:
+                header = msgspec.structs.replace(header, proposer=self.rng.choice(self.others()))
+            bad = self.sign(msgspec.structs.replace(message, block=msgspec.structs.replace(block, header=header)))
+            half, _ = self.halves(to)
+            everyone = self.rng.random() < 0.5
+            return [(dst, bad if everyone or dst in half else message, 0.0) for dst in to]
+        return super().outgoing(instance, message, to)
+
+
+class ForgedNewView(Strategy):
+    """As the new primary: a NEW-VIEW whose re-proposals ignore the certificates in its V (an empty
+    block of its own at the first height above the checkpoint), signed correctly."""
+
+    name = "forged-new-view"
+
+    def outgoing(self, instance: str, message: Any, to: list[str]) -> Out:
+        if isinstance(message, NewView) and message.replica == self.node:
+            min_s, digest, _ = reproposals(message.view_changes)
+            parent = self.replica.chain.get(min_s)
+            prev = parent.hash if parent is not None else (self.world.genesis if min_s == 0 else digest)
+            header = BlockHeader(chain_id=self.chain_id, height=min_s + 1, prev_hash=prev,
+                                 tx_root=transactions_root([]), tx_count=0, proposer=self.node,
+                                 timestamp_ms=int(self.world.now * 1000) + 3)
+            pre = self.sign(PrePrepare(view=message.view, height=min_s + 1,
+                                       block=Block(header=header, transactions=[]), replica=self.node))
+            forged = self.sign(msgspec.structs.replace(message, pre_prepares=[pre]))
+            return [(dst, forged, 0.0) for dst in to]
+        return super().outgoing(instance, message, to)
 
 
 class StaleViewChange(Strategy):
@@ -397,8 +475,31 @@ class HarvestCertificates(Strategy):
         return super().outgoing(instance, message, to)
 
 
+class LockBreaker(Strategy):
+    """Every trick at once where it applies: equivocate as primary (prepared-but-not-committed
+    blocks), report the stalest certificates in VIEW-CHANGEs, and as new primary build NEW-VIEW from
+    the VIEW-CHANGEs that omit the most certificates."""
+
+    name = "lock-breaker"
+
+    def __init__(self, world: World, node: str) -> None:
+        super().__init__(world, node)
+        self.equivocate, self.stale, self.omit = (cls(world, node) for cls in (Equivocate, StaleViewChange,
+                                                                              OmitCertificates))
+        for part in (self.equivocate, self.stale, self.omit):
+            part.rng = self.rng
+
+    def outgoing(self, instance: str, message: Any, to: list[str]) -> Out:
+        stale = self.stale.outgoing(instance, message, to)  # also remembers the oldest certificates
+        if isinstance(message, PrePrepare):
+            return self.equivocate.outgoing(instance, message, to)
+        if isinstance(message, NewView):
+            return self.omit.outgoing(instance, message, to)
+        return stale
+
+
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
-    HarvestCertificates, Silent, Equivocate, ConflictingVotes, Replay, Garbage, WithholdCertificates, ForgedCertificate,
+    Usurper, BadProposal, ForgedNewView, LockBreaker, HarvestCertificates, Silent, Equivocate, ConflictingVotes, Replay, Garbage, WithholdCertificates, ForgedCertificate,
     StaleViewChange, OmitCertificates, EarlyNewView, SelectiveDelay, Amnesia, FutureFlood)}
 
 #: the behaviours of the first fault campaign, kept under their old names for its seeds

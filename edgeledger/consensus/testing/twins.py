@@ -86,7 +86,7 @@ def _extras(rng: random.Random, scenario_id: str, n: int, twins: tuple[str, ...]
                     net_seed=rng.randrange(2**32))
 
 
-@family("twins")
+@family("twins", "twins:<n>:<rounds>:<index>")
 def twins_scenario(args: list[str]) -> Scenario:
     n, rounds, index = int(args[0]), int(args[1]), int(args[2])
     size = twins_space_size(n, rounds)
@@ -105,7 +105,7 @@ def twins_scenario(args: list[str]) -> Scenario:
     return _extras(rng, f"twins:{n}:{rounds}:{index}", n, twins, leaders, tuple(per_round), noisy=False)
 
 
-@family("twins-random")
+@family("twins-random", "twins-random:<n>:<seed>")
 def twins_random(args: list[str]) -> Scenario:
     n, seed = int(args[0]), int(args[1])
     rng = random.Random(f"twins-random/{n}/{seed}")
