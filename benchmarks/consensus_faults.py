@@ -1,57 +1,56 @@
-"""PBFT fault campaign: N seeded schedules of loss, duplication, reordering, partitions,
-crash/restart and up to f Byzantine replicas; prints violations (expected 0).
+"""PBFT Byzantine campaign: systematic and random Twins scenarios, scripted Byzantine strategies and
+random fault schedules (loss, duplication, reordering, partitions, crashes, state transfer), with
+invariants checked after every event. Prints violations (expected 0) and honest double votes (0).
 
-    python benchmarks/consensus_faults.py --schedules 10000
-    python benchmarks/consensus_faults.py --seed 1234          # replay one schedule
-Last line: JSON with ``schedules``, ``violations``, ``simulated_s``.
+    python benchmarks/consensus_faults.py --quick            # about a minute on two cores
+    python benchmarks/consensus_faults.py                    # the full plan (>= 10,000 Twins, 10,000 random)
+    python benchmarks/consensus_faults.py --replay twins:4:2:1234
+Last line: JSON with ``schedules``, ``twins_scenarios``, ``violations``, ``double_votes``, ``simulated_s``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.consensus.sim_harness import generate, run_schedule  # noqa: E402
+from edgeledger.consensus.testing import run_scenario, scenario_from_id  # noqa: E402
+from edgeledger.consensus.testing.campaign import PLANS, append_corpus, run_campaign, scenario_ids  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "consensus" / "corpus.txt"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--schedules", type=int, default=1000, help="how many random schedules to run")
-    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first schedule")
-    parser.add_argument("--seed", type=int, default=None, help="replay this one seed and print its schedule")
-    parser.add_argument("--size", choices=("small", "large"), default="large",
-                        help="small: n in {4,5}, <=10 txs (CI); large: n up to 7, <=24 txs")
-    parser.add_argument("--quick", action="store_true", help="at most 300 small schedules (about a minute or less)")
+    parser.add_argument("--quick", action="store_true", help="the quick plan (about a minute on two cores)")
+    parser.add_argument("--plan", choices=sorted(PLANS), default=None, help="default: full (quick with --quick)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first random scenario")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--replay", default=None, help="run this one scenario id and print what happened")
+    parser.add_argument("--no-corpus", action="store_true", help="do not append failures to tests/consensus/corpus.txt")
     args = parser.parse_args(argv)
-    if args.seed is not None:
-        print(generate(args.seed, args.size).describe())
-        result = run_schedule(args.seed, args.size)
-        print("violations:", result.violations or "none", f"simulated_s={result.simulated_s:.2f}")
-        return 1 if result.violations else 0
-    n, size = (min(args.schedules, 300), "small") if args.quick else (args.schedules, args.size)
-    start = time.perf_counter()
-    violations, simulated, modes = 0, 0.0, Counter()
-    for seed in range(args.first_seed, args.first_seed + n):
-        result = run_schedule(seed, size)
-        simulated += result.simulated_s
-        modes[result.schedule.mode] += 1
-        if result.violations:
-            violations += 1
-            print(f"VIOLATION {result.schedule.describe()}\n  {result.violations[0]}\n"
-                  f"  replay: python benchmarks/consensus_faults.py --seed {seed} --size {size}")
-    wall = time.perf_counter() - start
-    print(f"schedules run: {n} ({dict(modes)}), size={size}")
-    print(f"violations: {violations} (expected 0)")
-    print(f"simulated time: {simulated:.0f} s in {wall:.1f} s wall")
-    print(json.dumps({"schedules": n, "violations": violations, "simulated_s": round(simulated, 1),
-                      "wall_s": round(wall, 1), "size": size}))
-    return 1 if violations else 0
+    if args.replay:
+        scenario = scenario_from_id(args.replay)
+        print(scenario.describe())
+        outcome = run_scenario(scenario)
+        print("violations:", outcome.violations or "none", f"simulated_s={outcome.simulated_s:.2f}")
+        return 1 if outcome.violations else 0
+    plan = args.plan or ("quick" if args.quick else "full")
+    report = run_campaign(scenario_ids(PLANS[plan], args.first_seed), workers=args.workers)
+    figures = report.figures()
+    if report.failures and not args.no_corpus:
+        print(f"{append_corpus(CORPUS, report.failures)} new failing scenario(s) added to {CORPUS}")
+    print(f"plan {plan}: {figures['twins_scenarios']} Twins scenarios, {figures['schedules']} other schedules "
+          f"({figures['runs_by_kind']})")
+    print(f"violations: {figures['violations']} (expected 0), honest double votes: {figures['double_votes']} (0)")
+    print(f"simulated time: {figures['simulated_s']} s in {figures['wall_s']} s wall")
+    figures["plan"] = plan
+    print(json.dumps(figures))
+    return 1 if report.failures else 0
 
 
 if __name__ == "__main__":
