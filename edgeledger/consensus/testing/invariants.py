@@ -26,7 +26,7 @@ Safety is checked at its *cause* as well as at its symptom:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edgeledger.consensus.pbft.durable import (PreparedRecord, ViewState, VoteRecord, decode_durable, prepared_key,
                                                view_key, vote_key)
@@ -39,8 +39,7 @@ from edgeledger.ledger.block import Block
 from edgeledger.ledger.transaction import verify_transaction
 from edgeledger.ledger.validation import validate_block
 
-if TYPE_CHECKING:
-    from edgeledger.consensus.testing.world import World
+World = Any  # the :class:`~edgeledger.consensus.testing.world.World` that runs these (it imports this module)
 
 __all__ = ["Invariants", "signed_votes"]
 

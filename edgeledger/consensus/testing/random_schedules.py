@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import random
 
-from edgeledger.consensus.testing.scenario import Scenario, family
+from edgeledger.consensus.testing.scenario import SAFETY_RUN_S, Scenario, family
 from edgeledger.consensus.testing.strategies import LEGACY_BEHAVIOURS, STRATEGIES
-from edgeledger.consensus.testing.world import SAFETY_RUN_S
 
 __all__ = ["random_schedule", "crash_triggers"]
 

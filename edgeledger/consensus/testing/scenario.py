@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 from edgeledger.errors import ConfigError
 
-__all__ = ["Scenario", "family", "scenario_from_id", "FAMILIES", "twin_name"]
+__all__ = ["Scenario", "family", "scenario_from_id", "FAMILIES", "twin_name", "LIVENESS_BOUND_S", "SAFETY_RUN_S"]
+
+LIVENESS_BOUND_S = 60.0  # after stabilisation, every transaction commits everywhere within this
+SAFETY_RUN_S = 12.0  # a safety run (faults never heal) lasts this long
 
 
 def twin_name(node: str) -> str:

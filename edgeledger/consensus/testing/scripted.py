@@ -11,9 +11,8 @@ from __future__ import annotations
 import random
 
 from edgeledger.consensus.testing.random_schedules import crash_triggers
-from edgeledger.consensus.testing.scenario import Scenario, family
+from edgeledger.consensus.testing.scenario import SAFETY_RUN_S, Scenario, family
 from edgeledger.consensus.testing.strategies import STRATEGIES
-from edgeledger.consensus.testing.world import SAFETY_RUN_S
 
 __all__ = ["scripted_scenario", "mixed_scenario"]
 

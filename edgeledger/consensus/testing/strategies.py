@@ -11,7 +11,7 @@ partitions, crashes and state transfer.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -22,8 +22,7 @@ from edgeledger.codec import encode
 from edgeledger.ledger.block import Block, BlockHeader, transactions_root
 from edgeledger.errors import ConfigError
 
-if TYPE_CHECKING:
-    from edgeledger.consensus.testing.world import World
+World = Any  # the :class:`~edgeledger.consensus.testing.world.World` that runs these (it imports this module)
 
 __all__ = ["Strategy", "STRATEGIES", "make_strategy", "LEGACY_BEHAVIOURS"]
 

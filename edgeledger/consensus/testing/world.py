@@ -23,7 +23,8 @@ from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.consensus.pbft.events import PBFT_MESSAGES, Commit, NewView, Prepare, PrePrepare, ViewChange
 from edgeledger.consensus.testing.cluster import cluster, client_transactions
 from edgeledger.consensus.testing.invariants import Invariants
-from edgeledger.consensus.testing.scenario import Scenario, twin_name
+from edgeledger.consensus.testing.scenario import LIVENESS_BOUND_S, SAFETY_RUN_S, Scenario, twin_name
+from edgeledger.consensus.testing.strategies import make_strategy
 from edgeledger.effects import Broadcast, CancelTimer, Send, SetTimer
 from edgeledger.errors import DecodeError
 from edgeledger.ledger.block import Block
@@ -31,8 +32,6 @@ from edgeledger.ledger.identity import genesis_hash
 
 __all__ = ["World", "Outcome", "LIVENESS_BOUND_S", "SAFETY_RUN_S", "BASE_DELAY_S", "message_view"]
 
-LIVENESS_BOUND_S = 60.0
-SAFETY_RUN_S = 12.0
 BASE_DELAY_S = 0.002
 MAX_EVENTS = 400_000
 WireMessage = Union[tuple(PBFT_MESSAGES)]  # type: ignore[valid-type]
@@ -66,8 +65,6 @@ class Outcome:
 
 class World:
     def __init__(self, scenario: Scenario, trace: bool = False, durable_votes: bool = True) -> None:
-        from edgeledger.consensus.testing.strategies import make_strategy  # strategies use the world
-
         s = self.scenario = scenario
         self.now = 0.0
         self.heap: list[tuple[float, int, tuple[Any, ...]]] = []
