@@ -31,6 +31,7 @@ from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.base import Aggregator
 from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
 from edgeledger.fl.attacks.base import ModelAttack
+from edgeledger.fl.round.collusion import COLLUSION_TIMER, Coalition
 from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
 from edgeledger.fl.round.events import (
@@ -71,6 +72,7 @@ class TrainJob:
     round: int
     global_params: np.ndarray
     seed: int
+    participants: tuple[str, ...] = ()  # the round's, as its committed RoundOpen names them
 
 
 @dataclass
@@ -269,6 +271,8 @@ class AggregatorCore:
             try:
                 extra = ({"claims": np.array([rnd.claims.get(c, np.nan) for c in contributors])}
                          if getattr(self.aggregator, "wants_claims", False) else {})
+                if getattr(self.aggregator, "wants_global", False):  # e.g. norm_bounded clips around it
+                    extra["global_params"] = self.global_params
                 self.global_params = self.aggregator.aggregate(updates, weights, **extra).astype(np.float32)
                 for row, claimed, actual in getattr(self.aggregator, "last_rejected", []):
                     effects.append(Rejected(contributors[row], "fl.claim",
@@ -318,8 +322,13 @@ class DeviceCore:
         finality: Finality = CERTIFICATE_FINALITY,
         seal: Callable[[bytes], bytes] | None = None,
         fallback: str | None = None,
+        coalitions: tuple[Coalition, ...] = (),
     ) -> None:
         self.node_id, self.key, self.membership, self.edge = node_id, key, membership, edge
+        # colluding adversaries: the one we belong to crafts our update; the others see ours (omniscient)
+        self.coalition = next((c for c in coalitions if node_id in c.members), None)
+        self.observed_by = tuple(c for c in coalitions if node_id not in c.members)
+        self.held: dict[int, tuple[TrainJob, LocalResult, float]] = {}  # colluding: trained, awaiting the craft
         self.fallback = fallback  # the aggregator: asked directly when the edge's copy fails verification
         self.fetching: set[int] = set()  # rounds already asked for
         self.seal = seal  # end-to-end: seal the update blob to the aggregator's key
@@ -348,7 +357,8 @@ class DeviceCore:
         self.last_round = body.round
         return [
             Compute(
-                "fl.train", TrainJob(body.round, params, derive_seed(self.seed, self.node_id, body.round))
+                "fl.train", TrainJob(body.round, params, derive_seed(self.seed, self.node_id, body.round),
+                                     tuple(body.participants))
             )
         ]
 
@@ -369,9 +379,34 @@ class DeviceCore:
 
     def on_trained(self, job: TrainJob, result: LocalResult, now: float) -> list[Effect]:
         params = result.params
+        if self.coalition is not None and self.coalition.active(job.round):
+            self.coalition.enlist(job.round, self.node_id, params, job.global_params, job.participants, now)
+            self.held[job.round] = (job, result, now)
+            return self.on_timer(f"{COLLUSION_TIMER}{job.round}", now)
         malicious = self.attack is not None and job.round >= self.attack_from_round
         if malicious:
             params = self.attack.poison(params, job.global_params, self.rng).astype(np.float32)
+        for coalition in self.observed_by:
+            coalition.observe(job.round, self.node_id, params)
+        return self._upload(job, result, params)
+
+    def on_timer(self, name: str, now: float) -> list[Effect]:
+        """A colluding device asks its coalition for the round's crafted model; it uploads that."""
+        if not name.startswith(COLLUSION_TIMER) or self.coalition is None:
+            return []
+        number = int(name.removeprefix(COLLUSION_TIMER))
+        held = self.held.get(number)
+        if held is None:
+            return []
+        crafted = self.coalition.crafted(number, now)
+        if crafted is None:
+            return [SetTimer(name, self.coalition.poll_s)]
+        del self.held[number]
+        job, result, _ = held
+        return self._upload(job, result, crafted) + [Metric("fl.colluded_update", 1.0, number)]
+
+    def _upload(self, job: TrainJob, result: LocalResult, params: np.ndarray) -> list[Effect]:
+        """Sign ``(round, digest)`` of ``params`` and send them through our edge."""
         blob = params_to_bytes(params)
         claimed = getattr(result, "claimed_loss", None)
         record = UpdateRecord(
