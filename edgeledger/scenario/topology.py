@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeledger.consensus.base import Consensus
+from edgeledger.consensus.base import Consensus, consensus_protocols
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.consensus.pow import PowConfig, PowMiner, WorkFinality
 from edgeledger.crypto.hashing import derive_seed
@@ -23,6 +23,7 @@ from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
+from edgeledger.registry import bind_params
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
@@ -173,18 +174,28 @@ def pow_config(scenario: Scenario) -> PowConfig:
 
 def build_consensus(scenario: Scenario, node_id: str, key: PrivateKey, membership: Membership,
                     standby: bool = False) -> Consensus:
-    """The consensus core of validator ``node_id``: a PBFT replica or a PoW miner (``consensus.protocol``).
+    """The consensus core of validator ``node_id``: a PBFT replica, a PoW miner or a registered plug-in
+    (``consensus.protocol``), built as ``cls(node_id, key, membership, genesis_hash, **consensus.params)``.
 
     ``standby``: a standby sealer's PBFT replica (it follows the chain and votes from the height
     a committed membership vote activates it, see :mod:`edgeledger.market.membership`).
     """
     g_hash = genesis_hash(membership.genesis)
-    if scenario.consensus.protocol == "pow":
+    protocol = scenario.consensus.protocol
+    if protocol == "pow":
         if standby:
             raise ConfigError(f"{node_id!r}: standby sealers run PBFT; consensus.protocol is 'pow'")
         return PowMiner(node_id, key, membership, g_hash, pow_config(scenario),
                         rng=random.Random(derive_seed(scenario.seed, "pow", node_id)))
-    return PbftReplica(node_id, key, membership, g_hash, pbft_config(scenario), standby=standby)
+    if protocol == "pbft":
+        return PbftReplica(node_id, key, membership, g_hash, pbft_config(scenario), standby=standby)
+    if standby:
+        raise ConfigError(f"{node_id!r}: standby sealers run PBFT; consensus.protocol is {protocol!r}")
+    # a plug-in: cls(node_id, key, membership, genesis_hash, **consensus.params)
+    cls = consensus_protocols.get(protocol)
+    params = dict(scenario.consensus.params)
+    bind_params(cls, f"consensus protocol {protocol!r}", params, node_id, key, membership, g_hash)
+    return cls(node_id, key, membership, g_hash, **params)
 
 
 def runs_consensus(plan: Topology, node_id: str) -> bool:
@@ -196,4 +207,7 @@ def finality_of(scenario: Scenario, membership: Membership) -> Finality:
     """What proves a block of this scenario's chain final, for validators, observers and light clients."""
     if scenario.consensus.protocol == "pow":
         return WorkFinality(genesis_hash(membership.genesis), pow_config(scenario))
+    if scenario.consensus.protocol != "pbft":  # a plug-in may name its own proof (default: commit certificates)
+        finality = getattr(consensus_protocols.get(scenario.consensus.protocol), "finality", CERTIFICATE_FINALITY)
+        return finality if isinstance(finality, Finality) else CERTIFICATE_FINALITY
     return CERTIFICATE_FINALITY
