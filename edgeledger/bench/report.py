@@ -108,7 +108,9 @@ def write_report(out: Path, report: dict[str, Any], traces: dict[str, tuple[list
                                                             ("read_latency_avg_s", "Avg read latency (s)"),
                                                             ("read_latency_p99_s", "p99 read latency (s)")]))
     for rnd in report["rounds"]:
-        parts.append(f"<h2>Round {html.escape(rnd['label'])}</h2><p>workload <code>{html.escape(rnd['workload'])}</code>, "
+        parts.append(f"<h2>Round {html.escape(rnd['label'])}</h2><p>execution model: "
+                     f"<b>{html.escape(str(rnd.get('execution_model', 'order-execute')))}</b></p>"
+                     f"<p>workload <code>{html.escape(rnd['workload'])}</code>, "
                      f"rate control <code>{html.escape(json.dumps(rnd['rate_control']))}</code>, "
                      f"{rnd['workers']} workers; failures: {html.escape(json.dumps(rnd.get('fail_reasons', {})))}</p>")
         rows = [{"node": n, **v} for n, v in rnd["resources"].items()]

@@ -35,13 +35,15 @@ __all__ = ["run_bench", "round_entry"]
 def round_entry(rc: RoundConfig, workload: Workload, trace: list[Any], resources: dict[str, Any]) -> dict[str, Any]:
     """One round of report.json: Caliper's figures (write or read) and the resources per node."""
     m = compute_metrics(trace)
-    entry: dict[str, Any] = {"label": rc.label, "workload": rc.workload.name, "workers": rc.workers,
+    entry: dict[str, Any] = {"label": rc.label, "workload": rc.workload.name, "execution_model": workload.execution_model(),
+                             "workers": rc.workers,
                              "rate_control": {"type": rc.rate_control.type, "opts": rc.rate_control.opts},
                              "tx": len(trace), **{k: getattr(m, k) for k in m.__dataclass_fields__}}
     if workload.kind == "read":
         entry.update({"read_throughput_tps": m.throughput_tps, "read_latency_avg_s": m.latency_avg_s,
                       "read_latency_p99_s": m.latency_p99_s, "committed": None, "committed_throughput_tps": None})
-    reasons = Counter(re.sub(r"\d+", "N", r.reason or "unknown")[:120] for r in trace if not r.ok)
+    reasons = Counter(re.sub(r"\d+", "N", re.sub(r"\b[0-9a-f]{6,}\b", "H", r.reason or "unknown"))[:120]
+                      for r in trace if not r.ok)
     entry["fail_reasons"] = dict(reasons.most_common(5))
     entry["resources"] = resources
     return {k: round(v, 6) if isinstance(v, float) else v for k, v in entry.items()}
@@ -72,15 +74,17 @@ async def _run_rounds(cfg: BenchConfig, net: Network, log: Callable[[str], None]
                 if keyless:
                     raise ConfigError(f"round {rc.label!r}: set-up must be signed by {keyless}, whose keys the bench "
                                       "does not hold (put <account>/identity.seed in network.keys_dir)")
-                await run_setup(session, urls[0], signer, setup, tracker)
+                await run_setup(session, urls[0], signer, setup, tracker, net.endorser_urls())
                 ctl = controllers.get(rc.rate_control.type).from_opts(dict(rc.rate_control.opts), rc)
                 monitor = ResourceMonitor(session, {n: (i.url, i.pid) for n, i in net.nodes.items()},
                                           cfg.monitor_interval_s)
                 await monitor.start()
                 log(f"round {rc.label}: {rc.workload.name}, {rc.tx_number or f'{rc.tx_duration_s} s'} tx, "
                     f"{rc.rate_control.type} {rc.rate_control.opts}, {rc.workers} workers")
+                log(f"  execution model: {wl.execution_model()}")
                 trace = await run_round(session, urls, senders, signer, wl, ctl,
-                                        RoundPlan(rc.tx_number, rc.tx_duration_s, rc.workers, rc.timeout_s), tracker)
+                                        RoundPlan(rc.tx_number, rc.tx_duration_s, rc.workers, rc.timeout_s), tracker,
+                                        net.endorser_urls())
                 resources = await monitor.stop()
                 entry = round_entry(rc, wl, trace, resources)
                 entries.append(entry)
