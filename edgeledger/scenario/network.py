@@ -31,6 +31,7 @@ from edgeledger.fl.round.collusion import Coalition
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
 from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
+from edgeledger.market.admission import admitted_identities
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
@@ -296,6 +297,7 @@ def build_network(scenario: Scenario) -> Network:
         node = Node(node_id=node_id, role=role, key=keys[node_id], membership=own, store=ChainStore(":memory:"),
                     consensus=consensus, center="center", address=f"sim://{node_id}",
                     finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),
+                    identity_hook=admitted_identities,
                     observers=observers_of(plan) if consensus else (), followers=observers_of(plan),
                     gossip_fanout=scenario.network.gossip_fanout,
                     validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"

@@ -191,6 +191,10 @@ class ConsortiumConfig(_Strict):
                                        "account (default: every edge server, companies in turn)")
     standby_sealers: int = Field(0, ge=0, le=64, description="standby sealer nodes company-0.. (role company): "
                                  "PBFT replicas that follow the chain and vote once a membership vote adds them")
+    open_roles: list[Literal["device", "edge"]] = Field(
+        default_factory=list, description="roles a node process may join as after genesis, through the center and "
+        "a membership.admit transaction (open membership; devices are sponsored by the first edge, edges by the "
+        "cloud)")
 
     @model_validator(mode="after")
     def _check(self) -> ConsortiumConfig:
@@ -284,6 +288,9 @@ class Scenario(_Strict):
             if problem is not None:
                 raise ValueError(f"consortium.public_keys.{name}: {problem} (topology.signature_scheme is "
                                  f"{topo.signature_scheme!r})")
+        if "edge" in con.open_roles and self.fl.enabled:
+            raise ValueError("consortium.open_roles: edge servers are admitted by the cloud, whose key also signs the "
+                             "FL rounds (one nonce sequence); use it with fl.enabled = false, or open only \"device\"")
         unknown = [en for en in con.edge_nodes if en not in edges]
         if unknown:
             raise ValueError(f"consortium.edge_nodes: {unknown} are not edge servers of this topology "

@@ -28,6 +28,7 @@ from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
            "observers_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
+           "admission_sponsors",
            "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
@@ -196,6 +197,16 @@ def build_consensus(scenario: Scenario, node_id: str, key: PrivateKey, membershi
     params = dict(scenario.consensus.params)
     bind_params(cls, f"consensus protocol {protocol!r}", params, node_id, key, membership, g_hash)
     return cls(node_id, key, membership, g_hash, **params)
+
+
+def admission_sponsors(plan: Topology) -> dict[str, list[str]]:
+    """Open membership: sponsor node -> the roles it admits (``consortium.open_roles``): devices by the
+    first edge server (edges sign no other transactions), edge servers by the cloud."""
+    out: dict[str, list[str]] = {}
+    for role in plan.scenario.consortium.open_roles:
+        sponsor = plan.edges[0] if role == "device" and plan.edges else "cloud"
+        out.setdefault(sponsor, []).append(role)
+    return out
 
 
 def runs_consensus(plan: Topology, node_id: str) -> bool:
