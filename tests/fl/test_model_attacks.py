@@ -136,6 +136,10 @@ def test_colluding_attacks_fall_back_to_the_colluders_own_models_without_a_benig
     empty = np.zeros((0, 3), np.float32)
     assert np.allclose(Ipm(epsilon=1.0).craft(view(4, 2, benign=empty, own=own), rng()), [0.0, 1.0, 1.0])
     assert np.allclose(Alie(z=1.0).craft(view(4, 2, benign=empty, own=own), rng()), [1.0, 1.0, 1.0])
+    # the paper's non-omniscient estimate uses the colluders' own models even when benign ones are seen
+    assert np.allclose(Alie(z=1.0, estimate="colluders").craft(view(4, 2, own=own), rng()), [1.0, 1.0, 1.0])
+    with pytest.raises(ConfigError, match="estimate must be"):
+        Alie(estimate="oracle")
     with pytest.raises(ConfigError, match=">= 1 reference model"):
         Ipm().craft(view(4, 2, benign=empty), rng())
 

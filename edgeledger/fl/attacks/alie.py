@@ -13,8 +13,9 @@ mu_j and sigma_j being the mean and standard deviation of the benign updates of 
 the round's benign models (:class:`~edgeledger.fl.attacks.base.RoundView`), with n and m the
 round's participants and the colluders among them. (Applied to models rather than gradients
 the sign is a convention: the shift is a fixed z sigma_j per coordinate against the mean.)
-When the colluders saw no benign update they estimate mu and sigma from their own honestly
-trained models, the paper's non-omniscient variant.
+``estimate="colluders"`` is the paper's own non-omniscient estimate: mu and sigma over the m
+colluders' honestly trained models; the omniscient form falls back to it in a round where the
+colluders saw no benign update.
 
 ``alie_local`` is the weaker form this code base used to call ALIE: each malicious client
 alone, mu estimated by its own update d = w_local - w_global, sigma by one scalar std(d),
@@ -64,8 +65,12 @@ class Alie(ColludingAttack):
 
     name = "alie"
 
-    def __init__(self, z: float | None = None) -> None:
+    def __init__(self, z: float | None = None, estimate: str = "benign") -> None:
+        if estimate not in ("benign", "colluders"):
+            raise ConfigError(f"alie estimate must be 'benign' (omniscient) or 'colluders' (their own honest models), "
+                              f"got {estimate!r}")
         self.z = _check_z(z)
+        self.estimate = estimate
 
     def z_for(self, n_clients: int, n_malicious: int) -> float:
         """The z of a round with ``n_clients`` participants of which ``n_malicious`` collude."""
@@ -76,7 +81,8 @@ class Alie(ColludingAttack):
         return alie_z_max(n, m)
 
     def craft(self, view: RoundView, rng: np.random.Generator) -> np.ndarray:
-        ref = np.asarray(view.reference, dtype=np.float64)  # (k, d)
+        ref = np.asarray(view.own if self.estimate == "colluders" and len(view.own) else view.reference,
+                         dtype=np.float64)  # (k, d)
         if ref.ndim != 2 or ref.shape[0] < 1 or ref.shape[1] != view.global_params.shape[0]:
             raise ConfigError(f"alie needs >= 1 reference model of shape (d,) = {view.global_params.shape}, "
                               f"got {ref.shape}")
