@@ -35,6 +35,7 @@ from edgeledger.market.admission import admitted_identities
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
+from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node, ValidatorSchedule
 from edgeledger.registry import import_plugins
@@ -305,6 +306,8 @@ def build_network(scenario: Scenario) -> Network:
                     light=LightClient(node_id, own, finality_of(scenario, own))
                     if is_light_client(plan, node_id) else None)
         nodes[node_id] = node
+        if node.light is None and (consensus is not None or node_id in observers_of(plan)):
+            node.add_service(EndorserService(node_id, keys[node_id], node.state))  # a peer: endorses contract calls
         learner, core = attach_fl_services(node, plan, data, trainer, coalitions)
         if learner is not None:
             learners[node_id] = learner

@@ -34,6 +34,7 @@ from edgeledger.market.admission import (
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.center import PeerEntry, PeerList, make_registration
+from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
@@ -203,6 +204,8 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                 gossip_fanout=opts.scenario.network.gossip_fanout, identity_hook=admitted_identities,
                 validator=None if consensus else ((plan.edge_of.get(node_id) if opts.role == "device" else None)
                                                   or plan.validators[0]))
+    if node.light is None and (consensus is not None or node_id in observers_of(plan)):  # holds state: a peer
+        node.add_service(EndorserService(node_id, key, node.state))
     sponsored = admission_sponsors(plan).get(node_id)
     if sponsored:  # open membership: this node puts the center's admission requests on chain
         node.add_service(AdmissionService(AdmissionSponsor(node_id, key, opts.role, sponsored), node.state))
