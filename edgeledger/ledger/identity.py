@@ -63,6 +63,7 @@ class Membership:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.identities = {i.node_id: i for i in genesis.identities}
+        self.founders = dict(self.identities)  # the genesis identities only (admissions do not change it)
         self.validators = list(genesis.validators)
         self._validator_set = frozenset(self.validators)
         self.change_delay = change_delay

@@ -25,7 +25,7 @@ from edgeledger.codec import Record, decode, encode
 from edgeledger.crypto.keys import PrivateKey, verify_signature
 from edgeledger.effects import Effect, Metric, Rejected, SubmitTransaction
 from edgeledger.ledger.block import Block
-from edgeledger.ledger.contracts import ROLE_KEY_PREFIX, role_of
+from edgeledger.ledger.contracts.runtime import IDENTITY_KEY_PREFIX, ROLE_KEY_PREFIX, role_of
 from edgeledger.ledger.identity import Identity
 from edgeledger.ledger.state import LedgerState, Receipt, TransactionRejected, TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction, make_transaction
@@ -77,7 +77,7 @@ def make_admission_request(key: PrivateKey, chain_id: str, node_id: str, role: s
 
 def identity_key(node_id: str) -> str:
     """The state key holding an admitted identity."""
-    return f"membership/identity/{node_id}"
+    return IDENTITY_KEY_PREFIX + node_id
 
 
 def check_request(req: AdmissionRequest, chain_id: str) -> str | None:
@@ -106,8 +106,8 @@ def apply_admit(ctx: TxContext, tx: Transaction) -> None:
     if sponsor not in allowed:
         raise TransactionRejected(f"{tx.sender!r} (role {sponsor!r}) may not admit a {req.role!r}; "
                                   f"the role policy lets {' or '.join(allowed)} do it")
-    founders = {i.node_id for i in ctx.membership.genesis.identities}  # not .identities: nodes admit at their own pace
-    if req.node_id in founders or ctx.get(identity_key(req.node_id)) is not None:
+    # founders, not .identities: each node admits at its own pace; the state says what is admitted
+    if req.node_id in ctx.membership.founders or ctx.get(identity_key(req.node_id)) is not None:
         raise TransactionRejected(f"{req.node_id!r} is already a member; an id keeps its key")
     identity = Identity(node_id=req.node_id, role=req.role, scheme=req.scheme, public_key=req.public_key)
     ctx.put(identity_key(req.node_id), encode(identity))

@@ -35,6 +35,7 @@ from edgeledger.node.service import Service
 __all__ = ["EndorserService", "EndorsementClient", "ENDORSE_TIMER"]
 
 ENDORSE_TIMER = "endorse:"
+RETRY_TIMER = "endorse-retry:"
 
 
 class EndorserService(Service):
@@ -77,14 +78,18 @@ class EndorsementClient:
     """A node's contract calls under execute-order-validate (sans-IO; embed in a service).
 
     ``local`` endorses on this node itself (an edge server is its own peer) without a message.
-    Timers are named ``<timer_prefix>endorse:<nonce>``: route them to :meth:`on_timer`.
+    Timers are named ``<timer_prefix>endorse:<nonce>`` and ``<timer_prefix>endorse-retry:<n>``:
+    route both to :meth:`on_timer` (:meth:`owns` tells). A refused or disagreeing endorsement is
+    proposed again after ``retry_delay_s`` (an endorser a block behind catches up meanwhile).
     """
 
     def __init__(self, node_id: str, key: PrivateKey, *, local: Callable[[EndorseRequest], ProposalResponse] | None = None,
-                 timeout_s: float = 2.0, retries: int = 3, timer_prefix: str = "") -> None:
+                 timeout_s: float = 2.0, retries: int = 3, retry_delay_s: float = 0.05, timer_prefix: str = "") -> None:
         self.node_id, self.key, self.local = node_id, key, local
-        self.timeout_s, self.retries = timeout_s, retries
-        self.timer = timer_prefix + ENDORSE_TIMER
+        self.timeout_s, self.retries, self.retry_delay_s = timeout_s, retries, retry_delay_s
+        self.timer, self.retry_timer = timer_prefix + ENDORSE_TIMER, timer_prefix + RETRY_TIMER
+        self.waiting: dict[int, _Pending] = {}  # retry number -> a proposal to make again
+        self._retry = 0
         self.nonce = 0
         self.pending: dict[int, _Pending] = {}
         self.submitted: dict[bytes, _Pending] = {}  # tx id -> its proposal, to resubmit after an MVCC conflict
@@ -123,22 +128,32 @@ class EndorsementClient:
             call = assemble(pending.request, pending.responses.values())
         except EndorsementMismatch as exc:
             self.mismatches += 1
-            return [Metric("contract.endorsement_mismatch", 1.0)] + self._again(pending, str(exc))
-        except EdgeLedgerError as exc:
-            return [Rejected(self.node_id, "contract.endorse", str(exc))]
+            return [Metric("contract.endorsement_mismatch", 1.0)] + self._again(pending, str(exc), self.retry_delay_s)
+        except EdgeLedgerError as exc:  # refused, e.g. by a peer that has not seen the deployment yet
+            return self._again(pending, str(exc), self.retry_delay_s)
         tx = make_transaction(self.key, self.node_id, pending.request.nonce, "contract.call", call)
         self.submitted[tx.tx_id] = pending
         return [SubmitTransaction(tx)]
 
-    def _again(self, pending: _Pending, reason: str) -> list[Effect]:
+    def _again(self, pending: _Pending, reason: str, delay_s: float = 0.0) -> list[Effect]:
         call = pending.request.call
         if pending.tries > self.retries:
             return [Rejected(self.node_id, "contract.endorse", f"gave up after {pending.tries} tries: {reason}")]
+        if delay_s > 0:
+            self._retry += 1
+            self.waiting[self._retry] = pending
+            return [SetTimer(f"{self.retry_timer}{self._retry}", delay_s)]
         return self.call(call.contract, call.method, list(call.args), pending.endorsers,
                          dict(pending.request.transient), tries=pending.tries + 1)
 
+    def owns(self, name: str) -> bool:
+        return name.startswith(self.timer) or name.startswith(self.retry_timer)
+
     def on_timer(self, name: str, now: float) -> list[Effect]:
-        """An endorser did not answer in time: propose again (new nonce), a few times."""
+        """A retry is due, or an endorser did not answer in time: propose again (new nonce)."""
+        if name.startswith(self.retry_timer):
+            pending = self.waiting.pop(int(name.removeprefix(self.retry_timer)), None)
+            return [] if pending is None else self._again(pending, "retry")
         nonce = int(name.removeprefix(self.timer))
         pending = self.pending.pop(nonce, None)
         if pending is None:

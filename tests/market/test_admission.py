@@ -128,3 +128,33 @@ def test_a_device_joins_a_running_simulated_network_and_its_transaction_commits(
     sim.apply("edge-1", net.nodes["edge-1"].submit(tx, sim.now))
     sim.run(until=sim.now + 2.0)
     assert all(net.nodes[n].state.kv.get("kv/hello") == b"from a newcomer" for n in net.validators)
+
+
+def test_an_admitted_member_can_endorse_and_its_signature_is_checked_against_the_state():
+    from edgeledger.ledger.contracts import (
+        EXECUTE_ORDER_VALIDATE, ContractCall, ContractDeploy, EndorseRequest, assemble, contract_state,
+        endorse_proposal,
+    )
+    from tests.ledger.test_endorsement import Tally  # noqa: F401  (registers test.tally)
+
+    c = Chain(ROLES)
+    deploy = ContractDeploy(name="t", code="test.tally", version=1, execution=EXECUTE_ORDER_VALIDATE,
+                            endorsement_policy="AND('c0', 'device.member')")
+    assert c.submit("c0", "contract.deploy", deploy).ok
+    request = EndorseRequest(sender="c1", call=ContractCall(contract="t", method="add", args=[3]), nonce=1)
+    newcomer_signed = endorse_proposal(c.state, "device-7", NEWCOMER, request)[0]
+    call = assemble(request, [endorse_proposal(c.state, "c0", c.keys["c0"], request)[0], newcomer_signed])
+    tx = make_transaction(c.keys["c1"], "c1", 1, "contract.call", call)
+    (before,) = c.block([tx])  # not a member yet: its signature counts for nothing
+    assert before.code == "ENDORSEMENT_POLICY_FAILURE" and "do not verify: ['device-7']" in before.reason
+    assert c.submit("edge-0", "membership.admit", request()).ok  # the chain's state now holds its key
+    (after,) = c.block([make_transaction(c.keys["c1"], "c1", 2, "contract.call", call_for(c, request, 2))])
+    assert after.ok and contract_state(c.state.kv, "t", "n") == 3
+
+
+def call_for(c, request, nonce):
+    from edgeledger.ledger.contracts import assemble, endorse_proposal
+
+    again = msgspec.structs.replace(request, nonce=nonce)
+    return assemble(again, [endorse_proposal(c.state, "c0", c.keys["c0"], again)[0],
+                            endorse_proposal(c.state, "device-7", NEWCOMER, again)[0]])

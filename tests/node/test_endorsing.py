@@ -87,6 +87,10 @@ def test_endorsers_that_disagree_are_asked_again_then_the_client_gives_up():
     effects = client.call("box", "draw", [], ["c0", "c1"])
     for _ in range(client.retries + 1):
         effects = deliver(peers, client, effects)
+        retry = [e for e in effects if isinstance(e, SetTimer) and e.name.startswith("t.endorse-retry:")]
+        if retry:  # asked again after a short delay (a peer a block behind catches up)
+            assert retry[0].delay_s == client.retry_delay_s and client.owns(retry[0].name)
+            effects = client.on_timer(retry[0].name, 0.0)
     assert client.mismatches == client.retries + 1
     assert not any(isinstance(e, SubmitTransaction) for e in effects)
     assert any(isinstance(e, Rejected) and "gave up" in e.reason and "endorsers disagree" in e.reason for e in effects)
@@ -106,3 +110,13 @@ def test_a_peer_refuses_a_proposal_relayed_for_another_client():
     sent = client.call("box", "bump", [], ["c0"])
     (refused,) = peers["c0"].on_message("dev1", sent[1].message, 0.0)
     assert isinstance(refused, Rejected) and "sent by 'dev1'" in refused.reason
+
+
+def test_a_peer_that_has_not_seen_the_contract_yet_is_asked_again_after_a_delay():
+    chain, peers, client = setup()
+    sent = client.call("nowhere", "bump", [], ["c0", "c1"])  # not deployed: both refuse
+    effects = deliver(peers, client, sent)
+    (retry,) = [e for e in effects if isinstance(e, SetTimer)]
+    assert retry.name == "t.endorse-retry:1"
+    again = client.on_timer(retry.name, 0.05)
+    assert {e.to for e in again if isinstance(e, Send)} == {"c0", "c1"} and again[1].message.nonce == 2

@@ -31,7 +31,7 @@ from edgeledger.ledger.contracts.records import (
     ProposalResponse,
 )
 from edgeledger.ledger.contracts.runtime import (
-    PRIVATE_HASH_PREFIX, ContractError, StateView, collection_owner, read_entry, role_of,
+    PRIVATE_HASH_PREFIX, ContractError, StateView, collection_owner, read_entry, role_of, verify_registered,
 )
 from edgeledger.ledger.identity import Membership
 
@@ -88,8 +88,10 @@ def sign_endorsement(key: PrivateKey, endorser: str, chain_id: str, request: End
                             signature=key.sign(statement))
 
 
-def signed_endorsers(membership: Membership, sender: str, nonce: int, call: ContractCall) -> tuple[set[str], list[str]]:
-    """(endorsers whose signature verifies against their registered key, the ones that do not)."""
+def signed_endorsers(view: StateView, membership: Membership, sender: str, nonce: int,
+                     call: ContractCall) -> tuple[set[str], list[str]]:
+    """(endorsers whose signature verifies against the key the state registers for them, the ones
+    that do not)."""
     valid: set[str] = set()
     bad: list[str] = []
     if call.endorsement is None:
@@ -98,7 +100,7 @@ def signed_endorsers(membership: Membership, sender: str, nonce: int, call: Cont
     for sig in call.endorsements:
         if sig.endorser in valid:
             continue
-        if membership.verify(sig.endorser, statement, sig.signature):
+        if verify_registered(view, membership, sig.endorser, statement, sig.signature):
             valid.add(sig.endorser)
         else:
             bad.append(sig.endorser)
@@ -144,7 +146,7 @@ def validate_endorsed(view: StateView, membership: Membership, meta: ContractMet
         raise ContractError(f"{what}: endorsed against {endorsement.code}@{endorsement.version}, the contract now runs "
                             f"{meta.code}@{meta.version}", code="EXPIRED_CHAINCODE")
     _check_rwset(call.contract, endorsement)
-    valid, bad = signed_endorsers(membership, sender, nonce, call)
+    valid, bad = signed_endorsers(view, membership, sender, nonce, call)
     policy = parse_policy(meta.endorsement_policy)
 
     def role(node: str) -> str | None:

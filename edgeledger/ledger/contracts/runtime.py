@@ -26,14 +26,16 @@ from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.contracts.records import (
     ABSENT, Endorsement, Event, ReadVersion, StateEntry, Version, WriteEntry,
 )
-from edgeledger.ledger.identity import Membership
+from edgeledger.crypto.keys import verify_signature
+from edgeledger.ledger.identity import Identity, Membership
 from edgeledger.registry import Registry
 
 __all__ = [
     "Contract", "contract_method", "register_contract", "contract_types", "CallContext", "StateView",
     "Execution", "ContractError", "StepBudgetExceeded", "DEFAULT_STEP_BUDGET", "ROLE_KEY_PREFIX",
     "state_key", "read_entry", "role_of", "execute", "PRIVATE_HASH_PREFIX", "IMPLICIT_COLLECTION_PREFIX",
-    "implicit_collection", "collection_owner", "private_hash_key", "PrivateView",
+    "implicit_collection", "collection_owner", "private_hash_key", "PrivateView", "IDENTITY_KEY_PREFIX",
+    "identity_of", "verify_registered",
 ]
 
 DEFAULT_STEP_BUDGET = 10_000
@@ -44,6 +46,8 @@ IMPLICIT_COLLECTION_PREFIX = "_implicit_org_"
 #: global keys ``membership/role/<node_id>`` (written by the consortium's membership
 #: transactions) override the genesis role; the value ``b""`` means revoked
 ROLE_KEY_PREFIX = "membership/role/"
+#: global keys ``membership/identity/<node_id>``: identities admitted after genesis (``membership.admit``)
+IDENTITY_KEY_PREFIX = "membership/identity/"
 _SIGNATURE_STEPS = 20
 
 
@@ -149,6 +153,20 @@ def role_of(view: StateView, membership: Membership, node_id: str) -> str | None
     if raw is not None:
         return raw.decode() or None
     return membership.role(node_id)
+
+
+def identity_of(view: StateView, membership: Membership, node_id: str) -> Identity | None:
+    """``node_id``'s registered identity as of this state: a founder's, or one a committed admission
+    added. Read from state, not from a node's in-memory membership, so every node agrees in block order."""
+    raw = view.get(IDENTITY_KEY_PREFIX + node_id)
+    return decode(raw, Identity) if raw is not None else membership.founders.get(node_id)
+
+
+def verify_registered(view: StateView, membership: Membership, node_id: str, message: bytes,
+                      signature: bytes) -> bool:
+    """Is ``signature`` ``node_id``'s over ``message``, under the key the state registers for it?"""
+    identity = identity_of(view, membership, node_id)
+    return identity is not None and verify_signature(identity.scheme, identity.public_key, message, signature)
 
 
 def _reject_floats(value: Any, where: str) -> None:
@@ -297,7 +315,7 @@ class CallContext:
     def verify_signature(self, node_id: str, message: bytes, signature: bytes) -> bool:
         """Check a signature against ``node_id``'s registered key (the chain's, not a claimed one)."""
         self.step(_SIGNATURE_STEPS)
-        return self._membership.verify(node_id, message, signature)
+        return verify_registered(self._view, self._membership, node_id, message, signature)
 
     def require(self, condition: bool, message: str) -> None:
         """Fail the call with ``message`` unless ``condition`` holds."""

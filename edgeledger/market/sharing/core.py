@@ -71,7 +71,7 @@ class ContractClient:
 
     def on_timer(self, name: str, now: float) -> list[Effect] | None:
         """Route an endorsement timer; None when ``name`` is not one."""
-        return self.endorsing.on_timer(name, now) if name.startswith(self.endorsing.timer) else None
+        return self.endorsing.on_timer(name, now) if self.endorsing.owns(name) else None
 
 
 class EdgeServerCore:
