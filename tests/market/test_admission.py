@@ -141,20 +141,20 @@ def test_an_admitted_member_can_endorse_and_its_signature_is_checked_against_the
     deploy = ContractDeploy(name="t", code="test.tally", version=1, execution=EXECUTE_ORDER_VALIDATE,
                             endorsement_policy="AND('c0', 'device.member')")
     assert c.submit("c0", "contract.deploy", deploy).ok
-    request = EndorseRequest(sender="c1", call=ContractCall(contract="t", method="add", args=[3]), nonce=1)
-    newcomer_signed = endorse_proposal(c.state, "device-7", NEWCOMER, request)[0]
-    call = assemble(request, [endorse_proposal(c.state, "c0", c.keys["c0"], request)[0], newcomer_signed])
+    proposal = EndorseRequest(sender="c1", call=ContractCall(contract="t", method="add", args=[3]), nonce=1)
+    newcomer_signed = endorse_proposal(c.state, "device-7", NEWCOMER, proposal)[0]
+    call = assemble(proposal, [endorse_proposal(c.state, "c0", c.keys["c0"], proposal)[0], newcomer_signed])
     tx = make_transaction(c.keys["c1"], "c1", 1, "contract.call", call)
     (before,) = c.block([tx])  # not a member yet: its signature counts for nothing
     assert before.code == "ENDORSEMENT_POLICY_FAILURE" and "do not verify: ['device-7']" in before.reason
     assert c.submit("edge-0", "membership.admit", request()).ok  # the chain's state now holds its key
-    (after,) = c.block([make_transaction(c.keys["c1"], "c1", 2, "contract.call", call_for(c, request, 2))])
+    (after,) = c.block([make_transaction(c.keys["c1"], "c1", 2, "contract.call", call_for(c, proposal, 2))])
     assert after.ok and contract_state(c.state.kv, "t", "n") == 3
 
 
-def call_for(c, request, nonce):
+def call_for(c, proposal, nonce):
     from edgeledger.ledger.contracts import assemble, endorse_proposal
 
-    again = msgspec.structs.replace(request, nonce=nonce)
+    again = msgspec.structs.replace(proposal, nonce=nonce)
     return assemble(again, [endorse_proposal(c.state, "c0", c.keys["c0"], again)[0],
                             endorse_proposal(c.state, "device-7", NEWCOMER, again)[0]])
