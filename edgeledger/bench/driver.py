@@ -22,7 +22,7 @@ from edgeledger.bench.metrics import TxRecord
 from edgeledger.bench.rate import LoadView, RateController
 from edgeledger.bench.workloads import ReadOp, TxOp, Workload
 from edgeledger.codec import decode, encode
-from edgeledger.ledger.contracts import ContractCall, EndorseRequest
+from edgeledger.ledger.contracts import EndorseRequest, ProposalResponse, assemble
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.transaction import make_transaction
@@ -82,10 +82,42 @@ class Signer:
         base = time.time_ns() // 1000
         self.nonces = {s: base for s in keys}
 
-    def sign(self, sender: str, op: TxOp) -> tuple[str, bytes]:
+    def next_nonce(self, sender: str) -> int:
         self.nonces[sender] += 1
-        tx = make_transaction(self.keys[sender], sender, self.nonces[sender], op.kind, op.payload)
+        return self.nonces[sender]
+
+    def sign(self, sender: str, op: TxOp, nonce: int | None = None) -> tuple[str, bytes]:
+        nonce = self.next_nonce(sender) if nonce is None else nonce
+        tx = make_transaction(self.keys[sender], sender, nonce, op.kind, op.payload)
         return tx.tx_id.hex(), encode(tx)
+
+
+#: role -> endorsing peers' URLs (``Network.endorser_urls``)
+Endorsers = dict[str, list[str]]
+
+
+async def _endorse(session: aiohttp.ClientSession, op: TxOp, sender: str, nonce: int, endorsers: Endorsers,
+                   lane: int) -> tuple[TxOp | None, str]:
+    """Fabric's execute: one peer per role in ``op.endorse`` (rotating by lane) simulates and signs;
+    returns the op carrying the assembled call, or None and why."""
+    request = EndorseRequest(sender=sender, call=op.payload, nonce=nonce)
+    chosen: list[str] = []
+    for k, role in enumerate(op.endorse):
+        peers = [u for u in endorsers.get(role, []) if u not in chosen]
+        if not peers:
+            return None, f"no endorsing peer with role {role!r} left (have {sorted(endorsers)})"
+        chosen.append(peers[(lane + k) % len(peers)])
+    responses = []
+    for url in chosen:
+        async with session.post(f"{url}/v1/endorse", data=encode(request)) as resp:
+            if resp.status != 200:
+                return None, f"endorse HTTP {resp.status}: {(await resp.text())[:200]}"
+            responses.append(decode(await resp.read(), ProposalResponse))
+    try:
+        call = assemble(request, responses)
+    except EdgeLedgerError as exc:
+        return None, f"endorsement: {exc}"[:200]
+    return TxOp(op.kind, call, op.blob), ""
 
 
 @dataclass
@@ -97,7 +129,7 @@ class RoundPlan:
 
 
 async def _send(session: aiohttp.ClientSession, url: str, op: TxOp | ReadOp, signer: Signer, sender: str,
-                rec: TxRecord) -> str | None:
+                rec: TxRecord, endorsers: Endorsers | None = None, lane: int = 0) -> str | None:
     """Submit one operation; returns the tx id to await, or None when it finished here."""
     try:
         if isinstance(op, ReadOp):
@@ -108,13 +140,14 @@ async def _send(session: aiohttp.ClientSession, url: str, op: TxOp | ReadOp, sig
                 rec.reason = "" if rec.ok else f"HTTP {resp.status}"
             return None
         rec.submit = time.time()
+        nonce = signer.next_nonce(sender)
         if op.endorse:
-            async with session.post(f"{url}/v1/endorse", data=encode(EndorseRequest(sender=sender, call=op.payload))) as resp:
-                if resp.status != 200:
-                    rec.finish, rec.reason = time.time(), f"endorse HTTP {resp.status}: {(await resp.text())[:200]}"
-                    return None
-                op = TxOp(op.kind, decode(await resp.read(), ContractCall), op.blob)
-        tx_id, body = signer.sign(sender, op)
+            endorsed, why = await _endorse(session, op, sender, nonce, endorsers or {}, lane)
+            if endorsed is None:
+                rec.finish, rec.reason = time.time(), why
+                return None
+            op = endorsed
+        tx_id, body = signer.sign(sender, op, nonce)
         if op.blob is not None:
             from edgeledger.crypto.hashing import sha256
 
@@ -134,7 +167,7 @@ async def _send(session: aiohttp.ClientSession, url: str, op: TxOp | ReadOp, sig
 
 async def run_round(session: aiohttp.ClientSession, urls: list[str], senders: list[str], signer: Signer,
                     workload: Workload, ctl: RateController, plan: RoundPlan,
-                    tracker: CommitTracker) -> list[TxRecord]:
+                    tracker: CommitTracker, endorsers: Endorsers | None = None) -> list[TxRecord]:
     """Run one round; return one record per transaction (Caliper's trace)."""
     if not senders:
         raise ConfigError("no identity can send transactions in this network (keys_dir has no member keys)")
@@ -150,7 +183,7 @@ async def run_round(session: aiohttp.ClientSession, urls: list[str], senders: li
         sender, url = senders[k % len(senders)], urls[k % len(urls)]
         while (i := await queues[k].get()) is not None:
             rec = trace[i]
-            tx_id = await _send(session, url, workload.op(i, sender), signer, sender, rec)
+            tx_id = await _send(session, url, workload.op(i, sender), signer, sender, rec, endorsers, k)
             if tx_id is None:
                 finished.append(time.time())
                 done_count[0] += 1
@@ -225,25 +258,33 @@ async def _check_receipts(session: aiohttp.ClientSession, url: str, trace: list[
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
                 return
             if receipt is not None and not receipt.get("ok", True):
-                rec.ok, rec.reason = False, str(receipt.get("reason", "invalid"))
+                rec.ok, rec.reason = False, f"{receipt.get('code', 'INVALID')}: {receipt.get('reason', 'invalid')}"
 
     await asyncio.gather(*(one(r) for r in trace if r.committed))
 
 
 async def run_setup(session: aiohttp.ClientSession, url: str, signer: Signer, ops: list[tuple[str, TxOp]],
-                    tracker: CommitTracker, timeout: float = 30.0) -> None:
-    """Submit set-up transactions one by one and wait until all are committed (not measured)."""
+                    tracker: CommitTracker, endorsers: Endorsers | None = None, timeout: float = 30.0) -> None:
+    """Submit set-up transactions one by one and wait until all are committed (not measured); an
+    endorsed call waits for the set-up before it (its endorsers simulate on committed state)."""
     if not ops:
         return
-    ids = []
+    ids: list[str] = []
+    deadline = time.time() + timeout
+
+    async def committed() -> None:
+        while any(t not in tracker.committed for t in ids):
+            if time.time() > deadline:
+                raise EdgeLedgerError(f"set-up transactions not committed within {timeout:.0f} s")
+            await asyncio.sleep(0.1)
+
     for sender, op in ops:
+        if op.endorse:
+            await committed()
+            await asyncio.sleep(0.3)  # every endorser applies the block, not just the tracked one
         rec = TxRecord(submit=time.time())
-        tx_id = await _send(session, url, op, signer, sender, rec)
+        tx_id = await _send(session, url, op, signer, sender, rec, endorsers)
         if tx_id is None:
             raise EdgeLedgerError(f"set-up transaction {op.kind} refused by {url}: {rec.reason}")
         ids.append(tx_id)
-    deadline = time.time() + timeout
-    while any(t not in tracker.committed for t in ids):
-        if time.time() > deadline:
-            raise EdgeLedgerError(f"set-up transactions not committed within {timeout:.0f} s")
-        await asyncio.sleep(0.1)
+    await committed()

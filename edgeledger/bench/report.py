@@ -40,13 +40,15 @@ RESOURCE_COLUMNS = [("cpu_max_pct", "CPU% (max)"), ("cpu_avg_pct", "CPU% (avg)")
 def round_entry(rc: RoundConfig, workload: Workload, trace: list[TxRecord], resources: dict[str, Any]) -> dict[str, Any]:
     """One round of report.json: Caliper's figures (write or read) and the resources per node."""
     m = compute_metrics(trace)
-    entry: dict[str, Any] = {"label": rc.label, "workload": rc.workload.name, "workers": rc.workers,
+    entry: dict[str, Any] = {"label": rc.label, "workload": rc.workload.name,
+                             "execution_model": workload.execution_model(), "workers": rc.workers,
                              "rate_control": {"type": rc.rate_control.type, "opts": rc.rate_control.opts},
                              "tx": len(trace), **{k: getattr(m, k) for k in m.__dataclass_fields__}}
     if workload.kind == "read":
         entry.update({"read_throughput_tps": m.throughput_tps, "read_latency_avg_s": m.latency_avg_s,
                       "read_latency_p99_s": m.latency_p99_s, "committed": None, "committed_throughput_tps": None})
-    reasons = Counter(re.sub(r"\d+", "N", r.reason or "unknown")[:120] for r in trace if not r.ok)
+    reasons = Counter(re.sub(r"\d+", "N", re.sub(r"\b[0-9a-f]{6,}\b", "H", r.reason or "unknown"))[:120]
+                      for r in trace if not r.ok)
     entry["fail_reasons"] = dict(reasons.most_common(5))
     entry["resources"] = resources
     return {k: round(v, 6) if isinstance(v, float) else v for k, v in entry.items()}
@@ -129,7 +131,9 @@ def write_report(out: Path, report: dict[str, Any], traces: dict[str, tuple[list
                                                             ("read_latency_avg_s", "Avg read latency (s)"),
                                                             ("read_latency_p99_s", "p99 read latency (s)")]))
     for rnd in report["rounds"]:
-        parts.append(f"<h2>Round {html.escape(rnd['label'])}</h2><p>workload <code>{html.escape(rnd['workload'])}</code>, "
+        parts.append(f"<h2>Round {html.escape(rnd['label'])}</h2><p>execution model: "
+                     f"<b>{html.escape(str(rnd.get('execution_model', 'order-execute')))}</b></p>"
+                     f"<p>workload <code>{html.escape(rnd['workload'])}</code>, "
                      f"rate control <code>{html.escape(json.dumps(rnd['rate_control']))}</code>, "
                      f"{rnd['workers']} workers; failures: {html.escape(json.dumps(rnd.get('fail_reasons', {})))}</p>")
         rows = [{"node": n, **v} for n, v in rnd["resources"].items()]

@@ -55,15 +55,17 @@ async def _run_rounds(cfg: BenchConfig, net: Network, log: Callable[[str], None]
                 if keyless:
                     raise ConfigError(f"round {rc.label!r}: set-up must be signed by {keyless}, whose keys the bench "
                                       "does not hold (put <account>/identity.seed in network.keys_dir)")
-                await run_setup(session, urls[0], signer, setup, tracker)
+                await run_setup(session, urls[0], signer, setup, tracker, net.endorser_urls())
                 ctl = controllers.get(rc.rate_control.type).from_opts(dict(rc.rate_control.opts), rc)
                 monitor = ResourceMonitor(session, {n: (i.url, i.pid) for n, i in net.nodes.items()},
                                           cfg.monitor_interval_s)
                 await monitor.start()
                 log(f"round {rc.label}: {rc.workload.name}, {rc.tx_number or f'{rc.tx_duration_s} s'} tx, "
                     f"{rc.rate_control.type} {rc.rate_control.opts}, {rc.workers} workers")
+                log(f"  execution model: {wl.execution_model()}")
                 trace = await run_round(session, urls, senders, signer, wl, ctl,
-                                        RoundPlan(rc.tx_number, rc.tx_duration_s, rc.workers, rc.timeout_s), tracker)
+                                        RoundPlan(rc.tx_number, rc.tx_duration_s, rc.workers, rc.timeout_s), tracker,
+                                        net.endorser_urls())
                 resources = await monitor.stop()
                 entry = round_entry(rc, wl, trace, resources)
                 entries.append(entry)

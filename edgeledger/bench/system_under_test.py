@@ -77,6 +77,15 @@ class Network:
         return [n for n in sorted(self.keys)
                 if (self.nodes[n].role if n in self.nodes else self.consortium.accounts.get(n)) in roles]
 
+    def endorser_urls(self) -> dict[str, list[str]]:
+        """Endorsing peers by topology role (``edge`` -> their URLs), for execute-order-validate calls."""
+        out: dict[str, list[str]] = {}
+        for label in sorted(self.nodes):
+            info = self.nodes[label]
+            if info.role != "center":
+                out.setdefault(info.role, []).append(info.url)
+        return out
+
     def stop(self) -> None:
         if self.root is not None and (self.root / "cluster.json").exists():
             subprocess.run([sys.executable, "-m", "edgeledger", "down", "--dir", str(self.root)],

@@ -19,21 +19,29 @@ from typing import Any, ClassVar
 
 from edgeledger.crypto.hashing import sha256
 from edgeledger.errors import ConfigError
-from edgeledger.ledger.contracts import ContractCall, ContractDeploy
+from edgeledger.ledger.contracts import EXECUTE_ORDER_VALIDATE, EXECUTION_MODELS, ContractCall, ContractDeploy
 from edgeledger.ledger.kv import KVSet
 from edgeledger.registry import Registry
 
-__all__ = ["TxOp", "ReadOp", "Consortium", "WorkloadContext", "Workload", "workloads"]
+__all__ = ["TxOp", "ReadOp", "Consortium", "WorkloadContext", "Workload", "workloads", "DEFAULT_POLICY"]
+
+#: the transfer workload's endorsement policy: two of the (four) edge servers of the bench network
+DEFAULT_POLICY = "OutOf(2, 'edge.member', 'edge.member', 'edge.member', 'edge.member')"
 
 
 @dataclass(frozen=True)
 class TxOp:
-    """Sign and submit a transaction of ``kind``; upload ``blob`` to the same node first."""
+    """Sign and submit a transaction of ``kind``; upload ``blob`` to the same node first.
+
+    ``endorse`` (contract calls of an execute-order-validate instance): one endorsing peer of
+    each listed role is asked (``POST /v1/endorse``, Fabric's execute) before the call is
+    assembled with their signatures, signed and submitted.
+    """
 
     kind: str
     payload: Any
     blob: bytes | None = None
-    endorse: bool = False  # contract calls: POST /v1/endorse first (Fabric's execute), then submit
+    endorse: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ class Workload(ABC):
         """Set-up transactions (sender, op) committed before the round starts; default none."""
         return []
 
+    def execution_model(self) -> str:
+        """How the round's transactions are executed, for the report (Fabric's EOV or order-execute)."""
+        return "order-execute: every node applies each transaction in block order"
+
     @abstractmethod
     def op(self, i: int, sender: str) -> TxOp | ReadOp:
         """The operation of transaction ``i`` sent by ``sender``."""
@@ -98,6 +110,9 @@ class KvCreate(Workload):
 
     check_receipts = False  # kv.set refuses only oversized keys/values, which this workload never makes
 
+    def execution_model(self) -> str:
+        return "order-execute: kv.set transactions applied in block order"
+
     def op(self, i: int, sender: str) -> TxOp:
         key = f"{self.param('key_prefix', 'bench', str)}/{self.ctx.label}/{i}"
         self.ctx.shared.setdefault("kv_keys", []).append(key)
@@ -111,6 +126,9 @@ class KvQuery(Workload):
 
     kind = "read"
 
+    def execution_model(self) -> str:
+        return "query: a node answers from its committed state; nothing is ordered"
+
     def op(self, i: int, sender: str) -> ReadOp:
         keys = self.params.get("keys") or self.ctx.shared.get("kv_keys")
         if not keys:
@@ -120,16 +138,44 @@ class KvQuery(Workload):
 
 @workloads.register("transfer")
 class Transfer(Workload):
-    """Transfers between ``accounts`` accounts of the bench.simple contract (few accounts: conflicts)."""
+    """Transfers between ``accounts`` accounts of the bench.simple contract (few accounts: conflicts).
+
+    ``execution`` = ``"execute-order-validate"`` (default, Fabric): the instance is deployed with
+    ``policy`` (default two of the edge servers) and every call is endorsed by one peer per
+    role in ``endorsers`` (default ``"edge,edge"``) before ordering; concurrent transfers on
+    few accounts then meet MVCC read conflicts at validation. ``"order-execute"`` (FISCO-BCOS)
+    runs the calls in block order instead, where an overdraft is the only failure.
+    """
 
     plugins = ("edgeledger.bench.contracts",)
 
+    def _eov(self) -> bool:
+        model = self.param("execution", EXECUTE_ORDER_VALIDATE, str)
+        if model not in EXECUTION_MODELS:
+            raise ConfigError(f"workload transfer: params.execution={model!r}; expected one of {list(EXECUTION_MODELS)}")
+        return model == EXECUTE_ORDER_VALIDATE
+
+    def _endorsers(self) -> tuple[str, ...]:
+        return tuple(r.strip() for r in self.param("endorsers", "edge,edge", str).split(",") if r.strip()) \
+            if self._eov() else ()
+
+    def execution_model(self) -> str:
+        if not self._eov():
+            return "order-execute: every node runs each transfer in block order (FISCO-BCOS)"
+        return (f"execute-order-validate: endorsed by {' + '.join(self._endorsers())} peers under policy "
+                f"{self.param('policy', DEFAULT_POLICY, str)}; committers check signatures and MVCC versions "
+                "and apply the write set without executing (Fabric)")
+
     def prepare(self, senders: list[str]) -> list[tuple[str, TxOp]]:
         name, n = self.param("contract", "bench-simple", str), self.param("accounts", 10)
-        ops = [(senders[0], TxOp("contract.deploy", ContractDeploy(name=name, code="bench.simple", version=1)))]
+        deploy = ContractDeploy(name=name, code="bench.simple", version=1)
+        if self._eov():
+            deploy = ContractDeploy(name=name, code="bench.simple", version=1, execution=EXECUTE_ORDER_VALIDATE,
+                                    endorsement_policy=self.param("policy", DEFAULT_POLICY, str))
+        ops = [(senders[0], TxOp("contract.deploy", deploy))]
         money = self.param("initial_balance", 1000)
-        ops += [(senders[0], TxOp("contract.call", ContractCall(contract=name, method="open", args=[f"a{k}", money])))
-                for k in range(n)]
+        ops += [(senders[0], TxOp("contract.call", ContractCall(contract=name, method="open", args=[f"a{k}", money]),
+                                  endorse=self._endorsers())) for k in range(n)]
         return ops
 
     def op(self, i: int, sender: str) -> TxOp:
@@ -139,9 +185,7 @@ class Transfer(Workload):
         amount = 1 + self.ctx.rng.randrange(self.param("max_amount", 10))
         call = ContractCall(contract=self.param("contract", "bench-simple", str), method="transfer",
                             args=[f"a{src}", f"a{dst}", amount])
-        # endorse (execute) before ordering, as Fabric does: concurrent transfers on few accounts then meet
-        # MVCC read conflicts at validation; endorse = 0 runs them in block order instead
-        return TxOp("contract.call", call, endorse=bool(self.param("endorse", 1)))
+        return TxOp("contract.call", call, endorse=self._endorsers())
 
 
 @workloads.register("fl_update")
@@ -176,6 +220,9 @@ class EdgeMatch(Workload):
 
     plugins = ("edgeledger.market",)
     sender_roles = ("device",)
+
+    def execution_model(self) -> str:
+        return "order-execute: edgetoll.matching runs in block order on every node (FISCO-BCOS, as EdgeToll)"
 
     def prepare(self, senders: list[str]) -> list[tuple[str, TxOp]]:
         name = self.param("contract", "bench-matching", str)

@@ -25,7 +25,7 @@ from edgeledger.scenario.topology import plan_topology
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Cluster", "start_cluster", "stop_cluster", "free_port", "cluster_status", "refuse_if_running",
-           "start_center", "spawn"]
+           "start_center", "spawn", "add_node"]
 
 
 def free_port() -> int:
@@ -142,6 +142,20 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     cluster = Cluster(root=root, center=center, token=token, processes=procs)
     cluster.save()
     return cluster
+
+
+def add_node(cluster: Cluster, scenario_file: Path, role: str, host: str = "127.0.0.1") -> str:
+    """Start one more node process in a running cluster (open membership: it claims a new id at the
+    center and asks to be admitted); recorded in ``cluster.json`` so ``down`` stops it. Returns its label."""
+    port = free_port()
+    label = f"{role}-joined-{len(cluster.processes)}"
+    data_dir, log = cluster.root / label, cluster.root / f"{label}.log"
+    p = spawn(["node", "--role", role, "--center", cluster.center, "--data-dir", str(data_dir),
+                "--listen", f"{host}:{port}", "--config", str(scenario_file), "--admin-token", cluster.token], log)
+    cluster.processes[label] = {"pid": p.pid, "url": f"http://{host}:{port}", "role": role, "log": str(log)}
+    cluster.save()
+    _wait_claimed(data_dir, 20)
+    return label
 
 
 def _wait_claimed(data_dir: Path, timeout: float) -> None:

@@ -20,25 +20,30 @@ from pathlib import Path
 
 import aiohttp
 
-from edgeledger.codec import encode
+from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.sealing import build_cipher
 from edgeledger.deploy.bootstrap import (
-    ProcessServer, await_registered, fetch_peers, load_identity, register, stored_genesis,
+    ProcessServer, await_registered, fetch_peers, load_identity, post_msgpack, register, stored_genesis,
     wait_for_validators,
 )
 from edgeledger.deploy.tls import client_context, server_context
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.blobs import DirectoryBlobStore
-from edgeledger.ledger.identity import Genesis, Membership
+from edgeledger.ledger.identity import Genesis, Identity, Membership
 from edgeledger.ledger.store import ChainStore
+from edgeledger.market.admission import (
+    AdmissionList, AdmissionService, AdmissionSponsor, admitted_identities, identity_key, make_admission_request,
+)
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.http import HttpDriver
+from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
 from edgeledger.scenario.topology import (
-    Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, plan_topology, runs_consensus,
+    Topology, admission_sponsors, build_consensus, finality_of, is_light_client, make_genesis, observers_of,
+    plan_topology, runs_consensus,
 )
 from edgeledger.scenario.schema import Scenario
 from edgeledger.web.center import Claim
@@ -100,9 +105,47 @@ async def _genesis(session: aiohttp.ClientSession, opts: NodeOptions, plan: Topo
     return await stored_genesis(opts.data_dir / "genesis.bin", derive)
 
 
-def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genesis, plan: Topology) -> Node:
+async def _await_admission(session: aiohttp.ClientSession, opts: NodeOptions, key: PrivateKey, node_id: str,
+                           genesis: Genesis, plan: Topology) -> list[Identity]:
+    """Open membership: a node the genesis does not hold asks the center to be admitted and waits
+    until a validator's state holds its identity; returns every admitted identity."""
+    if opts.role not in opts.scenario.consortium.open_roles:
+        raise ConfigError(f"{node_id!r} is not in the genesis and role {opts.role!r} cannot join later "
+                          f"(consortium.open_roles = {opts.scenario.consortium.open_roles})")
+    request = make_admission_request(key, genesis.chain_id, node_id, opts.role)
+    status, body = await post_msgpack(session, f"{opts.center}/v1/admissions", encode(request))
+    if status != 202:
+        raise ConfigError(f"center refused the admission request of {node_id!r}: {body.decode(errors='replace')}")
+    deadline = time.monotonic() + opts.genesis_timeout_s
+    while time.monotonic() < deadline:
+        peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
+        for v in plan.validators:
+            try:
+                async with session.get(f"{peers.get(v)}/v1/state/{identity_key(node_id)}") as resp:
+                    if resp.status == 200:
+                        return await _admitted(session, peers[v])
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                pass
+        await asyncio.sleep(0.5)
+    raise ConfigError(f"{node_id!r} was not admitted within {opts.genesis_timeout_s} s (is a sponsor running?)")
+
+
+async def _admitted(session: aiohttp.ClientSession, url: str) -> list[Identity]:
+    async with session.get(f"{url}/v1/state/membership/admitted") as resp:
+        ids = decode(bytes.fromhex((await resp.json())["value_hex"]), list[str])
+    out = []
+    for n in ids:
+        async with session.get(f"{url}/v1/state/{identity_key(n)}") as resp:
+            out.append(decode(bytes.fromhex((await resp.json())["value_hex"]), Identity))
+    return out
+
+
+def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genesis, plan: Topology,
+                admitted: list[Identity] = ()) -> Node:  # type: ignore[assignment]
     pbft = opts.scenario.consensus.protocol == "pbft"  # committed consortium votes change the PBFT set
     membership = Membership(genesis, change_delay=opts.scenario.consensus.window + 1) if pbft else Membership(genesis)
+    for identity in admitted:  # a node that joined after genesis knows itself (and the others admitted) at once
+        membership.admit(identity)
     ident = membership.identities.get(node_id)
     if ident is None or ident.public_key != key.public_key:
         raise ConfigError(f"genesis does not hold {node_id!r} with this node's key: the data directory belongs to "
@@ -121,10 +164,15 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                 light=LightClient(node_id, membership, finality_of(opts.scenario, membership))
                 if is_light_client(plan, node_id) else None,
                 observers=observers_of(plan) if consensus else (), followers=observers_of(plan),
-                gossip_fanout=opts.scenario.network.gossip_fanout,
-                validator=None if consensus else (plan.edge_of.get(node_id) if opts.role == "device"
-                                                  else plan.validators[0]))
-    if opts.scenario.fl.enabled and opts.role in ("cloud", "edge", "device"):
+                gossip_fanout=opts.scenario.network.gossip_fanout, identity_hook=admitted_identities,
+                validator=None if consensus else ((plan.edge_of.get(node_id) if opts.role == "device" else None)
+                                                  or plan.validators[0]))
+    if node.light is None and (consensus is not None or node_id in observers_of(plan)):  # holds state: a peer
+        node.add_service(EndorserService(node_id, key, node.state))
+    sponsored = admission_sponsors(plan).get(node_id)
+    if sponsored:  # open membership: this node puts the center's admission requests on chain
+        node.add_service(AdmissionService(AdmissionSponsor(node_id, key, opts.role, sponsored), node.state))
+    if opts.scenario.fl.enabled and opts.role in ("cloud", "edge", "device") and node_id in plan.roles:
         from edgeledger.scenario.assembly import FLData, attach_fl_services  # loads torch: FL processes only
 
         attach_fl_services(node, plan, FLData(opts.scenario, plan.devices) if opts.role != "edge" else None)
@@ -139,6 +187,10 @@ async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driv
         try:
             peers = await fetch_peers(session, opts.center)
             driver.peers.update({p.node_id: p.address for p in peers.peers})
+            if driver.host.service(AdmissionService) is not None:  # a sponsor: hand it the pending requests
+                async with session.get(f"{opts.center}/v1/admissions") as resp:
+                    pending = decode(await resp.read(), AdmissionList)
+                driver.submit_local(driver.host.on_message("center", pending, time.time()))
         except (aiohttp.ClientError, asyncio.TimeoutError, EdgeLedgerError, OSError):
             pass
         if time.monotonic() - live.last_viewed > 60.0:
@@ -167,7 +219,9 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), connector=connector) as session:
         node_id = await _claim_and_register(session, opts, key, address)
         genesis = await _genesis(session, opts, plan)
-        node = _build_node(opts, node_id, key, genesis, plan)
+        joined = [] if any(i.node_id == node_id for i in genesis.identities) else \
+            await _await_admission(session, opts, key, node_id, genesis, plan)
+        node = _build_node(opts, node_id, key, genesis, plan, joined)
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
         wire = opts.scenario.security.wire_encryption
         driver = HttpDriver(node, key, node.membership.verify, peers,

@@ -1,9 +1,11 @@
 """Who may do what on a permissioned chain: identities, roles and the validator set.
 
-The identities are fixed in the genesis record of each chain (the consortium's founding
-configuration); every signature in a transaction, a consensus message or a commit
+The founding identities are in the genesis record of each chain (the consortium's founding
+configuration); more join later through a committed membership transaction, after which
+each node :meth:`Membership.admit` s them (open membership: the application's policy decides
+who may sponsor whom). Every signature in a transaction, a consensus message or a commit
 certificate is checked against the key registered here, never against a key a message
-carries about itself. The validator set starts as the genesis one and may change at block
+carries about itself; an identity, once registered, keeps its key. The validator set starts as the genesis one and may change at block
 boundaries: a *validator schedule* of ``(effective_height, validators)`` entries, learned
 from committed state by the node (the application decides the policy), says which set is in
 force at each height. A change committed in block ``h`` must take effect no earlier than
@@ -61,6 +63,7 @@ class Membership:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.identities = {i.node_id: i for i in genesis.identities}
+        self.founders = dict(self.identities)  # the genesis identities only (admissions do not change it)
         self.validators = list(genesis.validators)
         self._validator_set = frozenset(self.validators)
         self.change_delay = change_delay
@@ -143,6 +146,17 @@ class Membership:
     def ever_validator(self, node_id: str) -> bool:
         """In the validator set at some height of the known schedule."""
         return any(node_id in members for _, members in self._sets)
+
+    def admit(self, identity: Identity) -> bool:
+        """Register an identity a committed membership transaction admitted; True when it is new.
+        An id never changes its key: a second admission of a known id with another key is refused."""
+        known = self.identities.get(identity.node_id)
+        if known is not None:
+            if (known.scheme, known.public_key) != (identity.scheme, identity.public_key):
+                raise ConfigError(f"identity {identity.node_id!r} is already registered with another key")
+            return False
+        self.identities[identity.node_id] = identity
+        return True
 
     def role(self, node_id: str) -> str | None:
         ident = self.identities.get(node_id)

@@ -5,6 +5,11 @@ clock, no randomness, no floats, ordered iteration only. A transaction whose han
 rejects it is recorded in the block as invalid with its reason and changes nothing (as in
 Fabric's validate phase); it does not make the block invalid.
 
+Every receipt carries a validation code, after Fabric's ``TxValidationCode`` (Androulaki et al.
+2018, section 3.4: invalid transactions stay in the block, marked): ``VALID`` or the reason
+class of an invalid one (``MVCC_READ_CONFLICT``, ``ENDORSEMENT_POLICY_FAILURE``, ...); a handler
+names it by raising :class:`TransactionRejected` (or any error) with a ``code``.
+
 Transaction kinds are plug-ins: a package above the ledger (FL, market, oracle) registers
 a handler ``handler(ctx, tx)`` under its kind name in :data:`tx_kinds`.
 """
@@ -24,11 +29,37 @@ from edgeledger.registry import Registry
 #: concurrent submissions may commit out of order while no transaction can ever commit twice.
 NONCE_WINDOW = 4096
 
-__all__ = ["NONCE_WINDOW", "TransactionRejected", "TxContext", "Receipt", "LedgerState", "tx_kinds"]
+__all__ = ["NONCE_WINDOW", "TransactionRejected", "TxContext", "Receipt", "LedgerState", "tx_kinds", "VALID",
+           "INVALID_OTHER_REASON", "VALIDATION_CODES"]
+
+VALID = "VALID"
+INVALID_OTHER_REASON = "INVALID_OTHER_REASON"
+#: the codes the ledger itself gives (Fabric's names where Fabric has one); handlers may add their own
+VALIDATION_CODES = {
+    VALID: "the transaction was applied",
+    "BAD_NONCE": "the nonce is outside the sender's replay window",
+    "DUPLICATE_TXID": "the sender already used this nonce (a replay)",
+    "UNKNOWN_TX_TYPE": "no handler is registered for the transaction kind",
+    "ENDORSEMENT_POLICY_FAILURE": "the valid endorsement signatures do not satisfy the endorsement policy",
+    "MVCC_READ_CONFLICT": "a key the endorsers read changed between simulation and validation",
+    "EXPIRED_CHAINCODE": "the contract was upgraded (or replaced) since the call was endorsed",
+    "BAD_RWSET": "the endorsed read/write set is malformed (e.g. a key outside the contract's namespace)",
+    "INVALID_CHAINCODE": "the contract is not deployed, or its execution model refuses this call",
+    "EXECUTION_FAILURE": "an order-execute contract call failed when executed in block order",
+    INVALID_OTHER_REASON: "any other rule of a transaction kind refused it",
+}
 
 
 class TransactionRejected(EdgeLedgerError):
-    """A handler refuses a transaction; the message is recorded as the receipt's reason."""
+    """A handler refuses a transaction; the message is recorded as the receipt's reason and
+    ``code`` as its validation code."""
+
+    code: str = INVALID_OTHER_REASON
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class Receipt(Record):
@@ -36,6 +67,7 @@ class Receipt(Record):
     height: int
     ok: bool
     reason: str = ""
+    code: str = VALID  # Fabric's TxValidationCode: VALID, or why the transaction is marked invalid
 
 
 class TxContext:
@@ -75,26 +107,30 @@ class LedgerState:
 
     def check(self, tx: Transaction) -> str | None:
         """Why ``tx`` would be rejected now (nonce, kind), or None; changes nothing."""
+        found = self._precheck(tx)
+        return None if found is None else found[1]
+
+    def _precheck(self, tx: Transaction) -> tuple[str, str] | None:
         highest = self.nonces.get(tx.sender, 0)
         if tx.nonce < 1 or tx.nonce <= highest - NONCE_WINDOW:
-            return (f"nonce {tx.nonce} of {tx.sender!r} is out of the window: it must be >= 1 and more than "
-                    f"{highest - NONCE_WINDOW} (highest used {highest}, window {NONCE_WINDOW})")
+            return "BAD_NONCE", (f"nonce {tx.nonce} of {tx.sender!r} is out of the window: it must be >= 1 and more "
+                                 f"than {highest - NONCE_WINDOW} (highest used {highest}, window {NONCE_WINDOW})")
         if tx.nonce in self.used_nonces.get(tx.sender, ()):
-            return f"nonce {tx.nonce} of {tx.sender!r} was already used (a replay)"
+            return "DUPLICATE_TXID", f"nonce {tx.nonce} of {tx.sender!r} was already used (a replay)"
         if tx.kind not in tx_kinds:
-            return f"unknown transaction kind {tx.kind!r}"
+            return "UNKNOWN_TX_TYPE", f"unknown transaction kind {tx.kind!r}"
         return None
 
     def apply_transaction(self, tx: Transaction, height: int) -> Receipt:
-        reason = self.check(tx)
+        found = self._precheck(tx)
         ctx = TxContext(self, height)
-        if reason is None:
+        if found is None:
             try:
                 tx_kinds.get(tx.kind)(ctx, tx)
             except (TransactionRejected, EdgeLedgerError) as exc:
-                reason = str(exc)
-        if reason is not None:
-            receipt = Receipt(tx_id=tx.tx_id, height=height, ok=False, reason=reason)
+                found = getattr(exc, "code", INVALID_OTHER_REASON), str(exc)
+        if found is not None:
+            receipt = Receipt(tx_id=tx.tx_id, height=height, ok=False, reason=found[1], code=found[0])
         else:
             self._use_nonce(tx.sender, tx.nonce)
             for key in sorted(ctx.writes):

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     position INTEGER NOT NULL,
     ok INTEGER NOT NULL,
     reason TEXT NOT NULL,
+    code TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (height, position)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -60,6 +61,9 @@ class ChainStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = [r[1] for r in self._db.execute("PRAGMA table_info(receipts)")]
+        if "code" not in columns:  # a store written before receipts carried validation codes
+            self._db.execute("ALTER TABLE receipts ADD COLUMN code TEXT NOT NULL DEFAULT ''")
         row = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()
         self._height = row[0] or 0
 
@@ -78,16 +82,16 @@ class ChainStore:
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (block.height, block.hash, encode(block)))
             self._db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?)", rows)
             if receipts is not None:
-                self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?)",
+                self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, ?)",
                                      self._receipt_rows(block, receipts))
         self._height = block.height
 
     @staticmethod
-    def _receipt_rows(block: Block, receipts: list[Receipt]) -> list[tuple[int, int, int, str]]:
+    def _receipt_rows(block: Block, receipts: list[Receipt]) -> list[tuple[int, int, int, str, str]]:
         if len(receipts) != len(block.transactions):
             raise ChainValidationError(f"block {block.height} has {len(block.transactions)} transactions, "
                                        f"got {len(receipts)} receipts")
-        return [(block.height, i, int(r.ok), r.reason) for i, r in enumerate(receipts)]
+        return [(block.height, i, int(r.ok), r.reason, r.code) for i, r in enumerate(receipts)]
 
     def put_receipts(self, block: Block, receipts: list[Receipt]) -> None:
         """Record the receipts of stored ``block``'s transactions, in block order; receipts already
@@ -95,13 +99,14 @@ class ChainStore:
         rows = self._receipt_rows(block, receipts)
         with self._db:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, ?)", rows)
 
     def receipts(self, block: Block) -> list[Receipt | None]:
         """The receipts of ``block``'s transactions in block order (None where none is stored)."""
-        rows = dict(((p, (ok, reason)) for p, ok, reason in self._db.execute(
-            "SELECT position, ok, reason FROM receipts WHERE height = ?", (block.height,))))
-        return [Receipt(tx_id=tx.tx_id, height=block.height, ok=bool(rows[i][0]), reason=rows[i][1])
+        rows = {p: (ok, reason, code) for p, ok, reason, code in self._db.execute(
+            "SELECT position, ok, reason, code FROM receipts WHERE height = ?", (block.height,))}
+        return [Receipt(tx_id=tx.tx_id, height=block.height, ok=bool(rows[i][0]), reason=rows[i][1],
+                        code=rows[i][2] or ("VALID" if rows[i][0] else "INVALID_OTHER_REASON"))
                 if i in rows else None for i, tx in enumerate(block.transactions)]
 
     def block(self, height: int) -> Block | None:

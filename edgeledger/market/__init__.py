@@ -1,12 +1,15 @@
 """The edge resource market: service matching, payment channels, membership and task sharing.
 
 Importing it registers the market contracts (``edgetoll.matching@1``, ``edgetoll.payments@1``,
-``fabric.task_sharing@1``)
-and the ``membership.*`` transaction kinds. Subpackage ``sharing`` holds the task-sharing contract and runs
-the workflow as node services over the simulator; ``demo`` and ``view`` give the CLI and the dashboard an
-in-process consortium and read-only tables.
+``fabric.task_sharing@1``) and the ``membership.*`` transaction kinds (``membership.admit``: open
+membership). Subpackage ``sharing`` holds the task-sharing contract and runs the workflow as node
+services over the simulator; ``demo`` and ``view`` give the CLI and the dashboard an in-process
+consortium and read-only tables.
 """
 
+from edgeledger.market.admission import (
+    ADMISSION_POLICY, AdmissionRequest, AdmissionService, AdmissionSponsor, admitted_identities, make_admission_request,
+)
 from edgeledger.market.channels import ChannelReceiver, ChannelSender
 from edgeledger.market.matching import MatchFinding, ServiceMatching, audit_matches, favoured_companies, nearest_node
 from edgeledger.market.membership import (
@@ -17,7 +20,8 @@ from edgeledger.market.payments import CHALLENGE_WINDOW, ChannelPayment, Payment
 from edgeledger.market.sharing.contract import PrivateCollection, TaskSharing, shortlist_servers
 
 __all__ = [
-    "ChannelReceiver", "ChannelSender", "MatchFinding", "ServiceMatching", "audit_matches", "favoured_companies",
+    "ADMISSION_POLICY", "AdmissionRequest", "AdmissionService", "AdmissionSponsor", "admitted_identities",
+    "make_admission_request", "ChannelReceiver", "ChannelSender", "MatchFinding", "ServiceMatching", "audit_matches", "favoured_companies",
     "nearest_node", "JoinRequest", "MembershipProposal", "MembershipVote", "ValidatorChange", "companies",
     "proposal_state", "validator_set", "validator_schedule", "CHALLENGE_WINDOW", "ChannelPayment", "Payments", "payment_bytes",
     "PrivateCollection", "TaskSharing", "shortlist_servers",

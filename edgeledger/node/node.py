@@ -12,6 +12,11 @@ consortium's membership votes live in ``market``). An application registers
 committed block the node reads it, updates its own :class:`Membership` and tells its
 consensus core, so later blocks and votes are checked against the set in force at their
 height. Each node needs its own ``Membership`` object then (the schedule follows its chain).
+
+Identities admitted after genesis (open membership) work the same way: an application
+registers ``identity_hook`` (committed state -> the admitted identities); after each
+committed block the node admits the new ones into its ``Membership``, so their signatures
+count from the next block on.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from edgeledger.effects import Compute, Deferred, Effect, Metric, Rejected, Send
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
-from edgeledger.ledger.identity import Membership, genesis_hash
+from edgeledger.ledger.identity import Identity, Membership, genesis_hash
 from edgeledger.ledger.state import LedgerState
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_block
@@ -36,10 +41,12 @@ from edgeledger.node.gossip import MAX_WAITING_COPIES, BlockGossip, CommittedBlo
 from edgeledger.node.center import CENTER_MESSAGES, AddressBook, PeerList, Register, make_registration
 from edgeledger.node.service import Service
 
-__all__ = ["Node", "CommittedBlock", "wire_decoder", "ValidatorSchedule"]
+__all__ = ["Node", "CommittedBlock", "wire_decoder", "ValidatorSchedule", "IdentityHook"]
 
 #: committed state -> the validator changes it schedules, ``[(effective_height, validators)]``
 ValidatorSchedule = Callable[[LedgerState], list[tuple[int, list[str]]]]
+#: committed state -> the identities admitted after genesis
+IdentityHook = Callable[[LedgerState], list[Identity]]
 
 
 
@@ -75,6 +82,7 @@ class Node:
     peers: dict[str, Any] = field(default_factory=dict)
     commit_listeners: list[Callable[[Block, list[Any]], None]] = field(default_factory=list)  # dashboards, APIs
     validator_schedule: ValidatorSchedule | None = None  # the application's validator-change policy
+    identity_hook: IdentityHook | None = None  # the application's admitted identities (open membership)
     _pending: dict[str, tuple[Service, Any, Any]] = field(default_factory=dict)
     _future_blocks: dict[int, list[Block]] = field(default_factory=dict)  # height -> distinct copies
     _computes: int = 0
@@ -88,6 +96,7 @@ class Node:
             receipts = self.state.apply_block(block)
             if None in self.store.receipts(block):
                 self.store.put_receipts(block, receipts)
+        self._follow_identities()
         self._follow_schedule()
         durable = self.store.consensus_log()
         if (blocks or durable) and self.consensus is not None:
@@ -258,6 +267,13 @@ class Node:
                 break
         return effects
 
+    def _follow_identities(self) -> int:
+        """Admit the identities committed state added since the last block; returns how many."""
+        if self.identity_hook is None:
+            return 0
+        return sum(self.membership.admit(identity) for identity in self.identity_hook(self.state)
+                   if identity.node_id not in self.membership.identities)
+
     def _follow_schedule(self) -> bool:
         """Read the application's validator schedule from committed state; True when it changed.
 
@@ -286,6 +302,8 @@ class Node:
         effects: list[Any] = [Metric("chain.height", float(block.height)),
                               Metric("chain.block_txs", float(len(block.transactions)))]
         effects += [Rejected(self.node_id, "transaction", r.reason) for r in receipts if not r.ok]
+        if self._follow_identities():
+            effects.append(Metric("membership.identities", float(len(self.membership.identities))))
         if self._follow_schedule() and self.consensus is not None:
             effects += self.consensus.validators_changed(block.height, now)
         if self.consensus is not None:  # voters of the next height run consensus: no push to them

@@ -18,7 +18,7 @@ from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.crypto.sealing import Cipher, build_cipher
 from edgeledger.errors import ConfigError
 from edgeledger.fl.aggregators import aggregators, build_aggregator
-from edgeledger.fl.attacks import Backdoor, build_attack, build_data_attack, data_attacks
+from edgeledger.fl.attacks import Backdoor, ColludingAttack, attacks, build_attack, build_data_attack, data_attacks
 from edgeledger.fl.aggregators.pedal import holdout_split
 from edgeledger.fl.backdoor_probe import BackdoorProbe
 from edgeledger.fl.datasets import Dataset, load_dataset
@@ -27,12 +27,15 @@ from edgeledger.fl.learner import Learner, SupervisedLearner, TrainingSettings
 from edgeledger.fl.partition import partition
 from edgeledger.fl.server_eval import aggregator_injections, needs_validation
 from edgeledger.fl.round import AggregatorCore, DeviceCore, EdgeRelay, RoundSettings, derive_seed
+from edgeledger.fl.round.collusion import Coalition
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
 from edgeledger.ledger.identity import Genesis, Membership
 from edgeledger.ledger.store import ChainStore
+from edgeledger.market.admission import admitted_identities
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
+from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node, ValidatorSchedule
 from edgeledger.registry import import_plugins
@@ -58,6 +61,7 @@ class Network:
     learners: dict[str, Learner]  # node id -> its learner (devices train, the cloud evaluates)
     device_cores: dict[str, DeviceCore]
     malicious: dict[str, str] = field(default_factory=dict)  # node id -> attack kind
+    coalitions: tuple[Coalition, ...] = ()  # the colluding adversaries (ALIE, IPM), one per colluding attack
     test_data: Dataset | None = None
     trainer: TrainingPool | None = None  # the round-batching executor pool (fl.executor), or None inline
 
@@ -150,21 +154,50 @@ def _payload_seal(scenario: Scenario, node: Node) -> Callable[[bytes], bytes] | 
     return lambda blob: cipher.seal(aggregator_key, blob)
 
 
-def _device_core(node: Node, plan: Topology, scenario: Scenario, kind: str | None, attack_cfg: Any) -> DeviceCore:
-    """A device's round core: its edge, its (model) attack if malicious, download checks, sealing."""
+def is_colluding(kind: str | None) -> bool:
+    """Is ``kind`` a colluding attack (one crafted update per round for all its devices)?"""
+    return kind is not None and kind in attacks and issubclass(attacks.get(kind), ColludingAttack)
+
+
+def build_coalitions(plan: Topology) -> tuple[Coalition, ...]:
+    """One colluding adversary per colluding attack of the scenario, over the devices it controls."""
+    scenario, out = plan.scenario, []
+    for i, cfg in enumerate(scenario.attacks):
+        members = {n for n, k in plan.malicious.items() if k == cfg.kind}
+        if not is_colluding(cfg.kind) or not members or any(c.kind == cfg.kind for c in scenario.attacks[:i]):
+            continue
+        attack = build_attack(cfg.kind, **cfg.params)
+        assert isinstance(attack, ColludingAttack)
+        out.append(Coalition(attack, members, np.random.default_rng(derive_seed(scenario.seed, "coalition", cfg.kind)),
+                             patience_s=scenario.fl.round_timeout_s / 2, start_round=cfg.start_round))
+    return tuple(out)
+
+
+def _device_core(node: Node, plan: Topology, scenario: Scenario, kind: str | None, attack_cfg: Any,
+                 coalitions: tuple[Coalition, ...] = ()) -> DeviceCore:
+    """A device's round core: its edge, its (model) attack if malicious, download checks, sealing,
+    and the colluding adversaries (their member, or watched by them)."""
+    if is_colluding(kind) and not any(node.node_id in c.members for c in coalitions):
+        raise ConfigError(f"attacks: {kind!r} is a colluding attack (one crafted update per round from the round's "
+                          f"benign updates); it runs in the simulator only. In node processes use "
+                          f"{kind + '_local'!r}, each device alone")
     return DeviceCore(node.node_id, node.key, node.membership, plan.edge_of[node.node_id], scenario.seed,
-                      attack=build_attack(kind, **attack_cfg.params) if attack_cfg and kind else None,
+                      attack=build_attack(kind, **attack_cfg.params) if attack_cfg and kind and not is_colluding(kind)
+                      else None,
                       attack_from_round=attack_cfg.start_round if attack_cfg else 1,
                       verify_downloads=scenario.fl.verify_downloads, finality=node.finality,
                       seal=_payload_seal(scenario, node),
-                      fallback="cloud" if scenario.fl.download_fallback and scenario.fl.verify_downloads else None)
+                      fallback="cloud" if scenario.fl.download_fallback and scenario.fl.verify_downloads else None,
+                      coalitions=coalitions)
 
 
 def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
-                       trainer: TrainingPool | None = None) -> tuple[Learner | None, Any]:
+                       trainer: TrainingPool | None = None,
+                       coalitions: tuple[Coalition, ...] = ()) -> tuple[Learner | None, Any]:
     """Give ``node`` the FL services of its role; returns (its learner, its FL core).
 
-    ``trainer`` (simulator only) batches the devices' trainings of a round through one executor.
+    ``trainer`` (simulator only) batches the devices' trainings of a round through one executor;
+    ``coalitions`` (simulator only) are the colluding adversaries of :func:`build_coalitions`.
     """
     scenario, fl, node_id = plan.scenario, plan.scenario.fl, node.node_id
     kind = plan.malicious.get(node_id)
@@ -197,7 +230,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
                 raise ConfigError(f"attacks: {kind!r} poisons a data set; fl.task = 'offloading' has none "
                                   "(use a model attack such as sign_flip, or upload_tamper / download_tamper)")
             learner = data.offload.device_learner(node_id)
-            core = _device_core(node, plan, scenario, kind, attack_cfg)
+            core = _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
             node.add_service(DeviceService(core, learner, trainer))
             node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
             return learner, core
@@ -208,7 +241,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             attack_cfg = None
         # proof-of-learning: devices claim their loss on the public held-out third, which the aggregator re-runs
         learner = data.learner(local, data.validation if fl.aggregator == "proof_of_learning" else None)
-        core = _device_core(node, plan, scenario, kind, attack_cfg)
+        core = _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
         node.add_service(DeviceService(core, learner, trainer))
         modelled_s = fl.compute_s_per_sample * fl.local_epochs * len(local)  # = per sample-epoch * result.weight
         node.compute_time = lambda job, result: modelled_s
@@ -253,6 +286,7 @@ def build_network(scenario: Scenario) -> Network:
     membership = Membership(genesis)
     data = FLData(scenario, plan.devices)
     trainer = make_trainer(scenario, data)
+    coalitions = build_coalitions(plan)
     nodes: dict[str, Node] = {}
     learners: dict[str, Learner] = {}
     device_cores: dict[str, DeviceCore] = {}
@@ -264,6 +298,7 @@ def build_network(scenario: Scenario) -> Network:
         node = Node(node_id=node_id, role=role, key=keys[node_id], membership=own, store=ChainStore(":memory:"),
                     consensus=consensus, center="center", address=f"sim://{node_id}",
                     finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),
+                    identity_hook=admitted_identities,
                     observers=observers_of(plan) if consensus else (), followers=observers_of(plan),
                     gossip_fanout=scenario.network.gossip_fanout,
                     validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
@@ -271,7 +306,9 @@ def build_network(scenario: Scenario) -> Network:
                     light=LightClient(node_id, own, finality_of(scenario, own))
                     if is_light_client(plan, node_id) else None)
         nodes[node_id] = node
-        learner, core = attach_fl_services(node, plan, data, trainer)
+        if node.light is None and (consensus is not None or node_id in observers_of(plan)):
+            node.add_service(EndorserService(node_id, keys[node_id], node.state))  # a peer: endorses contract calls
+        learner, core = attach_fl_services(node, plan, data, trainer, coalitions)
         if learner is not None:
             learners[node_id] = learner
         if isinstance(core, AggregatorCore):
@@ -282,4 +319,4 @@ def build_network(scenario: Scenario) -> Network:
     assert aggregator is not None
     return Network(scenario=scenario, membership=membership, nodes=nodes, roles=plan.roles, edge_of=plan.edge_of,
                    malicious=plan.malicious, test_data=data.test, aggregator=aggregator, learners=learners,
-                   device_cores=device_cores, trainer=trainer)
+                   device_cores=device_cores, trainer=trainer, coalitions=coalitions)

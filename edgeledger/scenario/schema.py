@@ -70,7 +70,10 @@ class NetworkConfig(_Strict):
 
 
 class ConsensusConfig(_Strict):
-    protocol: Literal["pbft", "pow"] = Field("pbft", description="pbft (validators vote) | pow (validators mine)")
+    protocol: str = Field("pbft", description="a registered consensus protocol: pbft (validators vote) | pow "
+                          "(validators mine) | a plug-in's name (registered by a module in plugins)")
+    params: dict[str, bool | int | float | str] = Field(
+        default_factory=dict, description="keyword parameters of a plug-in protocol's constructor")
     max_block_txs: int = Field(100, ge=1, description="transactions per block at most")
     max_block_bytes: int = Field(1_000_000, ge=1024)
     batch_timeout_s: float = Field(0.05, gt=0, description="how long the primary waits to fill a block")
@@ -188,6 +191,10 @@ class ConsortiumConfig(_Strict):
                                        "account (default: every edge server, companies in turn)")
     standby_sealers: int = Field(0, ge=0, le=64, description="standby sealer nodes company-0.. (role company): "
                                  "PBFT replicas that follow the chain and vote once a membership vote adds them")
+    open_roles: list[Literal["device", "edge"]] = Field(
+        default_factory=list, description="roles a node process may join as after genesis, through the center and "
+        "a membership.admit transaction (open membership; devices are sponsored by the first edge, edges by the "
+        "cloud)")
 
     @model_validator(mode="after")
     def _check(self) -> ConsortiumConfig:
@@ -232,6 +239,7 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _feasible(self) -> Scenario:
+        self._check_protocol()
         n = self.topology.n_validators
         if self.consensus.protocol == "pow" and self.consensus.pow_limit_zero_bits > self.consensus.pow_zero_bits:
             raise ValueError(f"consensus.pow_limit_zero_bits={self.consensus.pow_limit_zero_bits} exceeds "
@@ -244,6 +252,23 @@ class Scenario(_Strict):
                              f"{self.topology.n_devices} devices of the topology")
         self._check_consortium()
         return self
+
+    def _check_protocol(self) -> None:
+        """``consensus.protocol`` must name a registered protocol (the built-in ones, or a plug-in's:
+        the modules in ``plugins`` are imported first so that their decorators register them)."""
+        import edgeledger.consensus.pbft  # noqa: F401  (registers pbft)
+        import edgeledger.consensus.pow  # noqa: F401  (registers pow)
+        from edgeledger.consensus import consensus_protocols
+        from edgeledger.registry import import_plugins
+
+        import_plugins(self.plugins)
+        if self.consensus.protocol not in consensus_protocols:
+            raise ValueError(f"consensus.protocol: {self.consensus.protocol!r} is not a registered consensus protocol; "
+                             f"expected one of: {', '.join(consensus_protocols.names())} (a plug-in registers its "
+                             "own with @consensus_protocols.register(name) in a module listed in plugins)")
+        if self.consensus.params and self.consensus.protocol in ("pbft", "pow"):
+            raise ValueError(f"consensus.params: {self.consensus.protocol} takes its settings as consensus.* keys; "
+                             "params are for plug-in protocols")
 
     def _check_consortium(self) -> None:
         """Account names must not clash with node ids; ``edge_nodes`` must name edge servers."""
@@ -263,6 +288,9 @@ class Scenario(_Strict):
             if problem is not None:
                 raise ValueError(f"consortium.public_keys.{name}: {problem} (topology.signature_scheme is "
                                  f"{topo.signature_scheme!r})")
+        if "edge" in con.open_roles and self.fl.enabled:
+            raise ValueError("consortium.open_roles: edge servers are admitted by the cloud, whose key also signs the "
+                             "FL rounds (one nonce sequence); use it with fl.enabled = false, or open only \"device\"")
         unknown = [en for en in con.edge_nodes if en not in edges]
         if unknown:
             raise ValueError(f"consortium.edge_nodes: {unknown} are not edge servers of this topology "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeledger.consensus.base import Consensus
+from edgeledger.consensus.base import Consensus, consensus_protocols
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.consensus.pow import PowConfig, PowMiner, WorkFinality
 from edgeledger.crypto.hashing import derive_seed
@@ -23,10 +23,12 @@ from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
+from edgeledger.registry import bind_params
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
            "observers_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
+           "admission_sponsors",
            "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
@@ -173,18 +175,38 @@ def pow_config(scenario: Scenario) -> PowConfig:
 
 def build_consensus(scenario: Scenario, node_id: str, key: PrivateKey, membership: Membership,
                     standby: bool = False) -> Consensus:
-    """The consensus core of validator ``node_id``: a PBFT replica or a PoW miner (``consensus.protocol``).
+    """The consensus core of validator ``node_id``: a PBFT replica, a PoW miner or a registered plug-in
+    (``consensus.protocol``), built as ``cls(node_id, key, membership, genesis_hash, **consensus.params)``.
 
     ``standby``: a standby sealer's PBFT replica (it follows the chain and votes from the height
     a committed membership vote activates it, see :mod:`edgeledger.market.membership`).
     """
     g_hash = genesis_hash(membership.genesis)
-    if scenario.consensus.protocol == "pow":
+    protocol = scenario.consensus.protocol
+    if protocol == "pow":
         if standby:
             raise ConfigError(f"{node_id!r}: standby sealers run PBFT; consensus.protocol is 'pow'")
         return PowMiner(node_id, key, membership, g_hash, pow_config(scenario),
                         rng=random.Random(derive_seed(scenario.seed, "pow", node_id)))
-    return PbftReplica(node_id, key, membership, g_hash, pbft_config(scenario), standby=standby)
+    if protocol == "pbft":
+        return PbftReplica(node_id, key, membership, g_hash, pbft_config(scenario), standby=standby)
+    if standby:
+        raise ConfigError(f"{node_id!r}: standby sealers run PBFT; consensus.protocol is {protocol!r}")
+    # a plug-in: cls(node_id, key, membership, genesis_hash, **consensus.params)
+    cls = consensus_protocols.get(protocol)
+    params = dict(scenario.consensus.params)
+    bind_params(cls, f"consensus protocol {protocol!r}", params, node_id, key, membership, g_hash)
+    return cls(node_id, key, membership, g_hash, **params)
+
+
+def admission_sponsors(plan: Topology) -> dict[str, list[str]]:
+    """Open membership: sponsor node -> the roles it admits (``consortium.open_roles``): devices by the
+    first edge server (edges sign no other transactions), edge servers by the cloud."""
+    out: dict[str, list[str]] = {}
+    for role in plan.scenario.consortium.open_roles:
+        sponsor = plan.edges[0] if role == "device" and plan.edges else "cloud"
+        out.setdefault(sponsor, []).append(role)
+    return out
 
 
 def runs_consensus(plan: Topology, node_id: str) -> bool:
@@ -196,4 +218,7 @@ def finality_of(scenario: Scenario, membership: Membership) -> Finality:
     """What proves a block of this scenario's chain final, for validators, observers and light clients."""
     if scenario.consensus.protocol == "pow":
         return WorkFinality(genesis_hash(membership.genesis), pow_config(scenario))
+    if scenario.consensus.protocol != "pbft":  # a plug-in may name its own proof (default: commit certificates)
+        finality = getattr(consensus_protocols.get(scenario.consensus.protocol), "finality", CERTIFICATE_FINALITY)
+        return finality if isinstance(finality, Finality) else CERTIFICATE_FINALITY
     return CERTIFICATE_FINALITY

@@ -134,7 +134,7 @@ class NodeApi:
         """The block as JSON, each transaction with its receipt (valid, or invalid with the reason)."""
         data = block_json(block)
         for receipt, entry in zip(self.node.store.receipts(block), data["transactions"]):
-            entry["receipt"] = {"ok": receipt.ok, "reason": receipt.reason} if receipt else None
+            entry["receipt"] = {"ok": receipt.ok, "reason": receipt.reason, "code": receipt.code} if receipt else None
         return data
 
     async def block_by_hash(self, request: web.Request) -> web.Response:
@@ -206,10 +206,12 @@ class NodeApi:
         return web.json_response({"tx_id": tx.tx_id.hex()}, status=202)
 
     async def endorse(self, request: web.Request) -> web.Response:
-        """Fabric's *execute*: simulate a contract call on the committed state and return it endorsed
-        (with its read set and write set); the client signs and submits it; at commit the read set must
-        still be current, else the transaction is invalid with an MVCC read conflict."""
-        from edgeledger.ledger.contracts import EndorseRequest, endorse
+        """Fabric's *execute*: this node, as an endorsing peer, simulates a proposal on its committed
+        state and signs the read/write set (msgpack ``ProposalResponse``); the client collects enough
+        of them for the contract's endorsement policy, then signs and submits the call. 409 with the
+        reason when the simulation fails (nothing is signed)."""
+        from edgeledger.ledger.contracts import EndorseRequest, endorse_proposal
+        from edgeledger.node.endorsing import EndorserService
 
         if (busy := self._ready()) is not None:
             return busy
@@ -218,12 +220,16 @@ class NodeApi:
             return _error(413, f"request over {MAX_TX_BYTES} bytes")
         try:
             req = decode(body, EndorseRequest)
-            if req.sender not in self.node.membership.identities:
-                return _error(403, f"{req.sender!r} is not a member of this chain")
-            call = endorse(self.node.state, req.sender, req.call.contract, req.call.method, list(req.call.args))
         except EdgeLedgerError as exc:
             return _error(400, str(exc))
-        return web.Response(body=encode(call), content_type="application/msgpack")
+        if req.sender not in self.node.membership.identities:
+            return _error(403, f"{req.sender!r} is not a member of this chain")
+        service = self.node.service(EndorserService)
+        response = service.endorse(req) if service is not None else endorse_proposal(
+            self.node.state, self.node.node_id, self.node.key, req)[0]
+        if response.error:
+            return _error(409, response.error)
+        return web.Response(body=encode(response), content_type="application/msgpack")
 
     async def get_blob(self, request: web.Request) -> web.StreamResponse:
         """Stream a blob in chunks (the client re-hashes as it reads: see ``fetch_blob``)."""

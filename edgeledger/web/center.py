@@ -2,7 +2,8 @@
 
 It assigns node ids by role on first contact (``cloud``, ``edge-0``, ``device-3``, ... —
 the ids a scenario's topology uses), registers signed ``(id, role, address, key)``
-entries and hands out the peer list. It never relays payloads, and a registered id can
+entries and hands out the peer list. A node that joins after genesis also leaves its signed
+admission request here (``/v1/admissions``) for a sponsor to put on chain. It never relays payloads, and a registered id can
 never be re-registered under another key.
 """
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from edgeledger.codec import Record, decode, encode, to_builtins
 from edgeledger.errors import EdgeLedgerError
+from edgeledger.market.admission import AdmissionDesk, AdmissionRequest
 from edgeledger.node.center import AddressBook, PeerList, Register
 
 __all__ = ["Claim", "CenterServer", "center_app"]
@@ -32,6 +34,7 @@ class Claim(Record):
 class CenterServer:
     def __init__(self) -> None:
         self.book = AddressBook()
+        self.desk = AdmissionDesk()  # open membership: signed requests to join, for the sponsors
         self.ids: dict[bytes, str] = {}
         self.counters: Counter[str] = Counter()
 
@@ -75,6 +78,21 @@ class CenterServer:
             return web.json_response(to_builtins(peers))
         return web.Response(body=encode(peers), content_type="application/msgpack")
 
+    async def handle_admission(self, request: web.Request) -> web.Response:
+        """A registered node asks to join the chain (open membership); a sponsor will submit it."""
+        try:
+            req = decode(await request.content.read(MAX_BODY), AdmissionRequest)
+        except EdgeLedgerError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        known = self.book.peers.get(req.node_id)
+        refused = self.desk.submit(req, known.public_key if known else None)
+        if refused is not None:
+            return web.json_response({"error": refused}, status=409 if "another key" in refused else 400)
+        return web.json_response({"pending": len(self.desk.pending)}, status=202)
+
+    async def handle_admissions(self, request: web.Request) -> web.Response:
+        return web.Response(body=encode(self.desk.requests()), content_type="application/msgpack")
+
     async def handle_health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "role": "center", "registered": len(self.book.peers)})
 
@@ -84,5 +102,7 @@ def center_app() -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app["center"] = server
     app.add_routes([web.post("/v1/claim", server.handle_claim), web.post("/v1/register", server.handle_register),
-                    web.get("/v1/peers", server.handle_peers), web.get("/v1/health", server.handle_health)])
+                    web.get("/v1/peers", server.handle_peers), web.get("/v1/health", server.handle_health),
+                    web.post("/v1/admissions", server.handle_admission),
+                    web.get("/v1/admissions", server.handle_admissions)])
     return app

@@ -45,13 +45,15 @@ OPENAPI: dict[str, Any] = {
                                           "403": _err("bad signature or unknown sender"),
                                           "409": _err("stale nonce or unknown kind"), "413": _err("too large"),
                                           "503": _err("still starting")}}},
-        "/v1/endorse": {"post": {"summary": "simulate a contract call on the committed state; returns it endorsed "
-                                           "(read/write set) for the client to sign and submit",
+        "/v1/endorse": {"post": {"summary": "as an endorsing peer, simulate a proposal (EndorseRequest) on the "
+                                           "committed state and sign its read/write set; the client collects enough "
+                                           "ProposalResponses for the contract's endorsement policy",
                                  "requestBody": {"required": True, "content": {"application/msgpack": {
                                      "schema": {"type": "string", "format": "binary"}}}},
-                                 "responses": {"200": {"description": "the endorsed ContractCall (msgpack)",
+                                 "responses": {"200": {"description": "the signed ProposalResponse (msgpack)",
                                                        "content": {"application/msgpack": {}}},
-                                               "400": _err("undecodable or the call fails"),
+                                               "400": _err("undecodable"),
+                                               "409": _err("the simulation failed: nothing signed"),
                                                "403": _err("sender is not a member"), "413": _err("too large"),
                                                "503": _err("still starting")}}},
         "/v1/state/{key}": {"get": {"summary": "a key of the chain state", "parameters": [

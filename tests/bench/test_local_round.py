@@ -28,6 +28,12 @@ workload = { name = "edge_match" }
 tx_number = 60
 workers = 4
 rate_control = { type = "fixed-rate", opts = { tps = 30 } }
+[[rounds]]
+label = "transfer"
+workload = { name = "transfer", params = { accounts = 20, initial_balance = 1000 } }
+tx_number = 40
+workers = 2
+rate_control = { type = "fixed-rate", opts = { tps = 10 } }
 """
 
 
@@ -47,7 +53,7 @@ def test_short_real_round_writes_caliper_report(local_run):
     out, printed = local_run
     report = json.loads((out / "report.json").read_text())
     assert report["machine"]["logical_cores"] >= 1 and report["machine"]["python"]
-    create, query, match = report["rounds"]
+    create, query, match, transfer = report["rounds"]
     assert create["succ"] == 200 and create["fail"] == 0
     assert create["send_rate_tps"] == pytest.approx(50, rel=0.3)
     assert 0 < create["latency_min_s"] <= create["latency_avg_s"] <= create["latency_p99_s"] <= create["latency_max_s"]
@@ -59,6 +65,12 @@ def test_short_real_round_writes_caliper_report(local_run):
     html = (out / "report.html").read_text()
     assert "Summary of performance metrics" in html and "data:image/png;base64" in html
     assert "create" in printed
+    # every round names its execution model; transfers are endorsed by two edge servers over HTTP
+    assert create["execution_model"].startswith("order-execute") and "order-execute" in html
+    assert transfer["execution_model"].startswith("execute-order-validate") and "execution model: execute-order" in printed
+    assert transfer["succ"] > 0 and transfer["succ"] + transfer["fail"] == 40
+    assert all(r.startswith("MVCC_READ_CONFLICT") or "has N, needs N" in r for r in transfer["fail_reasons"]), \
+        transfer["fail_reasons"]
 
 
 def _replayed_chain(node_dir):
@@ -147,5 +159,9 @@ def test_sim_network_runs_rounds_in_simulated_time(tmp_path):
     assert create["send_rate_tps"] == pytest.approx(100 * 100 / 99)  # 100 tx over 0.99 simulated s
     assert transfer["tx"] == 60 and transfer["succ"] + transfer["fail"] == 60
     assert transfer["fail"] > 0 and "has N, needs N" in "".join(transfer["fail_reasons"])  # overdrawn accounts
+    # execute-order-validate on 3 accounts: transfers endorsed on one snapshot meet MVCC conflicts
+    assert transfer["execution_model"].startswith("execute-order-validate")
+    assert any(r.startswith("MVCC_READ_CONFLICT") for r in transfer["fail_reasons"])
+    assert create["execution_model"].startswith("order-execute")
     assert (match["succ"], match["fail"]) == (40, 0), match["fail_reasons"]  # the default consortium's ENs
     assert (tmp_path / "out" / "report.html").exists()

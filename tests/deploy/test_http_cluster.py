@@ -117,40 +117,66 @@ def test_blobs_stream_and_a_wrong_digest_is_caught_while_reading(cluster):
 
 
 def test_endorsed_calls_from_one_snapshot_meet_an_mvcc_conflict(cluster):
-    """Fabric's execute-order-validate over HTTP: two transfers endorsed on the same state; only one commits."""
+    """Fabric's execute-order-validate over HTTP: two edges endorse (sign) each transfer on the same
+    state; the client assembles and submits both; only the first commits, the second is marked
+    MVCC_READ_CONFLICT. A call endorsed by one edge only fails the policy."""
+    import urllib.request
     from pathlib import Path
 
     from edgeledger.codec import decode
     from edgeledger.crypto.keys import derive_key
-    from edgeledger.ledger.contracts import ContractCall, ContractDeploy, EndorseRequest
+    from edgeledger.ledger.contracts import (
+        EXECUTE_ORDER_VALIDATE, ContractCall, ContractDeploy, EndorseRequest, ProposalResponse, assemble,
+    )
 
     url = cluster.processes["edge-2"]["url"]
     data_dir = Path(str(cluster.processes["device-2"]["log"])).with_suffix("")
     key = derive_key("ed25519", (data_dir / "identity.seed").read_bytes())
-    nonce = iter(range(10**7, 10**7 + 100))
+    nonces = iter(range(10**7, 10**7 + 100))
 
-    def submit(kind, payload):
-        tx = make_transaction(key, "device-2", next(nonce), kind, payload)
+    def submit(kind, payload, nonce=None):
+        tx = make_transaction(key, "device-2", nonce or next(nonces), kind, payload)
         assert send(f"{url}/v1/tx", encode(tx))[0] == 202
         return tx.tx_id.hex()
 
     def receipt(tx_id):
         return wait_for(lambda: get(f"{url}/v1/tx/{tx_id}")[1].get("receipt"), 60, f"tx {tx_id[:8]} to commit")
 
-    assert receipt(submit("contract.deploy", ContractDeploy(name="mvcc", code="bench.simple", version=1)))["ok"]
+    def endorse(request, peers):
+        out = []
+        for peer in peers:
+            body = urllib.request.urlopen(urllib.request.Request(
+                f"{cluster.processes[peer]['url']}/v1/endorse", data=encode(request), method="POST")).read()
+            out.append(decode(body, ProposalResponse))
+        return assemble(request, out)
+
+    policy = "OutOf(2, 'edge.member', 'edge.member', 'edge.member', 'edge.member')"
+    deploy = ContractDeploy(name="mvcc", code="bench.simple", version=1, execution=EXECUTE_ORDER_VALIDATE,
+                            endorsement_policy=policy)
+    assert receipt(submit("contract.deploy", deploy))["ok"]
     for account in ("a", "b"):
-        assert receipt(submit("contract.call", ContractCall(contract="mvcc", method="open", args=[account, 100])))["ok"]
+        nonce = next(nonces)
+        request = EndorseRequest(sender="device-2", call=ContractCall(contract="mvcc", method="open",
+                                                                      args=[account, 100]), nonce=nonce)
+        wait_for(lambda: get(f"{cluster.processes['edge-1']['url']}/v1/state/contract/mvcc")[0] == 200, 30,
+                 "edge-1 to see the deployment")
+        assert receipt(submit("contract.call", endorse(request, ["edge-0", "edge-1"]), nonce))["ok"]
+    wait_for(lambda: all(get(f"{cluster.processes[p]['url']}/v1/state/cs/mvcc/acc/b")[0] == 200
+                         for p in ("edge-0", "edge-1")), 30, "the accounts on both endorsers")
     endorsed = []
     for amount in (1, 2):  # both simulated on the same committed snapshot
+        nonce = next(nonces)
         call = ContractCall(contract="mvcc", method="transfer", args=["a", "b", amount])
-        import urllib.request
-
-        body = urllib.request.urlopen(urllib.request.Request(
-            f"{url}/v1/endorse", data=encode(EndorseRequest(sender="device-2", call=call)), method="POST")).read()
-        endorsed.append(decode(body, ContractCall))
-    assert endorsed[0].endorsement is not None and endorsed[0].endorsement.read_set
-    first, second = submit("contract.call", endorsed[0]), submit("contract.call", endorsed[1])
+        endorsed.append((endorse(EndorseRequest(sender="device-2", call=call, nonce=nonce), ["edge-0", "edge-1"]),
+                         nonce))
+    assert endorsed[0][0].endorsement.read_set and len(endorsed[0][0].endorsements) == 2
+    first, second = submit("contract.call", *endorsed[0]), submit("contract.call", *endorsed[1])
     assert receipt(first)["ok"]
     late = receipt(second)
-    assert not late["ok"] and "MVCC read conflict" in late["reason"]
+    assert not late["ok"] and late["code"] == "MVCC_READ_CONFLICT" and "MVCC read conflict" in late["reason"]
+    nonce = next(nonces)
+    alone = endorse(EndorseRequest(sender="device-2", call=ContractCall(contract="mvcc", method="transfer",
+                                                                        args=["b", "a", 1]), nonce=nonce), ["edge-3"])
+    refused = receipt(submit("contract.call", alone, nonce))
+    assert refused["code"] == "ENDORSEMENT_POLICY_FAILURE"
     assert send(f"{url}/v1/endorse", b"\x93bad")[0] == 400

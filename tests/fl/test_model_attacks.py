@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from edgeledger.errors import ConfigError
-from edgeledger.fl.attacks import Alie, FreeRiding, GaussianNoise, Ipm, Scaling, build_attack
+from edgeledger.fl.attacks import (
+    Alie, AlieLocal, ColludingAttack, FreeRiding, GaussianNoise, Ipm, IpmLocal, RoundView, Scaling, attacks, build_attack,
+)
 from edgeledger.fl.attacks.alie import alie_z_max
 
 GLOBAL = np.array([1.0, 1.0, 1.0, 1.0], np.float32)
@@ -23,8 +25,8 @@ def test_scaling_boosts_the_update_by_its_factor() -> None:
     assert np.allclose(poisoned - GLOBAL, 10.0 * (LOCAL - GLOBAL))
 
 
-def test_ipm_sends_minus_epsilon_times_the_update() -> None:
-    poisoned = Ipm(epsilon=0.5).poison(LOCAL, GLOBAL, rng())
+def test_ipm_local_sends_minus_epsilon_times_its_own_update() -> None:
+    poisoned = IpmLocal(epsilon=0.5).poison(LOCAL, GLOBAL, rng())
     assert np.allclose(poisoned, [0.5, 1.5, 0.75, 1.0])
     assert float(np.dot(poisoned - GLOBAL, LOCAL - GLOBAL)) < 0  # negative inner product
 
@@ -44,14 +46,14 @@ def test_alie_z_max_follows_the_paper() -> None:
         alie_z_max(10, 6)
 
 
-def test_alie_shifts_each_coordinate_against_its_benign_sign_by_z_std() -> None:
-    attack = Alie(z=1.0)
+def test_alie_local_shifts_each_coordinate_against_its_own_sign_by_z_std() -> None:
+    attack = AlieLocal(z=1.0)
     delta = (LOCAL - GLOBAL).astype(np.float64)
     poisoned = attack.poison(LOCAL, GLOBAL, rng())
     shift = poisoned - LOCAL  # what the attack added to the honest model
     assert np.allclose(shift, -delta.std() * np.sign(delta), atol=1e-6)
     assert np.allclose(shift[3], 0.0)  # no benign direction, no shift
-    assert Alie(n_clients=50, n_malicious=10).z == pytest.approx(alie_z_max(50, 10))
+    assert AlieLocal(n_clients=50, n_malicious=10).z == pytest.approx(alie_z_max(50, 10))
 
 
 def test_free_riding_uploads_random_or_stale_parameters() -> None:
@@ -71,8 +73,10 @@ def test_free_riding_uploads_random_or_stale_parameters() -> None:
         ("gaussian_noise", {"sigma": 0.0}, "sigma"),
         ("scaling", {"factor": -2.0}, "boosting factor"),
         ("ipm", {"epsilon": float("inf")}, "epsilon"),
+        ("ipm_local", {"epsilon": 0.0}, "epsilon"),
         ("alie", {"z": -1.0}, "z must"),
-        ("alie", {"n_clients": 4, "n_malicious": 4}, "n_malicious < n_clients"),
+        ("alie", {"n_clients": 10}, "expected some of"),  # n and m are the round's, not parameters
+        ("alie_local", {"n_clients": 4, "n_malicious": 4}, "n_malicious < n_clients"),
         ("free_riding", {"mode": "lazy"}, "random"),
     ],
 )
@@ -81,7 +85,66 @@ def test_bad_attack_parameters_are_config_errors(name: str, params: dict, messag
         build_attack(name, **params)
 
 
-@pytest.mark.parametrize("name", ["gaussian_noise", "scaling", "alie", "ipm", "free_riding"])
+@pytest.mark.parametrize("name", ["gaussian_noise", "scaling", "alie_local", "ipm_local", "free_riding"])
 def test_model_attacks_reject_mismatched_shapes(name: str) -> None:
     with pytest.raises(ConfigError, match=rf"{name} needs .* got \(3,\) and \(2,\)"):
         build_attack(name).poison(np.zeros(3), np.zeros(2), rng())
+
+
+# -- the colluding forms: one crafted model per round from the round's benign models ------------
+
+BENIGN = np.array([[2.0, 0.0, 1.0], [4.0, 2.0, 1.0], [0.0, 1.0, 1.0], [2.0, 1.0, 1.0]], np.float32)  # (4, 3)
+START = np.array([1.0, 1.0, 1.0], np.float32)
+
+
+def view(n_clients: int, n_malicious: int, benign: np.ndarray = BENIGN, own: np.ndarray | None = None) -> RoundView:
+    own = np.zeros((0, 3), np.float32) if own is None else own
+    return RoundView(round=1, global_params=START, benign=benign, own=own, n_clients=n_clients,
+                     n_malicious=n_malicious)
+
+
+def test_alie_crafts_the_benign_mean_minus_z_max_std_per_coordinate_with_the_rounds_counts() -> None:
+    crafted = Alie().craft(view(n_clients=6, n_malicious=2), rng())
+    mu, sigma = BENIGN.astype(np.float64).mean(0), BENIGN.astype(np.float64).std(0)  # coordinate-wise
+    z = alie_z_max(6, 2)  # s = floor(6/2 + 1) - 2 = 2: z = Phi^-1(4 / 6)
+    assert z == pytest.approx(NormalDist().inv_cdf(4 / 6))
+    assert np.allclose(crafted, mu - z * sigma, atol=1e-6)
+    assert crafted[2] == pytest.approx(1.0)  # no spread in a coordinate, no shift there
+    # another round with other counts gets another z: the counts are the round's, not defaults
+    other = Alie().craft(view(n_clients=12, n_malicious=2), rng())
+    assert np.allclose(other, mu - alie_z_max(12, 2) * sigma, atol=1e-6)
+    assert not np.allclose(other, crafted)
+
+
+def test_alie_with_a_colluding_majority_uses_the_largest_shift_the_formula_allows() -> None:
+    crafted = Alie().craft(view(n_clients=4, n_malicious=3), rng())  # s = 3 - 3 = 0: no z_max
+    mu, sigma = BENIGN.astype(np.float64).mean(0), BENIGN.astype(np.float64).std(0)
+    assert np.allclose(crafted, mu - alie_z_max(4, 2) * sigma, atol=1e-6)  # s clamped to 1
+    assert np.allclose(Alie(z=2.0).craft(view(4, 3), rng()), mu - 2.0 * sigma, atol=1e-6)
+
+
+def test_ipm_crafts_minus_epsilon_times_the_benign_mean_update() -> None:
+    crafted = Ipm(epsilon=0.5).craft(view(6, 2), rng())
+    mean_update = BENIGN.mean(0) - START  # [1, 0, 0]
+    assert np.allclose(crafted, START - 0.5 * mean_update)
+    for row in BENIGN:  # negative inner product with the benign mean update
+        assert float(np.dot(crafted - START, mean_update)) < 0
+
+
+def test_colluding_attacks_fall_back_to_the_colluders_own_models_without_a_benign_one() -> None:
+    own = np.array([[3.0, 1.0, 1.0], [1.0, 1.0, 1.0]], np.float32)
+    empty = np.zeros((0, 3), np.float32)
+    assert np.allclose(Ipm(epsilon=1.0).craft(view(4, 2, benign=empty, own=own), rng()), [0.0, 1.0, 1.0])
+    assert np.allclose(Alie(z=1.0).craft(view(4, 2, benign=empty, own=own), rng()), [1.0, 1.0, 1.0])
+    # the paper's non-omniscient estimate uses the colluders' own models even when benign ones are seen
+    assert np.allclose(Alie(z=1.0, estimate="colluders").craft(view(4, 2, own=own), rng()), [1.0, 1.0, 1.0])
+    with pytest.raises(ConfigError, match="estimate must be"):
+        Alie(estimate="oracle")
+    with pytest.raises(ConfigError, match=">= 1 reference model"):
+        Ipm().craft(view(4, 2, benign=empty), rng())
+
+
+def test_alie_and_ipm_are_registered_as_colluding_attacks_and_their_local_forms_are_not() -> None:
+    assert issubclass(attacks.get("alie"), ColludingAttack) and issubclass(attacks.get("ipm"), ColludingAttack)
+    assert attacks.get("alie_local") is AlieLocal and attacks.get("ipm_local") is IpmLocal
+    assert not issubclass(AlieLocal, ColludingAttack) and not issubclass(IpmLocal, ColludingAttack)

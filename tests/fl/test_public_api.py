@@ -7,7 +7,7 @@ import pkgutil
 
 import edgeledger.fl as fl
 from edgeledger.fl.aggregators import Aggregator, aggregators
-from edgeledger.fl.attacks import DataAttack, ModelAttack, attacks, data_attacks
+from edgeledger.fl.attacks import ColludingAttack, DataAttack, ModelAttack, attacks, data_attacks
 from edgeledger.registry import Registry
 
 
@@ -52,8 +52,8 @@ def test_every_concrete_aggregator_is_registered_under_its_name() -> None:
 
 def test_every_concrete_attack_is_registered_under_its_name() -> None:
     _load_all_fl_modules()
-    classes = _concrete_subclasses(ModelAttack)
-    assert classes
+    classes = _concrete_subclasses(ModelAttack) + _concrete_subclasses(ColludingAttack)
+    assert {"alie", "ipm", "alie_local", "ipm_local"} <= {c.name for c in classes}
     for cls in classes:
         assert cls.name and attacks.get(cls.name) is cls, cls
 

@@ -41,18 +41,22 @@ def test_bulyan_selects_by_iterated_krum_then_trims_around_the_median() -> None:
     assert rule.aggregate(updates, np.ones(7)).tolist() == [2.0]
 
 
-def test_norm_bounded_clips_deviations_from_the_median_model() -> None:
+def test_norm_bounded_clips_updates_around_the_global_model() -> None:
+    start = np.array([1.0, 0.0], np.float32)  # the round's global model
     updates = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [1.0, 10.0]], np.float32)
-    # median model [1, 0]; deviations [-1,0], [0,0], [1,0], [0,10]; the last clipped to norm 2 -> [0, 2]
-    result = NormBounded(max_norm=2.0).aggregate(updates, np.array([1, 1, 1, 1]))
+    # updates from the global model [-1,0], [0,0], [1,0], [0,10]; the last clipped to norm 2 -> [0, 2]
+    result = NormBounded(max_norm=2.0).aggregate(updates, np.array([1, 1, 1, 1]), global_params=start)
     assert np.allclose(result, [1.0, 0.5])
-    # default bound: median deviation norm = median(1, 0, 1, 10) = 1 -> [0, 1] -> mean [0, 0.25]
-    assert np.allclose(NormBounded().aggregate(updates, np.ones(4)), [1.0, 0.25])
+    # default bound: median update norm = median(1, 0, 1, 10) = 1 -> [0, 1] -> mean [0, 0.25]
+    assert np.allclose(NormBounded().aggregate(updates, np.ones(4), global_params=start), [1.0, 0.25])
     # sample weights: all weight on the clipped client
-    assert np.allclose(NormBounded(max_norm=2.0).aggregate(updates, np.array([0, 0, 0, 5])), [1.0, 2.0])
-    # three identical models: the median norm is 0, so the outlier is clipped all the way back
-    same = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [9.0, -9.0]], np.float32)
-    assert np.allclose(NormBounded().aggregate(same, np.ones(4)), [1.0, 1.0])
+    assert np.allclose(NormBounded(max_norm=2.0).aggregate(updates, np.array([0, 0, 0, 5]), global_params=start),
+                       [1.0, 2.0])
+    # the centre is the global model, not the clients' median: clients that all moved far are clipped
+    moved = np.array([[5.0, 0.0], [5.0, 0.0], [5.0, 0.0]], np.float32)
+    assert np.allclose(NormBounded(max_norm=1.0).aggregate(moved, np.ones(3), global_params=np.zeros(2)), [1.0, 0.0])
+    with pytest.raises(AggregationError, match="global model"):
+        NormBounded().aggregate(updates, np.ones(4))
 
 
 def test_random_select_returns_a_client_model_and_replays_from_its_seed() -> None:
@@ -103,8 +107,12 @@ def test_krum_family_resists_sign_flipped_outliers_while_fedavg_is_pulled_away()
     progress = float(np.linalg.norm(step))
 
     def distance(rule: Aggregator) -> float:
-        return float(np.linalg.norm(rule.aggregate(updates, weights) - honest_mean))
+        extra = {"global_params": global_model} if getattr(rule, "wants_global", False) else {}
+        return float(np.linalg.norm(rule.aggregate(updates, weights, **extra) - honest_mean))
 
     assert distance(FedAvg()) > 1.5 * progress
-    for rule in (Krum(f=2), MultiKrum(f=2), Bulyan(f=2), Median(), NormBounded()):
+    for rule in (Krum(f=2), MultiKrum(f=2), Bulyan(f=2), Median()):
         assert distance(rule) < 0.3 * progress, rule
+    # norm bounding keeps the attackers but clips each to about one honest update's norm around the
+    # global model: each of the 2 in 11 then pulls at most ~2 * progress away from the honest mean
+    assert distance(NormBounded()) < 2 / 11 * 2.2 * progress < distance(FedAvg()) / 4

@@ -4,7 +4,7 @@ from edgeledger.codec import decode
 from edgeledger.ledger import make_transaction
 from edgeledger.ledger.contracts import (
     CallContext, Contract, ContractCall, StepBudgetExceeded, call_log, contract_meta, contract_method, contract_state,
-    contract_types, endorse, events_since, execute, logs_at, register_contract, simulate,
+    contract_types, events_since, execute, logs_at, register_contract, simulate,
 )
 from edgeledger.ledger.contracts import lifecycle
 from tests.market.consortium import Chain
@@ -79,30 +79,14 @@ def test_call_returns_result_and_events_in_the_call_log(chain):
     assert logs_at(chain.state.kv, r.height)[0].tx_id == r.tx_id
 
 
-def test_endorsed_call_with_stale_read_set_is_an_mvcc_conflict(chain):
-    first = endorse(chain.state, "dev0", "ctr", "add", [1])
-    second = endorse(chain.state, "dev1", "ctr", "add", [2])  # same snapshot: both read n
-    receipts = chain.block([chain.tx("dev0", "contract.call", first), chain.tx("dev1", "contract.call", second)])
-    assert receipts[0].ok
-    assert not receipts[1].ok and "MVCC read conflict on key 'n'" in receipts[1].reason
-    assert contract_state(chain.state.kv, "ctr", "n") == 6
+def test_order_execute_contracts_refuse_an_endorsed_call(chain):
+    """Endorsed calls belong to execute-order-validate instances (tests/ledger/test_endorsement.py)."""
+    from edgeledger.ledger.contracts import Endorsement
 
-
-def test_endorsed_call_with_current_read_set_commits_its_write_set(chain):
-    call = endorse(chain.state, "dev0", "ctr", "add", [4])
-    assert [r.key for r in call.endorsement.read_set] == ["n"]
-    assert chain.submit("dev0", "contract.call", call).ok
-    assert contract_state(chain.state.kv, "ctr", "n") == 9
-
-
-def test_forged_write_set_is_refused(chain):
-    import msgspec
-
-    call = endorse(chain.state, "dev0", "ctr", "add", [1])
-    forged_ws = [msgspec.structs.replace(w, value=b"\x7f") for w in call.endorsement.write_set]
-    forged = msgspec.structs.replace(call, endorsement=msgspec.structs.replace(call.endorsement, write_set=forged_ws))
-    r = chain.submit("dev0", "contract.call", forged)
-    assert not r.ok and "does not match" in r.reason
+    call = ContractCall(contract="ctr", method="add", args=[1], endorsement=Endorsement(read_set=[], write_set=[]))
+    r = chain.submit("dev0", "contract.call", call)
+    assert not r.ok and r.code == "INVALID_CHAINCODE" and "runs order-execute" in r.reason
+    assert contract_state(chain.state.kv, "ctr", "n") == 5
 
 
 def test_role_restricted_method_rejects_other_roles(chain):
@@ -165,6 +149,7 @@ def test_failed_contract_call_does_not_consume_nonce(chain):
                           ContractCall(contract="missing", method="x"))
     r = chain.state.apply_transaction(tx, 99)
     assert not r.ok and "not deployed" in r.reason and chain.state.nonces.get("dev2", 0) == 0
+    assert r.code == "INVALID_CHAINCODE"
     assert decode(tx.payload, ContractCall).contract == "missing"
 
 

@@ -3,6 +3,7 @@
 import tomllib
 from importlib import resources
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,3 +86,52 @@ def test_proof_of_learning_refuses_a_claim_that_does_not_reproduce():
     claims = [r for r in run.rejections if r[3] == "fl.claim"]
     assert claims and all(r[2] == "device-0" and "claimed loss 0.000000" in r[4] for r in claims)
     assert run.summary["rounds_completed"] == 3 and run.summary["final_accuracy"] > 0.7
+
+
+def test_alie_colluders_upload_one_crafted_model_per_round_from_that_rounds_benign_updates():
+    """ALIE as published: the round's benign models, coordinate-wise mean and std, the round's n and m."""
+    from edgeledger.codec import decode
+    from edgeledger.fl.attacks.alie import alie_z_max
+    from edgeledger.fl.params import params_from_bytes
+    from edgeledger.fl.round import RoundOpen, UpdateRecord
+
+    colluders = ["device-1", "device-3", "device-8"]
+    result = run_scenario(demo("fl.rounds=3", "fl.clients_per_round=8",
+                               f'attacks=[{{kind="alie", nodes={colluders}}}]'.replace("'", '"')))
+    net = result.network
+    assert result.summary["rounds_completed"] == 3
+    blobs = net.nodes["cloud"].blobs
+    opened, uploads = {}, {}
+    for block in net.nodes["cloud"].store.blocks():
+        for tx in block.transactions:
+            if tx.kind == "fl.round_open":
+                body = decode(tx.payload, RoundOpen)
+                opened[body.round] = body.participants
+            elif tx.kind == "fl.update":
+                rec = decode(tx.payload, UpdateRecord)
+                uploads.setdefault(rec.round, {})[tx.sender] = params_from_bytes(blobs.get(rec.update_digest))
+    counts = []
+    for rnd, participants in sorted(opened.items()):
+        mine = [d for d in participants if d in colluders]
+        benign = np.stack([uploads[rnd][d] for d in sorted(participants) if d not in colluders]).astype(np.float64)
+        n, m = len(participants), len(mine)
+        counts.append((n, m))
+        expected = benign.mean(0) - alie_z_max(n, m) * benign.std(0)
+        for d in mine:
+            assert np.allclose(uploads[rnd][d], expected, atol=1e-5), (rnd, d)
+        if mine:
+            view = net.coalitions[0].rounds[rnd].view
+            assert (view.n_clients, view.n_malicious) == (n, m)
+        else:  # no colluder chosen: nothing crafted, nobody waits
+            assert rnd not in net.coalitions[0].rounds
+    assert all(n == 8 for n, _ in counts) and len({m for _, m in counts}) > 1, counts  # m is each round's own
+
+
+def test_colluding_attacks_are_refused_where_there_is_no_coalition():
+    from edgeledger.scenario.network import FLData, attach_fl_services, plan_topology
+
+    scenario = demo('attacks=[{kind="ipm", nodes=["device-3"]}]')
+    net = build_network(scenario)
+    plan = plan_topology(scenario)
+    with pytest.raises(ConfigError, match="ipm_local"):  # a node process has no coalition
+        attach_fl_services(net.nodes["device-3"], plan, FLData(scenario, plan.devices))

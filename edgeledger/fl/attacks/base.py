@@ -1,8 +1,15 @@
-"""The attack plug-in interfaces: model poisoning and data poisoning.
+"""The attack plug-in interfaces: model poisoning (alone or colluding) and data poisoning.
 
 A :class:`ModelAttack` rewrites a malicious client's trained model before upload. It is a
 pure function of the honest local model, the round's global model and an injected
 ``numpy.random.Generator`` (for randomised attacks); it does no I/O.
+
+A :class:`ColludingAttack` is the omniscient, colluding adversary of the Byzantine-robust
+learning papers (ALIE, IPM): once per round it crafts *one* model that every colluding
+client of that round uploads, from a :class:`RoundView` of the round -- the benign clients'
+updates, the round's real numbers of clients and of colluders, the global model. Which
+clients collude and how the view is gathered is the FL round's business
+(:mod:`edgeledger.fl.round.collusion`); the attack only does the arithmetic.
 
 A :class:`DataAttack` rewrites a malicious client's local training set once, before any
 training (label flipping, random labels, backdoor triggers); the client then trains and
@@ -12,7 +19,8 @@ uploads honestly on the poisoned data. It is registered in :data:`data_attacks`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Union
 
 import numpy as np
 
@@ -22,6 +30,8 @@ from edgeledger.registry import Registry
 
 __all__ = [
     "ModelAttack",
+    "ColludingAttack",
+    "RoundView",
     "attacks",
     "build_attack",
     "DataAttack",
@@ -45,10 +55,49 @@ class ModelAttack(ABC):
         return f"{type(self).__name__}({fields})"
 
 
-attacks: Registry[type[ModelAttack]] = Registry("attack")
+@dataclass(frozen=True)
+class RoundView:
+    """What the colluding adversary knows of one round when it crafts its update.
+
+    ``benign`` holds the (n_benign, d) models the round's benign participants uploaded (the
+    omniscient view); ``own`` the (n_own, d) models the colluders trained honestly on their own
+    data (the fall-back estimate when no benign update could be seen). ``n_clients`` is the
+    round's participants, ``n_malicious`` the colluders among them: the real counts of this
+    round, not configured guesses.
+    """
+
+    round: int
+    global_params: np.ndarray  # (d,)
+    benign: np.ndarray  # (n_benign, d)
+    own: np.ndarray  # (n_own, d)
+    n_clients: int
+    n_malicious: int
+
+    @property
+    def reference(self) -> np.ndarray:
+        """The models the statistics come from: the benign ones, else the colluders' honest ones."""
+        return self.benign if len(self.benign) else self.own
 
 
-def build_attack(name: str, **params: Any) -> ModelAttack:
+class ColludingAttack(ABC):
+    """Craft the one model every colluding client uploads this round; register in :data:`attacks`."""
+
+    name: str = ""
+
+    @abstractmethod
+    def craft(self, view: RoundView, rng: np.random.Generator) -> np.ndarray:
+        """The (d,) model the colluders upload in ``view.round``."""
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+#: model attacks, each client alone (ModelAttack) or all colluders together (ColludingAttack)
+attacks: Registry[type[Union[ModelAttack, ColludingAttack]]] = Registry("attack")
+
+
+def build_attack(name: str, **params: Any) -> ModelAttack | ColludingAttack:
     """Instantiate the attack registered as ``name`` with keyword ``params``."""
     return attacks.build(name, **params)
 

@@ -11,11 +11,11 @@ One round (docs/design.md, "A FL round on chain"; the ChainFL / FBFL / Pedal sha
    fired, aggregates with the configured plug-in and submits ``fl.round_close``;
 4. when the close commits, round r+1 opens.
 Cores take inputs with ``now`` and return effects; training runs in the node via ``Compute``.
+The device's core lives in :mod:`edgeledger.fl.round.device` (re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -26,13 +26,13 @@ from edgeledger.crypto.hashing import derive_seed, sha256
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.sealing import Cipher
 from edgeledger.crypto.merkle import merkle_proof
-from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.effects import Broadcast, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.base import Aggregator
 from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
-from edgeledger.fl.attacks.base import ModelAttack
-from edgeledger.fl.learner import Learner, LocalResult
+from edgeledger.fl.learner import Learner
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
+from edgeledger.fl.round.device import DeviceCore, TrainJob
 from edgeledger.fl.round.events import (
     KIND_CLOSE,
     KIND_OPEN,
@@ -44,8 +44,6 @@ from edgeledger.fl.round.events import (
     UpdateRecord,
     UpdateUpload,
 )
-from edgeledger.fl.round.verify import verify_announcement
-from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
@@ -64,13 +62,6 @@ class RoundSettings:
     clients_per_round: int
     round_timeout_s: float = 60.0
     verify_uploads: bool = True  # signatures and digests of uploads (ChainFL's upload defense)
-
-
-@dataclass(frozen=True)
-class TrainJob:
-    round: int
-    global_params: np.ndarray
-    seed: int
 
 
 @dataclass
@@ -269,6 +260,8 @@ class AggregatorCore:
             try:
                 extra = ({"claims": np.array([rnd.claims.get(c, np.nan) for c in contributors])}
                          if getattr(self.aggregator, "wants_claims", False) else {})
+                if getattr(self.aggregator, "wants_global", False):  # e.g. norm_bounded clips around it
+                    extra["global_params"] = self.global_params
                 self.global_params = self.aggregator.aggregate(updates, weights, **extra).astype(np.float32)
                 for row, claimed, actual in getattr(self.aggregator, "last_rejected", []):
                     effects.append(Rejected(contributors[row], "fl.claim",
@@ -297,93 +290,6 @@ class AggregatorCore:
         )
         effects.append(self._submit(KIND_CLOSE, close))
         return effects
-
-
-MAX_PENDING_FETCHES = 4  # rounds a device asks the aggregator about before one of them opens for it
-
-
-class DeviceCore:
-    """An IoT device: verifies the announced global model, trains, signs and uploads."""
-
-    def __init__(
-        self,
-        node_id: str,
-        key: PrivateKey,
-        membership: Membership,
-        edge: str,
-        seed: int,
-        attack: ModelAttack | None = None,
-        attack_from_round: int = 1,
-        verify_downloads: bool = True,
-        finality: Finality = CERTIFICATE_FINALITY,
-        seal: Callable[[bytes], bytes] | None = None,
-        fallback: str | None = None,
-    ) -> None:
-        self.node_id, self.key, self.membership, self.edge = node_id, key, membership, edge
-        self.fallback = fallback  # the aggregator: asked directly when the edge's copy fails verification
-        self.fetching: set[int] = set()  # rounds already asked for
-        self.seal = seal  # end-to-end: seal the update blob to the aggregator's key
-        self.seed, self.attack, self.attack_from_round = seed, attack, attack_from_round
-        self.verify_downloads, self.finality = verify_downloads, finality
-        self.last_round = 0
-        self.rng = np.random.default_rng(derive_seed(seed, node_id, "attack"))
-
-    def on_announcement(self, sender: str, msg: ModelAnnouncement, now: float) -> list[Effect]:
-        try:
-            body = verify_announcement(msg, self.membership, check_digest=self.verify_downloads,
-                                       finality=self.finality)
-        except EdgeLedgerError as exc:
-            return [Rejected(sender, "fl.announce", str(exc)), Metric("fl.download_rejected", 1.0),
-                    *self._fetch_directly(sender, msg)]
-        if body.round <= self.last_round or self.node_id not in body.participants:
-            return []
-        try:
-            params = params_from_bytes(msg.model)
-        except EdgeLedgerError as exc:
-            return [
-                Rejected(sender, "fl.announce", str(exc)),
-                Metric("fl.download_rejected", 1.0, body.round),
-                *self._fetch_directly(sender, msg),
-            ]
-        self.last_round = body.round
-        return [
-            Compute(
-                "fl.train", TrainJob(body.round, params, derive_seed(self.seed, self.node_id, body.round))
-            )
-        ]
-
-    def _fetch_directly(self, sender: str, msg: ModelAnnouncement) -> list[Effect]:
-        """With a fallback, ask the aggregator itself for a round whose copy from the edge was
-        refused: once per round, and never about a copy the aggregator itself sent."""
-        if self.fallback is None or sender == self.fallback:
-            return []
-        try:  # unverified: only picks the round to ask for (the answer is verified in full)
-            number = decode(msg.open_tx.payload, RoundOpen).round
-        except EdgeLedgerError:
-            return []
-        self.fetching = {n for n in self.fetching if n > self.last_round}
-        if number <= self.last_round or number in self.fetching or len(self.fetching) >= MAX_PENDING_FETCHES:
-            return []  # bounded: a lying edge cannot make us ask about every round number
-        self.fetching.add(number)
-        return [Send(self.fallback, FetchModel(round=number))]
-
-    def on_trained(self, job: TrainJob, result: LocalResult, now: float) -> list[Effect]:
-        params = result.params
-        malicious = self.attack is not None and job.round >= self.attack_from_round
-        if malicious:
-            params = self.attack.poison(params, job.global_params, self.rng).astype(np.float32)
-        blob = params_to_bytes(params)
-        claimed = getattr(result, "claimed_loss", None)
-        record = UpdateRecord(
-            round=job.round, update_digest=sha256(blob), update_size=len(blob), n_samples=result.weight,
-            claimed_loss_micro=-1 if claimed is None else int(round(claimed * LOSS_FIXED_POINT)),
-        )
-        tx = make_transaction(self.key, self.node_id, job.round, KIND_UPDATE, record)
-        wire = self.seal(blob) if self.seal is not None else blob
-        return [
-            Send(self.edge, UpdateUpload(tx=tx, update=wire)),
-            Metric("fl.train_loss", result.loss, job.round),
-        ]
 
 
 class EdgeRelay:

@@ -6,6 +6,7 @@ from typing import Any
 
 from edgeledger.effects import Effect, Rejected, Send
 from edgeledger.fl.learner import Learner, LocalResult
+from edgeledger.fl.round.collusion import COLLUSION_TIMER
 from edgeledger.fl.round.core import DEADLINE_TIMER, AggregatorCore, DeviceCore, EdgeRelay, TrainJob
 from edgeledger.fl.round.events import FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload, UpdateUpload
 from edgeledger.ledger.block import Block
@@ -60,6 +61,7 @@ class DeviceService(Service):
     """
 
     message_types = (ModelAnnouncement,)
+    timer_prefix = COLLUSION_TIMER  # a colluding device waiting for its round's crafted update
 
     def __init__(self, core: DeviceCore, learner: Learner, trainer: Any = None) -> None:
         self.core = core
@@ -70,6 +72,9 @@ class DeviceService(Service):
         if sender != self.core.edge and (self.core.fallback is None or sender != self.core.fallback):
             return [Rejected(sender, "fl.announce", f"{sender!r} is not the edge of {self.core.node_id!r}")]
         return self.core.on_announcement(sender, message, now)
+
+    def on_timer(self, name: str, now: float) -> list[Effect]:
+        return self.core.on_timer(name, now)
 
     def execute(self, job: TrainJob) -> Any:
         if self.trainer is not None:

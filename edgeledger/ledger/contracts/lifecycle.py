@@ -1,12 +1,17 @@
-"""The contract transaction kinds ``contract.deploy`` and ``contract.call`` (validate phase).
+"""The contract transaction kinds ``contract.deploy`` and ``contract.call``, and the peer's
+simulation of a call.
 
-Applying a ``contract.call`` in block order: if the call carries an endorsement, every key
-in its read set must still have the version it was read at -- otherwise the transaction is
-invalid with "MVCC read conflict on key ..." (Fabric's validate phase, Androulaki et al.
-2018, section 3.4). The call is then executed against the current state; an endorsed call
-must produce exactly its endorsed write set, so a forged write set is refused without
-endorsement signatures. Writes get the version ``(height, tx id)``; events and the result
-go into a :class:`CallLog` that subscribers read by transaction or by height.
+A deployment names the instance's execution model (Fabric's chaincode definition carries its
+endorsement policy the same way):
+
+- ``execute-order-validate``: a ``contract.call`` must carry an endorsement whose signatures
+  satisfy the instance's endorsement policy and whose read versions are still current
+  (:func:`~edgeledger.ledger.contracts.endorsement.validate_endorsed`); its write set is then
+  applied as endorsed -- the contract does not run at commit (Androulaki et al. 2018, 3.4);
+- ``order-execute`` (FISCO-BCOS): the call carries no endorsement and runs here, in block order.
+
+Writes get the version ``(height, tx id)``; events and the result go into a :class:`CallLog`
+that subscribers read by transaction or by height.
 """
 
 from __future__ import annotations
@@ -14,19 +19,24 @@ from __future__ import annotations
 from typing import Any
 
 from edgeledger.codec import decode, encode
+from edgeledger.crypto.keys import PrivateKey
+from edgeledger.errors import EdgeLedgerError
+from edgeledger.ledger.contracts.endorsement import proposal_error, sign_endorsement, validate_endorsed
+from edgeledger.ledger.contracts.policy import parse_policy
 from edgeledger.ledger.contracts.records import (
-    ABSENT, CallLog, ContractCall, ContractDeploy, ContractMeta, Endorsement, StateEntry, Version,
+    EXECUTE_ORDER_VALIDATE, EXECUTION_MODELS, CallLog, ContractCall, ContractDeploy, ContractMeta,
+    EndorseRequest, ProposalResponse, StateEntry, Version,
 )
 from edgeledger.ledger.contracts.runtime import (
-    DEFAULT_STEP_BUDGET, CallContext, ContractError, Execution, StateView, contract_types, execute,
+    DEFAULT_STEP_BUDGET, CallContext, ContractError, Execution, PrivateView, StateView, contract_types, execute,
     read_entry, role_of, state_key,
 )
 from edgeledger.ledger.state import LedgerState, TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
 
 __all__ = [
-    "simulate", "endorse", "contract_meta", "contract_state", "call_log", "logs_at", "events_since",
-    "step_budget",
+    "simulate", "endorse_proposal", "contract_meta", "contract_state", "call_log", "logs_at", "events_since",
+    "step_budget", "execution_model",
 ]
 
 #: steps one transaction may use; a deployment may lower it for tests through this setting
@@ -47,33 +57,48 @@ def contract_state(view: StateView, contract: str, key: str, default: Any = None
 def _loaded(view: StateView, name: str) -> tuple[ContractMeta, type]:
     meta = contract_meta(view, name)
     if meta is None:
-        raise ContractError(f"contract {name!r} is not deployed")
+        raise ContractError(f"contract {name!r} is not deployed", code="INVALID_CHAINCODE")
     return meta, contract_types.get(f"{meta.code}@{meta.version}")
 
 
-def simulate(state: LedgerState, sender: str, call: ContractCall, tx_id: bytes = b"") -> Execution:
-    """Execute ``call`` against the committed snapshot, at the next height (Fabric's *execute*)."""
+def execution_model(view: StateView, name: str) -> tuple[str, str]:
+    """(execution model, endorsement policy) of deployed instance ``name``."""
+    meta = contract_meta(view, name)
+    if meta is None:
+        raise ContractError(f"contract {name!r} is not deployed", code="INVALID_CHAINCODE")
+    return meta.execution, meta.endorsement_policy
+
+
+def simulate(state: LedgerState, sender: str, call: ContractCall, tx_id: bytes = b"", *,
+             transient: dict[str, bytes] | None = None, private: PrivateView | None = None) -> Execution:
+    """Execute ``call`` against the committed snapshot, at the next height (Fabric's *execute*);
+    changes nothing."""
     _, cls = _loaded(state.kv, call.contract)
     ctx = CallContext(state.kv, state.membership, call.contract, height=state.height + 1, sender=sender,
-                      tx_id=tx_id, budget=step_budget["default"])
+                      tx_id=tx_id, budget=step_budget["default"], transient=transient, private=private)
     return execute(cls, ctx, call.method, list(call.args))
 
 
-def endorse(state: LedgerState, sender: str, contract: str, method: str, args: list[Any]) -> ContractCall:
-    """Simulate a call and return it carrying its read/write set, ready to submit."""
-    call = ContractCall(contract=contract, method=method, args=args)
-    return ContractCall(contract=contract, method=method, args=args,
-                        endorsement=simulate(state, sender, call).endorsement())
+def endorse_proposal(state: LedgerState, endorser: str, key: PrivateKey, request: EndorseRequest,
+                     private: PrivateView | None = None) -> tuple[ProposalResponse, dict[tuple[str, str], bytes | None]]:
+    """An endorsing peer: simulate ``request`` on its committed state and sign the result.
 
-
-def _check_read_set(view: StateView, contract: str, endorsement: Endorsement) -> None:
-    for read in endorsement.read_set:
-        entry = read_entry(view, contract, read.key)
-        current = entry.version if entry else ABSENT
-        if current != read.version:
-            raise ContractError(
-                f"MVCC read conflict on key {read.key!r} of contract {contract!r}: read at version "
-                f"({read.version.height}, {read.version.tx.hex()}), current ({current.height}, {current.tx.hex()})")
+    Returns the response for the client and the plaintext private writes (collection, key) ->
+    value that the peer keeps until the transaction commits (Fabric's transient store). A
+    simulation that fails is answered with the reason and no signature.
+    """
+    if request.sender not in state.membership.identities:
+        return proposal_error(request, endorser, ContractError(f"{request.sender!r} is not a member of this chain")), {}
+    try:
+        meta, _ = _loaded(state.kv, request.call.contract)
+        if meta.execution != EXECUTE_ORDER_VALIDATE:
+            raise ContractError(f"contract {meta.name!r} runs {meta.execution}: its calls are executed in block "
+                                "order, not endorsed; submit the call without an endorsement")
+        execution = simulate(state, request.sender, request.call, transient=dict(request.transient), private=private)
+    except EdgeLedgerError as exc:
+        return proposal_error(request, endorser, exc), {}
+    endorsement = execution.endorsement(meta.code, meta.version)
+    return sign_endorsement(key, endorser, state.membership.chain_id, request, endorsement), dict(execution.private)
 
 
 def _commit(ctx: TxContext, tx: Transaction, contract: str, method: str, execution: Execution) -> None:
@@ -96,21 +121,39 @@ def _commit(ctx: TxContext, tx: Transaction, contract: str, method: str, executi
 @tx_kinds.register("contract.call")
 def apply_call(ctx: TxContext, tx: Transaction) -> None:
     call = decode(tx.payload, ContractCall)
-    _, cls = _loaded(ctx, call.contract)
-    if call.endorsement is not None:
-        _check_read_set(ctx, call.contract, call.endorsement)
+    meta, cls = _loaded(ctx, call.contract)
+    if meta.execution == EXECUTE_ORDER_VALIDATE:  # validate and apply the endorsed write set; nothing runs
+        endorsement = validate_endorsed(ctx, ctx.membership, meta, tx.sender, tx.nonce, call)
+        execution = Execution(write_set={w.key: w.value for w in endorsement.write_set},
+                              events=list(endorsement.events), result=endorsement.result)
+        _commit(ctx, tx, call.contract, call.method, execution)
+        return
+    if call.endorsement is not None or call.endorsements:
+        raise ContractError(f"{call.contract}.{call.method}: contract {call.contract!r} runs order-execute; its calls "
+                            "carry no endorsement (they are executed in block order)", code="INVALID_CHAINCODE")
     cctx = CallContext(ctx, ctx.membership, call.contract, height=ctx.height, sender=tx.sender,
                        tx_id=tx.tx_id, budget=step_budget["default"])
-    execution = execute(cls, cctx, call.method, list(call.args))
-    if call.endorsement is not None and execution.endorsement().write_set != call.endorsement.write_set:
-        raise ContractError(f"endorsed write set of {call.contract}.{call.method} does not match its execution")
-    _commit(ctx, tx, call.contract, call.method, execution)
+    _commit(ctx, tx, call.contract, call.method, execute(cls, cctx, call.method, list(call.args)))
+
+
+def _check_model(deploy: ContractDeploy) -> None:
+    if deploy.execution not in EXECUTION_MODELS:
+        raise ContractError(f"contract.deploy execution={deploy.execution!r}; expected one of {list(EXECUTION_MODELS)}")
+    if deploy.execution == EXECUTE_ORDER_VALIDATE:
+        if not deploy.endorsement_policy:
+            raise ContractError(f"contract.deploy of {deploy.name!r}: execute-order-validate needs an "
+                                "endorsement_policy, e.g. \"OutOf(2, 'company.member', 'company.member')\"")
+        parse_policy(deploy.endorsement_policy)  # a ConfigError names the mistake
+    elif deploy.endorsement_policy:
+        raise ContractError(f"contract.deploy of {deploy.name!r}: an endorsement_policy needs "
+                            f"execution={EXECUTE_ORDER_VALIDATE!r} (order-execute runs every call in block order)")
 
 
 @tx_kinds.register("contract.deploy")
 def apply_deploy(ctx: TxContext, tx: Transaction) -> None:
     deploy = decode(tx.payload, ContractDeploy)
     cls = contract_types.get(f"{deploy.code}@{deploy.version}")
+    _check_model(deploy)
     if "/" in deploy.name or not deploy.name:
         raise ContractError(f"contract instance name {deploy.name!r} must be non-empty and contain no '/'")
     if cls.deploy_roles and role_of(ctx, ctx.membership, tx.sender) not in cls.deploy_roles:
@@ -124,7 +167,8 @@ def apply_deploy(ctx: TxContext, tx: Transaction) -> None:
             raise ContractError(f"upgrade of {deploy.name!r} needs code {old.code!r} with version > {old.version}, "
                                 f"got {deploy.code!r} version {deploy.version}")
     meta = ContractMeta(name=deploy.name, code=deploy.code, version=deploy.version,
-                        owner=old.owner if old else tx.sender, deployed_height=ctx.height)
+                        owner=old.owner if old else tx.sender, deployed_height=ctx.height,
+                        execution=deploy.execution, endorsement_policy=deploy.endorsement_policy)
     ctx.put(f"contract/{deploy.name}", encode(meta))
     if old is None:
         cctx = CallContext(ctx, ctx.membership, deploy.name, height=ctx.height, sender=tx.sender,

@@ -1,10 +1,15 @@
-"""The records of the contract runtime: calls, deployments, read/write sets, events, logs.
+"""The records of the contract runtime: calls, deployments, read/write sets, endorsements, logs.
 
-A :class:`ContractCall` may carry an :class:`Endorsement` -- the read set (with versions)
-and write set that simulating the call against a snapshot produced (Fabric's *execute*).
-When the ordered block is applied (*validate*), the call is valid only if every version in
-its read set is still current; a call without an endorsement runs in block order
-(FISCO-BCOS/EdgeToll's order-execute).
+Two execution models, chosen per contract instance when it is deployed:
+
+- ``execute-order-validate`` (Hyperledger Fabric, Androulaki et al. 2018): endorsing peers
+  simulate the call and sign its :class:`Endorsement` (read set with versions, write set,
+  events, result); the client collects :class:`EndorserSignature` s until the contract's
+  endorsement policy is met and submits the :class:`ContractCall`; committers check the
+  signatures against the policy and the read versions (MVCC) and apply the write set
+  without running the contract;
+- ``order-execute`` (FISCO-BCOS, as EdgeToll runs): the call carries no endorsement and every
+  node executes it in block order.
 """
 
 from __future__ import annotations
@@ -14,9 +19,14 @@ from typing import Any
 from edgeledger.codec import Record
 
 __all__ = [
-    "Version", "ABSENT", "StateEntry", "ReadVersion", "WriteEntry", "Event", "Endorsement",
-    "ContractCall", "ContractDeploy", "ContractMeta", "CallLog", "EndorseRequest",
+    "Version", "ABSENT", "StateEntry", "ReadVersion", "WriteEntry", "Event", "Endorsement", "EndorserSignature",
+    "ContractCall", "ContractDeploy", "ContractMeta", "CallLog", "EndorseRequest", "ProposalResponse",
+    "ORDER_EXECUTE", "EXECUTE_ORDER_VALIDATE", "EXECUTION_MODELS",
 ]
+
+ORDER_EXECUTE = "order-execute"
+EXECUTE_ORDER_VALIDATE = "execute-order-validate"
+EXECUTION_MODELS = (ORDER_EXECUTE, EXECUTE_ORDER_VALIDATE)
 
 
 class Version(Record):
@@ -56,19 +66,35 @@ class Event(Record):
 
 
 class Endorsement(Record):
-    """What executing a call against a snapshot produced (sorted by key)."""
+    """What simulating a call against a snapshot produced (Fabric's proposal response payload):
+    read set with versions and write set (sorted by key; private data only as hashes, see
+    :mod:`edgeledger.ledger.contracts.private`), and the events and result the call log keeps;
+    ``code``/``version`` name the contract code it ran."""
 
     read_set: list[ReadVersion]
     write_set: list[WriteEntry]
+    events: list[Event] = []
+    result: Any = None
+    code: str = ""
+    version: int = 0
+
+
+class EndorserSignature(Record):
+    """``endorser``'s signature over :func:`~edgeledger.ledger.contracts.endorsement.endorsement_statement`."""
+
+    endorser: str
+    signature: bytes
 
 
 class ContractCall(Record):
-    """Payload of a ``contract.call`` transaction."""
+    """Payload of a ``contract.call`` transaction: the call, and for an execute-order-validate
+    contract its endorsed result and the endorsers' signatures."""
 
     contract: str
     method: str
     args: list[Any] = []
     endorsement: Endorsement | None = None
+    endorsements: list[EndorserSignature] = []
 
 
 class ContractDeploy(Record):
@@ -82,6 +108,8 @@ class ContractDeploy(Record):
     code: str
     version: int
     args: list[Any] = []
+    execution: str = ORDER_EXECUTE  # or EXECUTE_ORDER_VALIDATE
+    endorsement_policy: str = ""  # Fabric policy syntax; required by (and only for) execute-order-validate
 
 
 class ContractMeta(Record):
@@ -90,6 +118,8 @@ class ContractMeta(Record):
     version: int
     owner: str
     deployed_height: int
+    execution: str = ORDER_EXECUTE
+    endorsement_policy: str = ""
 
 
 class CallLog(Record):
@@ -104,8 +134,24 @@ class CallLog(Record):
     events: list[Event]
 
 
-class EndorseRequest(Record):
-    """Ask a node to simulate ``call`` as ``sender`` and return it endorsed (``POST /v1/endorse``)."""
+class EndorseRequest(Record, tag="contract.endorse"):
+    """A transaction proposal: ask an endorsing peer to simulate ``call`` as ``sender`` for the
+    transaction ``sender`` will sign with ``nonce`` (``POST /v1/endorse``, or a wire message).
+    ``transient`` inputs (private data) reach the contract but never the chain."""
 
     sender: str
     call: ContractCall
+    nonce: int = 0
+    transient: dict[str, bytes] = {}
+
+
+class ProposalResponse(Record, tag="contract.endorsed"):
+    """An endorsing peer's answer: the simulated :class:`Endorsement` and its signature over it
+    (empty ``error`` when it endorsed; else why it would not, and no signature)."""
+
+    endorser: str
+    sender: str
+    nonce: int
+    endorsement: Endorsement | None = None
+    signature: bytes = b""
+    error: str = ""

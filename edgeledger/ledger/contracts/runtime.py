@@ -21,28 +21,46 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from edgeledger.codec import decode, encode
+from edgeledger.crypto.hashing import sha256
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.contracts.records import (
     ABSENT, Endorsement, Event, ReadVersion, StateEntry, Version, WriteEntry,
 )
-from edgeledger.ledger.identity import Membership
+from edgeledger.crypto.keys import verify_signature
+from edgeledger.ledger.identity import Identity, Membership
 from edgeledger.registry import Registry
 
 __all__ = [
     "Contract", "contract_method", "register_contract", "contract_types", "CallContext", "StateView",
     "Execution", "ContractError", "StepBudgetExceeded", "DEFAULT_STEP_BUDGET", "ROLE_KEY_PREFIX",
-    "state_key", "read_entry", "role_of", "execute",
+    "state_key", "read_entry", "role_of", "execute", "PRIVATE_HASH_PREFIX", "IMPLICIT_COLLECTION_PREFIX",
+    "implicit_collection", "collection_owner", "private_hash_key", "PrivateView", "IDENTITY_KEY_PREFIX",
+    "identity_of", "verify_registered",
 ]
 
 DEFAULT_STEP_BUDGET = 10_000
+#: contract keys that hold the hashes of private data (Fabric's hashed rwset), see ``CallContext.put_private``
+PRIVATE_HASH_PREFIX = "#pvt/"
+#: Fabric 2.x's implicit per-organisation collection; here one per identity, held by that identity only
+IMPLICIT_COLLECTION_PREFIX = "_implicit_org_"
 #: global keys ``membership/role/<node_id>`` (written by the consortium's membership
 #: transactions) override the genesis role; the value ``b""`` means revoked
 ROLE_KEY_PREFIX = "membership/role/"
+#: global keys ``membership/identity/<node_id>``: identities admitted after genesis (``membership.admit``)
+IDENTITY_KEY_PREFIX = "membership/identity/"
 _SIGNATURE_STEPS = 20
 
 
 class ContractError(EdgeLedgerError):
-    """A contract refused a call (bad arguments, wrong role, insufficient funds ...)."""
+    """A contract refused a call (bad arguments, wrong role, insufficient funds ...); ``code`` is the
+    validation code a transaction it fails gets."""
+
+    code: str = "EXECUTION_FAILURE"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class StepBudgetExceeded(ContractError):
@@ -104,6 +122,26 @@ def state_key(contract: str, key: str) -> str:
     return f"cs/{contract}/{key}"
 
 
+def implicit_collection(node_id: str) -> str:
+    """The private data collection only ``node_id`` holds (Fabric 2.x implicit org collection)."""
+    return IMPLICIT_COLLECTION_PREFIX + node_id
+
+
+def collection_owner(collection: str) -> str | None:
+    """The one member of an implicit collection, or None for another name."""
+    return collection.removeprefix(IMPLICIT_COLLECTION_PREFIX) if collection.startswith(IMPLICIT_COLLECTION_PREFIX) \
+        else None
+
+
+def private_hash_key(collection: str, key: str) -> str:
+    """The public contract key holding the hash of private ``key`` of ``collection`` (key hashed too)."""
+    return f"{PRIVATE_HASH_PREFIX}{collection}/{sha256(key.encode()).hex()}"
+
+
+#: an endorsing peer's private data: (contract, collection, key) -> the value's canonical bytes, or None
+PrivateView = Callable[[str, str, str], "bytes | None"]
+
+
 def read_entry(view: StateView, contract: str, key: str) -> StateEntry | None:
     raw = view.get(state_key(contract, key))
     return None if raw is None else decode(raw, StateEntry)
@@ -115,6 +153,20 @@ def role_of(view: StateView, membership: Membership, node_id: str) -> str | None
     if raw is not None:
         return raw.decode() or None
     return membership.role(node_id)
+
+
+def identity_of(view: StateView, membership: Membership, node_id: str) -> Identity | None:
+    """``node_id``'s registered identity as of this state: a founder's, or one a committed admission
+    added. Read from state, not from a node's in-memory membership, so every node agrees in block order."""
+    raw = view.get(IDENTITY_KEY_PREFIX + node_id)
+    return decode(raw, Identity) if raw is not None else membership.founders.get(node_id)
+
+
+def verify_registered(view: StateView, membership: Membership, node_id: str, message: bytes,
+                      signature: bytes) -> bool:
+    """Is ``signature`` ``node_id``'s over ``message``, under the key the state registers for it?"""
+    identity = identity_of(view, membership, node_id)
+    return identity is not None and verify_signature(identity.scheme, identity.public_key, message, signature)
 
 
 def _reject_floats(value: Any, where: str) -> None:
@@ -138,11 +190,14 @@ class Execution:
     events: list[Event] = field(default_factory=list)
     result: Any = None
     steps: int = 0
+    private: dict[tuple[str, str], bytes | None] = field(default_factory=dict)  # (collection, key) -> plaintext
 
-    def endorsement(self) -> Endorsement:
+    def endorsement(self, code: str = "", version: int = 0) -> Endorsement:
+        """The signed part: read and write sets (private data as hashes only), events, result."""
         return Endorsement(
             read_set=[ReadVersion(key=k, version=self.read_set[k]) for k in sorted(self.read_set)],
             write_set=[WriteEntry(key=k, value=self.write_set[k]) for k in sorted(self.write_set)],
+            events=list(self.events), result=self.result, code=code, version=version,
         )
 
 
@@ -150,7 +205,8 @@ class CallContext:
     """A contract's window on the chain for one call; counts steps against the budget."""
 
     def __init__(self, view: StateView, membership: Membership, contract: str, *, height: int,
-                 sender: str, tx_id: bytes, budget: int = DEFAULT_STEP_BUDGET) -> None:
+                 sender: str, tx_id: bytes, budget: int = DEFAULT_STEP_BUDGET,
+                 transient: dict[str, bytes] | None = None, private: PrivateView | None = None) -> None:
         self._view = view
         self._membership = membership
         self.contract = contract
@@ -158,6 +214,8 @@ class CallContext:
         self.sender = sender
         self.tx_id = tx_id
         self.budget = budget
+        self._transient = transient or {}
+        self._private = private
         self.execution = Execution()
 
     def step(self, n: int = 1) -> None:
@@ -167,26 +225,74 @@ class CallContext:
             raise StepBudgetExceeded(
                 f"contract {self.contract!r} exceeded its step budget of {self.budget} steps")
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The decoded value of ``key`` in this contract's namespace (own writes first)."""
-        self.step()
+    def _raw(self, key: str) -> bytes | None:
+        """Canonical bytes of ``key`` (own writes first); records the version read."""
         ex = self.execution
         if key in ex.write_set:
-            raw = ex.write_set[key]
-            return default if raw is None else decode(raw, Any)  # type: ignore[arg-type]
+            return ex.write_set[key]
         entry = read_entry(self._view, self.contract, key)
         if key not in ex.read_set:
             ex.read_set[key] = entry.version if entry else ABSENT
-        return default if entry is None else decode(entry.value, Any)  # type: ignore[arg-type]
+        return None if entry is None else entry.value
+
+    def _own_key(self, key: str) -> str:
+        if not isinstance(key, str) or key.startswith("#"):
+            raise ContractError(f"{self.contract}: key {key!r} must be a string not starting with '#' "
+                                "(reserved for private data hashes)")
+        return key
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The decoded value of ``key`` in this contract's namespace (own writes first)."""
+        self.step()
+        raw = self._raw(self._own_key(key))
+        return default if raw is None else decode(raw, Any)  # type: ignore[arg-type]
 
     def put(self, key: str, value: Any) -> None:
         self.step()
         _reject_floats(value, f"{self.contract}.put({key!r})")
-        self.execution.write_set[key] = encode(value)
+        self.execution.write_set[self._own_key(key)] = encode(value)
 
     def delete(self, key: str) -> None:
         self.step()
-        self.execution.write_set[key] = None
+        self.execution.write_set[self._own_key(key)] = None
+
+    # -- private data (Fabric private data collections) -----------------------------------------
+    def transient(self, name: str) -> bytes | None:
+        """A transient input of the proposal (private data for the endorsers, never on chain)."""
+        self.step()
+        return self._transient.get(name)
+
+    def put_private(self, collection: str, key: str, value: Any) -> None:
+        """Write ``value`` to ``collection``: the chain gets only sha256 of key and value; the
+        plaintext goes to the collection's members (the endorsing peers that hold it)."""
+        self.step()
+        _reject_floats(value, f"{self.contract}.put_private({collection!r}, {key!r})")
+        raw = encode(value)
+        self.execution.private[(collection, key)] = raw
+        self.execution.write_set[private_hash_key(collection, key)] = encode(sha256(raw))
+
+    def get_private_hash(self, collection: str, key: str) -> bytes | None:
+        """The on-chain sha256 of private ``key`` (anyone may read it, as Fabric's GetPrivateDataHash)."""
+        self.step()
+        raw = self._raw(private_hash_key(collection, key))
+        return None if raw is None else decode(raw, bytes)
+
+    def get_private(self, collection: str, key: str) -> Any:
+        """The plaintext of private ``key`` on an endorsing peer that holds ``collection``; fails the
+        call elsewhere (a peer that is no member cannot endorse a call that reads it)."""
+        on_chain = self.get_private_hash(collection, key)
+        if (collection, key) in self.execution.private:
+            raw = self.execution.private[(collection, key)]
+        else:
+            raw = self._private(self.contract, collection, key) if self._private is not None else None
+            if on_chain is not None and raw is None:
+                raise ContractError(f"{self.contract}: private {key!r} of {collection!r} is not held here "
+                                    "(only the collection's members hold it)")
+        if raw is None:
+            return None
+        if sha256(raw) != on_chain and (collection, key) not in self.execution.private:
+            raise ContractError(f"{self.contract}: private {key!r} of {collection!r} does not match its on-chain hash")
+        return decode(raw, Any)  # type: ignore[arg-type]
 
     def emit(self, name: str, **attributes: Any) -> None:
         """Emit an event that subscribers read from the call log once the transaction is valid."""
@@ -209,7 +315,7 @@ class CallContext:
     def verify_signature(self, node_id: str, message: bytes, signature: bytes) -> bool:
         """Check a signature against ``node_id``'s registered key (the chain's, not a claimed one)."""
         self.step(_SIGNATURE_STEPS)
-        return self._membership.verify(node_id, message, signature)
+        return verify_registered(self._view, self._membership, node_id, message, signature)
 
     def require(self, condition: bool, message: str) -> None:
         """Fail the call with ``message`` unless ``condition`` holds."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeledger.effects import Effect, SubmitTransaction
+from edgeledger.effects import Effect
 from edgeledger.ledger.block import Block
-from edgeledger.ledger.contracts import ContractDeploy, contract_meta, logs_at
+from edgeledger.ledger.contracts import ProposalResponse, contract_meta, logs_at
 from edgeledger.ledger.state import LedgerState, Receipt
-from edgeledger.ledger.transaction import make_transaction
 from edgeledger.market.sharing.core import TIMER_PREFIX, CloudMonitorCore, EdgeServerCore, solve_task
 from edgeledger.market.sharing.events import SHARING_MESSAGES, SolveJob
 from edgeledger.node.service import Service
@@ -26,7 +25,7 @@ class EdgeSharingService(Service):
     """An edge server. ``plan(task_id, payload, need, to_cloud)`` queues a task; the driver fires
     timer ``share.go:<task_id>`` when the server becomes overloaded with it."""
 
-    message_types = SHARING_MESSAGES
+    message_types = SHARING_MESSAGES + (ProposalResponse,)
     timer_prefix = TIMER_PREFIX
 
     def __init__(self, core: EdgeServerCore, state: LedgerState) -> None:
@@ -50,8 +49,8 @@ class EdgeSharingService(Service):
         return self.core.on_timer(name, now)
 
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
-        effects: list[Effect] = []
-        contract = self.core.signer.contract
+        effects: list[Effect] = self.core.on_block(block, receipts, now)
+        contract = self.core.client.contract
         if not self.reported and contract_meta(self.state.kv, contract) is not None:
             self.reported = True  # the monitor's contract exists: feed it our load
             effects += self.core.report_load()
@@ -69,23 +68,24 @@ class EdgeSharingService(Service):
 class CloudSharingService(Service):
     """The cloud: deploys the task-sharing contract at start, shortlists, computes cloud tasks."""
 
-    message_types = SHARING_MESSAGES
+    message_types = SHARING_MESSAGES + (ProposalResponse,)
+    timer_prefix = TIMER_PREFIX
 
     def __init__(self, core: CloudMonitorCore, state: LedgerState) -> None:
         self.core, self.state = core, state
 
     def start(self, now: float) -> list[Effect]:
-        signer = self.core.signer
-        signer.nonce += 1
-        deploy = ContractDeploy(name=signer.contract, code="fabric.task_sharing", version=1)
-        return [SubmitTransaction(make_transaction(signer.key, signer.node_id, signer.nonce, "contract.deploy", deploy))]
+        return self.core.start()
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         return self.core.on_message(sender, message, now)
 
+    def on_timer(self, name: str, now: float) -> list[Effect]:
+        return self.core.client.on_timer(name, now) or []
+
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
-        effects: list[Effect] = []
-        for name, attrs in contract_events(self.state, block.height, self.core.signer.contract):
+        effects: list[Effect] = self.core.client.endorsing.on_block(block, receipts)
+        for name, attrs in contract_events(self.state, block.height, self.core.client.contract):
             effects += self.core.on_event(name, attrs, now)
         return effects
 

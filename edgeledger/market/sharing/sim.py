@@ -2,11 +2,14 @@
 
 One seed decides the run: the servers' loads, which of them have become busier since their
 report (and so decline), and the payloads. The consortium is the cloud plus ``n_edges``
-edge servers, all PBFT sealers (Fabric's peers); edges share a metro LAN, the cloud is one
-WAN hop away. Each task runs the whole workflow of :mod:`edgeledger.market.sharing.core`;
-then the same payload is sent to the cloud instead (no chain), for comparison. Invariants
-checked after the run: every task settled with a checked result, the payload reached only
-the contracted volunteer, and no ledger holds payload bytes.
+edge servers, all PBFT sealers and endorsing peers (Fabric's peers: every contract call is
+endorsed by two of them before ordering); edges share a metro LAN, the cloud is one WAN hop
+away. Each task runs the whole workflow of :mod:`edgeledger.market.sharing.core`; then the
+same payload is sent to the cloud instead (no chain), for comparison. Invariants checked
+after the run: every task settled with a checked result, the payload reached only the
+contracted volunteer, no ledger holds payload bytes or the task's private details (only
+their hashes), exactly the two parties hold the details, the volunteer was paid its metered
+usage at its price and the tokens are conserved.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import derive_key
 from edgeledger.effects import Metric
 from edgeledger.errors import ConfigError, InvariantViolation
+from edgeledger.ledger.contracts import contract_state, implicit_collection
 from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.market.sharing.core import CloudMonitorCore, EdgeServerCore
 from edgeledger.market.sharing.service import CloudSharingService, EdgeSharingService
+from edgeledger.market.task_sharing import details_key
 from edgeledger.net.sim import Link, Simulator
+from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.node import Node
 
 __all__ = ["SharingConfig", "SharingRun", "run_task_sharing", "latency_table"]
@@ -50,6 +56,10 @@ class SharingConfig:
     batch_timeout_s: float = 0.005
     msg_cost_ms: float = 0.25  # a node handles one message at a time: signature check (~0.14 ms) + work
     max_sim_time_s: float = 120.0
+    balance: int = 100_000  # tokens each edge server starts with
+    unit_price: int = 1  # tokens per metered unit (a millisecond of compute) a volunteer asks
+    max_unit_price: int = 2  # the most a requester pays per unit
+    max_units: int = 1000  # metered units a requester escrows for
 
     def __post_init__(self) -> None:
         if self.n_edges < 3:
@@ -66,6 +76,8 @@ class SharingRun:
     settled_latency_s: list[float] = field(default_factory=list)  # request -> settled on chain
     cloud_latency_s: list[float] = field(default_factory=list)
     volunteers: list[str] = field(default_factory=list)
+    paid: list[int] = field(default_factory=list)  # tokens paid per settled task (unit price x metered units)
+    mvcc_resubmitted: int = 0  # calls the chain marked MVCC_READ_CONFLICT, endorsed again and resubmitted
     declined: int = 0
     blocks: int = 0
     bytes_sent: int = 0
@@ -74,7 +86,7 @@ class SharingRun:
         return {"n_edges": self.config.n_edges, "sharing_latency_s": round(mean(self.sharing_latency_s), 4),
                 "settled_latency_s": round(mean(self.settled_latency_s), 4),
                 "cloud_latency_s": round(mean(self.cloud_latency_s), 4), "blocks": self.blocks,
-                "declined": self.declined}
+                "declined": self.declined, "paid_tokens": sum(self.paid), "mvcc_resubmitted": self.mvcc_resubmitted}
 
 
 class _Processing:
@@ -126,11 +138,17 @@ def _build(cfg: SharingConfig, rng: random.Random) -> tuple[dict[str, Node], dic
                     consensus=PbftReplica(n, keys[n], membership, g, pbft), address=f"sim://{n}")
         per_byte = (cfg.cloud_s_per_mb if role == "cloud" else cfg.edge_s_per_mb) / 1e6
         node.compute_time = lambda job, result, k=per_byte: len(job.payload) * k
+        peer = EndorserService(n, keys[n], node.state)  # first: its private data is stored before the workflow reads it
+        node.add_service(peer)
         if role == "cloud":
-            node.add_service(CloudSharingService(CloudMonitorCore(n, keys[n], shortlist_k=cfg.shortlist_k),
-                                                 node.state))
+            node.add_service(CloudSharingService(CloudMonitorCore(
+                n, keys[n], shortlist_k=cfg.shortlist_k, servers=edges, balance=cfg.balance, co_endorser=edges[0],
+                local=peer.endorse), node.state))
         else:
-            core = EdgeServerCore(n, keys[n], capacity=cfg.capacity, load=loads[n])
+            buddy = edges[(edges.index(n) + 1) % len(edges)]  # a fellow server co-endorses our own calls (LAN)
+            core = EdgeServerCore(n, keys[n], capacity=cfg.capacity, load=loads[n], buddy=buddy,
+                                  unit_price=cfg.unit_price, max_unit_price=cfg.max_unit_price,
+                                  max_units=cfg.max_units, local=peer.endorse, private=peer.private.view)
             node.add_service(EdgeSharingService(core, node.state))
         nodes[n] = node
     return nodes, loads
@@ -157,9 +175,7 @@ def run_task_sharing(cfg: SharingConfig, log: Callable[[str], None] | None = Non
     run = SharingRun(cfg, loads)
 
     def reported() -> bool:
-        from edgeledger.ledger.contracts import contract_state
-
-        return len(contract_state(req_node.state.kv, "tasks", "loads", {})) == cfg.n_edges
+        return all(contract_state(req_node.state.kv, "tasks", f"load/{e}") is not None for e in _edge_ids(cfg.n_edges))
 
     sim.run(until=cfg.max_sim_time_s, stop=reported)
     _drift_local_loads(nodes, requester, rng)
@@ -183,7 +199,11 @@ def run_task_sharing(cfg: SharingConfig, log: Callable[[str], None] | None = Non
                 run.sharing_latency_s.append(task.times["result_checked"] - task.started)
                 run.settled_latency_s.append(task.times["settled"] - task.started)
                 run.volunteers.append(task.volunteer)
+                run.paid.append(service.core.paid[task_id])
     _check_privacy(nodes, service, run)
+    _check_payments(nodes, service, cfg)
+    run.mvcc_resubmitted = sum(n.service(EdgeSharingService).core.client.endorsing.resubmitted
+                               for n in nodes.values() if n.service(EdgeSharingService) is not None)
     run.declined = sum(1 for _, m in metrics if m.name == "market.task_declined")
     run.blocks = req_node.store.height
     run.bytes_sent = sim.total_bytes()
@@ -199,7 +219,9 @@ def _drift_local_loads(nodes: dict[str, Node], requester: str, rng: random.Rando
 
 
 def _check_privacy(nodes: dict[str, Node], requester: EdgeSharingService, run: SharingRun) -> None:
-    payloads = {t.task_id: t.payload for t in requester.core.tasks.values() if not t.task_id.startswith("c")}
+    """Payload bytes only between the parties; the details (payload digest) as hashes on chain and in
+    plaintext only in the two parties' private data."""
+    shared = [t for t in requester.core.tasks.values() if not t.task_id.startswith("c")]
     for n, node in nodes.items():
         svc = node.service(EdgeSharingService)
         got = svc.core.payloads_received if svc is not None else []
@@ -207,8 +229,33 @@ def _check_privacy(nodes: dict[str, Node], requester: EdgeSharingService, run: S
             if requester.core.tasks[task_id].volunteer != n:
                 raise InvariantViolation(f"payload of {task_id} reached {n}, not its volunteer")
         for value in node.state.kv.values():
-            if any(p[:64] in value for p in payloads.values()):
-                raise InvariantViolation(f"payload bytes found in the ledger state of {n}")
+            if any(t.payload[:64] in value or t.payload_digest in value for t in shared):
+                raise InvariantViolation(f"payload bytes or a task's private details found in the ledger state of {n}")
+        store = node.service(EndorserService).private
+        for t in shared:
+            parties = (t.requester, t.volunteer)
+            held = [m for m in parties if store.view("tasks", implicit_collection(m), details_key(t.task_id))]
+            if (n in parties) != bool(held) or any(m != n for m in held):
+                raise InvariantViolation(f"{n} holds the private details of {t.task_id} of {held}; parties {parties}")
+
+
+def _check_payments(nodes: dict[str, Node], requester: EdgeSharingService, cfg: SharingConfig) -> None:
+    """Each settled task paid its metered units at the volunteer's price; no token was made or lost."""
+    kv = nodes["cloud"].state.kv
+    for t in requester.core.tasks.values():
+        if t.phase != "settled":
+            continue
+        record = contract_state(kv, "tasks", f"task/{t.task_id}")
+        if record["paid"] != record["unit_price"] * record["units"] or record["paid"] + record["refunded"] != \
+                record["escrow"]:
+            raise InvariantViolation(f"task {t.task_id} settled with {record}")
+    total = sum(contract_state(kv, "tasks", f"balance/{e}", 0) for e in _edge_ids(cfg.n_edges))
+    held = sum(r["escrow"] for t in requester.core.tasks.values()
+               if (r := contract_state(kv, "tasks", f"task/{t.task_id}")) and r["status"] in ("agreed", "contracted",
+                                                                                          "result_submitted"))
+    if total + held != cfg.n_edges * cfg.balance:
+        raise InvariantViolation(f"tokens not conserved: balances {total} + escrow {held} != "
+                                 f"{cfg.n_edges} x {cfg.balance}")
 
 
 def latency_table(edge_counts: list[int], seed: int = 1, tasks: int = 3, **overrides: object) -> list[dict]:
