@@ -2,7 +2,7 @@
 
 Center, cloud + 3 edges (the PBFT validators) and 3 devices as processes on 127.0.0.1, chain
 only, ``consortium.open_roles = ["device"]``. A fourth device process is started with nothing
-but the center's address (``edgeledger.web.cluster.add_node``): it claims ``device-3`` at the
+but the center's address (``edgeledger.deploy.cluster.add_node``): it claims ``device-3`` at the
 center, registers, leaves a signed admission request there; ``edge-0`` (the devices' sponsor)
 puts it on chain as ``membership.admit``; every node registers the key from its committed
 state; the newcomer's own node then accepts a transaction it signed and forwards it, signed
@@ -17,7 +17,7 @@ from edgeledger.codec import encode
 from edgeledger.crypto.keys import derive_key
 from edgeledger.ledger import make_transaction
 from edgeledger.ledger.kv import KVSet
-from edgeledger.web.cluster import add_node
+from edgeledger.deploy.cluster import add_node
 from tests.deploy.conftest import get, launch, send, shut, wait_for, wait_healthy
 
 SETTINGS = ['name="open"', "topology.edges=3", "topology.devices_per_edge=1", 'topology.validators=["cloud", "edge"]',

@@ -101,7 +101,7 @@ def test_the_center_keeps_only_requests_of_registered_nodes_with_the_same_key():
 
 def test_a_device_joins_a_running_simulated_network_and_its_transaction_commits():
     from edgeledger.net.sim import Simulator
-    from edgeledger.scenario.network import build_network
+    from edgeledger.scenario.assembly import build_network
     from edgeledger.scenario.schema import apply_overrides, parse_scenario
 
     data = tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text())

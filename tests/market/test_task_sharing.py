@@ -12,7 +12,7 @@ from edgeledger.ledger.contracts import (
 )
 from edgeledger.ledger.contracts.private import PrivateStore
 from edgeledger.market import PrivateCollection, shortlist_servers
-from edgeledger.market.task_sharing import SHARING_POLICY, details_key
+from edgeledger.market.sharing.contract import SHARING_POLICY, details_key
 from tests.market.consortium import Chain
 
 ROLES = {"cloud": "cloud", "e0": "edge", "e1": "edge", "e2": "edge", "e3": "edge", "dev0": "device",

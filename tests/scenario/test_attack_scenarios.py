@@ -128,7 +128,7 @@ def test_alie_colluders_upload_one_crafted_model_per_round_from_that_rounds_beni
 
 
 def test_colluding_attacks_are_refused_where_there_is_no_coalition():
-    from edgeledger.scenario.network import FLData, attach_fl_services, plan_topology
+    from edgeledger.scenario.assembly import FLData, attach_fl_services, plan_topology
 
     scenario = demo('attacks=[{kind="ipm", nodes=["device-3"]}]')
     net = build_network(scenario)

@@ -35,7 +35,7 @@ def test_a_misspelt_protocol_is_one_line_listing_the_registered_ones():
 
 
 def test_plugin_parameters_are_checked_against_its_constructor():
-    from edgeledger.scenario.network import build_network
+    from edgeledger.scenario.assembly import build_network
 
     with pytest.raises(ConfigError, match="batch_seconds"):
         build_network(demo('consensus.protocol="solo"', 'plugins=["tests.scenario.solo_consensus"]',

@@ -28,7 +28,7 @@ from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_ha
 from edgeledger.ledger.store import ChainStore
 from edgeledger.market.sharing.core import CloudMonitorCore, EdgeServerCore
 from edgeledger.market.sharing.service import CloudSharingService, EdgeSharingService
-from edgeledger.market.task_sharing import details_key
+from edgeledger.market.sharing.contract import details_key
 from edgeledger.net.sim import Link, Simulator
 from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.node import Node
