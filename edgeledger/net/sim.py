@@ -10,6 +10,12 @@ message type.
 The driver turns the effects of hosted nodes into events: ``Send``/``Broadcast`` become
 deliveries of the message's canonical bytes (decoded by the receiver with its own typed
 decoder, so malformed input is rejected where it lands), ``SetTimer`` a timer event.
+
+Large populations: besides single hosts the simulator takes *host groups*
+(:class:`HostGroup`): a group answers for many node ids (100,000 devices) and hands out a
+host for an id only when an event reaches it, then is told the event is handled
+(``settle``) so it can fold the host back into a compact record. Traffic counters exist for
+the nodes that sent or received something.
 """
 
 from __future__ import annotations
@@ -22,10 +28,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from edgeledger.codec import encode
-from edgeledger.effects import Broadcast, CancelTimer, Effect, Metric, Rejected, Send, SetTimer
+from edgeledger.effects import (
+    Broadcast,
+    CancelTimer,
+    Effect,
+    Metric,
+    Rejected,
+    Send,
+    SetTimer,
+)
 from edgeledger.errors import DecodeError
 
-__all__ = ["Link", "Traffic", "Host", "Simulator"]
+__all__ = ["Link", "Traffic", "TrafficBook", "Host", "HostGroup", "Simulator"]
 
 
 @dataclass(frozen=True)
@@ -37,13 +51,21 @@ class Link:
     loss: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Traffic:
     bytes_sent: int = 0
     bytes_received: int = 0
     messages_sent: int = 0
     messages_dropped: int = 0
     bytes_by_type: Counter = field(default_factory=Counter)
+
+
+class TrafficBook(dict):  # type: ignore[type-arg]
+    """``node id -> Traffic``; reading a node that never sent nor received anything gives zeros
+    (without storing an entry, so a population of idle devices costs nothing here)."""
+
+    def __missing__(self, node_id: str) -> Traffic:
+        return Traffic()
 
 
 class Host(Protocol):
@@ -58,6 +80,17 @@ class Host(Protocol):
     def on_timer(self, name: str, now: float) -> list[Effect]: ...
 
 
+class HostGroup(Protocol):
+    """Many hosts behind one object (a device population): ``host`` gives the host an event for
+    ``node_id`` goes to, ``settle`` says the event was handled (the group may fold the host away)."""
+
+    def __contains__(self, node_id: object) -> bool: ...
+
+    def host(self, node_id: str) -> Host: ...
+
+    def settle(self, node_id: str) -> None: ...
+
+
 class Simulator:
     """The clock, the event heap, the links and the hosted nodes of one simulated network."""
 
@@ -70,7 +103,8 @@ class Simulator:
         self.on_metric = on_metric
         self.on_reject = on_reject
         self.hosts: dict[str, Host] = {}
-        self.traffic: dict[str, Traffic] = {}
+        self.groups: list[HostGroup] = []
+        self.traffic: dict[str, Traffic] = TrafficBook()
         self.events_run = 0
         self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
@@ -104,6 +138,28 @@ class Simulator:
     def add_host(self, host: Host) -> None:
         self.hosts[host.node_id] = host
         self.traffic[host.node_id] = Traffic()
+
+    def add_group(self, group: HostGroup) -> None:
+        """Host every node id ``group`` answers for (ids of single hosts take precedence)."""
+        self.groups.append(group)
+
+    def has_host(self, node_id: str) -> bool:
+        return node_id in self.hosts or any(node_id in g for g in self.groups)
+
+    def _host(self, node_id: str) -> tuple[Host, HostGroup | None]:
+        host = self.hosts.get(node_id)
+        if host is not None:
+            return host, None
+        for group in self.groups:
+            if node_id in group:
+                return group.host(node_id), group
+        raise KeyError(node_id)
+
+    def _stats(self, node_id: str) -> Traffic:
+        stats = self.traffic.get(node_id)
+        if stats is None:
+            stats = self.traffic[node_id] = Traffic()
+        return stats
 
     def cut(self, a: str, b: str) -> None:
         """Partition the link between ``a`` and ``b`` (both directions) until :meth:`heal`."""
@@ -141,12 +197,12 @@ class Simulator:
     def send(self, src: str, dst: str, message: Any, data: bytes | None = None) -> None:
         data = encode(message) if data is None else data
         size = len(data)
-        stats = self.traffic[src]
+        stats = self._stats(src)
         stats.bytes_sent += size
         stats.messages_sent += 1
         stats.bytes_by_type[getattr(type(message), "__struct_config__").tag or type(message).__name__] += size
         link = self.link_for(src, dst)
-        if self.is_cut(src, dst) or dst not in self.hosts:
+        if self.is_cut(src, dst) or not self.has_host(dst):
             stats.messages_dropped += 1
             # like a TCP connection that fails: the sender learns of it after a round trip
             self.call_later(2 * link.latency_s, self._undeliverable, src, dst, message)
@@ -160,20 +216,25 @@ class Simulator:
         self.call_at(done + link.latency_s, self._deliver, src, dst, data)
 
     def _deliver(self, src: str, dst: str, data: bytes) -> None:
-        host = self.hosts[dst]
-        self.traffic[dst].bytes_received += len(data)
+        host, group = self._host(dst)
+        self._stats(dst).bytes_received += len(data)
         try:
             message = host.decode_message(data)
         except DecodeError as exc:
             if self.on_reject:
                 self.on_reject(dst, Rejected(src, "message", str(exc)), self.now)
-            return
-        self.apply(dst, host.on_message(src, message, self.now))
+        else:
+            self.apply(dst, host.on_message(src, message, self.now))
+        if group is not None:
+            group.settle(dst)
 
     def _undeliverable(self, src: str, dst: str, message: Any) -> None:
-        handler = getattr(self.hosts[src], "on_undeliverable", None)
+        host, group = self._host(src)
+        handler = getattr(host, "on_undeliverable", None)
         if handler is not None:
             self.apply(src, handler(dst, message, self.now))
+        if group is not None:
+            group.settle(src)
 
     def _set_timer(self, node_id: str, name: str, delay: float) -> None:
         self._seq += 1
@@ -185,7 +246,10 @@ class Simulator:
         if self._timers.get((node_id, name)) != token:
             return  # cancelled or replaced
         del self._timers[(node_id, name)]
-        self.apply(node_id, self.hosts[node_id].on_timer(name, self.now))
+        host, group = self._host(node_id)
+        self.apply(node_id, host.on_timer(name, self.now))
+        if group is not None:
+            group.settle(node_id)
 
     # -- accounting --------------------------------------------------------------------------
     def total_bytes(self) -> int:

@@ -25,7 +25,7 @@ class _Strict(BaseModel):
 
 class TopologyConfig(_Strict):
     edges: int = Field(3, ge=1, le=1000, description="edge servers")
-    devices_per_edge: int = Field(4, ge=0, le=10000, description="IoT devices attached to each edge")
+    devices_per_edge: int = Field(4, ge=0, le=1_000_000, description="IoT devices attached to each edge")
     validators: list[Literal["cloud", "edge"]] = Field(["cloud", "edge"], description="roles that run PBFT")
     observers: list[Literal["cloud", "edge", "device"]] = Field(
         default_factory=list, description="non-voting roles that keep a full, verified copy of the chain")
@@ -96,6 +96,8 @@ class FLConfig(_Strict):
     dataset: str = "digits"
     data_root: str | None = Field(None, description="folder with one sub-folder per data set (EDGELEDGER_DATA)")
     partition: Literal["iid", "dirichlet", "shards", "quantity"] = "iid"
+    samples_per_device: int = Field(0, ge=0, description="0: split the data set itself among the devices; n: each "
+                                    "device holds n samples drawn with replacement (seeded; quantity skew: n on average)")
     alpha: float = Field(0.5, gt=0, description="Dirichlet concentration (dirichlet, quantity)")
     model: str = "mlp"
     rounds: int = Field(10, ge=1)
