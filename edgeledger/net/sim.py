@@ -51,13 +51,20 @@ class Link:
     loss: float = 0.0
 
 
+class TypeCounter(Counter):  # type: ignore[type-arg]
+    """A Counter built without ``Counter.__init__`` (a Python-level call): one per node that sent."""
+
+    def __init__(self) -> None:
+        pass
+
+
 @dataclass(slots=True)
 class Traffic:
     bytes_sent: int = 0
     bytes_received: int = 0
     messages_sent: int = 0
     messages_dropped: int = 0
-    bytes_by_type: Counter = field(default_factory=Counter)
+    bytes_by_type: Counter = field(default_factory=TypeCounter)
 
 
 class TrafficBook(dict):  # type: ignore[type-arg]
@@ -108,9 +115,11 @@ class Simulator:
         self.events_run = 0
         self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
-        self._busy_until: dict[tuple[str, str], float] = {}
+        self._busy_until: dict[tuple[str, str], float] = {}  # directed link -> end of its transmission
+        self._busy_sweep = 4096  # sweep links idle since before now once the table grows past this
         self._timers: dict[tuple[str, str], int] = {}
         self._cut: set[frozenset[str]] = set()
+        self._tags: dict[type, str] = {}  # message type -> its wire tag (the traffic accounting key)
 
     # -- scheduling --------------------------------------------------------------------------
     def call_at(self, time: float, fn: Callable[..., None], *args: Any) -> None:
@@ -123,16 +132,19 @@ class Simulator:
     def run(self, until: float | None = None, stop: Callable[[], bool] | None = None,
             max_events: int = 50_000_000) -> None:
         """Run events in order until the heap is empty, ``until`` is reached or ``stop()``."""
-        while self._heap and self.events_run < max_events:
-            if until is not None and self._heap[0][0] > until:
-                self.now = until
-                return
-            time, _, fn, args = heapq.heappop(self._heap)
-            self.now = time
-            self.events_run += 1
-            fn(*args)
-            if stop is not None and stop():
-                return
+        try:
+            while self._heap and self.events_run < max_events:
+                if until is not None and self._heap[0][0] > until:
+                    self.now = until
+                    return
+                time, _, fn, args = heapq.heappop(self._heap)
+                self.now = time
+                self.events_run += 1
+                fn(*args)
+                if stop is not None and stop():
+                    return
+        finally:
+            self._forget_idle_links()
 
     # -- hosts and links ---------------------------------------------------------------------
     def add_host(self, host: Host) -> None:
@@ -169,7 +181,7 @@ class Simulator:
         self._cut.discard(frozenset((a, b)))
 
     def is_cut(self, a: str, b: str) -> bool:
-        return frozenset((a, b)) in self._cut
+        return bool(self._cut) and frozenset((a, b)) in self._cut
 
     def start(self, node_id: str, effects: list[Effect]) -> None:
         """Apply effects a node produced outside a delivery (its start-up)."""
@@ -194,15 +206,22 @@ class Simulator:
                 if self.on_reject:
                     self.on_reject(node_id, effect, self.now)
 
+    def _tag(self, kind: type) -> str:
+        tag = self._tags.get(kind)
+        if tag is None:
+            config = getattr(kind, "__struct_config__", None)
+            tag = self._tags[kind] = (config.tag if config is not None else None) or kind.__name__
+        return tag
+
     def send(self, src: str, dst: str, message: Any, data: bytes | None = None) -> None:
         data = encode(message) if data is None else data
         size = len(data)
-        stats = self._stats(src)
+        stats = self.traffic.get(src) or self._stats(src)
         stats.bytes_sent += size
         stats.messages_sent += 1
-        stats.bytes_by_type[getattr(type(message), "__struct_config__").tag or type(message).__name__] += size
+        stats.bytes_by_type[self._tags.get(type(message)) or self._tag(type(message))] += size
         link = self.link_for(src, dst)
-        if self.is_cut(src, dst) or not self.has_host(dst):
+        if self.is_cut(src, dst) or not (dst in self.hosts or self.has_host(dst)):
             stats.messages_dropped += 1
             # like a TCP connection that fails: the sender learns of it after a round trip
             self.call_later(2 * link.latency_s, self._undeliverable, src, dst, message)
@@ -210,14 +229,28 @@ class Simulator:
         if link.loss > 0 and self.rng.random() < link.loss:
             stats.messages_dropped += 1
             return
-        start = max(self.now, self._busy_until.get((src, dst), 0.0))
+        busy = self._busy_until
+        start = max(self.now, busy.get((src, dst), 0.0))
         done = start + size * 8 / link.bandwidth_bps
-        self._busy_until[(src, dst)] = done
-        self.call_at(done + link.latency_s, self._deliver, src, dst, data)
+        busy[(src, dst)] = done
+        if len(busy) > self._busy_sweep:
+            self._forget_idle_links()
+        self._seq += 1
+        heapq.heappush(self._heap, (done + link.latency_s, self._seq, self._deliver, (src, dst, data)))
+
+    def _forget_idle_links(self) -> None:
+        """A link idle since before now is as good as never used: drop it from the busy table, so
+        the table holds the links in use, not every pair that ever talked (100,000 registrations)."""
+        busy, now = self._busy_until, self.now
+        if len(busy) > 1024:
+            for key in [k for k, t in busy.items() if t <= now]:
+                del busy[key]
+        self._busy_sweep = max(4096, 2 * len(busy))
 
     def _deliver(self, src: str, dst: str, data: bytes) -> None:
-        host, group = self._host(dst)
-        self._stats(dst).bytes_received += len(data)
+        host = self.hosts.get(dst)
+        host, group = (host, None) if host is not None else self._host(dst)
+        (self.traffic.get(dst) or self._stats(dst)).bytes_received += len(data)
         try:
             message = host.decode_message(data)
         except DecodeError as exc:

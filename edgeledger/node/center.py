@@ -10,6 +10,8 @@ refused, so an impostor cannot take over a registered name.
 
 from __future__ import annotations
 
+import msgspec
+
 from edgeledger.codec import Record, encode
 from edgeledger.crypto.keys import PrivateKey, verify_signature
 from edgeledger.effects import Effect, Rejected, Send
@@ -41,6 +43,9 @@ CENTER_MESSAGES = (Register, PeerList)
 
 #: roles the center leaves out of its answers (they are many and talk only to their edge)
 UNLISTED_ROLES = frozenset({"device"})
+#: one shared copy of the usual role and scheme names (100,000 entries need not hold 200,000 copies)
+_SHARED_NAMES = {n: n for n in ("center", "cloud", "edge", "device", "company", "ed25519", "ecdsa-p256",
+                                "ecdsa-secp256k1")}
 
 
 def make_registration(key: PrivateKey, node_id: str, role: str, address: str) -> Register:
@@ -65,6 +70,8 @@ class AddressBook:
         known = self.peers.get(entry.node_id)
         if known is not None and known.public_key != entry.public_key:
             return [Rejected(sender, "center.register", f"{entry.node_id!r} is registered with another key")]
+        entry = msgspec.structs.replace(entry, role=_SHARED_NAMES.get(entry.role, entry.role),
+                                        scheme=_SHARED_NAMES.get(entry.scheme, entry.scheme))
         self.peers[entry.node_id] = entry
         if entry.role not in UNLISTED_ROLES:
             self._listed[entry.node_id] = entry

@@ -54,11 +54,11 @@ class NumberedIds(Sequence[str]):
 
     def number(self, node_id: object) -> int | None:
         """The number in ``node_id`` (``device-42`` -> 42) if it is one of these ids, else None."""
-        if not isinstance(node_id, str) or not node_id.startswith(self.prefix):
+        if type(node_id) is not str or not node_id.startswith(self.prefix):
             return None
         digits = node_id[len(self.prefix):]
-        if not (digits.isascii() and digits.isdigit()) or (digits[0] == "0" and len(digits) > 1):
-            return None  # "device-07" is not "device-7"
+        if not digits.isdigit() or not digits.isascii() or (digits[0] == "0" and len(digits) > 1):
+            return None  # "device-07" is not "device-7"; "device-٣" is not "device-3"
         k = int(digits)
         return k if self.start <= k < self.stop else None
 
@@ -146,13 +146,13 @@ class RoleMap(Mapping[str, str]):
             raise ValueError(f"RoleMap: ids {clash or sorted(set(self.head) & set(self.tail))} appear twice")
 
     def __getitem__(self, node_id: str) -> str:
+        if self.block.number(node_id) is not None:  # the many first: one prefix test and a parse
+            return self.block_role
         role = self.head.get(node_id)
         if role is None:
             role = self.tail.get(node_id)
-        if role is None:
-            if node_id not in self.block:
+            if role is None:
                 raise KeyError(node_id)
-            role = self.block_role
         return role
 
     def get(self, node_id: str, default: Any = None) -> Any:  # type: ignore[override]

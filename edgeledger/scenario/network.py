@@ -59,6 +59,7 @@ from edgeledger.scenario.topology import (
     WIRE_ATTACKS,
     Topology,
     build_consensus,
+    devices_of,
     finality_of,
     is_light_client,
     make_genesis,
@@ -92,6 +93,7 @@ class Network:
     trainer: TrainingPool | None = None  # the round-batching executor pool (fl.executor), or None inline
     infrastructure: dict[str, Node] = field(default_factory=dict)  # center, cloud, edges, standby sealers
     population: DevicePopulation | None = None
+    _links: dict[tuple[str, str], Link] = field(default_factory=dict, repr=False)
 
     @property
     def validators(self) -> list[str]:
@@ -118,8 +120,15 @@ class Network:
             self.population.watch_learners(watch)
 
     def link_for(self, a: str, b: str) -> Link:
+        """The modelled link from ``a`` to ``b``, by the pair of their roles (one Link per pair)."""
+        roles = (self.roles[a], self.roles[b])
+        link = self._links.get(roles)
+        if link is None:
+            link = self._links[roles] = self._link_of(set(roles))
+        return link
+
+    def _link_of(self, pair: set[str]) -> Link:
         net = self.scenario.network
-        pair = {self.roles[a], self.roles[b]}
         cfg: LinkConfig
         if "center" in pair:
             cfg = net.center
@@ -192,7 +201,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
         node.add_service(AggregatorService(core))
         return learner, core
     if node.role == "edge":
-        relay = EdgeRelay(node_id, "cloud", [d for d in plan.devices if plan.edge_of[d] == node_id], scenario.seed,
+        relay = EdgeRelay(node_id, "cloud", devices_of(plan, node_id), scenario.seed,
                           tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")
         node.add_service(EdgeService(relay, plan.edges))
         return None, relay

@@ -28,7 +28,7 @@ from edgeledger.node.ids import GroupedIds, NumberedIds, RoleMap
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
-           "observers_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
+           "observers_of", "devices_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
            "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
@@ -158,6 +158,13 @@ def observers_of(plan: Topology) -> tuple[str, ...]:
         roles = {**roles.head, **roles.tail}  # same order: no device lies between them that could follow
     return tuple(n for n, role in roles.items()
                  if n not in validators and (n == "cloud" or role in follow or n in standby))
+
+
+def devices_of(plan: Topology, edge: str) -> Sequence[str]:
+    """The devices attached to ``edge``, in device order (a lazy slice of the device ids)."""
+    if isinstance(plan.edge_of, GroupedIds):
+        return plan.edge_of.members(edge)
+    return [d for d in plan.devices if plan.edge_of[d] == edge]
 
 
 def is_light_client(plan: Topology, node_id: str) -> bool:
