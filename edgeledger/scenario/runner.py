@@ -110,6 +110,10 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
     return result
 
 
+#: summary.json names the malicious nodes one by one up to this many (counts by kind always)
+LISTED_NODES = 100
+
+
 def check_agreement(network: Network) -> int:
     """Every validator's chain is a prefix of the longest one; returns the common height."""
     stores = [network.infrastructure[v].store for v in network.validators]
@@ -146,7 +150,8 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "updates_rejected": sum(1 for r in result.rejections if r[3] == "fl.update"),
         "downloads_rejected": sum(1 for r in result.rejections if r[3] == "fl.announce"),
         "rejections_by_kind": dict(sorted(reasons.items())),
-        "malicious": dict(sorted(network.malicious.items())),
+        "malicious_by_kind": dict(sorted(Counter(network.malicious.values()).items())),
+        **({"malicious": dict(sorted(network.malicious.items()))} if len(network.malicious) <= LISTED_NODES else {}),
         "simulated_time_s": round(sim.now, 6),
         "wall_time_s": round(result.timings.total_s, 3),
         "training_wall_s": round(result.timings.training_s, 3),
