@@ -127,7 +127,8 @@ def plan_topology(scenario: Scenario) -> Topology:
     standby = [f"company-{i}" for i in range(scenario.consortium.standby_sealers)]
     roles = RoleMap({"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}}, devices, "device",
                     {s: "company" for s in standby})
-    validators = (["cloud"] if "cloud" in topo.validators else []) + (edges if "edge" in topo.validators else [])
+    validating = edges[: topo.validating_edges or len(edges)]  # a cell's base station need not seal blocks
+    validators = (["cloud"] if "cloud" in topo.validators else []) + (validating if "edge" in topo.validators else [])
     return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges),
                     standby)
 
