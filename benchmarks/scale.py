@@ -23,8 +23,14 @@ block's proposal (its header timestamp) to its commit by the (2f+1)-th validator
 ``consensus_bytes_per_block`` the PBFT messages (pre-prepare, prepare, commit, checkpoint)
 sent per committed block.
 
-    python benchmarks/scale.py --quick     # 1,000 and 10,000 devices, n = 4 and 16 (about a minute)
-    python benchmarks/scale.py             # 1k, 10k, 100k, 1M devices and n = 4, 16, 64, 100
+What a device costs (``--device-bytes``): the memory the process holds (Python allocations,
+traced by ``tracemalloc``, after the start-up and a garbage collection) at 10,000 and 100,000
+devices on the synthetic data set, the difference divided by 90,000, broken down by where it was
+allocated; the device's own record (its partition slice and counters) is reported apart.
+
+    python benchmarks/scale.py --quick          # 1,000 and 10,000 devices, n = 4 and 16 (about a minute)
+    python benchmarks/scale.py                  # 1k, 10k, 100k, 1M devices and n = 4, 16, 64, 100
+    python benchmarks/scale.py --device-bytes   # bytes per device (about two minutes)
 """
 
 from __future__ import annotations
@@ -123,6 +129,46 @@ def measure_population(devices: int, dataset: str, rounds: int, profile: str | N
     }
 
 
+def measure_memory(devices: int) -> dict[str, Any]:
+    """Traced Python memory after the start-up of ``devices`` devices (synthetic data), by site."""
+    import gc
+    import tracemalloc
+
+    import torch
+
+    torch.set_num_threads(1)
+    from edgeledger.net.sim import Simulator
+    from edgeledger.scenario.network import build_network
+
+    scenario = population_scenario(devices, "synthetic", 1)
+    tracemalloc.start()
+    network = build_network(scenario)
+    sim = Simulator(scenario.seed, network.link_for)
+    network.attach(sim)
+    sim.run(until=scenario.max_sim_time_s, stop=lambda: network.aggregator.announcement is not None)
+    gc.collect()
+    by_site: dict[str, int] = {}
+    for stat in tracemalloc.take_snapshot().statistics("filename"):
+        name = stat.traceback[0].filename
+        key = name.split("edgeledger/")[-1] if "edgeledger/" in name else Path(name).name
+        by_site[key] = by_site.get(key, 0) + stat.size
+    pop = network.population
+    own = pop.last_round.itemsize + 60 * 4 + 8  # last_round, 60 int32 sample indices, its offset
+    return {"devices": devices, "traced_bytes": tracemalloc.get_traced_memory()[0], "by_site": by_site,
+            "record_bytes": own, "awake": pop.awake}
+
+
+def device_bytes() -> dict[str, Any]:
+    """Bytes per device: the traced memory of 100,000 devices minus that of 10,000, over 90,000."""
+    small, large = (_child(["--memory", str(d)], 1800) for d in (10_000, 100_000))
+    span = large["devices"] - small["devices"]
+    sites = {k: (large["by_site"].get(k, 0) - small["by_site"].get(k, 0)) / span
+             for k in set(large["by_site"]) | set(small["by_site"])}
+    top = dict(sorted(((k, round(v)) for k, v in sites.items() if v >= 1), key=lambda kv: -kv[1]))
+    return {"bytes_per_device": round((large["traced_bytes"] - small["traced_bytes"]) / span),
+            "device_record_bytes": large["record_bytes"], "bytes_per_device_by_file": top}
+
+
 def measure_consortium(n: int, rounds: int = 2) -> dict[str, Any]:
     """An FL scenario whose chain is run by n PBFT validators (the cloud and n - 1 edges)."""
     import torch
@@ -179,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-stretch", action="store_true", help="skip the 1,000,000-device population")
     p.add_argument("--population", type=int, help=argparse.SUPPRESS)  # a child: measure one population
     p.add_argument("--consortium", type=int, help=argparse.SUPPRESS)  # a child: measure one consortium
+    p.add_argument("--memory", type=int, help=argparse.SUPPRESS)  # a child: traced memory of one population
+    p.add_argument("--device-bytes", action="store_true", help="measure what a device costs in bytes and stop")
     p.add_argument("--dataset", default="mnist", help=argparse.SUPPRESS)
     p.add_argument("--rounds", type=int, default=3, help="FL rounds per population (default 3)")
     p.add_argument("--profile", help="with --population: write a cProfile of the run here")
@@ -188,6 +236,17 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.consortium:
         print(json.dumps(measure_consortium(args.consortium)))
+        return
+    if args.memory:
+        print(json.dumps(measure_memory(args.memory)))
+        return
+    if args.device_bytes:
+        result = device_bytes()
+        for site, b in result["bytes_per_device_by_file"].items():
+            print(f"{b:>8,} B  {site}")
+        print(f"{result['bytes_per_device']:>8,} B  per device in all; the device's own record "
+              f"(partition slice and counters): {result['device_record_bytes']} B")
+        print(json.dumps(result))
         return
     sizes = POPULATIONS[:2] if args.quick else POPULATIONS
     rows = [_child(["--population", str(d), "--rounds", str(args.rounds)], 3600) for d in sizes]
