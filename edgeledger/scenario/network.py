@@ -40,7 +40,7 @@ from edgeledger.fl.round import (
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
 from edgeledger.fl.server_eval import aggregator_injections
 from edgeledger.ledger.identity import Membership
-from edgeledger.ledger.store import ChainStore
+from edgeledger.ledger.store import ChainStore, DeferredChainStore
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
@@ -280,7 +280,8 @@ def _node(plan: Topology, node_id: str, key: PrivateKey, own: Membership, follow
           consensus: Any = None) -> Node:
     """A node of ``plan`` with its keys, membership and place in the chain's dissemination."""
     scenario, role = plan.scenario, plan.roles[node_id]
-    return Node(node_id=node_id, role=role, key=key, membership=own, store=ChainStore(":memory:"),
+    store = DeferredChainStore() if role == "device" else ChainStore(":memory:")  # most devices never store a block
+    return Node(node_id=node_id, role=role, key=key, membership=own, store=store,
                 consensus=consensus, center="center", address=f"sim://{node_id}",
                 finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),
                 observers=followers if consensus else (), followers=followers,
