@@ -69,6 +69,28 @@ class Membership:
         self.change_delay = change_delay
         self._heights: list[int] = [1]  # effective heights, ascending
         self._sets: list[tuple[tuple[str, ...], frozenset[str]]] = [(tuple(self.validators), self._validator_set)]
+        self._genesis_hash: bytes | None = None
+
+    def fork(self, change_delay: int | None = None) -> Membership:
+        """A Membership of the same genesis with its own validator schedule (at genesis), sharing
+        the read-only identity table: every node of a large simulation needs its own schedule, but
+        one copy of 100,000 identities serves them all."""
+        twin = Membership.__new__(Membership)
+        twin.__dict__.update(self.__dict__)
+        twin.change_delay = self.change_delay if change_delay is None else int(change_delay)
+        if twin.change_delay < 1:
+            raise ConfigError(f"validator change_delay must be >= 1 block, got {change_delay}")
+        twin.validators = list(self.genesis.validators)
+        twin._validator_set = frozenset(twin.validators)
+        twin._heights, twin._sets = [1], [(tuple(twin.validators), twin._validator_set)]
+        return twin
+
+    @property
+    def genesis_hash(self) -> bytes:
+        """:func:`genesis_hash` of this chain, computed once (the genesis lists every identity)."""
+        if self._genesis_hash is None:
+            self._genesis_hash = genesis_hash(self.genesis)
+        return self._genesis_hash
 
     @property
     def n(self) -> int:

@@ -15,7 +15,7 @@ from edgeledger.errors import ChainValidationError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
 
-__all__ = ["ChainStore"]
+__all__ = ["ChainStore", "DeferredChainStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (
@@ -164,3 +164,35 @@ class ChainStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+class DeferredChainStore(ChainStore):
+    """An in-memory :class:`ChainStore` that opens its SQLite database on the first write or query
+    that needs it: an empty store (a device that follows no chain) costs no database. Reads of
+    an empty store (height, head, blocks) answer without one."""
+
+    def __init__(self) -> None:
+        self.path = ":memory:"
+        self._conn: sqlite3.Connection | None = None
+        self._height = 0
+
+    @property
+    def _db(self) -> sqlite3.Connection:  # type: ignore[override]
+        if self._conn is None:
+            self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._conn.executescript(_SCHEMA)
+        return self._conn
+
+    def blocks(self, start: int = 1, end: int | None = None) -> list[Block]:
+        if self._conn is None:
+            return []
+        return super().blocks(start, end)
+
+    def consensus_log(self) -> list[bytes]:
+        if self._conn is None:
+            return []
+        return super().consensus_log()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

@@ -23,7 +23,7 @@ from edgeledger.crypto.merkle import MerkleProof, merkle_proof, verify_merkle_pr
 from edgeledger.effects import Effect, Rejected
 from edgeledger.errors import ChainValidationError, DecodeError
 from edgeledger.ledger.block import Block, SealedHeader
-from edgeledger.ledger.identity import Membership, genesis_hash
+from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_header_link
@@ -80,7 +80,7 @@ class LightClient:
         """Append the next header or raise :class:`ChainValidationError` (nothing changes then)."""
         sealed = item.sealed_header() if isinstance(item, Block) else item
         prev = self.headers[-1] if self.headers else None
-        prev_hash = prev.hash if prev is not None else genesis_hash(self.membership.genesis)
+        prev_hash = prev.hash if prev is not None else self.membership.genesis_hash
         validate_header_link(sealed.header, prev_hash, self.height + 1, self.membership)
         self.finality.verify(sealed, prev, self.membership)
         self.headers.append(sealed)

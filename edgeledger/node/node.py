@@ -33,7 +33,7 @@ from edgeledger.effects import Compute, Deferred, Effect, Metric, Rejected, Send
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
-from edgeledger.ledger.identity import Identity, Membership, genesis_hash
+from edgeledger.ledger.identity import Identity, Membership
 from edgeledger.ledger.state import LedgerState
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_block
@@ -86,6 +86,7 @@ class Node:
     _pending: dict[str, tuple[Service, Any, Any]] = field(default_factory=dict)
     _future_blocks: dict[int, list[Block]] = field(default_factory=dict)  # height -> distinct copies
     _computes: int = 0
+    _decoder: Callable[[bytes], Any] | None = None  # of the message types of the consensus and services
 
     def __post_init__(self) -> None:
         self.gossip = BlockGossip(self.node_id, self.followers or self.observers, tuple(self.membership.validators),
@@ -104,6 +105,7 @@ class Node:
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
+        self._decoder = None
 
     def service(self, kind: type) -> Any:
         """The first service of type ``kind`` (or None)."""
@@ -112,11 +114,18 @@ class Node:
     # -- driver interface --------------------------------------------------------------------
     def decode_message(self, data: bytes) -> Any:
         """Decode any message this node accepts (center, consensus and service messages)."""
-        types = CENTER_MESSAGES + (CommittedBlock, FetchCommitted)
-        types += (self.consensus.message_types if self.consensus else ()) + (ForwardRequest,)
-        for s in self.services:
-            types += s.message_types
-        return wire_decoder(types)(data)
+        return self.decoder()(data)
+
+    def decoder(self) -> Callable[[bytes], Any]:
+        """The decoder of :meth:`decode_message`, built once (a node's message types are fixed once
+        its services are added); nodes with the same consensus and services accept the same union."""
+        if self._decoder is None:
+            types = CENTER_MESSAGES + (CommittedBlock, FetchCommitted)
+            types += (self.consensus.message_types if self.consensus else ()) + (ForwardRequest,)
+            for s in self.services:
+                types += s.message_types
+            self._decoder = wire_decoder(types)
+        return self._decoder
 
     def start(self, now: float) -> list[Effect]:
         effects: list[Effect] = []
@@ -254,7 +263,7 @@ class Node:
         effects: list[Any] = []
         while (copies := self._future_blocks.pop(self.store.height + 1, None)) is not None:
             head = self.store.head()
-            prev = head.hash if head else genesis_hash(self.membership.genesis)
+            prev = head.hash if head else self.membership.genesis_hash
             for nxt in copies:
                 try:
                     validate_block(nxt, prev, nxt.height, self.membership, self.finality, head)

@@ -3,12 +3,14 @@ and the FL services of each role (shared with the node processes of a deployment
 
 Every key is derived from the scenario seed, so the same scenario gives the same
 identities, blocks and hashes. Ids and wiring come from :mod:`edgeledger.scenario.topology`.
+The center, the cloud and the edges are nodes for the whole run; the devices are a
+:class:`~edgeledger.scenario.population.DevicePopulation` whose members become nodes only
+while they have work, so a network costs what its infrastructure and its current round do.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,20 +19,24 @@ import numpy as np
 from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.crypto.sealing import Cipher, build_cipher
 from edgeledger.errors import ConfigError
-from edgeledger.fl.aggregators import aggregators, build_aggregator
+from edgeledger.fl.aggregators import build_aggregator
 from edgeledger.fl.attacks import Backdoor, ColludingAttack, attacks, build_attack, build_data_attack, data_attacks
-from edgeledger.fl.aggregators.pedal import holdout_split
 from edgeledger.fl.backdoor_probe import BackdoorProbe
-from edgeledger.fl.datasets import Dataset, load_dataset
+from edgeledger.fl.datasets import Dataset
 from edgeledger.fl.executors import ModelSpec
-from edgeledger.fl.learner import Learner, SupervisedLearner, TrainingSettings
-from edgeledger.fl.partition import partition
-from edgeledger.fl.server_eval import aggregator_injections, needs_validation
-from edgeledger.fl.round import AggregatorCore, DeviceCore, EdgeRelay, RoundSettings, derive_seed
+from edgeledger.fl.learner import Learner, SupervisedLearner
+from edgeledger.fl.round import (
+    AggregatorCore,
+    DeviceCore,
+    EdgeRelay,
+    RoundSettings,
+    derive_seed,
+)
 from edgeledger.fl.round.collusion import Coalition
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
-from edgeledger.ledger.identity import Genesis, Membership
-from edgeledger.ledger.store import ChainStore
+from edgeledger.fl.server_eval import aggregator_injections
+from edgeledger.ledger.identity import Membership
+from edgeledger.ledger.store import ChainStore, DeferredChainStore
 from edgeledger.market.admission import admitted_identities
 from edgeledger.market.membership import validator_schedule
 from edgeledger.net.sim import Link
@@ -39,39 +45,89 @@ from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node, ValidatorSchedule
 from edgeledger.registry import import_plugins
-from edgeledger.scenario.schema import LinkConfig, Scenario
-from edgeledger.scenario.training_pool import INLINE, TrainingPool
-from edgeledger.scenario.topology import (
-    WIRE_ATTACKS, Topology, build_consensus, finality_of, is_light_client, make_genesis, observers_of, pbft_config,
-    plan_topology, runs_consensus,
+from edgeledger.scenario.fl_data import FLData, aggregator_params, split_data
+from edgeledger.scenario.population import (
+    DeviceCoreMap,
+    DevicePopulation,
+    LearnerMap,
+    NodeMap,
 )
+from edgeledger.scenario.schema import LinkConfig, Scenario
+from edgeledger.scenario.topology import (
+    WIRE_ATTACKS,
+    Topology,
+    build_consensus,
+    devices_of,
+    finality_of,
+    is_light_client,
+    make_genesis,
+    observers_of,
+    pbft_config,
+    plan_topology,
+    runs_consensus,
+)
+from edgeledger.scenario.training_pool import INLINE, TrainingPool
 
-__all__ = ["Network", "Topology", "FLData", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
+__all__ = ["Network", "Topology", "FLData", "split_data", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
            "pbft_config", "observers_of", "WIRE_ATTACKS"]
 
 
 @dataclass
 class Network:
+    """The simulated network. ``nodes``, ``learners`` and ``device_cores`` are views that include
+    the devices: looking one up makes it a node for the rest of the run (see
+    :class:`~edgeledger.scenario.population.DevicePopulation`); ``infrastructure`` holds the rest."""
+
     scenario: Scenario
     membership: Membership
-    nodes: dict[str, Node]
-    roles: dict[str, str]
-    edge_of: dict[str, str]
+    nodes: Mapping[str, Node]
+    roles: Mapping[str, str]
+    edge_of: Mapping[str, str]
     aggregator: AggregatorCore
-    learners: dict[str, Learner]  # node id -> its learner (devices train, the cloud evaluates)
-    device_cores: dict[str, DeviceCore]
+    learners: Mapping[str, Learner]  # node id -> its learner (devices train, the cloud evaluates)
+    device_cores: Mapping[str, DeviceCore]
     malicious: dict[str, str] = field(default_factory=dict)  # node id -> attack kind
     coalitions: tuple[Coalition, ...] = ()  # the colluding adversaries (ALIE, IPM), one per colluding attack
     test_data: Dataset | None = None
     trainer: TrainingPool | None = None  # the round-batching executor pool (fl.executor), or None inline
+    infrastructure: dict[str, Node] = field(default_factory=dict)  # center, cloud, edges, standby sealers
+    population: DevicePopulation | None = None
+    _links: dict[tuple[str, str], Link] = field(default_factory=dict, repr=False)
 
     @property
     def validators(self) -> list[str]:
         return self.membership.validators
 
+    def attach(self, sim: Any) -> None:
+        """Host every node in ``sim`` and apply their start-up effects in node id order."""
+        for node in self.infrastructure.values():
+            sim.add_host(node)
+        if self.population is not None:
+            sim.add_group(self.population)
+        devices = self.population.ids if self.population is not None else ()
+        for node_id in sorted([*self.infrastructure, *devices]):
+            node = self.infrastructure.get(node_id)
+            sim.start(node_id, node.start(0.0) if node is not None else self.population.start(node_id))
+        if self.population is not None:
+            self.population.forget_keys()
+
+    def watch_learners(self, watch: Callable[[Learner], None]) -> None:
+        """Call ``watch`` on the cloud's learner and on every device learner, now and when built."""
+        for learner in getattr(self.learners, "own", {}).values():
+            watch(learner)
+        if self.population is not None:
+            self.population.watch_learners(watch)
+
     def link_for(self, a: str, b: str) -> Link:
+        """The modelled link from ``a`` to ``b``, by the pair of their roles (one Link per pair)."""
+        roles = (self.roles[a], self.roles[b])
+        link = self._links.get(roles)
+        if link is None:
+            link = self._links[roles] = self._link_of(set(roles))
+        return link
+
+    def _link_of(self, pair: set[str]) -> Link:
         net = self.scenario.network
-        pair = {self.roles[a], self.roles[b]}
         cfg: LinkConfig
         if "center" in pair:
             cfg = net.center
@@ -84,16 +140,6 @@ class Network:
         return Link(latency_s=cfg.latency_ms / 1000, bandwidth_bps=cfg.bandwidth_mbps * 1e6, loss=cfg.loss)
 
 
-def _aggregator_params(scenario: Scenario) -> dict[str, object]:
-    """The scenario's aggregator parameters; a randomised rule without a ``seed`` gets one
-    derived from the scenario seed, so one seed still decides the whole run."""
-    params: dict[str, object] = dict(scenario.fl.aggregator_params)
-    cls = aggregators.get(scenario.fl.aggregator)
-    if "seed" not in params and "seed" in inspect.signature(cls).parameters:
-        params["seed"] = derive_seed(scenario.seed, "aggregator")
-    return params
-
-
 def _cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Dataset) -> Learner:
     """The cloud's evaluating learner; with a backdoor attack it also reports ``backdoor_asr``."""
     backdoor = next((a for a in scenario.attacks if a.kind == "backdoor"), None)
@@ -102,42 +148,6 @@ def _cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Datas
     attack = build_data_attack("backdoor", **backdoor.params)
     assert isinstance(attack, Backdoor)
     return BackdoorProbe(evaluator, attack.trigger_for(test), attack.target)
-
-
-class FLData:
-    """The data set, its split across devices and the learner factory (loaded once, lazily)."""
-
-    def __init__(self, scenario: Scenario, devices: list[str]) -> None:
-        fl = scenario.fl
-        self.offload: Any = None
-        self.validation: Dataset | None = None
-        if fl.task == "offloading":  # RL agents bring their own environments: no data set to load
-            from edgeledger.offload.federated import OffloadFederation
-
-            self.offload = OffloadFederation(scenario)
-            self.train = self.test = None  # type: ignore[assignment]
-            self.parts, self.model_seed = {}, self.offload.model_seed
-            return
-        self.train, self.test = load_dataset(fl.dataset, fl.data_root)
-        if len(devices) > len(self.train):
-            raise ConfigError(f"topology has {len(devices)} devices but data set {fl.dataset!r} has "
-                              f"{len(self.train)} samples")
-        parts = partition(fl.partition, self.train.y, len(devices),
-                          np.random.default_rng(derive_seed(scenario.seed, "partition")),
-                          **({"alpha": fl.alpha} if fl.partition in ("dirichlet", "quantity") else {}))
-        self.parts = dict(zip(devices, parts))
-        if needs_validation(fl.aggregator):  # Pedal / proof-of-learning judge updates on a held-out third
-            val, rest = holdout_split(len(self.test), np.random.default_rng(derive_seed(scenario.seed, "holdout")))
-            self.validation, self.test = self.test.subset(val), self.test.subset(rest)
-        # FedProx: the server rule is FedAvg; its proximal term mu lives in the devices' local training
-        proximal_mu = float(getattr(build_aggregator(fl.aggregator, **_aggregator_params(scenario)), "proximal_mu", 0.0))
-        self.settings = TrainingSettings(model=fl.model, epochs=fl.local_epochs, batch_size=fl.batch_size, lr=fl.lr,
-                                         momentum=fl.momentum, proximal_mu=proximal_mu)
-        self.model_seed = derive_seed(scenario.seed, "model")
-
-    def learner(self, data: Dataset | None, evaluation: Dataset | None) -> SupervisedLearner:
-        return SupervisedLearner(self.settings, tuple(self.train.x.shape[1:]), self.train.n_classes, data,
-                                 evaluation, self.model_seed)
 
 
 def _payload_cipher(scenario: Scenario) -> Cipher | None:
@@ -210,7 +220,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             node_id, node.key, node.membership,
             RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round,
                           round_timeout_s=fl.round_timeout_s, verify_uploads=fl.verify_uploads),
-            build_aggregator(fl.aggregator, **_aggregator_params(scenario),
+            build_aggregator(fl.aggregator, **aggregator_params(scenario),
                              **(aggregator_injections(fl.aggregator, data.learner(None, data.validation))
                                 if data.validation is not None else {})),
             learner, plan.devices, plan.edges,
@@ -219,34 +229,52 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
         node.add_service(AggregatorService(core))
         return learner, core
     if node.role == "edge":
-        relay = EdgeRelay(node_id, "cloud", [d for d in plan.devices if plan.edge_of[d] == node_id], scenario.seed,
+        relay = EdgeRelay(node_id, "cloud", devices_of(plan, node_id), scenario.seed,
                           tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")
         node.add_service(EdgeService(relay, plan.edges))
         return None, relay
     if node.role == "device":
-        attack_cfg = next((a for a in scenario.attacks if a.kind == kind), None) if kind else None
-        if data.offload is not None:  # the offloading DQN: its own environment, no data to poison
-            if kind in data_attacks:
-                raise ConfigError(f"attacks: {kind!r} poisons a data set; fl.task = 'offloading' has none "
-                                  "(use a model attack such as sign_flip, or upload_tamper / download_tamper)")
-            learner = data.offload.device_learner(node_id)
-            core = _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
-            node.add_service(DeviceService(core, learner, trainer))
-            node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
-            return learner, core
-        local = data.train.subset(data.parts[node_id])
+        return attach_device_services(node, plan, data, trainer, coalitions=coalitions)
+    return None, None
+
+
+def attach_device_services(node: Node, plan: Topology, data: FLData, trainer: TrainingPool | None = None,
+                           core: DeviceCore | None = None, learner: Learner | None = None,
+                           coalitions: tuple[Coalition, ...] = ()) -> tuple[Learner, DeviceCore]:
+    """Give device ``node`` its round service; returns (its learner, its round core).
+
+    ``core`` / ``learner``: the ones a device population kept from an earlier materialisation
+    (a model attacker's core, an RL agent); otherwise they are built now, deterministically
+    from the scenario (local data, data poisoning and keys are pure functions of the seed)."""
+    scenario, fl, node_id = plan.scenario, plan.scenario.fl, node.node_id
+    kind = plan.malicious.get(node_id)
+    if data is None:
+        raise ConfigError(f"device {node_id!r} needs the FL data set")
+    attack_cfg = next((a for a in scenario.attacks if a.kind == kind), None) if kind else None
+    if data.offload is not None:  # the offloading DQN: its own environment, no data to poison
+        if kind in data_attacks:
+            raise ConfigError(f"attacks: {kind!r} poisons a data set; fl.task = 'offloading' has none "
+                              "(use a model attack such as sign_flip, or upload_tamper / download_tamper)")
+        learner = learner or data.offload.device_learner(node_id)
+        core = core or _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
+        node.add_service(DeviceService(core, learner, trainer))
+        node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
+        return learner, core
+    if learner is None:
+        local = data.train.subset(data.indices(node_id))
         if attack_cfg is not None and kind in data_attacks:  # poisoned data, honest training and upload
             rng = np.random.default_rng(derive_seed(scenario.seed, node_id, "data-attack"))
             local = build_data_attack(kind, **attack_cfg.params).poison_data(local, rng)
-            attack_cfg = None
         # proof-of-learning: devices claim their loss on the public held-out third, which the aggregator re-runs
-        learner = data.learner(local, data.validation if fl.aggregator == "proof_of_learning" else None)
-        core = _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
-        node.add_service(DeviceService(core, learner, trainer))
-        modelled_s = fl.compute_s_per_sample * fl.local_epochs * len(local)  # = per sample-epoch * result.weight
-        node.compute_time = lambda job, result: modelled_s
-        return learner, core
-    return None, None
+        learner = data.learner(local, data.validation if fl.aggregator == "proof_of_learning" else None, shared=True)
+    if attack_cfg is not None and kind in data_attacks:
+        attack_cfg = None  # a data attacker trains and uploads honestly
+    core = core or _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
+    node.add_service(DeviceService(core, learner, trainer))
+    n_local = len(learner.train_data) if isinstance(learner, SupervisedLearner) and learner.train_data is not None else 0
+    modelled_s = fl.compute_s_per_sample * fl.local_epochs * n_local  # = per sample-epoch * result.weight
+    node.compute_time = lambda job, result: modelled_s
+    return learner, core
 
 
 def make_trainer(scenario: Scenario, data: FLData) -> TrainingPool | None:
@@ -263,12 +291,13 @@ def make_trainer(scenario: Scenario, data: FLData) -> TrainingPool | None:
     return TrainingPool(fl.executor, model, options)
 
 
-def node_membership(scenario: Scenario, genesis: Genesis) -> Membership | None:
+def node_membership(scenario: Scenario, base: Membership) -> Membership:
     """A PBFT node's own Membership: its validator schedule follows its own chain, and committed
-    consortium votes (``membership.*``) activate one PBFT window + 1 blocks after they pass. None: share."""
+    consortium votes (``membership.*``) activate one PBFT window + 1 blocks after they pass.
+    Other protocols share ``base``. The identity table is shared either way."""
     if scenario.consensus.protocol != "pbft":
-        return None
-    return Membership(genesis, change_delay=scenario.consensus.window + 1)
+        return base
+    return base.fork(change_delay=scenario.consensus.window + 1)
 
 
 def schedule_hook(scenario: Scenario) -> ValidatorSchedule | None:
@@ -276,47 +305,73 @@ def schedule_hook(scenario: Scenario) -> ValidatorSchedule | None:
     return validator_schedule if scenario.consensus.protocol == "pbft" else None
 
 
+def _node(plan: Topology, node_id: str, key: PrivateKey, own: Membership, followers: tuple[str, ...],
+          consensus: Any = None) -> Node:
+    """A node of ``plan`` with its keys, membership and place in the chain's dissemination."""
+    scenario, role = plan.scenario, plan.roles[node_id]
+    store = DeferredChainStore() if role == "device" else ChainStore(":memory:")  # most devices never store a block
+    return Node(node_id=node_id, role=role, key=key, membership=own, store=store,
+                consensus=consensus, center="center", address=f"sim://{node_id}",
+                finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),
+                identity_hook=admitted_identities,
+                observers=followers if consensus else (), followers=followers,
+                gossip_fanout=scenario.network.gossip_fanout,
+                validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
+                                                  else plan.validators[0]),
+                light=LightClient(node_id, own, finality_of(scenario, own)) if is_light_client(plan, node_id) else None)
+
+
 def build_network(scenario: Scenario) -> Network:
-    """Every node of the scenario in one process, for the simulator."""
+    """Every node of the scenario in one process, for the simulator (devices as a population)."""
     import_plugins(scenario.plugins)
     plan = plan_topology(scenario)
-    keys: dict[str, PrivateKey] = {n: derive_key(scenario.topology.signature_scheme, f"{scenario.seed}/{n}".encode())
-                                   for n in plan.roles}
+    scheme = scenario.topology.signature_scheme
+    keys: dict[str, PrivateKey] = {n: derive_key(scheme, f"{scenario.seed}/{n}".encode()) for n in plan.roles}
     genesis = make_genesis(plan, {n: (k.scheme, k.public_key) for n, k in keys.items()})
     membership = Membership(genesis)
     data = FLData(scenario, plan.devices)
     trainer = make_trainer(scenario, data)
     coalitions = build_coalitions(plan)
-    nodes: dict[str, Node] = {}
+    followers = observers_of(plan)
+    infrastructure: dict[str, Node] = {}
     learners: dict[str, Learner] = {}
-    device_cores: dict[str, DeviceCore] = {}
     aggregator: AggregatorCore | None = None
     for node_id, role in plan.roles.items():
-        own = node_membership(scenario, genesis) or membership
+        if role == "device":
+            continue
+        own = node_membership(scenario, membership)
         consensus = (build_consensus(scenario, node_id, keys[node_id], own, standby=node_id in plan.standby)
                      if runs_consensus(plan, node_id) else None)
-        node = Node(node_id=node_id, role=role, key=keys[node_id], membership=own, store=ChainStore(":memory:"),
-                    consensus=consensus, center="center", address=f"sim://{node_id}",
-                    finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),
-                    identity_hook=admitted_identities,
-                    observers=observers_of(plan) if consensus else (), followers=observers_of(plan),
-                    gossip_fanout=scenario.network.gossip_fanout,
-                    validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
-                                                      else plan.validators[0]),
-                    light=LightClient(node_id, own, finality_of(scenario, own))
-                    if is_light_client(plan, node_id) else None)
-        nodes[node_id] = node
-        if node.light is None and (consensus is not None or node_id in observers_of(plan)):
+        node = infrastructure[node_id] = _node(plan, node_id, keys[node_id], own, followers, consensus)
+        if node.light is None and (consensus is not None or node_id in followers):
             node.add_service(EndorserService(node_id, keys[node_id], node.state))  # a peer: endorses contract calls
         learner, core = attach_fl_services(node, plan, data, trainer, coalitions)
         if learner is not None:
             learners[node_id] = learner
         if isinstance(core, AggregatorCore):
             aggregator = core
-        elif isinstance(core, DeviceCore):
-            device_cores[node_id] = core
-    nodes["center"].address_book = AddressBook()
+    infrastructure["center"].address_book = AddressBook()
     assert aggregator is not None
-    return Network(scenario=scenario, membership=membership, nodes=nodes, roles=plan.roles, edge_of=plan.edge_of,
-                   malicious=plan.malicious, test_data=data.test, aggregator=aggregator, learners=learners,
-                   device_cores=device_cores, trainer=trainer, coalitions=coalitions)
+    topo = scenario.topology
+    resident = "device" in topo.light_clients or "device" in topo.observers  # they keep chain state
+    shared = node_membership(scenario, membership)  # devices that keep no chain never change it
+
+    def build_device(node_id: str, core: DeviceCore | None, learner: Learner | None) -> Node:
+        own = node_membership(scenario, membership) if resident else shared
+        node = _node(plan, node_id, population.key(node_id), own, followers)
+        if node.light is None and node_id in followers:  # an observer device keeps state: it endorses
+            node.add_service(EndorserService(node_id, node.key, node.state))
+        attach_device_services(node, plan, data, trainer, core=core, learner=learner, coalitions=coalitions)
+        return node
+
+    population = DevicePopulation(plan.devices, build_device, scheme, scenario.seed,  # type: ignore[arg-type]
+                                  keys={d: keys[d] for d in plan.devices})
+    del keys
+    if resident:
+        for node_id in plan.devices:
+            population.pin(node_id)
+    return Network(scenario=scenario, membership=membership,
+                   nodes=NodeMap(plan.roles, infrastructure, population), roles=plan.roles, edge_of=plan.edge_of,
+                   malicious=plan.malicious, test_data=data.test, aggregator=aggregator,
+                   learners=LearnerMap(learners, population), device_cores=DeviceCoreMap(population),
+                   trainer=trainer, infrastructure=infrastructure, population=population, coalitions=coalitions)

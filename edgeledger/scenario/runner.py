@@ -76,9 +76,12 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
     metrics: list[MetricRow] = []
     rejections: list[tuple[float, str, str, str, str]] = []
     timings = Timings()
-    for learner in network.learners.values():
+
+    def watch(learner: Any) -> None:
         _timed(learner, "train", timings, "training_s")
         _timed(learner, "evaluate", timings, "evaluation_s")
+
+    network.watch_learners(watch)  # the cloud's, and each device's when it is built
     if network.trainer is not None:  # a round's trainings run in the pool's flush
         _timed(network.trainer, "flush", timings, "training_s")
 
@@ -88,16 +91,13 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
         metrics.append(MetricRow(round(now, 9), m.round, node, m.name, float(m.value)))
         if progress is not None and node == "cloud" and m.name == f"fl.{headline}":
             progress({"round": m.round, "rounds": scenario.fl.rounds, headline: m.value, "metric": headline,
-                      "value": m.value, "height": network.nodes["cloud"].store.height, "sim_time": now})
+                      "value": m.value, "height": network.infrastructure["cloud"].store.height, "sim_time": now})
 
     def on_reject(node: str, r: Rejected, now: float) -> None:
         rejections.append((round(now, 9), node, r.sender, r.what, r.reason))
 
     sim = Simulator(scenario.seed, network.link_for, on_metric, on_reject)
-    for node in network.nodes.values():
-        sim.add_host(node)
-    for node_id in sorted(network.nodes):
-        sim.start(node_id, network.nodes[node_id].start(0.0))
+    network.attach(sim)
     try:
         sim.run(until=scenario.max_sim_time_s, stop=lambda: network.aggregator.done)
         sim.run(until=sim.now + 2.0)  # let the last block reach every validator
@@ -110,9 +110,13 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
     return result
 
 
+#: summary.json names the malicious nodes one by one up to this many (counts by kind always)
+LISTED_NODES = 100
+
+
 def check_agreement(network: Network) -> int:
     """Every validator's chain is a prefix of the longest one; returns the common height."""
-    stores = [network.nodes[v].store for v in network.validators]
+    stores = [network.infrastructure[v].store for v in network.validators]
     longest = max(stores, key=lambda s: s.height)
     for store in stores:
         for h in range(1, store.height + 1):
@@ -123,7 +127,7 @@ def check_agreement(network: Network) -> int:
 
 def summarise(result: RunResult) -> dict[str, Any]:
     network, sim = result.network, result.sim
-    cloud = network.nodes["cloud"]
+    cloud = network.infrastructure["cloud"]
     history = network.aggregator.history
     head = cloud.store.head()
     blocks = cloud.store.blocks()
@@ -146,7 +150,8 @@ def summarise(result: RunResult) -> dict[str, Any]:
         "updates_rejected": sum(1 for r in result.rejections if r[3] == "fl.update"),
         "downloads_rejected": sum(1 for r in result.rejections if r[3] == "fl.announce"),
         "rejections_by_kind": dict(sorted(reasons.items())),
-        "malicious": dict(sorted(network.malicious.items())),
+        "malicious_by_kind": dict(sorted(Counter(network.malicious.values()).items())),
+        **({"malicious": dict(sorted(network.malicious.items()))} if len(network.malicious) <= LISTED_NODES else {}),
         "simulated_time_s": round(sim.now, 6),
         "wall_time_s": round(result.timings.total_s, 3),
         "training_wall_s": round(result.timings.training_s, 3),

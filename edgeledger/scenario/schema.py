@@ -25,8 +25,10 @@ class _Strict(BaseModel):
 
 class TopologyConfig(_Strict):
     edges: int = Field(3, ge=1, le=1000, description="edge servers")
-    devices_per_edge: int = Field(4, ge=0, le=10000, description="IoT devices attached to each edge")
+    devices_per_edge: int = Field(4, ge=0, le=1_000_000, description="IoT devices attached to each edge")
     validators: list[Literal["cloud", "edge"]] = Field(["cloud", "edge"], description="roles that run PBFT")
+    validating_edges: int = Field(0, ge=0, description="with \"edge\" in validators: only edge-0..edge-(k-1) run "
+                                  "PBFT, the other edges relay (0: every edge validates)")
     observers: list[Literal["cloud", "edge", "device"]] = Field(
         default_factory=list, description="non-voting roles that keep a full, verified copy of the chain")
     light_clients: list[Literal["edge", "device"]] = Field(
@@ -41,6 +43,9 @@ class TopologyConfig(_Strict):
         both = set(self.observers) & set(self.light_clients)
         if both:
             raise ValueError(f"roles {sorted(both)} are listed as observers and as light clients; pick one")
+        if self.validating_edges and ("edge" not in self.validators or self.validating_edges > self.edges):
+            raise ValueError(f"validating_edges={self.validating_edges} needs \"edge\" in validators and at most "
+                             f"edges={self.edges}")
         if self.signature_scheme not in SCHEMES:
             raise ValueError(f"signature_scheme {self.signature_scheme!r} is unknown; expected one of {list(SCHEMES)}")
         return self
@@ -51,7 +56,7 @@ class TopologyConfig(_Strict):
 
     @property
     def n_validators(self) -> int:
-        return ("cloud" in self.validators) + ("edge" in self.validators) * self.edges
+        return ("cloud" in self.validators) + ("edge" in self.validators) * (self.validating_edges or self.edges)
 
 
 class LinkConfig(_Strict):
@@ -99,6 +104,8 @@ class FLConfig(_Strict):
     dataset: str = "digits"
     data_root: str | None = Field(None, description="folder with one sub-folder per data set (EDGELEDGER_DATA)")
     partition: Literal["iid", "dirichlet", "shards", "quantity"] = "iid"
+    samples_per_device: int = Field(0, ge=0, description="0: split the data set itself among the devices; n: each "
+                                    "device holds n samples drawn with replacement (seeded; quantity skew: n on average)")
     alpha: float = Field(0.5, gt=0, description="Dirichlet concentration (dirichlet, quantity)")
     model: str = "mlp"
     rounds: int = Field(10, ge=1)

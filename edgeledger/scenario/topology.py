@@ -11,6 +11,7 @@ proxy/company/en/device), after the nodes, sorted by name.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,31 +22,34 @@ from edgeledger.consensus.pow import PowConfig, PowMiner, WorkFinality
 from edgeledger.crypto.hashing import derive_seed
 from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.errors import ConfigError
-from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
+from edgeledger.ledger.identity import Genesis, Identity, Membership
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
+from edgeledger.node.ids import GroupedIds, NumberedIds, RoleMap
 from edgeledger.registry import bind_params
 from edgeledger.scenario.schema import Scenario
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
-           "observers_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
+           "observers_of", "devices_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
            "admission_sponsors",
            "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
 
 
-def _choose(ids: list[str], fraction: float | None, explicit: list[str] | None, rng: np.random.Generator,
+def _choose(ids: Sequence[str], fraction: float | None, explicit: list[str] | None, rng: np.random.Generator,
             what: str) -> list[str]:
     if explicit is not None:
         unknown = [i for i in explicit if i not in ids]
         if unknown:
-            raise ConfigError(f"attacks.nodes: {unknown} are not {what}s of this topology (expected ids like {ids[:2]})")
+            raise ConfigError(f"attacks.nodes: {unknown} are not {what}s of this topology "
+                              f"(expected ids like {list(ids[:2])})")
         return sorted(set(explicit))
     count = int(round((fraction or 0.0) * len(ids)))
-    return sorted(rng.choice(ids, size=count, replace=False).tolist()) if count else []
+    # drawing positions takes exactly the draws of ``rng.choice(ids, ...)`` without turning the ids into an array
+    return sorted(ids[k] for k in rng.choice(len(ids), size=count, replace=False).tolist()) if count else []
 
 
-def _assign_attacks(scenario: Scenario, devices: list[str], edges: list[str]) -> dict[str, str]:
+def _assign_attacks(scenario: Scenario, devices: Sequence[str], edges: list[str]) -> dict[str, str]:
     rng = np.random.default_rng(derive_seed(scenario.seed, "attackers"))
     malicious: dict[str, str] = {}
     if scenario.attacks:  # the attack registries live with the (torch-using) FL package
@@ -58,7 +62,7 @@ def _assign_attacks(scenario: Scenario, devices: list[str], edges: list[str]) ->
         chosen = _choose(pool, attack.fraction, attack.nodes, rng, "edge" if attack.kind in WIRE_ATTACKS else "device")
         for node in chosen:
             malicious[node] = attack.kind
-    n_bad = sum(1 for n in malicious if n in devices)
+    n_bad = sum(1 for n in malicious if n in devices)  # O(1) membership: devices is a NumberedIds
     if n_bad > len(devices):
         raise ConfigError(f"attacks: {n_bad} malicious devices but the topology has only {len(devices)}")
     return malicious
@@ -66,13 +70,16 @@ def _assign_attacks(scenario: Scenario, devices: list[str], edges: list[str]) ->
 
 @dataclass
 class Topology:
-    """What every node derives identically from the scenario: ids, roles, wiring, attackers."""
+    """What every node derives identically from the scenario: ids, roles, wiring, attackers.
+
+    ``roles``, ``devices`` and ``edge_of`` are lazy (:mod:`edgeledger.node.ids`): they cost the
+    same for 12 devices as for a million, and behave like the dict / list / dict they replace."""
 
     scenario: Scenario
-    roles: dict[str, str]
+    roles: Mapping[str, str]
     edges: list[str]
-    devices: list[str]
-    edge_of: dict[str, str]
+    devices: Sequence[str]
+    edge_of: Mapping[str, str]
     validators: list[str]
     malicious: dict[str, str]
     standby: list[str] = field(default_factory=list)  # standby sealer nodes: PBFT replicas, not yet validators
@@ -117,12 +124,13 @@ def edge_node_owners(scenario: Scenario) -> dict[str, str]:
 def plan_topology(scenario: Scenario) -> Topology:
     topo = scenario.topology
     edges = [f"edge-{e}" for e in range(topo.edges)]
-    devices = [f"device-{i}" for i in range(topo.n_devices)]
-    edge_of = {d: edges[i // topo.devices_per_edge] for i, d in enumerate(devices)}
+    devices = NumberedIds("device-", 0, topo.n_devices)
+    edge_of = GroupedIds(devices, edges, max(1, topo.devices_per_edge))
     standby = [f"company-{i}" for i in range(scenario.consortium.standby_sealers)]
-    roles = {"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}, **{d: "device" for d in devices},
-             **{s: "company" for s in standby}}
-    validators = (["cloud"] if "cloud" in topo.validators else []) + (edges if "edge" in topo.validators else [])
+    roles = RoleMap({"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}}, devices, "device",
+                    {s: "company" for s in standby})
+    validating = edges[: topo.validating_edges or len(edges)]  # a cell's base station need not seal blocks
+    validators = (["cloud"] if "cloud" in topo.validators else []) + (validating if "edge" in topo.validators else [])
     return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges),
                     standby)
 
@@ -146,8 +154,20 @@ def observers_of(plan: Topology) -> tuple[str, ...]:
     and the standby sealers (they follow the chain until a membership vote activates them)."""
     topo = plan.scenario.topology
     follow = set(topo.observers) | set(topo.light_clients)
-    return tuple(n for n, role in plan.roles.items()
-                 if n not in plan.validators and (n == "cloud" or role in follow or n in plan.standby))
+    validators = set(plan.validators)
+    standby = set(plan.standby)
+    roles = plan.roles
+    if "device" not in follow and isinstance(roles, RoleMap):  # skip the device block unread: O(E), not O(D)
+        roles = {**roles.head, **roles.tail}  # same order: no device lies between them that could follow
+    return tuple(n for n, role in roles.items()
+                 if n not in validators and (n == "cloud" or role in follow or n in standby))
+
+
+def devices_of(plan: Topology, edge: str) -> Sequence[str]:
+    """The devices attached to ``edge``, in device order (a lazy slice of the device ids)."""
+    if isinstance(plan.edge_of, GroupedIds):
+        return plan.edge_of.members(edge)
+    return [d for d in plan.devices if plan.edge_of[d] == edge]
 
 
 def is_light_client(plan: Topology, node_id: str) -> bool:
@@ -181,7 +201,7 @@ def build_consensus(scenario: Scenario, node_id: str, key: PrivateKey, membershi
     ``standby``: a standby sealer's PBFT replica (it follows the chain and votes from the height
     a committed membership vote activates it, see :mod:`edgeledger.market.membership`).
     """
-    g_hash = genesis_hash(membership.genesis)
+    g_hash = membership.genesis_hash
     protocol = scenario.consensus.protocol
     if protocol == "pow":
         if standby:
@@ -217,7 +237,7 @@ def runs_consensus(plan: Topology, node_id: str) -> bool:
 def finality_of(scenario: Scenario, membership: Membership) -> Finality:
     """What proves a block of this scenario's chain final, for validators, observers and light clients."""
     if scenario.consensus.protocol == "pow":
-        return WorkFinality(genesis_hash(membership.genesis), pow_config(scenario))
+        return WorkFinality(membership.genesis_hash, pow_config(scenario))
     if scenario.consensus.protocol != "pbft":  # a plug-in may name its own proof (default: commit certificates)
         finality = getattr(consensus_protocols.get(scenario.consensus.protocol), "finality", CERTIFICATE_FINALITY)
         return finality if isinstance(finality, Finality) else CERTIFICATE_FINALITY

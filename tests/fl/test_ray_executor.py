@@ -128,6 +128,20 @@ def test_scenario_with_ray_executor_gives_the_inline_chain(local_ray) -> None:
     assert ray.is_initialized()
 
 
+def test_a_ten_thousand_device_scenario_trains_its_round_on_ray(local_ray) -> None:
+    """Issue 17: a round's clients of a 10,000-device population go to the Ray workers; the chain is
+    the inline run's (one round, the small MLP on synthetic data, 40 clients)."""
+    sets = ("topology.edges=4", "topology.devices_per_edge=2500", 'topology.validators=["edge"]',
+            'fl.dataset="synthetic"', "fl.samples_per_device=30", "fl.clients_per_round=40", "fl.rounds=1",
+            "fl.local_epochs=1", "attacks=[]")
+    inline = run_scenario(_demo(*sets))
+    run = run_scenario(_demo(*sets, 'fl.executor="ray"', "fl.executor_options={workers=2}"))
+    assert (run.network.trainer.flushes, run.network.trainer.jobs) == (1, 40)
+    assert run.network.population.awake == 0 and len(run.network.population) == 10_000
+    assert run.summary["head_hash"] == inline.summary["head_hash"]
+    assert run.summary["accuracy_per_round"] == inline.summary["accuracy_per_round"]
+
+
 def test_ray_options_are_checked() -> None:
     spec = ModelSpec("mlp", (64,), 10)
     with pytest.raises(ConfigError, match="inner"):

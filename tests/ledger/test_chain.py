@@ -175,3 +175,14 @@ def test_nonces_may_arrive_out_of_order_but_never_twice_or_far_too_old():
     assert state.apply_transaction(tx(NONCE_WINDOW + 10), 2).ok
     assert "out of the window" in state.apply_transaction(tx(4), 2).reason  # unused but far too old
     assert "out of the window" in state.apply_transaction(tx(0), 2).reason
+
+
+def test_a_deferred_store_opens_no_database_until_a_block_is_stored(chain4):
+    from edgeledger.ledger.store import DeferredChainStore
+
+    store = DeferredChainStore()
+    assert store.height == 0 and store.head() is None and store.blocks() == [] and store.block(1) is None
+    assert store._conn is None  # reads of an empty store need no database
+    store.put_meta("k", b"v")
+    assert store._conn is not None and store.get_meta("k") == b"v"
+    store.close()

@@ -84,3 +84,39 @@ def test_garbage_bytes_are_rejected_where_they_land():
     sim.add_host(b)
     sim._deliver("a", "b", b"\x93garbage")
     assert b.got == [] and rejected and rejected[0][0] == "b"
+
+
+class Crowd:
+    """A host group of many Echo hosts, built when an event reaches one and folded away after."""
+
+    def __init__(self, n):
+        self.ids = {f"n{i}" for i in range(n)}
+        self.built, self.settled, self.awake = [], [], {}
+
+    def __contains__(self, node_id):
+        return node_id in self.ids
+
+    def host(self, node_id):
+        if node_id not in self.awake:
+            self.built.append(node_id)
+            self.awake[node_id] = Echo(node_id, reply_to="hub")
+        return self.awake[node_id]
+
+    def settle(self, node_id):
+        self.settled.append(node_id)
+        self.awake.pop(node_id)
+
+
+def test_a_host_group_builds_a_host_only_for_the_ids_an_event_reaches():
+    sim = Simulator(1)
+    hub, crowd = Echo("hub"), Crowd(100_000)
+    sim.add_host(hub)
+    sim.add_group(crowd)
+    sim.apply("hub", [Send("n7", PeerList(peers=[])), Send("n99999", PeerList(peers=[])), Send("x", PeerList(peers=[]))])
+    sim.apply("n7", [SetTimer("t", 1.0)])
+    sim.run()
+    assert crowd.built == ["n7", "n99999", "n7"] and crowd.settled == crowd.built and crowd.awake == {}
+    assert len(hub.got) == 1  # n7's timer answered the hub
+    assert sim.traffic["hub"].messages_dropped == 1  # "x" is nobody
+    assert set(sim.traffic) == {"hub", "n7", "n99999"}  # counters only for nodes that sent or received
+    assert sim.traffic["n5"].bytes_sent == 0 and "n5" not in sim.traffic

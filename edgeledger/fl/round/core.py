@@ -16,6 +16,7 @@ The device's core lives in :mod:`edgeledger.fl.round.device` (re-exported here).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -49,6 +50,7 @@ from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.state import Receipt
 from edgeledger.ledger.transaction import make_transaction
+from edgeledger.node.ids import NumberedIds
 
 __all__ = ["RoundSettings", "AggregatorCore", "DeviceCore", "EdgeRelay", "TrainJob", "derive_seed"]
 
@@ -86,7 +88,7 @@ class AggregatorCore:
         settings: RoundSettings,
         aggregator: Aggregator,
         learner: Learner,
-        devices: list[str],
+        devices: Sequence[str],
         edges: list[str],
         rng: np.random.Generator,
         blobs: BlobStore | None = None,
@@ -94,7 +96,8 @@ class AggregatorCore:
     ) -> None:
         self.node_id, self.key, self.membership = node_id, key, membership
         self.settings, self.aggregator, self.learner = settings, aggregator, learner
-        self.devices, self.edges, self.rng = list(devices), list(edges), rng
+        self.devices = devices if isinstance(devices, NumberedIds) else list(devices)  # lazy ids stay lazy
+        self.edges, self.rng = list(edges), rng
         self.nonce = 0
         self.blobs = blobs if blobs is not None else MemoryBlobStore()  # every model named on chain
         self.cipher = cipher  # end-to-end encryption of update blobs (devices seal them to our key)
@@ -116,7 +119,8 @@ class AggregatorCore:
 
     def _open(self, number: int) -> SubmitTransaction:
         k = min(self.settings.clients_per_round, len(self.devices))
-        chosen = sorted(self.rng.choice(self.devices, size=k, replace=False).tolist())
+        # positions, then ids: the draws of rng.choice(devices, ...) without an array of every id
+        chosen = sorted(self.devices[i] for i in self.rng.choice(len(self.devices), size=k, replace=False).tolist())
         self.current = _Round(number=number, participants=chosen)
         return self._submit(
             KIND_OPEN,
@@ -303,12 +307,17 @@ class EdgeRelay:
         self,
         node_id: str,
         aggregator: str,
-        devices: list[str],
+        devices: Sequence[str],
         seed: int,
         tamper_downloads: bool = False,
         tamper_uploads: bool = False,
     ) -> None:
-        self.node_id, self.aggregator, self.devices = node_id, aggregator, list(devices)
+        self.node_id, self.aggregator = node_id, aggregator
+        self.devices = devices if isinstance(devices, NumberedIds) else list(devices)
+        # a device's position among ours: O(1) arithmetic for numbered ids, one small dict otherwise
+        self._position: Callable[[str], int | None] = (
+            self.devices.position if isinstance(self.devices, NumberedIds)
+            else {d: i for i, d in enumerate(self.devices)}.get)
         self.tamper_downloads, self.tamper_uploads = tamper_downloads, tamper_uploads
         self.rng = np.random.default_rng(derive_seed(seed, node_id, "tamper"))
 
@@ -320,10 +329,23 @@ class EdgeRelay:
         noise = self.rng.normal(0.0, 1.0, size=params.shape).astype(np.float32)
         return params_to_bytes(params + noise)
 
+    def recipients(self, msg: ModelAnnouncement) -> tuple[str, ...]:
+        """Our devices among the round's participants, in our device order: the model goes to the
+        devices that train on it, not to every device of the edge (an edge of 25,000 devices
+        would send 25,000 copies a round). Raises :class:`EdgeLedgerError` on a payload that is
+        not a ``RoundOpen`` (the devices would refuse such an announcement anyway)."""
+        participants = decode(msg.open_tx.payload, RoundOpen).participants
+        ours = {p: k for p in participants if (k := self._position(p)) is not None}
+        return tuple(sorted(ours, key=ours.__getitem__))
+
     def on_announcement(self, sender: str, msg: ModelAnnouncement, now: float) -> list[Effect]:
+        try:
+            to = self.recipients(msg)
+        except EdgeLedgerError as exc:
+            return [Rejected(sender, "fl.announce", f"announcement names no round: {exc}")]
         if self.tamper_downloads:
             msg = msgspec.structs.replace(msg, model=self._tamper(msg.model))
-        return [Broadcast(tuple(self.devices), msg)] if self.devices else []
+        return [Broadcast(to, msg)] if to else []
 
     def on_upload(self, sender: str, msg: UpdateUpload, now: float) -> list[Effect]:
         if sender not in self.devices:
