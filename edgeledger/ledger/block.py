@@ -10,6 +10,8 @@ by anyone who knows the validator keys.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from edgeledger.codec import Record, encode
 from edgeledger.crypto.hashing import sha256
 from edgeledger.crypto.merkle import merkle_root
@@ -86,7 +88,10 @@ class SealedHeader(Record):
         return self.header.height
 
 
+@lru_cache(maxsize=8192)
 def block_hash(header: BlockHeader) -> bytes:
+    """sha256 of the canonical header (memoised: a header is frozen, and replicas ask for a block's
+    hash many times while it is proposed, voted on, committed and served)."""
     return sha256(encode(header))
 
 

@@ -138,6 +138,8 @@ class Membership:
         return True
 
     def _entry(self, height: int) -> tuple[tuple[str, ...], frozenset[str]]:
+        if len(self._sets) == 1:  # no validator change scheduled: the genesis set at every height
+            return self._sets[0]
         return self._sets[max(0, bisect_right(self._heights, height) - 1)]
 
     def validators_at(self, height: int) -> tuple[str, ...]:
@@ -158,6 +160,8 @@ class Membership:
 
     def validators_between(self, low: int, high: int) -> tuple[str, ...]:
         """Every validator in force at some height in ``[low, high]`` (first appearance order)."""
+        if len(self._sets) == 1:
+            return self._sets[0][0]
         i = max(0, bisect_right(self._heights, low) - 1)
         j = bisect_right(self._heights, high)
         out: dict[str, None] = {}

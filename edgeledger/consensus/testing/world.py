@@ -170,7 +170,8 @@ class World:
             except (DecodeError, UnicodeDecodeError, ValueError):
                 return None
             node = self.node_of[src]
-            self.log(f"{src}->{dst} {_label(msg)}")
+            if self.tracing:
+                self.log(f"{src}->{dst} {_label(msg)}")
             if self.node_of[dst] in self.strategies:
                 self.strategies[self.node_of[dst]].observe(node, msg)
             self.apply(dst, self._guard(dst, lambda r: r.receive(node, msg, self.now)))
@@ -179,7 +180,8 @@ class World:
             _, inst, name, token = event
             if self.timers.get((inst, name)) == token:
                 del self.timers[(inst, name)]
-                self.log(f"{inst} timer {name}")
+                if self.tracing:
+                    self.log(f"{inst} timer {name}")
                 self.apply(inst, self._guard(inst, lambda r: r.timer(name, self.now)))
                 return inst
             return None
@@ -244,9 +246,13 @@ class World:
         if forget:
             self.durable[instance] = {}
             self.chains[instance] = []
-        replica = self.replicas[instance] = self._new_replica(instance)
-        self.apply(instance, self._guard(instance, lambda r: (
-            r.resume(list(self.chains[instance]), self.durable_records(instance)), r.start(self.now))[1]))
+        self.replicas[instance] = self._new_replica(instance)
+
+        def rejoin(replica: PbftReplica) -> list[Any]:
+            replica.resume(list(self.chains[instance]), self.durable_records(instance))
+            return replica.start(self.now)
+
+        self.apply(instance, self._guard(instance, rejoin))
 
     # -- effects -------------------------------------------------------------------------------
     def apply(self, instance: str, effects: list[Any]) -> None:
@@ -274,7 +280,8 @@ class World:
                 if honest:
                     self.invariants.on_commit(instance, e.block, chain)
                 chain.append(e.block)
-                self.log(f"{instance} commits height {e.block.height} {e.block.hash.hex()[:10]}")
+                if self.tracing:
+                    self.log(f"{instance} commits height {e.block.height} {e.block.hash.hex()[:10]}")
 
     def send(self, instance: str, to: list[str], message: Any) -> None:
         node = self.node_of[instance]
