@@ -88,6 +88,10 @@ class Finality(ABC):
         """Raise :class:`ChainValidationError` unless ``item`` (whose parent is ``prev``, None at height 1)
         carries a valid proof; the hash link itself is checked by :func:`validate_header_link`."""
 
+    def observe(self, item: Block | SealedHeader) -> None:
+        """``item`` was accepted on the verifier's chain (committed, resumed or followed): a proof that
+        depends on history (PoW's difficulty retarget) keeps what it needs; nothing by default."""
+
 
 class CertificateFinality(Finality):
     """PBFT: the block carries 2f+1 commit signatures of the validators in force at its height."""

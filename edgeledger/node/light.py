@@ -84,6 +84,7 @@ class LightClient:
         validate_header_link(sealed.header, prev_hash, self.height + 1, self.membership)
         self.finality.verify(sealed, prev, self.membership)
         self.headers.append(sealed)
+        self.finality.observe(sealed)
 
     def header(self, height: int) -> SealedHeader | None:
         return self.headers[height - 1] if 1 <= height <= self.height else None

@@ -94,6 +94,7 @@ class Node:
         self.state = LedgerState(self.membership)
         blocks = self.store.blocks()
         for block in blocks:  # resume from durable storage (receipts a store lacks are filled in)
+            self.finality.observe(block)
             receipts = self.state.apply_block(block)
             if None in self.store.receipts(block):
                 self.store.put_receipts(block, receipts)
@@ -306,6 +307,7 @@ class Node:
                              self.membership)
         receipts = self.state.apply_block(block)  # in memory; nobody has been told yet
         self.store.append(block, receipts)  # block and receipts durable before anyone is told
+        self.finality.observe(block)
         for listener in self.commit_listeners:
             listener(block, receipts)
         effects: list[Any] = [Metric("chain.height", float(block.height)),
