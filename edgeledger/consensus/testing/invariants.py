@@ -10,6 +10,9 @@ Safety is checked at its *cause* as well as at its symptom:
   (view v, height h), 2f+1 replicas prepared d there, every later NEW-VIEW must re-propose d at h
   (Castro & Liskov's safety lemma), so no honest replica may vote another digest at h in a view
   above v: this fails at the first wrong vote, long before a fork can complete;
+- **votes only for the primary's proposal**: an honest replica PREPAREs a block only when the
+  PRE-PREPARE it accepted was signed by the primary of that (view, height) (or, for a NEW-VIEW
+  re-proposal, by the view's leader);
 - **votes in the replica's view**: an honest replica signs PRE-PREPARE/PREPARE/COMMIT only for
   the view it is in, only in normal status, never for a view below one it sent VIEW-CHANGE
   for, and only inside its watermarks;
@@ -115,6 +118,14 @@ class Invariants:
             if view <= self.left_view.get(node, -1):
                 self.fail(f"vote in a left view: honest {instance} signed {phase} at view {view} height {height} "
                           f"after its VIEW-CHANGE for view {self.left_view[node] + 1}")
+            if phase == "prepare":
+                slot = replica.slots.get(height)
+                pre = slot.pre_prepare if slot is not None and slot.view == view else None
+                allowed = {replica.primary_of(view, height)} | (
+                    {replica.view_leader(view)} if slot is not None and slot.reproposal else set())
+                if pre is not None and pre.replica not in allowed:
+                    self.fail(f"vote for a non-primary's proposal: honest {instance} prepared {_short(digest)} at view "
+                              f"{view} height {height}, pre-prepared by {pre.replica}, primary {sorted(allowed)}")
             if phase != "re-proposal" and (view != replica.view or replica.status is not Status.NORMAL):
                 self.fail(f"vote outside its view: honest {instance} in view {replica.view} "
                           f"({replica.status.value}) signed {phase} for view {view} height {height}")

@@ -215,23 +215,46 @@ class ForgedCertificate(Strategy):
 
 
 class Usurper(Strategy):
-    """A backup that pre-prepares as if it were the primary: whenever the primary proposes, it
-    sends its own block for the same (view, height) to half of the replicas (naming the primary
-    as proposer) and PREPAREs both."""
+    """A backup that pre-prepares as if it were the primary (naming the primary as proposer): as soon
+    as its own core commits a height it proposes the next one, ahead of the primary's batch timer,
+    and when the primary proposes it sends a rival block for the same (view, height) to half of the
+    replicas; it PREPAREs both."""
 
     name = "usurper"
+
+    def outgoing(self, instance: str, message: Any, to: list[str]) -> Out:
+        out = super().outgoing(instance, message, to)
+        replica = self.replica
+        if isinstance(message, Commit) and message.replica == self.node and replica.mempool:
+            height = message.height + 1
+            primary = replica.primary_of(message.view, height)
+            if primary != self.node:
+                txs = list(replica.mempool.values())[:2]
+                header = BlockHeader(chain_id=self.chain_id, height=height, prev_hash=message.digest,
+                                     tx_root=transactions_root(txs), tx_count=len(txs), proposer=primary,
+                                     timestamp_ms=int(self.world.now * 1000) + 1)
+                self.rival(PrePrepare(view=message.view, height=height, block=Block(header=header, transactions=txs),
+                                      replica=self.node), [v for v in self.others() if v != primary])
+        return out
 
     def observe(self, sender: str, message: Any) -> None:
         super().observe(sender, message)
         if isinstance(message, PrePrepare) and message.replica != self.node and self.rng.random() < 0.7:
-            rival = self.sign(PrePrepare(view=message.view, height=message.height,
-                                         block=self.other_block(message.block), replica=self.node))
-            half, rest = self.halves([v for v in self.others() if v != message.replica])
-            for dst in half:
-                self.inject(dst, rival)
-            for pre, group in ((rival, half | {message.replica}), (message, rest)):
-                vote = self.sign(Prepare(view=pre.view, height=pre.height, digest=pre.block.hash, replica=self.node))
-                for dst in group:
+            rival = PrePrepare(view=message.view, height=message.height, block=self.other_block(message.block),
+                               replica=self.node)
+            half, _ = self.halves([v for v in self.others() if v != message.replica])
+            self.rival(rival, sorted(half), message)
+
+    def rival(self, pre: PrePrepare, targets: list[str], real: PrePrepare | None = None) -> None:
+        signed = self.sign(pre)
+        for dst in targets:
+            self.inject(dst, signed)
+            self.inject(dst, self.sign(Prepare(view=pre.view, height=pre.height, digest=pre.block.hash,
+                                               replica=self.node)), 0.001)
+        if real is not None:
+            vote = self.sign(Prepare(view=real.view, height=real.height, digest=real.block.hash, replica=self.node))
+            for dst in self.others():
+                if dst not in targets:
                     self.inject(dst, vote, 0.001)
 
 
