@@ -99,3 +99,23 @@ def test_campaign_kills_the_reported_bug_reintroduced(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert '"violations": 1' in proc.stdout
+
+
+def _cli(capsys, *args):
+    from edgeledger.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return exc.value.code or 0, out.out, out.err
+
+
+def test_cli_replays_a_scenario_by_id_and_explains_a_bad_id_in_one_line(capsys):
+    code, out, _ = _cli(capsys, "consensus", "replay", "twins:4:2:1234", "--trace", "--last", "5")
+    assert code == 0 and "twins=" in out and "no violations" in out
+    assert any("->" in line or "commits height" in line for line in out.splitlines())  # the trace's last lines
+    code, _, err = _cli(capsys, "consensus", "replay", "twins:4:2")
+    assert code == 2 and err.count("\n") == 1 and "twins:<n>:<rounds>:<index>" in err
+    code, _, err = _cli(capsys, "consensus", "campaign", "--plan", "huge")
+    assert code == 2 and "expected one of" in err
