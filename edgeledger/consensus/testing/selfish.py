@@ -12,27 +12,28 @@ measure it in.
   runs the paper's state machine itself to count the reorganisations honest nodes see and their
   depths (the number of honest blocks a publication overrides).
 - :func:`run_selfish_network` puts one selfish miner with hash share alpha among honest miners
-  on the discrete-event simulator (first-seen tie-break, so gamma ~ 0) and measures the same
+  on a small discrete-event network of its own (fixed link latency, encoded messages;
+  first-seen tie-break, so gamma ~ 0) and measures the same
   figures; honest miners finalise ``confirmations`` deep and never revert a final block, so a
   publication deeper than that is refused (counted) and honest final chains must still agree.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from edgeledger.codec import decode
+from edgeledger.codec import decode, encode
 from edgeledger.consensus.base import CommitBlock
 from edgeledger.consensus.pow import POW_MESSAGES, PowBlock, PowConfig, PowMiner
 from edgeledger.consensus.pow.core import FOUND_TIMER
 from edgeledger.consensus.pow.difficulty import block_work, target_for_zero_bits
 from edgeledger.consensus.pow.state import Reorg, TreeNode
 from edgeledger.crypto.keys import derive_key
-from edgeledger.effects import Broadcast, Effect, Metric
+from edgeledger.effects import Broadcast, CancelTimer, Effect, Metric, Send, SetTimer
 from edgeledger.ledger.identity import Genesis, Identity, Membership
-from edgeledger.net.sim import Link, Simulator
 
 __all__ = ["SelfishMiner", "SelfishTheory", "selfish_theory", "ModelRun", "theory_reorgs", "SelfishRun",
            "run_selfish_network"]
@@ -189,9 +190,6 @@ class _MinerHost:
     def node_id(self) -> str:
         return self.core.node_id
 
-    def decode_message(self, data: bytes) -> Any:
-        return decode(data, PowWire)
-
     def _keep(self, effects: list[Effect]) -> list[Effect]:
         for e in effects:
             if isinstance(e, CommitBlock):
@@ -218,6 +216,40 @@ class _MinerHost:
             return result
 
         tree.insert = counted  # type: ignore[method-assign]
+
+
+def _run(hosts: dict[str, _MinerHost], until: float, latency_s: float) -> None:
+    """Deliver encoded messages after ``latency_s`` and fire timers, in time order, until ``until``."""
+    heap: list[tuple[float, int, str, str, Any]] = []
+    timers: dict[tuple[str, str], int] = {}
+    seq = 0
+
+    def apply(node: str, effects: list[Effect], now: float) -> None:
+        nonlocal seq
+        for e in effects:
+            seq += 1
+            if isinstance(e, (Send, Broadcast)):
+                data = encode(e.message)
+                for dst in ([e.to] if isinstance(e, Send) else e.to):
+                    seq += 1
+                    heapq.heappush(heap, (now + latency_s, seq, "msg", dst, (node, data)))
+            elif isinstance(e, SetTimer):
+                timers[(node, e.name)] = seq
+                heapq.heappush(heap, (now + e.delay_s, seq, "timer", node, (e.name, seq)))
+            elif isinstance(e, CancelTimer):
+                timers.pop((node, e.name), None)
+
+    for name, host in hosts.items():
+        apply(name, host.core.start(0.0), 0.0)
+    while heap and heap[0][0] <= until:
+        now, _, kind, node, payload = heapq.heappop(heap)
+        host = hosts[node]
+        if kind == "msg":
+            sender, data = payload
+            apply(node, host.on_message(sender, decode(data, PowWire), now), now)
+        elif timers.get((node, payload[0])) == payload[1]:
+            del timers[(node, payload[0])]
+            apply(node, host.on_timer(payload[0], now), now)
 
 
 @dataclass
@@ -252,7 +284,6 @@ def run_selfish_network(alpha: float = 1 / 3, honest: int = 4, blocks: int = 200
     work = block_work(target_for_zero_bits(zero_bits))
     total_rate = work / interval_s  # hashes per second of the whole network
     master = random.Random(seed)
-    sim = Simulator(seed, lambda a, b: Link(latency_s=latency_s))
     hosts: dict[str, _MinerHost] = {}
     for n in names:
         share = alpha if n == "pool" else (1 - alpha) / honest
@@ -264,10 +295,7 @@ def run_selfish_network(alpha: float = 1 / 3, honest: int = 4, blocks: int = 200
         hosts[n] = _MinerHost(core)
         if n != "pool":
             hosts[n].watch_refusals()
-        sim.add_host(hosts[n])
-    for host in hosts.values():
-        sim.start(host.node_id, host.core.start(0.0))
-    sim.run(until=blocks * interval_s)
+    _run(hosts, blocks * interval_s, latency_s)
     observer = hosts["m0"].core
     chain = observer.tree.best_chain[1:]
     miners = [observer.tree.nodes[h].block.header.miner for h in chain]  # type: ignore[union-attr]
