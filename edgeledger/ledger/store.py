@@ -8,12 +8,14 @@ keeps the same SQL engine in memory for large simulations.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from edgeledger.codec import decode, encode
 from edgeledger.errors import ChainValidationError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
+from edgeledger.ledger.state_table import DEFAULT_CACHE_BYTES, DurableState
 
 __all__ = ["ChainStore", "DeferredChainStore"]
 
@@ -52,7 +54,12 @@ class ChainStore:
     Receipts are kept here rather than in the in-memory state so a long-lived node's memory
     does not grow with every transaction. They are derived data (replaying the blocks
     recomputes them), so :meth:`put_receipts` is idempotent and a node that crashed between
-    storing a block and its receipts fills them in when it replays at start-up."""
+    storing a block and its receipts fills them in when it replays at start-up.
+
+    A store on disk also keeps the chain state (:meth:`open_state`): each block's state changes
+    are written in the transaction that appends it."""
+
+    _state: DurableState | None = None
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
@@ -71,6 +78,26 @@ class ChainStore:
     def height(self) -> int:
         return self._height
 
+    @property
+    def persistent(self) -> bool:
+        """True for a store on disk (a deployed node), False for ``:memory:`` (simulations)."""
+        return self.path != ":memory:"
+
+    def open_state(self, cache_bytes: int = DEFAULT_CACHE_BYTES) -> DurableState:
+        """The chain state kept in this store's database (made once); :meth:`append` writes what
+        the state staged for the block in the block's own transaction."""
+        if self._state is None:
+            self._state = DurableState(self._db, cache_bytes)
+        return self._state
+
+    def put_state(self, height: int) -> None:
+        """Write the state staged by replaying stored blocks up to ``height`` (one transaction)."""
+        if self._state is None:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._state.flush(height)
+
     def append(self, block: Block, receipts: list[Receipt] | None = None) -> None:
         """Store ``block`` at the next height, with its transactions' receipts when given, in one
         transaction (durable on return)."""
@@ -84,6 +111,8 @@ class ChainStore:
             if receipts is not None:
                 self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, ?)",
                                      self._receipt_rows(block, receipts))
+            if self._state is not None:
+                self._state.flush(block.height)
         self._height = block.height
 
     @staticmethod
@@ -135,6 +164,13 @@ class ChainStore:
         rows = self._db.execute("SELECT body FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height",
                                 (start, end)).fetchall()
         return [decode(r[0], Block) for r in rows]
+
+    def iter_blocks(self, start: int = 1, end: int | None = None, chunk: int = 256) -> Iterator[Block]:
+        """Blocks ``start..end`` in height order, read ``chunk`` at a time (a long chain never sits
+        in memory at once)."""
+        end = self._height if end is None else end
+        for low in range(max(1, start), end + 1, chunk):
+            yield from self.blocks(low, min(low + chunk - 1, end))
 
     def put_meta(self, key: str, value: bytes) -> None:
         with self._db:

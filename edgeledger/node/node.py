@@ -91,17 +91,30 @@ class Node:
     def __post_init__(self) -> None:
         self.gossip = BlockGossip(self.node_id, self.followers or self.observers, tuple(self.membership.validators),
                                   self.gossip_fanout)
-        self.state = LedgerState(self.membership)
-        blocks = self.store.blocks()
-        for block in blocks:  # resume from durable storage (receipts a store lacks are filled in)
-            receipts = self.state.apply_block(block)
-            if None in self.store.receipts(block):
-                self.store.put_receipts(block, receipts)
+        # a store on disk keeps the state too (bounded memory, no replay on restart); in memory, a dict
+        self.state = LedgerState(self.membership, self.store.open_state() if self.store.persistent else None)
+        self._replay_stored_blocks()
         self._follow_identities()
         self._follow_schedule()
         durable = self.store.consensus_log()
-        if (blocks or durable) and self.consensus is not None:
-            self.consensus.resume(blocks, durable)
+        if self.consensus is not None:
+            self.consensus.use_ledger(self.store)  # older blocks and committed tx ids: read from the store
+            height, depth = self.store.height, self.consensus.resume_depth
+            if height or durable:
+                start = 1 if depth is None else max(1, height - depth + 1)
+                self.consensus.resume(self.store.blocks(start, height), durable)
+
+    def _replay_stored_blocks(self) -> None:
+        """Bring the state up to the stored chain: blocks above the state's height are applied in
+        height order, streamed (receipts a store lacks are filled in)."""
+        for block in self.store.iter_blocks(self.state.height + 1):
+            receipts = self.state.apply_block(block)
+            if None in self.store.receipts(block):
+                self.store.put_receipts(block, receipts)
+            if self.state.durable is not None and block.height % 256 == 0:
+                self.store.put_state(block.height)
+        if self.state.durable is not None and self.state.durable.pending:
+            self.store.put_state(self.state.height)
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
