@@ -36,6 +36,7 @@ from edgeledger.ledger.contracts import ContractDeploy, contract_meta
 from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.transaction import make_transaction
+from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.node import Node
 from edgeledger.web.observe_sources import DashboardPlan
@@ -145,7 +146,8 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
         else:
             api_node = host = _validator_node(opts, plan, key, geneses[chain_ids[0]])
             nodes = [host]
-        driver = HttpDriver(host, key, _verifier([n.membership for n in nodes]), peers)
+        driver = HttpDriver(host, key, _verifier([n.membership for n in nodes]), peers, chain_id=plan.fbc,
+                            wire_log=WireLog(opts.data_dir / "wire.sqlite"))  # the federation's id: one wire
         await driver.start()
         shown = api_node.membership.chain_id  # a relay's API and dashboard show the FBC
         server.attach(api_node, driver, DashboardPlan(plan.chain_members(shown), plan.chain(shown).validators))

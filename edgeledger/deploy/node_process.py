@@ -36,6 +36,7 @@ from edgeledger.market.admission import (
     AdmissionList, AdmissionService, AdmissionSponsor, admitted_identities, identity_key, make_admission_request,
 )
 from edgeledger.market.membership import validator_schedule
+from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
@@ -226,7 +227,8 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
         wire = opts.scenario.security.wire_encryption
         driver = HttpDriver(node, key, node.membership.verify, peers,
                             cipher=None if wire == "none" else build_cipher(wire),
-                            public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl)
+                            public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl,
+                            chain_id=node.membership.chain_id, wire_log=WireLog(opts.data_dir / "wire.sqlite"))
         await driver.start()
         server.attach(node, driver, plan)
         refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver, server.live))

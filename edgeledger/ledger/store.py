@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edgeledger.codec import decode, encode
 from edgeledger.errors import ChainValidationError
+from edgeledger.ledger.blobs import named_blobs
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
 from edgeledger.ledger.state_table import DEFAULT_CACHE_BYTES, DurableState
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     PRIMARY KEY (height, position)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blob_refs (digest BLOB PRIMARY KEY, height INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS consensus_log (
     key TEXT PRIMARY KEY,
     height INTEGER NOT NULL,
@@ -108,6 +110,9 @@ class ChainStore:
             self._db.execute("BEGIN")
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (block.height, block.hash, encode(block)))
             self._db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?)", rows)
+            refs = [(d, block.height) for tx in block.transactions for d in named_blobs(tx)]
+            if refs:
+                self._db.executemany("INSERT OR IGNORE INTO blob_refs VALUES (?, ?)", refs)
             if receipts is not None:
                 self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, ?)",
                                      self._receipt_rows(block, receipts))
@@ -155,6 +160,12 @@ class ChainStore:
         """(height, position) of a committed transaction, or None."""
         row = self._db.execute("SELECT height, position FROM transactions WHERE tx_id = ?", (tx_id,)).fetchone()
         return (row[0], row[1]) if row else None
+
+    def names_blob(self, digest: bytes) -> bool:
+        """Does a committed transaction name the blob ``digest`` (see ``blob_references``)?"""
+        if self._height == 0:  # an empty store (a device's deferred one) answers without a database
+            return False
+        return self._db.execute("SELECT 1 FROM blob_refs WHERE digest = ?", (digest,)).fetchone() is not None
 
     def transaction_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM transactions").fetchone()[0])

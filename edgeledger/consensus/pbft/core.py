@@ -79,6 +79,7 @@ class PbftConfig:
     leader_order: tuple[int, ...] = ()  # explicit primary order (validator indices), one per view, cyclic
     fetch_timeout_s: float = 0.5  # state transfer retry
     fetch_limit: int = 64  # blocks per BLOCKS reply
+    max_pending_txs: int = 50_000  # mempool bound: a client request beyond it is refused (the API answers 503)
     keep_blocks: int = 0  # committed blocks held in memory once the node's ledger serves older ones (0: window + K)
 
     @property
@@ -229,6 +230,9 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         tx_id = tx.tx_id
         if tx_id in self.mempool or self.chain.has_tx(tx_id):
             return []
+        if len(self.mempool) >= self.config.max_pending_txs:  # bounded; checked before any signature
+            return [Rejected(tx.sender, "transaction", f"{len(self.mempool)} transactions wait to be ordered "
+                             "(max_pending_txs): retry later")]
         try:
             verify_transaction(tx, self.membership)
         except SignatureError as exc:
