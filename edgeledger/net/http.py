@@ -104,6 +104,7 @@ class HttpDriver:
         self.limit = RateLimit(rate_per_peer, rate_per_peer)
         self.max_queue, self.max_queue_bytes = max_queue, max_queue_bytes
         self._queued_bytes: Counter = Counter()
+        self._last_refusal = ""
         self.rejections: deque[tuple[float, str, str, str]] = deque(maxlen=1000)
         self.listeners: list[Callable[[str, Any], None]] = []  # dashboards: (event, data)
         self._sequence = int(time.time() * 1000) << 16  # monotonic across restarts (with a wire log, by lease)
@@ -289,8 +290,10 @@ class HttpDriver:
         for env, message in opened:
             self.stats.messages_in += 1
             self.apply(self.host.on_message(env.sender, message, now))
-        status = 202 if len(opened) == len(envelopes) else 400
-        return web.json_response({"accepted": len(opened), "of": len(envelopes)}, status=status)
+        if envelopes and not opened:  # nothing usable: an error with the first reason
+            return web.json_response({"error": f"none of {len(envelopes)} envelopes accepted: {self._last_refusal}"},
+                                     status=400)
+        return web.json_response({"accepted": len(opened), "of": len(envelopes)}, status=202)
 
     def _open(self, raw: bytes, source: str, now: float) -> tuple[Envelope, Any] | None:
         """Check one envelope, cheapest first: chain and addressee, rate limit (before any signature
@@ -312,6 +315,7 @@ class HttpDriver:
         except EdgeLedgerError as exc:
             reason = "signature" if isinstance(exc, SignatureError) else reason
             self.stats.rejected_by_reason[reason] += 1
+            self._last_refusal = str(exc)
             self.apply([Rejected("?", "envelope", str(exc))])
             return None
 

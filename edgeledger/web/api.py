@@ -47,8 +47,8 @@ HEX = {"type": "string", "pattern": "^[0-9a-fA-F]*$"}
 def messages_route(handler: Any) -> Route:
     """``POST /v1/messages``: the protocol endpoint (signed envelopes, see :mod:`edgeledger.net.envelope`)."""
     return Route("POST", "/v1/messages", handler, "a batch of signed envelopes from a peer (msgpack list)",
-                 {202: Response("every envelope accepted", t.Batch),
-                  400: Response("some envelopes refused (counted by reason in /metrics)", t.Batch),
+                 {202: Response("accepted (envelopes refused for a reason are counted in /metrics)", t.Batch),
+                  400: Response("no envelope accepted", t.ErrorBody),
                   413: Response("too large", t.ErrorBody), 503: STARTING}, request_media=MSGPACK)
 
 

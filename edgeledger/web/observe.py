@@ -19,7 +19,7 @@ from aiohttp import web
 
 from edgeledger.web import api_types as t
 from edgeledger.web.observe_sources import LiveSource, ObserveSource
-from edgeledger.web.routes import EVENTS, HTML, JS, Response, Route, install
+from edgeledger.web.routes import EVENTS, HTML, JS, TEXT, Response, Route, install
 
 __all__ = ["install_observe", "install_live_dashboard"]
 
@@ -159,7 +159,7 @@ def install_observe(app: web.Application, source: ObserveSource, subscribe: Any 
         return resp
 
     page = Response("the dashboard page", None, HTML)
-    found = Response("redirect to /observe/", None, HTML)
+    found = Response("redirect to /observe/", None, TEXT)
     install(app, [
         Route("GET", "/observe", index, "the dashboard (redirects to /observe/)", {302: found, 200: page}),
         Route("GET", "/observe/", index, "the live dashboard page", {200: page}),
