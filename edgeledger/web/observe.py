@@ -145,11 +145,16 @@ def install_observe(app: web.Application, source: ObserveSource, subscribe: Any 
         unsubscribe = subscribe(push) if subscribe is not None else None
         try:
             await resp.write(b": connected\n\n")
-            while True:
+            idle = 0.0
+            while request.transport is not None and not request.transport.is_closing():  # gone: unsubscribe
                 try:
-                    msg = await asyncio.wait_for(queue.get(), timeout=15)
+                    msg = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except asyncio.TimeoutError:
+                    idle += 1.0
+                    if idle < 15.0:
+                        continue
                     msg = ": keep-alive\n\n"
+                idle = 0.0
                 await resp.write(msg.encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from edgeledger.web.routes import app_document
 
-__all__ = ["app_document", "full_document", "full_app"]
+__all__ = ["app_document", "full_document", "full_app", "undocumented_routes"]
 
 
 def full_document() -> dict[str, Any]:
@@ -44,3 +44,17 @@ def full_app() -> web.Application:
     install_market_page(app, lambda: None)
     install(app, oracle_routes(None, requester=True))
     return app
+
+
+def undocumented_routes(app: web.Application) -> list[str]:
+    """``METHOD /path`` of every route ``app`` serves that its OpenAPI document lacks (HEAD, which
+    aiohttp adds for each GET, aside)."""
+    paths = app_document(app)["paths"]
+    missing = []
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        path = route.resource.canonical if route.resource is not None else ""
+        if route.method.lower() not in paths.get(path, {}):
+            missing.append(f"{route.method} {path}")
+    return sorted(missing)

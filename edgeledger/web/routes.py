@@ -10,6 +10,7 @@ error JSON ``{"error": reason}``, unknown paths and methods included.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from edgeledger.web.api_types import ErrorBody
 __all__ = ["Route", "Response", "install", "ROUTES_KEY", "app_document", "openapi_document", "json_errors", "error", "reply", "BINARY",
            "HTML", "TEXT", "JS", "EVENTS", "MSGPACK"]
 
+log = logging.getLogger("edgeledger.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BINARY, HTML, TEXT, JS, EVENTS, MSGPACK = ("application/octet-stream", "text/html", "text/plain",
                                            "application/javascript", "text/event-stream", "application/msgpack")
@@ -89,6 +91,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         elif exc.status == 405:
             reason = f"{request.method} is not allowed on {request.path}"
         return web.json_response({"error": reason}, status=exc.status)
+    except Exception as exc:  # a bug: logged with its traceback, answered as JSON, the node keeps serving
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response({"error": f"internal error: {type(exc).__name__}"}, status=500)
     if response.status >= 400 and isinstance(response, web.Response) and \
             not (response.content_type or "").endswith("json"):
         text = response.text if response.body is not None and response.charset else ""
