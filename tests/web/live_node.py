@@ -1,8 +1,11 @@
-"""A node with a driver and an API attached, in one process (no sockets), for API-level tests."""
+"""A validator node with a driver and an API attached, in one process (no sockets), for API-level tests."""
 
 from __future__ import annotations
 
-from edgeledger.ledger import ChainStore
+from pathlib import Path
+
+from edgeledger.consensus.pbft import PbftReplica
+from edgeledger.ledger import ChainStore, genesis_hash
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.node import Node
 from edgeledger.web.api import NodeApi
@@ -10,10 +13,12 @@ from edgeledger.web.observe_sources import DashboardPlan
 from tests.conftest import make_chain
 
 
-def attached_api(**kw) -> NodeApi:
+def attached_api(data_dir: Path, **kw) -> NodeApi:
     keys, membership = make_chain(4)
-    node = Node(node_id="dev0", role="device", key=keys["dev0"], membership=membership, store=ChainStore(":memory:"))
-    driver = HttpDriver(node, keys["dev0"], membership.verify, chain_id=membership.chain_id)
+    replica = PbftReplica("v0", keys["v0"], membership, genesis_hash(membership.genesis))
+    node = Node(node_id="v0", role="edge", key=keys["v0"], membership=membership,
+                store=ChainStore(data_dir / "chain.sqlite"), consensus=replica)
+    driver = HttpDriver(node, keys["v0"], membership.verify, chain_id=membership.chain_id)
     api = NodeApi(**kw)
-    api.attach(node, driver, DashboardPlan({"dev0": "device"}, list(membership.validators)))
+    api.attach(node, driver, DashboardPlan({v: "edge" for v in membership.validators}, list(membership.validators)))
     return api

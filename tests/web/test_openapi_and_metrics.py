@@ -98,10 +98,10 @@ def _exported_names(text: str) -> set[str]:
     return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
 
 
-def test_metrics_have_conventional_names_and_the_grafana_dashboard_uses_only_exported_ones():
+def test_metrics_have_conventional_names_and_the_grafana_dashboard_uses_only_exported_ones(tmp_path):
     from tests.web.live_node import attached_api
 
-    api = attached_api()
+    api = attached_api(tmp_path)
     text = api.metrics.render().decode()
     types = {line.split()[2]: line.split()[3] for line in text.splitlines() if line.startswith("# TYPE ")}
     for name, kind in types.items():
