@@ -27,7 +27,6 @@ from edgeledger.deploy.bootstrap import (
     ProcessServer, await_registered, fetch_peers, load_identity, post_msgpack, register, stored_genesis,
     wait_for_validators,
 )
-from edgeledger.deploy.tls import client_context, server_context
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Identity, Membership
@@ -212,8 +211,11 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     plan = plan_topology(opts.scenario)
     server = ProcessServer(opts.admin_token)
     install_market_page(server.app, lambda: server.api.node.state if server.api.node is not None else None)
-    server_ssl = server_context(opts.tls_dir, opts.tls_name) if opts.tls_dir is not None else None
-    client_ssl = client_context(opts.tls_dir) if opts.tls_dir is not None else None
+    server_ssl = client_ssl = None
+    if opts.tls_dir is not None:  # cryptography's x509 only when TLS is on
+        from edgeledger.deploy.tls import client_context, server_context
+
+        server_ssl, client_ssl = server_context(opts.tls_dir, opts.tls_name), client_context(opts.tls_dir)
     opts.port = await server.start(opts.host, opts.port, server_ssl)  # --listen HOST:0: the port the OS gave us
     address = f"{opts.scheme}://{opts.host}:{opts.port}"
     connector = aiohttp.TCPConnector(ssl=client_ssl if client_ssl is not None else True)
