@@ -29,7 +29,8 @@ from edgeledger.codec import decode, encode
 from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist
 from edgeledger.consensus.pbft.events import ForwardRequest
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import Compute, Deferred, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.effects import (Compute, Deferred, Effect, Metric, Rejected, SaveState, Send, SetTimer,
+                                SubmitTransaction)
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
@@ -147,7 +148,8 @@ class Node:
         if self.consensus is not None:
             effects += self.consensus.start(now)
         for s in self.services:
-            effects += self._own(s, s.start(now))
+            saved = self.store.get_meta(f"service/{s.state_key}") if s.state_key else None
+            effects += self._own(s, s.start(now) if saved is None else s.resume(saved, self.store, now))
         return self._resolve(effects, now)
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
@@ -220,6 +222,8 @@ class Node:
                 durable = []
             if isinstance(effect, Forget):
                 self.store.forget_consensus(effect.through_height)
+            elif isinstance(effect, SaveState):  # durable before any later effect leaves
+                self.store.put_meta(f"service/{effect.key}", encode(effect.record))
             elif isinstance(effect, tuple):  # (service, Compute)
                 out.append(self._defer(*effect) if self.defer_compute else self._compute(*effect))
             elif isinstance(effect, CommitBlock):
