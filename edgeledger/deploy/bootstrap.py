@@ -37,6 +37,7 @@ from edgeledger.node.center import PeerEntry, PeerList, make_registration
 from edgeledger.web.api import NodeApi, messages_route
 from edgeledger.web.observe import install_live_dashboard
 from edgeledger.web.observe_sources import LiveSource
+from edgeledger.web.pending import PendingSubmissions
 from edgeledger.web.routes import Route, install, json_errors
 
 __all__ = ["configure_logging", "JsonLogFormatter", "load_identity", "parse_listen", "run_until_signal", "post_msgpack", "fetch_peers", "register",
@@ -200,12 +201,13 @@ class ProcessServer:
     """
 
     def __init__(self, admin_token: str | None, routes: Sequence[Route] = (),
-                 max_blob_bytes: int | None = None) -> None:
+                 max_blob_bytes: int | None = None, data_dir: Path | None = None) -> None:
         self.app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
         self.driver: HttpDriver | None = None
         install(self.app, [messages_route(self._messages)])
-        self.api = NodeApi(admin_token=admin_token) if max_blob_bytes is None else \
-            NodeApi(admin_token=admin_token, max_blob_bytes=max_blob_bytes)
+        pending = PendingSubmissions(data_dir / "pending.sqlite") if data_dir is not None else None
+        options: dict[str, Any] = {} if max_blob_bytes is None else {"max_blob_bytes": max_blob_bytes}
+        self.api = NodeApi(admin_token=admin_token, pending=pending, **options)
         self.api.install(self.app)
         install(self.app, routes)
         self.live: LiveSource = install_live_dashboard(self.app, self.api)
@@ -226,6 +228,7 @@ class ProcessServer:
         """Route protocol messages to ``driver`` and show ``node`` (with ``plan``'s roles) in the API and dashboard."""
         self.driver = driver
         self.api.attach(node, driver, plan)
+        self.api.start_retransmitting()
 
     async def serve_until_stopped(self, stop: asyncio.Event | None, stores: list[ChainStore],
                                   tasks: list[asyncio.Task[None]]) -> None:
@@ -238,6 +241,7 @@ class ProcessServer:
         finally:
             for t in [*waiters, *tasks]:
                 t.cancel()
+            self.api.stop()
             if self.driver is not None:
                 await self.driver.close()
             await self.runner.cleanup()

@@ -131,7 +131,7 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
     chain_ids = [c.chain_id for c in plan.chains] if is_relay else \
         [c.chain_id for c in plan.chains if opts.node_id in c.validators]
     key = load_identity(opts.data_dir, "ed25519")
-    server = ProcessServer(opts.admin_token)
+    server = ProcessServer(opts.admin_token, data_dir=opts.data_dir)
     opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     tasks: list[asyncio.Task[None]] = []

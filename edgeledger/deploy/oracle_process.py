@@ -118,7 +118,7 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
     role_name = plan.role_of(opts.node_id)
     key = load_identity(opts.data_dir, "ed25519")
     role = role_for(plan, opts.node_id, key, opts.data_dir)
-    server = ProcessServer(opts.admin_token, role_routes(role))
+    server = ProcessServer(opts.admin_token, role_routes(role), data_dir=opts.data_dir)
     opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:

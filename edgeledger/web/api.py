@@ -32,6 +32,7 @@ from edgeledger.net.http import RateLimit
 from edgeledger.scenario.results import block_json
 from edgeledger.web import api_types as t
 from edgeledger.web.metrics import CONTENT_TYPE, NodeMetrics
+from edgeledger.web.pending import PendingSubmissions
 from edgeledger.web.routes import BINARY, MSGPACK, TEXT, Response, Route, app_document, error, install, reply
 
 __all__ = ["NodeApi", "MAX_TX_BYTES", "MAX_BLOB_BYTES", "messages_route"]
@@ -57,7 +58,8 @@ class NodeApi:
 
     def __init__(self, admin_token: str | None = None, max_blob_bytes: int = MAX_BLOB_BYTES,
                  blob_window_s: float = 120.0, submission_ttl_s: float = 600.0,
-                 rate_per_client: float = 20_000.0) -> None:
+                 rate_per_client: float = 20_000.0, pending: PendingSubmissions | None = None,
+                 retransmit_s: float = 2.0) -> None:
         self.admin_token = admin_token
         self.node: Any = None
         self.driver: Any = None
@@ -71,6 +73,9 @@ class NodeApi:
         self.recent_tx: deque[tuple[int, str, str, str]] = deque(maxlen=50)
         self.listeners: list[Any] = []  # the dashboard's live streams (each removes itself when it closes)
         self.limit = RateLimit(rate_per_client, rate_per_client)
+        self.pending = pending if pending is not None else PendingSubmissions()
+        self.retransmit_s = retransmit_s
+        self._retransmitter: asyncio.Task[None] | None = None
         self.metrics = NodeMetrics(self)
 
     def routes(self) -> list[Route]:
@@ -141,6 +146,42 @@ class NodeApi:
         node.commit_listeners.append(self._on_commit)
         driver.on_metric = self._on_metric
 
+    def start_retransmitting(self) -> None:
+        """Submit what was pending before a restart, then keep forwarding uncommitted acknowledged
+        transactions to the validators every ``retransmit_s`` (a PBFT client's retransmission)."""
+        self._retransmit(time.time() + 1.0)
+        self._retransmitter = asyncio.get_running_loop().create_task(self._retransmit_loop())
+
+    def stop(self) -> None:
+        """Stop retransmitting and close the pending log (the process is shutting down)."""
+        if self._retransmitter is not None:
+            self._retransmitter.cancel()
+        self.pending.close()
+
+    async def _retransmit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.retransmit_s)
+            self._retransmit(time.time() - self.retransmit_s)
+
+    def _retransmit(self, before: float) -> None:
+        from edgeledger.consensus.pbft.events import ForwardRequest
+        from edgeledger.effects import Broadcast
+
+        node, now = self.node, time.time()
+        self.metrics.expired.inc(self.pending.expire(now - self.submission_ttl_s))
+        committed, effects = [], []
+        for tx in self.pending.older_than(before):
+            if node.store.locate_transaction(tx.tx_id) is not None:
+                committed.append(tx.tx_id)
+                continue
+            effects += node.submit(tx, now)  # into our mempool again (after a restart) or to our validator
+            if node.consensus is not None and hasattr(node.consensus, "mempool"):
+                others = tuple(v for v in node.membership.validators_at(node.store.height + 1) if v != node.node_id)
+                effects.append(Broadcast(others, ForwardRequest(tx=tx)))
+                self.metrics.retransmitted.inc()
+        self.pending.committed(committed)
+        self.driver.apply(effects)
+
     # -- hooks -------------------------------------------------------------------------------
     def _on_commit(self, block: Block, receipts: list[Any]) -> None:
         now = time.time()
@@ -159,6 +200,7 @@ class NodeApi:
             t0 = self.submitted.pop(tx.tx_id, None)
             if t0 is not None:
                 self.metrics.commit_latency.observe(now - t0)
+        self.pending.committed([tx.tx_id for tx in block.transactions])
         self._expire(now)
         self._notify("block", block)
 
@@ -289,6 +331,7 @@ class NodeApi:
         if reason is not None:
             return error(409, reason)
         now = time.time()
+        self.pending.add(tx, now)  # on disk before the 202: retransmitted until it commits
         self.submitted.setdefault(tx.tx_id, now)
         self._expire(now)
         self.driver.submit_local(self.node.submit(tx, now))

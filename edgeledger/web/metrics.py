@@ -42,6 +42,8 @@ class NodeMetrics:
                                registry=self.registry)
         self.expired = Counter("edgeledger_submissions_expired", "API submissions forgotten uncommitted after "
                                "their time to live", registry=self.registry)
+        self.retransmitted = Counter("edgeledger_submissions_retransmitted", "Acknowledged transactions forwarded "
+                                     "to the validators again while uncommitted", registry=self.registry)
         self.blob_uploads = Counter("edgeledger_blob_uploads", "Blob uploads by outcome", ["outcome"],
                                     registry=self.registry)
         self.http_refused = Counter("edgeledger_http_requests_refused", "API requests refused before any "
@@ -81,6 +83,8 @@ class _Snapshot(Collector):
             yield _gauge("edgeledger_state_cache_bytes", "Bytes in the state table's cache", kv.cached_bytes)
         yield _gauge("edgeledger_submissions_pending", "API submissions waiting for their commit",
                      len(api.submitted))
+        yield _gauge("edgeledger_submissions_unconfirmed", "Acknowledged submissions kept on disk until they commit",
+                     len(api.pending))
         yield _gauge("edgeledger_dashboard_streams", "Open /observe/events streams", len(api.listeners))
         if api.accuracy:
             last = max(api.accuracy)
