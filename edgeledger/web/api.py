@@ -41,6 +41,8 @@ MAX_TX_BYTES = 256 * 1024
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 MAX_PENDING_SUBMISSIONS = 100_000
 MAX_UNNAMED_BLOBS = 256
+RETRANSMIT_AFTER_S = 5.0  # an acknowledged transaction this old and uncommitted is forwarded again
+RETRANSMIT_BATCH = 256  # at most this many per retransmission pass (an overloaded network is not flooded)
 STARTING = Response("the node is starting", t.ErrorBody)
 HEX = {"type": "string", "pattern": "^[0-9a-fA-F]*$"}
 
@@ -161,16 +163,16 @@ class NodeApi:
     async def _retransmit_loop(self) -> None:
         while True:
             await asyncio.sleep(self.retransmit_s)
-            self._retransmit(time.time() - self.retransmit_s)
+            self._retransmit(time.time() - RETRANSMIT_AFTER_S, limit=RETRANSMIT_BATCH)
 
-    def _retransmit(self, before: float) -> None:
+    def _retransmit(self, before: float, limit: int = 2000) -> None:
         from edgeledger.consensus.pbft.events import ForwardRequest
         from edgeledger.effects import Broadcast
 
         node, now = self.node, time.time()
         self.metrics.expired.inc(self.pending.expire(now - self.submission_ttl_s))
         committed, effects = [], []
-        for tx in self.pending.older_than(before):
+        for tx in self.pending.older_than(before, limit):
             if node.store.locate_transaction(tx.tx_id) is not None:
                 committed.append(tx.tx_id)
                 continue
