@@ -22,15 +22,15 @@ import msgspec
 from aiohttp import web
 
 from edgeledger.codec import decode, encode, to_builtins
-from edgeledger.crypto.hashing import sha256
 from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.errors import EdgeLedgerError, SignatureError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.transaction import Transaction, verify_transaction
-from edgeledger.net.blobs import SENDER_HEADER, SIGNATURE_HEADER, blob_upload_statement
+from edgeledger.net.blobs import SENDER_HEADER, SIGNATURE_HEADER
 from edgeledger.net.http import RateLimit
 from edgeledger.scenario.results import block_json
 from edgeledger.web import api_types as t
+from edgeledger.web.blob_uploads import BlobUploads
 from edgeledger.web.metrics import CONTENT_TYPE, NodeMetrics
 from edgeledger.web.pending import PendingSubmissions
 from edgeledger.web.routes import BINARY, MSGPACK, TEXT, Response, Route, app_document, error, install, reply
@@ -40,7 +40,6 @@ __all__ = ["NodeApi", "MAX_TX_BYTES", "MAX_BLOB_BYTES", "messages_route"]
 MAX_TX_BYTES = 256 * 1024
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 MAX_PENDING_SUBMISSIONS = 100_000
-MAX_UNNAMED_BLOBS = 256
 RETRANSMIT_AFTER_S = 5.0  # an acknowledged transaction this old and uncommitted is forwarded again
 RETRANSMIT_BATCH = 256  # at most this many per retransmission pass (an overloaded network is not flooded)
 STARTING = Response("the node is starting", t.ErrorBody)
@@ -68,9 +67,8 @@ class NodeApi:
         self.plan: Any = None
         self.shutdown = asyncio.Event()
         self.started = time.time()
-        self.max_blob_bytes, self.blob_window_s, self.submission_ttl_s = max_blob_bytes, blob_window_s, submission_ttl_s
+        self.submission_ttl_s = submission_ttl_s
         self.submitted: OrderedDict[bytes, float] = OrderedDict()  # tx id -> submit time, oldest first
-        self.unnamed_blobs: OrderedDict[bytes, float] = OrderedDict()  # digest -> deadline for a transaction
         self.accuracy: dict[int, float] = {}
         self.recent_tx: deque[tuple[int, str, str, str]] = deque(maxlen=50)
         self.listeners: list[Any] = []  # the dashboard's live streams (each removes itself when it closes)
@@ -79,6 +77,7 @@ class NodeApi:
         self.retransmit_s = retransmit_s
         self._retransmitter: asyncio.Task[None] | None = None
         self.metrics = NodeMetrics(self)
+        self.uploads = BlobUploads(max_blob_bytes, blob_window_s, self.metrics.blob_uploads)
 
     def routes(self) -> list[Route]:
         block = {200: Response("the block, each transaction with its receipt", t.BlockView),
@@ -394,63 +393,7 @@ class NodeApi:
     async def put_blob(self, request: web.Request) -> web.Response:
         if (refused := self._refused(request)) is not None:
             return refused
-        try:
-            digest = bytes.fromhex(request.match_info["digest"])
-            if len(digest) != 32:
-                raise ValueError
-        except ValueError:
-            return error(400, "digest must be 64 hex digits (sha256)")
-        why = self._uploader_refused(request, digest)
-        if why is not None:
-            self.metrics.blob_uploads.labels("unauthorized").inc()
-            return error(401, why)
-        if request.content_length is not None and request.content_length > self.max_blob_bytes:
-            self.metrics.blob_uploads.labels("too_large").inc()
-            return error(413, f"blob of {request.content_length} bytes; this node accepts up to {self.max_blob_bytes}")
-        named = self.node.store.names_blob(digest)
-        self._sweep_unnamed(time.monotonic())
-        if not named and digest not in self.unnamed_blobs and len(self.unnamed_blobs) >= MAX_UNNAMED_BLOBS:
-            self.metrics.blob_uploads.labels("too_many_unnamed").inc()
-            return error(429, f"{MAX_UNNAMED_BLOBS} uploads wait for a transaction to name them: retry later")
-        chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > self.max_blob_bytes:
-                self.metrics.blob_uploads.labels("too_large").inc()
-                return error(413, f"blob over {self.max_blob_bytes} bytes")
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        if sha256(data) != digest:
-            self.metrics.blob_uploads.labels("digest_mismatch").inc()
-            return error(422, f"blob hashes to {sha256(data).hex()}, not the digest in the URL")
-        self.node.blobs.put(data)
-        if not named:  # kept only if a transaction names it within the window
-            self.unnamed_blobs.setdefault(digest, time.monotonic() + self.blob_window_s)
-        self.metrics.blob_uploads.labels("stored" if named else "stored_unnamed").inc()
-        return reply(t.BlobStored(digest=digest.hex(), size=size, named=named), status=201)
-
-    def _uploader_refused(self, request: web.Request, digest: bytes) -> str | None:
-        """Why the signed upload headers do not show a member of this chain, or None."""
-        sender = request.headers.get(SENDER_HEADER, "")
-        try:
-            signature = bytes.fromhex(request.headers.get(SIGNATURE_HEADER, ""))
-        except ValueError:
-            signature = b""
-        if not sender or not signature:
-            return f"blob uploads must be signed: headers {SENDER_HEADER} and {SIGNATURE_HEADER} (hex)"
-        membership = self.node.membership
-        statement = blob_upload_statement(membership.chain_id, self.node.node_id, digest)
-        if sender not in membership.identities or not membership.verify(sender, statement, signature):
-            return f"{sender!r} is not a member of this chain or the signature does not verify"
-        return None
-
-    def _sweep_unnamed(self, now: float) -> None:
-        """Delete uploads whose window passed without a committed transaction naming them."""
-        for digest in [d for d, deadline in self.unnamed_blobs.items() if deadline <= now]:
-            del self.unnamed_blobs[digest]
-            if not self.node.store.names_blob(digest):
-                self.node.blobs.discard(digest)
-                self.metrics.blob_uploads.labels("expired_unnamed").inc()
+        return await self.uploads.put(request, self.node)
 
     def _authorized(self, request: web.Request) -> bool:
         expected = f"Bearer {self.admin_token}" if self.admin_token else None
