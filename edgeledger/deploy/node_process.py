@@ -209,7 +209,7 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     import_plugins(opts.scenario.plugins)  # before anything is built: plug-ins register kinds and contracts
     key = load_identity(opts.data_dir, opts.scenario.topology.signature_scheme)
     plan = plan_topology(opts.scenario)
-    server = ProcessServer(opts.admin_token, data_dir=opts.data_dir)
+    server = ProcessServer(opts.admin_token, data_dir=opts.data_dir, max_blob_bytes=opts.scenario.security.max_blob_bytes)
     install_market_page(server.app, lambda: server.api.node.state if server.api.node is not None else None)
     server_ssl = client_ssl = None
     if opts.tls_dir is not None:  # cryptography's x509 only when TLS is on
