@@ -2,7 +2,7 @@
 
 CPU % and RSS are sampled with psutil every ``interval`` seconds (local processes only);
 disk bytes written come from the process's I/O counters; network bytes in/out are the
-node's own ``edgeledger_bytes_in_total`` / ``edgeledger_bytes_out_total`` from ``/metrics``
+node's own ``edgeledger_network_received_bytes_total`` / ``edgeledger_network_sent_bytes_total`` from ``/metrics``
 (psutil has no per-process network counters). Figures cover one round.
 """
 
@@ -46,12 +46,12 @@ class NodeSamples:
             return round(max(values) if f == "max" else sum(values) / len(values), 2)
 
         net = {k: self.net_end.get(k, 0) - self.net_start.get(k, 0) if k in self.net_end else None
-               for k in ("edgeledger_bytes_in_total", "edgeledger_bytes_out_total")}
+               for k in ("edgeledger_network_received_bytes_total", "edgeledger_network_sent_bytes_total")}
         disk = (self.disk_write_end - self.disk_write_start
                 if self.disk_write_end is not None and self.disk_write_start is not None else None)
         return {"cpu_max_pct": stat(self.cpu, "max"), "cpu_avg_pct": stat(self.cpu, "avg"),
                 "rss_max_mb": stat(self.rss, "max"), "rss_avg_mb": stat(self.rss, "avg"),
-                "net_in_bytes": net["edgeledger_bytes_in_total"], "net_out_bytes": net["edgeledger_bytes_out_total"],
+                "net_in_bytes": net["edgeledger_network_received_bytes_total"], "net_out_bytes": net["edgeledger_network_sent_bytes_total"],
                 "disk_write_bytes": disk}
 
 

@@ -19,7 +19,10 @@ from edgeledger.cli import consensus  # noqa: F401
 from edgeledger.cli.base import app
 from edgeledger.errors import EdgeLedgerError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "EXTRAS"]
+
+#: third-party module -> the extra that installs it (``pip install edgeledger`` is a chain node only)
+EXTRAS = {"torch": "fl", "sklearn": "fl", "gymnasium": "offload", "matplotlib": "plots", "ray": "ray"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +32,13 @@ def main(argv: list[str] | None = None) -> None:
     except EdgeLedgerError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:  # a command that needs an optional extra
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"MissingExtra: this command needs {exc.name}, which the base install leaves out: "
+              f"pip install 'edgeledger[{extra}]'", file=sys.stderr)
+        sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

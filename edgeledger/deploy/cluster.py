@@ -144,6 +144,20 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     return cluster
 
 
+def restart_node(cluster: Cluster, label: str, scenario_file: Path) -> int:
+    """Start ``label`` again on its data directory and address (after it stopped or was killed); its pid."""
+    info = cluster.processes[label]
+    url = str(info["url"])
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
+    tls_args = ["--tls-dir", str(cluster.root / "tls"), "--tls-name", "local"] if url.startswith("https") else []
+    p = spawn(["node", "--role", str(info["role"]), "--center", cluster.center, "--data-dir", str(cluster.root / label),
+               "--listen", f"{host}:{port}", "--config", str(scenario_file), "--admin-token", cluster.token,
+               *tls_args], cluster.root / f"{label}.log")
+    cluster.processes[label] = {**info, "pid": p.pid}
+    cluster.save()
+    return p.pid
+
+
 def add_node(cluster: Cluster, scenario_file: Path, role: str, host: str = "127.0.0.1") -> str:
     """Start one more node process in a running cluster (open membership: it claims a new id at the
     center and asks to be admitted); recorded in ``cluster.json`` so ``down`` stops it. Returns its label."""

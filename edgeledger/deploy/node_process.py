@@ -27,7 +27,6 @@ from edgeledger.deploy.bootstrap import (
     ProcessServer, await_registered, fetch_peers, load_identity, post_msgpack, register, stored_genesis,
     wait_for_validators,
 )
-from edgeledger.deploy.tls import client_context, server_context
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Identity, Membership
@@ -36,6 +35,7 @@ from edgeledger.market.admission import (
     AdmissionList, AdmissionService, AdmissionSponsor, admitted_identities, identity_key, make_admission_request,
 )
 from edgeledger.market.membership import validator_schedule
+from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
@@ -209,10 +209,13 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     import_plugins(opts.scenario.plugins)  # before anything is built: plug-ins register kinds and contracts
     key = load_identity(opts.data_dir, opts.scenario.topology.signature_scheme)
     plan = plan_topology(opts.scenario)
-    server = ProcessServer(opts.admin_token)
+    server = ProcessServer(opts.admin_token, data_dir=opts.data_dir, max_blob_bytes=opts.scenario.security.max_blob_bytes)
     install_market_page(server.app, lambda: server.api.node.state if server.api.node is not None else None)
-    server_ssl = server_context(opts.tls_dir, opts.tls_name) if opts.tls_dir is not None else None
-    client_ssl = client_context(opts.tls_dir) if opts.tls_dir is not None else None
+    server_ssl = client_ssl = None
+    if opts.tls_dir is not None:  # cryptography's x509 only when TLS is on
+        from edgeledger.deploy.tls import client_context, server_context
+
+        server_ssl, client_ssl = server_context(opts.tls_dir, opts.tls_name), client_context(opts.tls_dir)
     opts.port = await server.start(opts.host, opts.port, server_ssl)  # --listen HOST:0: the port the OS gave us
     address = f"{opts.scheme}://{opts.host}:{opts.port}"
     connector = aiohttp.TCPConnector(ssl=client_ssl if client_ssl is not None else True)
@@ -226,7 +229,8 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
         wire = opts.scenario.security.wire_encryption
         driver = HttpDriver(node, key, node.membership.verify, peers,
                             cipher=None if wire == "none" else build_cipher(wire),
-                            public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl)
+                            public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl,
+                            chain_id=node.membership.chain_id, wire_log=WireLog(opts.data_dir / "wire.sqlite"))
         await driver.start()
         server.attach(node, driver, plan)
         refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver, server.live))

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import PrivateKey
@@ -32,14 +31,17 @@ from edgeledger.errors import ConfigError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
+from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.node import Node
 from edgeledger.oracle.enrollment import oracle_keys
 from edgeledger.oracle.pedal import FetchJob
-from edgeledger.oracle.roles import NotReady, Operator, OracleMember, OracleRole, Requester
+from edgeledger.oracle.roles import Operator, OracleMember, OracleRole, Requester
 from edgeledger.oracle.service import WorkResult
 from edgeledger.oracle.simnet import source_work
 from edgeledger.web.observe_sources import DashboardPlan
+from edgeledger.web.oracle_api import oracle_routes
+from edgeledger.web.routes import Route
 
 __all__ = ["OracleNodeOptions", "run_oracle_node", "role_for", "role_routes"]
 
@@ -72,41 +74,9 @@ def role_for(plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: P
     return OracleRole(plan, node_id, key, time.time)
 
 
-def _error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
-
-
-def role_routes(role: OracleRole) -> list[web.RouteDef]:
+def role_routes(role: OracleRole) -> list[Route]:
     """``GET /v1/oracle/status``; on the requester ``POST``/``GET /v1/oracle/requests`` too."""
-    async def status(request: web.Request) -> web.Response:
-        return web.json_response(role.status())
-
-    routes = [web.get("/v1/oracle/status", status)]
-    if not isinstance(role, Requester):
-        return routes
-    requester = role
-
-    async def file_request(request: web.Request) -> web.Response:
-        """``{"sensor": "boiler", "ttl_blocks": 200}`` -> the request transaction's id (202)."""
-        try:
-            body = await request.json()
-            sensor, ttl = body.get("sensor", "boiler"), body.get("ttl_blocks", 200)
-        except (ValueError, AttributeError):
-            return _error(400, 'expected JSON {"sensor": "<name>", "ttl_blocks": <int>}')
-        try:
-            return web.json_response(requester.file_request(sensor, ttl), status=202)
-        except NotReady as exc:
-            return _error(409, str(exc))
-        except ConfigError as exc:
-            return _error(400, str(exc))
-
-    async def list_requests(request: web.Request) -> web.Response:
-        try:
-            return web.json_response({"requests": requester.requests()})
-        except NotReady as exc:
-            return _error(503, str(exc))
-
-    return routes + [web.post("/v1/oracle/requests", file_request), web.get("/v1/oracle/requests", list_requests)]
+    return oracle_routes(role)
 
 
 def _build_node(opts: OracleNodeOptions, plan: OracleNetworkPlan, key: PrivateKey, genesis: Genesis) -> Node:
@@ -148,7 +118,7 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
     role_name = plan.role_of(opts.node_id)
     key = load_identity(opts.data_dir, "ed25519")
     role = role_for(plan, opts.node_id, key, opts.data_dir)
-    server = ProcessServer(opts.admin_token, role_routes(role))
+    server = ProcessServer(opts.admin_token, role_routes(role), data_dir=opts.data_dir)
     opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
@@ -158,7 +128,8 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
             {n: plan.role_of(n) for n in plan.members}, time.monotonic() + opts.genesis_timeout_s)
         node = _build_node(opts, plan, key, genesis)
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
-        driver = HttpDriver(node, key, node.membership.verify, peers)
+        driver = HttpDriver(node, key, node.membership.verify, peers, chain_id=node.membership.chain_id,
+                            wire_log=WireLog(opts.data_dir / "wire.sqlite"))
         await driver.start()
         server.attach(node, driver, DashboardPlan({n: plan.role_of(n) for n in plan.members}, plan.validators))
         role.attach(node, driver)

@@ -166,6 +166,8 @@ class SecurityConfig(_Strict):
                                     "none | sealedbox | a registered cipher (relaying edges cannot read them)")
     wire_encryption: str = Field("none", description="encryption of every message between node processes "
                                  "(HTTP driver): none | sealedbox | a registered cipher")
+    max_blob_bytes: int = Field(64 * 1024 * 1024, ge=1, description="largest blob a node process accepts on "
+                                "PUT /v1/blobs (uploads are signed by a member and named by a transaction)")
 
     @model_validator(mode="after")
     def _known(self) -> SecurityConfig:

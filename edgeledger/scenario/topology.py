@@ -14,7 +14,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from edgeledger.consensus.base import Consensus, consensus_protocols
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
@@ -27,6 +27,9 @@ from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
 from edgeledger.node.ids import GroupedIds, NumberedIds, RoleMap
 from edgeledger.registry import bind_params
 from edgeledger.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
            "observers_of", "devices_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
@@ -50,10 +53,13 @@ def _choose(ids: Sequence[str], fraction: float | None, explicit: list[str] | No
 
 
 def _assign_attacks(scenario: Scenario, devices: Sequence[str], edges: list[str]) -> dict[str, str]:
-    rng = np.random.default_rng(derive_seed(scenario.seed, "attackers"))
     malicious: dict[str, str] = {}
-    if scenario.attacks:  # the attack registries live with the (torch-using) FL package
+    if scenario.attacks:  # the attack registries live with the (torch-using) FL package; numpy only then
+        import numpy
+
         from edgeledger.fl.attacks import attacks, data_attacks
+
+        rng = numpy.random.default_rng(derive_seed(scenario.seed, "attackers"))
     for i, attack in enumerate(scenario.attacks):
         if attack.kind not in WIRE_ATTACKS and attack.kind not in attacks and attack.kind not in data_attacks:
             raise ConfigError(f"attacks.{i}.kind: {attack.kind!r} is unknown; expected one of "

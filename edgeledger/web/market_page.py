@@ -16,7 +16,9 @@ from aiohttp import web
 
 from edgeledger.codec import to_builtins
 from edgeledger.market.view import market_snapshot
+from edgeledger.web.api_types import MarketSnapshot
 from edgeledger.web.observe import CSS
+from edgeledger.web.routes import HTML, Response, Route, install
 
 __all__ = ["render_market", "render_scatter", "install_market_page"]
 
@@ -115,4 +117,7 @@ def install_market_page(app: web.Application, state: Callable[[], Any], live: bo
             return web.json_response({"ready": False})
         return web.json_response(to_builtins(market_snapshot(current)))
 
-    app.add_routes([web.get("/observe/market", page), web.get("/observe/api/market", api)])
+    install(app, [Route("GET", "/observe/market", page, "the market dashboard page",
+                        {200: Response("page", None, HTML)}),
+                  Route("GET", "/observe/api/market", api, "the market contracts' state",
+                        {200: Response("market snapshot", MarketSnapshot)})])

@@ -17,7 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
+from edgeledger.web import api_types as t
 from edgeledger.web.observe_sources import LiveSource, ObserveSource
+from edgeledger.web.routes import EVENTS, HTML, JS, TEXT, Response, Route, install
 
 __all__ = ["install_observe", "install_live_dashboard"]
 
@@ -99,7 +101,10 @@ def render_block(source: ObserveSource, height: int) -> str | None:
 def install_observe(app: web.Application, source: ObserveSource, subscribe: Any = None) -> None:
     """Add the dashboard under /observe, and ``/`` redirecting to it.
 
-    ``subscribe(callback)`` registers for live events (blocks, FL accuracy).
+    ``subscribe(callback)`` registers for live events (blocks, FL accuracy) and returns the
+    function that unsubscribes: a stream unsubscribes when its connection closes (browsers
+    reconnect event streams by themselves, so a leaked listener per reconnect would grow
+    without bound and every commit would call every dead one).
     """
     script = resources.files("edgeledger.web").joinpath("static/observe.js").read_text()
 
@@ -137,24 +142,46 @@ def install_observe(app: web.Application, source: ObserveSource, subscribe: Any 
             if not queue.full():
                 queue.put_nowait(f"event: {event}\ndata: {json.dumps(payload)}\n\n")
 
-        if subscribe is not None:
-            subscribe(push)
+        unsubscribe = subscribe(push) if subscribe is not None else None
         try:
             await resp.write(b": connected\n\n")
-            while True:
+            idle = 0.0
+            while request.transport is not None and not request.transport.is_closing():  # gone: unsubscribe
                 try:
-                    msg = await asyncio.wait_for(queue.get(), timeout=15)
+                    msg = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except asyncio.TimeoutError:
+                    idle += 1.0
+                    if idle < 15.0:
+                        continue
                     msg = ": keep-alive\n\n"
+                idle = 0.0
                 await resp.write(msg.encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
         return resp
 
-    app.add_routes([web.get("/observe", index), web.get("/observe/", index),
-                    web.get("/observe/block/{height:\\d+}", block), web.get("/observe/api/overview", overview),
-                    web.get("/observe/api/blocks", blocks), web.get("/observe/static/observe.js", static_js),
-                    web.get("/observe/events", events), web.get("/", to_dashboard)])
+    page = Response("the dashboard page", None, HTML)
+    found = Response("redirect to /observe/", None, TEXT)
+    install(app, [
+        Route("GET", "/observe", index, "the dashboard (redirects to /observe/)", {302: found, 200: page}),
+        Route("GET", "/observe/", index, "the live dashboard page", {200: page}),
+        Route("GET", "/observe/block/{height}", block, "one block with every transaction's Merkle proof (page)",
+              {200: page, 404: Response("no such block", t.ErrorBody)},
+              path_types={"height": {"type": "integer", "minimum": 0}}, pattern="/observe/block/{height:\\d+}"),
+        Route("GET", "/observe/api/overview", overview, "the dashboard's summary",
+              {200: Response("overview", t.Overview)}),
+        Route("GET", "/observe/api/blocks", blocks, "the newest blocks as summaries, newest first",
+              {200: Response("block summaries", list[t.BlockSummary]), 400: Response("bad limit", t.ErrorBody)},
+              query={"limit": {"type": "integer", "minimum": 1, "maximum": 200}}),
+        Route("GET", "/observe/static/observe.js", static_js, "the dashboard's script",
+              {200: Response("script", None, JS)}),
+        Route("GET", "/observe/events", events, "server-sent events: blocks and FL accuracy as they happen",
+              {200: Response("event stream", None, EVENTS)}),
+        Route("GET", "/", to_dashboard, "redirects to the dashboard", {302: found}),
+    ])
 
 
 async def to_dashboard(request: web.Request) -> web.Response:
@@ -164,5 +191,10 @@ async def to_dashboard(request: web.Request) -> web.Response:
 def install_live_dashboard(app: web.Application, api: Any) -> LiveSource:
     """The live /observe dashboard every deployed process serves over its :class:`NodeApi`."""
     live = LiveSource(api)
-    install_observe(app, live, subscribe=api.listeners.append)
+
+    def subscribe(listener: Any) -> Any:
+        api.listeners.append(listener)
+        return lambda: api.listeners.remove(listener) if listener in api.listeners else None
+
+    install_observe(app, live, subscribe=subscribe)
     return live

@@ -101,7 +101,7 @@ class LiveSource(ObserveSource):
     def block(self, height: int) -> dict[str, Any] | None:
         from edgeledger.scenario.results import block_json
 
-        block = self.api.node.store.block(height)
+        block = self.api.node.store.block(height) if self.api.node is not None else None
         if block is None:
             return None
         data = block_json(block)
