@@ -69,7 +69,10 @@ def _timed(obj: Any, method: str, timings: Timings, attr: str) -> None:
 def run_scenario(scenario: Scenario, progress: Progress | None = None,
                  instrument: Callable[[Network], None] | None = None) -> RunResult:
     """Build and run ``scenario``; ``instrument`` may wrap the built network's parts (benchmarks)."""
+    from edgeledger.scenario.preflight import check_scenario
+
     t_start = time.perf_counter()
+    check_scenario(scenario)  # every plug-in name and parameter, before anything is built
     network = build_network(scenario)
     if instrument is not None:
         instrument(network)

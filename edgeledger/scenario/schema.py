@@ -6,6 +6,7 @@ A scenario is TOML; unknown keys, wrong types and impossible values are refused 
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -270,8 +271,10 @@ class Scenario(_Strict):
 
         import_plugins(self.plugins)
         if self.consensus.protocol not in consensus_protocols:
+            near = difflib.get_close_matches(self.consensus.protocol, consensus_protocols.names(), n=2, cutoff=0.5)
             raise ValueError(f"consensus.protocol: {self.consensus.protocol!r} is not a registered consensus protocol; "
-                             f"expected one of: {', '.join(consensus_protocols.names())} (a plug-in registers its "
+                             + (f"did you mean {' or '.join(repr(n) for n in near)}? " if near else "")
+                             + f"expected one of: {', '.join(consensus_protocols.names())} (a plug-in registers its "
                              "own with @consensus_protocols.register(name) in a module listed in plugins)")
         if self.consensus.params and self.consensus.protocol in ("pbft", "pow"):
             raise ValueError(f"consensus.params: {self.consensus.protocol} takes its settings as consensus.* keys; "
@@ -304,13 +307,41 @@ class Scenario(_Strict):
                              f"(edge-0..edge-{topo.edges - 1})")
 
 
+def _close_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The valid keys nearest to the unknown last part of ``loc`` (its siblings in the schema)."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            if isinstance(part, int):
+                continue  # an index into a list of tables, e.g. attacks.0
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if hasattr(a, "model_fields")), None)
+        if model is None:
+            return []
+    siblings = list(getattr(model, "model_fields", {}))
+    prefix = ".".join(str(p) for p in loc[:-1])
+    return [f"{prefix}.{k}" if prefix else k for k in difflib.get_close_matches(str(loc[-1]), siblings, n=2, cutoff=0.6)]
+
+
 def format_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "scenario"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key (value {err['input']!r}); check the spelling against the scenario reference")
+            near = _close_keys(err["loc"])
+            hint = f"did you mean {' or '.join(near)}? " if near else ""
+            parts.append(f"{loc}: unknown key (value {err['input']!r}); {hint}check the spelling against the "
+                         "scenario reference")
+        elif err["type"] == "literal_error":
+            expected = [str(v) for v in (err.get("ctx") or {}).get("expected", "").replace("'", "").replace(
+                " or ", ", ").split(", ") if v]
+            near = difflib.get_close_matches(str(err["input"]), expected, n=2, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+            parts.append(f"{loc}: got {err['input']!r}; expected {msg[0].lower() + msg[1:]}{hint}")
         elif err["type"] in ("value_error", "assertion_error"):
             keyed = re.match(r"[\w.\-]+: ", msg)  # the message names its key below ``loc`` (or from the top)
             parts.append(msg if keyed and not err["loc"] else f"{loc}.{msg}" if keyed else f"{loc}: {msg}")
@@ -346,7 +377,15 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {item!r}: {part!r} is not a table")
             node = child
-        node[parts[-1]] = _parse_value(value.strip())
+        text = value.strip()
+        parsed = _parse_value(text)
+        if isinstance(parsed, str) and text[:1] in "[{" and text:
+            raise ConfigError(f"--set {item!r}: {text!r} is not a TOML value; strings inside need double quotes, so "
+                              f"quote the whole option for the shell, e.g. --set '{key.strip()}=[{{kind=\"sign_flip\", "
+                              "fraction=0.1}]'" if parts[-1] == "attacks" else
+                              f"--set {item!r}: {text!r} is not a TOML value; strings inside need double quotes, "
+                              f"so quote the whole option for the shell, e.g. --set '{key.strip()}=[\"a\", \"b\"]'")
+        node[parts[-1]] = parsed
     return data
 
 
@@ -354,9 +393,17 @@ def read_scenario_file(path: str | Path) -> dict[str, Any]:
     """The raw TOML table of a scenario file; a missing or malformed file is a ConfigError."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"scenario file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"scenario file {str(path)!r} is a folder; expected a TOML file "
+                          "(edgeledger demo --write-scenario my.toml writes one)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"scenario file {str(path)!r} is not UTF-8 text (byte {exc.start}); expected a TOML "
+                          "file") from None
+    except PermissionError:
+        raise ConfigError(f"scenario file {str(path)!r} cannot be read: permission denied") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
 
