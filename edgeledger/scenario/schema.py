@@ -245,6 +245,31 @@ class Scenario(_Strict):
     output: OutputConfig = OutputConfig()
     max_sim_time_s: float = Field(3600.0, gt=0, description="stop the simulation at this simulated time")
 
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> Scenario:
+        """The scenario in the TOML file ``path`` (``--set``-style ``overrides`` applied), validated."""
+        return load_scenario(path, overrides)
+
+    @classmethod
+    def demo(cls) -> Scenario:
+        """The built-in demo scenario (``edgeledger demo``)."""
+        from importlib import resources
+
+        return parse_scenario(tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text()))
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new, validated scenario with dotted keys replaced, e.g. ``{"fl.rounds": 20, "seed": 3}``."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        for key, value in overrides.items():
+            node, parts = data, str(key).split(".")
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise ConfigError(f"{key}: {part!r} is not a table")
+                node = child
+            node[parts[-1]] = value
+        return parse_scenario(data)
+
     @model_validator(mode="after")
     def _feasible(self) -> Scenario:
         self._check_protocol()
