@@ -29,7 +29,7 @@ __all__ = ["write_results", "export_chain", "load_chain_export", "results_dir_fo
            "RESULT_ENTRIES"]
 
 #: what write_results puts in a results folder (``--force`` removes exactly these before a new run)
-RESULT_ENTRIES = ("scenario.toml", "metrics.csv", "rejections.csv", "summary.json", "chain", "plots")
+RESULT_ENTRIES = ("scenario.toml", "metrics.csv", "rejections.csv", "summary.json", "traffic.csv", "chain", "plots")
 
 
 def prepare_results_dir(out: str | Path, force: bool = False, option: str = "--out") -> Path:
@@ -137,6 +137,10 @@ def write_results(result: RunResult, out_dir: Path) -> Path:
         writer.writerow(["time", "node", "sender", "what", "reason"])
         writer.writerows([[f"{r[0]:.9f}", *r[1:]] for r in result.rejections])
     (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=1) + "\n")
+    with open(out_dir / "traffic.csv", "w", newline="") as fh:  # the dashboard's bytes and view series
+        writer = csv.writer(fh)
+        writer.writerow(["time", "node", "bytes_in", "bytes_out", "view"])
+        writer.writerows([f"{t:.9f}", *rest] for t, *rest in result.samples)
     cloud = result.network.nodes["cloud"]
     export_chain(cloud.store, result.network.membership.chain_id,
                  out_dir / "chain" / f"{result.network.membership.chain_id}.json")
