@@ -167,7 +167,7 @@
     const rounds = s.rounds.filter((r) => r.accuracy !== null && r.accuracy !== undefined);
     lineChart($("chart-accuracy"), {xlabel: "round", ylabel: "test accuracy", yMin: 0, yMax: 1, xfmt: (v) => fmt(v, 0), yfmt: (v) => fmt(v, 2), series: [{name: "accuracy", color: "#1f77b4", points: rounds.map((r) => [r.round, r.accuracy])}], empty: "no FL round finished yet"});
     const losses = s.rounds.filter((r) => r.loss !== null && r.loss !== undefined);
-    lineChart($("chart-loss"), {xlabel: "round", ylabel: "test loss", xfmt: (v) => fmt(v, 0), yfmt: (v) => fmt(v, 2), series: [{name: "loss", color: "#d62728", points: losses.map((r) => [r.round, r.loss])}], empty: "the aggregator reports loss (this node sees accuracy on chain)"});
+    lineChart($("chart-loss"), {xlabel: "round", ylabel: "test loss", xfmt: (v) => fmt(v, 0), yfmt: (v) => fmt(v, 2), series: [{name: "loss", color: "#d62728", points: losses.map((r) => [r.round, r.loss])}], empty: "the aggregator reports the loss"});
   }
 
   function renderBlocks(blocks, clock) {
