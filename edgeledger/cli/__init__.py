@@ -36,4 +36,5 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         sys.exit(report(exc))
-    sys.exit(code if isinstance(code, int) else 0)
+    if isinstance(code, int) and code:  # a command's typer.Exit(n); success returns normally
+        sys.exit(code)

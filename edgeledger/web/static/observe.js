@@ -23,7 +23,7 @@
     const raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
     const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
     const out = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toFixed(12));
+    for (let v = Math.floor(lo / step) * step; v < hi + step - step * 1e-9; v += step) out.push(+v.toFixed(12));
     return out;
   }
   function setPanel(svg, hasData) {
@@ -44,7 +44,7 @@
     let y1 = opts.yMax !== undefined ? opts.yMax : Math.max(...ys);
     if (x1 === x0) { x0 -= 1; x1 += 1; }
     if (y1 === y0) y1 = y0 + 1;
-    const yt = niceTicks(y0, y1, 4); y1 = Math.max(y1, yt[yt.length - 1]);
+    const yt = niceTicks(y0, y1, 4); y0 = Math.min(y0, yt[0]); y1 = Math.max(y1, yt[yt.length - 1]);
     const X = (v) => m.l + (w - m.l - m.r) * (v - x0) / (x1 - x0), Y = (v) => h - m.b - (h - m.t - m.b) * (v - y0) / (y1 - y0);
     let out = "";
     for (const t of yt) out += `<line class="grid" x1="${m.l}" x2="${w - m.r}" y1="${Y(t)}" y2="${Y(t)}"/><text class="tick" x="${m.l - 6}" y="${Y(t) + 4}" text-anchor="end">${esc((opts.yfmt || fmt)(t))}</text>`;
