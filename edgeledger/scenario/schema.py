@@ -226,7 +226,10 @@ class ConsortiumConfig(_Strict):
 
 class OutputConfig(_Strict):
     dir: str = Field("runs", description="results go to <dir>/<name>-<timestamp>/")
-    plots: bool = True
+    plots: bool = Field(True, description="draw the plots (accuracy and loss per round, traffic)")
+    formats: list[Literal["png", "svg", "pdf"]] = Field(
+        default_factory=lambda: ["png"], min_length=1, description="file formats of the plots: png, and the vector "
+        "formats svg and pdf for a paper")
 
 
 class Scenario(_Strict):

@@ -51,6 +51,7 @@ class Run:
     rejection_rows: list[tuple[float, str, str, str, str]]
     chain: dict[str, Any]
     path: Path | None = None
+    sample_rows: list[tuple[float, str, int, int, int]] = field(default_factory=list)  # traffic.csv
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -115,6 +116,10 @@ class Run:
             writer.writerow(REJECTION_COLUMNS)
             writer.writerows([f"{r[0]:.9f}", *r[1:]] for r in self.rejection_rows)
         (out / "summary.json").write_text(json.dumps(self.summary, indent=1) + "\n")
+        with open(out / "traffic.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["time", "node", "bytes_in", "bytes_out", "view"])
+            writer.writerows([f"{t:.9f}", *rest] for t, *rest in self.sample_rows)
         (out / "chain").mkdir(exist_ok=True)
         (out / "chain" / f"{self.chain['chain_id']}.json").write_text(json.dumps(self.chain, indent=1) + "\n")
         self.path = out
@@ -148,7 +153,7 @@ def run(scenario: Scenario | str | Path, out: str | Path | None = None, force: b
     chain = {"chain_id": result.network.membership.chain_id, "height": store.height,
              "blocks": [block_json(b) for b in store.blocks()]}
     outcome = Run(scenario, result.summary, [(m.time, m.round, m.node, m.metric, m.value) for m in result.metrics],
-                  list(result.rejections), chain)
+                  list(result.rejections), chain, sample_rows=list(result.samples))
     if out is not None:
         outcome.path = write_results(result, Path(out))
     return outcome
@@ -170,4 +175,8 @@ def load_results(folder: str | Path) -> Run:
     if (folder / "rejections.csv").exists():
         with open(folder / "rejections.csv", newline="") as fh:
             rejections = [(float(t), n, s, w, why) for t, n, s, w, why in list(csv.reader(fh))[1:]]
-    return Run(scenario, summary, metric_rows, rejections, chains[0], path=folder)
+    samples: list[tuple[float, str, int, int, int]] = []
+    if (folder / "traffic.csv").exists():
+        with open(folder / "traffic.csv", newline="") as fh:
+            samples = [(float(t), n, int(i), int(o), int(v)) for t, n, i, o, v in list(csv.reader(fh))[1:]]
+    return Run(scenario, summary, metric_rows, rejections, chains[0], path=folder, sample_rows=samples)
