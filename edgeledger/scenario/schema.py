@@ -81,7 +81,7 @@ class ConsensusConfig(_Strict):
     params: dict[str, bool | int | float | str] = Field(
         default_factory=dict, description="keyword parameters of a plug-in protocol's constructor")
     max_block_txs: int = Field(100, ge=1, description="transactions per block at most")
-    max_block_bytes: int = Field(1_000_000, ge=1024)
+    max_block_bytes: int = Field(1_000_000, ge=1024, description="block size at most, in bytes")
     batch_timeout_s: float = Field(0.05, gt=0, description="how long the primary waits to fill a block")
     rotate_leader: bool = Field(False, description="primary changes every height (FISCO-BCOS sealer in turn)")
     view_change_timeout_s: float = Field(2.0, gt=0, description="request timer before a view change; doubles")
@@ -102,21 +102,29 @@ class ConsensusConfig(_Strict):
 
 class FLConfig(_Strict):
     enabled: bool = Field(True, description="run federated learning (false: a chain-only network, e.g. benchmarks)")
-    dataset: str = "digits"
+    dataset: str = Field("digits", description="a registered data set: digits (ships with scikit-learn), mnist, "
+                         "fashion_mnist, kmnist, cifar10 (edgeledger data download NAME), synthetic")
     data_root: str | None = Field(None, description="folder with one sub-folder per data set (EDGELEDGER_DATA)")
-    partition: Literal["iid", "dirichlet", "shards", "quantity"] = "iid"
+    partition: Literal["iid", "dirichlet", "shards", "quantity"] = Field(
+        "iid", description="how the data set is split among devices (edgeledger data partition-stats shows it)")
     samples_per_device: int = Field(0, ge=0, description="0: split the data set itself among the devices; n: each "
                                     "device holds n samples drawn with replacement (seeded; quantity skew: n on average)")
     alpha: float = Field(0.5, gt=0, description="Dirichlet concentration (dirichlet, quantity)")
-    model: str = "mlp"
-    rounds: int = Field(10, ge=1)
-    clients_per_round: int = Field(12, ge=1)
-    local_epochs: int = Field(2, ge=1)
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(0.1, gt=0)
-    momentum: float = Field(0.0, ge=0, lt=1)
-    aggregator: str = "trimmed_mean"
-    aggregator_params: dict[str, float | int | str] = Field(default_factory=dict)
+    model: str = Field("mlp", description="a registered model: mlp, mnist_cnn, pedal_mnist_cnn, pedal_fmnist_cnn, "
+                       "pedal_cifar_vgg, or any torch.nn.Module registered with @edgeledger.register_model")
+    rounds: int = Field(10, ge=1, description="FL rounds")
+    clients_per_round: int = Field(12, ge=1, description="devices chosen per round (at most the topology's devices)")
+    local_epochs: int = Field(2, ge=1, description="local SGD epochs per round")
+    batch_size: int = Field(16, ge=1, description="local SGD batch size")
+    lr: float = Field(0.1, gt=0, description="local SGD learning rate")
+    momentum: float = Field(0.0, ge=0, lt=1, description="local SGD momentum")
+    aggregator: str = Field("trimmed_mean", description="a registered aggregator: fedavg, fedprox, median, "
+                            "trimmed_mean, krum, multi_krum, bulyan, norm_bounded, random_select, pedal, "
+                            "proof_of_learning, or your own (@edgeledger.register_aggregator)")
+    aggregator_params: dict[str, float | int | str] = Field(
+        default_factory=dict, description="the aggregator's keyword parameters: beta (trimmed_mean), f (krum, "
+        "bulyan), f and m (multi_krum), max_norm (norm_bounded), seed (random_select; derived from the scenario seed "
+        "when unset)")
     round_timeout_s: float = Field(60.0, gt=0, description="simulated seconds before a round closes anyway")
     compute_s_per_sample: float = Field(0.0005, ge=0, description="modelled device training time per sample-epoch")
     verify_uploads: bool = Field(True, description="check device signatures and update digests (upload defense)")
@@ -138,8 +146,11 @@ class AttackConfig(_Strict):
                       "upload_tamper / download_tamper (edges)")
     fraction: float | None = Field(None, ge=0, le=1, description="share of devices (or edges) that are malicious")
     nodes: list[str] | None = Field(None, description="explicit malicious node ids instead of a fraction")
-    start_round: int = Field(1, ge=1)
-    params: dict[str, float | int | str] = Field(default_factory=dict)
+    start_round: int = Field(1, ge=1, description="first malicious round (data attacks poison before round 1)")
+    params: dict[str, float | int | str] = Field(
+        default_factory=dict, description="attack parameters: scale (sign_flip), sigma (gaussian_noise), factor "
+        "(scaling), z and estimate (alie), epsilon (ipm, ipm_local), mode and sigma (free_riding), mapping (label_flip, "
+        "e.g. \"1:7,7:1\"), mode, fraction and sigma (data_poisoning), target, fraction, size and value (backdoor)")
 
     @model_validator(mode="after")
     def _one_selector(self) -> AttackConfig:
@@ -233,8 +244,10 @@ class OutputConfig(_Strict):
 
 
 class Scenario(_Strict):
-    name: str = "scenario"
-    seed: int = Field(0, ge=0)
+    """A whole run: topology, network, consensus, federated learning, attacks, security, output."""
+
+    name: str = Field("scenario", description="names the results folder and the chain id")
+    seed: int = Field(0, ge=0, description="decides keys, data split, client choice, training and losses")
     topology: TopologyConfig = TopologyConfig()
     network: NetworkConfig = NetworkConfig()
     consensus: ConsensusConfig = ConsensusConfig()
