@@ -70,6 +70,12 @@ def _check_fl(scenario: Scenario) -> None:
     cls = aggregators.get(fl.aggregator)
     hooks = [h for h in _HOOKS if h in inspect.signature(cls).parameters]
     _check_params("fl.aggregator_params", cls, f"aggregator {fl.aggregator!r}", dict(fl.aggregator_params), hooks)
+    if fl.executor != "inline" and fl.executor_options:
+        from edgeledger.fl.executors import executors
+
+        if fl.executor in executors:  # ray registers only when installed; assembly says how to get it
+            _check_params("fl.executor_options", executors.get(fl.executor), f"executor {fl.executor!r}",
+                          dict(fl.executor_options), ["model"])
     if fl.task != "classification":
         return
     from edgeledger.fl.datasets import datasets
@@ -126,6 +132,12 @@ def check_scenario(scenario: Scenario) -> Scenario:
     aggregator and its parameters, every attack's kind, parameters (by instantiating it) and node
     ids. Returns ``scenario`` so it can be chained."""
     import_plugins(scenario.plugins)
+    protocol = scenario.consensus.protocol
+    if protocol not in ("pbft", "pow") and scenario.consensus.params:
+        from edgeledger.consensus import consensus_protocols
+
+        _check_params("consensus.params", consensus_protocols.get(protocol), f"consensus protocol {protocol!r}",
+                      dict(scenario.consensus.params), ["node_id", "key", "membership", "genesis_hash"])
     if scenario.fl.enabled:
         try:
             _check_fl(scenario)
