@@ -46,7 +46,12 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "edgeledger.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [  # a test checks it is exactly ``__version__`` and the keys of ``_EXPORTS``
+    "__version__", "Scenario", "Run", "run", "load_results", "check_scenario",
+    "register_aggregator", "register_attack", "register_model", "register_contract", "register_consensus",
+    "Aggregator", "ModelAttack", "ColludingAttack", "DataAttack", "Contract", "contract_method", "Consensus",
+    "EdgeLedgerError", "ConfigError",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgeledger.consensus import Consensus

@@ -7,7 +7,6 @@ A scenario is TOML; unknown keys, wrong types and impossible values are refused 
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edgeledger.crypto.keys import SCHEMES, public_key_error
 from edgeledger.errors import ConfigError
+from edgeledger.scenario.overrides import apply_overrides
+from edgeledger.scenario.validation_errors import describe_validation_error
 
 __all__ = ["Scenario", "load_scenario", "read_scenario_file", "parse_scenario", "apply_overrides", "format_validation_error"]
 
@@ -348,47 +349,9 @@ class Scenario(_Strict):
                              f"(edge-0..edge-{topo.edges - 1})")
 
 
-def _close_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The valid keys nearest to the unknown last part of ``loc`` (its siblings in the schema)."""
-    model: Any = Scenario
-    for part in loc[:-1]:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            if isinstance(part, int):
-                continue  # an index into a list of tables, e.g. attacks.0
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        model = next((a for a in (annotation, *args) if hasattr(a, "model_fields")), None)
-        if model is None:
-            return []
-    siblings = list(getattr(model, "model_fields", {}))
-    prefix = ".".join(str(p) for p in loc[:-1])
-    return [f"{prefix}.{k}" if prefix else k for k in difflib.get_close_matches(str(loc[-1]), siblings, n=2, cutoff=0.6)]
-
-
 def format_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "scenario"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            near = _close_keys(err["loc"])
-            hint = f"did you mean {' or '.join(near)}? " if near else ""
-            parts.append(f"{loc}: unknown key (value {err['input']!r}); {hint}check the spelling against the "
-                         "scenario reference")
-        elif err["type"] == "literal_error":
-            expected = [str(v) for v in (err.get("ctx") or {}).get("expected", "").replace("'", "").replace(
-                " or ", ", ").split(", ") if v]
-            near = difflib.get_close_matches(str(err["input"]), expected, n=2, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-            parts.append(f"{loc}: got {err['input']!r}; expected {msg[0].lower() + msg[1:]}{hint}")
-        elif err["type"] in ("value_error", "assertion_error"):
-            keyed = re.match(r"[\w.\-]+: ", msg)  # the message names its key below ``loc`` (or from the top)
-            parts.append(msg if keyed and not err["loc"] else f"{loc}.{msg}" if keyed else f"{loc}: {msg}")
-        else:
-            parts.append(f"{loc}: got {err['input']!r}; expected {msg[0].lower() + msg[1:]}")
-    return "; ".join(parts)
+    """One line naming each bad key, its value and what is expected (closest valid keys for a typo)."""
+    return describe_validation_error(exc, Scenario)
 
 
 def parse_scenario(data: dict[str, Any]) -> Scenario:
@@ -396,38 +359,6 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides (values parsed as TOML, else taken as strings)."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. fl.rounds=5")
-        node = data
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is not a table")
-            node = child
-        text = value.strip()
-        parsed = _parse_value(text)
-        if isinstance(parsed, str) and text[:1] in "[{" and text:
-            raise ConfigError(f"--set {item!r}: {text!r} is not a TOML value; strings inside need double quotes, so "
-                              f"quote the whole option for the shell, e.g. --set '{key.strip()}=[{{kind=\"sign_flip\", "
-                              "fraction=0.1}]'" if parts[-1] == "attacks" else
-                              f"--set {item!r}: {text!r} is not a TOML value; strings inside need double quotes, "
-                              f"so quote the whole option for the shell, e.g. --set '{key.strip()}=[\"a\", \"b\"]'")
-        node[parts[-1]] = parsed
-    return data
 
 
 def read_scenario_file(path: str | Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ PUBLIC = {
 
 
 def test_all_is_exactly_the_public_names_and_each_resolves():
-    assert len(el.__all__) == len(set(el.__all__)) and set(el.__all__) == PUBLIC
+    assert len(el.__all__) == len(set(el.__all__)) and set(el.__all__) == PUBLIC == {"__version__", *el._EXPORTS}
     for name in el.__all__:
         assert getattr(el, name) is not None, name
     with pytest.raises(AttributeError):
