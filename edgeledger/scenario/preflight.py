@@ -63,12 +63,12 @@ def _build(key: str, build: Any, name: str, params: dict[str, Any]) -> None:
 def _check_fl(scenario: Scenario) -> None:
     fl = scenario.fl
     from edgeledger.fl.aggregators import aggregators
-    from edgeledger.fl.server_eval import _HOOKS
+    from edgeledger.fl.server_eval import injected_parameters
 
     if fl.aggregator not in aggregators:
         raise unknown_name("fl.aggregator", fl.aggregator, "aggregator", aggregators.names())
     cls = aggregators.get(fl.aggregator)
-    hooks = [h for h in _HOOKS if h in inspect.signature(cls).parameters]
+    hooks = injected_parameters(fl.aggregator)
     _check_params("fl.aggregator_params", cls, f"aggregator {fl.aggregator!r}", dict(fl.aggregator_params), hooks)
     if fl.executor != "inline" and fl.executor_options:
         from edgeledger.fl.executors import executors
