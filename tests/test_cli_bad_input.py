@@ -3,6 +3,7 @@ on stderr and exit 2, never a traceback (issue 19). ``--debug`` shows the traceb
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +83,15 @@ BAD = [
     ("consensus replay", "Missing argument"),
     ("observe", "Missing argument"),
     ("node --role cloud", "Missing option"),
+    ("experiment run nope", "unknown experiment 'nope'"),
+    ("experiment run fbfl-attacks --quick --only zzz", "no setting matches 'zzz'"),
+    ("data download nope --data-root {root}/empty", "has no download source"),
+    ("observe {root}/empty", "is not a results folder"),
+    ("observe {root}/run --listen nonsense", "expected HOST:PORT"),
+    ("bench {root}/empty", "is a folder"),
+    ("demo --write-scenario {root}/a-file.txt/x.toml", "cannot write"),
+    ("market channels --dir {root}/empty", "holds no market chain"),
+    ("consensus replay garbage", "unknown scenario family"),
 ]
 
 
@@ -111,6 +121,15 @@ def test_a_bad_command_line_is_one_line_and_exit_2(paths, capsys, line, expected
     assert len(lines) == 1 and ONE_LINE.match(lines[0]), err
     assert expected in lines[0]
     assert "Traceback" not in err
+
+
+def test_a_refused_command_line_leaves_no_folder_behind(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").symlink_to(Path(__file__).resolve().parents[1] / "experiments")
+    for line in ("demo --set fl.roundz=1 --quiet", "experiment run fbfl-attacks --quick --only zzz",
+                 "run nowhere.toml"):
+        assert run_cli(capsys, line.split())[0] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["experiments"]
 
 
 def test_debug_shows_the_traceback_and_keeps_the_exit_code(paths, capsys):

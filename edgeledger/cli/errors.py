@@ -83,9 +83,9 @@ def describe(exc: BaseException) -> tuple[str, int]:
     """``(one line, exit code)`` for any exception a command may raise."""
     if isinstance(exc, EdgeLedgerError):
         return f"{type(exc).__name__}: {_one_line(str(exc))}", exc.exit_code
+    if type(exc).__name__ == "Abort":  # click's Abort is no ClickException (Ctrl-C at a prompt)
+        return "Aborted", EXIT_INTERRUPTED
     if isinstance(exc, click_exception_types()):
-        if type(exc).__name__ in ("Abort",):
-            return "Aborted", EXIT_INTERRUPTED
         code = getattr(exc, "exit_code", EXIT_USAGE)
         return _usage(exc), code if code not in (0, 1) else EXIT_USAGE
     if isinstance(exc, KeyboardInterrupt):

@@ -128,10 +128,10 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
     finished; ``resume=True`` takes the settings ``out_dir``'s summary already holds as done
     (same experiment, size and overrides) instead of running them again."""
     t0 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
     settings = select_settings(exp.settings(), only)
     if overrides and settings:
         exp.scenario(settings[0], quick, tuple(overrides))  # a bad override fails now, not after hours
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the command line is known to be good
     finished = _finished_settings(exp, out_dir, quick, list(overrides)) if resume else {}
     results = []
     for i, setting in enumerate(settings):
