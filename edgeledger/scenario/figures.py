@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 __all__ = ["FORMATS", "PAPER", "save", "run_figures", "grid_figures", "small_multiples"]
 
@@ -71,6 +72,8 @@ def small_multiples(panels: dict[str, dict[str, tuple[Sequence[float], Sequence[
             ax.set_visible(False)
         for ax in axes[-1]:
             ax.set_xlabel(xlabel)
+            if xlabel == "round":
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for ax in axes[:, 0]:
             ax.set_ylabel(ylabel)
         if ylim is not None:
@@ -149,6 +152,7 @@ def run_figures(result: Any, out: Path, formats: Iterable[str] = ("png",)) -> li
             points = series.get(key, {})
             ax.plot(list(points), list(points.values()), marker="o", color=colour)
             ax.set_xlabel("round")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(label)
             ax.grid(alpha=0.3, linewidth=0.5)
         a.set_ylim(0, 1)

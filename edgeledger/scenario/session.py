@@ -83,6 +83,7 @@ class Run:
     def plot(self, path: str | Path | None = None) -> Any:
         """Accuracy and loss per round (a matplotlib Figure); ``path`` (.png, .svg, .pdf) also saves it."""
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         rounds = self.rounds
         fig, (a, b) = plt.subplots(1, 2, figsize=(7.0, 2.6), sharex=True, layout="constrained")
@@ -90,6 +91,7 @@ class Run:
             if column in rounds:
                 ax.plot(rounds.index, rounds[column], marker="o", markersize=3, color=color)
             ax.set_xlabel("round")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"test {column}")
             ax.grid(alpha=0.3)
         a.set_ylim(0, 1)
