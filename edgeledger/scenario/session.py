@@ -134,11 +134,13 @@ class Run:
 
 
 def run(scenario: Scenario | str | Path, out: str | Path | None = None, force: bool = False,
-        progress: bool = False) -> Run:
+        progress: bool = False, threads: int | None = 1) -> Run:
     """Simulate ``scenario`` (a :class:`Scenario` or a TOML path) and return its :class:`Run`.
 
     Deterministic: one scenario and seed give the same blocks, hashes and metrics. With ``out``
-    the results folder is written as well (plots included when ``output.plots``)."""
+    the results folder is written as well (plots included when ``output.plots``). Local training
+    uses ``threads`` torch threads during the run, one by default as on the command line
+    (spinning OpenMP threads collapse on a shared machine); ``None`` leaves torch's setting."""
     from edgeledger.scenario.results import block_json, prepare_results_dir, write_results
     from edgeledger.scenario.runner import run_scenario
 
@@ -150,7 +152,15 @@ def run(scenario: Scenario | str | Path, out: str | Path | None = None, force: b
     def show(p: dict[str, Any]) -> None:
         print(f"round {p['round']}/{p['rounds']}: {p['metric']} {p['value']:.4f}", flush=True)
 
-    result = run_scenario(scenario, progress=show if progress else None)
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        result = run_scenario(scenario, progress=show if progress else None)
+    finally:
+        torch.set_num_threads(before)
     store = result.network.nodes["cloud"].store
     chain = {"chain_id": result.network.membership.chain_id, "height": store.height,
              "blocks": [block_json(b) for b in store.blocks()]}
