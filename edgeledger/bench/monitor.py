@@ -9,6 +9,7 @@ node's own ``edgeledger_network_received_bytes_total`` / ``edgeledger_network_se
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -34,6 +35,7 @@ def parse_metrics(text: str) -> dict[str, float]:
 class NodeSamples:
     cpu: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # monotonic time of each cpu/rss sample
     disk_write_start: int | None = None
     disk_write_end: int | None = None
     net_start: dict[str, float] = field(default_factory=dict)
@@ -71,6 +73,7 @@ class ResourceMonitor:
                     pass
         self.samples = {n: NodeSamples() for n in nodes}
         self._task: asyncio.Task[None] | None = None
+        self.started = time.monotonic()
 
     def _disk(self, n: str) -> int | None:
         try:
@@ -94,6 +97,7 @@ class ResourceMonitor:
                     self.procs[n].cpu_percent(None)  # primes the counter
                 except psutil.Error:
                     pass
+        self.started = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def _loop(self) -> None:
@@ -108,8 +112,14 @@ class ResourceMonitor:
                 with p.oneshot():
                     self.samples[n].cpu.append(p.cpu_percent(None))
                     self.samples[n].rss.append(p.memory_info().rss / 2**20)
+                    self.samples[n].times.append(time.monotonic())
             except psutil.Error:
                 pass
+
+    def timeline(self) -> dict[str, list[list[float]]]:
+        """Per node, ``[seconds since the round started, CPU %, RSS MB]`` for every sample."""
+        return {n: [[round(t - self.started, 3), round(c, 1), round(r, 1)] for t, c, r in zip(s.times, s.cpu, s.rss)]
+                for n, s in self.samples.items() if s.times}
 
     async def stop(self) -> dict[str, dict[str, float | None]]:
         if self._task is not None:

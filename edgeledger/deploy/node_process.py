@@ -196,10 +196,12 @@ async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driv
         if time.monotonic() - live.last_viewed > 60.0:
             continue  # peer status is for the dashboard: probe only while someone is looking
         for node_id, url in list(driver.peers.items()):
-            try:
-                async with session.get(f"{url}/v1/health", timeout=aiohttp.ClientTimeout(total=1)) as resp:
+            try:  # the head says the node is up and gives its height and view (EdgeToll's information port)
+                async with session.get(f"{url}/v1/head", timeout=aiohttp.ClientTimeout(total=1)) as resp:
                     live.statuses[node_id] = "up" if resp.status == 200 else "starting"
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                    head = await resp.json() if resp.status == 200 else {}
+                    live.heads[node_id] = {"height": head.get("height"), "view": head.get("view")}
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
                 live.statuses[node_id] = "down"
 
 
