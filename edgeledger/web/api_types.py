@@ -139,6 +139,17 @@ class NodeRow(msgspec.Struct):
     validator: bool
     status: str
     address: str
+    attack: str | None = None  # the attack a simulated node runs
+    height: int | None = None  # as the node itself reports it (live) or as it ended (a finished run)
+    view: int | None = None
+
+
+class TopologyLink(msgspec.Struct):
+    """A link of the drawn topology; ``tampering``: its upper end tampers with what crosses it."""
+
+    a: str
+    b: str
+    tampering: bool = False
 
 
 class Overview(msgspec.Struct):
@@ -153,8 +164,18 @@ class Overview(msgspec.Struct):
     leader: str | None = None
     nodes: list[NodeRow] = []
     accuracy: list[tuple[int, float]] = []
-    links: list[list[str]] = []
+    links: list[TopologyLink] = []
     recent_transactions: list[tuple[int, str, str, str]] = []
+    keeps_chain: bool | None = None  # false on a device: it verifies announcements, keeps no chain
+    light_client: bool | None = None
+    validator: str | None = None  # the validator a non-validator node forwards to
+    validator_url: str = ""
+    hidden_devices: int = 0  # devices not drawn (the topology shows the first ones)
+    malicious: dict[str, str] = {}
+    clock: Any = None
+    pending: dict[str, Any] = {}  # transactions submitted here and not committed yet
+    rejections: dict[str, Any] = {}  # rejected uploads and downloads, grouped by reason
+    tx_per_day: dict[str, Any] = {}  # transactions committed per day (or hour, minute): points and unit
 
 
 class BlockSummary(msgspec.Struct):

@@ -48,7 +48,7 @@ def install_observe(app: web.Application, source: ObserveSource, subscribe: Any 
     async def transaction(request: web.Request) -> web.Response:
         page = render_transaction(source, request.match_info["tx_id"])
         if page is None:
-            return web.Response(status=404, text="no committed transaction with that id", content_type="text/plain")
+            return web.json_response({"error": "no committed transaction with that id"}, status=404)
         return web.Response(text=page, content_type="text/html")
 
     async def transaction_json(request: web.Request) -> web.Response:
@@ -125,7 +125,7 @@ def install_observe(app: web.Application, source: ObserveSource, subscribe: Any 
               {200: Response("event stream", None, EVENTS)}),
         Route("GET", "/", to_dashboard, "redirects to the dashboard", {302: found}),
         Route("GET", "/observe/tx/{tx_id}", transaction, "one committed transaction (page)",
-              {200: page, 404: Response("no such transaction", None, TEXT)},
+              {200: page, 404: Response("no such transaction", t.ErrorBody)},
               path_types={"tx_id": {"type": "string", "pattern": "^[0-9a-f]+$"}},
               pattern="/observe/tx/{tx_id:[0-9a-f]+}"),
         Route("GET", "/observe/api/tx/{tx_id}", transaction_json, "one committed transaction",

@@ -3,7 +3,6 @@ data requests it files (``/v1/oracle/*``), with their types for the OpenAPI docu
 
 from __future__ import annotations
 
-from typing import Any
 
 import msgspec
 from aiohttp import web
