@@ -91,7 +91,7 @@ def render_market(snapshot: dict[str, Any], live: bool = False) -> str:
 <section class=card><h2>Matches</h2>{_table('matches', ['seq', 'height', 'device', 'x', 'y', 'need', 'en_id', 'company'],
                                              s['matches'])}</section>
 <section class=card><h2>Payment channels</h2>{_table('channels', ['id', 'sender', 'receiver', 'deposit', 'amount',
-                                                                  'state', 'settle_at'], s['channels'], 'state')}</section>
+                                                                  'state', 'settle_at_ms'], s['channels'], 'state')}</section>
 <section class=card><h2>Balances</h2>{_table('balances', ['account', 'role', 'balance'], s['balances'])}</section>
 </main>"""
     refresh = "<meta http-equiv=refresh content=5>" if live else ""
