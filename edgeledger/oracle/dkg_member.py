@@ -7,7 +7,8 @@ sealed to it against that dealer's commitments, posts its verdict, reveals a sha
 accused, and closes the generation. When the chain registers the group it adds up the
 qualified dealers' shares into its own share of the group key, checks it against the
 group's commitments (Feldman) and hands group and share to Pedal (``on_group``).
-``tamper`` (tests) lets a faulty dealer send a wrong share to chosen members.
+:class:`DkgFaults` (tests) makes a member faulty: a dealer that sends wrong shares, stays silent
+when accused, or accuses honest dealers.
 """
 
 from __future__ import annotations
@@ -33,10 +34,19 @@ from edgeledger.oracle.dkg import dkg_phase, dkg_session
 from edgeledger.oracle.proxy import oracle_group
 from edgeledger.oracle.records import OracleGroup
 
-__all__ = ["DkgMember", "KeyGenService", "Tamper"]
+__all__ = ["DkgMember", "DkgFaults", "KeyGenService", "Tamper"]
 
 #: (recipient, its true share) -> the share a faulty dealer sends instead
 Tamper = Callable[[str, Share], Share]
+
+
+@dataclass(frozen=True)
+class DkgFaults:
+    """How a faulty member misbehaves (tests and fault-injection runs only)."""
+
+    tamper: Tamper | None = None  # the share it sends (and reveals) instead of the true one
+    answer_complaints: bool = True  # False: it never reveals a share when accused
+    accuse: tuple[str, ...] = ()  # dealers it complains about whatever they sent
 
 
 @dataclass
@@ -55,10 +65,10 @@ class DkgMember:
     """The member's side of every group key generation it takes part in."""
 
     def __init__(self, node_id: str, key: PrivateKey, membership: Membership, proxy: str, rng: Any,
-                 sign: Callable[[str, Any], Transaction], tamper: Tamper | None = None,
-                 answer_complaints: bool = True) -> None:
+                 sign: Callable[[str, Any], Transaction], faults: DkgFaults = DkgFaults()) -> None:
         self.node_id, self.key, self.membership, self.proxy, self.rng = node_id, key, membership, proxy, rng
-        self.sign, self.tamper, self.answer_complaints = sign, tamper, answer_complaints
+        self.sign, self.faults = sign, faults
+        self.tamper, self.answer_complaints = faults.tamper, faults.answer_complaints
         self.generations: dict[str, _Generation] = {}
         self.shares: dict[str, Share] = {}  # group id -> our share of the group key, once registered
 
@@ -117,7 +127,8 @@ class DkgMember:
         phase = dkg_phase(session, now_ms)
         if phase == "verdicts" and "verdict" not in gen.sent:
             gen.sent.add("verdict")
-            return [self._call("dkg_verdict", group_id, sorted(gen.complaints & set(session["dealt"])))]
+            accused = (gen.complaints | set(self.faults.accuse)) & set(session["dealt"]) - {self.node_id}
+            return [self._call("dkg_verdict", group_id, sorted(accused))]
         if phase == "answers" and self.answer_complaints:
             effects = []
             for member, accused in sorted(session["verdicts"].items()):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeledger.codec import encode
+from edgeledger.codec import decode, encode
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.effects import Effect
@@ -31,10 +31,10 @@ from edgeledger.net.sim import Simulator
 from edgeledger.node.node import Node
 from edgeledger.node.service import Service
 from edgeledger.oracle.data_oracle import FEED_CODE
-from edgeledger.errors import ConfigError
+from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.node.heartbeat import HeartbeatService, Signer
 from edgeledger.oracle.dkg import DEFAULT_DKG_WINDOW_MS
-from edgeledger.oracle.dkg_member import DkgMember, KeyGenService, Tamper
+from edgeledger.oracle.dkg_member import DkgFaults, DkgMember, KeyGenService
 from edgeledger.oracle.enrollment import (
     deal_groups,
     group_call,
@@ -45,6 +45,7 @@ from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore, ResultAggr
 from edgeledger.oracle.proxy import PROXY_CODE, request_body
 from edgeledger.oracle.service import OracleService, WorkResult
 from edgeledger.oracle.sources import Source
+from edgeledger.oracle.stake import JUNK
 
 __all__ = ["CallbackWatch", "OracleChain", "build_oracle_chain", "source_work"]
 
@@ -53,16 +54,28 @@ FEED = "feed"
 
 
 def source_work(sources: Mapping[str, Source]) -> Callable[[str], Callable[[FetchJob], WorkResult]]:
-    """Per node, a ``work`` function reading that node's source for a data request."""
+    """Per node, a ``work`` function reading that node's source for a data request. A request it
+    cannot serve -- parameters that are not ``{"unit": <name>}``, a sensor name that is not 1..64
+    printable characters -- is junk: the node observes :data:`~edgeledger.oracle.stake.JUNK`."""
 
     def for_node(node_id: str) -> Callable[[FetchJob], WorkResult]:
         def work(job: FetchJob) -> WorkResult:
             req = job.request
+            if not _well_formed(req.params, req.source):
+                return WorkResult(JUNK, 0.0)
             reading = sources[node_id].read(req.source, node_id, req.request_id, req.timestamp_ms)
             return WorkResult(encode(reading.value_milli), reading.delay_s)
         return work
 
     return for_node
+
+
+def _well_formed(params: bytes, sensor: str) -> bool:
+    try:
+        decoded = decode(params, dict[str, str])
+    except EdgeLedgerError:
+        return False
+    return set(decoded) == {"unit"} and 0 < len(sensor) <= 64 and sensor.isprintable()
 
 
 class CallbackWatch(Service):
@@ -158,7 +171,7 @@ def build_oracle_chain(sim: Simulator, chain_id: str, groups: Mapping[str, list[
                        work: Callable[[str], Callable[[FetchJob], WorkResult]] | None = None,
                        aggregators: Callable[[str], Mapping[str, ResultAggregator]] | None = None,
                        key_generation: str = "dkg", heartbeat_s: float | None = 0.5, fallback_ms: int = 2_000,
-                       dkg_window_ms: int = DEFAULT_DKG_WINDOW_MS, tamper: Mapping[str, Tamper] | None = None,
+                       dkg_window_ms: int = DEFAULT_DKG_WINDOW_MS, dkg_faults: Mapping[str, DkgFaults] | None = None,
                        min_stake: int = 0) -> OracleChain:
     """Add one oracle chain's hosts to ``sim``; oracle ids are ``groups``' members.
 
@@ -168,8 +181,8 @@ def build_oracle_chain(sim: Simulator, chain_id: str, groups: Mapping[str, list[
     transactions and votes. ``work(node)`` replaces the source reads as a node's local work
     and ``aggregators(node)`` adds per-kind aggregation rules (the computing oracle's).
     ``heartbeat_s``: the validators' clock heartbeat (None: no chain clock, so the fallback
-    board and the key generation close only when everyone has acted); ``tamper``: faulty
-    dealers of the key generation (node -> what it sends instead of each true share).
+    board and the key generation close only when everyone has acted); ``dkg_faults``: faulty
+    members of the key generation; ``min_stake``: the least stake a request escrows.
     """
     if key_generation not in ("dkg", "dealer"):
         raise ConfigError(f"key_generation={key_generation!r}: expected 'dkg' or 'dealer' (the dealer: tests only)")
@@ -212,7 +225,7 @@ def build_oracle_chain(sim: Simulator, chain_id: str, groups: Mapping[str, list[
         node.add_service(OracleService(core, work(o), lambda node=node: node.state.kv))
         if key_generation == "dkg":
             member = DkgMember(o, keys[o], membership, PROXY, random.Random(seed + b"/dkg/" + o.encode()), core.sign,
-                               tamper=(tamper or {}).get(o))
+                               (dkg_faults or {}).get(o, DkgFaults()))
             node.add_service(KeyGenService(member, lambda node=node: node.state.kv, core.add_group))
         node.compute_time = lambda job, result: getattr(result, "duration_s", 0.0)
     req_node = nodes[requester]
