@@ -49,11 +49,11 @@ from edgeledger.crypto.threshold import Share, combine, sign_share, verify_signa
 from edgeledger.crypto.vrf import vrf_proof_to_hash
 from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import EdgeLedgerError
-from edgeledger.ledger.contracts import ContractCall
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.oracle.aggregation import aggregate_observations
-from edgeledger.oracle.election import certificate_error, election_threshold, pick_master, prove_term
+from edgeledger.oracle.election import election_threshold, prove_term
+from edgeledger.oracle.pedal_election import PedalElection
 from edgeledger.oracle.pedal_state import FetchJob, PedalConfig, RequestState, hold
 from edgeledger.oracle.privacy import open_params, seal_result, sealed_digest
 from edgeledger.oracle.records import (
@@ -69,7 +69,7 @@ __all__ = ["FetchJob", "PedalConfig", "PedalCore", "ResultAggregator"]
 ResultAggregator = Callable[["OracleRequest", Sequence[bytes], int], "bytes | None"]
 
 
-class PedalCore:
+class PedalCore(PedalElection):
     """One oracle node's part in Pedal; every node runs the same code, masters included."""
 
     #: requests for which messages that outran the request (or the election) are held
@@ -139,32 +139,6 @@ class PedalCore:
             effects += self._progress(state, now)
         return effects + self._replay(request.request_id, now)
 
-    def on_election_proof(self, sender: str, proof: ElectionProof, now: float) -> list[Effect]:
-        if sender != proof.node_id or sender not in self.vrf_keys:
-            return [Rejected(sender, "oracle.vrf", f"proof for {proof.node_id!r} from unregistered or other sender")]
-        self.proofs.setdefault(proof.term, {})[sender] = proof
-        if len(self.proofs[proof.term]) == len(self.vrf_keys) or proof.term in self.timed_out:
-            return self._decide(proof.term, now)  # after the timer: as soon as the proofs in allow it
-        return []
-
-    def on_timer(self, name: str, now: float) -> list[Effect]:
-        if name.startswith("oracle.elect:"):
-            term = int(name.split(":", 1)[1])
-            self.timed_out.add(term)
-            return self._decide(term, now)
-        return []
-
-    def on_fallback(self, term: int, master: str, now: float) -> list[Effect]:
-        """The chain's fallback board decided ``term``'s master (the service reads it from each block)."""
-        if term in self.fallbacks:
-            return []
-        self.fallbacks[term] = master
-        effects = self._elected(term, (master, []), now) if term not in self.masters else []
-        for request_id in [r for r in list(self.early_calls) + list(self.early_proposals)
-                           if r in self.requests and self.requests[r].request.term == term]:
-            effects += self._replay(request_id, now)
-        return effects
-
     def on_fetched(self, request_id: str, value: bytes, now: float) -> list[Effect]:
         state = self.requests.get(request_id)
         if state is None or state.value is not None:
@@ -229,52 +203,6 @@ class PedalCore:
             return [Rejected(sender, "oracle.share", "signature share does not verify for this member")]
         state.shares[index] = share.signature_share
         return self._maybe_submit(state, now)
-
-    # -- election ----------------------------------------------------------------------------
-    def _decide(self, term: int, now: float) -> list[Effect]:
-        if term in self.masters or term not in self.seeds:
-            return []
-        picked = pick_master(list(self.proofs.get(term, {}).values()), self.threshold, len(self.vrf_keys),
-                             self.vrf_keys, self.seeds[term])
-        if picked is not None:
-            return self._elected(term, picked, now)
-        own = self.proofs.get(term, {}).get(self.node_id)
-        everyone = len(self.proofs.get(term, {})) == len(self.vrf_keys)
-        if own is None or term in self.posted or not (everyone or term in self.timed_out):
-            return []
-        self.posted.add(term)  # nobody qualified: the chain's fallback board decides, from every posted proof
-        call = ContractCall(contract=self.config.proxy, method="election_proof", args=[term, own.proof])
-        return [SubmitTransaction(self.sign("contract.call", call)), Metric("oracle.fallback", 1.0)]
-
-    def _elected(self, term: int, picked: tuple[str, list[ElectionProof]], now: float) -> list[Effect]:
-        self.masters[term] = picked
-        effects: list[Effect] = []
-        for state in self.requests.values():
-            if state.request.term == term and state.master is None:
-                effects += self._progress(state, now)
-        return effects
-
-    def _certified(self, term: int, master: str, election: list[ElectionProof]) -> bool | None:
-        """Whether ``election`` proves ``master`` elected for ``term`` by the proxy's own rule; None
-        while a fallback master's board has not decided in this node's view of the chain."""
-        if not election:
-            return None if term not in self.fallbacks else self.fallbacks[term] == master
-        if (term, master) in self.certified:
-            return True
-        picked = self.masters.get(term)
-        if picked is None or picked[0] != master or not picked[1]:  # not our own (verified) choice
-            seed = self.seeds.get(term)
-            try:
-                error = certificate_error(master, election, term, len(self.vrf_keys), self.threshold,
-                                          seed if seed is not None else b"", self.vrf_keys.get)
-            except Exception:  # noqa: BLE001 -- malformed input fails the check, never the node
-                return False
-            if error is not None or seed is None:
-                return False
-        if len(self.certified) >= self.CERTIFIED:
-            del self.certified[next(iter(self.certified))]
-        self.certified[(term, master)] = None
-        return True
 
     # -- work --------------------------------------------------------------------------------
     def _opened(self, request: OracleRequest) -> OracleRequest | None:
