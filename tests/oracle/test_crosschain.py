@@ -14,6 +14,7 @@ from edgeledger.ledger.contracts import (
 from edgeledger.oracle import deal_groups
 from tests.oracle.xchain_apps import Inventory, Orders  # noqa: F401  (registers the contracts)
 from edgeledger.oracle.crosschain import GATEWAY, GATEWAY_CODE, XDeliver
+from edgeledger.oracle.queries import message_trace
 from edgeledger.oracle.relay import ChainSubmit, RelayCore
 
 RELAYS = ["r0", "r1", "r2", "r3"]
@@ -98,6 +99,10 @@ def test_cross_chain_request_is_filed_on_the_fbc_anchored_delivered_and_called_b
     assert contract_state(chains["lbc1"].state.kv, GATEWAY, f"anchor/{batch}") == root
     assert contract_state(chains["lbc2"].state.kv, "inventory", "stock") == 7
     assert contract_state(chains["lbc1"].state.kv, "orders", "confirmed/lbc1:1") == 7
+    trace = message_trace({c: chain.state for c, chain in chains.items()}, "lbc1:1")
+    assert trace["delivery"] == "delivered" and trace["acknowledged"] and trace["call"] == "inventory.reserve"
+    assert message_trace({"lbc1": chains["lbc1"].state}, "lbc1:1")["delivery"] == "destination not followed here"
+    assert message_trace({c: chain.state for c, chain in chains.items()}, "lbc1:9") is None
 
 
 def test_cross_chain_replay_and_forged_root_are_rejected():
@@ -155,6 +160,9 @@ def test_a_message_past_its_timeout_is_refused_and_the_sender_told():
     (_, (late,), _) = lbc2.seal()
     assert not late.ok and "replay refused" in late.reason  # ... so no later delivery runs it
     assert contract_state(lbc1.state.kv, "orders", f"confirmed/{msg_id}") == {"expired": True}  # the sender knows
+    trace = message_trace({c: chain.state for c, chain in chains.items()}, msg_id)  # an observation node's view
+    assert trace["delivery"] == "expired" and trace["acknowledged"] and trace["result"] == "expired"
+    assert trace["timeout_height"] == deadline and trace["destination"] == "lbc2"
 
 
 def test_a_message_without_an_expiry_is_refused_at_the_source():
