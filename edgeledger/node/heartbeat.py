@@ -2,10 +2,11 @@
 
 PBFT makes blocks only when transactions arrive, so on an idle chain neither the height nor
 the chain time (:mod:`edgeledger.ledger.clock`) moves, and a deadline written as "60 s after
-the channel closed" would never pass. Like CometBFT's ``create_empty_blocks_interval``, every
-validator in force commits a ``clock.tick`` when the chain has been quiet for ``interval_s``
-(the ticks of one heartbeat batch into one block: the empty block, carrying the time).
-Each committed block re-arms the timer, so a busy chain sees no tick at all.
+the channel closed" would never pass. Every validator in force commits a ``clock.tick`` every
+``interval_s``: on a busy chain the ticks ride in the blocks that are made anyway, on an idle
+one the ticks of a heartbeat batch into one block of their own -- the empty block, carrying
+the time (CometBFT's ``create_empty_blocks_interval``). The chain time so trails the
+validators' clocks by at most one interval (plus the commit latency), busy or idle.
 
 A node whose services sign other transactions with the same key shares one :class:`Signer`
 between them, so their nonces never collide.
@@ -20,9 +21,7 @@ from typing import Any
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Effect, SetTimer, SubmitTransaction
 from edgeledger.errors import ConfigError
-from edgeledger.ledger.block import Block
 from edgeledger.ledger.clock import KIND_CLOCK_TICK, ClockTick
-from edgeledger.ledger.state import Receipt
 from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.node.service import Service
 
@@ -45,8 +44,8 @@ class Signer:
 
 
 class HeartbeatService(Service):
-    """Tick the chain clock after ``interval_s`` without a committed block, while ``ticking()`` holds
-    (the node is a validator in force) and ``wanted()`` holds (default: always)."""
+    """Tick the chain clock every ``interval_s`` while ``ticking()`` holds (the node is a validator
+    in force) and ``wanted()`` holds (default: always)."""
 
     timer_prefix = "clock."
 
@@ -63,9 +62,6 @@ class HeartbeatService(Service):
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         return []
-
-    def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
-        return [SetTimer(HEARTBEAT_TIMER, self.interval_s)]  # the chain moved: quiet again from now
 
     def on_timer(self, name: str, now: float) -> list[Effect]:
         if name != HEARTBEAT_TIMER:
