@@ -33,53 +33,39 @@ def _error(status: int, reason: str) -> web.Response:
 def oracle_query_routes(state: Callable[[], LedgerState | None], proxy: str) -> list[web.RouteDef]:
     """The query routes over the committed state ``state()`` returns (None while starting) of ``proxy``."""
 
-    def answer(found: Any, what: str) -> web.Response:
-        return web.json_response(found) if found is not None else _error(404, f"no {what} on this chain")
+    def route(path: str, answer: Callable[[LedgerState, web.Request], Any], what: str) -> web.RouteDef:
+        async def handle(request: web.Request) -> web.Response:
+            view = state()
+            if view is None:
+                return _error(503, "the node is starting")
+            try:
+                found = answer(view, request)
+            except ValueError as exc:  # a malformed query parameter
+                return _error(400, str(exc))
+            if found is None:
+                return _error(404, f"no {what.format(**request.match_info)} on this chain")
+            return web.json_response(found)
 
-    def current() -> LedgerState | web.Response:
-        view = state()
-        return _error(503, "the node is starting") if view is None else view
+        return web.get(path, handle)
 
-    async def overview(request: web.Request) -> web.Response:
-        view = current()
-        return view if isinstance(view, web.Response) else answer(oracle_overview(view, proxy), f"proxy {proxy!r}")
+    def listed(view: LedgerState, request: web.Request) -> dict[str, Any]:
+        raw = request.query.get("limit", "100")
+        if not raw.isdigit() or not 0 < int(raw) <= MAX_LIMIT:
+            raise ValueError(f"limit must be an integer in 1..{MAX_LIMIT}, got {raw!r}")
+        return {"requests": request_list(view, proxy, request.query.get("status") or None, int(raw))}
 
-    async def requests(request: web.Request) -> web.Response:
-        view = current()
-        if isinstance(view, web.Response):
-            return view
-        try:
-            limit = int(request.query.get("limit", "100"))
-        except ValueError:
-            return _error(400, f"limit must be an integer in 1..{MAX_LIMIT}, got {request.query.get('limit')!r}")
-        if not 0 < limit <= MAX_LIMIT:
-            return _error(400, f"limit must be an integer in 1..{MAX_LIMIT}, got {limit}")
-        status = request.query.get("status") or None
-        return web.json_response({"requests": request_list(view, proxy, status, limit)})
-
-    async def one_request(request: web.Request) -> web.Response:
-        view = current()
-        if isinstance(view, web.Response):
-            return view
-        request_id = request.match_info["request_id"]
-        return answer(request_status(view, proxy, request_id), f"request {request_id!r}")
-
-    async def term(request: web.Request) -> web.Response:
-        view = current()
-        if isinstance(view, web.Response):
-            return view
+    def term(view: LedgerState, request: web.Request) -> Any:
         raw = request.match_info["term"]
         if not raw.isdigit():
-            return _error(400, f"term must be a non-negative integer, got {raw!r}")
-        return answer(term_status(view, proxy, int(raw)), f"request in term {raw}")
+            raise ValueError(f"term must be a non-negative integer, got {raw!r}")
+        return term_status(view, proxy, int(raw))
 
-    async def group(request: web.Request) -> web.Response:
-        view = current()
-        if isinstance(view, web.Response):
-            return view
-        group_id = request.match_info["group_id"]
-        return answer(group_status(view, proxy, group_id), f"group {group_id!r}")
-
-    return [web.get("/v1/query/oracle", overview), web.get("/v1/query/oracle/requests", requests),
-            web.get("/v1/query/oracle/requests/{request_id}", one_request),
-            web.get("/v1/query/oracle/terms/{term}", term), web.get("/v1/query/oracle/groups/{group_id}", group)]
+    return [
+        route("/v1/query/oracle", lambda v, r: oracle_overview(v, proxy), f"proxy {proxy!r}"),
+        route("/v1/query/oracle/requests", listed, "requests"),
+        route("/v1/query/oracle/requests/{request_id}",
+              lambda v, r: request_status(v, proxy, r.match_info["request_id"]), "request {request_id!r}"),
+        route("/v1/query/oracle/terms/{term}", term, "request in term {term}"),
+        route("/v1/query/oracle/groups/{group_id}",
+              lambda v, r: group_status(v, proxy, r.match_info["group_id"]), "group {group_id!r}"),
+    ]

@@ -35,3 +35,36 @@ def test_queries_report_groups_requests_and_terms_from_committed_state():
     assert term["seed"] == plain["seed"] and term["master_output"] is not None
     assert request_status(state, PROXY, f"{PROXY}#7") is None and term_status(state, PROXY, 10**6) is None
     assert group_status(state, PROXY, "nope") is None and oracle_overview(state, "no-proxy") is None
+
+
+def test_the_query_routes_answer_json_and_refuse_bad_input_with_a_reason():
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from edgeledger.web.oracle_queries import oracle_query_routes
+    from tests.oracle.pedal_harness import OracleChain
+
+    chain = OracleChain()
+    chain.request()
+    holder = {"state": None}
+
+    async def go():
+        app = web.Application()
+        app.add_routes(oracle_query_routes(lambda: holder["state"], "oracle"))
+        async with TestClient(TestServer(app)) as client:
+            assert (await client.get("/v1/query/oracle")).status == 503  # starting
+            holder["state"] = chain.state
+            overview = await client.get("/v1/query/oracle")
+            assert overview.status == 200 and (await overview.json())["oracle_nodes"]
+            one = await (await client.get("/v1/query/oracle/requests/oracle%231")).json()
+            assert one["status"] == "pending" and one["source"] == "boiler.temp"
+            for path, status, reason in (("/v1/query/oracle/requests/oracle%239", 404, "no request 'oracle#9'"),
+                                         ("/v1/query/oracle/requests?limit=0", 400, "limit must be"),
+                                         ("/v1/query/oracle/terms/-1", 400, "term must be"),
+                                         ("/v1/query/oracle/groups/zz", 404, "no group 'zz'")):
+                reply = await client.get(path)
+                assert reply.status == status and reason in (await reply.json())["error"], path
+
+    asyncio.run(go())
