@@ -98,10 +98,12 @@ def market_demo(out: Optional[Path] = typer.Option(None, help="Save the market c
         sealers = ", ".join(run.network.membership.validators)
         console.print(f"[bold]market demo[/] seed={seed}: PBFT sealers {sealers}; {ens} ENs and {devices} devices "
                       f"observe; {payments} payments each")
+        settled = (f"{fig['settled_channels']} channels settled {fig['close_to_settle_s_min']}-"
+                   f"{fig['close_to_settle_s_max']} s after closing" if fig["settled_channels"]
+                   else "no channel was paid, closed and settled (the last device never pays)")
         console.print(f"chain height {fig['blocks']} (every block certified by the sealers; {fig['heartbeat_blocks']} "
                       f"heartbeat blocks), chain time {fig['chain_time_ms'] / 1000:.1f} s; challenge window "
-                      f"{fig['challenge_window_s']:g} s: {fig['settled_channels']} channels settled "
-                      f"{fig['close_to_settle_s_min']}-{fig['close_to_settle_s_max']} s after closing")
+                      f"{fig['challenge_window_s']:g} s: {settled}")
         _market_tables(run.state, ("contracts", "ens", "matches", "channels", "balances"))
         _print_audit(run.state)
     if out is not None:
