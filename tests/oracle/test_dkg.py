@@ -6,7 +6,6 @@ close on chain (:mod:`edgeledger.oracle.dkg`). Nobody deals the group key; reque
 with it.
 """
 
-import pytest
 
 from edgeledger.crypto.bls import CURVE_ORDER
 from edgeledger.crypto.dkg import combine_commitments
@@ -14,7 +13,7 @@ from edgeledger.crypto.threshold import Share, verify_share
 from edgeledger.ledger.contracts import events_since
 from edgeledger.net.sim import Link, Simulator
 from edgeledger.oracle.dkg import dkg_session, qualified_dealers
-from edgeledger.oracle.dkg_member import DkgFaults, DkgMember, KeyGenService
+from edgeledger.oracle.dkg_member import DkgFaults, KeyGenService
 from edgeledger.oracle.proxy import oracle_group
 from edgeledger.oracle.service import OracleService
 from edgeledger.oracle.simnet import PROXY, build_oracle_chain
