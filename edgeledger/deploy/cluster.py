@@ -128,7 +128,8 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     if not _wait_http(center, 20, context):
         p.kill()
         raise ConfigError(f"the center did not start; see {log}")
-    order = ["cloud"] + plan.edges + plan.devices + plan.standby  # claims happen in this order: ids match labels
+    sealers = [v for v in plan.validators if plan.roles[v] in ("proxy", "company")]  # EdgeToll's proxy, companies
+    order = ["cloud"] + plan.edges + plan.devices + sealers + plan.standby  # claims in this order: ids match labels
     for label in order:
         role = plan.roles[label]
         port = free_port()

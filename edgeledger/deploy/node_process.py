@@ -38,11 +38,12 @@ from edgeledger.market.membership import validator_schedule
 from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.endorsing import EndorserService
+from edgeledger.node.heartbeat import Signer
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
 from edgeledger.scenario.topology import (
-    Topology, admission_sponsors, build_consensus, finality_of, is_light_client, make_genesis, observers_of,
+    Topology, add_heartbeat, admission_sponsors, build_consensus, finality_of, is_light_client, make_genesis, observers_of,
     plan_topology, runs_consensus,
 )
 from edgeledger.scenario.schema import Scenario
@@ -169,6 +170,8 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                                                   or plan.validators[0]))
     if node.light is None and (consensus is not None or node_id in observers_of(plan)):  # holds state: a peer
         node.add_service(EndorserService(node_id, key, node.state))
+    # the heartbeat's nonces follow the wall clock (microseconds): above any an earlier run of this process used
+    add_heartbeat(opts.scenario, node, Signer(key, node_id, nonce=time.time_ns() // 1000))
     sponsored = admission_sponsors(plan).get(node_id)
     if sponsored:  # open membership: this node puts the center's admission requests on chain
         node.add_service(AdmissionService(AdmissionSponsor(node_id, key, opts.role, sponsored), node.state))

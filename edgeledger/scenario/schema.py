@@ -28,9 +28,13 @@ class _Strict(BaseModel):
 class TopologyConfig(_Strict):
     edges: int = Field(3, ge=1, le=1000, description="edge servers")
     devices_per_edge: int = Field(4, ge=0, le=1_000_000, description="IoT devices attached to each edge")
-    validators: list[Literal["cloud", "edge"]] = Field(["cloud", "edge"], description="roles that run PBFT")
+    validators: list[Literal["cloud", "edge", "proxy", "company"]] = Field(
+        ["cloud", "edge"], description="roles that run PBFT: cloud and edge (ChainFL, FBFL), or EdgeToll's sealers: "
+        "\"proxy\" (a node proxy) and \"company\" (topology.companies nodes company-0..), the edges being ENs")
     validating_edges: int = Field(0, ge=0, description="with \"edge\" in validators: only edge-0..edge-(k-1) run "
                                   "PBFT, the other edges relay (0: every edge validates)")
+    companies: int = Field(0, ge=0, le=64, description="with \"company\" in validators: company nodes company-0.. "
+                           "that seal blocks (EdgeToll's consortium; standby sealers are numbered after them)")
     observers: list[Literal["cloud", "edge", "device"]] = Field(
         default_factory=list, description="non-voting roles that keep a full, verified copy of the chain")
     light_clients: list[Literal["edge", "device"]] = Field(
@@ -48,6 +52,10 @@ class TopologyConfig(_Strict):
         if self.validating_edges and ("edge" not in self.validators or self.validating_edges > self.edges):
             raise ValueError(f"validating_edges={self.validating_edges} needs \"edge\" in validators and at most "
                              f"edges={self.edges}")
+        if ("company" in self.validators) != (self.companies > 0):
+            raise ValueError("\"company\" in validators needs companies >= 1 (the company nodes that seal), and "
+                             f"companies={self.companies} needs \"company\" in validators (standby companies are "
+                             "consortium.standby_sealers)")
         if self.signature_scheme not in SCHEMES:
             raise ValueError(f"signature_scheme {self.signature_scheme!r} is unknown; expected one of {list(SCHEMES)}")
         return self
@@ -58,7 +66,8 @@ class TopologyConfig(_Strict):
 
     @property
     def n_validators(self) -> int:
-        return ("cloud" in self.validators) + ("edge" in self.validators) * (self.validating_edges or self.edges)
+        return (("cloud" in self.validators) + ("edge" in self.validators) * (self.validating_edges or self.edges)
+                + ("proxy" in self.validators) + self.companies)
 
 
 class LinkConfig(_Strict):
@@ -85,6 +94,8 @@ class ConsensusConfig(_Strict):
     max_block_bytes: int = Field(1_000_000, ge=1024, description="block size at most, in bytes")
     batch_timeout_s: float = Field(0.05, gt=0, description="how long the primary waits to fill a block")
     rotate_leader: bool = Field(False, description="primary changes every height (FISCO-BCOS sealer in turn)")
+    heartbeat_s: float = Field(0.0, ge=0, description="validators commit a clock.tick when no block came for this "
+                               "long, so the chain's BFT time (and its deadlines) move while it idles; 0: no clock")
     view_change_timeout_s: float = Field(2.0, gt=0, description="request timer before a view change; doubles")
     view_change_timeout_max_s: float = Field(120.0, gt=0, description="cap of the doubling view-change timeout")
     checkpoint_interval: int = Field(16, ge=1, description="a CHECKPOINT every K blocks (log garbage collection)")
@@ -200,8 +211,10 @@ class ConsortiumConfig(_Strict):
     ``public_keys[name]`` (hex, ``topology.signature_scheme``) or, when absent, derived from the
     scenario seed and its name: fine for test networks, not for a real consortium.
     ``edge_nodes`` says which company owns which edge server (EN); by default every edge server,
-    assigned to the companies in turn. ``standby_sealers`` adds node processes ``company-0``..
-    (genesis role ``company``, not validators) that run PBFT in standby from the start: a
+    assigned to the companies in turn (company accounts, then the sealing company nodes).
+    ``standby_sealers`` adds node processes ``company-k``.. (numbered after the
+    ``topology.companies`` sealers; genesis role ``company``, not validators) that run PBFT in
+    standby from the start: a
     ``membership`` vote can admit them as sealers, and they vote from their activation height.
     """
 
@@ -211,7 +224,8 @@ class ConsortiumConfig(_Strict):
                                         "(absent: a test key derived from the scenario seed)")
     edge_nodes: dict[str, str] = Field(default_factory=dict, description="edge server id -> owning company "
                                        "account (default: every edge server, companies in turn)")
-    standby_sealers: int = Field(0, ge=0, le=64, description="standby sealer nodes company-0.. (role company): "
+    standby_sealers: int = Field(0, ge=0, le=64, description="standby sealer nodes company-k.. (role company, "
+                                 "numbered after topology.companies): "
                                  "PBFT replicas that follow the chain and vote once a membership vote adds them")
     open_roles: list[Literal["device", "edge"]] = Field(
         default_factory=list, description="roles a node process may join as after genesis, through the center and "
@@ -230,11 +244,6 @@ class ConsortiumConfig(_Strict):
                 bytes.fromhex(key)
             except ValueError:
                 raise ValueError(f"public_keys.{name}: expected a hex public key, got {key!r}") from None
-        companies = sorted(n for n, r in self.accounts.items() if r == "company")
-        for en, owner in self.edge_nodes.items():
-            if self.accounts.get(owner) != "company":
-                raise ValueError(f"edge_nodes.{en}: owner {owner!r} is not a company account; "
-                                 f"companies: {companies or 'none (add one to consortium.accounts)'}")
         return self
 
 
@@ -328,15 +337,17 @@ class Scenario(_Strict):
         """Account names must not clash with node ids; ``edge_nodes`` must name edge servers."""
         topo, con = self.topology, self.consortium
         edges = [f"edge-{e}" for e in range(topo.edges)]
-        standby = [f"company-{i}" for i in range(con.standby_sealers)]
+        sealing = [f"company-{i}" for i in range(topo.companies)] + (["proxy"] if "proxy" in topo.validators else [])
+        standby = [f"company-{topo.companies + i}" for i in range(con.standby_sealers)]
         if standby and self.consensus.protocol != "pbft":
             raise ValueError(f"consortium.standby_sealers: {con.standby_sealers} standby sealers need PBFT but "
                              f"consensus.protocol is {self.consensus.protocol!r}; set it to \"pbft\" or use 0")
         for name in con.accounts:
-            if name in ("center", "cloud") or name in edges or name in standby or (
+            if name in ("center", "cloud") or name in edges or name in standby or name in sealing or (
                     name.startswith("device-") and name[7:].isdigit() and int(name[7:]) < topo.n_devices):
                 raise ValueError(f"consortium.accounts: {name!r} is already a node id of the topology"
-                                 f"{' (a standby sealer)' if name in standby else ''}; give the account another name")
+                                 f"{' (a standby sealer)' if name in standby else ''}"
+                                 f"{' (a sealer node)' if name in sealing else ''}; give the account another name")
         for name, key in con.public_keys.items():  # hex was checked by ConsortiumConfig
             problem = public_key_error(topo.signature_scheme, bytes.fromhex(key))
             if problem is not None:
@@ -345,6 +356,18 @@ class Scenario(_Strict):
         if "edge" in con.open_roles and self.fl.enabled:
             raise ValueError("consortium.open_roles: edge servers are admitted by the cloud, whose key also signs the "
                              "FL rounds (one nonce sequence); use it with fl.enabled = false, or open only \"device\"")
+        if self.consensus.heartbeat_s and self.fl.enabled and "cloud" in topo.validators:
+            raise ValueError("consensus.heartbeat_s: validators sign clock ticks, and the cloud already signs the FL "
+                             "rounds with its own nonces; with a heartbeat let the cloud observe (e.g. "
+                             "topology.validators = [\"proxy\", \"company\"]) or set fl.enabled = false")
+        if self.consensus.heartbeat_s and self.consensus.protocol != "pbft":
+            raise ValueError(f"consensus.heartbeat_s: the heartbeat ticks a PBFT chain's clock; consensus.protocol is "
+                             f"{self.consensus.protocol!r}")
+        companies = sorted(n for n, r in con.accounts.items() if r == "company") + sealing[:topo.companies]
+        for en, owner in con.edge_nodes.items():
+            if owner not in companies:
+                raise ValueError(f"consortium.edge_nodes.{en}: owner {owner!r} is not a company account; "
+                                 f"companies: {companies or 'none (add one to consortium.accounts)'}")
         unknown = [en for en in con.edge_nodes if en not in edges]
         if unknown:
             raise ValueError(f"consortium.edge_nodes: {unknown} are not edge servers of this topology "

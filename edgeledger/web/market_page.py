@@ -144,7 +144,7 @@ def render_market(snapshot: dict[str, Any], live: bool = False, page: int = 1, q
 {_table('matches', ['seq', 'height', 'device', 'x', 'y', 'need', 'en_id', 'company'], shown)}</div></section>
 <section class='card wide' data-panel=channels data-state={'data' if channels else 'empty'}><h2>Payment channels</h2>
 {_pager('channels', len(channels), channel_page, query)}<div class=scroll>
-{_table('channels', ['id', 'sender', 'receiver', 'deposit', 'amount', 'state', 'settle_at'],
+{_table('channels', ['id', 'sender', 'receiver', 'deposit', 'amount', 'state', 'settle_at_ms'],
         _page_of(channels, channel_page), 'state')}</div></section>
 <section class=card data-panel=balances data-state=data><h2>Balances</h2><div class=scroll>
 {_table('balances', ['account', 'role', 'balance'], _matching(s['balances'], query))}</div></section>
