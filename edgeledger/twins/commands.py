@@ -101,7 +101,7 @@ class CommandBook:
                                 attempt, status, state)
         ctx.require(isinstance(signature, bytes) and verify_signature("ed25519", twin["actuator_key"], message,
                                                                       signature),
-                    f"command {command_id}: acknowledgement is not signed by twin {cmd['twin']!r}'s actuator")
+                    f"command {command_id}: acknowledgement is not signed by the actuator of twin {cmd['twin']!r}")
         late = outcomes.get(attempt) == "lost"
         entry = [attempt, "late" if late else "acked", rtt_us, status, ctx.height, ctx.tx_id]
         cmd["attempts"] = [a for a in cmd["attempts"] if a[0] != attempt] + [entry]

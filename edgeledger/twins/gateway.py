@@ -141,7 +141,7 @@ class GatewayCore:
                                   ack.attempt, ack.status, ack.state)
         if actuator_key is None or not verify_signature("ed25519", actuator_key, statement, ack.signature):
             return [Rejected(sender, "twin.ack", f"acknowledgement of command {cmd.command_id} is not signed by "
-                                                 f"twin {cmd.twin_id!r}'s actuator")]
+                                                 f"the actuator of twin {cmd.twin_id!r}")]
         d.acked.add(ack.attempt)
         rtt = now - d.sent_at[ack.attempt]
         late = ack.attempt in d.given_up

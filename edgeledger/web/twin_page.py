@@ -62,7 +62,7 @@ def _machine(t: dict[str, Any], threshold: int) -> str:
 <span class="badge {e(status)}">{e(status)}</span>{order}</header>
 <table class=readings>{rows}</table><p class=meta>{meta}</p>{_risk(t, threshold)}
 <p class=counts>{t['attested']} attested · <span class={'warn' if t['refused'] else ''}>{t['refused']} refused</span>
- · {t['failures']} failures</p></article>"""
+ · {t['failures']} failure(s)</p></article>"""
 
 
 def _attempt(a: dict[str, Any]) -> str:
@@ -132,7 +132,7 @@ def render_twin(d: dict[str, Any], audit: dict[str, Any] | None, threshold: int)
                       f"</code></td><td>{_proof(r['tx'], 'proof')}</td></tr>" for r in d["refused_readings"])
     audit_html = "" if audit is None else (
         f"<p id=audit class={'ok' if audit['ok'] else 'warn'}>storage audit: {audit['checked']} stored batches "
-        f"checked against their on-chain digests, {len(audit['findings'])} problems</p>"
+        f"checked against their on-chain digests, {len(audit['findings'])} problem(s)</p>"
         + "".join(f"<p class=warn>seq {f['seq']}: {e(f['problem'])} ({_proof(f['tx'], 'reading on chain')})</p>"
                   for f in audit["findings"]))
     schema = ", ".join(f"{e(c[0])}({', '.join(f'{e(p[0])} {p[1]}..{p[2]}' for p in c[1])})" for c in d["commands"])
@@ -149,10 +149,15 @@ def render_twin(d: dict[str, Any], audit: dict[str, Any] | None, threshold: int)
     return _page(f"twin {d['id']}", body, False)
 
 
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def render_proof(p: dict[str, Any]) -> str:
     ok, bad = "<b class=ok>verified</b>", "<b class=warn>does not verify</b>"
     path = "".join(f"<li><code>{e(h)}</code></li>" for h in p["proof_path"]) or "<li>(single leaf)</li>"
-    events = "".join(f"<li>{e(ev['name'])} <code>{e(json.dumps(ev['attributes']))}</code></li>" for ev in p["events"])
+    events = "".join(f"<li>{e(ev['name'])} <code>{e(_short(json.dumps(ev['attributes'])))}</code></li>"
+                     for ev in p["events"])
     body = f"""<header class=top><h1>on-chain proof</h1><nav><a href='/observe/twins'>all twins</a></nav></header>
 <main class=detail><section class=panel><table class=kv>
 <tr><th>transaction</th><td><code id=tx>{e(p['tx'])}</code></td></tr>
