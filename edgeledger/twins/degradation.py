@@ -42,11 +42,11 @@ FAILURE_WEAR = 1.0
 
 @dataclass(frozen=True)
 class DegradationModel:
-    """The model's parameters (defaults: a mean life near 300 operating hours at nominal speed)."""
+    """The model's parameters (defaults: mean lives of 160 to 250 operating hours at nominal speed)."""
 
-    company_drift: tuple[float, ...] = (1 / 250, 1 / 300, 1 / 380)  # wear per hour, per company
+    company_drift: tuple[float, ...] = (1 / 160, 1 / 200, 1 / 250)  # wear per hour, per company
     unit_spread: float = 0.2  # log-normal unit-to-unit variability of the drift
-    diffusion: float = 0.02  # sigma: wear per sqrt(hour)
+    diffusion: float = 0.025  # sigma: wear per sqrt(hour)
     nominal_speed: float = 1200.0  # rpm
     load_exponent: float = 1.5
     noise: tuple[float, float, float, float] = (0.25, 0.6, 0.3, 5.0)  # per SENSOR_FIELDS

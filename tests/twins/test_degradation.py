@@ -58,4 +58,4 @@ def test_the_inspection_sees_the_machine_own_future():
 def test_bad_parameters_are_refused():
     with pytest.raises(ConfigError):
         DegradationModel(company_drift=(0.0,))
-    assert draw_drift(DegradationModel(unit_spread=0.0), 4, np.random.default_rng(0)) == pytest.approx(1 / 300)
+    assert draw_drift(DegradationModel(unit_spread=0.0), 4, np.random.default_rng(0)) == pytest.approx(1 / 200)
