@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from edgeledger.codec import decode, encode
-from edgeledger.crypto.merkle import merkle_proof, verify_merkle_proof
+from edgeledger.crypto.merkle import verify_merkle_proof
 from edgeledger.errors import ChainValidationError
 from edgeledger.ledger.contracts import ContractCall, call_log, contract_state
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY
+from edgeledger.node.light import prove_inclusion
 from edgeledger.twins.records import REGISTRY
 
 __all__ = ["plant_snapshot", "twin_detail", "transaction_proof", "command_list", "order_list"]
@@ -134,26 +135,23 @@ def transaction_proof(store: ChainStore, view: Any, membership: Membership, tx_i
     """Where ``tx_id`` sits on chain and why that is believable: its block's hash and commit certificate
     (checked against the validators), its Merkle inclusion proof (checked against the header's root),
     its receipt and, for a contract transaction, its call log's events. None when not committed."""
-    where = store.locate_transaction(tx_id)
-    if where is None:
+    found = prove_inclusion(store, tx_id)
+    if found is None:
         return None
-    block = store.block(where[0])
+    block, proof, tx = store.block(found.height), found.proof, found.tx
     assert block is not None
-    leaves = [encode(t) for t in block.transactions]
-    proof = merkle_proof(leaves, where[1])
-    tx = block.transactions[where[1]]
     try:
         CERTIFICATE_FINALITY.verify(block, None, membership)
         certificate_ok, certificate_error = True, ""
     except ChainValidationError as exc:
         certificate_ok, certificate_error = False, str(exc)
-    receipt = store.receipts(block)[where[1]]
+    receipt = store.receipts(block)[proof.index]
     log = call_log(view, tx_id)
     cert = block.certificate
-    return {"tx": tx_id.hex(), "height": where[0], "position": where[1], "block_hash": block.hash.hex(),
+    return {"tx": tx_id.hex(), "height": found.height, "position": proof.index, "block_hash": block.hash.hex(),
             "merkle_root": block.header.tx_root.hex(), "proof_index": proof.index, "proof_size": proof.size,
             "proof_path": [p.hex() for p in proof.path],
-            "inclusion_verified": verify_merkle_proof(leaves[where[1]], proof, block.header.tx_root),
+            "inclusion_verified": verify_merkle_proof(encode(tx), proof, block.header.tx_root),
             "certificate_signers": [v.replica for v in cert.votes] if cert is not None else [],
             "certificate_verified": certificate_ok, "certificate_error": certificate_error,
             "sender": tx.sender, "kind": tx.kind, "payload": _decoded(tx.payload, tx.kind),

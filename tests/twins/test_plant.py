@@ -41,3 +41,15 @@ def test_orders_on_chain_are_the_inspections_the_crew_made(plant):
     assert report.orders_on_chain.get("no-fault", 0) == sum(1 - e.detail for e in inspections)
     assert report.maintenance.orders == len(inspections)
     assert 0 < report.baseline_tau_hours
+
+
+def test_a_seed_replays_the_same_plant_bit_for_bit():
+    from dataclasses import replace
+
+    from edgeledger.twins.experiment import run_plant
+
+    tiny = replace(SMALL, machines_per_edge=1, hours=48, commands=3, intrusions=1, fl_rounds=1)
+    (a, fa), (b, fb) = run_plant(tiny), run_plant(tiny)
+    head = fa.nodes[fa.observer].store.head()
+    assert head.hash == fb.nodes[fb.observer].store.head().hash and head.height == a.height > 10
+    assert a.figures() == b.figures()
