@@ -173,6 +173,26 @@ def twin_command(twin_id: str = typer.Argument(..., help="The twin to command.")
         raise typer.Exit(1)
 
 
+@twin_app.command("close-order")
+def twin_close_order(order: int = typer.Argument(..., help="The maintenance order's number (see twin list)."),
+                     outcome: str = typer.Argument(..., help="repaired, no-fault or failed (what the inspection found)."),
+                     account: str = typer.Option(..., "--as", help="The owner company that closes it (its key in --dir)."),
+                     root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_HELP)) -> None:
+    """Close a maintenance order after the inspection (the twin's owner only)."""
+    from edgeledger.deploy.cluster import Cluster
+    from edgeledger.deploy.twin_cluster import submit_call, wait_receipt
+
+    if outcome not in ("repaired", "no-fault", "failed"):
+        raise ConfigError(f"outcome {outcome!r}: expected repaired, no-fault or failed")
+    if not (root / "accounts" / account / "identity.seed").exists():
+        raise ConfigError(f"--as {account!r}: no key for that account in {str(root / 'accounts')!r}")
+    cluster = Cluster.load(root)
+    receipt = wait_receipt(cluster, submit_call(cluster, account, "close_order", [order, outcome]))
+    if not receipt["receipt"]["ok"]:
+        raise CommandRefused(f"closing order {order} refused on chain: {receipt['receipt']['reason']}")
+    console.print(f"order {order} closed ({outcome}) at height {receipt['height']}")
+
+
 @twin_app.command("audit")
 def twin_audit(twin_id: str = typer.Argument(..., help="The twin whose stored readings to check."),
                root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_HELP),

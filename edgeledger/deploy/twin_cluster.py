@@ -34,7 +34,7 @@ __all__ = ["start_twin_network", "wait_twins_ready", "observer_url", "submit_cal
            "wait_command"]
 
 
-def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
+def get_json(url: str, timeout: float = 10.0) -> tuple[int, Any]:
     """GET ``url``; (status, decoded JSON) -- (0, {}) when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:

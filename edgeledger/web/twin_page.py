@@ -120,8 +120,9 @@ def _page(title: str, body: str, live: bool) -> str:
 def render_plant(s: dict[str, Any], live: bool) -> str:
     if not s.get("ready"):
         return _page("twins", "<header class=top><h1>digital twins</h1></header><main>starting…</main>", live)
+    nav = "<nav><a href='/observe/'>dashboard</a></nav>" if live else ""
     body = (f"<header class=top><h1>digital twins</h1><span id=live class=badge>{'live' if live else 'finished run'}"
-            f"</span><nav><a href='/observe/'>dashboard</a></nav></header><main id=plant>{render_fragment(s)}</main>")
+            f"</span>{nav}</header><main id=plant>{render_fragment(s)}</main>")
     return _page(f"twins · height {s['height']}", body, live)
 
 

@@ -83,7 +83,7 @@ def test_an_engineer_commands_a_device_process_and_its_signed_ack_is_on_chain(pl
 def test_commands_to_a_lossy_and_a_slow_device_settle_within_the_retry_bound(plant, capsys):
     for twin in ("m0", "m1", "m0", "m1"):
         code, _, err = cli(capsys, "twin", "command", twin, "set_coolant", "1", "--dir", str(plant.root))
-        assert code in (0, 1), err
+        assert code in (0, 1), err  # 1: the CLI gave up waiting; the status is checked below
     for twin in ("m0", "m1"):
         for c in get(f"{obs(plant)}/v1/twins/{twin}")[1]["commands_log"]:
             attempts = sorted(a["attempt"] for a in c["attempts"])
@@ -98,6 +98,20 @@ def test_the_contract_refuses_an_intruder_and_bad_input_is_one_line_exit_2(plant
                            (["m1", "set_speed", "fast"], "not an integer"), (["m1", "set_speed", "9000"], "outside")):
         code, _, err = cli(capsys, "twin", "command", *args, "--dir", str(plant.root))
         assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_only_the_owner_closes_a_maintenance_order(plant, capsys):
+    wait_for(lambda: get(f"{obs(plant)}/v1/twins/orders")[1].get("orders"), 60, "a maintenance order")
+    order = get(f"{obs(plant)}/v1/twins/orders")[1]["orders"][-1]
+    owner = next(t["owner"] for t in twins(plant).values() if t["id"] == order["twin"])
+    other = next(c for c in ("acme", "bolt", "cogs") if c != owner)
+    code, _, err = cli(capsys, "twin", "close-order", str(order["id"]), "repaired", "--as", other, "--dir", str(plant.root))
+    assert code == 1 and "only the owner company" in err
+    code, out, err = cli(capsys, "twin", "close-order", str(order["id"]), "no-fault", "--as", owner, "--dir",
+                         str(plant.root))
+    assert code == 0, err
+    closed = next(o for o in get(f"{obs(plant)}/v1/twins/orders")[1]["orders"] if o["id"] == order["id"])
+    assert closed["status"] == "closed" and closed["outcome"] == "no-fault"
 
 
 def test_a_batch_rewritten_in_the_store_is_found_by_the_audit(plant, capsys):
