@@ -37,10 +37,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from edgeledger.twins.experiment import run_plant  # noqa: E402
-from edgeledger.twins.factory import FactoryConfig  # noqa: E402
+from edgeledger.twins.experiment import run_plant
+from edgeledger.twins.factory import FactoryConfig
 
 
 def simulated(quick: bool, seed: int) -> dict[str, float]:
@@ -57,7 +57,11 @@ def simulated(quick: bool, seed: int) -> dict[str, float]:
 def processes(quick: bool, seed: int) -> dict[str, float]:
     from edgeledger.deploy.cluster import stop_cluster
     from edgeledger.deploy.twin_cluster import (
-        get_json, observer_url, start_twin_network, submit_call, wait_twins_ready,
+        get_json,
+        observer_url,
+        start_twin_network,
+        submit_call,
+        wait_twins_ready,
     )
     from edgeledger.deploy.twin_plan import plan_twin_network
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -31,7 +31,7 @@ class CommandRefused(EdgeLedgerError):
     """The twin registry refused a command (the sender may not command that twin)."""
 
 
-def _url(root: Path, url: Optional[str]) -> str:
+def _url(root: Path, url: str | None) -> str:
     if url:
         return url.rstrip("/")
     from edgeledger.deploy.cluster import Cluster
@@ -64,7 +64,7 @@ def _twin(base: str, twin_id: str) -> dict[str, Any]:
 
 @twin_app.command("list")
 def twin_list(root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_HELP),
-              url: Optional[str] = typer.Option(None, help=URL_HELP),
+              url: str | None = typer.Option(None, help=URL_HELP),
               as_json: bool = typer.Option(False, "--json", help="Print the plant snapshot as JSON.")) -> None:
     """Machines per edge with their latest attested reading, its age, risk and open maintenance order."""
     _, plant = _get(f"{_url(root, url)}/v1/twins")
@@ -88,7 +88,7 @@ def twin_list(root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_
 @twin_app.command("show")
 def twin_show(twin_id: str = typer.Argument(..., help="The twin's id (see edgeledger twin list)."),
               root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_HELP),
-              url: Optional[str] = typer.Option(None, help=URL_HELP),
+              url: str | None = typer.Option(None, help=URL_HELP),
               as_json: bool = typer.Option(False, "--json", help="Print the twin as JSON.")) -> None:
     """One twin: schema, latest reading with its proof, risk, reading history, commands and orders."""
     d = _twin(_url(root, url), twin_id)
@@ -140,7 +140,7 @@ def twin_command(twin_id: str = typer.Argument(..., help="The twin to command.")
                  args: list[str] = typer.Argument(None, help="Its integer arguments, e.g. 800."),
                  account: str = typer.Option("engineer", "--as", help="The account that signs (its key in --dir)."),
                  root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_HELP),
-                 url: Optional[str] = typer.Option(None, help=URL_HELP),
+                 url: str | None = typer.Option(None, help=URL_HELP),
                  wait: float = typer.Option(20.0, help="Seconds to wait for the acknowledgement (0: do not wait).")
                  ) -> None:
     """Submit a command transaction and follow it to the actuator's acknowledgement on chain."""
@@ -196,7 +196,7 @@ def twin_close_order(order: int = typer.Argument(..., help="The maintenance orde
 @twin_app.command("audit")
 def twin_audit(twin_id: str = typer.Argument(..., help="The twin whose stored readings to check."),
                root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_HELP),
-               url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+               url: str | None = typer.Option(None, help=URL_HELP)) -> None:
     """Re-fetch the twin's stored batches and check them against the chain; exit 1 on any finding."""
     base = _url(root, url)
     _twin(base, twin_id)
@@ -214,7 +214,7 @@ def twin_simulate(seed: int = typer.Option(7, help="Decides machines, keys, loss
                   edges: int = typer.Option(3, min=1, help="Edges (each an oracle member and a gateway)."),
                   machines: int = typer.Option(3, min=1, help="Machines per edge."),
                   hours: int = typer.Option(480, min=8, help="Operating hours each machine runs."),
-                  out: Optional[Path] = typer.Option(None, help="Write the figures and counts here (JSON)."),
+                  out: Path | None = typer.Option(None, help="Write the figures and counts here (JSON)."),
                   serve: int = typer.Option(-1, help="Then serve /observe/twins on 127.0.0.1:PORT (0: any port)."),
                   serve_for: float = typer.Option(0.0, help="Stop serving after this many seconds (0: Ctrl-C).")
                   ) -> None:
@@ -280,7 +280,11 @@ def twin_up(root: Path = typer.Option(Path("runs/twin-up"), "--dir", help="Data 
             ) -> None:
     """Start the plant as processes: validators, edges, an observation node and one device per machine."""
     from edgeledger.cli.oracle import hold_cluster
-    from edgeledger.deploy.twin_cluster import observer_url, start_twin_network, wait_twins_ready
+    from edgeledger.deploy.twin_cluster import (
+        observer_url,
+        start_twin_network,
+        wait_twins_ready,
+    )
     from edgeledger.deploy.twin_plan import plan_twin_network
 
     cluster = start_twin_network(plan_twin_network(edges, machines, period_s=period, lossy=lossy), root)
@@ -299,11 +303,15 @@ def twin_node(node_id: str = typer.Option(..., "--id", help="This process's id i
               center_url: str = typer.Option(..., "--center", help="URL of the communication center."),
               data_dir: Path = typer.Option(..., help="Identity, keys, shares, chain (SQLite), blobs; reuse to resume."),
               listen: str = typer.Option("127.0.0.1:0", help="HOST:PORT to serve on (port 0: one the OS picks)."),
-              admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
+              admin_token: str | None = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
                                                         help="Token for admin actions (POST /v1/admin/shutdown).")
               ) -> None:
     """Run one chain member of the plant (validator, edge or observation node)."""
-    from edgeledger.deploy.bootstrap import PlanProcessOptions, parse_listen, run_until_signal
+    from edgeledger.deploy.bootstrap import (
+        PlanProcessOptions,
+        parse_listen,
+        run_until_signal,
+    )
     from edgeledger.deploy.twin_process import run_twin_node
 
     host, port = parse_listen(listen)

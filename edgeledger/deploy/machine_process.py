@@ -37,7 +37,7 @@ from edgeledger.twins.degradation import DegradationModel
 from edgeledger.twins.machine import MachineDevice
 from edgeledger.twins.records import REGISTRY, ActuatorCommand, SensorBatch
 
-__all__ = ["DeviceOptions", "run_device", "device_app"]
+__all__ = ["DeviceOptions", "device_app", "run_device"]
 
 log = logging.getLogger("edgeledger.twins.device")
 KEEP = 256

@@ -21,7 +21,12 @@ from edgeledger.codec import encode
 from edgeledger.deploy.cluster import Cluster, refuse_if_running, spawn, start_center
 from edgeledger.deploy.oracle_cluster import await_addresses
 from edgeledger.deploy.twin_plan import (
-    PLAN_FILE, TwinNetworkPlan, account_key, deal_twin_network, device_keys, load_twin_plan,
+    PLAN_FILE,
+    TwinNetworkPlan,
+    account_key,
+    deal_twin_network,
+    device_keys,
+    load_twin_plan,
 )
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.contracts import ContractCall
@@ -30,8 +35,15 @@ from edgeledger.node.center import make_registration
 from edgeledger.twins.machine import MACHINE_COMMANDS, MACHINE_SENSORS
 from edgeledger.twins.records import REGISTRY
 
-__all__ = ["start_twin_network", "wait_twins_ready", "observer_url", "submit_call", "wait_receipt", "get_json",
-           "wait_command"]
+__all__ = [
+    "get_json",
+    "observer_url",
+    "start_twin_network",
+    "submit_call",
+    "wait_command",
+    "wait_receipt",
+    "wait_twins_ready",
+]
 
 
 def get_json(url: str, timeout: float = 10.0) -> tuple[int, Any]:

@@ -21,14 +21,28 @@ import msgspec
 from edgeledger.codec import encode
 from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.deploy.oracle_plan import SHARES_FILE, GroupSpec
-from edgeledger.deploy.plan_files import private_seed, read_plan, write_plan, write_private
+from edgeledger.deploy.plan_files import (
+    private_seed,
+    read_plan,
+    write_plan,
+    write_private,
+)
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.computing import FLTask
 from edgeledger.oracle.enrollment import deal_groups
 from edgeledger.twins.maintenance import HistorySpec, maintenance_task
 
-__all__ = ["MachineSpec", "TwinNetworkPlan", "plan_twin_network", "deal_twin_network", "load_twin_plan",
-           "device_keys", "account_key", "gateway_key", "PLAN_FILE"]
+__all__ = [
+    "PLAN_FILE",
+    "MachineSpec",
+    "TwinNetworkPlan",
+    "account_key",
+    "deal_twin_network",
+    "device_keys",
+    "gateway_key",
+    "load_twin_plan",
+    "plan_twin_network",
+]
 
 PLAN_FILE = "twin-plan.json"
 

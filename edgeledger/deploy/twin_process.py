@@ -26,7 +26,13 @@ from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.hashing import sha256
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.deploy.bootstrap import (
-    PlanProcessOptions, ProcessServer, fetch_peers, genesis_from_center, load_identity, register, wait_for_validators,
+    PlanProcessOptions,
+    ProcessServer,
+    fetch_peers,
+    genesis_from_center,
+    load_identity,
+    register,
+    wait_for_validators,
 )
 from edgeledger.deploy.oracle_plan import load_shares
 from edgeledger.deploy.oracle_process import role_routes
@@ -44,14 +50,24 @@ from edgeledger.oracle.roles import OracleRole
 from edgeledger.twins.attestation import reading_work
 from edgeledger.twins.factory import work_by_kind
 from edgeledger.twins.gateway import GatewayCore
-from edgeledger.twins.maintenance import RiskScorer, maintenance_aggregation, maintenance_work
-from edgeledger.twins.records import MAINTENANCE_KIND, READING_KIND, ActuatorAck, ActuatorCommand, SensorBatch
+from edgeledger.twins.maintenance import (
+    RiskScorer,
+    maintenance_aggregation,
+    maintenance_work,
+)
+from edgeledger.twins.records import (
+    MAINTENANCE_KIND,
+    READING_KIND,
+    ActuatorAck,
+    ActuatorCommand,
+    SensorBatch,
+)
 from edgeledger.twins.roles import TwinEdge, TwinOperator
 from edgeledger.web.observe_sources import DashboardPlan
 from edgeledger.web.twin_api import TwinSource, install_twin_api
 from edgeledger.web.twin_page import install_twin_page
 
-__all__ = ["run_twin_node", "http_fetch", "http_put"]
+__all__ = ["http_fetch", "http_put", "run_twin_node"]
 
 log = logging.getLogger("edgeledger.twins")
 
@@ -107,7 +123,7 @@ def _role(plan: TwinNetworkPlan, opts: PlanProcessOptions, key: PrivateKey, stor
     k = plan.edges.index(node_id)
     blobs = DirectoryBlobStore(opts.data_dir / "blobs")
     holder["blobs"] = blobs
-    fetch = lambda digest: http_fetch(store_url())(digest)  # noqa: E731 -- the store's address comes later
+    fetch = lambda digest: http_fetch(store_url())(digest)
     work = work_by_kind({
         READING_KIND: reading_work(fetch, lambda: holder["node"].state.kv, RiskScorer(blobs, fetch)),
         MAINTENANCE_KIND: maintenance_work(blobs, plan.history(), k % len(plan.companies), 0.0, fetch)})

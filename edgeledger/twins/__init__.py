@@ -9,19 +9,63 @@ risk in :mod:`edgeledger.twins.maintenance` (imports torch). See docs/twins.md.
 
 import edgeledger.oracle  # noqa: F401  (the proxy contract and the oracle.fulfill kind)
 from edgeledger.twins.commands import CommandBook, load_twin, may_command
-from edgeledger.twins.degradation import FAILURE_WEAR, SENSOR_FIELDS, DegradationModel, MachineState, simulate_life
+from edgeledger.twins.degradation import (
+    FAILURE_WEAR,
+    SENSOR_FIELDS,
+    DegradationModel,
+    MachineState,
+    simulate_life,
+)
 from edgeledger.twins.records import (
-    MAINTENANCE_KIND, READING_KIND, REGISTRY, REGISTRY_CODE, VERDICTS, ActuatorAck, ActuatorCommand, ReadingClaim,
-    SensorBatch, TwinObservation, ack_statement, batch_statement,
+    MAINTENANCE_KIND,
+    READING_KIND,
+    REGISTRY,
+    REGISTRY_CODE,
+    VERDICTS,
+    ActuatorAck,
+    ActuatorCommand,
+    ReadingClaim,
+    SensorBatch,
+    TwinObservation,
+    ack_statement,
+    batch_statement,
 )
 from edgeledger.twins.registry import TWIN_KINDS, UPDATABLE, TwinRegistry
-from edgeledger.twins.storage import AuditFinding, AuditReport, CloudStore, audit_readings, reading_index
+from edgeledger.twins.storage import (
+    AuditFinding,
+    AuditReport,
+    CloudStore,
+    audit_readings,
+    reading_index,
+)
 
 __all__ = [
-    "CommandBook", "load_twin", "may_command",
-    "FAILURE_WEAR", "SENSOR_FIELDS", "DegradationModel", "MachineState", "simulate_life",
-    "MAINTENANCE_KIND", "READING_KIND", "REGISTRY", "REGISTRY_CODE", "VERDICTS", "ActuatorAck", "ActuatorCommand",
-    "ReadingClaim", "SensorBatch", "TwinObservation", "ack_statement", "batch_statement",
-    "TWIN_KINDS", "UPDATABLE", "TwinRegistry",
-    "AuditFinding", "AuditReport", "CloudStore", "audit_readings", "reading_index",
+    "FAILURE_WEAR",
+    "MAINTENANCE_KIND",
+    "READING_KIND",
+    "REGISTRY",
+    "REGISTRY_CODE",
+    "SENSOR_FIELDS",
+    "TWIN_KINDS",
+    "UPDATABLE",
+    "VERDICTS",
+    "ActuatorAck",
+    "ActuatorCommand",
+    "AuditFinding",
+    "AuditReport",
+    "CloudStore",
+    "CommandBook",
+    "DegradationModel",
+    "MachineState",
+    "ReadingClaim",
+    "SensorBatch",
+    "TwinObservation",
+    "TwinRegistry",
+    "ack_statement",
+    "audit_readings",
+    "batch_statement",
+    "load_twin",
+    "may_command",
+    "reading_index",
+    "simulate_life",
 ]

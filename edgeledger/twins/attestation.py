@@ -30,10 +30,16 @@ from edgeledger.ledger.contracts import contract_state
 from edgeledger.oracle.pedal import FetchJob
 from edgeledger.oracle.service import WorkResult
 from edgeledger.twins.maintenance import RiskScorer
-from edgeledger.twins.records import READING_KIND, REGISTRY, ReadingClaim, SensorBatch, TwinObservation
+from edgeledger.twins.records import (
+    READING_KIND,
+    REGISTRY,
+    ReadingClaim,
+    SensorBatch,
+    TwinObservation,
+)
 from edgeledger.twins.storage import Fetch
 
-__all__ = ["observe_reading", "reading_work", "batch_means"]
+__all__ = ["batch_means", "observe_reading", "reading_work"]
 
 
 def batch_means(samples: list[list[int]], n_fields: int) -> list[int]:

@@ -25,7 +25,7 @@ from edgeledger.crypto.keys import verify_signature
 from edgeledger.ledger.contracts import CallContext, contract_method
 from edgeledger.twins.records import ack_statement
 
-__all__ = ["CommandBook", "load_twin", "may_command", "ACK_VERIFY_STEPS"]
+__all__ = ["ACK_VERIFY_STEPS", "CommandBook", "load_twin", "may_command"]
 
 ACK_VERIFY_STEPS = 20
 

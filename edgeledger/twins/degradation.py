@@ -33,7 +33,7 @@ import numpy as np
 
 from edgeledger.errors import ConfigError
 
-__all__ = ["DegradationModel", "MachineState", "SENSOR_FIELDS", "FAILURE_WEAR", "draw_drift", "simulate_life"]
+__all__ = ["FAILURE_WEAR", "SENSOR_FIELDS", "DegradationModel", "MachineState", "draw_drift", "simulate_life"]
 
 #: the sensor fields every machine twin carries, in sample order (values are milli-units)
 SENSOR_FIELDS = ("vibration_rms", "temperature", "motor_current", "spindle_speed")

@@ -24,7 +24,7 @@ from edgeledger.twins.degradation import DegradationModel
 from edgeledger.twins.machine import HOURS_PER_BATCH, MachineDevice, MachineEvent
 from edgeledger.twins.maintenance import HORIZON_HOURS
 
-__all__ = ["MaintenanceScore", "score_events", "ScheduleReplay", "replay_schedule", "equal_budget_schedule"]
+__all__ = ["MaintenanceScore", "ScheduleReplay", "equal_budget_schedule", "replay_schedule", "score_events"]
 
 
 @dataclass(frozen=True)

@@ -27,18 +27,33 @@ import numpy as np
 
 from edgeledger.crypto.hashing import derive_seed
 from edgeledger.ledger.block import Block
-from edgeledger.ledger.contracts import ContractCall, call_log, contract_state, logs_at
+from edgeledger.ledger.contracts import call_log, contract_state, logs_at
 from edgeledger.net.sim import Simulator
-from edgeledger.oracle.computing import evaluate_model, round_params, verify_global_model
+from edgeledger.oracle.computing import (
+    evaluate_model,
+    round_params,
+    verify_global_model,
+)
 from edgeledger.oracle.proxy import request_body
-from edgeledger.twins.evaluation import MaintenanceScore, ScheduleReplay, equal_budget_schedule, score_events
-from edgeledger.twins.factory import PROXY, Factory, FactoryConfig, build_factory, link_model
-from edgeledger.twins.maintenance import HORIZON_HOURS
+from edgeledger.twins.evaluation import (
+    MaintenanceScore,
+    ScheduleReplay,
+    equal_budget_schedule,
+    score_events,
+)
+from edgeledger.twins.factory import (
+    PROXY,
+    Factory,
+    FactoryConfig,
+    build_factory,
+    link_model,
+)
 from edgeledger.twins.machine import HOURS_PER_BATCH
+from edgeledger.twins.maintenance import HORIZON_HOURS
 from edgeledger.twins.records import MAINTENANCE_KIND, REGISTRY
 from edgeledger.twins.storage import audit_readings, reading_index
 
-__all__ = ["PlantActors", "PlantReport", "run_plant", "percentile"]
+__all__ = ["PlantActors", "PlantReport", "percentile", "run_plant"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -93,7 +108,7 @@ class PlantActors:
             tx.tx_id)
 
     def on_commit(self, block: Block, receipts: list[Any]) -> None:
-        f, now, view = self.f, self.f.sim.now, self.f.view
+        now, view = self.f.sim.now, self.f.view
         for tx, receipt in zip(block.transactions, receipts):
             if tx.tx_id in self.intrusions and not receipt.ok:
                 self.intrusions_refused += 1

@@ -33,21 +33,36 @@ from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.net.sim import Link, Simulator
 from edgeledger.node.node import Node, wire_decoder
-from edgeledger.oracle.enrollment import deal_groups, group_call, oracle_keys, registration_call
+from edgeledger.oracle.enrollment import (
+    deal_groups,
+    group_call,
+    oracle_keys,
+    registration_call,
+)
 from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore
 from edgeledger.oracle.proxy import PROXY_CODE
 from edgeledger.oracle.service import OracleService, WorkResult
 from edgeledger.twins.attestation import reading_work
-from edgeledger.twins.degradation import DegradationModel
 from edgeledger.twins.gateway import BatchTamper, GatewayCore, TwinGatewayService
 from edgeledger.twins.machine import MACHINE_COMMANDS, MACHINE_SENSORS, MachineDevice
 from edgeledger.twins.maintenance import (
-    HistorySpec, RiskScorer, maintenance_aggregation, maintenance_task, maintenance_work, task_digest,
+    HistorySpec,
+    RiskScorer,
+    maintenance_aggregation,
+    maintenance_task,
+    maintenance_work,
+    task_digest,
 )
-from edgeledger.twins.records import MAINTENANCE_KIND, READING_KIND, REGISTRY, REGISTRY_CODE, ActuatorCommand
+from edgeledger.twins.records import (
+    MAINTENANCE_KIND,
+    READING_KIND,
+    REGISTRY,
+    REGISTRY_CODE,
+    ActuatorCommand,
+)
 from edgeledger.twins.storage import CloudStore
 
-__all__ = ["FactoryConfig", "Factory", "MachineHost", "build_factory", "link_model", "work_by_kind", "COMPANIES", "PROXY"]
+__all__ = ["COMPANIES", "PROXY", "Factory", "FactoryConfig", "MachineHost", "build_factory", "link_model", "work_by_kind"]
 
 PROXY = "oracle"
 log = logging.getLogger("edgeledger.twins")
@@ -109,7 +124,7 @@ class MachineHost:
             if self.device.total_hours >= self.hours:
                 return []
             self.sent += 1
-            return [Send(self.edge, self.device.next_batch(int(round(now * 1000)))), SetTimer("twin.tick", self.period_s)]
+            return [Send(self.edge, self.device.next_batch(round(now * 1000))), SetTimer("twin.tick", self.period_s)]
         ack = self.pending.pop(name, None)
         return [Send(self.edge, ack)] if ack is not None else []
 
@@ -179,7 +194,7 @@ def work_by_kind(works: dict[str, Callable[[FetchJob], WorkResult]]) -> Callable
             return WorkResult(b"", 0.0)
         try:
             return fn(job)
-        except Exception:  # noqa: BLE001 -- a faulty request or a bug in local work fails that observation only
+        except Exception:
             log.exception("%s: local work for %s failed", job.node_id, job.request.request_id)
             return WorkResult(b"", 0.0)
     return work

@@ -25,7 +25,15 @@ import numpy as np
 
 from edgeledger.codec import encode
 from edgeledger.crypto.keys import PrivateKey, verify_signature
-from edgeledger.effects import CancelTimer, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.effects import (
+    CancelTimer,
+    Effect,
+    Metric,
+    Rejected,
+    Send,
+    SetTimer,
+    SubmitTransaction,
+)
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.contracts import ContractCall, contract_state, logs_at
 from edgeledger.ledger.state import Receipt
@@ -33,10 +41,16 @@ from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.node.service import Service
 from edgeledger.oracle.proxy import request_body
 from edgeledger.twins.records import (
-    READING_KIND, REGISTRY, ActuatorAck, ActuatorCommand, ReadingClaim, SensorBatch, ack_statement,
+    READING_KIND,
+    REGISTRY,
+    ActuatorAck,
+    ActuatorCommand,
+    ReadingClaim,
+    SensorBatch,
+    ack_statement,
 )
 
-__all__ = ["BatchTamper", "GatewayCore", "TwinGatewayService", "TIMER_PREFIX"]
+__all__ = ["TIMER_PREFIX", "BatchTamper", "GatewayCore", "TwinGatewayService"]
 
 TIMER_PREFIX = "twin.gw."
 

@@ -19,10 +19,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.twins.degradation import SENSOR_FIELDS, DegradationModel, MachineState, draw_drift
-from edgeledger.twins.records import ActuatorAck, ActuatorCommand, SensorBatch, ack_statement
+from edgeledger.twins.degradation import (
+    SENSOR_FIELDS,
+    DegradationModel,
+    MachineState,
+    draw_drift,
+)
+from edgeledger.twins.records import (
+    ActuatorAck,
+    ActuatorCommand,
+    SensorBatch,
+    ack_statement,
+)
 
-__all__ = ["MachineDevice", "MachineEvent", "MACHINE_SENSORS", "MACHINE_COMMANDS", "HOURS_PER_BATCH"]
+__all__ = ["HOURS_PER_BATCH", "MACHINE_COMMANDS", "MACHINE_SENSORS", "MachineDevice", "MachineEvent"]
 
 HOURS_PER_BATCH = 8
 #: the schema every machine twin registers: [field, unit] and [command, [[param, min, max]]]

@@ -35,7 +35,12 @@ from edgeledger.fl.models import build_model
 from edgeledger.fl.params import params_to_bytes, set_flat_params
 from edgeledger.ledger.blobs import BlobStore
 from edgeledger.oracle.computing import (
-    FLRound, FLTask, ModelUpdate, initial_model, pedal_model_aggregation, verify_global_model,
+    FLRound,
+    FLTask,
+    ModelUpdate,
+    initial_model,
+    pedal_model_aggregation,
+    verify_global_model,
 )
 from edgeledger.oracle.pedal import FetchJob, ResultAggregator
 from edgeledger.oracle.records import OracleRequest
@@ -43,9 +48,20 @@ from edgeledger.oracle.service import WorkResult
 from edgeledger.twins.degradation import DegradationModel, simulate_life
 from edgeledger.twins.machine import HOURS_PER_BATCH
 
-__all__ = ["HORIZON_HOURS", "N_FEATURES", "HistorySpec", "batch_features", "company_histories", "register_history",
-           "maintenance_task", "task_digest", "train_company", "maintenance_work", "maintenance_aggregation",
-           "RiskScorer"]
+__all__ = [
+    "HORIZON_HOURS",
+    "N_FEATURES",
+    "HistorySpec",
+    "RiskScorer",
+    "batch_features",
+    "company_histories",
+    "maintenance_aggregation",
+    "maintenance_task",
+    "maintenance_work",
+    "register_history",
+    "task_digest",
+    "train_company",
+]
 
 HORIZON_HOURS = 48
 N_FEATURES = 6

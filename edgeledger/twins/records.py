@@ -14,8 +14,18 @@ from __future__ import annotations
 from edgeledger.codec import Record, encode
 
 __all__ = [
-    "SensorBatch", "ActuatorCommand", "ActuatorAck", "ReadingClaim", "TwinObservation", "VERDICTS",
-    "batch_statement", "ack_statement", "REGISTRY", "REGISTRY_CODE", "READING_KIND", "MAINTENANCE_KIND",
+    "MAINTENANCE_KIND",
+    "READING_KIND",
+    "REGISTRY",
+    "REGISTRY_CODE",
+    "VERDICTS",
+    "ActuatorAck",
+    "ActuatorCommand",
+    "ReadingClaim",
+    "SensorBatch",
+    "TwinObservation",
+    "ack_statement",
+    "batch_statement",
 ]
 
 #: the twin registry contract's code name and its instance name on a plant's local chain

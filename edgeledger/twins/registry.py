@@ -28,12 +28,18 @@ from typing import Any
 
 from edgeledger.codec import decode, encode
 from edgeledger.errors import DecodeError
-from edgeledger.ledger.contracts import CallContext, Contract, ContractError, contract_method, register_contract
+from edgeledger.ledger.contracts import (
+    CallContext,
+    Contract,
+    ContractError,
+    contract_method,
+    register_contract,
+)
 from edgeledger.oracle.proxy import callback_sender
 from edgeledger.twins.commands import CommandBook, load_twin
 from edgeledger.twins.records import REGISTRY_CODE, VERDICTS, TwinObservation
 
-__all__ = ["TwinRegistry", "TWIN_KINDS", "UPDATABLE"]
+__all__ = ["TWIN_KINDS", "UPDATABLE", "TwinRegistry"]
 
 TWIN_KINDS = ("machine", "workpiece")
 UPDATABLE = ("edge", "gateway", "sensor_key", "actuator_key", "sensors", "commands")

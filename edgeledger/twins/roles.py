@@ -19,17 +19,28 @@ from typing import Any
 
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Effect
-from edgeledger.ledger.contracts import ContractCall, ContractDeploy, contract_meta, contract_state
+from edgeledger.ledger.contracts import (
+    ContractCall,
+    ContractDeploy,
+    contract_meta,
+    contract_state,
+)
 from edgeledger.node.node import Node
 from edgeledger.oracle.computing import FLTask, round_params
 from edgeledger.oracle.proxy import request_body
 from edgeledger.oracle.roles import NetworkPlan, Operator, OracleMember
 from edgeledger.oracle.simnet import PROXY
 from edgeledger.twins.gateway import GatewayCore, TwinGatewayService
-from edgeledger.twins.records import MAINTENANCE_KIND, REGISTRY, REGISTRY_CODE, ActuatorCommand, SensorBatch
 from edgeledger.twins.maintenance import task_digest
+from edgeledger.twins.records import (
+    MAINTENANCE_KIND,
+    REGISTRY,
+    REGISTRY_CODE,
+    ActuatorCommand,
+    SensorBatch,
+)
 
-__all__ = ["TwinOperator", "TwinEdge"]
+__all__ = ["TwinEdge", "TwinOperator"]
 
 log = logging.getLogger("edgeledger.twins")
 
@@ -99,7 +110,7 @@ class TwinEdge(OracleMember):
         assert self.node is not None and self.gateway_service is not None
         for effect in self.gateway.file_reading(batch.twin_id, batch.seq, digest, size,
                                                 self.gateway_service.model_digest(), self.clock()):
-            self.driver.submit_local(self.node.submit(getattr(effect, "tx"), self.clock()))
+            self.driver.submit_local(self.node.submit(effect.tx, self.clock()))
 
     def ready(self) -> bool:
         return super().ready() and contract_meta(self.view, REGISTRY) is not None

@@ -22,7 +22,7 @@ from edgeledger.ledger.blobs import BlobStore
 from edgeledger.ledger.contracts import contract_state
 from edgeledger.twins.records import REGISTRY, SensorBatch
 
-__all__ = ["CloudStore", "AuditFinding", "AuditReport", "audit_readings", "reading_index", "Fetch"]
+__all__ = ["AuditFinding", "AuditReport", "CloudStore", "Fetch", "audit_readings", "reading_index"]
 
 #: digest -> the bytes a store serves for it (None when it has nothing); never trusted by itself
 Fetch = Callable[[bytes], "bytes | None"]

@@ -22,7 +22,7 @@ from edgeledger.ledger.validation import CERTIFICATE_FINALITY
 from edgeledger.node.light import prove_inclusion
 from edgeledger.twins.records import REGISTRY
 
-__all__ = ["plant_snapshot", "twin_detail", "transaction_proof", "command_list", "order_list"]
+__all__ = ["command_list", "order_list", "plant_snapshot", "transaction_proof", "twin_detail"]
 
 RECENT = 40
 

@@ -21,7 +21,13 @@ from aiohttp import web
 
 from edgeledger.ledger.store import ChainStore
 from edgeledger.twins.storage import Fetch, audit_readings
-from edgeledger.twins.view import command_list, order_list, plant_snapshot, transaction_proof, twin_detail
+from edgeledger.twins.view import (
+    command_list,
+    order_list,
+    plant_snapshot,
+    transaction_proof,
+    twin_detail,
+)
 
 __all__ = ["TwinSource", "install_twin_api", "twin_routes_json"]
 

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from edgeledger.web.twin_api import TwinSource
 
-__all__ = ["render_plant", "render_twin", "render_proof", "install_twin_page"]
+__all__ = ["install_twin_page", "render_plant", "render_proof", "render_twin"]
 
 e = html.escape
 

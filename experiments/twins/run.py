@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from edgeledger.twins.experiment import run_plant  # noqa: E402
-from edgeledger.twins.factory import FactoryConfig  # noqa: E402
+from edgeledger.twins.experiment import run_plant
+from edgeledger.twins.factory import FactoryConfig
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["tampered_items", "tampered_detected_pct", "false_alarms", "command_rtt_s_p50", "command_rtt_s_p99",

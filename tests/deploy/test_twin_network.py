@@ -109,7 +109,7 @@ def test_only_the_owner_closes_a_maintenance_order(plant, capsys):
     assert code == 1 and "only the owner company" in err
     code, out, err = cli(capsys, "twin", "close-order", str(order["id"]), "no-fault", "--as", owner, "--dir",
                          str(plant.root))
-    assert code == 0, err
+    assert code == 0 and f"order {order['id']} closed (no-fault)" in out, err
     closed = next(o for o in get(f"{obs(plant)}/v1/twins/orders")[1]["orders"] if o["id"] == order["id"])
     assert closed["status"] == "closed" and closed["outcome"] == "no-fault"
 

@@ -12,8 +12,17 @@ from edgeledger.crypto.keys import derive_key
 from edgeledger.effects import SubmitTransaction
 from edgeledger.ledger.blobs import MemoryBlobStore
 from edgeledger.ledger.contracts import call_log
-from edgeledger.oracle import PROXY_CODE, OracleRequest, PedalConfig, PedalCore, deal_groups, group_call, oracle_keys
-from edgeledger.oracle import registration_call, requested_in
+from edgeledger.oracle import (
+    PROXY_CODE,
+    OracleRequest,
+    PedalConfig,
+    PedalCore,
+    deal_groups,
+    group_call,
+    oracle_keys,
+    registration_call,
+    requested_in,
+)
 from edgeledger.oracle.computing import round_params
 from edgeledger.oracle.proxy import request_body
 from edgeledger.twins.attestation import reading_work
@@ -21,9 +30,20 @@ from edgeledger.twins.factory import work_by_kind
 from edgeledger.twins.gateway import GatewayCore
 from edgeledger.twins.machine import MACHINE_COMMANDS, MACHINE_SENSORS
 from edgeledger.twins.maintenance import (
-    HistorySpec, RiskScorer, maintenance_aggregation, maintenance_task, maintenance_work, task_digest,
+    HistorySpec,
+    RiskScorer,
+    maintenance_aggregation,
+    maintenance_task,
+    maintenance_work,
+    task_digest,
 )
-from edgeledger.twins.records import MAINTENANCE_KIND, READING_KIND, REGISTRY, REGISTRY_CODE, SensorBatch
+from edgeledger.twins.records import (
+    MAINTENANCE_KIND,
+    READING_KIND,
+    REGISTRY,
+    REGISTRY_CODE,
+    SensorBatch,
+)
 from edgeledger.twins.storage import CloudStore
 from tests.market.consortium import Chain
 from tests.oracle.pedal_harness import CoreRouter

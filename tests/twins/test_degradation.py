@@ -3,10 +3,15 @@
 import numpy as np
 import pytest
 
-from edgeledger.errors import ConfigError
-from edgeledger.twins.degradation import DegradationModel, MachineState, draw_drift, simulate_life
-from edgeledger.twins.machine import MachineDevice
 from edgeledger.crypto.keys import derive_key
+from edgeledger.errors import ConfigError
+from edgeledger.twins.degradation import (
+    DegradationModel,
+    MachineState,
+    draw_drift,
+    simulate_life,
+)
+from edgeledger.twins.machine import MachineDevice
 
 
 def test_a_seed_gives_the_same_life_and_another_seed_another():

@@ -7,10 +7,19 @@ from edgeledger.errors import IntegrityError
 from edgeledger.ledger.blobs import MemoryBlobStore
 from edgeledger.twins.degradation import DegradationModel
 from edgeledger.twins.evaluation import (
-    MaintenanceScore, ScheduleReplay, equal_budget_schedule, replay_schedule, score_events,
+    MaintenanceScore,
+    ScheduleReplay,
+    equal_budget_schedule,
+    replay_schedule,
+    score_events,
 )
 from edgeledger.twins.machine import MachineEvent
-from edgeledger.twins.maintenance import HistorySpec, RiskScorer, batch_features, company_histories
+from edgeledger.twins.maintenance import (
+    HistorySpec,
+    RiskScorer,
+    batch_features,
+    company_histories,
+)
 from tests.twins.plant_chain import SPEC, PlantChain, near_failure_samples
 
 

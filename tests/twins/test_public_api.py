@@ -1,4 +1,4 @@
-import edgeledger.twins as twins
+from edgeledger import twins
 from edgeledger.ledger.contracts import contract_types
 from edgeledger.ledger.state import tx_kinds
 

@@ -51,8 +51,9 @@ def test_only_the_owner_updates_retires_and_grants():
 def test_twin_state_changes_only_through_an_oracle_fulfilment():
     c = PlantChain()
     forged = encode(TwinObservation(twin_id="m0", seq=1, digest=b"\0" * 32, verdict="attested", values=[1, 2, 3, 4]))
-    from edgeledger.codec import decode
     from typing import Any
+
+    from edgeledger.codec import decode
 
     for sender in ("acme", "gw0", "o0", "operator"):
         r, _ = c.call(sender, REGISTRY, "deliver", "oracle#1", decode(forged, Any))

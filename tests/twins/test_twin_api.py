@@ -10,7 +10,7 @@ from edgeledger.web.twin_page import install_twin_page
 
 
 def serve(plant, check, ready=True):
-    report, f = plant
+    _, f = plant
     node = f.nodes[f.observer]
     source = TwinSource(node=lambda: node if ready else None, fetch=f.store.fetch,
                         now_ms=lambda: int(f.sim.now * 1000), live=False)

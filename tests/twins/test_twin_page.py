@@ -53,7 +53,7 @@ def test_the_twin_page_shows_the_plant_at_1024_and_1920_pixels_and_links_each_va
             for width in (1024, 1920):
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 errors: list[str] = []
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("console", lambda m, seen=errors: seen.append(m.text) if m.type == "error" else None)
                 page.goto(f"{url}/observe/twins", timeout=15_000)
                 page.wait_for_selector("article.machine", timeout=10_000)
                 assert page.locator("article.machine").count() == len(f.machines)
