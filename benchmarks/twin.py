@@ -107,6 +107,8 @@ def processes(quick: bool, seed: int) -> dict[str, float]:
     return {"command_rtt_s_p50_processes": float(np.percentile(rtts, 50)),
             "command_rtt_s_p99_processes": float(np.percentile(rtts, 99)),
             "commands_acked_processes": float(len(rtts)), "commands_processes": float(commands),
+            "commands_refused_processes": float(settled.get("refused", 0)),  # the machine was down (failed)
+            "commands_failed_processes": float(settled.get("failed", 0)),  # every attempt lost
             "reading_to_twin_s_p50_processes": statistics.median(freshness) if freshness else float("nan"),
             "twin_processes": float(len(plan.members) + len(plan.machines)), "twin_processes_setup_s": setup_s}
 
