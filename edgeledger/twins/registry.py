@@ -167,7 +167,7 @@ class TwinRegistry(CommandBook, Contract):
             raise ContractError(f"{ctx.contract}: fulfilment {request_id!r} is not a twin observation: {exc}") from None
         twin = load_twin(ctx, obs.twin_id)
         ctx.require(obs.verdict in VERDICTS, f"unknown verdict {obs.verdict!r}")
-        stats = ctx.get(f"stats/{obs.twin_id}", [0, 0, 0])  # attested, refused, failures
+        stats = ctx.get(f"stats/{obs.twin_id}", [0, 0, 0])  # attested, refused, failures (running -> failed)
         if obs.verdict != "attested" or twin["status"] != "active":
             ctx.put(f"refused/{obs.twin_id}/{obs.seq}", [obs.digest, obs.verdict if obs.verdict != "attested"
                                                          else "retired", ctx.height, ctx.tx_id, request_id])
@@ -179,11 +179,13 @@ class TwinRegistry(CommandBook, Contract):
                                                               f"{len(obs.values)} values for {len(twin['sensors'])} fields")
         ctx.put(f"reading/{obs.twin_id}/{obs.seq}", [obs.digest, obs.time_ms, ctx.height, ctx.tx_id, request_id])
         failed = obs.status == "failed"
-        ctx.put(f"stats/{obs.twin_id}", [stats[0] + 1, stats[1], stats[2] + int(failed)])
-        state = ctx.get(f"state/{obs.twin_id}", {"seq": 0, "risk_milli": -1, "model": b""})
+        state = ctx.get(f"state/{obs.twin_id}", {"seq": 0, "risk_milli": -1, "model": b"", "status": ""})
         if obs.seq <= state["seq"]:  # attested but older than what the twin shows: history only
+            ctx.put(f"stats/{obs.twin_id}", [stats[0] + 1, stats[1], stats[2]])
             ctx.emit("reading", twin=obs.twin_id, seq=obs.seq, current=False)
             return "attested"
+        new_failure = failed and state["status"] != "failed"  # a failure, not the next reading of the same one
+        ctx.put(f"stats/{obs.twin_id}", [stats[0] + 1, stats[1], stats[2] + int(new_failure)])
         known = obs.model_digest != b"" and ctx.get(f"models/{obs.model_digest.hex()}") is not None
         state = {"seq": obs.seq, "time_ms": obs.time_ms, "hours": obs.hours, "status": obs.status,
                  "values": list(obs.values), "digest": obs.digest, "height": ctx.height, "tx": ctx.tx_id,
@@ -191,7 +193,7 @@ class TwinRegistry(CommandBook, Contract):
                  "model": obs.model_digest if known else state["model"]}
         ctx.put(f"state/{obs.twin_id}", state)
         ctx.emit("reading", twin=obs.twin_id, seq=obs.seq, current=True)
-        if failed:
+        if new_failure:
             ctx.emit("failure", twin=obs.twin_id, seq=obs.seq, hours=obs.hours)
         if known and obs.risk_milli >= ctx.get("risk_threshold_milli") and not failed and \
                 ctx.get(f"open_order/{obs.twin_id}") is None:

@@ -137,3 +137,13 @@ def test_model_rounds_must_follow_each_other_and_the_task_is_fixed_once_trained(
     r, _ = c.call("acme", REGISTRY, "set_model_task", b"\x02" * 32)
     assert not r.ok and "only the admin" in r.reason
 
+
+
+def test_a_failure_is_counted_once_however_many_failed_readings_report_it():
+    c = PlantChain()
+    c.read(c.batch(1))
+    for seq in (2, 3):
+        c.read(c.batch(seq, samples=[], status="failed"))
+    c.read(c.batch(4))
+    c.read(c.batch(5, samples=[], status="failed"))
+    assert state(c, "stats/m0") == [5, 0, 2] and state(c, "state/m0")["status"] == "failed"
