@@ -16,6 +16,7 @@ from edgeledger.cli import simulate  # noqa: F401,I001
 from edgeledger.cli import data, experiment  # noqa: F401
 from edgeledger.cli import deploy, bench, market  # noqa: F401,I001
 from edgeledger.cli import oracle  # noqa: F401
+from edgeledger.cli import twin  # noqa: F401
 from edgeledger.cli import consensus  # noqa: F401
 from edgeledger.cli.base import app
 from edgeledger.cli.errors import report

@@ -52,11 +52,11 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
             tx_ids = [file_oracle_request(cluster, sensor) for _ in range(requests)]
             console.print(_requests_table(wait_callbacks(cluster, tx_ids, timeout=60.0)))
 
-    _hold(cluster, root, ready, f"file requests with: edgeledger oracle request --dir {root}", detach, timeout,
+    hold_cluster(cluster, root, ready, f"file requests with: edgeledger oracle request --dir {root}", detach, timeout,
           before_stop=lambda: _status(oracle_status(cluster)))
 
 
-def _hold(cluster: Any, root: Path, ready: Any, hint: str, detach: bool, timeout: float,
+def hold_cluster(cluster: Any, root: Path, ready: Any, hint: str, detach: bool, timeout: float,
           before_stop: Any = None) -> None:
     """Run ``ready``, then return (``detach``) or keep the processes up until ``timeout`` or Ctrl-C and stop them."""
     import time
@@ -197,7 +197,7 @@ def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir",
         for _ in range(requests):
             _xsend(cluster, "lbc1", "lbc2", 1)
 
-    _hold(cluster, root, ready, f"carry requests with: edgeledger oracle xsend --dir {root}", detach, timeout)
+    hold_cluster(cluster, root, ready, f"carry requests with: edgeledger oracle xsend --dir {root}", detach, timeout)
 
 
 @oracle_app.command("federation-node")

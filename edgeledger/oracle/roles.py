@@ -23,7 +23,7 @@ call, and serves their reports over HTTP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from edgeledger.codec import decode, encode
@@ -39,7 +39,7 @@ from edgeledger.oracle.data_oracle import FEED_CODE
 from edgeledger.oracle.dkg import dkg_session
 from edgeledger.oracle.dkg_member import DkgMember, KeyGenService
 from edgeledger.oracle.enrollment import OracleKeys, group_call, registration_call
-from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore
+from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore, ResultAggregator
 from edgeledger.oracle.proxy import PROXY_CODE, oracle_group, registered_group, registered_nodes, request_body
 from edgeledger.oracle.records import ElectionProof, OracleFulfill, OracleGroup
 from edgeledger.oracle.service import OracleService, WorkResult
@@ -199,10 +199,12 @@ class OracleMember(OracleRole):
     def __init__(self, plan: NetworkPlan, node_id: str, key: PrivateKey, clock: Callable[[], float],
                  keys: OracleKeys, shares: dict[str, Share], work: Callable[[FetchJob], WorkResult],
                  defer: Callable[[Callable[[], None]], Any],
-                 save_share: Callable[[str, Share], None] = lambda group_id, share: None, rng: Any = None) -> None:
+                 save_share: Callable[[str, Share], None] = lambda group_id, share: None, rng: Any = None,
+                 aggregators: Mapping[str, ResultAggregator] | None = None) -> None:
         super().__init__(plan, node_id, key, clock)
         self.keys, self.shares, self.work, self.defer = keys, dict(shares), work, defer
         self.save_share, self.rng = save_share, rng
+        self.aggregators = dict(aggregators or {})  # request kind -> its rule (the computing oracle's)
         self.service: OracleService | None = None
 
     def attach(self, node: Node, driver: Any) -> None:
@@ -289,7 +291,8 @@ class OracleMember(OracleRole):
                              election_timeout_s=self.plan.election_timeout_s)
         self.signer.nonce += 1_000_000  # the core counts its own nonces from here
         core = PedalCore(self.node_id, self.key, self.node.membership, config, self.keys.vrf_secret,
-                         {n: v for n, (_, v) in nodes.items()}, groups, shares, nonce=self.nonce)
+                         {n: v for n, (_, v) in nodes.items()}, groups, shares, nonce=self.signer.nonce,
+                         aggregators=self.aggregators)
         node = self.node
         self.service = OracleService(core, self.work, lambda: node.state.kv)
         node.add_service(self.service)

@@ -77,7 +77,7 @@ def run_site(tmp_path_factory):
     from aiohttp import web
 
     import edgeledger as el
-    from edgeledger.market.demo import run_market_demo
+    from edgeledger.scenario.market_demo import run_market_demo
     from edgeledger.web.market_page import install_market_page
     from edgeledger.web.observe import install_observe
     from edgeledger.web.observe_sources import RunSource
@@ -149,10 +149,10 @@ def test_the_market_page_is_paged_and_searchable(browser, run_site, width):
     assert page.locator("#matches tbody tr").count() == 50 and "page 1 of 2" in page.text_content("#page-pager")
     page.click("#page-pager a[rel=next]")
     assert "page 2 of 2" in page.text_content("#page-pager") and page.locator("#matches tbody tr").count() > 0
-    page.fill("#search input", "dev7")
+    page.fill("#search input", "device-7")
     page.click("#search button")
     rows = page.locator("#matches tbody tr")
-    assert rows.count() >= 1 and all("dev7" in rows.nth(i).text_content() for i in range(rows.count()))
+    assert rows.count() >= 1 and all("device-7" in rows.nth(i).text_content() for i in range(rows.count()))
     page.close()
 
 
