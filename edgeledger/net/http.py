@@ -43,7 +43,7 @@ log = logging.getLogger("edgeledger.net.http")
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 MAX_BATCH = 256
 MAX_QUEUE = 4096  # messages queued per peer before the oldest is dropped
-MAX_QUEUE_BYTES = 256 * 1024 * 1024  # bytes queued per peer (model blobs are large) before the oldest is dropped
+MAX_QUEUE_BYTES = 32 * 1024 * 1024  # bytes queued per peer before the oldest is dropped (one larger message still goes)
 MAX_BUCKETS = 4096  # rate-limit buckets kept (least recently used ones are forgotten)
 
 

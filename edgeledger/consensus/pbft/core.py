@@ -79,7 +79,7 @@ class PbftConfig:
     leader_order: tuple[int, ...] = ()  # explicit primary order (validator indices), one per view, cyclic
     fetch_timeout_s: float = 0.5  # state transfer retry
     fetch_limit: int = 64  # blocks per BLOCKS reply
-    max_pending_txs: int = 50_000  # mempool bound: a client request beyond it is refused (the API answers 503)
+    max_pending_txs: int = 10_000  # mempool bound: a client request beyond it is refused (the API answers 503)
     keep_blocks: int = 0  # committed blocks held in memory once the node's ledger serves older ones (0: window + K)
 
     @property
