@@ -1,7 +1,8 @@
 """``edgeledger twin up``: a plant as local processes, and the clients that talk to it over HTTP.
 
-The launcher is the dealer (:func:`~edgeledger.deploy.twin_plan.deal_twin_network`): it writes the
-plan and every private file, starts the center, one ``edgeledger twin node`` per validator, edge and
+The launcher (:func:`~edgeledger.deploy.twin_plan.deal_twin_network`) writes the plan and the
+device and account seeds (the edges make their group key among themselves on chain, Pedal's
+distributed key generation; ``key_generation="dealer"`` deals it instead, for tests), starts the center, one ``edgeledger twin node`` per validator, edge and
 the observation node, one ``edgeledger twin device`` per machine, and registers the accounts that
 have no process (companies, users) at the center so the genesis holds them. Once the registry is
 on chain the companies register their twins (with the devices' public keys) and grant the engineer.

@@ -1,13 +1,15 @@
-"""The plan of a plant deployed as processes (``edgeledger twin up``), and its dealer.
+"""The plan of a plant deployed as processes (``edgeledger twin up``), and its launcher's private files.
 
 One ``twin-plan.json`` every process reads: the chain's validators (companies' sealers), the
 edges (each an oracle member and a gateway, two identities on one process), the observation
 node (which also hosts the storage layer's blob store here), the machines (one device process
 each: sensors and actuator), the accounts without a process (owner companies, the engineer, an
-intruder), the oracle group and the control layer's settings. The dealer (the launcher) splits
-the group key, writes every member's shares, every device's sensor and actuator seeds and every
-account's seed into private files (mode 0600), so it can register the twins with the devices'
-public keys; node identities are made by each process, as in the oracle network.
+intruder), the oracle group and the control layer's settings. The launcher writes every
+device's sensor and actuator seeds and every account's seed into private files (mode 0600), so it
+can register the twins with the devices' public keys; node identities are made by each process,
+as in the oracle network. The edges' group key comes from Pedal's distributed key generation on
+chain (nobody holds the group secret); ``key_generation="dealer"`` has the launcher split it
+instead (tests only).
 """
 
 from __future__ import annotations
@@ -83,10 +85,11 @@ class TwinNetworkPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     election_timeout_s: float = 0.5
     batch_timeout_s: float = 0.05
     view_change_timeout_s: float = 2.0
-    # the launcher deals the edges' group key (deal_twin_network); the oracle plan's distributed
-    # key generation is not wired into the twin processes yet
-    key_generation: Literal["dealer"] = "dealer"
-    dkg_window_ms: int = 10_000
+    # "dkg": the edges make their group key among themselves on chain (nobody holds the secret);
+    # "dealer": the launcher deals it (tests only)
+    key_generation: Literal["dkg", "dealer"] = "dkg"
+    dkg_window_ms: int = 10_000  # chain time a key-generation phase waits for a silent member
+    heartbeat_s: float = 1.0  # validators tick the chain clock after this long without a block (0: never)
 
     @property
     def oracles(self) -> list[str]:
@@ -126,12 +129,15 @@ class TwinNetworkPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def plan_twin_network(n_edges: int = 3, machines_per_edge: int = 1, n_validators: int = 4, period_s: float = 2.0,
                       ack_timeout_s: float = 0.5, lossy: bool = True, seed: int | None = None,
-                      fl_rounds: int = 3, chain_id: str = "plant") -> TwinNetworkPlan:
+                      fl_rounds: int = 3, chain_id: str = "plant",
+                      key_generation: Literal["dkg", "dealer"] = "dkg") -> TwinNetworkPlan:
     """Validators ``v*``, edges ``e*`` with gateways ``gw*``, machines ``m*`` (device processes ``dev-m*``)
     owned by companies ``acme``/``bolt``/``cogs`` in turn. With ``lossy`` the first machine's device
     leaves a fifth of the commands unanswered and the second answers half the first deliveries late."""
     if n_validators < 4:
         raise ConfigError(f"PBFT needs n >= 4 validators, got {n_validators}")
+    if key_generation not in ("dkg", "dealer"):
+        raise ConfigError(f"key_generation {key_generation!r}: expected 'dkg' or 'dealer' (tests only)")
     if n_edges < 1 or machines_per_edge < 1:
         raise ConfigError(f"need >= 1 edge and machine per edge, got {n_edges} and {machines_per_edge}")
     companies = ["acme", "bolt", "cogs"][: min(n_edges, 3)]
@@ -150,7 +156,7 @@ def plan_twin_network(n_edges: int = 3, machines_per_edge: int = 1, n_validators
                            companies=companies, users=["engineer", "intruder"], groups=[GroupSpec("g0", edges)],
                            election_seed=os.urandom(32),
                            seed=int.from_bytes(os.urandom(4), "big") if seed is None else seed, period_s=period_s,
-                           ack_timeout_s=ack_timeout_s, fl_rounds=fl_rounds)
+                           ack_timeout_s=ack_timeout_s, fl_rounds=fl_rounds, key_generation=key_generation)
 
 
 def device_keys(data_dir: Path) -> tuple[PrivateKey, PrivateKey]:
@@ -170,15 +176,17 @@ def gateway_key(data_dir: Path) -> PrivateKey:
 
 
 def deal_twin_network(plan: TwinNetworkPlan, root: Path) -> TwinNetworkPlan:
-    """Deal the oracle group's key (real entropy), write every private file and the plan; returns the
-    plan with the group's threshold and commitments."""
+    """Write every private file (device seeds, account keys) and the plan. With the distributed key
+    generation the edges make the group key on chain once the network runs; with the trusted dealer
+    (tests only) deal it here (real entropy) and return the plan with threshold and commitments."""
     root.mkdir(parents=True, exist_ok=True)
-    dealt, shares = deal_groups({g.group_id: g.members for g in plan.groups}, random.SystemRandom())
-    groups = [GroupSpec(group_id=g.group_id, members=g.members, threshold=g.threshold, commitments=g.commitments)
-              for g in dealt]
-    plan = msgspec.structs.replace(plan, groups=groups)
-    for member, by_group in shares.items():
-        write_private(root / member / SHARES_FILE, encode(by_group))
+    if plan.key_generation == "dealer":
+        dealt, shares = deal_groups({g.group_id: g.members for g in plan.groups}, random.SystemRandom())
+        groups = [GroupSpec(group_id=g.group_id, members=g.members, threshold=g.threshold,
+                            commitments=g.commitments) for g in dealt]
+        plan = msgspec.structs.replace(plan, groups=groups)
+        for member, by_group in shares.items():
+            write_private(root / member / SHARES_FILE, encode(by_group))
     for m in plan.machines:
         device_keys(root / m.device)
     for account in plan.companies + plan.users:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +35,7 @@ from edgeledger.deploy.bootstrap import (
     register,
     wait_for_validators,
 )
-from edgeledger.deploy.oracle_plan import load_shares
+from edgeledger.deploy.oracle_plan import load_shares, save_share
 from edgeledger.deploy.oracle_process import role_routes
 from edgeledger.deploy.plan_files import private_seed
 from edgeledger.deploy.twin_plan import TwinNetworkPlan, gateway_key, load_twin_plan
@@ -45,6 +46,7 @@ from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.blobs import upload_headers
 from edgeledger.net.http import HttpDriver
+from edgeledger.node.heartbeat import HeartbeatService
 from edgeledger.node.node import Node
 from edgeledger.oracle.enrollment import oracle_keys
 from edgeledger.oracle.roles import OracleRole
@@ -136,6 +138,8 @@ def _role(plan: TwinNetworkPlan, opts: PlanProcessOptions, key: PrivateKey, stor
                           max_attempts=plan.max_attempts, nonce=int(time.time() * 1000) * 1000)
     return TwinEdge(plan, node_id, key, time.time, oracle_keys(private_seed(opts.data_dir / "oracle.seed"), node_id),
                     load_shares(opts.data_dir), work, lambda call: asyncio.get_running_loop().call_soon(call),
+                    save_share=lambda group_id, share: save_share(opts.data_dir, group_id, share),
+                    rng=random.SystemRandom(),
                     aggregators={MAINTENANCE_KIND: maintenance_aggregation(blobs)}, gateway=gateway,
                     put=lambda data: http_put(store_url(), key, node_id, plan.chain_id, plan.observer)(data),
                     transport=_transport(lambda: holder["node"], devices, plan.ack_timeout_s * plan.max_attempts + 2))
@@ -214,6 +218,8 @@ async def run_twin_node(opts: PlanProcessOptions, stop: asyncio.Event | None = N
         genesis = await genesis_from_center(session, opts.center, opts.data_dir / "genesis.bin", plan.chain_id,
                                             plan.validators, roles, time.monotonic() + opts.genesis_timeout_s)
         node = _build_node(opts, plan, key, genesis, blobs)
+        if node.consensus is not None and plan.heartbeat_s:  # the chain clock moves while the chain idles
+            node.add_service(HeartbeatService(role.signer, plan.heartbeat_s, lambda: True))
         holder["node"] = node
         peers_now.update({p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers})
         driver = HttpDriver(node, key, node.membership.verify, {n: a for n, a in peers_now.items() if n in roles})

@@ -313,7 +313,8 @@ class OracleMember(OracleRole):
                              election_timeout_s=self.plan.election_timeout_s)
         self.signer.nonce += 1_000_000  # the core counts its own nonces (deals, proofs, fulfilments) from here
         core = PedalCore(self.node_id, self.key, self.node.membership, config, self.keys.vrf_secret,
-                         {n: v for n, (_, v) in nodes.items()}, [], {}, nonce=self.signer.nonce)
+                         {n: v for n, (_, v) in nodes.items()}, [], {}, nonce=self.signer.nonce,
+                         aggregators=self.aggregators)
         node = self.node
         self.service = OracleService(core, self.work, lambda: node.state.kv)
         member = DkgMember(self.node_id, self.key, node.membership, PROXY, self.rng, core.sign)
