@@ -69,7 +69,7 @@ def test_killed_validator_restarts_and_catches_up(tmp_path):
             mine, theirs = _head(victim["url"]), _head(e0)
             return mine and theirs and mine["height"] == theirs["height"] and mine["hash"] == theirs["hash"]
 
-        wait_for(caught_up, 60, "the restarted validator to catch up")
+        wait_for(caught_up, 120, "the restarted validator to catch up")
         for h in range(1, _head(e0)["height"] + 1):
             assert get(f"{victim['url']}/v1/blocks/{h}")[1]["hash"] == get(f"{e0}/v1/blocks/{h}")[1]["hash"]
     finally:
