@@ -46,7 +46,7 @@ from edgeledger.consensus.pbft.durable import (STABLE_KEY, PreparedRecord, Stabl
                                                read_log)
 from edgeledger.consensus.pbft.events import (PBFT_MESSAGES, BlockBatch, Checkpoint, Commit, FetchBlocks,
                                               ForwardRequest, NewView, Prepare, PreparedCertificate, PrePrepare,
-                                              ViewChange)
+                                              SignedMessage, ViewChange, Vote)
 from edgeledger.consensus.pbft.recovery import RecoveryMixin
 from edgeledger.consensus.pbft.state import Phase, Slot, Status
 from edgeledger.consensus.pbft.validators import ValidatorSetMixin
@@ -202,7 +202,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         """Every validator of the heights in our window (newcomers hear of the heights they will vote on)."""
         return tuple(v for v in self._peers() if v != self.node_id)
 
-    def _cast(self, vote: Any, reproposal: bool = False) -> tuple[list[Effect], Any] | None:
+    def _cast(self, vote: Vote, reproposal: bool = False) -> tuple[list[Effect], Vote] | None:
         """Sign a PRE-PREPARE, PREPARE or COMMIT if it keeps this replica's promises; returns the
         :class:`Persist` that must go first and the signed vote, or None when it would break one:
         a vote for a view other than ours, while changing view (but for the re-proposals of the
@@ -215,7 +215,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
             return None
         return self.votes.record(vote.view, vote.height, digest), self._sign(vote)
 
-    def _sign(self, msg: Any) -> Any:
+    def _sign(self, msg: SignedMessage) -> SignedMessage:
         return msgspec.structs.replace(msg, signature=self.key.sign(msg.signing_bytes(self.membership.chain_id)))
 
     def _signed_by_sender(self, msg: Any) -> bool:
