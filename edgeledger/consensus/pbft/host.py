@@ -10,10 +10,11 @@ A mixin method that reaches for something not listed here is a type error, not a
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from edgeledger.consensus.pbft.checkpoints import CheckpointLog
 from edgeledger.consensus.pbft.committed import CommittedChain
+from edgeledger.consensus.pbft.config import PbftConfig
 from edgeledger.consensus.pbft.durable import VoteLog
 from edgeledger.consensus.pbft.events import (BlockBatch, FetchBlocks, NewView, PreparedCertificate, PrePrepare,
                                               SignedMessage, ViewChange, Vote)
@@ -23,9 +24,6 @@ from edgeledger.effects import Effect
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import Transaction
-
-if TYPE_CHECKING:  # core imports the mixins, which import this module
-    from edgeledger.consensus.pbft.core import PbftConfig
 
 __all__ = ["ReplicaHost"]
 

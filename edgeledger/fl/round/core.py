@@ -12,7 +12,7 @@ One round (docs/design.md, "A FL round on chain"; the ChainFL / FBFL / Pedal sha
 4. when the close commits, round r+1 opens.
 Cores take inputs with ``now`` and return effects; training runs in the node via ``Compute``.
 The aggregator core does no I/O and no heavy compute itself: blobs leave as ``StoreBlob`` and
-the new global model's scoring as ``EvaluateModel`` (:mod:`.effects`); its driver
+the new global model's scoring as ``EvaluateModel`` (:mod:`.driver_effects`); its driver
 (:class:`~edgeledger.fl.round.services.AggregatorService`) stores and evaluates.
 The device's core lives in :mod:`edgeledger.fl.round.device` and the edge's in
 :mod:`edgeledger.fl.round.edge` (both re-exported here).
@@ -38,7 +38,7 @@ from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
 from edgeledger.fl.round.device import DeviceCore, TrainJob
 from edgeledger.fl.round.edge import EdgeRelay
-from edgeledger.fl.round.effects import EvaluateModel, ResumeInputs, StoreBlob
+from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (
     KIND_CLOSE,
     KIND_OPEN,

@@ -18,7 +18,7 @@ from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.round.collusion import COLLUSION_TIMER
 from edgeledger.fl.round.core import (AGGREGATOR_STATE, DEADLINE_TIMER, AggregatorCore, AggregatorRecord, DeviceCore,
                                       EdgeRelay, TrainJob)
-from edgeledger.fl.round.effects import EvaluateModel, ResumeInputs, StoreBlob
+from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (MAX_RELAY_HOPS, FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload,
                                         UpdateUpload)
 from edgeledger.ledger.blobs import BlobStore
