@@ -14,7 +14,7 @@ from edgeledger.effects import Broadcast, Effect, SaveState, SetTimer, SubmitTra
 from edgeledger.fl.aggregators import build_aggregator
 from edgeledger.fl.params import params_to_bytes
 from edgeledger.fl.round.core import AggregatorCore, RoundSettings
-from edgeledger.fl.round.effects import EvaluateModel, StoreBlob
+from edgeledger.fl.round.driver_effects import EvaluateModel, StoreBlob
 from edgeledger.fl.round.events import KIND_UPDATE, ModelAnnouncement, RoundClose, RoundOpen, UpdateRecord, UpdateUpload
 from edgeledger.ledger.block import Block, BlockHeader, transactions_root
 from edgeledger.ledger.state import Receipt
