@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   first.batch_size, first.lr, first.seed)])[0].params
     sensitivity = float(np.abs(moved - results["sequential"][0]).max())
     per_client = [float(np.abs(a - b).max()) for a, b in zip(results.get("batched", []), results["sequential"])]
-    print(f"batched vs sequential, max |diff| per client: {['%.1e' % d for d in per_client]}; "
+    print(f"batched vs sequential, max |diff| per client: {[f'{d:.1e}' for d in per_client]}; "
           f"sequential moved by a 1e-7 nudge of the start: {sensitivity:.1e}")
     best = min((k for k in times if k != "plain_loop"), key=times.__getitem__)
     summary = {

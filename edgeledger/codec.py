@@ -8,7 +8,7 @@ bytes that do not fit the expected struct raise :class:`DecodeError` and change 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform, overload
 
 import msgspec
 
@@ -25,6 +25,9 @@ _encoder = msgspec.msgpack.Encoder(order="deterministic")
 _decoders: dict[Any, msgspec.msgpack.Decoder] = {}
 
 
+# frozen_default: a subclass (``class Vote(Record, tag=...)``) inherits frozen=True at run time; this
+# tells type checkers so (msgspec's own stub would make each subclass a non-frozen dataclass)
+@dataclass_transform(frozen_default=True, field_specifiers=(msgspec.field,))
 class Record(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Base for every frozen, canonically encoded message and record."""
 
@@ -34,7 +37,13 @@ def encode(obj: Any) -> bytes:
     return _encoder.encode(obj)
 
 
-def decode(data: bytes, type_: type[T]) -> T:
+@overload
+def decode(data: bytes, type_: type[T]) -> T: ...
+@overload
+def decode(data: bytes, type_: Any) -> Any: ...  # a Union of records: annotate the result
+
+
+def decode(data: bytes, type_: Any) -> Any:
     """Decode ``data`` as ``type_``; anything malformed raises :class:`DecodeError`."""
     if len(data) > MAX_MESSAGE_BYTES:
         raise DecodeError(f"message of {len(data)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")

@@ -2,7 +2,6 @@
 order they state, and the links between them."""
 
 import re
-from pathlib import Path
 
 from tests.test_layers import PKG, RANK
 

@@ -193,8 +193,8 @@ def run_sim_bench(cfg: BenchConfig, out: Path, log: Callable[[str], None] = prin
         log(f"round {rc.label} (simulated): {rc.workload.name}, {rc.tx_number or f'{rc.tx_duration_s} s'} tx")
         log(f"  execution model: {wl.execution_model()}")
         rnd.dispatch()
-        sim.run(stop=lambda: rnd.done_sending and all(r.finish is not None for r in rnd.trace))
-        sim.run(until=sim.now + rc.timeout_s, stop=lambda: all(r.finish is not None for r in rnd.trace))
+        sim.run(stop=lambda: rnd.done_sending and all(r.finish is not None for r in rnd.trace))  # noqa: B023
+        sim.run(until=sim.now + rc.timeout_s, stop=lambda: all(r.finish is not None for r in rnd.trace))  # noqa: B023
         for rec in rnd.trace:
             if rec.finish is None:
                 rec.reason = f"not committed within timeout_s={rc.timeout_s}"

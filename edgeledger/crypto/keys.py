@@ -98,6 +98,8 @@ class EcdsaKey(PrivateKey):
     def sign(self, message: bytes) -> bytes:
         c = _ecdsa()
         der = self._key.sign(message, c.ec.ECDSA(c.hashes.SHA256(), deterministic_signing=True))
+        r: int
+        s: int
         r, s = c.decode_dss_signature(der)
         order = _ORDERS[self.scheme]
         if s > order // 2:

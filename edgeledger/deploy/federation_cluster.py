@@ -73,7 +73,7 @@ def chain_state(cluster: Cluster, chain_id: str, key: str) -> Any:
     except (OSError, ValueError, KeyError):
         return None
     if key.startswith("cs/"):
-        return decode(decode(raw, StateEntry).value, Any)  # type: ignore[arg-type]
+        return decode(decode(raw, StateEntry).value, Any)
     return raw
 
 

@@ -129,7 +129,9 @@ def _role(plan: TwinNetworkPlan, opts: PlanProcessOptions, key: PrivateKey, stor
     k = plan.edges.index(node_id)
     blobs = DirectoryBlobStore(opts.data_dir / "blobs")
     holder["blobs"] = blobs
-    fetch = lambda digest: http_fetch(store_url())(digest)
+    def fetch(digest: bytes) -> bytes | None:
+        return http_fetch(store_url())(digest)
+
     work = work_by_kind({
         READING_KIND: reading_work(fetch, lambda: holder["node"].state.kv, RiskScorer(blobs, fetch)),
         MAINTENANCE_KIND: maintenance_work(blobs, plan.history(), k % len(plan.companies), 0.0, fetch)})

@@ -44,7 +44,7 @@ class Source:
 # MNIST (LeCun et al. 1998): the LeCun originals (tensorflow/datasets url_checksums/mnist.txt,
 # identical bytes on the ossci mirror torchvision uses), then the recompressed copy this
 # project's shared folder holds (its SHA256SUMS).
-_MNIST_FILES = {
+_MNIST_FILES: dict[str, tuple[str, ...]] = {
     "train-images-idx3-ubyte.gz": (
         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
         "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
@@ -66,7 +66,7 @@ _MNIST_FILES = {
 # Fashion-MNIST (Xiao et al. 2017): first the sums tensorflow/datasets records for the
 # official S3 bucket (url_checksums/fashion_mnist.txt), then an earlier upload of the same
 # bucket recorded by two independent loaders (batchup; C. Olding's mnists).
-_FASHION_FILES = {
+_FASHION_FILES: dict[str, tuple[str, ...]] = {
     "train-images-idx3-ubyte.gz": (
         "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
         "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
@@ -86,7 +86,7 @@ _FASHION_FILES = {
 }
 
 # KMNIST (Clanuwat et al. 2018), from ROIS-DS CODH: tensorflow/datasets url_checksums/kmnist.txt.
-_KMNIST_FILES = {
+_KMNIST_FILES: dict[str, tuple[str, ...]] = {
     "train-images-idx3-ubyte.gz": ("51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",),
     "train-labels-idx1-ubyte.gz": ("e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",),
     "t10k-images-idx3-ubyte.gz": ("edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",),
@@ -95,7 +95,7 @@ _KMNIST_FILES = {
 
 # CIFAR-10 python version (Krizhevsky 2009): the archive's SHA-256 as Keras pins it
 # (keras.datasets.cifar10, get_file(file_hash=...)); MD5 c58f30108f718f92721af3b95e74349a.
-_CIFAR10_FILES = {
+_CIFAR10_FILES: dict[str, tuple[str, ...]] = {
     "cifar-10-python.tar.gz": ("6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",),
 }
 

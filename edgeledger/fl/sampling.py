@@ -21,6 +21,7 @@ The result is one CSR pair ``(index, offsets)``: client k holds ``index[offsets[
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,8 @@ def sample_partition(kind: str, labels: np.ndarray, n_clients: int, samples_per_
     allowed = {"iid": set(), "dirichlet": {"alpha"}, "shards": {"shards_per_client"}, "quantity": {"alpha"}}[kind]
     if set(params) - allowed:
         raise ConfigError(f"partition {kind!r} takes {sorted(allowed) or 'no parameters'}, got {sorted(params)}")
-    scheme = {"iid": _iid, "dirichlet": _dirichlet, "shards": _shards, "quantity": _quantity}[kind]
+    schemes: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+        "iid": _iid, "dirichlet": _dirichlet, "shards": _shards, "quantity": _quantity}
+    scheme = schemes[kind]
     index, offsets = scheme(labels, k, s, rng, **params)
     return _sort_within(index, offsets, labels.size), offsets.astype(np.int64)

@@ -56,9 +56,9 @@ class DriverStats:
     dropped: int = 0
     rejected: int = 0
     retries: int = 0
-    by_type_out: Counter = field(default_factory=Counter)
-    dropped_by_reason: Counter = field(default_factory=Counter)  # queue_full, unreachable, link_cut
-    rejected_by_reason: Counter = field(default_factory=Counter)  # rate_limited, replay, signature, ...
+    by_type_out: Counter[str] = field(default_factory=Counter)
+    dropped_by_reason: Counter[str] = field(default_factory=Counter)  # queue_full, unreachable, link_cut
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)  # rate_limited, replay, signature, ...
 
 
 class RateLimit:
@@ -103,7 +103,7 @@ class HttpDriver:
         self.window = ReplayWindow(floor=wire_log.floors() if wire_log is not None else {})
         self.limit = RateLimit(rate_per_peer, rate_per_peer)
         self.max_queue, self.max_queue_bytes = max_queue, max_queue_bytes
-        self._queued_bytes: Counter = Counter()
+        self._queued_bytes: Counter[str] = Counter()
         self._last_refusal = ""
         self.rejections: deque[tuple[float, str, str, str]] = deque(maxlen=1000)
         self.listeners: list[Callable[[str, Any], None]] = []  # dashboards: (event, data)

@@ -64,7 +64,7 @@ class Traffic:
     bytes_received: int = 0
     messages_sent: int = 0
     messages_dropped: int = 0
-    bytes_by_type: Counter = field(default_factory=TypeCounter)
+    bytes_by_type: Counter[str] = field(default_factory=TypeCounter)
 
 
 class TrafficBook(dict):  # type: ignore[type-arg]

@@ -155,7 +155,7 @@ class RoleMap(Mapping[str, str]):
                 raise KeyError(node_id)
         return role
 
-    def get(self, node_id: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, node_id: str, default: Any = None) -> Any:
         try:
             return self[node_id]
         except KeyError:

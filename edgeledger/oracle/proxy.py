@@ -273,7 +273,7 @@ def apply_fulfill(ctx: TxContext, tx: Transaction) -> None:
         raise ContractError(f"callback contract {request.callback_contract!r} is not deployed")
     actx = CallContext(ctx, ctx.membership, request.callback_contract, height=ctx.height,
                        sender=callback_sender(payload.proxy), tx_id=tx.tx_id, budget=budget)
-    result = decode(payload.fulfillment.result, Any)  # type: ignore[arg-type]
+    result = decode(payload.fulfillment.result, Any)
     callback = execute(contract_types.get(f"{app.code}@{app.version}"), actx, request.callback_method,
                        [request.request_id, result])
     commit_executions(ctx, tx, [(payload.proxy, pctx.execution), (request.callback_contract, callback)], payload.proxy,

@@ -210,10 +210,9 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             build_aggregator(fl.aggregator, **aggregator_params(scenario),
                              **(aggregator_injections(fl.aggregator, data.learner(None, data.validation))
                                 if data.validation is not None else {})),
-            learner, plan.devices, plan.edges,
-            np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=node.blobs,
-            cipher=_payload_cipher(scenario))
-        node.add_service(AggregatorService(core))
+            learner.initial_params(), plan.devices, plan.edges,
+            np.random.default_rng(derive_seed(scenario.seed, "selection")), cipher=_payload_cipher(scenario))
+        node.add_service(AggregatorService(core, learner, node.blobs, deferred=node.defer_compute))
         return learner, core
     if node.role == "edge":
         relay = EdgeRelay(node_id, "cloud", devices_of(plan, node_id), scenario.seed,

@@ -303,8 +303,8 @@ def write_experiment(result: ExperimentResult, plots: bool = True, formats: tupl
         w = csv.writer(fh)
         w.writerow(["setting", "round", "accuracy", "loss"])
         for r in result.settings:
-            for rnd, a, l in zip(r.rounds, r.accuracy, r.loss):
-                w.writerow([r.label, rnd, repr(a), repr(l)])
+            for rnd, acc, loss in zip(r.rounds, r.accuracy, r.loss):
+                w.writerow([r.label, rnd, repr(acc), repr(loss)])
     rows = [_summary_row(exp, r) for r in result.settings]
     with open(out / "summary.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["setting"])

@@ -56,7 +56,7 @@ class FLData:
             from edgeledger.offload.federated import OffloadFederation
 
             self.offload = OffloadFederation(scenario)
-            self.train = self.test = None  # type: ignore[assignment]
+            self.train = self.test = None
             self.model_seed = self.offload.model_seed
             self.devices, self.part_index, self.part_offsets = devices, np.zeros(0, np.int64), np.zeros(1, np.int64)
             return

@@ -146,7 +146,7 @@ def _call(sender: str, contract: str, method: str, *args: Any) -> tuple[str, str
 def _attach_services(net: ChainNetwork, devices: list[str], en_timeout_ms: int) -> None:
     membership = net.membership
     for node_id, node in net.nodes.items():
-        view = (lambda n=node: n.state.kv)
+        view = (lambda n=node: n.state.kv)  # noqa: E731 (binds this loop's node)
         if node_id == "proxy":
             node.add_service(ProxyPayments(net.signers[node_id], membership, view, EN_DEPOSIT, en_timeout_ms))
         elif node.role == "edge":

@@ -60,7 +60,7 @@ def register_contract(cls: T) -> T:
     """Register a :class:`~edgeledger.ledger.contracts.Contract` subclass as ``"<name>@<version>"``."""
     from edgeledger.ledger.contracts.runtime import register_contract as register
 
-    return register(cls)  # type: ignore[type-var, no-any-return]
+    return register(cls)  # type: ignore[type-var]
 
 
 def register_consensus(name: str) -> Callable[[T], T]:

@@ -130,7 +130,7 @@ def write_results(result: RunResult, out_dir: Path) -> Path:
         writer.writerow(["time", "round", "node", "metric", "value"])
         for m in result.metrics:
             writer.writerow([f"{m.time:.9f}", m.round, m.node, m.metric, repr(m.value)])
-        for t, node, sender, what, _reason in result.rejections:
+        for t, node, _sender, what, _reason in result.rejections:
             writer.writerow([f"{t:.9f}", -1, node, f"rejected.{what}", "1.0"])
     with open(out_dir / "rejections.csv", "w", newline="") as fh:
         writer = csv.writer(fh)

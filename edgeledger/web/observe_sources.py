@@ -247,7 +247,7 @@ class RunSource(ObserveSource):
 
     def _final_heads(self) -> dict[str, dict[str, Any]]:
         heads: dict[str, dict[str, Any]] = {}
-        for t, r, n, m, v in self.metrics:
+        for _t, _r, n, m, v in self.metrics:
             if m == "chain.height":
                 heads.setdefault(n, {})["height"] = int(v)
         for n, rows in self.samples.items():
@@ -299,7 +299,7 @@ class RunSource(ObserveSource):
         commits = [(t, int(v)) for t, r, n, m, v in self.metrics if n == me and m == "chain.block_txs"]
         latencies = [(t, v) for t, r, n, m, v in self.metrics if n == me and m == "pbft.commit_latency_s"]
         per_round: dict[int, dict[str, Any]] = {}
-        for t, r, n, m, v in self.metrics:
+        for _t, r, n, m, v in self.metrics:
             if n == "cloud" and r > 0 and m in ("fl.accuracy", "fl.loss", "fl.round_time_s"):
                 key = {"fl.accuracy": "accuracy", "fl.loss": "loss", "fl.round_time_s": "duration_s"}[m]
                 per_round.setdefault(r, {"round": r})[key] = v

@@ -7,7 +7,7 @@ from edgeledger.crypto.merkle import EMPTY_ROOT, MerkleProof, merkle_proof, merk
 def test_merkle_root_matches_rfc6962_shape_for_three_leaves():
     a, b, c = b"a", b"b", b"c"
     leaf = lambda x: sha256(b"\x00", x)  # noqa: E731
-    node = lambda l, r: sha256(b"\x01", l, r)  # noqa: E731
+    node = lambda left, right: sha256(b"\x01", left, right)  # noqa: E731
     assert merkle_root([a, b, c]) == node(node(leaf(a), leaf(b)), leaf(c))
     assert merkle_root([]) == EMPTY_ROOT
 

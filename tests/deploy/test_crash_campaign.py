@@ -165,7 +165,8 @@ def test_validators_survive_repeated_sigkill_during_commits(tmp_path):
             heights.append(_check_crashed_store(root / victim, reported[victim]))
             t_restart = time.monotonic()
             _restart(cluster, root, victim, tmp_path / "scenario.toml", standbys)
-            wait_for(lambda: _head(urls[victim]), 60, f"{victim} to serve again after kill {kill + 1}", step=0.05)
+            wait_for(lambda: _head(urls[victim]), 60, f"{victim} to serve again after kill {kill + 1}",  # noqa: B023
+                     step=0.05)
             restart_s.append(time.monotonic() - t_restart)
             assert time.monotonic() - t0 < BUDGET_S, f"campaign over budget after {kill + 1} kills"
         load.stop.set()

@@ -13,7 +13,7 @@ from edgeledger.fl.params import params_to_bytes
 from edgeledger.fl.round.core import AggregatorCore, AggregatorRecord, EdgeRelay, RoundSettings
 from edgeledger.fl.round.events import (MAX_RELAY_HOPS, KIND_UPDATE, ModelAnnouncement, RelayUpload, RoundClose,
                                         UpdateRecord, UpdateUpload)
-from edgeledger.fl.round.services import EdgeService
+from edgeledger.fl.round.services import AggregatorService, EdgeService
 from edgeledger.ledger import ChainStore, MemoryBlobStore
 from edgeledger.ledger.block import Block, BlockHeader, transactions_root
 from edgeledger.ledger.state import Receipt
@@ -35,9 +35,12 @@ class FixedLearner(Learner):
 
 
 def _core(keys, membership, blobs):
-    return AggregatorCore("v0", keys["v0"], membership, RoundSettings(rounds=3, clients_per_round=3),
-                          build_aggregator("fedavg"), FixedLearner(), list(DEVICES), ["v1", "v2"],
-                          np.random.default_rng(1), blobs=blobs)
+    """The cloud's aggregator service: the core, driven with its blob store and learner."""
+    learner = FixedLearner()
+    core = AggregatorCore("v0", keys["v0"], membership, RoundSettings(rounds=3, clients_per_round=3),
+                          build_aggregator("fedavg"), learner.initial_params(), list(DEVICES), ["v1", "v2"],
+                          np.random.default_rng(1))
+    return AggregatorService(core, learner, blobs)
 
 
 def _commit(store, txs):
@@ -68,19 +71,19 @@ def test_a_restarted_aggregator_resumes_the_open_round_with_the_updates_it_accep
     core.on_block(block, receipts, 1.0)
     saved = None
     for device, value in (("dev0", 0.2), ("dev1", 0.4)):
-        saved = _saved(core.on_upload("v1", _upload(keys, device, value), 2.0))
+        saved = _saved(core.on_message("v1", _upload(keys, device, value), 2.0))
     record = decode(encode(saved), AggregatorRecord)  # as the node stores it
     assert record.round == 1 and [a[0] for a in record.accepted] == ["dev0", "dev1"]
 
     again = _core(keys, membership, blobs)  # the cloud process restarted: a new core, the same blob store
-    effects = again.resume(record, store, 10.0)
+    effects = again.resume(encode(record), store, 10.0)
     assert any(isinstance(e, Broadcast) and isinstance(e.message, ModelAnnouncement) for e in effects)
-    assert sorted(again.current.updates) == ["dev0", "dev1"]
-    effects = again.on_upload("v2", _upload(keys, "dev2", 0.6), 11.0)  # the round completes after the restart
+    assert sorted(again.core.current.updates) == ["dev0", "dev1"]
+    effects = again.on_message("v2", _upload(keys, "dev2", 0.6), 11.0)  # the round completes after the restart
     close = next(e.tx for e in effects if isinstance(e, SubmitTransaction) and e.tx.kind == "fl.round_close")
     body = decode(close.payload, RoundClose)
     assert body.contributors == list(DEVICES) and close.nonce == record.nonce + 1  # no nonce is used twice
-    assert np.allclose(again.global_params, 0.4)
+    assert np.allclose(again.core.global_params, 0.4)
 
 
 def test_a_close_the_chain_does_not_hold_is_submitted_again_after_a_restart():
@@ -89,15 +92,15 @@ def test_a_close_the_chain_does_not_hold_is_submitted_again_after_a_restart():
     core = _core(keys, membership, blobs)
     open_tx = next(e.tx for e in core.start(0.0) if isinstance(e, SubmitTransaction))
     core.on_block(*_commit(store, [open_tx]), 1.0)
-    core.on_upload("v1", _upload(keys, "dev0", 0.2), 2.0)
-    effects = core.timer("fl.round_deadline", 60.0)  # closes with what arrived, then the process dies
+    core.on_message("v1", _upload(keys, "dev0", 0.2), 2.0)
+    effects = core.on_timer("fl.round_deadline", 60.0)  # closes with what arrived, then the process dies
     close = next(e.tx for e in effects if isinstance(e, SubmitTransaction))
     record = _saved(effects)
     again = _core(keys, membership, blobs)
-    resumed = again.resume(record, store, 70.0)
+    resumed = again.resume(encode(record), store, 70.0)
     assert [e.tx for e in resumed if isinstance(e, SubmitTransaction)] == [close]
     _commit(store, [close])  # once it is on chain, a second restart opens the next round instead
-    after = _core(keys, membership, blobs).resume(record, store, 80.0)
+    after = _core(keys, membership, blobs).resume(encode(record), store, 80.0)
     opened = [e.tx for e in after if isinstance(e, SubmitTransaction)]
     assert len(opened) == 1 and opened[0].kind == "fl.round_open" and opened[0].nonce == close.nonce + 1
 

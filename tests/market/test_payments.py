@@ -130,7 +130,6 @@ def test_channels_are_safe_under_adversarial_schedules(schedule, dep0, dep1):
     c = setup()
     supply = 200
     channels = [open_channel(c, "dev0", "proxy", dep0), open_channel(c, "proxy", "en0", dep1)]
-    start = {"dev0": bal(c, "dev0") + dep0, "proxy": bal(c, "proxy") + dep1, "en0": 0}
     paid_out = [0, 0]
 
     def honest_receiver_watch(i):
@@ -174,13 +173,13 @@ def test_channels_are_safe_under_adversarial_schedules(schedule, dep0, dep1):
 
     # wind down: the receiver holds its latest voucher; the sender eventually refunds
     c.advance(TIMEOUT)
-    for i, (cid, _, rx) in enumerate(channels):
+    for i, (cid, _, _rx) in enumerate(channels):
         ch = chan(c, cid)
         if ch["state"] == "open":
             c.call(ch["sender"], "pay", "refund", cid)
         honest_receiver_watch(i)
     c.advance(WINDOW)
-    for i, (cid, tx_side, rx) in enumerate(channels):
+    for i, (cid, _tx_side, rx) in enumerate(channels):
         before = bal(c, chan(c, cid)["receiver"])
         if chan(c, cid)["state"] == "closing":
             assert c.call("c0", "pay", "settle", cid)[0].ok

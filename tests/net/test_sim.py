@@ -1,10 +1,9 @@
 from edgeledger.effects import Send, SetTimer
 from edgeledger.net.sim import Link, Simulator
-from edgeledger.node.center import CENTER_MESSAGES
+from edgeledger.node.center import CENTER_MESSAGES, PeerList
 from edgeledger.node.node import wire_decoder
 
 decode_wire = wire_decoder(CENTER_MESSAGES)
-from edgeledger.node.center import PeerList
 
 
 class Echo:

@@ -210,7 +210,7 @@ def _not_params(blob: bytes) -> bool:
 def _spy_uploads(net, seen):
     from edgeledger.fl.round.services import EdgeService
 
-    for node_id, node in net.nodes.items():
+    for node in net.nodes.values():
         for service in node.services:
             if isinstance(service, EdgeService):
                 inner = service.relay.on_upload

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -46,11 +45,11 @@ from edgeledger.consensus.pbft.durable import (STABLE_KEY, PreparedRecord, Stabl
                                                read_log)
 from edgeledger.consensus.pbft.events import (PBFT_MESSAGES, BlockBatch, Checkpoint, Commit, FetchBlocks,
                                               ForwardRequest, NewView, Prepare, PreparedCertificate, PrePrepare,
-                                              ViewChange)
+                                              SignedMessage, ViewChange, Vote)
 from edgeledger.consensus.pbft.recovery import RecoveryMixin
 from edgeledger.consensus.pbft.state import Phase, Slot, Status
 from edgeledger.consensus.pbft.validators import ValidatorSetMixin
-from edgeledger.consensus.pbft.leaders import LeaderRule
+from edgeledger.consensus.pbft.config import PbftConfig
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Broadcast, CancelTimer, Effect, Metric, Rejected, SetTimer
 from edgeledger.errors import ChainValidationError, ConfigError, SignatureError
@@ -64,33 +63,6 @@ __all__ = ["PbftConfig", "PbftReplica", "BATCH_TIMER", "VIEW_CHANGE_TIMER", "FET
 BATCH_TIMER = "pbft.batch"
 VIEW_CHANGE_TIMER = "pbft.view_change"
 FETCH_TIMER = "pbft.fetch"
-
-
-@dataclass(frozen=True)
-class PbftConfig:
-    max_block_txs: int = 100
-    max_block_bytes: int = 1_000_000
-    batch_timeout_s: float = 0.05
-    window: int = 64  # high watermark = low watermark (stable checkpoint) + window
-    checkpoint_interval: int = 16  # K: a CHECKPOINT every K blocks
-    view_change_timeout_s: float = 2.0  # request timer T; doubles per failed view change
-    view_change_timeout_max_s: float = 120.0  # cap of the doubling (must exceed the worst message delay)
-    rotate_leader: bool = False  # primary changes every height (FISCO-BCOS sealer in turn)
-    leader_order: tuple[int, ...] = ()  # explicit primary order (validator indices), one per view, cyclic
-    fetch_timeout_s: float = 0.5  # state transfer retry
-    fetch_limit: int = 64  # blocks per BLOCKS reply
-    max_pending_txs: int = 10_000  # mempool bound: a client request beyond it is refused (the API answers 503)
-    keep_blocks: int = 0  # committed blocks held in memory once the node's ledger serves older ones (0: window + K)
-
-    @property
-    def leaders(self) -> LeaderRule:
-        return LeaderRule(self.rotate_leader, tuple(self.leader_order))
-
-    def __post_init__(self) -> None:
-        LeaderRule(self.rotate_leader, tuple(self.leader_order))  # validates the order
-        if self.window < 2 * self.checkpoint_interval:
-            raise ConfigError(f"PBFT window must be >= 2 * checkpoint_interval = {2 * self.checkpoint_interval}, "
-                              f"got window={self.window}")
 
 
 class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
@@ -202,7 +174,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         """Every validator of the heights in our window (newcomers hear of the heights they will vote on)."""
         return tuple(v for v in self._peers() if v != self.node_id)
 
-    def _cast(self, vote: Any, reproposal: bool = False) -> tuple[list[Effect], Any] | None:
+    def _cast(self, vote: Vote, reproposal: bool = False) -> tuple[list[Effect], Vote] | None:
         """Sign a PRE-PREPARE, PREPARE or COMMIT if it keeps this replica's promises; returns the
         :class:`Persist` that must go first and the signed vote, or None when it would break one:
         a vote for a view other than ours, while changing view (but for the re-proposals of the
@@ -215,7 +187,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
             return None
         return self.votes.record(vote.view, vote.height, digest), self._sign(vote)
 
-    def _sign(self, msg: Any) -> Any:
+    def _sign(self, msg: SignedMessage) -> SignedMessage:
         return msgspec.structs.replace(msg, signature=self.key.sign(msg.signing_bytes(self.membership.chain_id)))
 
     def _signed_by_sender(self, msg: Any) -> bool:

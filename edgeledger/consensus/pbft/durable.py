@@ -87,7 +87,8 @@ def prepared_key(height: int) -> str:
 
 
 def decode_durable(data: bytes) -> ViewState | VoteRecord | OwnViewChange | PreparedRecord | StableCheckpoint:
-    return decode(data, _DurableRecord)  # type: ignore[no-any-return]
+    record: ViewState | VoteRecord | OwnViewChange | PreparedRecord | StableCheckpoint = decode(data, _DurableRecord)
+    return record
 
 
 class VoteLog:

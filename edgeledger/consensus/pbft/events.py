@@ -10,13 +10,16 @@ transfer (blocks travel with their commit certificates, so they need no signatur
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from edgeledger.codec import Record, encode
 from edgeledger.crypto.hashing import sha256
 from edgeledger.ledger.block import Block, commit_statement
 from edgeledger.ledger.transaction import Transaction
 
 __all__ = ["PrePrepare", "Prepare", "Commit", "ForwardRequest", "Checkpoint", "PreparedCertificate", "ViewChange",
-           "NewView", "FetchBlocks", "BlockBatch", "PBFT_MESSAGES", "SIGNED_MESSAGES", "prepare_statement"]
+           "NewView", "FetchBlocks", "BlockBatch", "PBFT_MESSAGES", "SIGNED_MESSAGES", "prepare_statement", "SignedMessage",
+           "Vote"]
 
 
 class PrePrepare(Record, tag="pbft.pre-prepare"):
@@ -132,3 +135,8 @@ def prepare_statement(phase: str, chain_id: str, view: int, height: int, digest:
 
 PBFT_MESSAGES = (PrePrepare, Prepare, Commit, ForwardRequest, Checkpoint, ViewChange, NewView, FetchBlocks, BlockBatch)
 SIGNED_MESSAGES = (PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView)
+
+#: a message the replica signs (``PbftReplica._sign`` returns the same type it was given)
+SignedMessage = TypeVar("SignedMessage", PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView)
+#: a normal-case vote (``PbftReplica._cast``)
+Vote = TypeVar("Vote", PrePrepare, Prepare, Commit)

@@ -22,10 +22,11 @@ from edgeledger.consensus.base import Persist
 from edgeledger.consensus.pbft.durable import (OWN_VIEW_CHANGES_KEPT, OwnViewChange, ViewState, view_change_key,
                                                view_key)
 from edgeledger.consensus.pbft.events import Checkpoint, NewView, PrePrepare, ViewChange
+from edgeledger.consensus.pbft.host import ReplicaHost
 from edgeledger.consensus.pbft.state import Status
 from edgeledger.consensus.pbft.transfer import TransferMixin
-from edgeledger.consensus.pbft.viewchange import (certificate_conflicts, reproposals, valid_new_view,
-                                                  valid_view_change)
+from edgeledger.consensus.pbft.viewchange import (CertificateConflict, certificate_conflicts, reproposals,
+                                                  valid_new_view, valid_view_change)
 from edgeledger.effects import Broadcast, Effect, Metric, Rejected, Send, SetTimer
 
 __all__ = ["RecoveryMixin"]
@@ -56,23 +57,23 @@ class RecoveryMixin(TransferMixin):
         self._own_view_changes: dict[int, ViewChange] = {}
         self._reported_conflicts: set[tuple[int, int, bytes, bytes]] = set()
 
-    def _buffer_future(self: Any, sender: str, msg: Any) -> None:
+    def _buffer_future(self: ReplicaHost, sender: str, msg: Any) -> None:
         """Keep normal-case messages of a view we have not installed yet (bounded)."""
         if len(self._future) < MAX_FUTURE_MESSAGES:
             self._future.append((sender, msg))
 
-    def _view_change_timeout(self: Any) -> float:
-        timeout = self.config.view_change_timeout_s * 2 ** min(self.view_change_attempts, MAX_BACKOFF_DOUBLINGS)
+    def _view_change_timeout(self: ReplicaHost) -> float:
+        timeout: float = self.config.view_change_timeout_s * 2 ** min(self.view_change_attempts, MAX_BACKOFF_DOUBLINGS)
         return min(timeout, max(self.config.view_change_timeout_max_s, self.config.view_change_timeout_s))
 
     # -- checkpoints -------------------------------------------------------------------------
-    def _on_checkpoint(self: Any, sender: str, msg: Checkpoint, now: float) -> list[Effect]:
+    def _on_checkpoint(self: ReplicaHost, sender: str, msg: Checkpoint, now: float) -> list[Effect]:
         self._claim(sender, msg.height)
         self.checkpoints.add(msg)
         return self._collect_garbage() + self._maybe_fetch(now) + self._maybe_propose(now)
 
     # -- starting a view change --------------------------------------------------------------
-    def _on_view_change_timeout(self: Any, now: float) -> list[Effect]:
+    def _on_view_change_timeout(self: ReplicaHost, now: float) -> list[Effect]:
         if self.status is Status.NORMAL:
             if not self.mempool or not self.votes_at(self.epoch):
                 return []
@@ -85,7 +86,7 @@ class RecoveryMixin(TransferMixin):
             self.view_change_attempts += 1
         return self._start_view_change(self.view + 1, now)
 
-    def _start_view_change(self: Any, view: int, now: float) -> list[Effect]:
+    def _start_view_change(self: ReplicaHost, view: int, now: float) -> list[Effect]:
         """Leave the current view for ``view``: durably first (a restarted replica must not vote
         in a view it left), then VIEW-CHANGE with the stable checkpoint and the P set."""
         self.view, self.status = view, Status.VIEW_CHANGE
@@ -100,7 +101,7 @@ class RecoveryMixin(TransferMixin):
                    Persist(view_key(), 0, ViewState(view=view, changing=True))]
         return persist + self._announce_view_change(vc, now)
 
-    def _announce_view_change(self: Any, vc: ViewChange, now: float) -> list[Effect]:
+    def _announce_view_change(self: ReplicaHost, vc: ViewChange, now: float) -> list[Effect]:
         """Send our VIEW-CHANGE (also the one a restarted replica sent before its crash) and wait."""
         view = vc.new_view
         self.view_changes.setdefault(view, {})[self.node_id] = vc
@@ -113,7 +114,7 @@ class RecoveryMixin(TransferMixin):
         effects.append(SetTimer("pbft.view_change", self.config.view_change_timeout_s))  # resend until 2f+1
         return effects + self._arm_new_view_timer() + self._maybe_new_view(now)
 
-    def _arm_new_view_timer(self: Any) -> list[Effect]:
+    def _arm_new_view_timer(self: ReplicaHost) -> list[Effect]:
         """Wait for NEW-VIEW only once 2f+1 replicas want this view (TOCS 4.5.2), so a lone
         replica whose timer fired early does not race ahead of the others' views."""
         if (self.status is not Status.VIEW_CHANGE or self._new_view_timer_for == self.view
@@ -123,7 +124,7 @@ class RecoveryMixin(TransferMixin):
         return [SetTimer("pbft.view_change", self._view_change_timeout())]
 
     # -- receiving VIEW-CHANGE and NEW-VIEW ---------------------------------------------------
-    def _answer_stale(self: Any, sender: str, now: float, old_view: int | None = None) -> list[Effect]:
+    def _answer_stale(self: ReplicaHost, sender: str, now: float, old_view: int | None = None) -> list[Effect]:
         """``sender`` is in an older view: hand it our last NEW-VIEW, and our own VIEW-CHANGE
         for the view it is trying to reach (its copy may have been lost); rate-limited."""
         effects: list[Effect] = []
@@ -131,12 +132,11 @@ class RecoveryMixin(TransferMixin):
         if own is not None and self._may_answer((sender, "vc", own.new_view), now):
             effects.append(Send(sender, own))
         nv = self.last_new_view
-        fresh = nv is not None and (old_view is None or nv.view >= old_view)
-        if fresh and self._may_answer((sender, "nv", nv.view), now):
+        if nv is not None and (old_view is None or nv.view >= old_view) and self._may_answer((sender, "nv", nv.view), now):
             effects.append(Send(sender, nv))
         return effects
 
-    def _may_answer(self: Any, key: tuple[str, str, int], now: float) -> bool:
+    def _may_answer(self: ReplicaHost, key: tuple[str, str, int], now: float) -> bool:
         last = self._answered.get(key)
         if last is not None and now - last < self.config.view_change_timeout_s:
             return False
@@ -146,7 +146,7 @@ class RecoveryMixin(TransferMixin):
             self._answered = {k: t for k, t in self._answered.items() if now - t < limit}
         return True
 
-    def _on_view_change(self: Any, sender: str, vc: ViewChange, now: float) -> list[Effect]:
+    def _on_view_change(self: ReplicaHost, sender: str, vc: ViewChange, now: float) -> list[Effect]:
         self._claim(sender, vc.checkpoint_height)
         effects: list[Effect] = self._push_blocks(sender, vc.committed_height, now)
         if vc.new_view < self.view or (vc.new_view == self.view and self.status is Status.NORMAL):
@@ -161,7 +161,7 @@ class RecoveryMixin(TransferMixin):
             return effects + self._start_view_change(target, now)
         return effects + self._arm_new_view_timer() + self._maybe_new_view(now)
 
-    def _maybe_new_view(self: Any, now: float) -> list[Effect]:
+    def _maybe_new_view(self: ReplicaHost, now: float) -> list[Effect]:
         vcs = self.view_changes.get(self.view, {})
         if (self.status is not Status.VIEW_CHANGE or self.view_leader(self.view) != self.node_id
                 or self.node_id not in vcs or len(vcs) < self.membership.quorum_at(self.epoch)):
@@ -181,7 +181,7 @@ class RecoveryMixin(TransferMixin):
         nv = self._sign(NewView(view=self.view, view_changes=chosen_vcs, pre_prepares=pres, replica=self.node_id))
         return effects + [Broadcast(self._others(), nv)] + self._install_new_view(nv, now)
 
-    def _choose_view_changes(self: Any, vcs: dict[str, ViewChange]) -> tuple[list[ViewChange] | None, list[Effect]]:
+    def _choose_view_changes(self: ReplicaHost, vcs: dict[str, ViewChange]) -> tuple[list[ViewChange] | None, list[Effect]]:
         """V for our NEW-VIEW: every VIEW-CHANGE we hold, unless some carry same-view certificates
         for different digests; then those (ours excepted) are left out, if a quorum remains."""
         chosen = [vcs[r] for r in sorted(vcs)]
@@ -195,7 +195,7 @@ class RecoveryMixin(TransferMixin):
             return rest, effects
         return None, effects
 
-    def _report_conflicts(self: Any, conflicts: list[Any]) -> list[Effect]:
+    def _report_conflicts(self: ReplicaHost, conflicts: list[CertificateConflict]) -> list[Effect]:
         effects: list[Effect] = []
         for c in conflicts:
             key = (c.view, c.height) + c.digests
@@ -205,7 +205,7 @@ class RecoveryMixin(TransferMixin):
                             Rejected(",".join(c.signers) or "?", "PreparedCertificate", c.describe())]
         return effects
 
-    def _on_new_view(self: Any, sender: str, nv: NewView, now: float) -> list[Effect]:
+    def _on_new_view(self: ReplicaHost, sender: str, nv: NewView, now: float) -> list[Effect]:
         if nv.view < self.view or (nv.view == self.view and self.status is Status.NORMAL):
             return []
         reason = valid_new_view(self.membership, nv, self.genesis_hash, self.proposer_ok, self.epoch,
@@ -215,7 +215,7 @@ class RecoveryMixin(TransferMixin):
             return self._report_conflicts(conflicts) + [Rejected(sender, "NewView", reason)]
         return self._install_new_view(nv, now)
 
-    def _install_new_view(self: Any, nv: NewView, now: float) -> list[Effect]:
+    def _install_new_view(self: ReplicaHost, nv: NewView, now: float) -> list[Effect]:
         self.view, self.status, self.last_new_view = nv.view, Status.NORMAL, nv
         self.view_changes = {v: m for v, m in self.view_changes.items() if v > nv.view}
         self.slots = {h: s for h, s in self.slots.items() if s.view == nv.view}

@@ -15,11 +15,11 @@ only after that window, so every block we validate here is checked against a kno
 
 from __future__ import annotations
 
-from typing import Any
-
 from edgeledger.consensus.pbft.events import BlockBatch, FetchBlocks
+from edgeledger.consensus.pbft.host import ReplicaHost
 from edgeledger.effects import Effect, Rejected, Send, SetTimer
 from edgeledger.errors import ChainValidationError
+from edgeledger.ledger.block import Block
 from edgeledger.ledger.validation import validate_block
 
 __all__ = ["TransferMixin", "MAX_FETCH_RETRIES", "MAX_PUSH_RECORDS"]
@@ -42,20 +42,20 @@ class TransferMixin:
         self._fetch_retries = 0
         self._fetch_target = 0
         self._pushed: dict[tuple[str, int], float] = {}
-        self._pushed_blocks: dict[int, Any] = {}  # committed blocks pushed ahead of our height
+        self._pushed_blocks: dict[int, Block] = {}  # committed blocks pushed ahead of our height
 
-    def _claim(self: Any, replica: str, height: int) -> None:
+    def _claim(self: ReplicaHost, replica: str, height: int) -> None:
         if height > self.claims.get(replica, 0) and self._is_peer(replica):
             self.claims[replica] = height
 
-    def _transfer_target(self: Any) -> int:
+    def _transfer_target(self: ReplicaHost) -> int:
         """The highest height that f+1 replicas claim, or that a quorum proved."""
         heights = sorted(self.claims.values(), reverse=True)
         f = self.membership.f_at(self.epoch)
         supported = heights[f] if len(heights) > f else 0
         return max(supported, self.checkpoints.proven_height, self.proven_floor)
 
-    def _maybe_fetch(self: Any, now: float) -> list[Effect]:
+    def _maybe_fetch(self: ReplicaHost, now: float) -> list[Effect]:
         target = self._transfer_target()
         if target <= self.committed_height:
             return []
@@ -73,19 +73,19 @@ class TransferMixin:
                               replica=self.node_id)
         return [Send(peer, request), SetTimer("pbft.fetch", self.config.fetch_timeout_s)]
 
-    def _on_fetch_timeout(self: Any, now: float) -> list[Effect]:
+    def _on_fetch_timeout(self: ReplicaHost, now: float) -> list[Effect]:
         if self._fetch_pending:
             self._fetch_pending = False
             self._fetch_retries += 1
         return self._maybe_fetch(now)
 
-    def _on_fetch(self: Any, sender: str, msg: FetchBlocks) -> list[Effect]:
+    def _on_fetch(self: ReplicaHost, sender: str, msg: FetchBlocks) -> list[Effect]:
         limit = max(0, min(msg.limit, self.config.fetch_limit))
         heights = range(max(1, msg.from_height), min(msg.from_height + limit, self.committed_height + 1))
         blocks = [b for h in heights if (b := self.chain.get(h)) is not None]  # older ones from the node's store
         return [Send(sender, BlockBatch(blocks=blocks, tip_height=self.committed_height, replica=self.node_id))]
 
-    def _push_blocks(self: Any, peer: str, peer_height: int, now: float) -> list[Effect]:
+    def _push_blocks(self: ReplicaHost, peer: str, peer_height: int, now: float) -> list[Effect]:
         """A VIEW-CHANGE showed ``peer`` is behind us: send what it lacks (rate-limited).
 
         An idle cluster sends nothing a laggard could learn its lag from; its view-change
@@ -100,7 +100,7 @@ class TransferMixin:
         return self._on_fetch(peer, FetchBlocks(from_height=peer_height + 1, limit=self.config.fetch_limit,
                                                 replica=peer))
 
-    def _on_blocks(self: Any, sender: str, msg: BlockBatch, now: float) -> list[Effect]:
+    def _on_blocks(self: ReplicaHost, sender: str, msg: BlockBatch, now: float) -> list[Effect]:
         self._claim(sender, msg.tip_height)
         effects: list[Effect] = []
         progressed = False
@@ -124,7 +124,7 @@ class TransferMixin:
             effects += self._accept_buffered(now) + self._execute_ready(now) + self._restart_request_timer()
         return effects + self._maybe_fetch(now)
 
-    def follow(self: Any, sender: str, block: Any, now: float) -> list[Effect]:
+    def follow(self: ReplicaHost, sender: str, block: Block, now: float) -> list[Effect]:
         """A committed block pushed to this replica (a standby or revoked sealer follows the
         chain like an observer): applied in height order through the state-transfer checks."""
         if self.membership.role(sender) is None:

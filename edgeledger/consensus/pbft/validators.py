@@ -11,8 +11,7 @@ The *epoch* (first uncommitted height) fixes the set that runs view changes.
 
 from __future__ import annotations
 
-from typing import Any
-
+from edgeledger.consensus.pbft.host import ReplicaHost
 from edgeledger.effects import Effect, Metric, Rejected
 
 __all__ = ["ValidatorSetMixin"]
@@ -24,22 +23,22 @@ class ValidatorSetMixin:
     _seen_changes: set[tuple[int, tuple[str, ...]]]
 
     @property
-    def epoch(self: Any) -> int:
+    def epoch(self: ReplicaHost) -> int:
         """The first height not committed here: its validator set runs view changes."""
         return self.committed_height + 1
 
-    def votes_at(self: Any, height: int) -> bool:
+    def votes_at(self: ReplicaHost, height: int) -> bool:
         """Is this replica in the validator set of ``height`` (may it propose, vote, checkpoint)?"""
         return self.membership.is_validator_at(self.node_id, height)
 
-    def _is_peer(self: Any, replica: str) -> bool:
+    def _is_peer(self: ReplicaHost, replica: str) -> bool:
         """A validator at some height this replica may still decide (its next height + window)."""
         return replica in self._peers()
 
-    def _peers(self: Any) -> tuple[str, ...]:
+    def _peers(self: ReplicaHost) -> tuple[str, ...]:
         return self.membership.validators_between(self.epoch, self.epoch + self.config.window)
 
-    def validators_changed(self: Any, committed_in: int, now: float) -> list[Effect]:
+    def validators_changed(self: ReplicaHost, committed_in: int, now: float) -> list[Effect]:
         """The node updated the validator schedule after executing block ``committed_in``.
 
         A change must activate after ``committed_in + window`` (see the module doc); an earlier
@@ -57,7 +56,7 @@ class ValidatorSetMixin:
         return effects + [Metric("pbft.validators", float(self.membership.n_at(self.epoch)))] \
             + self._arm_request_timer() + self._maybe_propose(now)
 
-    def set_validators(self: Any, validators: list[str], from_height: int, now: float) -> list[Effect]:
+    def set_validators(self: ReplicaHost, validators: list[str], from_height: int, now: float) -> list[Effect]:
         """Schedule ``validators`` from block ``from_height`` on (a direct hook; nodes use the
         schedule their application computes and call :meth:`validators_changed`)."""
         changes = [(h, list(vs)) for h, vs in self.membership.schedule[1:] if h != from_height]

@@ -38,7 +38,7 @@ Verifier = Callable[[str, object], bool]
 
 
 def _signed(membership: Membership, msg: object, height: int) -> bool:
-    replica = getattr(msg, "replica")
+    replica = getattr(msg, "replica")  # noqa: B009 (msg is any signed message: mypy sees an object)
     return membership.is_validator_at(replica, height) and membership.verify(
         replica, msg.signing_bytes(membership.chain_id), msg.signature)  # type: ignore[attr-defined]
 

@@ -78,12 +78,12 @@ def pow_hash(header: PowHeader) -> bytes:
     return sha256(sha256(sealing_bytes(header)))
 
 
-def prefix_midstate(prefix: bytes) -> "hashlib._Hash":
+def prefix_midstate(prefix: bytes) -> hashlib._Hash:
     """SHA-256 state after absorbing ``prefix``; ``hash_nonce`` copies it per attempt."""
     return hashlib.sha256(prefix)
 
 
-def hash_nonce(midstate: "hashlib._Hash", nonce: int) -> bytes:
+def hash_nonce(midstate: hashlib._Hash, nonce: int) -> bytes:
     """PoW hash of the header whose prefix produced ``midstate``, with ``nonce``."""
     inner = midstate.copy()
     inner.update(nonce.to_bytes(NONCE_BYTES, "big"))

@@ -246,7 +246,8 @@ def _run(hosts: dict[str, _MinerHost], until: float, latency_s: float) -> None:
         host = hosts[node]
         if kind == "msg":
             sender, data = payload
-            apply(node, host.on_message(sender, decode(data, PowWire), now), now)
+            wire: Any = decode(data, PowWire)
+            apply(node, host.on_message(sender, wire, now), now)
         elif timers.get((node, payload[0])) == payload[1]:
             del timers[(node, payload[0])]
             apply(node, host.on_timer(payload[0], now), now)

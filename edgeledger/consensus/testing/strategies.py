@@ -124,7 +124,8 @@ class Equivocate(Strategy):
         certs = reproposals(vcs)[2]
         pres = [self.sign(PrePrepare(view=view, height=c.pre_prepare.height, block=c.pre_prepare.block,
                                      replica=self.node)) for c in certs]
-        return self.sign(NewView(view=view, view_changes=vcs, pre_prepares=pres, replica=self.node))
+        nv: NewView = self.sign(NewView(view=view, view_changes=vcs, pre_prepares=pres, replica=self.node))
+        return nv
 
 
 class ConflictingVotes(Strategy):
@@ -485,7 +486,8 @@ class HarvestCertificates(Strategy):
         for h, cert in harvested.items():
             if h not in mine or cert.pre_prepare.view >= mine[h].pre_prepare.view:
                 mine[h] = cert
-        return self.sign(msgspec.structs.replace(vc, prepared=[mine[h] for h in sorted(mine)]))
+        signed: ViewChange = self.sign(msgspec.structs.replace(vc, prepared=[mine[h] for h in sorted(mine)]))
+        return signed
 
     def outgoing(self, instance: str, message: Any, to: list[str]) -> Out:
         if isinstance(message, ViewChange) and message.replica == self.node:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import random
 from functools import lru_cache
+from typing import Any
 
 from edgeledger.consensus.testing.random_schedules import crash_triggers
 from edgeledger.consensus.testing.scenario import Scenario, family, twin_name
@@ -52,7 +53,7 @@ def _names(n: int) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def _space(n: int, max_groups: int) -> tuple[list[tuple[str, ...]], dict[tuple[str, ...], list]]:
+def _space(n: int, max_groups: int) -> tuple[list[tuple[str, ...]], dict[tuple[str, ...], list[Any]]]:
     f = (n - 1) // 3
     twin_sets = list(itertools.combinations(_names(n), f))
     partitions = {}
@@ -66,11 +67,12 @@ def twins_space_size(n: int, rounds: int, max_groups: int = 2) -> int:
     """How many systematic scenarios ``twins:<n>:<rounds>:<index>`` has."""
     twin_sets, partitions = _space(n, max_groups)
     per_round = n * len(partitions[twin_sets[0]])
-    return len(twin_sets) * per_round ** rounds
+    size: int = len(twin_sets) * per_round ** rounds
+    return size
 
 
 def _extras(rng: random.Random, scenario_id: str, n: int, twins: tuple[str, ...], leaders: list[int],
-            rounds: tuple, noisy: bool) -> Scenario:
+            rounds: tuple[Any, ...], noisy: bool) -> Scenario:
     instances = _names(n) + [twin_name(t) for t in twins]
     mode = rng.choice(("safety", "liveness"))
     n_txs = rng.randint(3, 8)

@@ -170,8 +170,8 @@ class World:
                 break
             self.now = t
             self.events += 1
-            inst = self.step(event)
-            inv.after_step(inst)
+            stepped = self.step(event)
+            inv.after_step(stepped)
             if s.mode == "liveness" and t >= s.gst_s and self._all_committed():
                 break
         if s.mode == "liveness" and not inv.violations and not self._all_committed():
@@ -190,7 +190,7 @@ class World:
             if dst in self.crashed or inc != self.incarnation[dst]:
                 return None
             try:
-                msg = decode(data, WireMessage)
+                msg: Any = decode(data, WireMessage)
             except (DecodeError, UnicodeDecodeError, ValueError):
                 return None
             node = self.node_of[src]
@@ -199,7 +199,7 @@ class World:
             if self.node_of[dst] in self.strategies:
                 self.strategies[self.node_of[dst]].observe(node, msg)
             self.apply(dst, self._guard(dst, lambda r: r.receive(node, msg, self.now)))
-            return dst
+            return str(dst)
         if kind == "timer":
             _, inst, name, token = event
             if self.timers.get((inst, name)) == token:
@@ -207,14 +207,14 @@ class World:
                 if self.tracing:
                     self.log(f"{inst} timer {name}")
                 self.apply(inst, self._guard(inst, lambda r: r.timer(name, self.now)))
-                return inst
+                return str(inst)
             return None
         if kind == "submit":
             _, i, inst = event
             self.submitted.add(self.txs[i].tx_id)
             if inst not in self.crashed:
                 self.apply(inst, self._guard(inst, lambda r: r.submit(self.txs[i], self.now)))
-                return inst
+                return str(inst)
             return None
         if kind == "partition":
             side = set(event[1])
@@ -239,7 +239,7 @@ class World:
             for tx in self.txs:
                 if tx.tx_id in self.submitted and any(tx.tx_id not in self._ids(m) for m in self.honest_nodes):
                     for inst in self.node_of:
-                        self.apply(inst, self._guard(inst, lambda r: r.submit(tx, self.now)))
+                        self.apply(inst, self._guard(inst, lambda r: r.submit(tx, self.now)))  # noqa: B023
             self.at(self.now + 2.0, "retry")
         return None
 

@@ -57,4 +57,5 @@ def check_updates(updates: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
 
 def build_aggregator(name: str, **params: Any) -> Aggregator:
     """Instantiate the aggregator registered as ``name`` with keyword ``params``."""
-    return aggregators.build(name, **params)
+    aggregator: Aggregator = aggregators.build(name, **params)
+    return aggregator

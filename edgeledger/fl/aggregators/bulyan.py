@@ -51,4 +51,4 @@ class Bulyan(Aggregator):
         median = np.median(selected, axis=0)  # (d,)
         order = np.argsort(np.abs(selected - median), axis=0, kind="stable")[:beta]  # (beta, d)
         closest = np.take_along_axis(selected, order, axis=0)  # (beta, d)
-        return closest.mean(axis=0).astype(np.float32)  # (d,)
+        return np.asarray(closest.mean(axis=0), dtype=np.float32)  # (d,)

@@ -26,4 +26,4 @@ class FedAvg(Aggregator):
         if total <= 0:
             raise AggregationError(f"fedavg needs sum(weights) > 0, got weights {weights.tolist()}")
         mean = (weights / total) @ updates.astype(np.float64)  # (n,) @ (n, d) -> (d,)
-        return mean.astype(np.float32)
+        return np.asarray(mean, dtype=np.float32)

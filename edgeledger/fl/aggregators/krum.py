@@ -27,7 +27,7 @@ def pairwise_sq_distances(updates: np.ndarray) -> np.ndarray:
     sq = np.einsum("ij,ij->i", centred, centred)  # (n,)
     dist = sq[:, None] + sq[None, :] - 2.0 * (centred @ centred.T)  # (n, n)
     np.fill_diagonal(dist, 0.0)
-    return np.maximum(dist, 0.0)
+    return np.asarray(np.maximum(dist, 0.0), dtype=np.float64)
 
 
 def krum_scores(dist: np.ndarray, f: int) -> np.ndarray:
@@ -41,7 +41,7 @@ def krum_scores(dist: np.ndarray, f: int) -> np.ndarray:
         return np.zeros(1)
     k = max(n - f - 2, 1)
     others = np.sort(dist + np.diag(np.full(n, np.inf)), axis=1)[:, :k]  # (n, k), self excluded
-    return others.sum(axis=1)
+    return np.asarray(others.sum(axis=1), dtype=np.float64)
 
 
 def check_f(name: str, f: int) -> int:
@@ -74,7 +74,7 @@ class MultiKrum(Aggregator):
         updates, _ = check_updates(updates, weights)  # (n, d)
         m = updates.shape[0] - self.f if self.m is None else self.m
         chosen = _select(updates, self.f, m, self.name)  # (m,)
-        return updates[chosen].astype(np.float64).mean(axis=0).astype(np.float32)  # (d,)
+        return np.asarray(updates[chosen].astype(np.float64).mean(axis=0), dtype=np.float32)  # (d,)
 
 
 @aggregators.register("krum")

@@ -52,4 +52,4 @@ class NormBounded(Aggregator):
         bound = float(np.median(norms)) if self.max_norm is None else self.max_norm
         factor = np.where(norms > bound, bound / np.maximum(norms, 1e-300), 1.0)  # (n,), bound 0 -> all to ref
         clipped = deltas * factor[:, None]  # (n, d)
-        return (ref + (weights / total) @ clipped).astype(np.float32)  # (d,)
+        return np.asarray(ref + (weights / total) @ clipped, dtype=np.float32)  # (d,)

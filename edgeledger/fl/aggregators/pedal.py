@@ -80,4 +80,4 @@ class Pedal(Aggregator):
         if w.sum() <= 0:
             w = np.ones_like(w)  # eq. 13 needs n_S > 0; equal weights when sizes are unknown
         mean = (w / w.sum()) @ updates[chosen].astype(np.float64)  # (m,) @ (m, d) -> (d,)
-        return mean.astype(np.float32)
+        return np.asarray(mean, dtype=np.float32)

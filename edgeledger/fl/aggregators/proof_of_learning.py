@@ -77,7 +77,7 @@ class ProofOfLearning(Aggregator):
             actual = float(self.evaluate_loss(updates[row]))
             if self.reproduces(float(claims[row]), actual):
                 self.last_winner = row
-                return updates[row].astype(np.float32, copy=True)  # (d,)
+                return np.array(updates[row], dtype=np.float32)  # (d,), a copy
             self.last_rejected.append((row, float(claims[row]), actual))
         raise AggregationError(
             f"proof_of_learning: none of {n} updates has a claim that reproduces "

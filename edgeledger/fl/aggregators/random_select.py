@@ -29,4 +29,4 @@ class RandomSelect(Aggregator):
     def aggregate(self, updates: np.ndarray, weights: np.ndarray) -> np.ndarray:
         updates, _ = check_updates(updates, weights)  # (n, d)
         row = int(self.rng.integers(updates.shape[0]))
-        return updates[row].astype(np.float32, copy=True)  # (d,)
+        return np.array(updates[row], dtype=np.float32)  # (d,), a copy

@@ -41,4 +41,4 @@ class TrimmedMean(Aggregator):
                 f"2 * floor({self.beta} * {n}) = {2 * k}"
             )
         ordered = np.sort(updates, axis=0)  # (n, d), each column ascending
-        return ordered[k : n - k].astype(np.float64).mean(axis=0).astype(np.float32)  # (d,)
+        return np.asarray(ordered[k : n - k].astype(np.float64).mean(axis=0), dtype=np.float32)  # (d,)

@@ -41,4 +41,4 @@ class FreeRiding(ModelAttack):
         if self.mode == "stale":
             return global_params.copy()
         sigma = self.sigma if self.sigma is not None else float(global_params.std()) or 1.0
-        return (sigma * rng.standard_normal(global_params.shape[0])).astype(np.float32)
+        return np.asarray(sigma * rng.standard_normal(global_params.shape[0]), dtype=np.float32)

@@ -11,14 +11,17 @@ One round (docs/design.md, "A FL round on chain"; the ChainFL / FBFL / Pedal sha
    fired, aggregates with the configured plug-in and submits ``fl.round_close``;
 4. when the close commits, round r+1 opens.
 Cores take inputs with ``now`` and return effects; training runs in the node via ``Compute``.
-The device's core lives in :mod:`edgeledger.fl.round.device` (re-exported here).
+The aggregator core does no I/O and no heavy compute itself: blobs leave as ``StoreBlob`` and
+the new global model's scoring as ``EvaluateModel`` (:mod:`.driver_effects`); its driver
+(:class:`~edgeledger.fl.round.services.AggregatorService`) stores and evaluates.
+The device's core lives in :mod:`edgeledger.fl.round.device` and the edge's in
+:mod:`edgeledger.fl.round.edge` (both re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -32,9 +35,10 @@ from edgeledger.effects import Broadcast, Effect, Metric, Rejected, SaveState, S
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.base import Aggregator
 from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
-from edgeledger.fl.learner import Learner
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
 from edgeledger.fl.round.device import DeviceCore, TrainJob
+from edgeledger.fl.round.edge import EdgeRelay
+from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (
     KIND_CLOSE,
     KIND_OPEN,
@@ -46,7 +50,6 @@ from edgeledger.fl.round.events import (
     UpdateRecord,
     UpdateUpload,
 )
-from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.state import Receipt
@@ -54,11 +57,10 @@ from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.node.ids import NumberedIds
 
 __all__ = ["RoundSettings", "AggregatorCore", "AggregatorRecord", "DeviceCore", "EdgeRelay", "TrainJob", "derive_seed",
-           "AGGREGATOR_STATE"]
+           "AGGREGATOR_STATE", "StoreBlob", "EvaluateModel", "ResumeInputs"]
 
 DEADLINE_TIMER = "fl.round_deadline"
 AGGREGATOR_STATE = "fl.aggregator"
-
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class _Round:
     claims: dict[str, float] = field(default_factory=dict)  # proof-of-learning: claimed validation losses
     rejected: int = 0
     closing: bool = False
+    closed_at: float = 0.0
 
 
 class AggregatorCore:
@@ -109,22 +112,19 @@ class AggregatorCore:
         membership: Membership,
         settings: RoundSettings,
         aggregator: Aggregator,
-        learner: Learner,
+        initial_params: np.ndarray,
         devices: Sequence[str],
         edges: list[str],
         rng: np.random.Generator,
-        blobs: BlobStore | None = None,
         cipher: Cipher | None = None,
     ) -> None:
         self.node_id, self.key, self.membership = node_id, key, membership
-        self.settings, self.aggregator, self.learner = settings, aggregator, learner
+        self.settings, self.aggregator = settings, aggregator
         self.devices = devices if isinstance(devices, NumberedIds) else list(devices)  # lazy ids stay lazy
         self.edges, self.rng = list(edges), rng
         self.nonce = 0
-        self.blobs = blobs if blobs is not None else MemoryBlobStore()  # every model named on chain
         self.cipher = cipher  # end-to-end encryption of update blobs (devices seal them to our key)
-        self.global_params = learner.initial_params()
-        self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
+        self._set_global(initial_params)  # the model of round 1 (the cloud learner's initial parameters)
         self.current: _Round | None = None
         self.announcement: ModelAnnouncement | None = None  # the current round's, for direct fetches
         self.fetched: set[str] = set()  # participants that fetched the current round's model directly
@@ -134,12 +134,17 @@ class AggregatorCore:
         self._open_tx: Transaction | None = None
         self._close_tx: Transaction | None = None
 
+    def _set_global(self, params: np.ndarray, blob: bytes | None = None) -> None:
+        self.global_params = params
+        self.global_blob = params_to_bytes(params) if blob is None else blob  # announced with every round
+        self.global_digest = sha256(self.global_blob)
+
     def _submit(self, kind: str, payload: object) -> SubmitTransaction:
         self.nonce += 1
         return SubmitTransaction(make_transaction(self.key, self.node_id, self.nonce, kind, payload))
 
     def start(self, now: float) -> list[Effect]:
-        return self._open(1)
+        return [StoreBlob(self.global_blob), *self._open(1)]
 
     def _open(self, number: int) -> list[Effect]:
         k = min(self.settings.clients_per_round, len(self.devices))
@@ -151,7 +156,7 @@ class AggregatorCore:
             RoundOpen(
                 round=number,
                 global_digest=self.global_digest,
-                global_size=len(self.blobs.get(self.global_digest)),
+                global_size=len(self.global_blob),
                 participants=chosen,
             ),
         )
@@ -169,35 +174,40 @@ class AggregatorCore:
             rejected=rnd.rejected if rnd else 0, closing=rnd.closing if rnd else False,
             open_tx=self._open_tx, close_tx=self._close_tx))
 
-    def resume(self, record: AggregatorRecord, ledger: Any, now: float) -> list[Effect]:
-        """Continue after a restart from ``record``: the open round with its accepted updates (read back
-        from the blob store). ``ledger`` (the node's store) tells whether the round's open or close
-        transaction committed; one that did not is submitted again (same nonce: it commits once)."""
+    @staticmethod
+    def blobs_to_resume(record: AggregatorRecord) -> list[bytes]:
+        """The digests whose blobs :meth:`resume` needs (the driver reads them)."""
+        return [record.global_digest] + [digest for _, digest, _, _ in record.accepted]
+
+    def resume(self, record: AggregatorRecord, inputs: ResumeInputs, now: float) -> list[Effect]:
+        """Continue after a restart from ``record``: the open round with its accepted updates (their
+        blobs read back by the driver into ``inputs``, with where the round's open and close
+        transactions committed); one that did not commit is submitted again (same nonce: it
+        commits once)."""
         self.nonce, self.completed, self.done = record.nonce, record.completed, record.done
-        self.global_digest = record.global_digest
-        self.global_params = params_from_bytes(self.blobs.get(record.global_digest))
+        blob = inputs.blobs[record.global_digest]
+        self._set_global(params_from_bytes(blob), blob)
         self._open_tx, self._close_tx = record.open_tx, record.close_tx
         if record.round == 0 or self.done:
             return []
         rnd = self.current = _Round(number=record.round, participants=list(record.participants),
                                     rejected=record.rejected, closing=record.closing)
         for device, digest, samples, claim in record.accepted:
-            rnd.updates[device] = (params_from_bytes(self.blobs.get(digest)), samples)
+            rnd.updates[device] = (params_from_bytes(inputs.blobs[digest]), samples)
             rnd.digests[device] = digest
             if claim >= 0:
                 rnd.claims[device] = claim / LOSS_FIXED_POINT
         effects: list[Effect] = [Metric("fl.round_resumed", float(len(rnd.updates)), rnd.number)]
         if record.close_tx is not None:
-            if ledger.locate_transaction(record.close_tx.tx_id) is None:
+            if not inputs.close_committed:
                 return effects + [SubmitTransaction(record.close_tx)]
             self.completed = rnd.number  # committed just before the crash: on to the next round
             self.done = rnd.number >= self.settings.rounds
             return effects + ([self._save()] if self.done else self._open(rnd.number + 1))
-        where = ledger.locate_transaction(record.open_tx.tx_id) if record.open_tx is not None else None
-        if where is None:  # not committed (yet): on_block announces the round when it is
+        if inputs.open_committed is None:  # not committed (yet): on_block announces the round when it is
             return effects + ([SubmitTransaction(record.open_tx)] if record.open_tx is not None else [])
-        block = ledger.block(where[0])
-        return effects + self._announce(block, where[1], now)
+        block, index = inputs.open_committed
+        return effects + self._announce(block, index, now)
 
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
         """React to our own committed round transactions."""
@@ -228,7 +238,7 @@ class AggregatorCore:
             certificate=block.certificate,
             open_tx=block.transactions[index],
             proof=merkle_proof([encode(t) for t in block.transactions], index),
-            model=self.blobs.get(self.global_digest),
+            model=self.global_blob,
             seal=block.seal,
         )
         self.current.opened_at = now
@@ -288,8 +298,9 @@ class AggregatorCore:
         rnd.updates[msg.tx.sender] = (params, body.n_samples)
         if body.claimed_loss_micro >= 0:
             rnd.claims[msg.tx.sender] = body.claimed_loss_micro / LOSS_FIXED_POINT
-        rnd.digests[msg.tx.sender] = self.blobs.put(msg.update)
-        effects: list[Effect] = [self._save(), SubmitTransaction(msg.tx), Metric("fl.update_accepted", 1.0, rnd.number)]
+        rnd.digests[msg.tx.sender] = sha256(msg.update)
+        effects: list[Effect] = [StoreBlob(msg.update), self._save(), SubmitTransaction(msg.tx),
+                                 Metric("fl.update_accepted", 1.0, rnd.number)]
         if len(rnd.updates) == len(rnd.participants):
             effects += self._close(now)
         return effects
@@ -323,9 +334,11 @@ class AggregatorCore:
         return []
 
     def _close(self, now: float) -> list[Effect]:
+        """Aggregate the round's updates into the new global model, have it stored and scored; the
+        close transaction follows in :meth:`on_evaluated`."""
         rnd = self.current
         assert rnd is not None
-        rnd.closing = True
+        rnd.closing, rnd.closed_at = True, now
         contributors = sorted(rnd.updates)
         effects: list[Effect] = []
         if contributors:
@@ -336,24 +349,30 @@ class AggregatorCore:
                          if getattr(self.aggregator, "wants_claims", False) else {})
                 if getattr(self.aggregator, "wants_global", False):  # e.g. norm_bounded clips around it
                     extra["global_params"] = self.global_params
-                self.global_params = self.aggregator.aggregate(updates, weights, **extra).astype(np.float32)
+                self._set_global(self.aggregator.aggregate(updates, weights, **extra).astype(np.float32))
                 for row, claimed, actual in getattr(self.aggregator, "last_rejected", []):
                     effects.append(Rejected(contributors[row], "fl.claim",
                                             f"claimed loss {claimed:.6f}, re-executed {actual:.6f}"))
             except EdgeLedgerError as exc:
                 effects.append(Rejected(self.node_id, "aggregation", str(exc)))
-        self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
-        scores = self.learner.evaluate(self.global_params)
+        return effects + [StoreBlob(self.global_blob), EvaluateModel(rnd.number, self.global_params)]
+
+    def on_evaluated(self, round_: int, scores: dict[str, float], now: float) -> list[Effect]:
+        """The driver scored the global model of round ``round_``: report it and submit the close."""
+        rnd = self.current
+        if rnd is None or rnd.number != round_ or not rnd.closing or self._close_tx is not None:
+            return [Rejected(self.node_id, "fl.evaluate", f"scores for round {round_}, which is not closing")]
+        contributors = sorted(rnd.updates)
         self.history.append({"round": rnd.number, **scores})
         # the round's [0, 1] score on chain: test accuracy, or for the offloading DQN (no accuracy)
         # its gain ratio against the exact optimum (utility itself is negative and unbounded)
         accuracy = scores.get("accuracy", scores.get("gain_ratio", 0.0))
         accuracy = accuracy if np.isfinite(accuracy) else 0.0
-        effects += [Metric(f"fl.{k}", v, rnd.number) for k, v in sorted(scores.items())]
+        effects: list[Effect] = [Metric(f"fl.{k}", v, rnd.number) for k, v in sorted(scores.items())]
         effects += [
             Metric("fl.updates_accepted", float(len(contributors)), rnd.number),
             Metric("fl.updates_rejected", float(rnd.rejected), rnd.number),
-            Metric("fl.round_time_s", now - rnd.opened_at, rnd.number),
+            Metric("fl.round_time_s", rnd.closed_at - rnd.opened_at, rnd.number),
         ]
         close = RoundClose(
             round=rnd.number,
@@ -365,62 +384,3 @@ class AggregatorCore:
         submit = self._submit(KIND_CLOSE, close)
         self._close_tx = submit.tx
         return effects + [self._save(), submit]
-
-
-class EdgeRelay:
-    """An edge server's FL duty: forward models down and updates up (or tamper, if compromised).
-
-    ``tamper_downloads`` / ``tamper_uploads`` model ChainFL's download and upload attacks by a
-    compromised edge: the blob is perturbed in transit while the signed metadata is kept.
-    """
-
-    def __init__(
-        self,
-        node_id: str,
-        aggregator: str,
-        devices: Sequence[str],
-        seed: int,
-        tamper_downloads: bool = False,
-        tamper_uploads: bool = False,
-    ) -> None:
-        self.node_id, self.aggregator = node_id, aggregator
-        self.devices = devices if isinstance(devices, NumberedIds) else list(devices)
-        # a device's position among ours: O(1) arithmetic for numbered ids, one small dict otherwise
-        self._position: Callable[[str], int | None] = (
-            self.devices.position if isinstance(self.devices, NumberedIds)
-            else {d: i for i, d in enumerate(self.devices)}.get)
-        self.tamper_downloads, self.tamper_uploads = tamper_downloads, tamper_uploads
-        self.rng = np.random.default_rng(derive_seed(seed, node_id, "tamper"))
-
-    def _tamper(self, blob: bytes) -> bytes:
-        try:
-            params = params_from_bytes(blob)
-        except EdgeLedgerError:  # an end-to-end sealed blob: all a compromised edge can do is flip bits
-            return bytes([blob[0] ^ 0xFF]) + blob[1:] if blob else blob
-        noise = self.rng.normal(0.0, 1.0, size=params.shape).astype(np.float32)
-        return params_to_bytes(params + noise)
-
-    def recipients(self, msg: ModelAnnouncement) -> tuple[str, ...]:
-        """Our devices among the round's participants, in our device order: the model goes to the
-        devices that train on it, not to every device of the edge (an edge of 25,000 devices
-        would send 25,000 copies a round). Raises :class:`EdgeLedgerError` on a payload that is
-        not a ``RoundOpen`` (the devices would refuse such an announcement anyway)."""
-        participants = decode(msg.open_tx.payload, RoundOpen).participants
-        ours = {p: k for p in participants if (k := self._position(p)) is not None}
-        return tuple(sorted(ours, key=ours.__getitem__))
-
-    def on_announcement(self, sender: str, msg: ModelAnnouncement, now: float) -> list[Effect]:
-        try:
-            to = self.recipients(msg)
-        except EdgeLedgerError as exc:
-            return [Rejected(sender, "fl.announce", f"announcement names no round: {exc}")]
-        if self.tamper_downloads:
-            msg = msgspec.structs.replace(msg, model=self._tamper(msg.model))
-        return [Broadcast(to, msg)] if to else []
-
-    def on_upload(self, sender: str, msg: UpdateUpload, now: float) -> list[Effect]:
-        if sender not in self.devices:
-            return [Rejected(sender, "fl.upload", f"{sender!r} is not a device of edge {self.node_id!r}")]
-        if self.tamper_uploads:
-            msg = msgspec.structs.replace(msg, update=self._tamper(msg.update))
-        return [Send(self.aggregator, msg)]

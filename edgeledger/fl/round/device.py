@@ -123,8 +123,7 @@ class DeviceCore:
             self.coalition.enlist(job.round, self.node_id, params, job.global_params, job.participants, now)
             self.held[job.round] = (job, result, now)
             return self.on_timer(f"{COLLUSION_TIMER}{job.round}", now)
-        malicious = self.attack is not None and job.round >= self.attack_from_round
-        if malicious:
+        if self.attack is not None and job.round >= self.attack_from_round:
             params = self.attack.poison(params, job.global_params, self.rng).astype(np.float32)
         for coalition in self.observed_by:
             coalition.observe(job.round, self.node_id, params)

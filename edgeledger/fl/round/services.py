@@ -1,4 +1,10 @@
-"""The FL round's cores as node services (the adapter between ``fl.round`` and ``node``)."""
+"""The FL round's cores as node services (the adapter between ``fl.round`` and ``node``).
+
+:class:`AggregatorService` is the aggregator core's driver: it writes the blobs the core names
+(``StoreBlob``) to the node's blob store, scores the models it names (``EvaluateModel``) with
+the cloud's learner, inline in simulation or as a ``Compute`` job off the event loop in
+deployment, and reads back what a restarted core needs (``ResumeInputs``).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,16 @@ from typing import Any
 
 import msgspec
 
-from edgeledger.effects import Effect, Metric, Rejected, Send
+from edgeledger.codec import decode
+from edgeledger.effects import Compute, Effect, Metric, Rejected, Send
 from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.round.collusion import COLLUSION_TIMER
-from edgeledger.codec import decode
 from edgeledger.fl.round.core import (AGGREGATOR_STATE, DEADLINE_TIMER, AggregatorCore, AggregatorRecord, DeviceCore,
                                       EdgeRelay, TrainJob)
+from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (MAX_RELAY_HOPS, FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload,
                                         UpdateUpload)
+from edgeledger.ledger.blobs import BlobStore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
 from edgeledger.node.service import Service
@@ -26,27 +34,56 @@ class AggregatorService(Service):
     timer_prefix = DEADLINE_TIMER
     state_key = AGGREGATOR_STATE  # the open round survives a restart of the cloud
 
-    def __init__(self, core: AggregatorCore) -> None:
-        self.core = core
+    def __init__(self, core: AggregatorCore, learner: Learner, blobs: BlobStore, deferred: bool = False) -> None:
+        """``learner`` scores the global models, ``blobs`` keeps every model named on chain;
+        ``deferred``: evaluate as a ``Compute`` job (a real-time node runs it off its event loop)."""
+        self.core, self.learner, self.blobs, self.deferred = core, learner, blobs, deferred
+
+    def _drive(self, effects: list[Effect], now: float) -> list[Effect]:
+        """Carry out the core's storage and evaluation effects in order; pass the rest to the node."""
+        out: list[Effect] = []
+        for effect in effects:
+            if isinstance(effect, StoreBlob):  # before the SaveState or transaction that names it
+                self.blobs.put(effect.data)
+            elif isinstance(effect, EvaluateModel):
+                if self.deferred:
+                    out.append(Compute("fl.evaluate", effect))
+                else:
+                    out += self._drive(self.core.on_evaluated(effect.round, self.execute(effect), now), now)
+            else:
+                out.append(effect)
+        return out
+
+    def execute(self, job: EvaluateModel) -> dict[str, float]:
+        return self.learner.evaluate(job.params)
+
+    def on_computed(self, job: EvaluateModel, result: dict[str, float], now: float) -> list[Effect]:
+        return self._drive(self.core.on_evaluated(job.round, result, now), now)
 
     def start(self, now: float) -> list[Effect]:
-        return self.core.start(now)
+        return self._drive(self.core.start(now), now)
 
     def resume(self, saved: bytes, ledger: Any, now: float) -> list[Effect]:
-        return self.core.resume(decode(saved, AggregatorRecord), ledger, now)
+        record = decode(saved, AggregatorRecord)
+        close_at = ledger.locate_transaction(record.close_tx.tx_id) if record.close_tx is not None else None
+        open_at = ledger.locate_transaction(record.open_tx.tx_id) if record.open_tx is not None else None
+        inputs = ResumeInputs(blobs={d: self.blobs.get(d) for d in self.core.blobs_to_resume(record)},
+                              close_committed=close_at is not None,
+                              open_committed=(ledger.block(open_at[0]), open_at[1]) if open_at is not None else None)
+        return self._drive(self.core.resume(record, inputs, now), now)
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         if isinstance(message, FetchModel):
-            return self.core.on_fetch(sender, message, now)
+            return self._drive(self.core.on_fetch(sender, message, now), now)
         if isinstance(message, RelayUpload):  # a device's upload that detoured through edges
-            return self.core.on_upload(sender, message.upload, now)
-        return self.core.on_upload(sender, message, now)
+            return self._drive(self.core.on_upload(sender, message.upload, now), now)
+        return self._drive(self.core.on_upload(sender, message, now), now)
 
     def on_timer(self, name: str, now: float) -> list[Effect]:
-        return self.core.timer(name, now)
+        return self._drive(self.core.timer(name, now), now)
 
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
-        return self.core.on_block(block, receipts, now)
+        return self._drive(self.core.on_block(block, receipts, now), now)
 
     def on_undeliverable(self, to: str, message: Any, now: float) -> list[Effect]:
         """An edge is cut off from us: send its announcement through the next edge."""

@@ -51,7 +51,7 @@ def contract_meta(view: StateView, name: str) -> ContractMeta | None:
 def contract_state(view: StateView, contract: str, key: str, default: Any = None) -> Any:
     """Read one decoded value of a contract's state (for explorers, audits and tests)."""
     entry = read_entry(view, contract, key)
-    return default if entry is None else decode(entry.value, Any)  # type: ignore[arg-type]
+    return default if entry is None else decode(entry.value, Any)
 
 
 def _loaded(view: StateView, name: str) -> tuple[ContractMeta, type]:

@@ -246,7 +246,7 @@ class CallContext:
         """The decoded value of ``key`` in this contract's namespace (own writes first)."""
         self.step()
         raw = self._raw(self._own_key(key))
-        return default if raw is None else decode(raw, Any)  # type: ignore[arg-type]
+        return default if raw is None else decode(raw, Any)
 
     def put(self, key: str, value: Any) -> None:
         self.step()
@@ -293,7 +293,7 @@ class CallContext:
             return None
         if sha256(raw) != on_chain and (collection, key) not in self.execution.private:
             raise ContractError(f"{self.contract}: private {key!r} of {collection!r} does not match its on-chain hash")
-        return decode(raw, Any)  # type: ignore[arg-type]
+        return decode(raw, Any)
 
     def emit(self, name: str, **attributes: Any) -> None:
         """Emit an event that subscribers read from the call log once the transaction is valid."""
