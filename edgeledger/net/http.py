@@ -4,11 +4,18 @@ Why aiohttp: one library gives both the server and a client with persistent, poo
 connections and streaming bodies, on plain asyncio, with no ASGI stack in between.
 
 Outbound messages are queued per peer and sent in FIFO batches (``POST /v1/messages``,
-a msgpack list of signed :class:`Envelope` bytes) by one worker per peer, with
-exponential back-off retries; a peer that stays unreachable has its messages dropped
-(and counted) — consensus and the FL round already tolerate loss. Inbound envelopes are
-size-limited, rate-limited per sender, checked (known sender, signature, addressee,
-replay) and decoded into the node's typed messages before the node sees them.
+one signed :class:`EnvelopeBatch`: one signature for the whole batch) by one worker per
+peer, with exponential back-off retries; a peer that stays unreachable has its messages
+dropped (and counted) — consensus and the FL round already tolerate loss. Inbound batches
+(and single envelopes, a msgpack list of signed :class:`Envelope` bytes) are size-limited,
+rate-limited per sender, checked (known sender, signature, addressee, replay) and decoded
+into the node's typed messages before the node sees them.
+
+Signature checks of transactions a batch carries (relayed client requests) run on a worker
+thread before the node handles the batch, when the node offers them
+(``pending_signatures`` / ``check_signatures`` / ``record_verified``): PyNaCl releases the
+GIL, so the event loop keeps serving while the thread verifies, and the node then finds
+them verified (issue 22).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,14 +37,16 @@ from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Broadcast, CancelTimer, Deferred, Effect, Metric, Rejected, Send, SetTimer
 from edgeledger.errors import EdgeLedgerError
-from edgeledger.net.envelope import ReplayWindow, open_envelope, seal
+from edgeledger.net.envelope import EnvelopeBatch, ReplayWindow, open_batch, open_envelope, seal_batch
 from edgeledger.net.sim import Host
 
 __all__ = ["HttpDriver", "DriverStats", "MAX_REQUEST_BYTES"]
 
 log = logging.getLogger("edgeledger.net.http")
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
-MAX_BATCH = 256
+MAX_BATCH = 1024  # messages per outbound batch
+MAX_BATCH_BYTES = 8 * 1024 * 1024  # and bytes (a batch may close earlier, never split a message)
+PREVERIFY_MIN = 8  # fewer unchecked transactions than this are verified inline
 
 
 @dataclass
@@ -90,6 +101,7 @@ class HttpDriver:
         self._sequence = int(time.time() * 1000) << 16  # monotonic across restarts
         self.blocked: set[str] = set()  # peers whose link is cut (fault injection by an admin)
         self._queues: dict[str, asyncio.Queue[tuple[bytes, Any]]] = {}
+        self._verifiers: ThreadPoolExecutor | None = None
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -108,6 +120,8 @@ class HttpDriver:
             handle.cancel()
         if self._session is not None:
             await self._session.close()
+        if self._verifiers is not None:
+            self._verifiers.shutdown(wait=False, cancel_futures=True)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self.handle_messages)]
@@ -165,22 +179,23 @@ class HttpDriver:
         body = encode(message) if body is None else body
         if self.cipher is not None and self.public_key_of is not None:
             body = self.cipher.seal(self.public_key_of(to), body)  # per recipient, under the signed envelope
-        self._sequence += 1
-        data = seal(self.key, self.host.node_id, to, self._sequence, body)
         tag = type(message).__struct_config__.tag or type(message).__name__
-        self.stats.by_type_out[tag] += len(data)
+        self.stats.by_type_out[tag] += len(body)
         queue = self._queues.get(to)
         if queue is None:
             queue = self._queues[to] = asyncio.Queue()
             self._workers[to] = asyncio.get_running_loop().create_task(self._worker(to, queue))
-        queue.put_nowait((data, message))
+        queue.put_nowait((body, message))
 
     async def _worker(self, to: str, queue: asyncio.Queue[tuple[bytes, Any]]) -> None:
         while True:
             batch = [await queue.get()]
-            while not queue.empty() and len(batch) < MAX_BATCH:
+            size = len(batch[0][0])
+            while not queue.empty() and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
                 batch.append(queue.get_nowait())
-            payload = encode([data for data, _ in batch])
+                size += len(batch[-1][0])
+            self._sequence += 1  # one signature for the batch
+            payload = seal_batch(self.key, self.host.node_id, to, self._sequence, [body for body, _ in batch])
             if not await self._post(to, payload):
                 self.stats.dropped += len(batch)
                 self._undeliverable(to, [message for _, message in batch])
@@ -223,14 +238,75 @@ class HttpDriver:
         data = await request.read()
         self.stats.bytes_in += len(data)
         try:
-            envelopes = decode(data, list[bytes])
+            batch = decode(data, EnvelopeBatch)
+        except EdgeLedgerError:
+            batch = None
+        if batch is not None:
+            accepted, total = await self._accept_batch(batch), len(batch.bodies)
+        else:
+            try:
+                envelopes = decode(data, list[bytes])
+            except EdgeLedgerError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+            accepted, total = 0, len(envelopes)
+            for raw in envelopes:  # no await inside: each envelope is handled atomically
+                accepted += self._accept(raw)
+        status = 202 if accepted == total else 400
+        return web.json_response({"accepted": accepted, "of": total}, status=status)
+
+    async def _accept_batch(self, batch: EnvelopeBatch) -> int:
+        """Check the batch once, decode every message, verify the transactions they carry off the
+        event loop, then hand the messages to the node in order with no await in between."""
+        now = self.clock()
+        try:
+            open_batch(batch, self.host.node_id, self.verify, self.window)
+            if not self.limit.allow(batch.sender, now, float(len(batch.bodies))):
+                raise EdgeLedgerError(f"rate limit exceeded for {batch.sender!r}")
+            if batch.sender in self.blocked:
+                raise EdgeLedgerError(f"link to {batch.sender!r} is cut")
         except EdgeLedgerError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        accepted = 0
-        for raw in envelopes:  # no await inside: each envelope is handled atomically
-            accepted += self._accept(raw)
-        status = 202 if accepted == len(envelopes) else 400
-        return web.json_response({"accepted": accepted, "of": len(envelopes)}, status=status)
+            self.apply([Rejected("?", "envelope", str(exc))])
+            return 0
+        messages = []
+        for body in batch.bodies:
+            try:
+                clear = self.cipher.open(self.key, body) if self.cipher is not None else body
+                messages.append(self.host.decode_message(clear))
+            except EdgeLedgerError as exc:
+                self.apply([Rejected(batch.sender, "envelope", str(exc))])
+        await self._preverify(messages)
+        now = self.clock()
+        effects: list[Effect] = []
+        with self._group():  # group commit: the batch's writes are durable before any of its effects leave
+            for message in messages:
+                self.stats.messages_in += 1
+                effects += self.host.on_message(batch.sender, message, now)
+        self.apply(effects)
+        return len(messages)
+
+    def _group(self) -> AbstractContextManager[None]:
+        group = getattr(self.host, "durable_group", None)
+        return group() if group is not None else nullcontext()
+
+    async def _preverify(self, messages: list[Any]) -> None:
+        """Verify, on a worker thread, the transaction signatures ``messages`` carry that the node
+        has not checked yet; the node records the good ones (and rejects the bad ones itself later)."""
+        pending = getattr(self.host, "pending_signatures", None)
+        txs = pending(messages) if pending is not None else []
+        if len(txs) < PREVERIFY_MIN:
+            return
+        self.host.record_verified(await self.verify_off_loop(txs))
+
+    async def verify_off_loop(self, txs: list[Any]) -> list[bytes]:
+        """The ids of the ``txs`` whose signatures check out, verified on two worker threads."""
+        if self._verifiers is None:
+            self._verifiers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        loop = asyncio.get_running_loop()
+        half = (len(txs) + 1) // 2
+        parts = [txs[:half], txs[half:]] if len(txs) >= 2 * PREVERIFY_MIN else [txs]
+        done = await asyncio.gather(*(loop.run_in_executor(self._verifiers, self.host.check_signatures, part)
+                                      for part in parts if part))
+        return [tx_id for ids in done for tx_id in ids]
 
     def _accept(self, raw: bytes) -> int:
         now = self.clock()

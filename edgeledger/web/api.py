@@ -8,6 +8,7 @@ same bytes that are signed), blobs are streamed and checked against their digest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import time
 from collections import deque
@@ -27,6 +28,8 @@ from edgeledger.web.openapi import OPENAPI
 __all__ = ["NodeApi"]
 
 MAX_TX_BYTES = 256 * 1024
+MAX_BATCH_TXS = 1000  # transactions per POST /v1/txs
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -58,7 +61,9 @@ class NodeApi:
         app.add_routes([
             web.get("/v1/health", self.health), web.get("/v1/head", self.head),
             web.get("/v1/blocks/{height:\\d+}", self.block), web.get("/v1/blocks/hash/{digest}", self.block_by_hash),
+            web.get("/v1/blocks/{height:\\d+}/receipts", self.block_receipts),
             web.get("/v1/tx/{tx_id}", self.transaction), web.post("/v1/tx", self.submit),
+            web.post("/v1/txs", self.submit_many),
             web.post("/v1/endorse", self.endorse),
             web.get("/v1/state/{key:.+}", self.state), web.get("/v1/blobs/{digest}", self.get_blob),
             web.put("/v1/blobs/{digest}", self.put_blob), web.get("/v1/peers", self.peers),
@@ -76,8 +81,10 @@ class NodeApi:
         now = time.time()
         self.commits += 1
         self.tx_committed += len(block.transactions)
-        for tx, receipt in zip(block.transactions, receipts):
-            self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
+        recent_from = len(block.transactions) - (self.recent_tx.maxlen or 0)
+        for i, (tx, receipt) in enumerate(zip(block.transactions, receipts)):
+            if i >= recent_from:  # the dashboard shows the last few only
+                self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
             if tx.kind == "fl.round_close" and receipt.ok:  # the chain records accuracy for every node to see
                 from edgeledger.fl.round.events import RoundClose
 
@@ -85,9 +92,10 @@ class NodeApi:
                 self.accuracy[close.round] = close.accuracy_bp / 10000
                 for listener in list(self.listeners):
                     listener("accuracy", (close.round, self.accuracy[close.round]))
-            t0 = self.submitted.pop(tx.tx_id, None)
-            if t0 is not None:
-                self._observe_latency(now - t0)
+            if self.submitted:
+                t0 = self.submitted.pop(tx.tx_id, None)
+                if t0 is not None:
+                    self._observe_latency(now - t0)
         for listener in list(self.listeners):
             listener("block", block)
 
@@ -136,6 +144,20 @@ class NodeApi:
         for receipt, entry in zip(self.node.store.receipts(block), data["transactions"]):
             entry["receipt"] = {"ok": receipt.ok, "reason": receipt.reason, "code": receipt.code} if receipt else None
         return data
+
+    async def block_receipts(self, request: web.Request) -> web.Response:
+        """A block's transaction ids and their validity, in block order (no bodies: what a client
+        following its submissions needs)."""
+        if (busy := self._ready()) is not None:
+            return busy
+        block = self.node.store.block(int(request.match_info["height"]))
+        if block is None:
+            return _error(404, "no block at that height")
+        receipts = self.node.store.receipts(block)
+        return web.json_response({"height": block.height, "hash": block.hash.hex(),
+                                  "tx_ids": [tx.tx_id.hex() for tx in block.transactions],
+                                  "ok": [bool(r and r.ok) for r in receipts],
+                                  "codes": [r.code if r else None for r in receipts]})
 
     async def block_by_hash(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
@@ -193,17 +215,78 @@ class NodeApi:
             return _error(413, f"transaction over {MAX_TX_BYTES} bytes")
         try:
             tx = decode(body, Transaction)
-            verify_transaction(tx, self.node.membership)
-        except SignatureError as exc:
-            return _error(403, str(exc))
         except EdgeLedgerError as exc:
             return _error(400, str(exc))
+        effects: list[Any] = []
+        status, reason = self._admit(tx, time.time(), effects)
+        if reason is not None:
+            return _error(status, reason)
+        self.driver.submit_local(effects)
+        return web.json_response({"tx_id": tx.tx_id.hex()}, status=202)
+
+    async def submit_many(self, request: web.Request) -> web.Response:
+        """A batch of signed transactions (msgpack list of canonical transaction bytes), each one
+        decoded, verified, checked and answered on its own, in order: ``{"accepted": n, "results":
+        [{"tx_id", "status", "error"}]}`` with the status ``POST /v1/tx`` would give it (202, 400,
+        403, 409, 413). The signatures are checked on worker threads, off the event loop."""
+        if (busy := self._ready()) is not None:
+            return busy
+        body = await request.content.read(MAX_BATCH_BYTES + 1)
+        if len(body) > MAX_BATCH_BYTES:
+            return _error(413, f"batch over {MAX_BATCH_BYTES} bytes")
+        try:
+            raws = decode(body, list[bytes])
+        except EdgeLedgerError as exc:
+            return _error(400, f"expected a msgpack list of signed transactions: {exc}")
+        if len(raws) > MAX_BATCH_TXS:
+            return _error(413, f"batch of {len(raws)} transactions; at most {MAX_BATCH_TXS} per request")
+        results: list[dict[str, Any]] = []
+        decoded: list[tuple[int, Transaction]] = []
+        for i, raw in enumerate(raws):
+            if len(raw) > MAX_TX_BYTES:
+                results.append({"tx_id": None, "status": 413, "error": f"transaction over {MAX_TX_BYTES} bytes"})
+                continue
+            try:
+                tx = decode(raw, Transaction)
+            except EdgeLedgerError as exc:
+                results.append({"tx_id": None, "status": 400, "error": str(exc)})
+                continue
+            decoded.append((i, tx))
+            results.append({"tx_id": tx.tx_id.hex(), "status": 202, "error": None})
+        membership = self.node.membership
+        unchecked = [tx for _, tx in decoded if tx.tx_id not in membership.verified]
+        if len(unchecked) > 1 and hasattr(self.driver, "verify_off_loop"):
+            self.node.record_verified(await self.driver.verify_off_loop(unchecked))
+        accepted = 0
+        now = time.time()
+        effects: list[Any] = []
+        with self._group():  # no await from here on: the batch enters the node in order, one group commit
+            for i, tx in decoded:
+                status, reason = self._admit(tx, now, effects)
+                results[i]["status"], results[i]["error"] = status, reason
+                accepted += status == 202
+        self.driver.submit_local(effects)
+        return web.json_response({"accepted": accepted, "results": results})
+
+    def _group(self) -> Any:
+        group = getattr(self.node, "durable_group", None)
+        return group() if group is not None else contextlib.nullcontext()
+
+    def _admit(self, tx: Transaction, now: float, effects: list[Any]) -> tuple[int, str | None]:
+        """Verify (once per node: a checked signature is remembered), check and submit one
+        transaction; the node's effects are added to ``effects`` for the driver."""
+        try:
+            verify_transaction(tx, self.node.membership)
+        except SignatureError as exc:
+            return 403, str(exc)
+        except EdgeLedgerError as exc:
+            return 400, str(exc)
         reason = self.node.state.check(tx)
         if reason is not None:
-            return _error(409, reason)
-        self.submitted.setdefault(tx.tx_id, time.time())
-        self.driver.submit_local(self.node.submit(tx, time.time()))
-        return web.json_response({"tx_id": tx.tx_id.hex()}, status=202)
+            return 409, reason
+        self.submitted.setdefault(tx.tx_id, now)
+        effects += self.node.submit(tx, now)
+        return 202, None
 
     async def endorse(self, request: web.Request) -> web.Response:
         """Fabric's *execute*: this node, as an endorsing peer, simulates a proposal on its committed

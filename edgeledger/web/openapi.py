@@ -45,6 +45,19 @@ OPENAPI: dict[str, Any] = {
                                           "403": _err("bad signature or unknown sender"),
                                           "409": _err("stale nonce or unknown kind"), "413": _err("too large"),
                                           "503": _err("still starting")}}},
+        "/v1/txs": {"post": {"summary": "submit a batch of signed transactions (msgpack list of canonical "
+                                        "transaction bytes, at most 1000); each is verified and answered on its own",
+                             "requestBody": {"required": True, "content": {"application/msgpack": {
+                                 "schema": {"type": "string", "format": "binary"}}}},
+                             "responses": {"200": _ok("per transaction: tx_id, status (202/400/403/409/413), error"),
+                                           "400": _err("not a msgpack list"), "413": _err("too many or too large"),
+                                           "503": _err("still starting")}}},
+        "/v1/blocks/{height}/receipts": {"get": {"summary": "a block's transaction ids and validity, in block order",
+                                                 "parameters": [{"name": "height", "in": "path", "required": True,
+                                                                 "schema": {"type": "integer", "minimum": 0}}],
+                                                 "responses": {"200": _ok("tx_ids, ok, codes"),
+                                                               "404": _err("no such block"),
+                                                               "503": _err("still starting")}}},
         "/v1/endorse": {"post": {"summary": "as an endorsing peer, simulate a proposal (EndorseRequest) on the "
                                            "committed state and sign its read/write set; the client collects enough "
                                            "ProposalResponses for the contract's endorsement policy",
