@@ -4,6 +4,10 @@ Starts 4 validator processes (plus a center, a non-validating cloud that follows
 and 4 client devices) on 127.0.0.1 with `edgeledger up`'s machinery. Transactions are kv.set
 calls signed with the devices' own keys before each phase.
 
+``rss_mb_chain_only_node`` is a validator's resident memory once the chain-only network is up,
+before any load (the base install's node on a small board; goal < 60 MB); ``rss_mb_max_validator``
+is the most any validator used under the load.
+
 * Saturation: batches of signed transactions (``POST /v1/txs``, each one verified and
   answered individually) from a few asyncio workers, at most ``--in-flight`` uncommitted,
   for ``--seconds``; committed tx/s over the phase after a short warm-up. ``--single`` sends
@@ -216,10 +220,13 @@ def main(argv: list[str] | None = None) -> None:
         cluster = start_cluster(path, parse_scenario(tomllib.loads(path.read_text())), root / "nodes")
         try:
             _wait_up(cluster)
+            time.sleep(2.0)  # settled, before any load: what a chain-only node costs at rest
+            idle = max(psutil.Process(int(cluster.processes[v]["pid"])).memory_info().rss / 2**20 for v in VALIDATORS)
             m = asyncio.run(measure(root, cluster, args, seconds))
         finally:
             stop_cluster(cluster)
     result = report(m, args, verifies, load0, os.getloadavg())
+    result["rss_mb_chain_only_node"] = round(idle, 1)  # goal < 60 (issue 18)
     if args.profile is not None:
         (args.profile / "summary.json").write_text(json.dumps(result, indent=1))
         for label in ["loadgen", "cloud", *VALIDATORS]:

@@ -118,7 +118,8 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
                    progress: Callable[[int, int, SettingResult], None] | None = None,
                    only: str | None = None,
                    on_round: Callable[[dict[str, Any]], None] | None = None,
-                   overrides: tuple[str, ...] = (), resume: bool = False) -> ExperimentResult:
+                   overrides: tuple[str, ...] = (), resume: bool = False,
+                   formats: tuple[str, ...] = ("png",)) -> ExperimentResult:
     """Run every setting of ``exp`` (those :func:`select_settings` picks by ``only``) into ``out_dir``;
     ``progress`` hears of each finished setting, ``on_round`` of each round (the runner's progress).
     ``overrides`` (``key=value``) are applied to every setting after its own and recorded with it.
@@ -127,10 +128,10 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
     finished; ``resume=True`` takes the settings ``out_dir``'s summary already holds as done
     (same experiment, size and overrides) instead of running them again."""
     t0 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
     settings = select_settings(exp.settings(), only)
     if overrides and settings:
         exp.scenario(settings[0], quick, tuple(overrides))  # a bad override fails now, not after hours
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the command line is known to be good
     finished = _finished_settings(exp, out_dir, quick, list(overrides)) if resume else {}
     results = []
     for i, setting in enumerate(settings):
@@ -150,7 +151,7 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
         results += [r for label, r in finished.items() if label not in chosen and label in order]
         results.sort(key=lambda r: order[r.label])
     result = ExperimentResult(exp, quick, out_dir, results, round(time.perf_counter() - t0, 3))
-    write_experiment(result)
+    write_experiment(result, formats=formats)
     return result
 
 
@@ -185,7 +186,8 @@ def _read_summary(path: Path, meta: Any) -> tuple[str, bool, list[SettingResult]
         raise ConfigError(f"{path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
 
 
-def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) -> ExperimentResult:
+def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None,
+               formats: tuple[str, ...] = ("png",)) -> ExperimentResult:
     """One experiment result from runs of parts of its grid (``--only`` runs, other machines).
 
     Each of ``run_dirs`` is a results folder of ``edgeledger experiment run`` (its summary.json
@@ -245,7 +247,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
             shutil.copytree(src, dst, dirs_exist_ok=True)
         settings.append(r)
     result = ExperimentResult(exp, quick, out_dir, settings, round(sum(r.wall_s for r in settings), 3))
-    write_experiment(result)
+    write_experiment(result, formats=formats)
     return result
 
 
@@ -294,8 +296,8 @@ def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:
     return row
 
 
-def write_experiment(result: ExperimentResult, plots: bool = True) -> None:
-    """rounds.csv, summary.csv, summary.json, summary.md and (``plots``) the plots of ``result``."""
+def write_experiment(result: ExperimentResult, plots: bool = True, formats: tuple[str, ...] = ("png",)) -> None:
+    """rounds.csv, summary.csv, summary.json, summary.md and (``plots``) the plots of ``result`` in ``formats``."""
     exp, out = result.experiment, result.out_dir
     with open(out / "rounds.csv", "w", newline="") as fh:
         w = csv.writer(fh)
@@ -316,7 +318,7 @@ def write_experiment(result: ExperimentResult, plots: bool = True) -> None:
     tmp.replace(out / "summary.json")
     (out / "summary.md").write_text(markdown_table(result))
     if plots:
-        _plots(result, out / "plots")
+        _plots(result, out / "plots", formats)
 
 
 def markdown_table(result: ExperimentResult) -> str:
@@ -357,58 +359,7 @@ def markdown_table(result: ExperimentResult) -> str:
     return f"{title}\n\n" + "\n".join(lines) + "\n"
 
 
-def _plots(result: ExperimentResult, out: Path) -> None:
-    import matplotlib
+def _plots(result: ExperimentResult, out: Path, formats: tuple[str, ...] = ("png",)) -> None:
+    from edgeledger.scenario.figures import grid_figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    done = [r for r in result.settings if r.status == "done"]
-    mode = "quick" if result.quick else "full"
-    for metric, ylabel in (("accuracy", "test accuracy"), ("loss", "test loss")):
-        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-        colors = plt.cm.tab20.colors if len(done) > 10 else plt.cm.tab10.colors
-        for i, r in enumerate(done):  # colour and line style keep up to 40 settings apart
-            ax.plot(r.rounds, getattr(r, metric), marker="o", markersize=3, label=r.label,
-                    color=colors[i % len(colors)], linestyle=("-", "--")[(i // len(colors)) % 2])
-        ax.set_xlabel("round")
-        ax.set_ylabel(ylabel)
-        if metric == "accuracy":
-            ax.set_ylim(0, 1)
-            if result.experiment.target_accuracy is not None:
-                ax.axhline(result.experiment.target_accuracy, color="grey", linestyle="--", linewidth=1)
-        ax.set_title(f"{result.experiment.name} ({mode}): {ylabel} vs rounds")
-        ax.grid(alpha=0.3)
-        if done:
-            ax.legend(fontsize=7, ncol=2 if len(done) > 8 else 1)
-        fig.tight_layout()
-        fig.savefig(out / f"{metric}.png")
-        plt.close(fig)
-    if len(result.experiment.axes) >= 2 and done:
-        _final_accuracy_bars(result, done, out / "final_accuracy.png", plt)
-
-
-def _final_accuracy_bars(result: ExperimentResult, done: list[SettingResult], path: Path, plt: Any) -> None:
-    """Grouped bars: one group per value of the leading axes, one bar per value of the last axis."""
-    last = [s.label for s in result.experiment.axes[-1]]
-    groups: dict[str, dict[str, float]] = {}
-    for r in done:
-        head, _, tail = r.label.rpartition(" / ")
-        if r.final_accuracy is not None:
-            groups.setdefault(head, {})[tail] = r.final_accuracy
-    width = 0.8 / len(last)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 2) + 1.8, 4.5), dpi=100)
-    for j, bar in enumerate(last):
-        xs = [i for i, g in enumerate(groups) if bar in groups[g]]
-        ax.bar([x - 0.4 + width * (j + 0.5) for x in xs], [groups[g][bar] for g in groups if bar in groups[g]],
-               width, label=bar)
-    ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("final test accuracy")
-    ax.set_title(f"{result.experiment.name} ({'quick' if result.quick else 'full'}): final accuracy")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the bars, not over them
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    grid_figures(result, out, formats)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from edgeledger.codec import decode, encode
 from edgeledger.fl.round.events import KIND_CLOSE, KIND_OPEN, KIND_UPDATE, RoundClose, RoundOpen, UpdateRecord
+from edgeledger.ledger.blobs import blob_references
 from edgeledger.ledger.state import TransactionRejected, TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
 
@@ -86,3 +87,18 @@ def apply_round_close(ctx: TxContext, tx: Transaction) -> None:
         raise TransactionRejected(f"contributors without a recorded update in round {body.round}: {missing}")
     ctx.put(f"fl/close/{body.round}", body.global_digest)
     ctx.delete("fl/open")
+
+
+@blob_references.register(KIND_OPEN)
+def _open_blobs(payload: bytes) -> list[bytes]:
+    return [decode(payload, RoundOpen).global_digest]
+
+
+@blob_references.register(KIND_UPDATE)
+def _update_blobs(payload: bytes) -> list[bytes]:
+    return [decode(payload, UpdateRecord).update_digest]
+
+
+@blob_references.register(KIND_CLOSE)
+def _close_blobs(payload: bytes) -> list[bytes]:
+    return [decode(payload, RoundClose).global_digest]
