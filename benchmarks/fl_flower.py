@@ -71,6 +71,8 @@ def _flower_missing() -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _partitions(data_root: str | None, clients: int, seed: int):  # noqa: ANN202
+    """The data set and its IID split, loaded once per process (a Ray actor imports this module by
+    name, so the cache lives as long as the actor)."""
     train, _ = load_dataset("mnist", data_root)
     return train, partition_iid(train.y, clients, np.random.default_rng(seed))
 
@@ -88,7 +90,9 @@ def run_flower(args: argparse.Namespace) -> list[float]:
     class MnistClient(NumPyClient):  # what Flower's PyTorch tutorial writes
         def __init__(self, cid: int) -> None:
             torch.set_num_threads(1)
-            train, parts = _partitions(data_root, clients, seed)  # loaded once per actor, not per client
+            from fl_flower import _partitions as load  # by name: the actor's own module and cache
+
+            train, parts = load(data_root, clients, seed)  # loaded once per actor, not per client
             self.data, self.cid = train.subset(parts[cid]), cid
             self.model = build_model("mnist_cnn", train.input_shape, train.n_classes, seed=seed)
 
@@ -104,6 +108,7 @@ def run_flower(args: argparse.Namespace) -> list[float]:
 
     times: list[float] = []
     started: list[float] = []
+    failed: list[int] = []
 
     class TimedFedAvg(FedAvg):
         def configure_fit(self, server_round, parameters, client_manager):  # noqa: ANN001, ANN201
@@ -112,6 +117,7 @@ def run_flower(args: argparse.Namespace) -> list[float]:
 
         def aggregate_fit(self, server_round, results, failures):  # noqa: ANN001, ANN201
             times.append(time.perf_counter() - started[-1])
+            failed.append(max(len(failures), args.per_round - len(results)))  # clients without a result
             return super().aggregate_fit(server_round, results, failures)
 
     model = build_model("mnist_cnn", (1, 28, 28), 10, seed=seed)
@@ -123,11 +129,16 @@ def run_flower(args: argparse.Namespace) -> list[float]:
                                min_available_clients=clients, initial_parameters=initial)
         return ServerAppComponents(strategy=strategy, config=ServerConfig(num_rounds=args.rounds + 1))
 
+    here = str(Path(__file__).resolve().parent)  # Ray's workers import fl_flower and fl_round by name
+    os.environ["PYTHONPATH"] = os.pathsep.join([here, str(Path(here).parent), os.environ.get("PYTHONPATH", "")])
     run_simulation(server_app=ServerApp(server_fn=server_fn), client_app=ClientApp(client_fn=client_fn),
                    num_supernodes=clients,
                    backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
                                    "init_args": {"address": "local", "num_cpus": args.actors,
                                                  "include_dashboard": False}})
+    if sum(failed) or len(times) < 2:
+        raise RuntimeError(f"Flower's rounds failed ({sum(failed)} client failures, {len(times)} rounds "
+                           "aggregated): see its log above; no speed-up is reported")
     return times[1:]  # the first round also starts the actors and loads the data
 
 
@@ -170,7 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"workload: {workload}", flush=True)
     ours = run_edgeledger(args)
     print(f"edgeledger process+batched: {['%.2f' % t for t in ours]} s/round", flush=True)
-    flower = run_flower(args)
+    try:
+        flower = run_flower(args)
+    except RuntimeError as exc:
+        print(exc)
+        print(json.dumps({"speedup_vs_flower": None, "reason": str(exc), "workload": workload}))
+        return 1
     print(f"Flower {flwr.__version__} simulation ({args.actors} actors): {['%.2f' % t for t in flower]} s/round",
           flush=True)
     result = {
