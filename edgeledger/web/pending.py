@@ -51,8 +51,10 @@ class PendingSubmissions:
             yield
 
     def committed(self, tx_ids: list[bytes]) -> None:
+        """Forget committed transactions (one database transaction for a block's worth, not one each)."""
         if tx_ids:
-            self._db.executemany("DELETE FROM pending WHERE tx_id = ?", [(t,) for t in tx_ids])
+            with self.batch():
+                self._db.executemany("DELETE FROM pending WHERE tx_id = ?", [(t,) for t in tx_ids])
 
     def older_than(self, at: float, limit: int = 2000) -> list[Transaction]:
         """Acknowledged transactions submitted before ``at`` and not yet committed (oldest first)."""
