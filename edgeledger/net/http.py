@@ -379,11 +379,15 @@ class HttpDriver:
                 raise EdgeLedgerError(f"link to {batch.sender!r} is cut")
             return batch
         except EdgeLedgerError as exc:
-            reason = "signature" if isinstance(exc, SignatureError) else reason
-            self.stats.rejected_by_reason[reason] += max(len(batch.bodies), 1)
-            self._last_refusal = str(exc)
-            self.apply([Rejected("?", "envelope batch", str(exc))])
+            self._refuse(exc, reason, "envelope batch", max(len(batch.bodies), 1))
             return None
+
+    def _refuse(self, exc: EdgeLedgerError, reason: str, what: str, count: int = 1) -> None:
+        """Count ``count`` refused messages under ``reason`` (a bad signature counts as such)."""
+        reason = "signature" if isinstance(exc, SignatureError) else reason
+        self.stats.rejected_by_reason[reason] += count
+        self._last_refusal = str(exc)
+        self.apply([Rejected("?", what, str(exc))])
 
     def _group(self) -> AbstractContextManager[None]:
         group = getattr(self.host, "durable_group", None)
@@ -427,10 +431,7 @@ class HttpDriver:
             body = self.cipher.open(self.key, env.body) if self.cipher is not None else env.body
             return env, self.host.decode_message(body)
         except EdgeLedgerError as exc:
-            reason = "signature" if isinstance(exc, SignatureError) else reason
-            self.stats.rejected_by_reason[reason] += 1
-            self._last_refusal = str(exc)
-            self.apply([Rejected("?", "envelope", str(exc))])
+            self._refuse(exc, reason, "envelope")
             return None
 
     def _accept(self, raw: bytes) -> int:
