@@ -32,10 +32,10 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgeledger.fl.datasets import load_dataset  # noqa: E402
-from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor  # noqa: E402
-from edgeledger.fl.models import build_model  # noqa: E402
-from edgeledger.fl.params import get_flat_params  # noqa: E402
+from edgeledger.fl.datasets import load_dataset
+from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor
+from edgeledger.fl.models import build_model
+from edgeledger.fl.params import get_flat_params
 
 CL = torch.channels_last
 
@@ -74,49 +74,51 @@ def op_shares(k: int, samples: int) -> dict[str, float]:
         executor.train_many(jobs)
     rows = [(e.key, e.self_cpu_time_total) for e in prof.key_averages()]
     total = sum(t for _, t in rows) or 1.0
-    return {name: round(t / total, 3) for name, t in sorted(rows, key=lambda r: -r[1]) if t / total >= 0.01}
+    return {name: t / total for name, t in sorted(rows, key=lambda r: -r[1])}
 
 
 def conv_layers(k: int, b: int, reps: int) -> list[dict[str, float]]:
     """Each grouped convolution of the MNIST CNN alone: ms per call and GFLOP/s per CPU-second."""
-    out = []
-    for cin, cout, size in [(1, 10, 28), (10, 20, 12)]:
-        ho = size - 4
-        x = torch.randn(b, k * cin, size, size).contiguous(memory_format=CL)
-        w = torch.randn(k * cout, cin, 5, 5).contiguous(memory_format=CL)
-        g = torch.randn(b, k * cout, ho, ho).contiguous(memory_format=CL)
-        bwd = torch.ops.aten.convolution_backward
-        common = ([1, 1], [0, 0], [1, 1], False, [0, 0], k)
-        flop = 2 * k * b * cout * cin * 25 * ho * ho
-        row = {"layer": f"conv {cin}->{cout}, 5x5, {size}x{size}", "mflop_per_call": round(flop / 1e6, 1)}
-        row["forward_ms"] = cpu_ms(lambda: F.conv2d(x, w, None, 1, 0, 1, k), reps)
-        row["weight_grad_ms"] = cpu_ms(lambda: bwd(g, x, w, [k * cout], *common, [False, True, True]), reps)
-        if cin > 1:
-            row["input_grad_ms"] = cpu_ms(lambda: bwd(g, x, w, [k * cout], *common, [True, False, False]), reps)
-        xk = x.reshape(b, k, cin, size, size).transpose(0, 1).contiguous()
-        gk = g.reshape(b, k, cout, ho, ho).transpose(0, 1).contiguous()
+    return [one_conv(k, b, cin, cout, size, reps) for cin, cout, size in [(1, 10, 28), (10, 20, 12)]]
 
-        def unfold_forward() -> torch.Tensor:
-            u = F.unfold(xk.reshape(k * b, cin, size, size), 5).reshape(k, b, cin * 25, ho * ho)
-            return torch.matmul(w.reshape(k, cout, cin * 25).unsqueeze(1), u)
 
-        def unfold_weight_grad() -> torch.Tensor:
-            u = F.unfold(xk.reshape(k * b, cin, size, size), 5).reshape(k, b, cin * 25, ho * ho)
-            u = u.permute(0, 2, 1, 3).reshape(k, cin * 25, b * ho * ho)
-            return torch.bmm(gk.reshape(k, b, cout, ho * ho).permute(0, 2, 1, 3).reshape(k, cout, -1),
-                             u.transpose(1, 2))
+def one_conv(k: int, b: int, cin: int, cout: int, size: int, reps: int) -> dict[str, float]:
+    """One 5x5 grouped convolution (``cin -> cout`` channels per client on ``size``^2 images)."""
+    ho = size - 4
+    x = torch.randn(b, k * cin, size, size).contiguous(memory_format=CL)
+    w = torch.randn(k * cout, cin, 5, 5).contiguous(memory_format=CL)
+    g = torch.randn(b, k * cout, ho, ho).contiguous(memory_format=CL)
+    bwd = torch.ops.aten.convolution_backward
+    common = ([1, 1], [0, 0], [1, 1], False, [0, 0], k)
+    flop = 2 * k * b * cout * cin * 25 * ho * ho
+    row: dict = {"layer": f"conv {cin}->{cout}, 5x5, {size}x{size}", "mflop_per_call": round(flop / 1e6, 1)}
+    row["forward_ms"] = cpu_ms(lambda: F.conv2d(x, w, None, 1, 0, 1, k), reps)
+    row["weight_grad_ms"] = cpu_ms(lambda: bwd(g, x, w, [k * cout], *common, [False, True, True]), reps)
+    if cin > 1:
+        row["input_grad_ms"] = cpu_ms(lambda: bwd(g, x, w, [k * cout], *common, [True, False, False]), reps)
+    xk = x.reshape(b, k, cin, size, size).transpose(0, 1).contiguous()
+    gk = g.reshape(b, k, cout, ho, ho).transpose(0, 1).contiguous()
 
-        row["im2col_forward_ms"] = cpu_ms(unfold_forward, reps)
-        row["im2col_weight_grad_ms"] = cpu_ms(unfold_weight_grad, reps)
-        xn, wn, gn = x.contiguous(), w.contiguous(), g.contiguous()
-        with torch.backends.mkldnn.flags(enabled=False):
-            row["nchw_no_onednn_forward_ms"] = cpu_ms(lambda: F.conv2d(xn, wn, None, 1, 0, 1, k), reps)
-            row["nchw_no_onednn_backward_ms"] = cpu_ms(
-                lambda: bwd(gn, xn, wn, [k * cout], *common, [cin > 1, True, True]), reps)
-        row["forward_gflops"] = flop / row["forward_ms"] / 1e6
-        row["weight_grad_gflops"] = flop / row["weight_grad_ms"] / 1e6
-        out.append({key: round(v, 3) if isinstance(v, float) else v for key, v in row.items()})
-    return out
+    def unfolded() -> torch.Tensor:  # [K, B, cin*25, ho*ho]
+        return F.unfold(xk.reshape(k * b, cin, size, size), 5).reshape(k, b, cin * 25, ho * ho)
+
+    def unfold_forward() -> torch.Tensor:
+        return torch.matmul(w.reshape(k, cout, cin * 25).unsqueeze(1), unfolded())
+
+    def unfold_weight_grad() -> torch.Tensor:
+        u = unfolded().permute(0, 2, 1, 3).reshape(k, cin * 25, b * ho * ho)
+        return torch.bmm(gk.reshape(k, b, cout, ho * ho).permute(0, 2, 1, 3).reshape(k, cout, -1), u.transpose(1, 2))
+
+    row["im2col_forward_ms"] = cpu_ms(unfold_forward, reps)
+    row["im2col_weight_grad_ms"] = cpu_ms(unfold_weight_grad, reps)
+    xn, wn, gn = x.contiguous(), w.contiguous(), g.contiguous()
+    with torch.backends.mkldnn.flags(enabled=False):
+        row["nchw_no_onednn_forward_ms"] = cpu_ms(lambda: F.conv2d(xn, wn, None, 1, 0, 1, k), reps)
+        row["nchw_no_onednn_backward_ms"] = cpu_ms(
+            lambda: bwd(gn, xn, wn, [k * cout], *common, [cin > 1, True, True]), reps)
+    row["forward_gflops"] = flop / row["forward_ms"] / 1e6
+    row["weight_grad_gflops"] = flop / row["weight_grad_ms"] / 1e6
+    return {key: round(v, 3) if isinstance(v, float) else v for key, v in row.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"matmul 1024^3, one thread: {gemm:.0f} GFLOP per CPU-second")
     shares = op_shares(args.clients, samples)
     print(f"ATen ops over one epoch of {args.clients} stacked clients ({samples} samples each):")
-    for name, share in shares.items():
+    shown = {name: round(share, 3) for name, share in shares.items() if share >= 0.01}
+    for name, share in shown.items():
         print(f"  {share:6.1%}  {name}")
     layers = conv_layers(args.clients, 10, reps)
     for row in layers:
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     conv = sum(v for name, v in shares.items() if "convolution" in name)
     gemm_ops = sum(v for name, v in shares.items() if name in ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm"))
     print(json.dumps({"gemm_gflops_1thread_cpu": round(gemm, 1), "convolution_share": round(conv, 3),
-                      "gemm_op_share": round(gemm_ops, 3), "conv_layers": layers, "op_shares": shares,
+                      "gemm_op_share": round(gemm_ops, 3), "conv_layers": layers, "op_shares": shown,
                       "clients": args.clients, "samples_per_client": samples, "quick": args.quick,
                       "load_average": round(os.getloadavg()[0], 2)}))
     return 0
