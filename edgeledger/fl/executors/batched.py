@@ -38,14 +38,14 @@ from edgeledger.fl.executors.sequential import train_one
 from edgeledger.fl.executors.stacked import compile_stacked
 from edgeledger.fl.training import check_hyper
 
-__all__ = ["BatchedExecutor", "batch_plan", "resolve_device"]
+__all__ = ["BatchedExecutor", "batch_plan", "parse_device", "resolve_device"]
 
 log = logging.getLogger("edgeledger.fl.executors")
 
 
-def resolve_device(requested: str) -> torch.device:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (a CUDA device when there is one) -> the device to
-    train on; a CUDA device that is not there falls back to the CPU with a one-line warning."""
+def parse_device(requested: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` -> a torch device (``auto``: CUDA when there is one);
+    anything else is a :class:`ConfigError` naming the key (the scenario's preflight calls this)."""
     name = str(requested).strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -56,6 +56,13 @@ def resolve_device(requested: str) -> torch.device:
                           "'cuda:N' or 'auto'") from None
     if device.type not in ("cpu", "cuda"):
         raise ConfigError(f"fl.executor_options.device: {requested!r}; expected 'cpu', 'cuda', 'cuda:N' or 'auto'")
+    return device
+
+
+def resolve_device(requested: str) -> torch.device:
+    """:func:`parse_device`, then the device to train on: a CUDA device that is not there falls back
+    to the CPU with a one-line warning."""
+    device = parse_device(requested)
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0 or (device.index or 0) >= count:
