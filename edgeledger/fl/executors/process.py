@@ -200,6 +200,10 @@ class ProcessExecutor(Executor):
         if device != "cpu" and inner != "batched":
             raise ConfigError(f"device={device!r} needs inner='batched' (the executor that runs on a device), "
                               f"got inner={inner!r}")
+        if device != "cpu":  # resolved here, once: a missing GPU is one line, not one per worker
+            from edgeledger.fl.executors.batched import resolve_device
+
+            device = str(resolve_device(device))
         self.device = device
         if int(workers) < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
