@@ -2,6 +2,14 @@
 for a plain one-thread PyTorch loop, measured in the same run, plus the round's FLOP count
 and the machine's matmul GFLOP/s. Prints a table, then one JSON object as its last line.
 
+Headline figures (issue 22): ``gemm_gflops_2threads`` (measured in this run), ``best_gflops``,
+``ratio_to_gemm`` and ``speedup_vs_plain_loop``. Because wall-clock rates on a shared machine
+move with the neighbours' load, the same comparison is also made per CPU-second
+(``ratio_to_gemm_per_core_cpu``: the round's FLOP over the CPU seconds of every process of the
+best executor, against one thread's matmul per CPU-second), next to the *layer ceiling*: the rate
+the model's own layers reach as one plain network on the round's total batch (shared weights,
+no groups), which no stacking of per-client copies can beat (``layer_ceiling_ratio_to_gemm``).
+
 Standard workload: 100 clients (IID, 600 MNIST samples each), 10 per round, 5 local
 epochs, batch 10, SGD lr 0.01, the MNIST CNN.
 
@@ -19,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -113,19 +122,53 @@ def macs_per_sample(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     return total
 
 
-def matmul_gflops(threads: int, n: int = 1024, seconds: float = 1.0) -> float:
-    """Measured float32 GEMM throughput with ``threads`` intra-op threads."""
+def matmul_gflops(threads: int, n: int = 1024, seconds: float = 1.0, clock=time.perf_counter) -> float:
+    """Measured float32 GEMM throughput with ``threads`` intra-op threads (wall clock, or ``clock``:
+    ``time.process_time`` gives the rate per CPU-second, which neighbours on a shared box do not move)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    reps, t0 = 0, clock()
+    while clock() - t0 < seconds:
         a @ b
         reps += 1
-    elapsed = time.perf_counter() - t0
+    elapsed = clock() - t0
     torch.set_num_threads(previous)
     return 2 * n**3 * reps / elapsed / 1e9
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and every process it started (worker pools), so far."""
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def layer_ceiling_gflops(model: nn.Module, input_shape: tuple[int, ...], batch: int, seconds: float = 1.0) -> float:
+    """GFLOP per CPU-second of one thread for forward + backward of ``model`` as one plain network on
+    ``batch`` samples: the layers' own rate at the round's total batch with shared weights, the
+    most any stacking of per-client copies could reach on a core (the same kernels, no groups)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    x = torch.randn(batch, *input_shape)
+    y = torch.randint(0, 10, (batch,))
+    flop = macs_per_sample(model, input_shape) * 2 * 3 * batch
+    step = lambda: F.cross_entropy(model(x), y).backward()  # noqa: E731
+    step()
+    reps, t0 = 0, time.process_time()
+    while time.process_time() - t0 < seconds:
+        step()
+        reps += 1
+    elapsed = time.process_time() - t0
+    model.zero_grad(set_to_none=True)
+    torch.set_num_threads(previous)
+    return flop * reps / elapsed / 1e9
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -161,14 +204,21 @@ def main(argv: list[str] | None = None) -> int:
     samples = sum(len(j.data) * j.epochs for j in jobs)
     round_flop = macs_per_sample(model, spec.input_shape) * 2 * 3 * samples
     gf1, gf2 = matmul_gflops(1), matmul_gflops(2)
+    gf1_cpu = matmul_gflops(1, clock=time.process_time)
+    ceiling = layer_ceiling_gflops(build_model(spec.name, spec.input_shape, spec.n_classes, seed=args.seed),
+                                   spec.input_shape, args.per_round * args.batch_size)
     print(f"round: {samples} sample-passes, {round_flop / 1e9:.1f} GFLOP (conv+linear MACs x2 x3)")
     print(f"matmul 1024^3: {gf1:.0f} GFLOP/s on 1 thread, {gf2:.0f} GFLOP/s on 2 threads "
           f"-> round lower bound {round_flop / gf2 / 1e9:.2f} s", flush=True)
+    print(f"per CPU-second of one thread: matmul {gf1_cpu:.0f} GFLOP/s; this model's layers as one plain network on "
+          f"{args.per_round * args.batch_size} samples {ceiling:.0f} GFLOP/s (the stacking ceiling, "
+          f"{ceiling / gf1_cpu:.2f} of matmul)", flush=True)
 
     warm = [TrainSpec(global_params, j.data.subset(np.arange(20)), 1, args.batch_size, args.lr, j.seed) for j in jobs[:2]]
     only = set(args.only.split(",")) if args.only else None
     plain = {"plain_loop": lambda: plain_round(model, global_params, jobs)}
     times: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds (all processes) of the fastest repetition
     results: dict[str, list[np.ndarray]] = {}
     plain_round(model, global_params, warm)
     # Two phases: Ray's daemons (raylet, GCS, ...) take CPU while a Ray instance is up, so the
@@ -193,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         # Interleaved repetitions, minimum kept: neighbours on a shared box slow whole seconds down.
         for r in range(args.rounds):
             for label, fn in runners.items():
-                t0 = time.perf_counter()
+                c0, t0 = cpu_seconds(), time.perf_counter()
                 out = fn()
-                times[label] = min(times.get(label, float("inf")), time.perf_counter() - t0)
+                elapsed, used = time.perf_counter() - t0, cpu_seconds() - c0
+                if elapsed < times.get(label, float("inf")):
+                    times[label], cpu[label] = elapsed, used
                 if label != "plain_loop":
                     results[label] = out
             print(f"  repetition {r + 1}/{args.rounds} done" + (" (ray phase)" if phase is LATE else ""), flush=True)
@@ -220,7 +272,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batched vs sequential, max |diff| per client: {[f'{d:.1e}' for d in per_client]}; "
           f"sequential moved by a 1e-7 nudge of the start: {sensitivity:.1e}")
     best = min((k for k in times if k != "plain_loop"), key=times.__getitem__)
+    best_gflops = round_flop / times[best] / 1e9
+    per_core = round_flop / max(cpu[best], 1e-9) / 1e9
     summary = {
+        "gemm_gflops_2threads": round(gf2, 1),
+        "best_gflops": round(best_gflops, 1),
+        "ratio_to_gemm": round(best_gflops / gf2, 3),
+        "speedup_vs_plain_loop": round(times["plain_loop"] / times[best], 2),
+        "gemm_gflops_1thread_cpu": round(gf1_cpu, 1),
+        "best_gflops_per_core_cpu": round(per_core, 1),
+        "ratio_to_gemm_per_core_cpu": round(per_core / gf1_cpu, 3),
+        "layer_ceiling_gflops_1thread_cpu": round(ceiling, 1),
+        "layer_ceiling_ratio_to_gemm": round(ceiling / gf1_cpu, 3),
+        "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
+        "load_average": round(os.getloadavg()[0], 2),
         "workload": {"clients": args.clients, "per_round": args.per_round, "epochs": args.epochs,
                      "batch_size": args.batch_size, "lr": args.lr, "model": args.model, "quick": args.quick},
         "round_gflop": round(round_flop / 1e9, 2),
@@ -230,8 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "round_s_plain_loop": round(times["plain_loop"], 3),
         "round_s_best": round(times[best], 3),
         "best_executor": best,
-        "speedup_vs_plain_loop": round(times["plain_loop"] / times[best], 2),
-        "achieved_gflops_best": round(round_flop / times[best] / 1e9, 1),
+        "achieved_gflops_best": round(best_gflops, 1),
         "max_abs_diff_vs_sequential": diffs.get("batched", float("nan")),
         "max_abs_diff_vs_sequential_median_client": float(np.median(per_client)) if per_client else None,
         "sequential_diff_after_1e-7_nudge": sensitivity,

@@ -58,6 +58,8 @@ BAD = [
     ("demo --set fl.aggregator_params={bta=0.1} --quiet", "did you mean 'beta'"),
     ("demo --set fl.dataset=\"mnst\" --quiet", "fl.dataset: 'mnst'"),
     ("""demo --set 'fl.executor="batched"' --set 'fl.executor_options={threadz=1}' --quiet""", "did you mean 'threads'"),
+    ("""demo --set 'fl.executor="batched"' --set 'fl.executor_options={device="abacus"}' --quiet""",
+     "fl.executor_options.device: 'abacus' is not a device"),
     ("demo --set fl.model=\"mlpp\" --quiet", "did you mean 'mlp'"),
     ("demo --set consensus.protocol=\"pbtf\" --quiet", "did you mean 'pbft'"),
     ("""demo --set 'attacks=[{kind="sign_flp",fraction=0.1}]' --quiet""", "did you mean 'sign_flip'"),

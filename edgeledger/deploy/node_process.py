@@ -160,7 +160,7 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
         consensus = build_consensus(opts.scenario, node_id, key, membership, standby=node_id in plan.standby)
     node = Node(node_id=node_id, role=opts.role, key=key, membership=membership, store=store,
                 blobs=DirectoryBlobStore(opts.data_dir / "blobs"), consensus=consensus, center=None,
-                address=f"{opts.scheme}://{opts.host}:{opts.port}", defer_compute=True,
+                address=f"{opts.scheme}://{opts.host}:{opts.port}", defer_compute=True, group_commit=True,
                 finality=finality_of(opts.scenario, membership), validator_schedule=validator_schedule if pbft else None,
                 light=LightClient(node_id, membership, finality_of(opts.scenario, membership))
                 if is_light_client(plan, node_id) else None,

@@ -16,13 +16,15 @@ voted on a height whose set it did not know yet.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from edgeledger.codec import Record
 from edgeledger.crypto.keys import verify_signature
 from edgeledger.errors import ConfigError
 
-__all__ = ["Identity", "Genesis", "Membership", "genesis_hash", "quorum_size", "DEFAULT_CHANGE_DELAY"]
+__all__ = ["Identity", "Genesis", "Membership", "VerifiedTransactions", "genesis_hash", "quorum_size",
+           "DEFAULT_CHANGE_DELAY"]
 
 #: blocks between the block that commits a validator change and the first block the new set
 #: votes on: 1 + the default PBFT window (64), see :class:`Membership`
@@ -45,6 +47,30 @@ class Genesis(Record):
     identities: list[Identity]
     validators: list[str]
     timestamp_ms: int = 0
+
+
+class VerifiedTransactions:
+    """Ids of the transactions whose signature one node has checked, most recent ``capacity``.
+
+    A transaction id is the hash of the whole signed transaction (signature included) and an
+    identity never changes its key, so a transaction verified once stays verified: a node checks
+    each signature once, whether it arrives from a client, a peer's relay or inside a proposal
+    (issue 22). Bounded: the oldest ids are forgotten (and verified again if they come back)."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[bytes, None] = OrderedDict()
+
+    def __contains__(self, tx_id: object) -> bool:
+        return tx_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, tx_id: bytes) -> None:
+        self._ids[tx_id] = None
+        if len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
 
 
 class Membership:
@@ -70,6 +96,7 @@ class Membership:
         self._heights: list[int] = [1]  # effective heights, ascending
         self._sets: list[tuple[tuple[str, ...], frozenset[str]]] = [(tuple(self.validators), self._validator_set)]
         self._genesis_hash: bytes | None = None
+        self.verified = VerifiedTransactions()  # this node's checked transaction signatures
 
     def fork(self, change_delay: int | None = None) -> Membership:
         """A Membership of the same genesis with its own validator schedule (at genesis), sharing
@@ -83,6 +110,7 @@ class Membership:
         twin.validators = list(self.genesis.validators)
         twin._validator_set = frozenset(twin.validators)
         twin._heights, twin._sets = [1], [(tuple(twin.validators), twin._validator_set)]
+        twin.verified = VerifiedTransactions()  # per node: another node's checks are not ours
         return twin
 
     @property

@@ -3,12 +3,18 @@
 WAL journal with ``synchronous=FULL``: ``append`` returns only after the block is on disk,
 so a block acknowledged to anyone survives a crash (docs/design.md rule 5). ``path=":memory:"``
 keeps the same SQL engine in memory for large simulations.
+
+Group commit (issue 22): inside :meth:`ChainStore.group` every write joins one transaction that
+is made durable (one fsync) when the outermost group ends; the node opens a group around one
+input and lets nothing it produced leave before the group ends, so what is stored is still
+durable before anyone hears of it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgeledger.codec import decode, encode
@@ -63,6 +69,9 @@ class ChainStore:
 
     _state: DurableState | None = None
 
+    _grouped = False  # inside group(): writes join one transaction
+    _group_open = False  # that transaction has begun
+
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -96,9 +105,45 @@ class ChainStore:
         """Write the state staged by replaying stored blocks up to ``height`` (one transaction)."""
         if self._state is None:
             return
+        with self._write():
+            self._state.flush(height)
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Make every write inside one transaction, durable when the outermost group ends (also
+        when it ends by an exception: what was written stays, as it would have without a group)."""
+        if self._grouped:
+            yield
+            return
+        self._grouped = True
+        self._group_open = False
+        try:
+            yield
+        finally:
+            self._grouped = False
+            if self._group_open:
+                self._group_open = False
+                self._db.execute("COMMIT")
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write: its own durable transaction, or part of the open group's."""
+        if self._grouped:
+            if not self._group_open:
+                self._db.execute("BEGIN")
+                self._group_open = True
+            self._db.execute("SAVEPOINT write")  # a failed write leaves nothing of itself in the group
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO write")
+                raise
+            finally:
+                self._db.execute("RELEASE write")
+            return
         with self._db:
             self._db.execute("BEGIN")
-            self._state.flush(height)
+            yield
 
     def append(self, block: Block, receipts: list[Receipt] | None = None) -> None:
         """Store ``block`` at the next height, with its transactions' receipts when given, in one
@@ -106,8 +151,7 @@ class ChainStore:
         if block.height != self._height + 1:
             raise ChainValidationError(f"store expects height {self._height + 1}, got {block.height}")
         rows = [(tx.tx_id, block.height, i) for i, tx in enumerate(block.transactions)]
-        with self._db:
-            self._db.execute("BEGIN")
+        with self._write():
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (block.height, block.hash, encode(block)))
             self._db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?)", rows)
             refs = [(d, block.height) for tx in block.transactions for d in named_blobs(tx)]
@@ -131,8 +175,7 @@ class ChainStore:
         """Record the receipts of stored ``block``'s transactions, in block order; receipts already
         stored are kept (idempotent: replaying the chain yields the same receipts)."""
         rows = self._receipt_rows(block, receipts)
-        with self._db:
-            self._db.execute("BEGIN")
+        with self._write():
             self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, ?)", rows)
 
     def receipts(self, block: Block) -> list[Receipt | None]:
@@ -184,7 +227,7 @@ class ChainStore:
             yield from self.blocks(low, min(low + chunk - 1, end))
 
     def put_meta(self, key: str, value: bytes) -> None:
-        with self._db:
+        with self._write():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def get_meta(self, key: str) -> bytes | None:
@@ -196,13 +239,12 @@ class ChainStore:
         votes and view must be on disk before the messages that announce them leave)."""
         if not entries:
             return
-        with self._db:
-            self._db.execute("BEGIN")
+        with self._write():
             self._db.executemany("INSERT OR REPLACE INTO consensus_log VALUES (?, ?, ?)", entries)
 
     def forget_consensus(self, through_height: int) -> None:
         """Drop consensus-log entries of heights 1..``through_height`` (height-0 entries stay)."""
-        with self._db:
+        with self._write():
             self._db.execute("DELETE FROM consensus_log WHERE height BETWEEN 1 AND ?", (through_height,))
 
     def consensus_log(self) -> list[bytes]:

@@ -4,7 +4,7 @@ Why aiohttp: one library gives both the server and a client with persistent, poo
 connections and streaming bodies, on plain asyncio, with no ASGI stack in between.
 
 Outbound messages are queued per peer and sent in FIFO batches (``POST /v1/messages``,
-a msgpack list of signed :class:`Envelope` bytes) by one worker per peer, with
+one signed :class:`EnvelopeBatch`: one signature for the whole batch) by one worker per peer, with
 exponential back-off retries; a peer that stays unreachable has its messages dropped
 (and counted) — consensus and the FL round already tolerate loss. Each peer's queue is
 bounded (``max_queue`` messages, ``max_queue_bytes`` bytes): when a slow or unreachable peer
@@ -15,6 +15,15 @@ addressee, rate-limited per claimed sender and source address *before* any signa
 verified, then checked for replay and signature, and decoded into the node's typed messages
 before the node sees them. With a :class:`WireLog` the highest accepted sequence per sender
 is durable before the node sees a batch, so a replay to a restarted node is refused too.
+A batch is checked the same way once (one signature, one rate-limit charge per message it
+carries); a msgpack list of single envelopes is still accepted.
+
+Signature checks of transactions a batch carries (relayed client requests, proposals) run on
+worker threads before the node handles the batch, when the node offers them
+(``pending_signatures`` / ``check_signatures`` / ``record_verified``): PyNaCl releases the GIL,
+so the event loop keeps serving while the threads verify, and the node then finds them
+verified. The node's writes for a batch are one group commit (``durable_group``), durable
+before any of the batch's effects leave (issue 22).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ import logging
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,14 +45,17 @@ from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Broadcast, CancelTimer, Deferred, Effect, Metric, Rejected, Send, SetTimer
 from edgeledger.errors import EdgeLedgerError, SignatureError
-from edgeledger.net.envelope import SEQUENCE_LEASE, Envelope, ReplayWindow, WireLog, check_envelope, open_envelope, seal
+from edgeledger.net.envelope import (SEQUENCE_LEASE, Envelope, EnvelopeBatch, ReplayWindow, WireLog, check_batch,
+                                     check_envelope, open_batch, open_envelope, seal_batch)
 from edgeledger.net.sim import Host
 
 __all__ = ["HttpDriver", "DriverStats", "MAX_REQUEST_BYTES"]
 
 log = logging.getLogger("edgeledger.net.http")
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
-MAX_BATCH = 256
+MAX_BATCH = 1024  # messages per outbound batch
+MAX_BATCH_BYTES = 8 * 1024 * 1024  # and bytes (a batch may close earlier, never splits a message)
+PREVERIFY_MIN = 8  # fewer unchecked transactions than this are verified inline, by the node
 MAX_QUEUE = 4096  # messages queued per peer before the oldest is dropped
 MAX_QUEUE_BYTES = 32 * 1024 * 1024  # bytes queued per peer before the oldest is dropped (one larger message still goes)
 MAX_BUCKETS = 4096  # rate-limit buckets kept (least recently used ones are forgotten)
@@ -117,6 +131,7 @@ class HttpDriver:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._verifiers: ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -134,6 +149,8 @@ class HttpDriver:
             await self._session.close()
         if self.wire_log is not None:
             self.wire_log.close()
+        if self._verifiers is not None:
+            self._verifiers.shutdown(wait=False, cancel_futures=True)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self.handle_messages)]
@@ -198,7 +215,7 @@ class HttpDriver:
         body = encode(message) if body is None else body
         if self.cipher is not None and self.public_key_of is not None:
             body = self.cipher.seal(self.public_key_of(to), body)  # per recipient, under the signed envelope
-        data = seal(self.key, self.host.node_id, to, self._next_sequence(), body, self.chain_id)
+        data = body  # signed with the batch it leaves in (one signature per batch)
         tag = type(message).__struct_config__.tag or type(message).__name__
         self.stats.by_type_out[tag] += len(data)
         queue = self._queues.get(to)
@@ -231,9 +248,14 @@ class HttpDriver:
                 ready.clear()
                 await ready.wait()
                 continue
-            batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
-            self._queued_bytes[to] -= sum(len(d) for d, _ in batch)
-            payload = encode([data for data, _ in batch])
+            batch = [queue.popleft()]
+            size = len(batch[0][0])
+            while queue and len(batch) < MAX_BATCH and size + len(queue[0][0]) <= MAX_BATCH_BYTES:
+                batch.append(queue.popleft())
+                size += len(batch[-1][0])
+            self._queued_bytes[to] -= size
+            payload = seal_batch(self.key, self.host.node_id, to, self._next_sequence(),
+                                 [body for body, _ in batch], self.chain_id)
             if not await self._post(to, payload):
                 self._drop(len(batch), "link_cut" if to in self.blocked else "unreachable")
                 self._undeliverable(to, [message for _, message in batch])
@@ -276,17 +298,19 @@ class HttpDriver:
         data = await request.read()
         self.stats.bytes_in += len(data)
         try:
+            batch: EnvelopeBatch | None = decode(data, EnvelopeBatch)
+        except EdgeLedgerError:
+            batch = None
+        if batch is not None:
+            return await self._handle_batch(batch, request.remote or "?")
+        try:
             envelopes = decode(data, list[bytes])
         except EdgeLedgerError as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        # no await from here on: the batch is checked, made durable and handed to the node atomically
+        # no await from here on: the envelopes are checked, made durable and handed to the node atomically
         now = self.clock()
         opened = [m for raw in envelopes if (m := self._open(raw, request.remote or "?", now)) is not None]
-        if self.wire_log is not None and opened:  # durable before the node acts on any of them
-            highest: dict[str, int] = {}
-            for env, _ in opened:
-                highest[env.sender] = max(highest.get(env.sender, 0), env.sequence)
-            self.wire_log.save(highest)
+        self._save_sequences([env for env, _ in opened])
         for env, message in opened:
             self.stats.messages_in += 1
             self.apply(self.host.on_message(env.sender, message, now))
@@ -294,6 +318,100 @@ class HttpDriver:
             return web.json_response({"error": f"none of {len(envelopes)} envelopes accepted: {self._last_refusal}"},
                                      status=400)
         return web.json_response({"accepted": len(opened), "of": len(envelopes)}, status=202)
+
+    def _save_sequences(self, envelopes: list[Envelope] | list[EnvelopeBatch]) -> None:
+        """Make the highest accepted sequence per sender durable (before the node acts on any)."""
+        if self.wire_log is not None and envelopes:
+            highest: dict[str, int] = {}
+            for env in envelopes:
+                highest[env.sender] = max(highest.get(env.sender, 0), env.sequence)
+            self.wire_log.save(highest)
+
+    async def _handle_batch(self, batch: EnvelopeBatch, source: str) -> web.Response:
+        total = len(batch.bodies)
+        accepted = await self._accept_batch(batch, source)
+        if total and not accepted:  # nothing usable: an error with the first reason
+            return web.json_response({"error": f"none of {total} envelopes accepted: {self._last_refusal}"},
+                                     status=400)
+        return web.json_response({"accepted": accepted, "of": total}, status=202)
+
+    async def _accept_batch(self, batch: EnvelopeBatch, source: str = "local") -> int:
+        """Check the batch once (chain and addressee, rate limit, replay, signature, link), decode every
+        message, verify the transactions they carry off the event loop, make the sequence durable,
+        then hand the messages to the node in order with no await in between, as one group commit;
+        how many messages were handed over."""
+        if self._open_batch(batch, source, self.clock()) is None:
+            return 0
+        messages = []
+        for body in batch.bodies:
+            try:
+                clear = self.cipher.open(self.key, body) if self.cipher is not None else body
+                messages.append(self.host.decode_message(clear))
+            except EdgeLedgerError as exc:
+                self.stats.rejected_by_reason["undecodable"] += 1
+                self._last_refusal = str(exc)
+                self.apply([Rejected(batch.sender, "envelope", str(exc))])
+        await self._preverify(messages)
+        # no await from here on
+        self._save_sequences([batch])
+        now = self.clock()
+        effects: list[Effect] = []
+        with self._group():  # group commit: the batch's writes are durable before any of its effects leave
+            for message in messages:
+                self.stats.messages_in += 1
+                effects += self.host.on_message(batch.sender, message, now)
+        self.apply(effects)
+        return len(messages)
+
+    def _open_batch(self, batch: EnvelopeBatch, source: str, now: float) -> EnvelopeBatch | None:
+        """Check a batch, cheapest first: chain and addressee, rate limit (one token per message it
+        carries, before the signature is checked), replay, signature, link; None (counted) when refused."""
+        reason = "malformed_or_misaddressed"
+        try:
+            check_batch(batch, self.host.node_id, self.chain_id)
+            reason = "rate_limited"
+            if not self.limit.allow((batch.sender, source), now, float(max(len(batch.bodies), 1))):
+                raise EdgeLedgerError(f"rate limit exceeded for {batch.sender!r} from {source}")
+            reason = "replay"
+            open_batch(batch, self.host.node_id, self.verify, self.window, self.chain_id)
+            reason = "link_cut"
+            if batch.sender in self.blocked:
+                raise EdgeLedgerError(f"link to {batch.sender!r} is cut")
+            return batch
+        except EdgeLedgerError as exc:
+            self._refuse(exc, reason, "envelope batch", max(len(batch.bodies), 1))
+            return None
+
+    def _refuse(self, exc: EdgeLedgerError, reason: str, what: str, count: int = 1) -> None:
+        """Count ``count`` refused messages under ``reason`` (a bad signature counts as such)."""
+        reason = "signature" if isinstance(exc, SignatureError) else reason
+        self.stats.rejected_by_reason[reason] += count
+        self._last_refusal = str(exc)
+        self.apply([Rejected("?", what, str(exc))])
+
+    def _group(self) -> AbstractContextManager[None]:
+        group = getattr(self.host, "durable_group", None)
+        return group() if group is not None else nullcontext()
+
+    async def _preverify(self, messages: list[Any]) -> None:
+        """Verify, on worker threads, the transaction signatures ``messages`` carry that the node has
+        not checked yet; the node records the good ones (and rejects the bad ones itself later)."""
+        pending = getattr(self.host, "pending_signatures", None)
+        txs = pending(messages) if pending is not None else []
+        if len(txs) < PREVERIFY_MIN:
+            return
+        self.host.record_verified(await self.verify_off_loop(txs))  # type: ignore[attr-defined]
+
+    async def verify_off_loop(self, txs: list[Any]) -> list[bytes]:
+        """The ids of the ``txs`` whose signatures check out, verified on two worker threads."""
+        if self._verifiers is None:
+            self._verifiers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        loop = asyncio.get_running_loop()
+        half = (len(txs) + 1) // 2
+        parts = [txs[:half], txs[half:]] if len(txs) >= 2 * PREVERIFY_MIN else [txs]
+        check = self.host.check_signatures  # type: ignore[attr-defined]
+        done = await asyncio.gather(*(loop.run_in_executor(self._verifiers, check, part) for part in parts if part))
+        return [tx_id for ids in done for tx_id in ids]
 
     def _open(self, raw: bytes, source: str, now: float) -> tuple[Envelope, Any] | None:
         """Check one envelope, cheapest first: chain and addressee, rate limit (before any signature
@@ -313,10 +431,7 @@ class HttpDriver:
             body = self.cipher.open(self.key, env.body) if self.cipher is not None else env.body
             return env, self.host.decode_message(body)
         except EdgeLedgerError as exc:
-            reason = "signature" if isinstance(exc, SignatureError) else reason
-            self.stats.rejected_by_reason[reason] += 1
-            self._last_refusal = str(exc)
-            self.apply([Rejected("?", "envelope", str(exc))])
+            self._refuse(exc, reason, "envelope")
             return None
 
     def _accept(self, raw: bytes) -> int:

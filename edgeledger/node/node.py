@@ -21,13 +21,14 @@ count from the next block on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 from edgeledger.codec import decode, encode
 from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist
-from edgeledger.consensus.pbft.events import ForwardRequest
+from edgeledger.consensus.pbft.events import ForwardRequest, PrePrepare
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import (Compute, Deferred, Effect, Metric, Rejected, SaveState, Send, SetTimer,
                                 SubmitTransaction)
@@ -37,6 +38,7 @@ from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Identity, Membership
 from edgeledger.ledger.state import LedgerState
 from edgeledger.ledger.store import ChainStore
+from edgeledger.ledger.transaction import Transaction, signature_valid
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality, validate_block
 from edgeledger.node.gossip import MAX_WAITING_COPIES, BlockGossip, CommittedBlock, FetchCommitted
 from edgeledger.node.center import CENTER_MESSAGES, AddressBook, PeerList, Register, make_registration
@@ -79,6 +81,7 @@ class Node:
     address_book: AddressBook | None = None
     compute_time: Callable[[Any, Any], float] = lambda job, result: 0.0
     defer_compute: bool = False  # real-time drivers run Compute jobs off their event loop
+    group_commit: bool = False  # one store transaction per input (or per driver batch); listeners hear after it
     state: LedgerState = field(init=False)
     peers: dict[str, Any] = field(default_factory=dict)
     commit_listeners: list[Callable[[Block, list[Any]], None]] = field(default_factory=list)  # dashboards, APIs
@@ -88,6 +91,8 @@ class Node:
     _future_blocks: dict[int, list[Block]] = field(default_factory=dict)  # height -> distinct copies
     _computes: int = 0
     _decoder: Callable[[bytes], Any] | None = None  # of the message types of the consensus and services
+    _grouping: bool = False
+    _announce: list[tuple[Block, list[Any]]] = field(default_factory=list)  # commits listeners hear after the group
 
     def __post_init__(self) -> None:
         self.gossip = BlockGossip(self.node_id, self.followers or self.observers, tuple(self.membership.validators),
@@ -143,6 +148,48 @@ class Node:
                 types += s.message_types
             self._decoder = wire_decoder(types)
         return self._decoder
+
+    @contextmanager
+    def durable_group(self) -> Iterator[None]:
+        """With ``group_commit``: everything stored inside (blocks, receipts, consensus votes) is one
+        store transaction, made durable when the outermost group ends, and only then are the commit
+        listeners told. A driver opens a group around a batch of inputs and carries out none of
+        their effects before it ends (group commit: one fsync instead of one per write, and still
+        nothing is announced before it is durable). Without ``group_commit`` it does nothing."""
+        if not self.group_commit or self._grouping:
+            yield
+            return
+        self._grouping = True
+        try:
+            with self.store.group():
+                yield
+        finally:
+            self._grouping = False
+            announce, self._announce = self._announce, []
+            for block, receipts in announce:
+                for listener in self.commit_listeners:
+                    listener(block, receipts)
+
+    # -- signature checks a real-time driver runs off its event loop (issue 22) -------------------
+    def pending_signatures(self, messages: list[Any]) -> list[Transaction]:
+        """The transactions inside ``messages`` (relayed requests, proposals) this node has not verified."""
+        verified = self.membership.verified
+        out: list[Transaction] = []
+        for m in messages:
+            if isinstance(m, ForwardRequest):
+                out.append(m.tx)
+            elif isinstance(m, PrePrepare):
+                out.extend(m.block.transactions)
+        return [tx for tx in out if tx.tx_id not in verified]
+
+    def check_signatures(self, txs: list[Transaction]) -> list[bytes]:
+        """The ids of ``txs`` whose signature checks out. Reads the identity table only, so a driver
+        may call it on a worker thread; :meth:`record_verified` then records the result."""
+        return [tx.tx_id for tx in txs if signature_valid(tx, self.membership)]
+
+    def record_verified(self, tx_ids: list[bytes]) -> None:
+        for tx_id in tx_ids:
+            self.membership.verified.add(tx_id)
 
     def start(self, now: float) -> list[Effect]:
         effects: list[Effect] = []
@@ -212,6 +259,10 @@ class Node:
     def _resolve(self, effects: list[Any], now: float) -> list[Effect]:
         """Handle node-internal effects (commits, durable consensus state, submissions, compute);
         pass the rest on. Everything stored here is durable before the driver sends anything."""
+        with self.durable_group():
+            return self._resolve_in_group(effects, now)
+
+    def _resolve_in_group(self, effects: list[Any], now: float) -> list[Effect]:
         out: list[Effect] = []
         queue = list(effects)
         durable: list[tuple[str, int, bytes]] = []
@@ -327,8 +378,11 @@ class Node:
         receipts = self.state.apply_block(block)  # in memory; nobody has been told yet
         self.store.append(block, receipts)  # block and receipts durable before anyone is told
         self.finality.observe(block)
-        for listener in self.commit_listeners:
-            listener(block, receipts)
+        if self._grouping:  # told once the group is durable
+            self._announce.append((block, receipts))
+        else:
+            for listener in self.commit_listeners:
+                listener(block, receipts)
         effects: list[Any] = [Metric("chain.height", float(block.height)),
                               Metric("chain.block_txs", float(len(block.transactions)))]
         effects += [Rejected(self.node_id, "transaction", r.reason) for r in receipts if not r.ok]

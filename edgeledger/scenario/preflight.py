@@ -76,6 +76,10 @@ def _check_fl(scenario: Scenario) -> None:
         if fl.executor in executors:  # ray registers only when installed; assembly says how to get it
             _check_params("fl.executor_options", executors.get(fl.executor), f"executor {fl.executor!r}",
                           dict(fl.executor_options), ["model"])
+        if "device" in fl.executor_options:  # a mistyped device fails here, before the run starts
+            from edgeledger.fl.executors.batched import parse_device
+
+            parse_device(str(fl.executor_options["device"]))
     if fl.task != "classification":
         return
     from edgeledger.fl.datasets import datasets

@@ -13,6 +13,7 @@ are forgotten after ``submission_ttl_s``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import time
 from collections import OrderedDict, deque
@@ -38,6 +39,8 @@ from edgeledger.web.routes import BINARY, MSGPACK, TEXT, Response, Route, app_do
 __all__ = ["NodeApi", "MAX_TX_BYTES", "MAX_BLOB_BYTES", "messages_route"]
 
 MAX_TX_BYTES = 256 * 1024
+MAX_BATCH_TXS = 1000  # transactions per POST /v1/txs
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 MAX_PENDING_SUBMISSIONS = 100_000
 RETRANSMIT_AFTER_S = 5.0  # an acknowledged transaction this old and uncommitted is forwarded again
@@ -103,6 +106,19 @@ class NodeApi:
                    413: Response("too large", t.ErrorBody), 429: Response("rate limited", t.ErrorBody),
                    503: Response("starting, or too many transactions waiting: retry later", t.ErrorBody)},
                   request_media=MSGPACK),
+            Route("POST", "/v1/txs", self.submit_many, f"submit a batch of signed transactions (msgpack list of "
+                  f"canonical transaction bytes, at most {MAX_BATCH_TXS}); each is verified, checked and answered on "
+                  "its own, with the status POST /v1/tx would give it",
+                  {200: Response("per transaction, in order: tx_id, status (202/400/403/409/413/503), error",
+                                 t.SubmittedBatch),
+                   400: Response("not a msgpack list", t.ErrorBody), 413: Response("too many or too large", t.ErrorBody),
+                   429: Response("rate limited (one token per transaction)", t.ErrorBody), 503: STARTING},
+                  request_media=MSGPACK),
+            Route("GET", "/v1/blocks/{height}/receipts", self.block_receipts, "a block's transaction ids and their "
+                  "validity, in block order (what a client following its submissions needs)",
+                  {200: Response("ids, validity and codes", t.BlockReceipts), 404: Response("no such block", t.ErrorBody),
+                   503: STARTING}, path_types={"height": {"type": "integer", "minimum": 0}},
+                  pattern="/v1/blocks/{height:\\d+}/receipts"),
             Route("POST", "/v1/endorse", self.endorse, "as an endorsing peer, simulate a proposal (EndorseRequest) "
                   "on the committed state and sign its read/write set",
                   {200: Response("the signed ProposalResponse (msgpack)", None, MSGPACK),
@@ -188,8 +204,10 @@ class NodeApi:
         now = time.time()
         self.metrics.blocks.inc()
         self.metrics.transactions.inc(len(block.transactions))
-        for tx, receipt in zip(block.transactions, receipts):
-            self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
+        recent_from = len(block.transactions) - (self.recent_tx.maxlen or 0)
+        for i, (tx, receipt) in enumerate(zip(block.transactions, receipts)):
+            if i >= recent_from:  # the dashboard shows the last few only
+                self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
             if not receipt.ok:
                 self.metrics.invalid.inc()
             if tx.kind == "fl.round_close" and receipt.ok:  # the chain records accuracy for every node to see
@@ -198,9 +216,10 @@ class NodeApi:
                 close = decode(tx.payload, RoundClose)
                 self.accuracy[close.round] = close.accuracy_bp / 10000
                 self._notify("accuracy", (close.round, self.accuracy[close.round]))
-            t0 = self.submitted.pop(tx.tx_id, None)
-            if t0 is not None:
-                self.metrics.commit_latency.observe(now - t0)
+            if self.submitted:
+                t0 = self.submitted.pop(tx.tx_id, None)
+                if t0 is not None:
+                    self.metrics.commit_latency.observe(now - t0)
         self.pending.committed([tx.tx_id for tx in block.transactions])
         self._expire(now)
         self._notify("block", block)
@@ -263,6 +282,20 @@ class NodeApi:
             entry["receipt"] = {"ok": receipt.ok, "reason": receipt.reason, "code": receipt.code} if receipt else None
         return data
 
+    async def block_receipts(self, request: web.Request) -> web.Response:
+        """A block's transaction ids and their validity, in block order (no bodies: what a client
+        following its submissions needs)."""
+        if (busy := self._ready()) is not None:
+            return busy
+        block = self.node.store.block(int(request.match_info["height"]))
+        if block is None:
+            return error(404, "no block at that height")
+        receipts = self.node.store.receipts(block)
+        return reply(t.BlockReceipts(height=block.height, hash=block.hash.hex(),
+                                     tx_ids=[tx.tx_id.hex() for tx in block.transactions],
+                                     ok=[bool(r and r.ok) for r in receipts],
+                                     codes=[r.code if r else None for r in receipts]))
+
     async def block_by_hash(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
             return busy
@@ -323,20 +356,92 @@ class NodeApi:
             return error(503, f"{cap} transactions wait to be ordered: retry later")
         try:
             tx = decode(body, Transaction)
-            verify_transaction(tx, self.node.membership)
-        except SignatureError as exc:
-            return error(403, str(exc))
         except EdgeLedgerError as exc:
             return error(400, str(exc))
+        now = time.time()
+        effects: list[Any] = []
+        status, reason = self._admit(tx, now, effects)
+        if reason is not None:
+            return error(status, reason)
+        self._expire(now)
+        self.driver.submit_local(effects)
+        return reply(t.Submitted(tx_id=tx.tx_id.hex()), status=202)
+
+    async def submit_many(self, request: web.Request) -> web.Response:
+        """A batch of signed transactions (msgpack list of canonical transaction bytes), each one
+        decoded, verified, checked and answered on its own, in order, with the status ``POST /v1/tx``
+        would give it (202, 400, 403, 409, 413, 503). The client's rate limit is charged one token per
+        transaction before any signature is checked; the signatures are checked on worker threads,
+        off the event loop; every accepted transaction is in the pending log before the answer."""
+        if (busy := self._ready()) is not None:
+            return busy
+        body = await request.content.read(MAX_BATCH_BYTES + 1)
+        if len(body) > MAX_BATCH_BYTES:
+            return error(413, f"batch over {MAX_BATCH_BYTES} bytes")
+        try:
+            raws = decode(body, list[bytes])
+        except EdgeLedgerError as exc:
+            return error(400, f"expected a msgpack list of signed transactions: {exc}")
+        if len(raws) > MAX_BATCH_TXS:
+            return error(413, f"batch of {len(raws)} transactions; at most {MAX_BATCH_TXS} per request")
+        if not self.limit.allow(request.remote or "?", time.monotonic(), float(max(len(raws), 1))):
+            self.metrics.http_refused.labels("rate_limited").inc()
+            return error(429, f"rate limit exceeded for {request.remote}: retry later")
+        results: list[t.SubmittedEach] = []
+        decoded: list[tuple[int, Transaction]] = []
+        for i, raw in enumerate(raws):
+            if len(raw) > MAX_TX_BYTES:
+                results.append(t.SubmittedEach(tx_id=None, status=413, error=f"transaction over {MAX_TX_BYTES} bytes"))
+                continue
+            try:
+                tx = decode(raw, Transaction)
+            except EdgeLedgerError as exc:
+                results.append(t.SubmittedEach(tx_id=None, status=400, error=str(exc)))
+                continue
+            decoded.append((i, tx))
+            results.append(t.SubmittedEach(tx_id=tx.tx_id.hex(), status=202))
+        membership = self.node.membership
+        unchecked = [tx for _, tx in decoded if tx.tx_id not in membership.verified]
+        if len(unchecked) > 1 and hasattr(self.driver, "verify_off_loop"):
+            self.node.record_verified(await self.driver.verify_off_loop(unchecked))
+        cap = getattr(getattr(self.node.consensus, "config", None), "max_pending_txs", 0)
+        room = cap - len(getattr(self.node.consensus, "mempool", ())) if cap else len(decoded)
+        accepted = 0
+        now = time.time()
+        effects: list[Any] = []
+        with self._group(), self.pending.batch():  # no await from here on: in order, one commit each
+            for i, tx in decoded:
+                if accepted >= room:
+                    self.metrics.http_refused.labels("mempool_full").inc()
+                    results[i].status, results[i].error = 503, f"{cap} transactions wait to be ordered: retry later"
+                    continue
+                status, reason = self._admit(tx, now, effects)
+                results[i].status, results[i].error = status, reason
+                accepted += status == 202
+        self._expire(now)
+        self.driver.submit_local(effects)
+        return reply(t.SubmittedBatch(accepted=accepted, results=results))
+
+    def _group(self) -> Any:
+        group = getattr(self.node, "durable_group", None)
+        return group() if group is not None else contextlib.nullcontext()
+
+    def _admit(self, tx: Transaction, now: float, effects: list[Any]) -> tuple[int, str | None]:
+        """Verify (once per node: a checked signature is remembered), check, keep in the pending log
+        and submit one transaction; the node's effects are added to ``effects`` for the driver."""
+        try:
+            verify_transaction(tx, self.node.membership)
+        except SignatureError as exc:
+            return 403, str(exc)
+        except EdgeLedgerError as exc:
+            return 400, str(exc)
         reason = self.node.state.check(tx)
         if reason is not None:
-            return error(409, reason)
-        now = time.time()
+            return 409, reason
         self.pending.add(tx, now)  # on disk before the 202: retransmitted until it commits
         self.submitted.setdefault(tx.tx_id, now)
-        self._expire(now)
-        self.driver.submit_local(self.node.submit(tx, now))
-        return reply(t.Submitted(tx_id=tx.tx_id.hex()), status=202)
+        effects += self.node.submit(tx, now)
+        return 202, None
 
     async def endorse(self, request: web.Request) -> web.Response:
         """Fabric's *execute*: this node, as an endorsing peer, simulates a proposal on its committed

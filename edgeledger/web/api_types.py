@@ -13,7 +13,7 @@ import msgspec
 
 __all__ = [
     "ErrorBody", "Health", "Head", "Receipt", "TransactionView", "Certificate", "BlockView", "MerkleProofView",
-    "TransactionLookup", "StateValue", "Submitted", "BlobStored", "PeerInfo", "LinksRequest", "LinksState",
+    "TransactionLookup", "StateValue", "Submitted", "SubmittedEach", "SubmittedBatch", "BlockReceipts", "BlobStored", "PeerInfo", "LinksRequest", "LinksState",
     "ShuttingDown", "Batch", "NodeRow", "Overview", "BlockSummary", "MarketSnapshot", "OracleStatus",
     "OracleRequest", "OracleFiled", "OracleRequestState", "OracleRequests", "ProvedTransaction", "ProvedBlock",
 ]
@@ -100,6 +100,29 @@ class StateValue(msgspec.Struct):
 
 class Submitted(msgspec.Struct):
     tx_id: str
+
+
+class SubmittedEach(msgspec.Struct):
+    """One transaction of a ``POST /v1/txs`` batch: the status ``POST /v1/tx`` would have given it."""
+
+    tx_id: str | None
+    status: int
+    error: str | None = None
+
+
+class SubmittedBatch(msgspec.Struct):
+    accepted: int
+    results: list[SubmittedEach]
+
+
+class BlockReceipts(msgspec.Struct):
+    """A block's transaction ids and validity, in block order."""
+
+    height: int
+    hash: str
+    tx_ids: list[str]
+    ok: list[bool]
+    codes: list[str | None]
 
 
 class BlobStored(msgspec.Struct):

@@ -13,6 +13,8 @@ when they commit or after their time to live (bounded in count too).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgeledger.codec import decode, encode
@@ -37,9 +39,22 @@ class PendingSubmissions:
         """Keep ``tx`` (durably against a process crash) before its submission is acknowledged."""
         self._db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?, ?)", (tx.tx_id, now, encode(tx)))
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every :meth:`add` inside goes into one transaction, written when the block ends (a batch
+        of submissions costs one write, not one per transaction)."""
+        if self._db.in_transaction:
+            yield
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            yield
+
     def committed(self, tx_ids: list[bytes]) -> None:
+        """Forget committed transactions (one database transaction for a block's worth, not one each)."""
         if tx_ids:
-            self._db.executemany("DELETE FROM pending WHERE tx_id = ?", [(t,) for t in tx_ids])
+            with self.batch():
+                self._db.executemany("DELETE FROM pending WHERE tx_id = ?", [(t,) for t in tx_ids])
 
     def older_than(self, at: float, limit: int = 2000) -> list[Transaction]:
         """Acknowledged transactions submitted before ``at`` and not yet committed (oldest first)."""

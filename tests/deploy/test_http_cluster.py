@@ -209,3 +209,39 @@ def test_endorsed_calls_from_one_snapshot_meet_an_mvcc_conflict(cluster):
     refused = receipt(submit("contract.call", alone, nonce))
     assert refused["code"] == "ENDORSEMENT_POLICY_FAILURE"
     assert send(f"{url}/v1/endorse", b"\x93bad")[0] == 400
+
+
+def test_a_batch_of_transactions_is_answered_one_by_one_and_followed_by_receipts(cluster):
+    """POST /v1/txs (issue 22): each transaction verified and answered on its own; GET
+    /v1/blocks/{h}/receipts lists a block's transaction ids and validity."""
+    from edgeledger.ledger.kv import KVSet
+
+    url = cluster.processes["edge-2"]["url"]
+    key = derive_key("ed25519", (cluster.root / "device-3" / "identity.seed").read_bytes())
+    good = [make_transaction(key, "device-3", 2000 + i, "kv.set", KVSet(key=f"batch/{i}", value=b"v"))
+            for i in range(5)]
+    forged = make_transaction(derive_key("ed25519", b"not device-3"), "device-3", 2100, "kv.set",
+                              KVSet(key="batch/forged", value=b"v"))
+    body = encode([encode(t) for t in good[:3]] + [b"\x93junk", encode(forged)] + [encode(t) for t in good[3:]])
+    status, answer = send(f"{url}/v1/txs", body, headers={"content-type": "application/msgpack"})
+    assert status == 200 and answer["accepted"] == 5
+    assert [r["status"] for r in answer["results"]] == [202, 202, 202, 400, 403, 202, 202]
+    assert answer["results"][0]["tx_id"] == good[0].tx_id.hex() and "bad signature" in answer["results"][4]["error"]
+    status, again = send(f"{url}/v1/txs", encode([encode(good[0])]), headers={"content-type": "application/msgpack"})
+    assert status == 200 and again["results"][0]["status"] in (202, 409)  # pending (ignored) or already committed
+    assert send(f"{url}/v1/txs", b"\xc4\x03abc")[0] == 400  # not a list
+    assert send(f"{url}/v1/txs", encode([b"x"] * 1001))[0] == 413
+
+    ids = {t.tx_id.hex() for t in good}
+
+    def committed():
+        found = {}
+        height = get(f"{url}/v1/head")[1].get("height", 0)
+        for h in range(1, height + 1):
+            status, receipts = get(f"{url}/v1/blocks/{h}/receipts")
+            assert status == 200 and len(receipts["tx_ids"]) == len(receipts["ok"])
+            found.update({t: ok for t, ok in zip(receipts["tx_ids"], receipts["ok"]) if t in ids})
+        return found if len(found) == len(ids) else None
+
+    assert all(wait_for(committed, 60, "the batch to commit").values())
+    assert get(f"{url}/v1/blocks/999999/receipts")[0] == 404

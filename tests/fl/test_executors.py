@@ -271,3 +271,33 @@ def test_executors_return_nothing_for_no_jobs() -> None:
     for name in ("sequential", "batched", "process"):
         with build_executor(name, spec) as executor:
             assert executor.train_many([]) == []
+
+
+def test_a_missing_cuda_device_falls_back_to_the_cpu_in_one_line(
+    digits: tuple[Dataset, Dataset], caplog: pytest.LogCaptureFixture
+) -> None:
+    spec, jobs = _jobs(digits[0], "mlp", [30, 30])
+    with caplog.at_level("WARNING", logger="edgeledger.fl.executors"):
+        batched = build_executor("batched", spec, device="cuda:7")  # no machine here has an eighth GPU
+    assert batched.device.type == "cpu" or torch.cuda.device_count() > 7
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "device='cuda:7'" in lines[0] and "training on the CPU" in lines[0]
+    _assert_close(batched.train_many(jobs), build_executor("sequential", spec).train_many(jobs), TOL)
+    with pytest.raises(ConfigError, match="fl.executor_options.device"):
+        build_executor("batched", spec, device="abacus")
+    with pytest.raises(ConfigError, match="inner='batched'"):
+        build_executor("process", spec, device="cuda")
+
+
+
+def test_process_workers_share_one_device_fallback_line(
+    digits: tuple[Dataset, Dataset], caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU this machine has
+    spec, jobs = _jobs(digits[0], "mlp", [30, 30, 30])
+    with caplog.at_level("WARNING", logger="edgeledger.fl.executors"):
+        with build_executor("process", spec, workers=2, inner="batched", device=missing) as executor:
+            assert executor.device == "cpu"  # resolved once in the parent; the workers train on the CPU
+            out = executor.train_many(jobs)
+    assert len([r for r in caplog.records if "training on the CPU" in r.getMessage()]) == 1
+    _assert_close(out, build_executor("sequential", spec).train_many(jobs), TOL)

@@ -178,3 +178,100 @@ def test_tls_with_the_cluster_ca_and_refusal_without_it(tmp_path):
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_a_batch_is_signed_once_and_a_replayed_or_forged_batch_is_refused():
+    from edgeledger.net.envelope import seal_batch
+
+    async def main():
+        hosts, drivers, runners, urls = await _pair("none")
+        try:
+            b = drivers["b"]
+            bodies = [encode(_message(f"m{i}")) for i in range(3)]
+            raw = seal_batch(KEYS["a"], "a", "b", 11, bodies)
+            from edgeledger.codec import decode
+            from edgeledger.net.envelope import EnvelopeBatch
+
+            assert await b._accept_batch(decode(raw, EnvelopeBatch)) == 3
+            assert await b._accept_batch(decode(raw, EnvelopeBatch)) == 0  # the same sequence again: a replay
+            forged = decode(seal_batch(KEYS["a"], "a", "b", 12, bodies[:1]), EnvelopeBatch)
+            forged = type(forged)(sender="a", recipient="b", sequence=12, bodies=bodies, signature=forged.signature)
+            assert await b._accept_batch(forged) == 0  # a body added under the signature of another batch
+            elsewhere = decode(seal_batch(KEYS["a"], "a", "c", 13, bodies), EnvelopeBatch)
+            assert await b._accept_batch(elsewhere) == 0
+            assert [m.peers[0].node_id for _, m in hosts["b"].got] == ["m0", "m1", "m2"]
+            assert b.stats.rejected == 3
+        finally:
+            await _close(drivers, runners)
+
+    asyncio.run(main())
+
+
+def test_many_messages_travel_in_one_post_with_one_signature():
+    async def main():
+        hosts, drivers, runners, urls = await _pair("none")
+        posts: list[bytes] = []
+        post = drivers["a"]._post
+
+        async def spy(to, payload):
+            posts.append(payload)
+            return await post(to, payload)
+
+        drivers["a"]._post = spy
+        signed = []
+        sign = KEYS["a"].sign
+        KEYS["a"].sign = lambda m: signed.append(m) or sign(m)
+        try:
+            drivers["a"].apply([Send("b", _message(f"n{i}")) for i in range(50)])
+            assert await _wait(lambda: len(hosts["b"].got) == 50)
+            assert [m.peers[0].node_id for _, m in hosts["b"].got] == [f"n{i}" for i in range(50)]  # in order
+            assert len(signed) == len(posts) < 50  # one signature per POST, not per message
+        finally:
+            del KEYS["a"].sign
+            await _close(drivers, runners)
+
+    asyncio.run(main())
+
+
+class VerifyingHost(Host):
+    """A host that, like the node, lets the driver check relayed transactions off its loop."""
+
+    def __init__(self, node_id):
+        super().__init__(node_id)
+        self.checked_on: list[str] = []
+        self.verified: set[bytes] = set()
+
+    def pending_signatures(self, messages):
+        return [m for m in messages if isinstance(m, PeerList)]
+
+    def check_signatures(self, items):
+        import threading
+
+        self.checked_on.append(threading.current_thread().name)
+        return [m.peers[0].node_id.encode() for m in items if m.peers[0].role == "edge"]
+
+    def record_verified(self, ids):
+        self.verified.update(ids)
+
+    def on_message(self, sender, message, now):
+        assert message.peers[0].node_id.encode() in self.verified or message.peers[0].role != "edge"
+        return super().on_message(sender, message, now)
+
+
+def test_signatures_a_batch_carries_are_checked_on_worker_threads_before_the_node_sees_it():
+    from edgeledger.codec import decode
+    from edgeledger.net.envelope import EnvelopeBatch, seal_batch
+
+    async def main():
+        hosts, drivers, runners, urls = await _pair("none")
+        try:
+            b = drivers["b"]
+            b.host = VerifyingHost("b")
+            bodies = [encode(_message(f"t{i}")) for i in range(40)]
+            assert await b._accept_batch(decode(seal_batch(KEYS["a"], "a", "b", 21, bodies), EnvelopeBatch)) == 40
+            assert len(b.host.got) == 40 and len(b.host.verified) == 40
+            assert b.host.checked_on and all(name.startswith("verify") for name in b.host.checked_on)
+        finally:
+            await _close(drivers, runners)
+
+    asyncio.run(main())

@@ -82,3 +82,56 @@ def test_a_slow_peer_fills_its_bounded_queue_and_the_oldest_messages_are_dropped
             task.cancel()
 
     asyncio.run(main())
+
+
+def _batch(sequence: int, chain_id: str = "lbc1", recipient: str = "b", n: int = 3):
+    from edgeledger.codec import decode
+    from edgeledger.net.envelope import EnvelopeBatch, seal_batch
+
+    bodies = [encode(_message(f"m{sequence}.{i}")) for i in range(n)]
+    return decode(seal_batch(KEYS["a"], "a", recipient, sequence, bodies, chain_id), EnvelopeBatch)
+
+
+def test_a_signed_batch_is_bound_to_its_chain_and_its_recipient_like_an_envelope():
+    from edgeledger.net.envelope import EnvelopeBatch
+
+    async def main():
+        b = _driver()
+        assert await b._accept_batch(_batch(1, chain_id="lbc2")) == 0  # signed for another chain
+        relabelled = _batch(2, chain_id="lbc2")
+        relabelled = EnvelopeBatch(sender="a", recipient="b", sequence=2, bodies=relabelled.bodies,
+                                   chain_id="lbc1", signature=relabelled.signature)
+        assert await b._accept_batch(relabelled) == 0  # the chain id is under the batch's signature
+        assert await b._accept_batch(_batch(3, recipient="c")) == 0
+        assert await b._accept_batch(_batch(4)) == 3
+        assert b.stats.rejected_by_reason["signature"] == 3
+
+    asyncio.run(main())
+
+
+def test_a_batch_replayed_to_a_restarted_receiver_is_refused(tmp_path):
+    async def main():
+        b = _driver(tmp_path)
+        assert await b._accept_batch(_batch(7)) == 3
+        b.wire_log.close()
+        again = _driver(tmp_path)
+        assert await again._accept_batch(_batch(7)) == 0 and again.stats.rejected_by_reason["replay"] == 3
+        assert await again._accept_batch(_batch(8)) == 3
+
+    asyncio.run(main())
+
+
+def test_a_batch_is_charged_one_token_per_message_before_its_signature_is_checked():
+    checked = []
+
+    def counting_verify(node_id, message, signature):
+        checked.append(node_id)
+        return verify(node_id, message, signature)
+
+    async def main():
+        b = HttpDriver(Host("b"), KEYS["b"], counting_verify, chain_id="lbc1", rate_per_peer=10)
+        assert await b._accept_batch(_batch(1, n=8)) == 8  # 8 of 10 tokens
+        assert await b._accept_batch(_batch(2, n=8)) == 0  # 8 more than the 2 left: refused unverified
+        assert len(checked) == 1 and b.stats.rejected_by_reason["rate_limited"] == 8
+
+    asyncio.run(main())

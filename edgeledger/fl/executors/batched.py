@@ -15,10 +15,16 @@ inside a group a client whose batch is short (the last batch of an epoch when si
 is padded with zero-weight samples, and its loss is the weighted mean over its real ones.
 Models with buffers (batch norm) are not vmap-safe in training mode and fall back to
 sequential training.
+
+``device="cuda"`` (``fl.executor_options.device``) runs the stacked program on a CUDA device:
+weights, data and minibatch indices live there for the whole group and only the trained
+parameters come back (the shuffling is drawn on the CPU, so the minibatch order is the
+same). Where no CUDA device is present the executor says so in one line and trains on the CPU.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
 import numpy as np
@@ -32,7 +38,38 @@ from edgeledger.fl.executors.sequential import train_one
 from edgeledger.fl.executors.stacked import compile_stacked
 from edgeledger.fl.training import check_hyper
 
-__all__ = ["BatchedExecutor", "batch_plan"]
+__all__ = ["BatchedExecutor", "batch_plan", "parse_device", "resolve_device"]
+
+log = logging.getLogger("edgeledger.fl.executors")
+
+
+def parse_device(requested: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` -> a torch device (``auto``: CUDA when there is one);
+    anything else is a :class:`ConfigError` naming the key (the scenario's preflight calls this)."""
+    name = str(requested).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"fl.executor_options.device: {requested!r} is not a device; expected 'cpu', 'cuda', "
+                          "'cuda:N' or 'auto'") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"fl.executor_options.device: {requested!r}; expected 'cpu', 'cuda', 'cuda:N' or 'auto'")
+    return device
+
+
+def resolve_device(requested: str) -> torch.device:
+    """:func:`parse_device`, then the device to train on: a CUDA device that is not there falls back
+    to the CPU with a one-line warning."""
+    device = parse_device(requested)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            log.warning("fl.executor_options.device=%r: no such CUDA device here (torch sees %d); training on the CPU",
+                        requested, count)
+            return torch.device("cpu")
+    return device
 
 
 def batch_plan(n: int, epochs: int, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +105,8 @@ class BatchedExecutor(Executor):
     network (fastest on CPU); other models, or ``stacked=False``, use ``vmap``.
 
     ``threads`` sets torch's intra-op threads while :meth:`train_many` runs (restored after);
-    ``None`` leaves the caller's setting alone.
+    ``None`` leaves the caller's setting alone. ``device`` is where the groups train (see the
+    module docstring).
     """
 
     name = "batched"
@@ -80,15 +118,17 @@ class BatchedExecutor(Executor):
         max_group: int | None = None,
         threads: int | None = None,
         stacked: bool = True,
+        device: str = "cpu",
     ) -> None:
         super().__init__(model)
+        self.device = resolve_device(device)
         if max_group is not None and int(max_group) < 1:
             raise ConfigError(f"max_group must be >= 1 or None, got {max_group}")
         if threads is not None and int(threads) < 1:
             raise ConfigError(f"threads must be >= 1 or None, got {threads}")
         self.max_group = None if max_group is None else int(max_group)
         self.threads = None if threads is None else int(threads)
-        self._module = model.build()
+        self._module = model.build()  # stays on the CPU: only its structure is used on the device
         self._vectorisable = not any(True for _ in self._module.buffers())
         self._step = vmap(grad_and_value(_weighted_ce(self._module)))
         self._program = compile_stacked(self._module, model.input_shape) if stacked else None
@@ -124,7 +164,7 @@ class BatchedExecutor(Executor):
         return [out for out in outputs if out is not None]
 
     def _stacked_flat(self, jobs: list[TrainSpec]) -> torch.Tensor:
-        flat = torch.from_numpy(np.stack([np.asarray(j.params, dtype=np.float32) for j in jobs]))  # [K, P]
+        flat = torch.from_numpy(np.stack([np.asarray(j.params, dtype=np.float32) for j in jobs])).to(self.device)
         expected = sum(t.numel() for t in self._module.state_dict().values())
         if flat.shape[1] != expected:
             raise ConfigError(
@@ -162,10 +202,11 @@ class BatchedExecutor(Executor):
             x[c, : len(job.data)] = torch.from_numpy(np.ascontiguousarray(job.data.x))
             y[c, : len(job.data)] = torch.from_numpy(np.ascontiguousarray(job.data.y))
         plans = [batch_plan(len(j.data), int(j.epochs), bsz, int(j.seed)) for j in jobs]
-        idx = torch.stack([p[0] for p in plans])  # [K, S, B]
-        weight = torch.stack([p[1] for p in plans])  # [K, S, B]
-        rows = torch.arange(k).unsqueeze(1)  # [K, 1]
-        step_losses = torch.empty((idx.shape[1], k), dtype=torch.float32)  # [S, K] mean loss per step
+        idx = torch.stack([p[0] for p in plans]).to(self.device)  # [K, S, B]
+        weight = torch.stack([p[1] for p in plans]).to(self.device)  # [K, S, B]
+        x, y = x.to(self.device), y.to(self.device)
+        rows = torch.arange(k, device=self.device).unsqueeze(1)  # [K, 1]
+        step_losses = torch.empty((idx.shape[1], k), dtype=torch.float32, device=self.device)  # [S, K]
         plain_sgd = anchor is None and momentum <= 0
         for s in range(idx.shape[1]):
             sel = idx[:, s]  # [K, B]
@@ -183,12 +224,12 @@ class BatchedExecutor(Executor):
                         g = buffers[i] = g.clone() if buf is None else buf.mul_(momentum).add_(g)
                     p.add_(g, alpha=-lr)
         # sum over steps of (mean loss x samples in the step), as train_local accumulates it
-        loss_sum = (step_losses.double() * weight.sum(2).double().T).sum(0)  # [K]
+        loss_sum = (step_losses.double() * weight.sum(2).double().T).sum(0).cpu()  # [K]
         with torch.no_grad():
             if self._program is not None:
-                out = self._program.to_flat([w.detach() for w in weights], k).numpy()  # [K, P]
+                out = self._program.to_flat([w.detach() for w in weights], k).cpu().numpy()  # [K, P]
             else:
-                out = torch.cat([w.reshape(k, -1) for w in weights], dim=1).numpy()
+                out = torch.cat([w.reshape(k, -1) for w in weights], dim=1).cpu().numpy()
         return [
             TrainOutput(
                 params=out[c].copy(),

@@ -160,10 +160,11 @@ def _init_worker() -> None:
     keep_heap_warm()
 
 
-def _run_chunk(inner: str, model: ModelSpec, payload: bytes, arena: str | None) -> list[TrainOutput]:
-    key = (inner, model)
+def _run_chunk(inner: str, model: ModelSpec, payload: bytes, arena: str | None,
+               device: str = "cpu") -> list[TrainOutput]:
+    key = (inner, model, device)
     if key not in _WORKER:
-        _WORKER[key] = build_executor(inner, model)
+        _WORKER[key] = build_executor(inner, model, **({"device": device} if device != "cpu" else {}))
     jobs = unpack(payload, arena)
     try:
         return _WORKER[key].train_many(jobs)
@@ -194,8 +195,16 @@ class ProcessExecutor(Executor):
 
     name = "process"
 
-    def __init__(self, model: ModelSpec, *, workers: int = 2, inner: str = "sequential") -> None:
+    def __init__(self, model: ModelSpec, *, workers: int = 2, inner: str = "sequential", device: str = "cpu") -> None:
         super().__init__(model)
+        if device != "cpu" and inner != "batched":
+            raise ConfigError(f"device={device!r} needs inner='batched' (the executor that runs on a device), "
+                              f"got inner={inner!r}")
+        if device != "cpu":  # resolved here, once: a missing GPU is one line, not one per worker
+            from edgeledger.fl.executors.batched import resolve_device
+
+            device = str(resolve_device(device))
+        self.device = device
         if int(workers) < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
         if inner not in executors or inner == "process":
@@ -219,7 +228,7 @@ class ProcessExecutor(Executor):
         else:
             chunks = split_balanced(jobs, self.workers)
         payloads = self._arena.pack([[jobs[i] for i in c] for c in chunks])
-        futures = [pool.submit(_run_chunk, self.inner, self.model, p, self._arena.name) for p in payloads]
+        futures = [pool.submit(_run_chunk, self.inner, self.model, p, self._arena.name, self.device) for p in payloads]
         # Every worker must be done with the arena before the next round may rewrite it.
         wait(futures)
         outputs: list[TrainOutput] = []
