@@ -165,11 +165,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 minutes instead of 30")
     parser.add_argument("--minutes", type=float, default=None, help="minutes of load (default 30)")
     parser.add_argument("--rate", type=float, default=500.0, help="offered load (tx/s)")
+    parser.add_argument("--max-block-txs", type=int, default=2000, help="consensus.max_block_txs (as http_network.py)")
+    parser.add_argument("--batch-timeout", type=float, default=0.02, help="consensus.batch_timeout_s (as http_network.py)")
     args = parser.parse_args()
     seconds = 60 * (args.minutes or (2.0 if args.quick else 30.0))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        path = scenario_file(root)
+        path = scenario_file(root, argparse.Namespace(max_block_txs=args.max_block_txs,
+                                                      batch_timeout=args.batch_timeout))
         cluster = start_cluster(path, parse_scenario(tomllib.loads(path.read_text())), root / "nodes")
         try:
             _wait_up(cluster)
