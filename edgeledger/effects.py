@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Effect", "Send", "Broadcast", "SetTimer", "CancelTimer", "Metric", "Rejected", "SubmitTransaction",
-           "Compute", "Deferred"]
+           "Compute", "Deferred", "ProposalReady"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,12 @@ class SubmitTransaction(Effect):
     """Hand a signed transaction to the node's consensus (or to its validator, for clients)."""
 
     tx: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalReady(Effect):
+    """A service has transactions of its own for the next block this node proposes (its
+    ``prepare_proposal``): the node tells its consensus, which proposes soon if it may."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ from edgeledger.codec import decode, encode
 from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist
 from edgeledger.consensus.pbft.events import ForwardRequest
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import Compute, Deferred, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.effects import (
+    Compute, Deferred, Effect, Metric, ProposalReady, Rejected, Send, SetTimer, SubmitTransaction,
+)
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
@@ -103,6 +105,8 @@ class Node:
         durable = self.store.consensus_log()
         if (blocks or durable) and self.consensus is not None:
             self.consensus.resume(blocks, durable)
+        if self.consensus is not None:
+            self.consensus.prepare_proposal = self._prepare_proposal
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
@@ -212,6 +216,9 @@ class Node:
                 out.append(self._defer(*effect) if self.defer_compute else self._compute(*effect))
             elif isinstance(effect, CommitBlock):
                 queue[0:0] = self._commit(effect.block, now)
+            elif isinstance(effect, ProposalReady):
+                if self.consensus is not None:
+                    queue[0:0] = self.consensus.proposal_ready(now)
             elif isinstance(effect, SubmitTransaction):
                 if self.consensus is not None:
                     queue[0:0] = self.consensus.submit(effect.tx, now)
@@ -234,6 +241,13 @@ class Node:
             return self._resolve(self._own(service, service.on_computed(effect.job, result, now)), now)
 
         return Deferred(run=lambda: service.execute(effect.job), done=done)
+
+    def _prepare_proposal(self, height: int, chosen: list[Any], pending: list[Any], now: float) -> list[Any]:
+        """The services' own transactions for a block our consensus proposes (PrepareProposal)."""
+        extra: list[Any] = []
+        for s in self.services:
+            extra += s.prepare_proposal(height, chosen, pending, now)
+        return extra
 
     def submit(self, tx: Any, now: float) -> list[Effect]:
         """A transaction from a local client (the API): into consensus or to our validator."""

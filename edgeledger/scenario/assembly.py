@@ -34,6 +34,7 @@ from edgeledger.fl.round import (
 )
 from edgeledger.fl.round.collusion import Coalition
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
+from edgeledger.fl.round.winner import RoundLog
 from edgeledger.fl.server_eval import aggregator_injections
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.store import ChainStore, DeferredChainStore
@@ -45,6 +46,15 @@ from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node, ValidatorSchedule
 from edgeledger.registry import import_plugins
+from edgeledger.scenario.fl_architecture import (
+    aggregators_of,
+    attach_data_owner,
+    attach_edge_trainer,
+    attach_winner,
+    data_upload_effects,
+    device_data,
+    trainers_of,
+)
 from edgeledger.scenario.fl_data import FLData, aggregator_params, split_data
 from edgeledger.scenario.population import (
     DeviceCoreMap,
@@ -83,7 +93,7 @@ class Network:
     nodes: Mapping[str, Node]
     roles: Mapping[str, str]
     edge_of: Mapping[str, str]
-    aggregator: AggregatorCore
+    aggregator: AggregatorCore | RoundLog  # the cloud's core, or the log of the consensus winners' rounds
     learners: Mapping[str, Learner]  # node id -> its learner (devices train, the cloud evaluates)
     device_cores: Mapping[str, DeviceCore]
     malicious: dict[str, str] = field(default_factory=dict)  # node id -> attack kind
@@ -203,16 +213,24 @@ def _device_core(node: Node, plan: Topology, scenario: Scenario, kind: str | Non
 
 def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
                        trainer: TrainingPool | None = None,
-                       coalitions: tuple[Coalition, ...] = ()) -> tuple[Learner | None, Any]:
+                       coalitions: tuple[Coalition, ...] = (),
+                       log: RoundLog | None = None) -> tuple[Learner | None, Any]:
     """Give ``node`` the FL services of its role; returns (its learner, its FL core).
 
     ``trainer`` (simulator only) batches the devices' trainings of a round through one executor;
-    ``coalitions`` (simulator only) are the colluding adversaries of :func:`build_coalitions`.
+    ``coalitions`` (simulator only) are the colluding adversaries of :func:`build_coalitions`;
+    ``log`` (simulator) collects the rounds the consensus winners close (``fl.aggregation``).
+    The architecture follows ``fl.trainers`` and ``fl.aggregation`` (:mod:`.fl_architecture`).
     """
     scenario, fl, node_id = plan.scenario, plan.scenario.fl, node.node_id
     kind = plan.malicious.get(node_id)
-    if node.role in ("cloud", "device") and data is None:
+    winner_mode = fl.aggregation == "consensus_winner"
+    if (node.role in ("cloud", "device") or (node.role == "edge" and (fl.trainers == "edge" or winner_mode))) \
+            and data is None:
         raise ConfigError(f"{node.role} {node_id!r} needs the FL data set")
+    if node.role == "cloud" and winner_mode:
+        winner = attach_winner(node, plan, data, log)  # None when the cloud does not validate
+        return (winner.learner if winner is not None else None), winner
     if node.role == "cloud":
         learner = (data.offload.cloud_learner() if data.offload is not None
                    else _cloud_learner(scenario, data.learner(None, data.test), data.test))
@@ -223,17 +241,28 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             build_aggregator(fl.aggregator, **aggregator_params(scenario),
                              **(aggregator_injections(fl.aggregator, data.learner(None, data.validation))
                                 if data.validation is not None else {})),
-            learner, plan.devices, plan.edges,
+            learner, trainers_of(plan), plan.edges,
             np.random.default_rng(derive_seed(scenario.seed, "selection")), blobs=node.blobs,
             cipher=_payload_cipher(scenario))
         node.add_service(AggregatorService(core))
         return learner, core
     if node.role == "edge":
+        edge_trains = fl.trainers == "edge"
+        winner = attach_winner(node, plan, data, log, uploads=edge_trains, announcements=False) if data else None
+        if edge_trains:
+            learner, trainer_core = attach_edge_trainer(node, plan, data, trainer, coalitions,
+                                                        on_model=winner.learn_model if winner is not None else None)
+            return learner, winner or trainer_core
         relay = EdgeRelay(node_id, "cloud", devices_of(plan, node_id), scenario.seed,
-                          tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")
-        node.add_service(EdgeService(relay, plan.edges))
-        return None, relay
+                          tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper",
+                          aggregators=aggregators_of(plan))
+        node.add_service(EdgeService(relay, plan.edges, on_model=winner.learn_model if winner is not None else None,
+                                     aggregate=winner.on_upload if winner is not None else None))
+        return (winner.learner if winner is not None else None), winner or relay
     if node.role == "device":
+        if fl.trainers == "edge":
+            attach_data_owner(node, plan, data)
+            return None, None
         return attach_device_services(node, plan, data, trainer, coalitions=coalitions)
     return None, None
 
@@ -261,10 +290,7 @@ def attach_device_services(node: Node, plan: Topology, data: FLData, trainer: Tr
         node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
         return learner, core
     if learner is None:
-        local = data.train.subset(data.indices(node_id))
-        if attack_cfg is not None and kind in data_attacks:  # poisoned data, honest training and upload
-            rng = np.random.default_rng(derive_seed(scenario.seed, node_id, "data-attack"))
-            local = build_data_attack(kind, **attack_cfg.params).poison_data(local, rng)
+        local = device_data(plan, data, node_id)  # poisoned first by a data attacker
         # proof-of-learning: devices claim their loss on the public held-out third, which the aggregator re-runs
         learner = data.learner(local, data.validation if fl.aggregator == "proof_of_learning" else None, shared=True)
     if attack_cfg is not None and kind in data_attacks:
@@ -335,7 +361,8 @@ def build_network(scenario: Scenario) -> Network:
     followers = observers_of(plan)
     infrastructure: dict[str, Node] = {}
     learners: dict[str, Learner] = {}
-    aggregator: AggregatorCore | None = None
+    winners = RoundLog(scenario.fl.rounds) if scenario.fl.aggregation == "consensus_winner" else None
+    aggregator: AggregatorCore | RoundLog | None = winners
     for node_id, role in plan.roles.items():
         if role == "device":
             continue
@@ -345,7 +372,7 @@ def build_network(scenario: Scenario) -> Network:
         node = infrastructure[node_id] = _node(plan, node_id, keys[node_id], own, followers, consensus)
         if node.light is None and (consensus is not None or node_id in followers):
             node.add_service(EndorserService(node_id, keys[node_id], node.state))  # a peer: endorses contract calls
-        learner, core = attach_fl_services(node, plan, data, trainer, coalitions)
+        learner, core = attach_fl_services(node, plan, data, trainer, coalitions, log=winners)
         if learner is not None:
             learners[node_id] = learner
         if isinstance(core, AggregatorCore):
@@ -365,7 +392,9 @@ def build_network(scenario: Scenario) -> Network:
         return node
 
     population = DevicePopulation(plan.devices, build_device, scheme, scenario.seed,  # type: ignore[arg-type]
-                                  keys={d: keys[d] for d in plan.devices})
+                                  keys={d: keys[d] for d in plan.devices},
+                                  start_effects=(lambda d: data_upload_effects(plan, data, d))
+                                  if scenario.fl.trainers == "edge" else None)
     del keys
     if resident:
         for node_id in plan.devices:

@@ -124,6 +124,12 @@ class FLConfig(_Strict):
                                     "asks the aggregator directly (once per round) instead of sitting the round out")
     task: Literal["classification", "offloading"] = Field(
         "classification", description="what devices learn: a data set's classifier, or the offloading DQN of [offload]")
+    trainers: Literal["device", "edge"] = Field(
+        "device", description="who trains: the IoT devices (ChainFL, Pedal) or the edge servers, on the raw data "
+        "their devices upload to them over the simulated links (FBFL)")
+    aggregation: Literal["cloud", "consensus_winner"] = Field(
+        "cloud", description="who aggregates a round: the cloud, or the consensus winner -- the PoW miner or PBFT "
+        "primary whose block closes the round aggregates, and that block carries the result (FBFL)")
     executor: Literal["inline", "sequential", "batched", "process", "ray"] = Field(
         "inline", description="how the simulator runs device training: inline (each device when its job starts) "
         "or one executor call per round (sequential | batched | process | ray; a speed setting)")
@@ -254,11 +260,30 @@ class Scenario(_Strict):
         if self.consensus.protocol == "pbft" and n < 4:
             raise ValueError(f"topology.validators gives n={n} PBFT validators; PBFT needs n >= 3f+1 with f >= 1, "
                              "i.e. at least 4 (add edges or let the cloud validate)")
-        if self.fl.clients_per_round > self.topology.n_devices:
-            raise ValueError(f"fl.clients_per_round={self.fl.clients_per_round} exceeds the "
-                             f"{self.topology.n_devices} devices of the topology")
+        trainers = self.topology.edges if self.fl.trainers == "edge" else self.topology.n_devices
+        what = "edge servers (fl.trainers = 'edge')" if self.fl.trainers == "edge" else "devices"
+        if self.fl.clients_per_round > trainers:
+            raise ValueError(f"fl.clients_per_round={self.fl.clients_per_round} exceeds the {trainers} {what} "
+                             "of the topology")
+        self._check_architecture()
         self._check_consortium()
         return self
+
+    def _check_architecture(self) -> None:
+        """Edge training and consensus-winner aggregation fit only the settings that make sense for them."""
+        fl = self.fl
+        if fl.trainers == "edge" and fl.task == "offloading":
+            raise ValueError("fl.trainers: 'edge' trains a data set's classifier on the devices' raw data; "
+                             "fl.task = 'offloading' trains each device's own agent, use 'device'")
+        if fl.trainers == "edge" and self.topology.devices_per_edge < 1:
+            raise ValueError("fl.trainers: 'edge' needs devices to upload data; topology.devices_per_edge is 0")
+        if fl.aggregation == "consensus_winner":
+            if self.security.payload_encryption != "none":
+                raise ValueError("security.payload_encryption seals updates to one aggregator's key; with "
+                                 "fl.aggregation = 'consensus_winner' every validator aggregates: use 'none'")
+            if fl.download_fallback:
+                raise ValueError("fl.download_fallback asks the cloud aggregator directly; with "
+                                 "fl.aggregation = 'consensus_winner' there is none: set it to false")
 
     def _check_protocol(self) -> None:
         """``consensus.protocol`` must name a registered protocol (the built-in ones, or a plug-in's:

@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 
 from edgeledger.codec import decode, encode
-from edgeledger.crypto.hashing import derive_seed, sha256
+from edgeledger.crypto.hashing import derive_seed
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.sealing import Cipher
 from edgeledger.crypto.merkle import merkle_proof
@@ -33,11 +33,11 @@ from edgeledger.fl.aggregators.base import Aggregator
 from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
 from edgeledger.fl.learner import Learner
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
+from edgeledger.fl.round.combine import chain_score, combine_updates, upload_problem
 from edgeledger.fl.round.device import DeviceCore, TrainJob
 from edgeledger.fl.round.events import (
     KIND_CLOSE,
     KIND_OPEN,
-    KIND_UPDATE,
     FetchModel,
     ModelAnnouncement,
     RoundClose,
@@ -225,27 +225,10 @@ class AggregatorCore:
         return effects
 
     def _check_upload(self, msg: UpdateUpload, rnd: _Round | None) -> str | None:
-        tx = msg.tx
         if rnd is None or rnd.closing:
             return "no round is collecting updates"
-        if tx.kind != KIND_UPDATE:
-            return f"upload carries a {tx.kind!r} transaction, expected {KIND_UPDATE!r}"
-        if tx.sender not in rnd.participants:
-            return f"{tx.sender!r} is not a participant of round {rnd.number}"
-        if tx.sender in rnd.updates:
-            return f"{tx.sender!r} already uploaded in round {rnd.number}"
-        try:
-            body = decode(tx.payload, UpdateRecord)
-        except EdgeLedgerError as exc:
-            return str(exc)
-        if body.round != rnd.number:
-            return f"update for round {body.round}, collecting round {rnd.number}"
-        if self.settings.verify_uploads:
-            if not self.membership.verify(tx.sender, tx.signing_bytes(), tx.signature):
-                return f"bad signature on the update of {tx.sender!r}"
-            if sha256(msg.update) != body.update_digest:
-                return f"update blob of {tx.sender!r} does not match its signed digest"
-        return None
+        return upload_problem(msg, self.membership, rnd.number, rnd.participants, rnd.updates,
+                              self.settings.verify_uploads)
 
     def timer(self, name: str, now: float) -> list[Effect]:
         if name == DEADLINE_TIMER and self.current is not None and not self.current.closing:
@@ -257,28 +240,11 @@ class AggregatorCore:
         assert rnd is not None
         rnd.closing = True
         contributors = sorted(rnd.updates)
-        effects: list[Effect] = []
-        if contributors:
-            updates = np.stack([rnd.updates[c][0] for c in contributors])  # (n_clients, n_params)
-            weights = np.array([rnd.updates[c][1] for c in contributors], dtype=np.float64)  # (n_clients,)
-            try:
-                extra = ({"claims": np.array([rnd.claims.get(c, np.nan) for c in contributors])}
-                         if getattr(self.aggregator, "wants_claims", False) else {})
-                if getattr(self.aggregator, "wants_global", False):  # e.g. norm_bounded clips around it
-                    extra["global_params"] = self.global_params
-                self.global_params = self.aggregator.aggregate(updates, weights, **extra).astype(np.float32)
-                for row, claimed, actual in getattr(self.aggregator, "last_rejected", []):
-                    effects.append(Rejected(contributors[row], "fl.claim",
-                                            f"claimed loss {claimed:.6f}, re-executed {actual:.6f}"))
-            except EdgeLedgerError as exc:
-                effects.append(Rejected(self.node_id, "aggregation", str(exc)))
+        self.global_params, effects = combine_updates(self.node_id, self.aggregator, self.global_params,
+                                                      contributors, rnd.updates, rnd.claims)
         self.global_digest = self.blobs.put(params_to_bytes(self.global_params))
-        scores = self.learner.evaluate(self.global_params)
+        scores, accuracy_bp = chain_score(self.learner, self.global_params)
         self.history.append({"round": rnd.number, **scores})
-        # the round's [0, 1] score on chain: test accuracy, or for the offloading DQN (no accuracy)
-        # its gain ratio against the exact optimum (utility itself is negative and unbounded)
-        accuracy = scores.get("accuracy", scores.get("gain_ratio", 0.0))
-        accuracy = accuracy if np.isfinite(accuracy) else 0.0
         effects += [Metric(f"fl.{k}", v, rnd.number) for k, v in sorted(scores.items())]
         effects += [
             Metric("fl.updates_accepted", float(len(contributors)), rnd.number),
@@ -290,7 +256,7 @@ class AggregatorCore:
             global_digest=self.global_digest,
             contributors=contributors,
             rejected=rnd.rejected,
-            accuracy_bp=int(round(accuracy * 10000)),
+            accuracy_bp=accuracy_bp,
         )
         effects.append(self._submit(KIND_CLOSE, close))
         return effects
@@ -311,8 +277,12 @@ class EdgeRelay:
         seed: int,
         tamper_downloads: bool = False,
         tamper_uploads: bool = False,
+        aggregators: tuple[str, ...] = (),
     ) -> None:
         self.node_id, self.aggregator = node_id, aggregator
+        # where uploads go and whose announcements count: the aggregator, or every validator
+        # under consensus-winner aggregation
+        self.aggregators = aggregators or (aggregator,)
         self.devices = devices if isinstance(devices, NumberedIds) else list(devices)
         # a device's position among ours: O(1) arithmetic for numbered ids, one small dict otherwise
         self._position: Callable[[str], int | None] = (
@@ -328,6 +298,10 @@ class EdgeRelay:
             return bytes([blob[0] ^ 0xFF]) + blob[1:] if blob else blob
         noise = self.rng.normal(0.0, 1.0, size=params.shape).astype(np.float32)
         return params_to_bytes(params + noise)
+
+    def serves(self, node_id: str) -> bool:
+        """Is ``node_id`` one of this edge's devices?"""
+        return self._position(node_id) is not None
 
     def recipients(self, msg: ModelAnnouncement) -> tuple[str, ...]:
         """Our devices among the round's participants, in our device order: the model goes to the
@@ -352,4 +326,6 @@ class EdgeRelay:
             return [Rejected(sender, "fl.upload", f"{sender!r} is not a device of edge {self.node_id!r}")]
         if self.tamper_uploads:
             msg = msgspec.structs.replace(msg, update=self._tamper(msg.update))
+        if len(self.aggregators) > 1:
+            return [Broadcast(self.aggregators, msg)]
         return [Send(self.aggregator, msg)]
