@@ -20,10 +20,15 @@ class Effect:
 
 @dataclass(frozen=True, slots=True)
 class Send(Effect):
-    """Deliver ``message`` (a wire record) to node ``to``."""
+    """Deliver ``message`` (a wire record) to node ``to``.
+
+    ``rate_bps``: the sender transmits on a share of the medium it was granted (a TDMA slot
+    share of a radio, a fair share of a WAN): the simulator sends at that rate (at most the
+    link's bandwidth), concurrently with other transmissions on the link; real drivers ignore it."""
 
     to: str
     message: Any
+    rate_bps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
