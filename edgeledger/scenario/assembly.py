@@ -48,6 +48,9 @@ from edgeledger.node.node import Node, ValidatorSchedule
 from edgeledger.registry import import_plugins
 from edgeledger.scenario.fl_architecture import (
     aggregators_of,
+    attach_offload_device,
+    attach_offload_server,
+    offload_on_network,
     attach_data_owner,
     attach_edge_trainer,
     attach_winner,
@@ -228,6 +231,8 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
     if (node.role in ("cloud", "device") or (node.role == "edge" and (fl.trainers == "edge" or winner_mode))) \
             and data is None:
         raise ConfigError(f"{node.role} {node_id!r} needs the FL data set")
+    if offload_on_network(plan) and node.role in ("cloud", "edge"):  # the servers of offloaded tasks
+        attach_offload_server(node, plan, data.offload if data is not None else FLData(scenario, plan.devices).offload)
     if node.role == "cloud" and winner_mode:
         winner = attach_winner(node, plan, data, log)  # None when the cloud does not validate
         return (winner.learner if winner is not None else None), winner
@@ -287,7 +292,11 @@ def attach_device_services(node: Node, plan: Topology, data: FLData, trainer: Tr
         learner = learner or data.offload.device_learner(node_id)
         core = core or _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
         node.add_service(DeviceService(core, learner, trainer))
-        node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
+        if offload_on_network(plan):  # it acts on the network every slot; an FL round lasts local_slots slots
+            attach_offload_device(node, plan, data.offload, learner)
+            node.compute_time = lambda job, result: data.offload.compute_s(0)
+        else:
+            node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
         return learner, core
     if learner is None:
         local = device_data(plan, data, node_id)  # poisoned first by a data attacker
@@ -396,7 +405,7 @@ def build_network(scenario: Scenario) -> Network:
                                   start_effects=(lambda d: data_upload_effects(plan, data, d))
                                   if scenario.fl.trainers == "edge" else None)
     del keys
-    if resident:
+    if resident or offload_on_network(plan):  # they keep chain state, or act every slot
         for node_id in plan.devices:
             population.pin(node_id)
     return Network(scenario=scenario, membership=membership,

@@ -131,3 +131,38 @@ def attach_edge_trainer(node: Node, plan: Topology, data: FLData, trainer: Any =
     node.compute_time = lambda job, result: (fl.compute_s_per_sample * fl.local_epochs
                                              * (len(learner.train_data) if learner.train_data is not None else 0))
     return learner, core
+
+
+def offload_on_network(plan: Topology) -> bool:
+    """Does this scenario's offloading run on its network (``offload.environment = "network"``)?"""
+    return plan.scenario.fl.task == "offloading" and plan.scenario.offload.environment == "network"
+
+
+def attach_offload_server(node: Node, plan: Topology, federation: Any) -> None:
+    """An edge (the access point of its devices, a processor) or the cloud serving offloaded tasks."""
+    from edgeledger.offload.traffic import OffloadServerCore, OffloadServerService
+
+    task = plan.scenario.offload
+    devices = devices_of(plan, node.node_id) if node.role == "edge" else ()
+    core = OffloadServerCore(node.node_id, federation.config, "cloud", devices=devices, report_to=devices,
+                             sharing=_sharing(task),
+                             grant_window_s=task.grant_window_s)
+    node.add_service(OffloadServerService(core))
+
+
+def attach_offload_device(node: Node, plan: Topology, federation: Any, learner: Any) -> None:
+    """A device that draws its tasks and offloads them over the network, learning as results come back
+    (its cell: its edge, the only edge of its actions, and the cloud)."""
+    from edgeledger.offload.traffic import DeviceStream, OffloadDeviceCore, OffloadDeviceService
+
+    task = plan.scenario.offload
+    stream = DeviceStream(federation.config, np.random.default_rng(federation.stream_seed(node.node_id)))
+    edge = plan.edge_of[node.node_id]
+    core = OffloadDeviceCore(node.node_id, federation.config, stream, edge, [edge], "cloud",
+                             learner.decide, learner.observe, sharing=_sharing(task),
+                             result_timeout_s=task.result_timeout_s)
+    node.add_service(OffloadDeviceService(core))
+
+
+def _sharing(task: Any) -> str:
+    return "slot" if task.sharing == "slot" else "network"

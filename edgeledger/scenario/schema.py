@@ -165,6 +165,17 @@ class OffloadTaskConfig(_Strict):
     compute_s_per_transition: float = Field(0.0005, ge=0, description="modelled device time per transition")
     init_params: str | None = Field(None, description="start from the global Q-network in this .npz (key "
                                     "'params', e.g. benchmarks/offload_dqn_checkpoint.npz) instead of a fresh one")
+    environment: Literal["model", "network"] = Field(
+        "model", description="where devices learn: the analytical MEC model (each device simulates its own cell; the "
+        "fast path) or the scenario's network (tasks, grants, results and reports are messages; the cell is the "
+        "topology: its devices, its edges, the cloud)")
+    sharing: Literal["slot", "network"] = Field(
+        "network", description="network environment: servers share as the analytical model does ('slot': a task gets "
+        "f/n of its slot's n, the WAN a fair share) or as real ones do ('network': processor sharing, FIFO links)")
+    result_timeout_s: float = Field(10.0, gt=0, description="network environment: a task whose result has not come "
+                                    "back after this long counts as a miss")
+    grant_window_s: float = Field(0.001, ge=0, description="network environment: how long an access point collects "
+                                  "a slot's access requests before it grants the radio shares")
 
 
 class SecurityConfig(_Strict):
@@ -277,6 +288,14 @@ class Scenario(_Strict):
                              "fl.task = 'offloading' trains each device's own agent, use 'device'")
         if fl.trainers == "edge" and self.topology.devices_per_edge < 1:
             raise ValueError("fl.trainers: 'edge' needs devices to upload data; topology.devices_per_edge is 0")
+        if self.offload.environment == "network":
+            if fl.task != "offloading":
+                raise ValueError("offload.environment: 'network' runs the offloading agents on the network; it needs "
+                                 "fl.task = 'offloading'")
+            cycle = self.offload.local_slots * float(self.offload.env.get("slot_s", 1.0))
+            if fl.round_timeout_s <= cycle:
+                raise ValueError(f"fl.round_timeout_s={fl.round_timeout_s}: with offload.environment = 'network' a "
+                                 f"round's local training lasts offload.local_slots x slot_s = {cycle} s; expected more")
         if fl.aggregation == "consensus_winner":
             if self.security.payload_encryption != "none":
                 raise ValueError("security.payload_encryption seals updates to one aggregator's key; with "

@@ -51,6 +51,7 @@ class NodeApi:
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
         self.accuracy: dict[int, float] = {}
+        self.offload = {"tasks": 0.0, "offloaded": 0.0, "misses": 0.0, "delay_s": 0.0, "energy_j": 0.0}
         self.recent_tx: deque[tuple[int, str, str, str]] = deque(maxlen=50)
         self.listeners: list[Any] = []  # the dashboard's live streams
 
@@ -78,7 +79,7 @@ class NodeApi:
         self.tx_committed += len(block.transactions)
         for tx, receipt in zip(block.transactions, receipts):
             self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
-            if tx.kind == "fl.round_close" and receipt.ok:  # the chain records accuracy for every node to see
+            if tx.kind in ("fl.round_close", "fl.winner_close") and receipt.ok:  # accuracy on chain for all to see
                 from edgeledger.fl.round.events import RoundClose
 
                 close = decode(tx.payload, RoundClose)
@@ -100,6 +101,15 @@ class NodeApi:
         self.latency_counts[-1] += 1
 
     def _on_metric(self, node_id: str, metric: Any, now: float) -> None:
+        if metric.name.startswith("offload."):  # a task this device offloaded over the network (or ran itself)
+            key = metric.name.removeprefix("offload.")
+            if key == "action":
+                self.offload["tasks"] += 1
+                self.offload["offloaded"] += metric.value > 0
+            elif key in ("delay_s", "energy_j"):
+                self.offload[key] += metric.value
+            elif key == "miss":
+                self.offload["misses"] += metric.value
         if metric.name == "fl.accuracy":
             self.accuracy[metric.round] = metric.value
             for listener in list(self.listeners):
@@ -339,6 +349,13 @@ class NodeApi:
             lines += [f'edgeledger_commit_latency_seconds_bucket{{le="+Inf"}} {cumulative}',
                       f"edgeledger_commit_latency_seconds_sum {round(self.latency_sum, 6)}",
                       f"edgeledger_commit_latency_seconds_count {cumulative}"]
+            if self.offload["tasks"]:
+                for key, help_ in (("tasks", "offloading tasks finished (run here or offloaded)"),
+                                   ("offloaded", "tasks offloaded to an edge or the cloud"),
+                                   ("misses", "tasks past their deadline (or lost)"),
+                                   ("delay_s", "sum of the tasks' measured delays, seconds"),
+                                   ("energy_j", "sum of the tasks' device energy, joules")):
+                    metric(f"edgeledger_offload_{key}_total", "counter", help_, round(self.offload[key], 6))
             if self.accuracy:
                 last = max(self.accuracy)
                 metric("edgeledger_fl_round", "gauge", "last completed FL round", last)
