@@ -1,5 +1,9 @@
 """Real processes over HTTP: committed tx/s, submit-to-commit latency at 500 tx/s, RSS per validator.
 
+``rss_mb_chain_only_node`` is a validator's resident memory once the chain-only network is up,
+before any load (the base install's node on a small board; goal < 60 MB); ``rss_mb_max_validator``
+is the most any validator used under the load.
+
 Starts 4 validator processes (plus a center, a non-validating cloud and 4 client devices)
 on 127.0.0.1 with `edgeledger up`'s machinery, signs kv.set transactions with the devices'
 own keys, submits them over POST /v1/tx spread across the validators, and timestamps each
@@ -179,7 +183,10 @@ def main() -> None:
         cluster = start_cluster(path, parse_scenario(tomllib.loads(path.read_text())), root / "nodes")
         try:
             _wait_up(cluster)
+            time.sleep(2.0)  # settled, before any load: what a chain-only node costs at rest
+            idle = max(psutil.Process(int(cluster.processes[v]["pid"])).memory_info().rss / 2**20 for v in VALIDATORS)
             result = asyncio.run(measure(root, cluster, seconds, args.rate))
+            result["rss_mb_chain_only_node"] = round(idle, 1)  # goal < 60 (issue 18)
         finally:
             stop_cluster(cluster)
     print(f"{'figure':<28}{'value':>12}")

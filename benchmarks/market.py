@@ -133,7 +133,7 @@ def bench_edge_match(n_matches: int, n_nodes: int, n_devices: int) -> tuple[floa
 
 def bench_transfers(n: int, n_devices: int) -> float:
     c = Consortium(n_devices)
-    setup = [c.tx("proxy", "contract.deploy", ContractDeploy(name="pay", code="edgetoll.payments", version=1))]
+    setup = [c.tx("proxy", "contract.deploy", ContractDeploy(name="pay", code="edgetoll.payments", version=2))]
     setup += [call(c, "proxy", "pay", "deposit", f"dev{i}", 10 * n) for i in range(n_devices)]
     assert all(r.ok for r in c.commit(setup))
     txs = [call(c, f"dev{i % n_devices}", "pay", "transfer", f"dev{(i + 1) % n_devices}", 1) for i in range(n)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Effect", "Send", "Broadcast", "SetTimer", "CancelTimer", "Metric", "Rejected", "SubmitTransaction",
+__all__ = ["Effect", "SaveState", "Send", "Broadcast", "SetTimer", "CancelTimer", "Metric", "Rejected", "SubmitTransaction",
            "Compute", "Deferred", "ProposalReady"]
 
 
@@ -105,3 +105,13 @@ class Deferred(Effect):
 
     run: Any
     done: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SaveState(Effect):
+    """Keep ``record`` durably under ``key`` (a service's state, e.g. the aggregator's open round),
+    before any later effect of the same input is carried out; a restarted node hands the last
+    record back to the service (``Service.resume``)."""
+
+    key: str
+    record: Any

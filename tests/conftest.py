@@ -25,6 +25,17 @@ def make_chain(n_validators: int = 4, devices: tuple[str, ...] = ("dev0", "dev1"
     return keys, Membership(genesis)
 
 
+def run_cli(capsys, *args):
+    """Run the ``edgeledger`` CLI in-process: (exit code, stdout, stderr)."""
+    from edgeledger.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return exc.value.code or 0, out.out, out.err
+
+
 @pytest.fixture
 def chain4():
     return make_chain(4)

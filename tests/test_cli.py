@@ -48,10 +48,10 @@ def test_write_scenario_then_run_it(tmp_path, capsys):
     ("fl.roundz=3", "fl.roundz: unknown key"),
     ("fl.rounds=\"many\"", "fl.rounds: got 'many'; expected input should be a valid integer"),
     ("topology.edges=2", "n=3 PBFT validators; PBFT needs n >= 3f+1"),
-    ("attacks=[{kind=\"sign_flip\", nodes=[\"device-99\"]}]", "attacks.nodes: ['device-99'] are not devices"),
+    ("attacks=[{kind=\"sign_flip\", nodes=[\"device-99\"]}]", "attacks.0.nodes: 'device-99' is not a device"),
     ("attacks=[{kind=\"sign_flip\", fraction=1.5}]", "attacks.0.fraction: got 1.5"),
-    ("attacks=[{kind=\"teleport\", fraction=0.1}]", "attacks.0.kind: 'teleport' is unknown"),
-    ("fl.aggregator=\"krum2\"", "unknown aggregator 'krum2'"),
+    ("attacks=[{kind=\"teleport\", fraction=0.1}]", "attacks.0.kind: 'teleport' is not a registered attack"),
+    ("fl.aggregator=\"krum2\"", "fl.aggregator: 'krum2' is not a registered aggregator; did you mean 'krum'"),
     ("fl.clients_per_round=13", "fl.clients_per_round=13 exceeds the 12 devices"),
 ])
 def test_bad_scenarios_exit_2_with_one_clear_line(tmp_path, capsys, override, expected):

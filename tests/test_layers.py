@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "edgeledger"
 # (package prefix, forbidden top-level modules)
 LOW_LAYERS = ["crypto", "ledger", "consensus", "codec.py", "effects.py"]
 LOW_FORBIDDEN = {"torch", "aiohttp", "fastapi", "httpx", "uvicorn", "requests", "asyncio", "socket"}
-CORES = ["consensus", "fl/round", "fl/aggregators", "fl/attacks", "ledger/contracts", "market", "oracle"]
+CORES = ["consensus", "fl/round", "fl/aggregators", "fl/attacks", "ledger/contracts", "market", "oracle", "twins"]
 CORE_FORBIDDEN = {"asyncio", "socket", "time", "threading", "aiohttp", "httpx", "requests", "uvicorn"}
 # the Byzantine test engine drives cores as a driver does; only its campaign runner (wall time, worker
 # processes) and mutation tool (copies the package) touch the outside; the simulated world must not
@@ -63,13 +63,13 @@ def test_no_grab_bag_module_names():
     assert bad == []
 
 
-# docs/design.md: crypto/codec <- ledger <- consensus <- net <- node <- (fl, offload, oracle, market) <- scenario
+# docs/design.md: crypto/codec <- ledger <- consensus <- net <- node <- (fl, offload, oracle, market, twins) <- scenario
 # <- web <- deploy <- bench <- cli
 RANK = {"errors": 0, "registry": 0, "codec": 0, "effects": 0, "crypto": 0, "ledger": 1, "consensus": 2, "net": 3,
-        "node": 4, "fl": 5, "offload": 5, "oracle": 5, "market": 5, "scenario": 6, "web": 7, "deploy": 8, "bench": 9,
+        "node": 4, "fl": 5, "offload": 5, "oracle": 5, "market": 5, "twins": 5, "scenario": 6, "web": 7, "deploy": 8, "bench": 9,
         "cli": 10, "__main__": 11, "__init__": 11}
 # allowed sideways imports inside one rank (a plug-in layer may use another's public API)
-SIDEWAYS = {("offload", "fl"), ("oracle", "fl"), ("market", "fl")}
+SIDEWAYS = {("offload", "fl"), ("oracle", "fl"), ("market", "fl"), ("twins", "fl"), ("twins", "oracle")}
 
 
 def _layer(path: Path) -> str:

@@ -26,6 +26,7 @@ from edgeledger.ledger.contracts import EndorseRequest, ProposalResponse, assemb
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.transaction import make_transaction
+from edgeledger.net.blobs import upload_blob
 
 __all__ = ["CommitTracker", "Signer", "RoundPlan", "run_round", "run_setup"]
 
@@ -120,6 +121,18 @@ async def _endorse(session: aiohttp.ClientSession, op: TxOp, sender: str, nonce:
     return TxOp(op.kind, call, op.blob), ""
 
 
+_IDENTITIES: dict[str, tuple[str, str]] = {}
+
+
+async def _identity_of(session: aiohttp.ClientSession, url: str) -> tuple[str, str]:
+    """(node id, chain id) of the node at ``url`` (from /v1/health, asked once)."""
+    if url not in _IDENTITIES:
+        async with session.get(f"{url}/v1/health") as resp:
+            body = await resp.json()
+        _IDENTITIES[url] = (body.get("node", ""), body.get("chain_id", ""))
+    return _IDENTITIES[url]
+
+
 @dataclass
 class RoundPlan:
     tx_number: int | None
@@ -148,13 +161,12 @@ async def _send(session: aiohttp.ClientSession, url: str, op: TxOp | ReadOp, sig
                 return None
             op = endorsed
         tx_id, body = signer.sign(sender, op, nonce)
-        if op.blob is not None:
-            from edgeledger.crypto.hashing import sha256
-
-            async with session.put(f"{url}/v1/blobs/{sha256(op.blob).hex()}", data=op.blob) as resp:
-                if resp.status != 201:
-                    rec.finish, rec.reason = time.time(), f"blob upload HTTP {resp.status}: {await resp.text()}"
-                    return None
+        if op.blob is not None:  # uploaded signed by the sender, to the node it names (PUT /v1/blobs)
+            node_id, chain_id = await _identity_of(session, url)
+            status, text = await upload_blob(session, url, op.blob, signer.keys[sender], sender, chain_id, node_id)
+            if status != 201:
+                rec.finish, rec.reason = time.time(), f"blob upload HTTP {status}: {text}"
+                return None
         async with session.post(f"{url}/v1/tx", data=body) as resp:
             if resp.status != 202:
                 rec.finish, rec.reason = time.time(), f"HTTP {resp.status}: {(await resp.text())[:200]}"

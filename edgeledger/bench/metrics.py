@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["TxRecord", "RoundMetrics", "compute_metrics", "percentile", "throughput_series"]
+__all__ = ["TxRecord", "RoundMetrics", "compute_metrics", "percentile", "throughput_series", "latency_series"]
 
 
 @dataclass
@@ -86,15 +86,38 @@ def compute_metrics(trace: list[TxRecord]) -> RoundMetrics:
 
 
 def throughput_series(trace: list[TxRecord], bin_s: float = 1.0) -> list[tuple[float, int, int]]:
-    """(bin start offset, submitted, finished-successfully) per ``bin_s`` from the first submit."""
+    """(bin start offset, submitted, finished-successfully) per whole ``bin_s`` from the first submit.
+
+    The last, partial bin is left out: a rate over a fraction of a bin reads as a false drop."""
     if not trace:
         return []
     first = min(r.submit for r in trace)
     end = max(r.finish if r.finish is not None else r.submit for r in trace)
-    n = int((end - first) // bin_s) + 1
+    n = int((end - first) // bin_s)
     sent, done = [0] * n, [0] * n
     for r in trace:
-        sent[int((r.submit - first) // bin_s)] += 1
-        if r.ok and r.finish is not None:
-            done[int((r.finish - first) // bin_s)] += 1
+        k = int((r.submit - first) // bin_s)
+        if k < n:
+            sent[k] += 1
+        if r.ok and r.finish is not None and (k := int((r.finish - first) // bin_s)) < n:
+            done[k] += 1
     return [(k * bin_s, sent[k], done[k]) for k in range(n)]
+
+
+def latency_series(trace: list[TxRecord], bin_s: float = 1.0) -> list[tuple[float, float, float, float, int]]:
+    """(bin start, p50, p95, p99, count) of successful transactions' latency by the bin they finished in;
+    whole bins only, empty bins skipped."""
+    if not trace:
+        return []
+    first = min(r.submit for r in trace)
+    end = max(r.finish if r.finish is not None else r.submit for r in trace)
+    n = int((end - first) // bin_s)
+    bins: dict[int, list[float]] = {}
+    for r in trace:
+        if r.ok and r.finish is not None and (k := int((r.finish - first) // bin_s)) < n:
+            bins.setdefault(k, []).append(r.finish - r.submit)
+    out = []
+    for k in sorted(bins):
+        values = sorted(bins[k])
+        out.append((k * bin_s, percentile(values, 50), percentile(values, 95), percentile(values, 99), len(values)))
+    return out  # type: ignore[return-value]

@@ -2,13 +2,14 @@
 
 CPU % and RSS are sampled with psutil every ``interval`` seconds (local processes only);
 disk bytes written come from the process's I/O counters; network bytes in/out are the
-node's own ``edgeledger_bytes_in_total`` / ``edgeledger_bytes_out_total`` from ``/metrics``
+node's own ``edgeledger_network_received_bytes_total`` / ``edgeledger_network_sent_bytes_total`` from ``/metrics``
 (psutil has no per-process network counters). Figures cover one round.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -34,6 +35,7 @@ def parse_metrics(text: str) -> dict[str, float]:
 class NodeSamples:
     cpu: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # monotonic time of each cpu/rss sample
     disk_write_start: int | None = None
     disk_write_end: int | None = None
     net_start: dict[str, float] = field(default_factory=dict)
@@ -46,12 +48,12 @@ class NodeSamples:
             return round(max(values) if f == "max" else sum(values) / len(values), 2)
 
         net = {k: self.net_end.get(k, 0) - self.net_start.get(k, 0) if k in self.net_end else None
-               for k in ("edgeledger_bytes_in_total", "edgeledger_bytes_out_total")}
+               for k in ("edgeledger_network_received_bytes_total", "edgeledger_network_sent_bytes_total")}
         disk = (self.disk_write_end - self.disk_write_start
                 if self.disk_write_end is not None and self.disk_write_start is not None else None)
         return {"cpu_max_pct": stat(self.cpu, "max"), "cpu_avg_pct": stat(self.cpu, "avg"),
                 "rss_max_mb": stat(self.rss, "max"), "rss_avg_mb": stat(self.rss, "avg"),
-                "net_in_bytes": net["edgeledger_bytes_in_total"], "net_out_bytes": net["edgeledger_bytes_out_total"],
+                "net_in_bytes": net["edgeledger_network_received_bytes_total"], "net_out_bytes": net["edgeledger_network_sent_bytes_total"],
                 "disk_write_bytes": disk}
 
 
@@ -71,6 +73,7 @@ class ResourceMonitor:
                     pass
         self.samples = {n: NodeSamples() for n in nodes}
         self._task: asyncio.Task[None] | None = None
+        self.started = time.monotonic()
 
     def _disk(self, n: str) -> int | None:
         try:
@@ -94,6 +97,7 @@ class ResourceMonitor:
                     self.procs[n].cpu_percent(None)  # primes the counter
                 except psutil.Error:
                     pass
+        self.started = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def _loop(self) -> None:
@@ -108,8 +112,14 @@ class ResourceMonitor:
                 with p.oneshot():
                     self.samples[n].cpu.append(p.cpu_percent(None))
                     self.samples[n].rss.append(p.memory_info().rss / 2**20)
+                    self.samples[n].times.append(time.monotonic())
             except psutil.Error:
                 pass
+
+    def timeline(self) -> dict[str, list[list[float]]]:
+        """Per node, ``[seconds since the round started, CPU %, RSS MB]`` for every sample."""
+        return {n: [[round(t - self.started, 3), round(c, 1), round(r, 1)] for t, c, r in zip(s.times, s.cpu, s.rss)]
+                for n, s in self.samples.items() if s.times}
 
     async def stop(self) -> dict[str, dict[str, float | None]]:
         if self._task is not None:

@@ -67,7 +67,7 @@ async def _run_rounds(cfg: BenchConfig, net: Network, log: Callable[[str], None]
                                         RoundPlan(rc.tx_number, rc.tx_duration_s, rc.workers, rc.timeout_s), tracker,
                                         net.endorser_urls())
                 resources = await monitor.stop()
-                entry = round_entry(rc, wl, trace, resources)
+                entry = round_entry(rc, wl, trace, resources, monitor.timeline())
                 entries.append(entry)
                 traces[rc.label] = (sorted(r.finish - r.submit for r in trace if r.ok and r.finish is not None),
                                     throughput_series(trace))

@@ -27,7 +27,8 @@ def center(listen: str = typer.Option("127.0.0.1:8700", help="HOST:PORT to liste
 
 
 @app.command()
-def node(role: str = typer.Option(..., help="cloud | edge | device | company (a standby sealer)"),
+def node(role: str = typer.Option(..., help="cloud | edge | device | proxy | company (EdgeToll's sealers, or a "
+                                                "standby sealer)"),
          center_url: str = typer.Option(..., "--center", help="URL of the communication center."),
          data_dir: Path = typer.Option(..., help="Identity, chain (SQLite) and blobs live here; reuse it to resume."),
          listen: str = typer.Option("127.0.0.1:0", help="HOST:PORT to serve the API, dashboard and protocol on."),
@@ -46,8 +47,9 @@ def node(role: str = typer.Option(..., help="cloud | edge | device | company (a 
     from edgeledger.errors import ConfigError
     from edgeledger.scenario.schema import apply_overrides, parse_scenario
 
-    if role not in ("cloud", "edge", "device", "company"):
-        raise ConfigError(f"--role {role!r}: expected cloud, edge, device or company (consortium.standby_sealers)")
+    if role not in ("cloud", "edge", "device", "proxy", "company"):
+        raise ConfigError(f"--role {role!r}: expected cloud, edge, device, proxy or company (EdgeToll's sealers, "
+                          "consortium.standby_sealers)")
     text = config.read_text() if config is not None else demo_text()
     scenario = parse_scenario(apply_overrides(tomllib.loads(text), list(set_)))
     host, port = parse_listen(listen)

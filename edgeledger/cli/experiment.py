@@ -15,6 +15,21 @@ from edgeledger.errors import ConfigError, EdgeLedgerError
 experiment_app = typer.Typer(no_args_is_help=True, help="The paper experiments (experiments/*/*.toml): list and run.")
 app.add_typer(experiment_app, name="experiment")
 EXPERIMENTS_DIR_HELP = "Folder of experiment sets (default $EDGELEDGER_EXPERIMENTS or ./experiments)."
+FORMATS_HELP = "Plot file formats, comma-separated: png, svg, pdf (vector formats for a paper)."
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """``png,svg`` -> ("png", "svg"); an unknown format is a ConfigError naming the valid ones."""
+    from edgeledger.scenario.figures import FORMATS
+    from edgeledger.scenario.preflight import closest
+
+    chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    for f in chosen:
+        if f not in FORMATS:
+            near = closest(f, FORMATS)
+            raise ConfigError(f"--formats: {f!r} is not a plot format; {f'did you mean {near[0]!r}? ' if near else ''}"
+                              f"expected some of: {', '.join(FORMATS)}")
+    return chosen or ("png",)
 
 
 @experiment_app.command("list")
@@ -41,7 +56,10 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
                    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a scenario key in every setting, after the setting's own, e.g. --set 'fl.executor=\"process\"' (repeatable; TOML values; recorded in the summary)."),
                    resume: bool = typer.Option(False, help="Keep the settings the --out folder's summary already holds as done (same experiment, size, --set) and run the rest."),
                    repeats: Optional[int] = typer.Option(None, min=1, max=100, help="Runs per setting (seeds derived from the base seed; tables show mean ± std). Default: the experiment's repeats (quick_repeats with --quick)."),
-                   threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
+                   threads: int = typer.Option(1, min=1, help="Torch threads for local training."),
+                   formats: str = typer.Option("png", "--formats", help=FORMATS_HELP),
+                   force: bool = typer.Option(False, help="Replace the run already in the --out folder (without "
+                                              "--resume or --force such a folder is refused).")) -> None:
     """Run every setting of an experiment; write per-setting runs, rounds.csv, summary and plots."""
     import torch
 
@@ -57,6 +75,18 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
     if resume and out is None:
         raise ConfigError("--resume needs --out: the results folder of the run to resume")
     out_dir = out or results_dir_for("runs", exp.name + ("-quick" if quick else ""))
+    if out is not None and not resume and (out / "summary.json").exists():
+        if not force:
+            raise ConfigError(f"--out {str(out)!r} already holds an experiment run; pass --resume to finish it, "
+                              "--force to replace it, or choose a new folder")
+        import shutil
+
+        for name in ("summary.json", "summary.csv", "summary.md", "rounds.csv", "runs.csv", "settings", "plots"):
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
     n_runs = exp.repeats_for(quick)
     console.print(f"[bold]experiment[/] [cyan]{exp.name}[/] ({'quick' if quick else 'full'}"
                   f"{f', {n_runs} runs per setting' if n_runs > 1 else ''}): {exp.description}")
@@ -71,7 +101,7 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
             console.print(f"    round {p['round']}/{p['rounds']}: accuracy {p['accuracy']:.4f}")
 
     result = run_experiment(exp, out_dir, quick=quick, progress=on_setting, only=only, on_round=on_round,
-                            overrides=tuple(set_ or ()), resume=resume)
+                            overrides=tuple(set_ or ()), resume=resume, formats=_formats(formats))
     _print_summary(result)
     console.print(f"results: {out_dir} ({result.wall_s:.1f} s)")
     failed = [r for r in result.settings if r.status == "failed"]
@@ -107,11 +137,12 @@ def _print_summary(result: Any) -> None:
 @experiment_app.command("merge")
 def experiment_merge(runs: list[Path] = typer.Argument(..., help="Results folders of runs of parts of one experiment."),
                      out: Path = typer.Option(..., help="Folder for the merged results."),
-                     root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP)) -> None:
+                     root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP),
+                     formats: str = typer.Option("png", "--formats", help=FORMATS_HELP)) -> None:
     """Merge runs of parts of one grid (--only runs, other machines) into one table and plots."""
     from edgeledger.scenario.experiment_run import merge_runs
 
-    result = merge_runs(runs, out, root)
+    result = merge_runs(runs, out, root, _formats(formats))
     _print_summary(result)
     n = len(result.experiment.settings())
     console.print(f"merged {len(result.settings)} of {n} settings from {len(runs)} folder(s): {out}")

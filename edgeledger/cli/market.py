@@ -19,20 +19,12 @@ MARKET_SEED_HELP = "Seed of the in-memory demo consortium (ignored with --dir)."
 
 
 def _market_state(folder: Optional[Path], seed: int) -> Any:
-    """The market's LedgerState: loaded from ``folder`` or from a fresh demo."""
-    from edgeledger.codec import decode
-    from edgeledger.errors import ConfigError
-    from edgeledger.ledger.identity import Genesis
-    from edgeledger.ledger.store import ChainStore
-    from edgeledger.market.demo import MarketChain, run_market_demo
+    """The market's LedgerState: loaded (and verified, certificates and all) from ``folder``, or a fresh demo."""
+    from edgeledger.scenario.market_demo import load_market_chain, run_market_demo
 
     if folder is None:
         return run_market_demo(seed=seed).state
-    if not (folder / "genesis.bin").exists() or not (folder / "chain.sqlite").exists():
-        raise ConfigError(f"{str(folder)!r} holds no market chain; create one with "
-                          f"`edgeledger market demo --out {folder}`")
-    return MarketChain(decode((folder / "genesis.bin").read_bytes(), Genesis),
-                       store=ChainStore(folder / "chain.sqlite")).state
+    return load_market_chain(folder)
 
 
 def _rows_table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> Table:
@@ -54,9 +46,9 @@ def _market_tables(state: Any, which: tuple[str, ...]) -> None:
                                    ["en_id", "company", "x", "y", "capacity", "free", "price"]),
         "matches": lambda: _rows_table("matches (nearest EN with capacity)", view.matches(state),
                                        ["seq", "height", "device", "x", "y", "need", "en_id", "company"]),
-        "channels": lambda: _rows_table("payment channels", view.channels(state),
-                                        ["id", "sender", "receiver", "deposit", "amount", "state", "expiry",
-                                         "settle_at"]),
+        "channels": lambda: _rows_table("payment channels (times: ms of chain time)", view.channels(state),
+                                        ["id", "sender", "receiver", "deposit", "amount", "state", "expiry_ms",
+                                         "settle_at_ms"]),
         "balances": lambda: _rows_table("token balances", view.balances(state), ["account", "role", "balance"]),
     }
     for name in which:
@@ -84,31 +76,36 @@ def market_demo(out: Optional[Path] = typer.Option(None, help="Save the market c
                 ens: int = typer.Option(6, min=1, help="Edge nodes the companies register."),
                 devices: int = typer.Option(8, min=1, help="Devices matched to ENs."),
                 payments: int = typer.Option(5, min=1, help="Off-chain payments per device."),
+                challenge_window: float = typer.Option(30.0, min=0.001, help="Challenge window of the payment "
+                                                       "channels, in seconds of chain time."),
+                heartbeat: float = typer.Option(5.0, min=0.001, help="Seconds of quiet after which the sealers "
+                                                "commit a clock tick (the chain's time moves while it idles)."),
                 as_json: bool = typer.Option(False, "--json", help="Print the market snapshot as JSON.")) -> None:
-    """Run a small EdgeToll consortium in-process: register ENs, match devices, pay over channels, settle."""
-    from edgeledger.codec import encode, to_builtins
-    from edgeledger.errors import ConfigError
-    from edgeledger.ledger.store import ChainStore
-    from edgeledger.market.demo import run_market_demo
+    """Run EdgeToll's market on its consortium chain (simulated): the proxy and 3 companies seal by PBFT, ENs
+    and devices observe; ENs registered, devices matched, paid through the proxy over channels, settled."""
+    from edgeledger.codec import to_builtins
     from edgeledger.market.view import market_snapshot
+    from edgeledger.scenario.market_demo import run_market_demo, save_market_chain
 
-    chain = run_market_demo(seed=seed, n_ens=ens, n_devices=devices, payments=payments)
+    run = run_market_demo(seed=seed, n_ens=ens, n_devices=devices, payments=payments,
+                          challenge_window_s=challenge_window, heartbeat_s=heartbeat)
     if out is not None:
-        if (out / "chain.sqlite").exists():
-            raise ConfigError(f"--out {str(out)!r} already holds a market chain; choose an empty folder")
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "genesis.bin").write_bytes(encode(chain.genesis))
-        disk = ChainStore(out / "chain.sqlite")
-        for block in chain.store.blocks():
-            disk.append(block)
-        disk.close()
+        save_market_chain(run, out)
     if as_json:
-        console.print_json(json.dumps(to_builtins(market_snapshot(chain.state))))
+        console.print_json(json.dumps(to_builtins({**market_snapshot(run.state), "run": run.figures()})))
     else:
-        console.print(f"[bold]market demo[/] seed={seed}: {ens} ENs of 3 companies, {devices} devices, "
-                      f"{payments} payments each; chain height {chain.state.height}")
-        _market_tables(chain.state, ("contracts", "ens", "matches", "channels", "balances"))
-        _print_audit(chain.state)
+        fig = run.figures()
+        sealers = ", ".join(run.network.membership.validators)
+        console.print(f"[bold]market demo[/] seed={seed}: PBFT sealers {sealers}; {ens} ENs and {devices} devices "
+                      f"observe; {payments} payments each")
+        settled = (f"{fig['settled_channels']} channels settled {fig['close_to_settle_s_min']}-"
+                   f"{fig['close_to_settle_s_max']} s after closing" if fig["settled_channels"]
+                   else "no channel was paid, closed and settled (the last device never pays)")
+        console.print(f"chain height {fig['blocks']} (every block certified by the sealers; {fig['heartbeat_blocks']} "
+                      f"heartbeat blocks), chain time {fig['chain_time_ms'] / 1000:.1f} s; challenge window "
+                      f"{fig['challenge_window_s']:g} s: {settled}")
+        _market_tables(run.state, ("contracts", "ens", "matches", "channels", "balances"))
+        _print_audit(run.state)
     if out is not None:
         console.print(f"saved: {out}")
 

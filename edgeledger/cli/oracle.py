@@ -26,7 +26,9 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
               slow: int = typer.Option(1, min=0, help="Members per group reading a slow source."),
               slow_delay: float = typer.Option(1.0, min=0.0, help="Extra seconds the slow source takes."),
               election_timeout: float = typer.Option(0.5, min=0.01, help="Seconds a node waits for a term's VRF "
-                                                     "proofs before deciding the master with those it has."),
+                                                     "proofs before falling back to the chain's fallback board."),
+              observers: int = typer.Option(1, min=0, help="Observation nodes (follow the chain, answer "
+                                            "GET /v1/query/oracle/...; see edgeledger oracle query)."),
               requests: int = typer.Option(0, min=0, help="File this many requests once ready and print callbacks."),
               sensor: str = typer.Option("boiler", help="Sensor the demo requests read."),
               detach: bool = typer.Option(False, help="Start and return; stop later with edgeledger down."),
@@ -39,21 +41,22 @@ def oracle_up(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help="D
     from edgeledger.deploy.oracle_plan import plan_oracle_network
 
     plan = plan_oracle_network(n_validators=validators, n_groups=groups, per_group=group_size, lying=lying,
-                               slow=slow, slow_delay_s=slow_delay, election_timeout_s=election_timeout)
+                               slow=slow, slow_delay_s=slow_delay, election_timeout_s=election_timeout,
+                               observers=observers)
     cluster = start_oracle_network(plan, root)
 
     def ready() -> None:
         wait_oracle_ready(cluster, timeout=90.0)
-        console.print("oracle network ready: proxy deployed, oracle nodes registered, groups recorded")
+        console.print("oracle network ready: proxy deployed, oracle nodes registered, group keys generated")
         if requests:
             tx_ids = [file_oracle_request(cluster, sensor) for _ in range(requests)]
             console.print(_requests_table(wait_callbacks(cluster, tx_ids, timeout=60.0)))
 
-    _hold(cluster, root, ready, f"file requests with: edgeledger oracle request --dir {root}", detach, timeout,
+    hold_cluster(cluster, root, ready, f"file requests with: edgeledger oracle request --dir {root}", detach, timeout,
           before_stop=lambda: _status(oracle_status(cluster)))
 
 
-def _hold(cluster: Any, root: Path, ready: Any, hint: str, detach: bool, timeout: float,
+def hold_cluster(cluster: Any, root: Path, ready: Any, hint: str, detach: bool, timeout: float,
           before_stop: Any = None) -> None:
     """Run ``ready``, then return (``detach``) or keep the processes up until ``timeout`` or Ctrl-C and stop them."""
     import time
@@ -92,7 +95,7 @@ def oracle_node(node_id: str = typer.Option(..., "--id", help="This process's id
                 admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
                                                           help="Token for admin actions (POST /v1/admin/shutdown).")
                 ) -> None:
-    """Run one member of an oracle network (validator, oracle node or requester)."""
+    """Run one member of an oracle network (validator, oracle node, requester or observation node)."""
     from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
     from edgeledger.deploy.oracle_process import OracleNodeOptions, run_oracle_node
 
@@ -129,6 +132,26 @@ def oracle_status_cmd(root: Path = typer.Option(Path("runs/oracle-up"), "--dir",
     cluster = Cluster.load(root)
     _status(oracle_status(cluster))
     console.print(_requests_table(oracle_requests(cluster)))
+
+
+@oracle_app.command("query")
+def oracle_query(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help=DIR_HELP),
+                 request: Optional[str] = typer.Option(None, help="One request id (oracle#3)."),
+                 term: Optional[int] = typer.Option(None, min=0, help="One term: its seed and fallback board."),
+                 group: Optional[str] = typer.Option(None, help="One group: members, key, key generation."),
+                 requests: bool = typer.Option(False, "--requests", help="The latest requests.")) -> None:
+    """Ask an observation node (GET /v1/query/oracle/...) and print its JSON answer."""
+    import json
+    import urllib.parse
+
+    from edgeledger.deploy.cluster import Cluster
+    from edgeledger.deploy.oracle_cluster import query_observer
+
+    path = ("/v1/query/oracle/requests/" + urllib.parse.quote(request, safe="") if request is not None else
+            f"/v1/query/oracle/terms/{term}" if term is not None else
+            f"/v1/query/oracle/groups/{urllib.parse.quote(group, safe='')}" if group is not None else
+            "/v1/query/oracle/requests" if requests else "/v1/query/oracle")
+    console.print_json(json.dumps(query_observer(Cluster.load(root), path)))
 
 
 def _status(status: dict[str, dict[str, Any]]) -> None:
@@ -174,7 +197,7 @@ def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir",
         for _ in range(requests):
             _xsend(cluster, "lbc1", "lbc2", 1)
 
-    _hold(cluster, root, ready, f"carry requests with: edgeledger oracle xsend --dir {root}", detach, timeout)
+    hold_cluster(cluster, root, ready, f"carry requests with: edgeledger oracle xsend --dir {root}", detach, timeout)
 
 
 @oracle_app.command("federation-node")

@@ -23,17 +23,22 @@ chain_app = typer.Typer(no_args_is_help=True, help="Inspect the chains of a fini
 app.add_typer(chain_app, name="chain")
 
 
+FORCE_HELP = "Replace the run already in the --out folder (without it, such a folder is refused)."
+
+
 def _run(data: dict[str, Any], out: Optional[Path], seed: Optional[int], sets: list[str], quiet: bool,
-         threads: int) -> None:
+         threads: int, force: bool = False) -> None:
     import torch
 
-    from edgeledger.scenario.results import results_dir_for, write_results
+    from edgeledger.scenario.preflight import check_scenario
+    from edgeledger.scenario.results import prepare_results_dir, results_dir_for, write_results
     from edgeledger.scenario.runner import run_scenario
     from edgeledger.scenario.schema import apply_overrides, parse_scenario
 
     torch.set_num_threads(threads)
     overrides = list(sets) + ([f"seed={seed}"] if seed is not None else [])
-    scenario = parse_scenario(apply_overrides(data, overrides))
+    scenario = check_scenario(parse_scenario(apply_overrides(data, overrides)))
+    out_dir = prepare_results_dir(Path(out) if out else results_dir_for(scenario.output.dir, scenario.name), force)
     if not quiet:
         console.print(f"[bold]edgeledger[/] scenario [cyan]{scenario.name}[/] seed={scenario.seed}: "
                       f"{scenario.topology.edges} edges, {scenario.topology.n_devices} devices, "
@@ -51,7 +56,9 @@ def _run(data: dict[str, Any], out: Optional[Path], seed: Optional[int], sets: l
             bar.update(task, completed=p["round"], value=f"{p['value']:.3f}", height=p["height"])
 
         result = run_scenario(scenario, progress=on_progress)
-    out_dir = write_results(result, Path(out) if out else results_dir_for(scenario.output.dir, scenario.name))
+        # the last round's close commits after its metric: end the bar on what the summary counts
+        bar.update(task, completed=result.summary["rounds_completed"], height=result.summary["blocks"])
+    write_results(result, out_dir)
     s = result.summary
     table = Table(title=f"{scenario.name}: summary", show_header=False)
     acc = s["final_accuracy"]
@@ -77,16 +84,32 @@ def demo(out: Optional[Path] = typer.Option(None, help="Results folder (default 
          set_: list[str] = typer.Option([], "--set", help=SET_HELP),
          write_scenario: Optional[Path] = typer.Option(None, help="Write the demo scenario (commented TOML) here and exit."),
          quiet: bool = typer.Option(False, help="No progress display or table."),
-         threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
+         threads: int = typer.Option(1, min=1, help="Torch threads for local training."),
+         force: bool = typer.Option(False, help=FORCE_HELP)) -> None:
     """Run the built-in scenario: 12 devices, 3 edges, a cloud, PBFT, 10 FL rounds on digits, 2 attackers."""
     import tomllib
 
     text = demo_text()
     if write_scenario is not None:
-        write_scenario.write_text(text)
-        console.print(f"wrote {write_scenario}")
+        _write_scenario(write_scenario, text, force)
         return
-    _run(tomllib.loads(text), out, seed, set_, quiet, threads)
+    _run(tomllib.loads(text), out, seed, set_, quiet, threads, force)
+
+
+def _write_scenario(path: Path, text: str, force: bool) -> None:
+    """The demo scenario, its header naming the file it is written to."""
+    from edgeledger.errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"--write-scenario {str(path)!r} is a folder; expected a file name such as my.toml")
+    if path.exists() and not force:
+        raise ConfigError(f"--write-scenario {str(path)!r} exists; pass --force to overwrite it or choose another name")
+    try:
+        path.write_text(text.replace("edgeledger run demo.toml", f"edgeledger run {path.name}"), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--write-scenario {str(path)!r}: cannot write ({exc.strerror or exc}); "
+                          "choose a path you can write to") from None
+    console.print(f"wrote {path}; run it with: edgeledger run {path}")
 
 
 @app.command()
@@ -95,11 +118,12 @@ def run(scenario: Path = typer.Argument(..., help="Scenario TOML file."),
         seed: Optional[int] = typer.Option(None, help="Override the scenario seed."),
         set_: list[str] = typer.Option([], "--set", help=SET_HELP),
         quiet: bool = typer.Option(False, help="No progress display or table."),
-        threads: int = typer.Option(1, min=1, help="Torch threads for local training.")) -> None:
+        threads: int = typer.Option(1, min=1, help="Torch threads for local training."),
+        force: bool = typer.Option(False, help=FORCE_HELP)) -> None:
     """Run a scenario file in the simulator and write its results folder."""
     from edgeledger.scenario.schema import read_scenario_file
 
-    _run(read_scenario_file(scenario), out, seed, set_, quiet, threads)
+    _run(read_scenario_file(scenario), out, seed, set_, quiet, threads, force)
 
 
 @chain_app.command("show")
@@ -121,14 +145,14 @@ def chain_show(results_dir: Path = typer.Argument(..., help="A results folder wr
             console.print_json(json.dumps(found[0]))
             continue
         table = Table(title=f"chain {chain['chain_id']} (height {chain['height']})")
-        for col in ("block", "hash", "time ms", "proposer", "txs", "kinds", "signers"):
-            table.add_column(col)
+        for col in ("block", "hash", "time (s)", "proposer", "txs", "kinds", "signers"):
+            table.add_column(col, no_wrap=col != "kinds")
         for b in chain["blocks"]:
             kinds: dict[str, int] = {}
             for tx in b["transactions"]:
                 kinds[tx["kind"]] = kinds.get(tx["kind"], 0) + 1
-            table.add_row(str(b["index"]), b["hash"][:16], str(b["timestamp_ms"]), b["proposer"],
-                          str(len(b["transactions"])), ", ".join(f"{k}x{v}" for k, v in kinds.items()),
+            table.add_row(str(b["index"]), b["hash"][:12], f"{b['timestamp_ms'] / 1000:.3f}", b["proposer"],
+                          str(len(b["transactions"])), ", ".join(k if v == 1 else f"{k} ×{v}" for k, v in kinds.items()),
                           str(len(b["commit_certificate"]["votes"])))
         console.print(table)
 

@@ -11,14 +11,28 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from edgeledger.effects import Effect
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.registry import Registry
 
-__all__ = ["Consensus", "CommitBlock", "Persist", "Forget", "ProposalHook", "consensus_protocols"]
+__all__ = ["Consensus", "CommitBlock", "Persist", "Forget", "CommittedLedger", "ProposalHook", "consensus_protocols"]
+
+
+class CommittedLedger(Protocol):
+    """Read-only view of the blocks a node has durably committed (its chain store): a core that
+    keeps only its window in memory asks it for older blocks and committed transaction ids.
+    Reads only; the core never writes through it (writes stay effects)."""
+
+    @property
+    def height(self) -> int: ...
+
+    def block(self, height: int) -> Block | None: ...
+
+    def locate_transaction(self, tx_id: bytes) -> tuple[int, int] | None: ...
+
 
 #: ABCI++'s PrepareProposal, reduced: ``(height, chosen, pending, now) -> extra`` -- the node's
 #: application may append transactions of its own (signed by the proposer) to a block this
@@ -82,6 +96,12 @@ class Consensus(ABC):
     @abstractmethod
     def timer(self, name: str, now: float) -> list[Effect]:
         """Timer ``name`` set earlier through ``SetTimer`` fired."""
+
+    #: how many of the newest committed blocks :meth:`resume` needs (None: every one)
+    resume_depth: int | None = None
+
+    def use_ledger(self, ledger: CommittedLedger) -> None:
+        """The node hands its committed chain (read-only) before any input; nothing by default."""
 
     def resume(self, blocks: list[Block], durable: list[bytes] | None = None) -> None:
         """Restart from the node's committed ``blocks`` and its durable consensus log (the encoded

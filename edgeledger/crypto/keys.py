@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from types import SimpleNamespace
+from typing import Any
+
 import nacl.exceptions
 import nacl.signing
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from edgeledger.crypto.hashing import sha256
 from edgeledger.errors import ConfigError
@@ -60,7 +58,26 @@ def _verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool
         return False
 
 
-_CURVES: dict[str, ec.EllipticCurve] = {"ecdsa-p256": ec.SECP256R1(), "ecdsa-secp256k1": ec.SECP256K1()}
+_CURVES = ("ecdsa-p256", "ecdsa-secp256k1")
+_LOADED: list[Any] = []
+
+
+def _ecdsa() -> Any:
+    """``cryptography``'s ECDSA, imported on first use: its OpenSSL bindings cost a node of an
+    Ed25519 network (the default) several megabytes of memory it never needs."""
+    if not _LOADED:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        _LOADED.append(SimpleNamespace(
+            InvalidSignature=InvalidSignature, hashes=hashes, ec=ec, decode_dss_signature=decode_dss_signature,
+            encode_dss_signature=encode_dss_signature, Encoding=Encoding, PublicFormat=PublicFormat,
+            curves={"ecdsa-p256": ec.SECP256R1(), "ecdsa-secp256k1": ec.SECP256K1()}))
+    return _LOADED[0]
+
 _ORDERS = {
     "ecdsa-p256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     "ecdsa-secp256k1": 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141,
@@ -74,12 +91,14 @@ class EcdsaKey(PrivateKey):
         self.scheme = scheme
         order = _ORDERS[scheme]
         secret = int.from_bytes(sha256(scheme.encode(), seed), "big") % (order - 1) + 1
-        self._key = ec.derive_private_key(secret, _CURVES[scheme])
-        self.public_key = self._key.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+        c = _ecdsa()
+        self._key = c.ec.derive_private_key(secret, c.curves[scheme])
+        self.public_key = self._key.public_key().public_bytes(c.Encoding.X962, c.PublicFormat.CompressedPoint)
 
     def sign(self, message: bytes) -> bytes:
-        der = self._key.sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
-        r, s = decode_dss_signature(der)
+        c = _ecdsa()
+        der = self._key.sign(message, c.ec.ECDSA(c.hashes.SHA256(), deterministic_signing=True))
+        r, s = c.decode_dss_signature(der)
         order = _ORDERS[self.scheme]
         if s > order // 2:
             s = order - s
@@ -94,11 +113,12 @@ def _verify_ecdsa(scheme: str, public_key: bytes, message: bytes, signature: byt
     order = _ORDERS[scheme]
     if not (0 < r < order and 0 < s <= order // 2):  # high-S is malleable: rejected
         return False
+    c = _ecdsa()
     try:
-        key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[scheme], public_key)
-        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+        key = c.ec.EllipticCurvePublicKey.from_encoded_point(c.curves[scheme], public_key)
+        key.verify(c.encode_dss_signature(r, s), message, c.ec.ECDSA(c.hashes.SHA256()))
         return True
-    except (InvalidSignature, ValueError):
+    except (c.InvalidSignature, ValueError):
         return False
 
 
@@ -125,7 +145,7 @@ def public_key_error(scheme: str, public_key: bytes) -> str | None:
         if len(public_key) not in (33, 65):
             return f"an {scheme} public key is a SEC1 point of 33 (compressed) or 65 bytes, got {len(public_key)}"
         try:
-            ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[scheme], public_key)
+            _ecdsa().ec.EllipticCurvePublicKey.from_encoded_point(_ecdsa().curves[scheme], public_key)
         except ValueError:
             return f"not a point on the {scheme} curve"
         return None

@@ -6,8 +6,9 @@
   points (``edgeledger node``, ``edgeledger oracle node``, ``edgeledger oracle federation-node``);
 * ``cluster``, ``oracle_cluster``, ``federation_cluster``: start, watch and stop them as local
   subprocesses (``edgeledger up`` / ``oracle up`` / ``oracle federation-up``, ``down``);
-* ``oracle_plan``, ``federation_plan``, ``plan_files``: the trusted dealer's plans and the
-  public and private files it writes;
+* ``oracle_plan``, ``federation_plan``, ``plan_files``: the plans (the oracle groups' keys are
+  generated on chain; the federation's relay key and test plans are dealt) and the public and
+  private files they write;
 * ``tls``: the cluster's certificate authority.
 
 The HTTP API and the dashboards these processes serve live in :mod:`edgeledger.web`; the

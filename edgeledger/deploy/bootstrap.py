@@ -34,11 +34,13 @@ from edgeledger.ledger.identity import Genesis, Identity
 from edgeledger.ledger.store import ChainStore
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.center import PeerEntry, PeerList, make_registration
-from edgeledger.web.api import NodeApi
+from edgeledger.web.api import NodeApi, messages_route
 from edgeledger.web.observe import install_live_dashboard
 from edgeledger.web.observe_sources import LiveSource
+from edgeledger.web.pending import PendingSubmissions
+from edgeledger.web.routes import Route, install, json_errors
 
-__all__ = ["load_identity", "parse_listen", "run_until_signal", "post_msgpack", "fetch_peers", "register",
+__all__ = ["configure_logging", "JsonLogFormatter", "load_identity", "parse_listen", "run_until_signal", "post_msgpack", "fetch_peers", "register",
            "await_registered", "stored_genesis", "genesis_from_center", "wait_for_validators", "ProcessServer",
            "PlanProcessOptions", "serve_app", "MAX_BODY_BYTES"]
 
@@ -76,9 +78,34 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line (``EDGELEDGER_LOG_FORMAT=json``): time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {"time": round(record.created, 3), "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging() -> None:
+    """INFO logging to stderr; JSON lines when ``EDGELEDGER_LOG_FORMAT=json`` (for log shippers)."""
+    import os
+
+    handler = logging.StreamHandler()
+    if os.environ.get("EDGELEDGER_LOG_FORMAT", "text").lower() == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
 def run_until_signal(service: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run an asyncio service (with INFO logging) until SIGINT/SIGTERM sets the event it is given."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -173,13 +200,16 @@ class ProcessServer:
     can register the address it really listens on.
     """
 
-    def __init__(self, admin_token: str | None, routes: Sequence[web.RouteDef] = ()) -> None:
-        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
+    def __init__(self, admin_token: str | None, routes: Sequence[Route] = (),
+                 max_blob_bytes: int | None = None, data_dir: Path | None = None) -> None:
+        self.app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
         self.driver: HttpDriver | None = None
-        self.app.router.add_post("/v1/messages", self._messages)
-        self.api = NodeApi(admin_token=admin_token)
+        install(self.app, [messages_route(self._messages)])
+        pending = PendingSubmissions(data_dir / "pending.sqlite") if data_dir is not None else None
+        options: dict[str, Any] = {} if max_blob_bytes is None else {"max_blob_bytes": max_blob_bytes}
+        self.api = NodeApi(admin_token=admin_token, pending=pending, **options)
         self.api.install(self.app)
-        self.app.add_routes(routes)
+        install(self.app, routes)
         self.live: LiveSource = install_live_dashboard(self.app, self.api)
         self.runner = web.AppRunner(self.app)
 
@@ -198,6 +228,7 @@ class ProcessServer:
         """Route protocol messages to ``driver`` and show ``node`` (with ``plan``'s roles) in the API and dashboard."""
         self.driver = driver
         self.api.attach(node, driver, plan)
+        self.api.start_retransmitting()
 
     async def serve_until_stopped(self, stop: asyncio.Event | None, stores: list[ChainStore],
                                   tasks: list[asyncio.Task[None]]) -> None:
@@ -210,6 +241,7 @@ class ProcessServer:
         finally:
             for t in [*waiters, *tasks]:
                 t.cancel()
+            self.api.stop()
             if self.driver is not None:
                 await self.driver.close()
             await self.runner.cleanup()

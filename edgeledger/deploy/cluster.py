@@ -128,7 +128,8 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     if not _wait_http(center, 20, context):
         p.kill()
         raise ConfigError(f"the center did not start; see {log}")
-    order = ["cloud"] + plan.edges + plan.devices + plan.standby  # claims happen in this order: ids match labels
+    sealers = [v for v in plan.validators if plan.roles[v] in ("proxy", "company")]  # EdgeToll's proxy, companies
+    order = ["cloud"] + plan.edges + plan.devices + sealers + plan.standby  # claims in this order: ids match labels
     for label in order:
         role = plan.roles[label]
         port = free_port()
@@ -142,6 +143,20 @@ def start_cluster(scenario_file: Path, scenario: Scenario, root: Path, host: str
     cluster = Cluster(root=root, center=center, token=token, processes=procs)
     cluster.save()
     return cluster
+
+
+def restart_node(cluster: Cluster, label: str, scenario_file: Path) -> int:
+    """Start ``label`` again on its data directory and address (after it stopped or was killed); its pid."""
+    info = cluster.processes[label]
+    url = str(info["url"])
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
+    tls_args = ["--tls-dir", str(cluster.root / "tls"), "--tls-name", "local"] if url.startswith("https") else []
+    p = spawn(["node", "--role", str(info["role"]), "--center", cluster.center, "--data-dir", str(cluster.root / label),
+               "--listen", f"{host}:{port}", "--config", str(scenario_file), "--admin-token", cluster.token,
+               *tls_args], cluster.root / f"{label}.log")
+    cluster.processes[label] = {**info, "pid": p.pid}
+    cluster.save()
+    return p.pid
 
 
 def add_node(cluster: Cluster, scenario_file: Path, role: str, host: str = "127.0.0.1") -> str:

@@ -95,12 +95,20 @@ def _client_key(cluster: Cluster, plan: FederationPlan) -> PrivateKey:
     return load_identity(cluster.root / plan.client, "ed25519")
 
 
+def _height(cluster: Cluster, node: str) -> int:
+    with urllib.request.urlopen(f"{cluster.processes[node]['url']}/v1/head", timeout=5) as resp:
+        return int(json.loads(resp.read()).get("height") or 0)
+
+
 def send_cross_chain(cluster: Cluster, source: str, dest: str, qty: int) -> tuple[str, float]:
     """Ask ``dest``'s stock for ``qty`` units from ``source`` (``xchain.send``); (tx id, time sent)."""
     plan = federation_plan(cluster)
     if source == plan.fbc or dest == plan.fbc or source == dest:
         raise ConfigError(f"cross-chain requests go between two different local chains, got {source} -> {dest}")
-    call = ContractCall(contract="xchain", method="send", args=[dest, STOCK, "reserve", [qty], ORDERS, "confirmed"])
+    # the message expires 500 blocks past the destination's current height (IBC's timeout_height)
+    timeout_height = _height(cluster, plan.chain(dest).validators[0]) + 500
+    call = ContractCall(contract="xchain", method="send",
+                        args=[dest, STOCK, "reserve", [qty], ORDERS, "confirmed", timeout_height])
     tx = make_transaction(_client_key(cluster, plan), plan.client, time.time_ns() // 1000, "contract.call", call)
     url = cluster.processes[plan.chain(source).validators[0]]["url"]
     req = urllib.request.Request(f"{url}/v1/tx", data=encode(tx), method="POST")

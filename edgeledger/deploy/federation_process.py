@@ -36,6 +36,7 @@ from edgeledger.ledger.contracts import ContractDeploy, contract_meta
 from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
 from edgeledger.ledger.transaction import make_transaction
+from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.node import Node
 from edgeledger.web.observe_sources import DashboardPlan
@@ -130,7 +131,7 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
     chain_ids = [c.chain_id for c in plan.chains] if is_relay else \
         [c.chain_id for c in plan.chains if opts.node_id in c.validators]
     key = load_identity(opts.data_dir, "ed25519")
-    server = ProcessServer(opts.admin_token)
+    server = ProcessServer(opts.admin_token, data_dir=opts.data_dir)
     opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     tasks: list[asyncio.Task[None]] = []
@@ -145,7 +146,8 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
         else:
             api_node = host = _validator_node(opts, plan, key, geneses[chain_ids[0]])
             nodes = [host]
-        driver = HttpDriver(host, key, _verifier([n.membership for n in nodes]), peers)
+        driver = HttpDriver(host, key, _verifier([n.membership for n in nodes]), peers, chain_id=plan.fbc,
+                            wire_log=WireLog(opts.data_dir / "wire.sqlite"))  # the federation's id: one wire
         await driver.start()
         shown = api_node.membership.chain_id  # a relay's API and dashboard show the FBC
         server.attach(api_node, driver, DashboardPlan(plan.chain_members(shown), plan.chain(shown).validators))

@@ -27,7 +27,6 @@ from edgeledger.deploy.bootstrap import (
     ProcessServer, await_registered, fetch_peers, load_identity, post_msgpack, register, stored_genesis,
     wait_for_validators,
 )
-from edgeledger.deploy.tls import client_context, server_context
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Identity, Membership
@@ -36,13 +35,15 @@ from edgeledger.market.admission import (
     AdmissionList, AdmissionService, AdmissionSponsor, admitted_identities, identity_key, make_admission_request,
 )
 from edgeledger.market.membership import validator_schedule
+from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.endorsing import EndorserService
+from edgeledger.node.heartbeat import Signer
 from edgeledger.node.light import LightClient
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
 from edgeledger.scenario.topology import (
-    Topology, admission_sponsors, build_consensus, finality_of, is_light_client, make_genesis, observers_of,
+    Topology, add_heartbeat, admission_sponsors, build_consensus, finality_of, is_light_client, make_genesis, observers_of,
     plan_topology, runs_consensus,
 )
 from edgeledger.scenario.schema import Scenario
@@ -169,6 +170,8 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
                                                   or plan.validators[0]))
     if node.light is None and (consensus is not None or node_id in observers_of(plan)):  # holds state: a peer
         node.add_service(EndorserService(node_id, key, node.state))
+    # the heartbeat's nonces follow the wall clock (microseconds): above any an earlier run of this process used
+    add_heartbeat(opts.scenario, node, Signer(key, node_id, nonce=time.time_ns() // 1000))
     sponsored = admission_sponsors(plan).get(node_id)
     if sponsored:  # open membership: this node puts the center's admission requests on chain
         node.add_service(AdmissionService(AdmissionSponsor(node_id, key, opts.role, sponsored), node.state))
@@ -199,10 +202,12 @@ async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driv
         if time.monotonic() - live.last_viewed > 60.0:
             continue  # peer status is for the dashboard: probe only while someone is looking
         for node_id, url in list(driver.peers.items()):
-            try:
-                async with session.get(f"{url}/v1/health", timeout=aiohttp.ClientTimeout(total=1)) as resp:
+            try:  # the head says the node is up and gives its height and view (EdgeToll's information port)
+                async with session.get(f"{url}/v1/head", timeout=aiohttp.ClientTimeout(total=1)) as resp:
                     live.statuses[node_id] = "up" if resp.status == 200 else "starting"
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                    head = await resp.json() if resp.status == 200 else {}
+                    live.heads[node_id] = {"height": head.get("height"), "view": head.get("view")}
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
                 live.statuses[node_id] = "down"
 
 
@@ -212,10 +217,13 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     import_plugins(opts.scenario.plugins)  # before anything is built: plug-ins register kinds and contracts
     key = load_identity(opts.data_dir, opts.scenario.topology.signature_scheme)
     plan = plan_topology(opts.scenario)
-    server = ProcessServer(opts.admin_token)
+    server = ProcessServer(opts.admin_token, data_dir=opts.data_dir, max_blob_bytes=opts.scenario.security.max_blob_bytes)
     install_market_page(server.app, lambda: server.api.node.state if server.api.node is not None else None)
-    server_ssl = server_context(opts.tls_dir, opts.tls_name) if opts.tls_dir is not None else None
-    client_ssl = client_context(opts.tls_dir) if opts.tls_dir is not None else None
+    server_ssl = client_ssl = None
+    if opts.tls_dir is not None:  # cryptography's x509 only when TLS is on
+        from edgeledger.deploy.tls import client_context, server_context
+
+        server_ssl, client_ssl = server_context(opts.tls_dir, opts.tls_name), client_context(opts.tls_dir)
     opts.port = await server.start(opts.host, opts.port, server_ssl)  # --listen HOST:0: the port the OS gave us
     address = f"{opts.scheme}://{opts.host}:{opts.port}"
     connector = aiohttp.TCPConnector(ssl=client_ssl if client_ssl is not None else True)
@@ -229,7 +237,8 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
         wire = opts.scenario.security.wire_encryption
         driver = HttpDriver(node, key, node.membership.verify, peers,
                             cipher=None if wire == "none" else build_cipher(wire),
-                            public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl)
+                            public_key_of=lambda n: node.membership.identities[n].public_key, ssl=client_ssl,
+                            chain_id=node.membership.chain_id, wire_log=WireLog(opts.data_dir / "wire.sqlite"))
         await driver.start()
         server.attach(node, driver, plan)
         refresher = asyncio.get_running_loop().create_task(_refresh_peers(session, opts, driver, server.live))

@@ -1,10 +1,11 @@
 """``edgeledger oracle up``: a PBFT chain and a Pedal oracle network as local processes.
 
-The launcher is the trusted dealer: it writes the plan, deals every group's threshold key
-into the members' data directories, then starts the center and one ``edgeledger oracle
-node`` process per validator, oracle node and requester. It records them in the same
-``cluster.json`` as ``edgeledger up``, so ``edgeledger down --dir DIR`` stops them too.
-The client helpers below talk to the running network over HTTP only.
+The launcher writes the plan (and, for a trusted-dealer plan of tests only, deals every
+group's threshold key into the members' data directories), then starts the center and one
+``edgeledger oracle node`` process per validator, oracle node, requester and observation
+node; the groups' keys are generated on chain by their members once they run. It records
+the processes in the same ``cluster.json`` as ``edgeledger up``, so ``edgeledger down --dir
+DIR`` stops them too. The client helpers below talk to the running network over HTTP only.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from edgeledger.deploy.cluster import Cluster, refuse_if_running, spawn, start_c
 from edgeledger.deploy.oracle_plan import PLAN_FILE, OracleNetworkPlan, deal_oracle_network
 
 __all__ = ["await_addresses", "start_oracle_network", "wait_oracle_ready", "file_oracle_request", "oracle_requests",
-           "wait_callbacks", "oracle_status"]
+           "wait_callbacks", "oracle_status", "query_observer"]
 
 
 def start_oracle_network(plan: OracleNetworkPlan, root: Path, host: str = "127.0.0.1") -> Cluster:
@@ -135,3 +136,14 @@ def wait_callbacks(cluster: Cluster, tx_ids: list[str], timeout: float = 30.0) -
             raise EdgeLedgerError(f"{len(tx_ids) - len(done)} of {len(tx_ids)} oracle requests got no callback "
                                   f"within {timeout} s (logs in {cluster.root})")
         time.sleep(0.05)
+
+
+def query_observer(cluster: Cluster, path: str) -> Any:
+    """``GET path`` on the first observation node of the cluster (the query API); its JSON answer."""
+    urls = [str(info["url"]) for info in cluster.processes.values() if info["role"] == "observer"]
+    if not urls:
+        raise ConfigError(f"the cluster in {str(cluster.root)!r} has no observation node (oracle up --observers 1)")
+    code, body = _call(urls[0] + path)
+    if code != 200:
+        raise EdgeLedgerError(f"the observation node answered {code}: {body.get('error', body)}")
+    return body

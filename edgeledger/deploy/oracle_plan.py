@@ -1,13 +1,15 @@
-"""The plan of a Pedal oracle network deployed as processes, and its trusted dealer.
+"""The plan of a Pedal oracle network deployed as processes.
 
 ``edgeledger oracle up`` writes one ``oracle-plan.json`` that every process reads: the
-chain's validators, the oracle nodes and their working groups, the requester, each oracle
-node's industrial source (an honest noisy sensor, a lying gateway, a slow source) and the
-election settings. The dealer (the proxy's admin, Pedal's trusted setup) splits each
-group's key with real entropy and hands every member its share in a private file of its
-data directory; only the Feldman commitments are public (they go on chain through the
-operator's ``register_group``). Keys of the nodes themselves (Ed25519, BLS, VRF) are made
-by each process from its own random seed and never leave its data directory.
+chain's validators, the oracle nodes and their signing groups, the requester, the
+observation nodes, each oracle node's industrial source (an honest noisy sensor, a lying
+gateway, a slow source) and the election settings. Each group's key is made on chain by its
+members' distributed key generation (:mod:`edgeledger.oracle.dkg`): the operator opens the
+group, nobody ever holds the group secret, and each member keeps its own share in a private
+file of its data directory. ``key_generation = "dealer"`` keeps the old trusted dealer (the
+launcher splits each key and hands out the shares; tests only). Keys of the nodes
+themselves (Ed25519, BLS, VRF) are made by each process from its own random seed and never
+leave its data directory.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from edgeledger.oracle.simnet import FEED, PROXY
 from edgeledger.oracle.sources import LyingSource, NoisySensor, SlowSource, Source
 
 __all__ = ["SourceSpec", "OracleNetworkPlan", "plan_oracle_network", "deal_oracle_network", "load_plan",
-           "load_shares", "build_source", "PLAN_FILE", "SHARES_FILE", "PROXY", "FEED"]
+           "load_shares", "save_share", "build_source", "PLAN_FILE", "SHARES_FILE", "PROXY", "FEED"]
 
 PLAN_FILE = "oracle-plan.json"
 SHARES_FILE = "oracle-shares.bin"
@@ -70,6 +72,10 @@ class OracleNetworkPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     election_timeout_s: float = 0.5
     batch_timeout_s: float = 0.05
     view_change_timeout_s: float = 2.0
+    key_generation: Literal["dkg", "dealer"] = "dkg"  # "dealer": the trusted dealer (tests only)
+    dkg_window_ms: int = 10_000  # chain time a key-generation phase waits for a silent member
+    heartbeat_s: float = 1.0  # validators tick the chain clock after this long without a block (0: never)
+    observers: list[str] = []  # observation nodes: follow the chain and answer queries (/v1/query/...)
 
     @property
     def oracles(self) -> list[str]:
@@ -78,7 +84,7 @@ class OracleNetworkPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     @property
     def members(self) -> list[str]:
         """Every process of the network, in start order (validators first)."""
-        return self.validators + self.oracles + [self.requester]
+        return self.validators + self.oracles + [self.requester] + self.observers
 
     def role_of(self, node_id: str) -> str:
         """The membership role in the genesis (as in the simulator: validators are companies)."""
@@ -88,17 +94,21 @@ class OracleNetworkPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
             return "device"
         if node_id in self.oracles:
             return "oracle"
+        if node_id in self.observers:
+            return "observer"
         raise ConfigError(f"{node_id!r} is not in the oracle plan; expected one of {self.members}")
 
 
 def plan_oracle_network(n_validators: int = 4, n_groups: int = 1, per_group: int = 4, lying: int = 1,
                         slow: int = 1, slow_delay_s: float = 1.0, chain_id: str = "pedal",
                         alpha_milli: int = 1000, sensor_seed: int | None = None,
-                        election_timeout_s: float = 0.5) -> OracleNetworkPlan:
+                        election_timeout_s: float = 0.5, observers: int = 1,
+                        key_generation: Literal["dkg", "dealer"] = "dkg") -> OracleNetworkPlan:
     """A plan with ``n_groups`` groups of ``per_group`` oracle nodes (``o0``, ``o1``, ...).
 
     In every group the first ``lying`` members read through a lying gateway and the last
-    ``slow`` members through a slow source; the others read the sensor honestly.
+    ``slow`` members through a slow source; the others read the sensor honestly. ``observers``
+    observation nodes (``observer``, ``observer-1``, ...) follow the chain and serve queries.
     """
     if n_validators < 1 or n_groups < 1 or per_group < 1:
         raise ConfigError(f"need >= 1 validator, group and member, got {n_validators}, {n_groups}, {per_group}")
@@ -112,18 +122,24 @@ def plan_oracle_network(n_validators: int = 4, n_groups: int = 1, per_group: int
             kind = "lying" if i < lying else "slow" if i >= per_group - slow else "sensor"
             sources[m] = SourceSpec(kind=kind, extra_delay_s=slow_delay_s)
     seed = int.from_bytes(os.urandom(4), "big") if sensor_seed is None else sensor_seed
+    if key_generation not in ("dkg", "dealer"):
+        raise ConfigError(f"key_generation {key_generation!r}: expected 'dkg' or 'dealer' (tests only)")
     return OracleNetworkPlan(chain_id=chain_id, validators=[f"v{i}" for i in range(n_validators)], groups=groups,
                              requester="requester", sources=sources, sensor_seed=seed,
                              election_seed=os.urandom(32), alpha_milli=alpha_milli,
-                             election_timeout_s=election_timeout_s)
+                             election_timeout_s=election_timeout_s, key_generation=key_generation,
+                             observers=["observer"] + [f"observer-{i}" for i in range(1, observers)]
+                             if observers else [])
 
 
 def deal_oracle_network(plan: OracleNetworkPlan, root: Path) -> OracleNetworkPlan:
-    """Deal every group's key (real entropy); write the plan and each member's private shares.
-
-    Returns the plan with thresholds and commitments filled in.
-    """
+    """Write the plan; with the trusted dealer (tests only), first deal every group's key (real
+    entropy) into each member's private shares file and fill in thresholds and commitments.
+    With the distributed key generation the groups are made on chain once the network runs."""
     root.mkdir(parents=True, exist_ok=True)
+    if plan.key_generation == "dkg":
+        write_plan(root / PLAN_FILE, plan)
+        return plan
     dealt, shares = deal_groups({g.group_id: g.members for g in plan.groups}, random.SystemRandom())
     groups = [GroupSpec(group_id=g.group_id, members=g.members, threshold=g.threshold, commitments=g.commitments)
               for g in dealt]
@@ -140,11 +156,16 @@ def load_plan(path: Path) -> OracleNetworkPlan:
 
 
 def load_shares(data_dir: Path) -> dict[str, Share]:
-    """This member's shares (group id -> share), as the dealer wrote them."""
+    """This member's shares (group id -> share), as the dealer or its own key generation wrote them."""
     path = data_dir / SHARES_FILE
     if not path.exists():
         return {}
     return decode(path.read_bytes(), dict[str, Share])
+
+
+def save_share(data_dir: Path, group_id: str, share: Share) -> None:
+    """Keep a share the member's key generation produced (private file; read back on restart)."""
+    write_private(data_dir / SHARES_FILE, encode({**load_shares(data_dir), group_id: share}))
 
 
 def build_source(spec: SourceSpec, sensor_seed: int) -> Source:

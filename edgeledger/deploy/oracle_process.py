@@ -1,45 +1,52 @@
 """One process of a Pedal oracle network: ``edgeledger oracle node --id ID --plan FILE ...``.
 
-Validators, oracle nodes and the requester are each their own OS process. Start-up is the
-shared one of :mod:`edgeledger.deploy.bootstrap` (identity, HTTP, registration under the
-id the plan names, the genesis from the registered keys); then the process resumes its
-chain from SQLite and serves through the same :class:`HttpDriver` the FL deployment uses.
-Validators run PBFT; every member runs its :mod:`edgeledger.oracle.roles` role, and oracle
-nodes run the simulator's :class:`PedalCore` inside :class:`OracleService`, unchanged. This
-module gives the roles what they may not take themselves (clock, keys and shares from the
-data directory, the source and its real waiting) and serves their reports over HTTP.
+Validators, oracle nodes, the requester and the observation nodes are each their own OS
+process. Start-up is the shared one of :mod:`edgeledger.deploy.bootstrap` (identity, HTTP,
+registration under the id the plan names, the genesis from the registered keys); then the
+process resumes its chain from SQLite and serves through the same :class:`HttpDriver` the FL
+deployment uses. Validators run PBFT and tick the chain clock while it idles; every member
+runs its :mod:`edgeledger.oracle.roles` role, and oracle nodes run the simulator's
+:class:`PedalCore` and key generation, unchanged. Observation nodes follow the chain and
+serve the query API (:mod:`edgeledger.web.oracle_queries`). This module gives the roles what
+they may not take themselves (clock, keys, entropy, shares in the data directory, the source
+and its real waiting) and serves their reports over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.deploy.bootstrap import (
     PlanProcessOptions, ProcessServer, fetch_peers, genesis_from_center, load_identity, register, wait_for_validators,
 )
-from edgeledger.deploy.oracle_plan import OracleNetworkPlan, build_source, load_plan, load_shares
+from edgeledger.deploy.oracle_plan import PROXY, OracleNetworkPlan, build_source, load_plan, load_shares, save_share
 from edgeledger.deploy.plan_files import private_seed
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
 from edgeledger.ledger.store import ChainStore
+from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
+from edgeledger.node.heartbeat import HeartbeatService
 from edgeledger.node.node import Node
 from edgeledger.oracle.enrollment import oracle_keys
 from edgeledger.oracle.pedal import FetchJob
-from edgeledger.oracle.roles import NotReady, Operator, OracleMember, OracleRole, Requester
+from edgeledger.oracle.roles import Operator, OracleMember, OracleRole, Requester
 from edgeledger.oracle.service import WorkResult
 from edgeledger.oracle.simnet import source_work
 from edgeledger.web.observe_sources import DashboardPlan
+from edgeledger.web.oracle_api import oracle_routes
+from edgeledger.web.oracle_queries import oracle_query_routes
+from edgeledger.web.routes import Route
 
 __all__ = ["OracleNodeOptions", "run_oracle_node", "role_for", "role_routes"]
 
@@ -68,64 +75,42 @@ def role_for(plan: OracleNetworkPlan, node_id: str, key: PrivateKey, data_dir: P
         read = source_work({node_id: build_source(plan.sources[node_id], plan.sensor_seed)})(node_id)
         return OracleMember(plan, node_id, key, time.time, oracle_keys(private_seed(data_dir / "oracle.seed"), node_id),
                             load_shares(data_dir), _waiting_work(read),
-                            lambda call: asyncio.get_running_loop().call_soon(call))
+                            lambda call: asyncio.get_running_loop().call_soon(call),
+                            save_share=lambda group_id, share: save_share(data_dir, group_id, share),
+                            rng=random.SystemRandom())
     return OracleRole(plan, node_id, key, time.time)
 
 
-def _error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
+def role_routes(role: OracleRole) -> list[Route]:
+    """``GET /v1/oracle/status``; on the requester ``POST``/``GET /v1/oracle/requests`` too; on an
+    observation node the query API (``GET /v1/query/oracle/...``)."""
+    routes = oracle_routes(role)
+    if role.plan.role_of(role.node_id) == "observer":
+        routes += oracle_query_routes(lambda: role.node.state if role.node is not None else None, PROXY)
+    return routes
 
 
-def role_routes(role: OracleRole) -> list[web.RouteDef]:
-    """``GET /v1/oracle/status``; on the requester ``POST``/``GET /v1/oracle/requests`` too."""
-    async def status(request: web.Request) -> web.Response:
-        return web.json_response(role.status())
-
-    routes = [web.get("/v1/oracle/status", status)]
-    if not isinstance(role, Requester):
-        return routes
-    requester = role
-
-    async def file_request(request: web.Request) -> web.Response:
-        """``{"sensor": "boiler", "ttl_blocks": 200}`` -> the request transaction's id (202)."""
-        try:
-            body = await request.json()
-            sensor, ttl = body.get("sensor", "boiler"), body.get("ttl_blocks", 200)
-        except (ValueError, AttributeError):
-            return _error(400, 'expected JSON {"sensor": "<name>", "ttl_blocks": <int>}')
-        try:
-            return web.json_response(requester.file_request(sensor, ttl), status=202)
-        except NotReady as exc:
-            return _error(409, str(exc))
-        except ConfigError as exc:
-            return _error(400, str(exc))
-
-    async def list_requests(request: web.Request) -> web.Response:
-        try:
-            return web.json_response({"requests": requester.requests()})
-        except NotReady as exc:
-            return _error(503, str(exc))
-
-    return routes + [web.post("/v1/oracle/requests", file_request), web.get("/v1/oracle/requests", list_requests)]
-
-
-def _build_node(opts: OracleNodeOptions, plan: OracleNetworkPlan, key: PrivateKey, genesis: Genesis) -> Node:
+def _build_node(opts: OracleNodeOptions, plan: OracleNetworkPlan, key: PrivateKey, genesis: Genesis,
+                role: OracleRole) -> Node:
     membership = Membership(genesis)
     ident = membership.identities.get(opts.node_id)
     if ident is None or ident.public_key != key.public_key:
         raise ConfigError(f"genesis does not hold {opts.node_id!r} with this node's key: the data directory belongs "
                           "to another network (delete it or point --data-dir elsewhere)")
-    followers = tuple(plan.oracles) + (plan.requester,)
+    followers = tuple(plan.oracles) + (plan.requester,) + tuple(plan.observers)
     consensus = None
     if opts.node_id in plan.validators:
         config = PbftConfig(max_block_txs=200, batch_timeout_s=plan.batch_timeout_s,
                             view_change_timeout_s=plan.view_change_timeout_s)
         consensus = PbftReplica(opts.node_id, key, membership, genesis_hash(genesis), config)
-    return Node(node_id=opts.node_id, role=plan.role_of(opts.node_id), key=key, membership=membership,
+    node = Node(node_id=opts.node_id, role=plan.role_of(opts.node_id), key=key, membership=membership,
                 store=ChainStore(opts.data_dir / "chain.sqlite"), blobs=DirectoryBlobStore(opts.data_dir / "blobs"),
                 consensus=consensus, center=None, address=f"http://{opts.host}:{opts.port}", defer_compute=True,
                 observers=followers if consensus else (), followers=followers,
                 validator=None if consensus else plan.validators[0])
+    if consensus is not None and plan.heartbeat_s:  # the chain clock moves while the chain idles
+        node.add_service(HeartbeatService(role.signer, plan.heartbeat_s, lambda: True))
+    return node
 
 
 async def _setup(role: OracleRole) -> None:
@@ -148,7 +133,7 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
     role_name = plan.role_of(opts.node_id)
     key = load_identity(opts.data_dir, "ed25519")
     role = role_for(plan, opts.node_id, key, opts.data_dir)
-    server = ProcessServer(opts.admin_token, role_routes(role))
+    server = ProcessServer(opts.admin_token, role_routes(role), data_dir=opts.data_dir)
     opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
@@ -156,9 +141,10 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
         genesis = await genesis_from_center(
             session, opts.center, opts.data_dir / "genesis.bin", plan.chain_id, plan.validators,
             {n: plan.role_of(n) for n in plan.members}, time.monotonic() + opts.genesis_timeout_s)
-        node = _build_node(opts, plan, key, genesis)
+        node = _build_node(opts, plan, key, genesis, role)
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
-        driver = HttpDriver(node, key, node.membership.verify, peers)
+        driver = HttpDriver(node, key, node.membership.verify, peers, chain_id=node.membership.chain_id,
+                            wire_log=WireLog(opts.data_dir / "wire.sqlite"))
         await driver.start()
         server.attach(node, driver, DashboardPlan({n: plan.role_of(n) for n in plan.members}, plan.validators))
         role.attach(node, driver)

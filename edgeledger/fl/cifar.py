@@ -143,8 +143,8 @@ def load_cifar10(data_root: Path | None = None) -> tuple[Dataset, Dataset]:
     source = SOURCES["cifar10"]
     if data_root is None:
         raise DatasetError(
-            f"cifar10 needs a data root: pass data_root or set {DATA_ENV_VAR} to a folder whose "
-            f"cifar10/ sub-folder holds {ARCHIVE} from {source.where_to_get()}"
+            f"cifar10 needs a data root: run `edgeledger data download cifar10 --data-root DIR` and set "
+            f"{DATA_ENV_VAR}=DIR (or fl.data_root); the file: {ARCHIVE} from {source.where_to_get()}"
         )
     directory = Path(data_root) / source.subdir
     archive = directory / ARCHIVE

@@ -146,9 +146,9 @@ def missing_file_error(source: Source, directory: Path, filename: str) -> Datase
     """The error for a file that is not there: which file, where we looked, where to get it."""
     where = "is missing" if directory.is_dir() else "cannot be found: the directory does not exist"
     return DatasetError(
-        f"{source.name} file {filename!r} {where} (looked in {directory}); download it from "
-        f"{source.where_to_get()} into {directory}, pass download=True (CLI: --download), or set "
-        f"{DATA_ENV_VAR} to the folder that holds {source.subdir}/"
+        f"{source.name} file {filename!r} {where} (looked in {directory}); run `edgeledger data download "
+        f"{source.name} --data-root {directory.parent}`, pass download=True, or set {DATA_ENV_VAR} to the folder "
+        f"that holds {source.subdir}/ (the files: {source.where_to_get()})"
     )
 
 

@@ -223,9 +223,9 @@ def _read_checked(directory: Path, filename: str) -> bytes:
     if not path.is_file():
         where = "is missing" if directory.is_dir() else "cannot be found: the directory does not exist"
         raise DatasetError(
-            f"MNIST file {filename!r} {where} (looked in {directory}); download the four "
-            f"IDX files from {MNIST_URL} into {directory}, or set {DATA_ENV_VAR} to the folder "
-            f"that holds mnist/"
+            f"MNIST file {filename!r} {where} (looked in {directory}); run `edgeledger data download "
+            f"mnist --data-root {directory.parent}`, or set {DATA_ENV_VAR} to the folder that holds mnist/ "
+            f"(the files: {MNIST_URL})"
         )
     blob = path.read_bytes()
     actual = hashlib.sha256(blob).hexdigest()
@@ -263,8 +263,9 @@ def load_mnist(data_root: Path | None = None) -> tuple[Dataset, Dataset]:
     """MNIST from ``<data_root>/mnist/``, checksummed, normalised ((x/255) - 0.1307) / 0.3081."""
     if data_root is None:
         raise DatasetError(
-            f"mnist needs a data root: pass data_root or set {DATA_ENV_VAR} to a folder whose "
-            f"mnist/ sub-folder holds the four IDX files from {MNIST_URL}"
+            f"mnist needs a data root: run `edgeledger data download mnist --data-root DIR` and set "
+            f"{DATA_ENV_VAR}=DIR (or fl.data_root), or point {DATA_ENV_VAR} at a folder whose mnist/ "
+            f"holds the four IDX files of {MNIST_URL}"
         )
     directory = Path(data_root) / "mnist"
     return _mnist_split(directory, "train"), _mnist_split(directory, "t10k")

@@ -49,8 +49,8 @@ def load_idx_dataset(name: str, data_root: Path | None) -> tuple[Dataset, Datase
     source = SOURCES[name]
     if data_root is None:
         raise DatasetError(
-            f"{name} needs a data root: pass data_root or set {DATA_ENV_VAR} to a folder whose "
-            f"{source.subdir}/ sub-folder holds the four IDX files from {source.where_to_get()}"
+            f"{name} needs a data root: run `edgeledger data download {name} --data-root DIR` and set "
+            f"{DATA_ENV_VAR}=DIR (or fl.data_root); the files: {source.where_to_get()}"
         )
     directory = Path(data_root) / source.subdir
     return _split(name, directory, "train"), _split(name, directory, "t10k")

@@ -19,9 +19,14 @@ import numpy as np
 from edgeledger.fl.aggregators.base import aggregators
 from edgeledger.fl.learner import Learner
 
-__all__ = ["aggregator_injections", "needs_validation"]
+__all__ = ["aggregator_injections", "needs_validation", "injected_parameters"]
 
 _HOOKS: dict[str, str] = {"evaluate": "accuracy", "evaluate_loss": "loss"}
+
+
+def injected_parameters(aggregator: str) -> list[str]:
+    """The constructor parameters of ``aggregator`` that the scenario builder supplies (not the user)."""
+    return [hook for hook in _HOOKS if hook in inspect.signature(aggregators.get(aggregator)).parameters]
 
 
 def needs_validation(aggregator: str) -> bool:

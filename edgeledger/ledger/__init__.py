@@ -5,6 +5,7 @@ from edgeledger.ledger.block import (
     Block, BlockHeader, CommitCertificate, CommitVote, block_hash, commit_statement, transactions_root,
 )
 from edgeledger.ledger import kv  # noqa: F401  (registers kv.set)
+from edgeledger.ledger import clock  # noqa: F401  (registers clock.tick: the chain's BFT time)
 from edgeledger.ledger.identity import Genesis, Identity, Membership, genesis_hash
 from edgeledger.ledger.state import LedgerState, Receipt, TransactionRejected, TxContext, tx_kinds
 from edgeledger.ledger.store import ChainStore

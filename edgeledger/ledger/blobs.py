@@ -9,12 +9,28 @@ from __future__ import annotations
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from edgeledger.crypto.hashing import sha256
-from edgeledger.errors import IntegrityError
+from edgeledger.errors import EdgeLedgerError, IntegrityError
+from edgeledger.registry import Registry
 
-__all__ = ["BlobStore", "MemoryBlobStore", "DirectoryBlobStore", "check_blob"]
+__all__ = ["BlobStore", "MemoryBlobStore", "DirectoryBlobStore", "check_blob", "blob_references", "named_blobs"]
+
+#: transaction kind -> ``payload -> [digests of the blobs it names]`` (a node accepts uploads of those)
+blob_references: Registry[Callable[[bytes], list[bytes]]] = Registry("blob reference")
+
+
+def named_blobs(tx: Any) -> list[bytes]:
+    """The blob digests transaction ``tx`` names (its kind registered a reader); [] otherwise."""
+    if tx.kind not in blob_references:
+        return []
+    try:
+        return [d for d in blob_references.get(tx.kind)(tx.payload) if isinstance(d, bytes) and len(d) == 32]
+    except EdgeLedgerError:
+        return []
 
 
 def check_blob(data: bytes, digest: bytes) -> None:
@@ -37,6 +53,9 @@ class BlobStore(ABC):
     def has(self, digest: bytes) -> bool:
         """True when the store holds ``digest``."""
 
+    def discard(self, digest: bytes) -> None:
+        """Forget ``digest`` if held (an upload no transaction came to name)."""
+
 
 class MemoryBlobStore(BlobStore):
     def __init__(self) -> None:
@@ -54,6 +73,9 @@ class MemoryBlobStore(BlobStore):
 
     def has(self, digest: bytes) -> bool:
         return digest in self._blobs
+
+    def discard(self, digest: bytes) -> None:
+        self._blobs.pop(digest, None)
 
     def __len__(self) -> int:
         return len(self._blobs)
@@ -98,3 +120,6 @@ class DirectoryBlobStore(BlobStore):
 
     def has(self, digest: bytes) -> bool:
         return self._path(digest).exists()
+
+    def discard(self, digest: bytes) -> None:
+        self._path(digest).unlink(missing_ok=True)

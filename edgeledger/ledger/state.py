@@ -16,7 +16,8 @@ a handler ``handler(ctx, tx)`` under its kind name in :data:`tx_kinds`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING
 
 from edgeledger.codec import Record
 from edgeledger.errors import EdgeLedgerError
@@ -24,6 +25,9 @@ from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.registry import Registry
+
+if TYPE_CHECKING:
+    from edgeledger.ledger.state_table import DurableState
 
 #: Replay protection: a sender's nonce must be unused and above (highest used - NONCE_WINDOW), so
 #: concurrent submissions may commit out of order while no transaction can ever commit twice.
@@ -97,14 +101,24 @@ tx_kinds: Registry[Handler] = Registry("transaction kind")
 
 
 class LedgerState:
-    """State after applying blocks 1..height in order."""
+    """State after applying blocks 1..height in order.
 
-    def __init__(self, membership: Membership) -> None:
+    In memory by default (a dict: simulations, tests). With ``durable`` (a node's
+    :class:`~edgeledger.ledger.state_table.DurableState`, opened by its chain store) the key-value
+    state is a SQLite table with a bounded cache and the store writes each block's changes with
+    the block, so memory does not grow with the chain and a restart resumes without a replay."""
+
+    def __init__(self, membership: Membership, durable: DurableState | None = None) -> None:
         self.membership = membership
-        self.kv: dict[str, bytes] = {}
+        self.durable = durable
+        self.kv: MutableMapping[str, bytes] = durable.kv if durable is not None else {}
         self.nonces: dict[str, int] = {}  # sender -> highest nonce used
         self.used_nonces: dict[str, set[int]] = {}  # sender -> nonces used within the window below it
         self.height = 0  # receipts are returned to the caller; a node stores them (ChainStore.put_receipts)
+        if durable is not None:
+            self.height = durable.height
+            self.used_nonces = durable.load_nonces()
+            self.nonces = {s: max(used) for s, used in self.used_nonces.items() if used}
 
     def check(self, tx: Transaction) -> str | None:
         """Why ``tx`` would be rejected now (nonce, kind), or None; changes nothing."""
@@ -149,8 +163,12 @@ class LedgerState:
         if nonce > self.nonces.get(sender, 0):
             self.nonces[sender] = nonce
         floor = self.nonces[sender] - NONCE_WINDOW
+        if self.durable is not None:
+            self.durable.use_nonce(sender, nonce)
         if len(used) > 2 * NONCE_WINDOW:
             self.used_nonces[sender] = {n for n in used if n > floor}
+            if self.durable is not None:
+                self.durable.trim_nonces(sender, floor)
 
     def apply_block(self, block: Block) -> list[Receipt]:
         """Apply a committed block's transactions in order; returns one receipt each."""

@@ -8,12 +8,15 @@ keeps the same SQL engine in memory for large simulations.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from edgeledger.codec import decode, encode
 from edgeledger.errors import ChainValidationError
+from edgeledger.ledger.blobs import named_blobs
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
+from edgeledger.ledger.state_table import DEFAULT_CACHE_BYTES, DurableState
 
 __all__ = ["ChainStore", "DeferredChainStore"]
 
@@ -37,6 +40,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     PRIMARY KEY (height, position)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blob_refs (digest BLOB PRIMARY KEY, height INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS consensus_log (
     key TEXT PRIMARY KEY,
     height INTEGER NOT NULL,
@@ -52,7 +56,12 @@ class ChainStore:
     Receipts are kept here rather than in the in-memory state so a long-lived node's memory
     does not grow with every transaction. They are derived data (replaying the blocks
     recomputes them), so :meth:`put_receipts` is idempotent and a node that crashed between
-    storing a block and its receipts fills them in when it replays at start-up."""
+    storing a block and its receipts fills them in when it replays at start-up.
+
+    A store on disk also keeps the chain state (:meth:`open_state`): each block's state changes
+    are written in the transaction that appends it."""
+
+    _state: DurableState | None = None
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
@@ -71,6 +80,26 @@ class ChainStore:
     def height(self) -> int:
         return self._height
 
+    @property
+    def persistent(self) -> bool:
+        """True for a store on disk (a deployed node), False for ``:memory:`` (simulations)."""
+        return self.path != ":memory:"
+
+    def open_state(self, cache_bytes: int = DEFAULT_CACHE_BYTES) -> DurableState:
+        """The chain state kept in this store's database (made once); :meth:`append` writes what
+        the state staged for the block in the block's own transaction."""
+        if self._state is None:
+            self._state = DurableState(self._db, cache_bytes)
+        return self._state
+
+    def put_state(self, height: int) -> None:
+        """Write the state staged by replaying stored blocks up to ``height`` (one transaction)."""
+        if self._state is None:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._state.flush(height)
+
     def append(self, block: Block, receipts: list[Receipt] | None = None) -> None:
         """Store ``block`` at the next height, with its transactions' receipts when given, in one
         transaction (durable on return)."""
@@ -81,9 +110,14 @@ class ChainStore:
             self._db.execute("BEGIN")
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (block.height, block.hash, encode(block)))
             self._db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?)", rows)
+            refs = [(d, block.height) for tx in block.transactions for d in named_blobs(tx)]
+            if refs:
+                self._db.executemany("INSERT OR IGNORE INTO blob_refs VALUES (?, ?)", refs)
             if receipts is not None:
                 self._db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, ?)",
                                      self._receipt_rows(block, receipts))
+            if self._state is not None:
+                self._state.flush(block.height)
         self._height = block.height
 
     @staticmethod
@@ -127,6 +161,12 @@ class ChainStore:
         row = self._db.execute("SELECT height, position FROM transactions WHERE tx_id = ?", (tx_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def names_blob(self, digest: bytes) -> bool:
+        """Does a committed transaction name the blob ``digest`` (see ``blob_references``)?"""
+        if self._height == 0:  # an empty store (a device's deferred one) answers without a database
+            return False
+        return self._db.execute("SELECT 1 FROM blob_refs WHERE digest = ?", (digest,)).fetchone() is not None
+
     def transaction_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM transactions").fetchone()[0])
 
@@ -135,6 +175,13 @@ class ChainStore:
         rows = self._db.execute("SELECT body FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height",
                                 (start, end)).fetchall()
         return [decode(r[0], Block) for r in rows]
+
+    def iter_blocks(self, start: int = 1, end: int | None = None, chunk: int = 256) -> Iterator[Block]:
+        """Blocks ``start..end`` in height order, read ``chunk`` at a time (a long chain never sits
+        in memory at once)."""
+        end = self._height if end is None else end
+        for low in range(max(1, start), end + 1, chunk):
+            yield from self.blocks(low, min(low + chunk - 1, end))
 
     def put_meta(self, key: str, value: bytes) -> None:
         with self._db:
@@ -192,6 +239,11 @@ class DeferredChainStore(ChainStore):
         if self._conn is None:
             return []
         return super().consensus_log()
+
+    def iter_blocks(self, start: int = 1, end: int | None = None, chunk: int = 256) -> Iterator[Block]:
+        if self._conn is None:
+            return iter(())
+        return super().iter_blocks(start, end, chunk)
 
     def close(self) -> None:
         if self._conn is not None:

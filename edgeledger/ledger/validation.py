@@ -83,6 +83,9 @@ def validate_certificate(header: BlockHeader, cert: CommitCertificate | None, me
 class Finality(ABC):
     """The proof that a block is final, checkable by anyone who holds the genesis."""
 
+    #: how many of the newest committed blocks a restarted verifier must :meth:`observe` again
+    history_blocks: int = 0
+
     @abstractmethod
     def verify(self, item: Block | SealedHeader, prev: Block | SealedHeader | None, membership: Membership) -> None:
         """Raise :class:`ChainValidationError` unless ``item`` (whose parent is ``prev``, None at height 1)

@@ -4,11 +4,17 @@ Tokens: the proxy credits ``deposit``s (money entering the consortium) and anyon
 ``transfer``/``withdraw`` their own balance; supply changes only through deposit/withdraw.
 A channel escrows the sender's ``deposit``; the sender pays off-chain by signing
 :class:`ChannelPayment` vouchers with *cumulative* amounts. The receiver ``close``s with
-the latest voucher; after ``expiry`` the sender may ask for a ``refund``. Either way a
-challenge window of ``CHALLENGE_WINDOW`` blocks follows in which a voucher with a higher
-amount wins; then anyone may ``settle``: the receiver gets the amount, the sender the rest.
-(Uni-directional micropayment channels as in Spilman's and Raiden's designs; EdgeToll,
-Zhang et al.)
+the latest voucher; after the channel's expiry the sender may ask for a ``refund``. Either
+way a challenge window follows in which a voucher with a higher amount wins; then anyone
+may ``settle``: the receiver gets the amount, the sender the rest. (Uni-directional
+micropayment channels as in Spilman's and Raiden's designs; EdgeToll, Zhang et al.)
+
+Time, not blocks: the challenge window (``challenge_window_ms``, set when the instance is
+deployed) and a channel's expiry are milliseconds of the chain's BFT time
+(:mod:`edgeledger.ledger.clock`), which the sealers' heartbeat keeps moving while the chain
+idles. A window counted in blocks would have no length in time on a PBFT chain, which
+makes blocks only when transactions arrive; one judged by block timestamps would let a
+faulty primary (the proxy is a sealer *and* a channel party) end it at will.
 """
 
 from __future__ import annotations
@@ -18,9 +24,9 @@ from typing import Any
 from edgeledger.codec import Record, encode
 from edgeledger.ledger.contracts import CallContext, Contract, contract_method, register_contract
 
-__all__ = ["Payments", "ChannelPayment", "payment_bytes", "CHALLENGE_WINDOW"]
+__all__ = ["Payments", "ChannelPayment", "payment_bytes", "DEFAULT_CHALLENGE_WINDOW_MS"]
 
-CHALLENGE_WINDOW = 5  # blocks
+DEFAULT_CHALLENGE_WINDOW_MS = 60_000  # one minute of chain time
 
 
 class ChannelPayment(Record):
@@ -47,7 +53,20 @@ def _positive(ctx: CallContext, name: str, value: Any) -> int:
 @register_contract
 class Payments(Contract):
     name = "edgetoll.payments"
-    version = 1
+    version = 2  # 1 counted the challenge window in blocks
+
+    def init(self, ctx: CallContext, challenge_window_ms: int = DEFAULT_CHALLENGE_WINDOW_MS) -> None:
+        _positive(ctx, "challenge_window_ms", challenge_window_ms)
+        ctx.put("challenge_window_ms", challenge_window_ms)
+
+    def _now(self, ctx: CallContext) -> int:
+        now = ctx.chain_time_ms()
+        ctx.require(now > 0, "the chain has no time yet: channels need the sealers' clock ticks (clock.tick; "
+                             "run the validators with a heartbeat)")
+        return now
+
+    def _window(self, ctx: CallContext) -> int:
+        return ctx.get("challenge_window_ms", DEFAULT_CHALLENGE_WINDOW_MS)
 
     # -- tokens -------------------------------------------------------------------------
     def _move(self, ctx: CallContext, src: str, dst: str, amount: int) -> None:
@@ -80,16 +99,17 @@ class Payments(Contract):
 
     # -- channels -----------------------------------------------------------------------
     @contract_method()
-    def open_channel(self, ctx: CallContext, receiver: str, deposit: int, timeout: int) -> int:
-        """Escrow ``deposit`` for ``receiver``; the sender may ask for a refund after ``timeout`` blocks."""
+    def open_channel(self, ctx: CallContext, receiver: str, deposit: int, timeout_ms: int) -> int:
+        """Escrow ``deposit`` for ``receiver``; the sender may ask for a refund ``timeout_ms`` of chain time later."""
         _positive(ctx, "deposit", deposit)
-        _positive(ctx, "timeout", timeout)
+        _positive(ctx, "timeout_ms", timeout_ms)
         ctx.require(isinstance(receiver, str) and receiver not in (ctx.sender, "") and not receiver.startswith("@"),
                     f"bad receiver {receiver!r}")
         cid = ctx.get("channel_count", 0)
         self._move(ctx, ctx.sender, "@escrow", deposit)
         ctx.put(f"chan/{cid}", {"id": cid, "sender": ctx.sender, "receiver": receiver, "deposit": deposit,
-                                "expiry": ctx.height + timeout, "state": "open", "amount": 0, "settle_at": 0})
+                                "expiry_ms": self._now(ctx) + timeout_ms, "state": "open", "amount": 0,
+                                "settle_at_ms": 0})
         ctx.put("channel_count", cid + 1)
         ctx.emit("channel_opened", channel=cid, sender=ctx.sender, receiver=receiver, deposit=deposit)
         return cid
@@ -123,14 +143,16 @@ class Payments(Contract):
 
     def _claim(self, ctx: CallContext, chan: dict[str, Any], amount: int) -> None:
         ctx.require(chan["state"] != "settled", f"channel {chan['id']} is already settled")
+        now = self._now(ctx)
         if chan["state"] == "closing":
-            ctx.require(ctx.height < chan["settle_at"], f"challenge window of channel {chan['id']} has ended")
+            ctx.require(now < chan["settle_at_ms"], f"challenge window of channel {chan['id']} ended at "
+                                                    f"{chan['settle_at_ms']} ms, chain time is {now} ms")
             ctx.require(amount > chan["amount"], f"voucher {amount} is not newer than the claimed {chan['amount']}")
         else:
-            chan["settle_at"] = ctx.height + CHALLENGE_WINDOW
+            chan["settle_at_ms"] = now + self._window(ctx)
         chan["state"], chan["amount"] = "closing", amount
         ctx.put(f"chan/{chan['id']}", chan)
-        ctx.emit("channel_closing", channel=chan["id"], amount=amount, settle_at=chan["settle_at"])
+        ctx.emit("channel_closing", channel=chan["id"], amount=amount, settle_at_ms=chan["settle_at_ms"])
 
     @contract_method()
     def refund(self, ctx: CallContext, cid: int) -> None:
@@ -138,17 +160,20 @@ class Payments(Contract):
         chan = self._channel(ctx, cid)
         ctx.require(ctx.sender == chan["sender"], f"only sender {chan['sender']!r} may ask a refund of channel {cid}")
         ctx.require(chan["state"] == "open", f"channel {cid} is {chan['state']}, not open")
-        ctx.require(ctx.height >= chan["expiry"], f"channel {cid} expires at height {chan['expiry']}, now {ctx.height}")
-        chan["state"], chan["settle_at"] = "closing", ctx.height + CHALLENGE_WINDOW
+        now = self._now(ctx)
+        ctx.require(now >= chan["expiry_ms"], f"channel {cid} expires at {chan['expiry_ms']} ms, chain time is {now} ms")
+        chan["state"], chan["settle_at_ms"] = "closing", now + self._window(ctx)
         ctx.put(f"chan/{cid}", chan)
-        ctx.emit("channel_closing", channel=cid, amount=0, settle_at=chan["settle_at"])
+        ctx.emit("channel_closing", channel=cid, amount=0, settle_at_ms=chan["settle_at_ms"])
 
     @contract_method()
     def settle(self, ctx: CallContext, cid: int) -> None:
         """After the window: pay the receiver the claimed amount and return the rest to the sender."""
         chan = self._channel(ctx, cid)
         ctx.require(chan["state"] == "closing", f"channel {cid} is {chan['state']}, not closing")
-        ctx.require(ctx.height >= chan["settle_at"], f"channel {cid} settles at height {chan['settle_at']}, now {ctx.height}")
+        now = self._now(ctx)
+        ctx.require(now >= chan["settle_at_ms"], f"channel {cid} settles at {chan['settle_at_ms']} ms of chain time, "
+                                                 f"now {now} ms (the challenge window is still open)")
         if chan["amount"]:
             self._move(ctx, "@escrow", chan["receiver"], chan["amount"])
         if chan["deposit"] - chan["amount"]:

@@ -1,7 +1,10 @@
-"""Fetch a blob from a peer as a stream, verifying its digest as the bytes arrive.
+"""Blobs between processes: fetch one as a stream, verifying its digest as the bytes arrive;
+upload one signed by a member of the chain.
 
 The digest comes from the chain, never from the peer: a peer that serves other bytes (or a
-truncated or oversized stream) is caught before the caller sees anything.
+truncated or oversized stream) is caught before the caller sees anything. An upload carries
+the uploader's id and its signature over ``(chain id, receiving node, digest)``: a node takes
+blobs only from members of its chain (``PUT /v1/blobs/{digest}``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,36 @@ import hashlib
 
 import aiohttp
 
+from edgeledger.codec import encode
+from edgeledger.crypto.hashing import sha256
+from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import IntegrityError
 
-__all__ = ["fetch_blob"]
+__all__ = ["fetch_blob", "upload_blob", "upload_headers", "blob_upload_statement", "SENDER_HEADER",
+           "SIGNATURE_HEADER"]
+
+SENDER_HEADER = "X-Edgeledger-Sender"
+SIGNATURE_HEADER = "X-Edgeledger-Signature"
+
+
+def blob_upload_statement(chain_id: str, recipient: str, digest: bytes) -> bytes:
+    """What an uploader signs: the chain, the node it uploads to and the blob's digest."""
+    return encode(("edgeledger-blob-upload/1", chain_id, recipient, digest))
+
+
+def upload_headers(key: PrivateKey, sender: str, chain_id: str, recipient: str, digest: bytes) -> dict[str, str]:
+    """The headers of a signed upload of ``digest`` to node ``recipient``."""
+    return {SENDER_HEADER: sender,
+            SIGNATURE_HEADER: key.sign(blob_upload_statement(chain_id, recipient, digest)).hex()}
+
+
+async def upload_blob(session: aiohttp.ClientSession, base_url: str, data: bytes, key: PrivateKey, sender: str,
+                      chain_id: str, recipient: str) -> tuple[int, str]:
+    """PUT ``data`` to ``recipient`` at ``base_url``, signed as ``sender``; (HTTP status, body text)."""
+    digest = sha256(data)
+    async with session.put(f"{base_url}/v1/blobs/{digest.hex()}", data=data,
+                           headers=upload_headers(key, sender, chain_id, recipient, digest)) as resp:
+        return resp.status, await resp.text()
 
 
 async def fetch_blob(session: aiohttp.ClientSession, base_url: str, digest: bytes, max_bytes: int = 64 << 20) -> bytes:

@@ -6,9 +6,15 @@ connections and streaming bodies, on plain asyncio, with no ASGI stack in betwee
 Outbound messages are queued per peer and sent in FIFO batches (``POST /v1/messages``,
 a msgpack list of signed :class:`Envelope` bytes) by one worker per peer, with
 exponential back-off retries; a peer that stays unreachable has its messages dropped
-(and counted) — consensus and the FL round already tolerate loss. Inbound envelopes are
-size-limited, rate-limited per sender, checked (known sender, signature, addressee,
-replay) and decoded into the node's typed messages before the node sees them.
+(and counted) — consensus and the FL round already tolerate loss. Each peer's queue is
+bounded (``max_queue`` messages, ``max_queue_bytes`` bytes): when a slow or unreachable peer
+fills it, the *oldest* queued message is dropped and counted as ``queue_full`` (newer PBFT
+messages supersede older ones, and the protocol recovers lost ones by retransmission, view
+change and state transfer). Inbound envelopes are size-limited, checked for their chain and
+addressee, rate-limited per claimed sender and source address *before* any signature is
+verified, then checked for replay and signature, and decoded into the node's typed messages
+before the node sees them. With a :class:`WireLog` the highest accepted sequence per sender
+is durable before the node sees a batch, so a replay to a restarted node is refused too.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +33,8 @@ from aiohttp import web
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.effects import Broadcast, CancelTimer, Deferred, Effect, Metric, Rejected, Send, SetTimer
-from edgeledger.errors import EdgeLedgerError
-from edgeledger.net.envelope import ReplayWindow, open_envelope, seal
+from edgeledger.errors import EdgeLedgerError, SignatureError
+from edgeledger.net.envelope import SEQUENCE_LEASE, Envelope, ReplayWindow, WireLog, check_envelope, open_envelope, seal
 from edgeledger.net.sim import Host
 
 __all__ = ["HttpDriver", "DriverStats", "MAX_REQUEST_BYTES"]
@@ -36,6 +42,9 @@ __all__ = ["HttpDriver", "DriverStats", "MAX_REQUEST_BYTES"]
 log = logging.getLogger("edgeledger.net.http")
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 MAX_BATCH = 256
+MAX_QUEUE = 4096  # messages queued per peer before the oldest is dropped
+MAX_QUEUE_BYTES = 256 * 1024 * 1024  # bytes queued per peer (model blobs are large) before the oldest is dropped
+MAX_BUCKETS = 4096  # rate-limit buckets kept (least recently used ones are forgotten)
 
 
 @dataclass
@@ -48,23 +57,27 @@ class DriverStats:
     rejected: int = 0
     retries: int = 0
     by_type_out: Counter = field(default_factory=Counter)
+    dropped_by_reason: Counter = field(default_factory=Counter)  # queue_full, unreachable, link_cut
+    rejected_by_reason: Counter = field(default_factory=Counter)  # rate_limited, replay, signature, ...
 
 
-class _RateLimit:
-    """Token bucket per sender: ``rate`` envelopes per second with bursts of ``burst``."""
+class RateLimit:
+    """Token buckets: ``rate`` requests per second with bursts of ``burst`` per key (a claimed
+    sender and its source address, or a client address); at most ``MAX_BUCKETS`` keys are kept,
+    the least recently used forgotten first (a flood of invented keys cannot grow memory)."""
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
-        self.buckets: dict[str, tuple[float, float]] = {}
+        self.buckets: OrderedDict[Any, tuple[float, float]] = OrderedDict()
 
-    def allow(self, sender: str, now: float, cost: float = 1.0) -> bool:
-        tokens, last = self.buckets.get(sender, (self.burst, now))
+    def allow(self, key: Any, now: float, cost: float = 1.0) -> bool:
+        tokens, last = self.buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < cost:
-            self.buckets[sender] = (tokens, now)
-            return False
-        self.buckets[sender] = (tokens - cost, now)
-        return True
+        allowed = tokens >= cost
+        self.buckets[key] = (tokens - cost if allowed else tokens, now)
+        if len(self.buckets) > MAX_BUCKETS:
+            self.buckets.popitem(last=False)
+        return allowed
 
 
 class HttpDriver:
@@ -74,7 +87,9 @@ class HttpDriver:
                  peers: dict[str, str] | None = None, clock: Callable[[], float] = time.time,
                  on_metric: Callable[[str, Metric, float], None] | None = None,
                  rate_per_peer: float = 20_000.0, retries: int = 6, cipher: Any = None,
-                 public_key_of: Callable[[str], bytes] | None = None, ssl: Any = None) -> None:
+                 public_key_of: Callable[[str], bytes] | None = None, ssl: Any = None, chain_id: str = "",
+                 wire_log: WireLog | None = None, max_queue: int = MAX_QUEUE,
+                 max_queue_bytes: int = MAX_QUEUE_BYTES) -> None:
         self.host, self.key, self.verify, self.clock = host, key, verify, clock
         self.peers: dict[str, str] = dict(peers or {})
         self.on_metric = on_metric
@@ -83,13 +98,22 @@ class HttpDriver:
         self.cipher = cipher  # wire encryption of envelope bodies (None: clear text, signed)
         self.public_key_of = public_key_of
         self.ssl = ssl  # an ssl.SSLContext trusting the cluster CA, when the cluster uses TLS
-        self.window = ReplayWindow()
-        self.limit = _RateLimit(rate_per_peer, rate_per_peer)
+        self.chain_id = chain_id  # every envelope names it, signed: no replays across chains
+        self.wire_log = wire_log
+        self.window = ReplayWindow(floor=wire_log.floors() if wire_log is not None else {})
+        self.limit = RateLimit(rate_per_peer, rate_per_peer)
+        self.max_queue, self.max_queue_bytes = max_queue, max_queue_bytes
+        self._queued_bytes: Counter = Counter()
+        self._last_refusal = ""
         self.rejections: deque[tuple[float, str, str, str]] = deque(maxlen=1000)
         self.listeners: list[Callable[[str, Any], None]] = []  # dashboards: (event, data)
-        self._sequence = int(time.time() * 1000) << 16  # monotonic across restarts
+        self._sequence = int(time.time() * 1000) << 16  # monotonic across restarts (with a wire log, by lease)
+        self._lease = 0
+        if wire_log is not None:
+            self._sequence = max(self._sequence, wire_log.lease())
         self.blocked: set[str] = set()  # peers whose link is cut (fault injection by an admin)
-        self._queues: dict[str, asyncio.Queue[tuple[bytes, Any]]] = {}
+        self._queues: dict[str, deque[tuple[bytes, Any]]] = {}
+        self._ready: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -108,6 +132,8 @@ class HttpDriver:
             handle.cancel()
         if self._session is not None:
             await self._session.close()
+        if self.wire_log is not None:
+            self.wire_log.close()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self.handle_messages)]
@@ -161,28 +187,55 @@ class HttpDriver:
         self.apply(effects)
 
     # -- outbound ----------------------------------------------------------------------------
+    def _next_sequence(self) -> int:
+        self._sequence += 1
+        if self.wire_log is not None and self._sequence >= self._lease:  # reserve durably before use
+            self._lease = self._sequence + SEQUENCE_LEASE
+            self.wire_log.extend_lease(self._lease)
+        return self._sequence
+
     def _enqueue(self, to: str, message: Any, body: bytes | None = None) -> None:
         body = encode(message) if body is None else body
         if self.cipher is not None and self.public_key_of is not None:
             body = self.cipher.seal(self.public_key_of(to), body)  # per recipient, under the signed envelope
-        self._sequence += 1
-        data = seal(self.key, self.host.node_id, to, self._sequence, body)
+        data = seal(self.key, self.host.node_id, to, self._next_sequence(), body, self.chain_id)
         tag = type(message).__struct_config__.tag or type(message).__name__
         self.stats.by_type_out[tag] += len(data)
         queue = self._queues.get(to)
         if queue is None:
-            queue = self._queues[to] = asyncio.Queue()
+            queue = self._queues[to] = deque()
+            self._ready[to] = asyncio.Event()
             self._workers[to] = asyncio.get_running_loop().create_task(self._worker(to, queue))
-        queue.put_nowait((data, message))
+        queue.append((data, message))
+        self._queued_bytes[to] += len(data)
+        while len(queue) > self.max_queue or (self._queued_bytes[to] > self.max_queue_bytes and len(queue) > 1):
+            old, _ = queue.popleft()  # the oldest goes: newer consensus messages supersede it
+            self._queued_bytes[to] -= len(old)
+            self._drop(1, "queue_full")
+        self._ready[to].set()
 
-    async def _worker(self, to: str, queue: asyncio.Queue[tuple[bytes, Any]]) -> None:
+    def _drop(self, count: int, reason: str) -> None:
+        self.stats.dropped += count
+        self.stats.dropped_by_reason[reason] += count
+
+    def queued(self, to: str | None = None) -> int:
+        """Messages waiting to be sent (to ``to``, or to every peer)."""
+        if to is not None:
+            return len(self._queues.get(to, ()))
+        return sum(len(q) for q in self._queues.values())
+
+    async def _worker(self, to: str, queue: deque[tuple[bytes, Any]]) -> None:
+        ready = self._ready[to]
         while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < MAX_BATCH:
-                batch.append(queue.get_nowait())
+            if not queue:
+                ready.clear()
+                await ready.wait()
+                continue
+            batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
+            self._queued_bytes[to] -= sum(len(d) for d, _ in batch)
             payload = encode([data for data, _ in batch])
             if not await self._post(to, payload):
-                self.stats.dropped += len(batch)
+                self._drop(len(batch), "link_cut" if to in self.blocked else "unreachable")
                 self._undeliverable(to, [message for _, message in batch])
                 continue
             self.stats.bytes_out += len(payload)
@@ -226,25 +279,53 @@ class HttpDriver:
             envelopes = decode(data, list[bytes])
         except EdgeLedgerError as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        accepted = 0
-        for raw in envelopes:  # no await inside: each envelope is handled atomically
-            accepted += self._accept(raw)
-        status = 202 if accepted == len(envelopes) else 400
-        return web.json_response({"accepted": accepted, "of": len(envelopes)}, status=status)
-
-    def _accept(self, raw: bytes) -> int:
+        # no await from here on: the batch is checked, made durable and handed to the node atomically
         now = self.clock()
+        opened = [m for raw in envelopes if (m := self._open(raw, request.remote or "?", now)) is not None]
+        if self.wire_log is not None and opened:  # durable before the node acts on any of them
+            highest: dict[str, int] = {}
+            for env, _ in opened:
+                highest[env.sender] = max(highest.get(env.sender, 0), env.sequence)
+            self.wire_log.save(highest)
+        for env, message in opened:
+            self.stats.messages_in += 1
+            self.apply(self.host.on_message(env.sender, message, now))
+        if envelopes and not opened:  # nothing usable: an error with the first reason
+            return web.json_response({"error": f"none of {len(envelopes)} envelopes accepted: {self._last_refusal}"},
+                                     status=400)
+        return web.json_response({"accepted": len(opened), "of": len(envelopes)}, status=202)
+
+    def _open(self, raw: bytes, source: str, now: float) -> tuple[Envelope, Any] | None:
+        """Check one envelope, cheapest first: chain and addressee, rate limit (before any signature
+        check), replay, signature, link, body; None (counted, with a reason) when refused."""
+        reason = "malformed_or_misaddressed"
         try:
-            env = open_envelope(raw, self.host.node_id, self.verify, self.window)
-            if not self.limit.allow(env.sender, now):
-                raise EdgeLedgerError(f"rate limit exceeded for {env.sender!r}")
-            body = self.cipher.open(self.key, env.body) if self.cipher is not None else env.body
-            message = self.host.decode_message(body)
+            env = check_envelope(raw, self.host.node_id, self.chain_id)
+            reason = "rate_limited"
+            if not self.limit.allow((env.sender, source), now):
+                raise EdgeLedgerError(f"rate limit exceeded for {env.sender!r} from {source}")
+            reason = "replay"
+            open_envelope(env, self.host.node_id, self.verify, self.window, self.chain_id)
+            reason = "link_cut"
             if env.sender in self.blocked:
                 raise EdgeLedgerError(f"link to {env.sender!r} is cut")
+            reason = "undecodable"
+            body = self.cipher.open(self.key, env.body) if self.cipher is not None else env.body
+            return env, self.host.decode_message(body)
         except EdgeLedgerError as exc:
+            reason = "signature" if isinstance(exc, SignatureError) else reason
+            self.stats.rejected_by_reason[reason] += 1
+            self._last_refusal = str(exc)
             self.apply([Rejected("?", "envelope", str(exc))])
+            return None
+
+    def _accept(self, raw: bytes) -> int:
+        """Check and deliver one envelope outside a request (tests); 1 when accepted."""
+        opened = self._open(raw, "local", self.clock())
+        if opened is None:
             return 0
+        if self.wire_log is not None:
+            self.wire_log.save({opened[0].sender: opened[0].sequence})
         self.stats.messages_in += 1
-        self.apply(self.host.on_message(env.sender, message, now))
+        self.apply(self.host.on_message(opened[0].sender, opened[1], self.clock()))
         return 1

@@ -29,9 +29,8 @@ from edgeledger.codec import decode, encode
 from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist
 from edgeledger.consensus.pbft.events import ForwardRequest
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import (
-    Compute, Deferred, Effect, Metric, ProposalReady, Rejected, Send, SetTimer, SubmitTransaction,
-)
+from edgeledger.effects import (Compute, Deferred, Effect, Metric, ProposalReady, Rejected, SaveState, Send,
+                                SetTimer, SubmitTransaction)
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
@@ -93,20 +92,34 @@ class Node:
     def __post_init__(self) -> None:
         self.gossip = BlockGossip(self.node_id, self.followers or self.observers, tuple(self.membership.validators),
                                   self.gossip_fanout)
-        self.state = LedgerState(self.membership)
-        blocks = self.store.blocks()
-        for block in blocks:  # resume from durable storage (receipts a store lacks are filled in)
-            self.finality.observe(block)
-            receipts = self.state.apply_block(block)
-            if None in self.store.receipts(block):
-                self.store.put_receipts(block, receipts)
+        # a store on disk keeps the state too (bounded memory, no replay on restart); in memory, a dict
+        self.state = LedgerState(self.membership, self.store.open_state() if self.store.persistent else None)
+        self._replay_stored_blocks()
+        history = min(self.finality.history_blocks, self.store.height)
+        for block in self.store.iter_blocks(self.store.height - history + 1) if history else ():
+            self.finality.observe(block)  # what a history-dependent proof (PoW's retarget) needs of the past
         self._follow_identities()
         self._follow_schedule()
         durable = self.store.consensus_log()
-        if (blocks or durable) and self.consensus is not None:
-            self.consensus.resume(blocks, durable)
         if self.consensus is not None:
+            self.consensus.use_ledger(self.store)  # older blocks and committed tx ids: read from the store
+            height, depth = self.store.height, self.consensus.resume_depth
+            if height or durable:
+                start = 1 if depth is None else max(1, height - depth + 1)
+                self.consensus.resume(self.store.blocks(start, height), durable)
             self.consensus.prepare_proposal = self._prepare_proposal
+
+    def _replay_stored_blocks(self) -> None:
+        """Bring the state up to the stored chain: blocks above the state's height are applied in
+        height order, streamed (receipts a store lacks are filled in)."""
+        for block in self.store.iter_blocks(self.state.height + 1):
+            receipts = self.state.apply_block(block)
+            if None in self.store.receipts(block):
+                self.store.put_receipts(block, receipts)
+            if self.state.durable is not None and block.height % 256 == 0:
+                self.store.put_state(block.height)
+        if self.state.durable is not None and self.state.durable.pending:
+            self.store.put_state(self.state.height)
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
@@ -139,7 +152,8 @@ class Node:
         if self.consensus is not None:
             effects += self.consensus.start(now)
         for s in self.services:
-            effects += self._own(s, s.start(now))
+            saved = self.store.get_meta(f"service/{s.state_key}") if s.state_key else None
+            effects += self._own(s, s.start(now) if saved is None else s.resume(saved, self.store, now))
         return self._resolve(effects, now)
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
@@ -212,6 +226,8 @@ class Node:
                 durable = []
             if isinstance(effect, Forget):
                 self.store.forget_consensus(effect.through_height)
+            elif isinstance(effect, SaveState):  # durable before any later effect leaves
+                self.store.put_meta(f"service/{effect.key}", encode(effect.record))
             elif isinstance(effect, tuple):  # (service, Compute)
                 out.append(self._defer(*effect) if self.defer_compute else self._compute(*effect))
             elif isinstance(effect, CommitBlock):

@@ -27,9 +27,17 @@ class Service(ABC):
     #: timers whose name starts with this prefix are routed here
     timer_prefix: str = ""
 
+    #: with a key, the node keeps this service's ``SaveState`` records and resumes it from the last one
+    state_key: str = ""
+
     def start(self, now: float) -> list[Effect]:
         """Effects to run when the node starts."""
         return []
+
+    def resume(self, saved: bytes, ledger: Any, now: float) -> list[Effect]:
+        """Instead of :meth:`start` after a restart: continue from the last saved record (encoded),
+        with read-only access to the node's committed chain (``ledger``: blocks, transaction ids)."""
+        return self.start(now)
 
     @abstractmethod
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:

@@ -1,10 +1,12 @@
-"""Oracles and multiple chains: SewingChain's Pedal (VRF election, threshold BLS, data and
-computing oracles, cross-chain collaboration).
+"""Oracles and multiple chains: SewingChain's Pedal (VRF election, threshold BLS with keys from a
+distributed key generation, data and computing oracles, cross-chain collaboration).
 
-Importing this package registers the ``pedal.oracle_proxy``, ``pedal.sensor_feed`` and
-``pedal.xchain_gateway`` contracts and the ``oracle.fulfill``, ``xchain.deliver`` and
-``xchain.ack`` transaction kinds. Simulation builders live in ``oracle.simnet`` and
-``oracle.multichain``; the computing oracle (imports torch) in ``oracle.computing``.
+Importing this package registers the ``pedal.oracle_proxy`` (with its key generation, term
+board and stakes), ``pedal.sensor_feed`` and ``pedal.xchain_gateway`` contracts and the
+``oracle.fulfill``, ``xchain.deliver`` and ``xchain.ack`` transaction kinds. Simulation
+builders live in ``oracle.simnet`` and ``oracle.multichain``; the computing oracle (imports
+torch) in ``oracle.computing``; an observation node's queries in ``oracle.queries``. The
+rules are in docs/pedal.md.
 """
 
 from edgeledger.oracle.crosschain import (
@@ -16,6 +18,7 @@ from edgeledger.oracle.data_oracle import FEED_CODE, SensorFeed, SeriesMetadata,
 from edgeledger.oracle.election import (
     certificate_error, election_threshold, fallback_quorum, pick_master, prove_term, qualifies, verified_output,
 )
+from edgeledger.oracle.dkg_member import DkgFaults, DkgMember, KeyGenService
 from edgeledger.oracle.enrollment import (
     OracleKeys, deal_groups, group_call, group_threshold, oracle_keys, registration_call,
 )
@@ -27,7 +30,9 @@ from edgeledger.oracle.records import (
     ORACLE_MESSAGES, ElectionProof, Fulfillment, Observation, ObservationCall, OracleFulfill, OracleGroup, OracleRegistration,
     OracleRequest, ResultProposal, ResultShare, election_input, result_message,
 )
+from edgeledger.oracle.privacy import SealedResult, open_params, open_result, seal_params
 from edgeledger.oracle.relay import ChainSubmit, RelayCore, RelayShare
+from edgeledger.oracle.stake import JUNK
 from edgeledger.oracle.service import OracleService, WorkResult, requested_in
 from edgeledger.oracle.sources import LyingSource, NoisySensor, Reading, SlowSource, Source, sensor_series
 
@@ -37,6 +42,7 @@ __all__ = [
     "aggregate_observations", "lower_median",
     "FEED_CODE", "SensorFeed", "SeriesMetadata", "archive_series", "check_series",
     "certificate_error", "election_threshold", "fallback_quorum", "pick_master", "prove_term", "qualifies", "verified_output",
+    "DkgFaults", "DkgMember", "KeyGenService", "SealedResult", "open_params", "open_result", "seal_params", "JUNK",
     "OracleKeys", "deal_groups", "group_call", "group_threshold", "oracle_keys", "registration_call",
     "FetchJob", "PedalConfig", "PedalCore",
     "PROXY_CODE", "OracleProxy", "callback_sender", "pending_request", "registered_group", "registered_nodes",

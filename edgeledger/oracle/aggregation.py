@@ -1,9 +1,10 @@
-"""How a working group turns its members' observations into one result (Fig. 2, "aggregate").
+"""How a master turns its drawn work nodes' observations into one result (Fig. 2, "aggregate").
 
 Data requests take the median of fixed-point readings (the lower median for an even count,
 so the result is an integer every member recomputes bit for bit): one lying source among
 ``t`` readings cannot move it past an honest one. Compute and cross-chain requests need
-agreement: the value at least ``t`` members observed, else nothing.
+agreement: the value at least ``t`` work nodes observed, else nothing. (A quorum of junk
+verdicts is handled before, by the core: :data:`edgeledger.oracle.stake.JUNK`.)
 """
 
 from __future__ import annotations

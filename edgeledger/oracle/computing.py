@@ -5,7 +5,7 @@ One compute request is one round of the task (:class:`FLRound`: the task, the ro
 digest of the global model it starts from, all on chain; hyper-parameters are integers, so
 no float reaches the chain). Per round:
 
-1. each member of the working group checks the global model against the digest named in
+1. each work node the master drew checks the global model against the digest named in
    the request (:func:`verify_global_model`), trains it for ``epochs`` on *its own* data
    partition (oracle node ``i`` holds partition ``i`` of a seeded IID split of the data set
    into ``n_clients`` parts) with :mod:`edgeledger.fl`, and sends its update as a signed
@@ -193,12 +193,14 @@ def _valid_updates(spec: FLRound, values: Sequence[bytes]) -> list[ModelUpdate]:
     return valid
 
 
-def pedal_model_aggregation(blobs: BlobStore) -> ResultAggregator:
-    """The compute kind's aggregation rule for one node: Pedal over the group's updates.
+def pedal_model_aggregation(blobs: BlobStore, storage: BlobStore | None = None) -> ResultAggregator:
+    """The compute kind's aggregation rule for one node: Pedal over the work nodes' updates.
 
     Returns ``encode(global model digest)``, or None with fewer than ``threshold`` valid
     updates. The global model is kept in ``blobs``, so a member that checked a proposal holds
-    the model the chain will name and can start the next round from it.
+    the model the chain will name, and put in ``storage`` (the shared storage layer, if any):
+    the master draws next round's work nodes at random, and they fetch it from there (verified
+    by digest, :func:`compute_work`).
     """
 
     def aggregate(request: OracleRequest, values: Sequence[bytes], threshold: int) -> bytes | None:
@@ -210,7 +212,10 @@ def pedal_model_aggregation(blobs: BlobStore) -> ResultAggregator:
         if len(updates) < threshold:
             return None
         params = aggregate_updates(spec.task, updates)
-        return encode(blobs.put(params_to_bytes(params)))
+        data = params_to_bytes(params)
+        if storage is not None:
+            storage.put(data)
+        return encode(blobs.put(data))
 
     return aggregate
 

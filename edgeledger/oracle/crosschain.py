@@ -12,6 +12,14 @@ holding a threshold key (registered on every gateway) attests each step:
    and replay, then runs the destination contract (sender ``xchain:<source chain>``);
 5. source LBC: the group returns the result (``xchain.ack``) and the source application's
    callback runs.
+
+Expiry, as IBC packets carry it (ICS 4): every message names a ``timeout_height`` (of the
+destination chain) or a ``timeout_ms`` (the destination's BFT chain time,
+:mod:`edgeledger.ledger.clock`), or both. The destination gateway refuses to run a message
+that arrives past either: it records the message as expired (so no later delivery runs it
+either) and emits ``expired``; the relay group carries that back like any acknowledgement,
+and the source application's callback receives :data:`EXPIRED` (``{"expired": True}``), so
+the sender can refund or retry instead of waiting for ever.
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ from edgeledger.ledger.transaction import Transaction
 from edgeledger.oracle.proxy import BLS_VERIFY_STEPS, commit_executions
 
 __all__ = ["CrossChainMessage", "XDeliver", "XAck", "CrossChainGateway", "GATEWAY_CODE", "GATEWAY",
-           "file_statement", "root_statement", "ack_statement", "cross_chain_sender"]
+           "file_statement", "root_statement", "ack_statement", "cross_chain_sender", "EXPIRED", "is_expired"]
 
 GATEWAY_CODE = "pedal.xchain_gateway"
 GATEWAY = "xchain"
+#: the result a source's callback receives for a message the destination refused as expired
+EXPIRED = encode({"expired": True})
 
 
 class CrossChainMessage(Record):
@@ -48,6 +58,14 @@ class CrossChainMessage(Record):
     sender: str
     callback_contract: str
     callback_method: str
+    timeout_height: int = 0  # the destination refuses it at a greater height (0: no height limit)
+    timeout_ms: int = 0  # ... or at this destination chain time or later (0: no time limit)
+
+
+def is_expired(msg: CrossChainMessage, height: int, chain_time_ms: int) -> bool:
+    """Whether the destination, at ``height`` and ``chain_time_ms``, must refuse ``msg``."""
+    return bool((msg.timeout_height and height > msg.timeout_height) or
+                (msg.timeout_ms and chain_time_ms >= msg.timeout_ms))
 
 
 class XDeliver(Record):
@@ -102,12 +120,20 @@ class CrossChainGateway(Contract):
 
     @contract_method()
     def send(self, ctx: CallContext, dest_chain: str, dest_contract: str, dest_method: str, args: list[Any],
-             callback_contract: str = "", callback_method: str = "") -> str:
+             callback_contract: str = "", callback_method: str = "", timeout_height: int = 0,
+             timeout_ms: int = 0) -> str:
+        """Send a message to ``dest_chain``; it expires past ``timeout_height`` (a destination height)
+        or at ``timeout_ms`` (the destination's chain time): at least one is required."""
+        ctx.require(all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (timeout_height, timeout_ms))
+                    and (timeout_height > 0 or timeout_ms > 0),
+                    f"a cross-chain message needs an expiry: timeout_height (a height of {dest_chain!r}) or "
+                    f"timeout_ms (its chain time), got {timeout_height!r} and {timeout_ms!r}")
         seq = ctx.get("seq") + 1
         ctx.put("seq", seq)
         msg = CrossChainMessage(msg_id=f"{ctx.chain_id}:{seq}", source_chain=ctx.chain_id, dest_chain=dest_chain,
                                 dest_contract=dest_contract, dest_method=dest_method, args=args, sender=ctx.sender,
-                                callback_contract=callback_contract, callback_method=callback_method)
+                                callback_contract=callback_contract, callback_method=callback_method,
+                                timeout_height=timeout_height, timeout_ms=timeout_ms)
         ctx.put(f"out/{msg.msg_id}", encode(msg))
         ctx.emit("outgoing", message=encode(msg))
         return msg.msg_id
@@ -131,7 +157,8 @@ class CrossChainGateway(Contract):
         ctx.put(f"anchor/{batch}", root)
         ctx.emit("anchored", batch=batch, root=root)
 
-    def deliver(self, ctx: CallContext, d: XDeliver) -> CrossChainMessage:
+    def deliver(self, ctx: CallContext, d: XDeliver) -> tuple[CrossChainMessage, bool]:
+        """Check a carried message; returns it and whether it expired (then it is recorded, not run)."""
         msg = decode(d.message, CrossChainMessage)
         ctx.require(msg.dest_chain == ctx.chain_id, f"message {msg.msg_id} is for {msg.dest_chain!r}")
         ctx.require(ctx.get(f"in/{msg.msg_id}") is None, f"message {msg.msg_id} was already delivered: replay refused")
@@ -139,8 +166,12 @@ class CrossChainGateway(Contract):
         ctx.step(len(d.proof.path) + 1)
         ctx.require(verify_merkle_proof(sha256(d.message), d.proof, d.root),
                     f"message {msg.msg_id} is not under the filed root")
-        ctx.put(f"in/{msg.msg_id}", ctx.height)
-        return msg
+        expired = is_expired(msg, ctx.height, ctx.chain_time_ms())
+        ctx.put(f"in/{msg.msg_id}", -ctx.height if expired else ctx.height)
+        if expired:
+            ctx.emit("expired", msg_id=msg.msg_id, source=msg.source_chain, height=ctx.height,
+                     timeout_height=msg.timeout_height, timeout_ms=msg.timeout_ms)
+        return msg, expired
 
     def ack(self, ctx: CallContext, a: XAck) -> CrossChainMessage:
         raw = ctx.get(f"out/{a.msg_id}")
@@ -148,7 +179,7 @@ class CrossChainGateway(Contract):
         ctx.require(ctx.get(f"ack/{a.msg_id}") is None, f"message {a.msg_id} was already acknowledged")
         _group_signed(ctx, ack_statement(ctx.chain_id, a.msg_id, a.result), a.signature, "ack")
         ctx.put(f"ack/{a.msg_id}", a.result)
-        ctx.emit("acknowledged", msg_id=a.msg_id, result=a.result)
+        ctx.emit("acknowledged", msg_id=a.msg_id, result=a.result, expired=a.result == EXPIRED)
         return decode(raw, CrossChainMessage)
 
 
@@ -187,7 +218,10 @@ def _contained(handler: Any) -> Any:
 @_contained
 def apply_deliver(ctx: TxContext, tx: Transaction) -> None:
     gctx = _gateway_ctx(ctx, tx)
-    msg = CrossChainGateway().deliver(gctx, decode(tx.payload, XDeliver))
+    msg, expired = CrossChainGateway().deliver(gctx, decode(tx.payload, XDeliver))
+    if expired:  # refused: recorded and announced, never run
+        commit_executions(ctx, tx, [(GATEWAY, gctx.execution)], GATEWAY, "deliver", None)
+        return
     app = _run_app(ctx, tx, msg.dest_contract, msg.dest_method, list(msg.args), cross_chain_sender(msg.source_chain))
     gctx.emit("received", msg_id=msg.msg_id, source=msg.source_chain, result=encode(app.result))
     commit_executions(ctx, tx, [(GATEWAY, gctx.execution), (msg.dest_contract, app)], GATEWAY, "deliver", app.result)

@@ -1,9 +1,11 @@
-"""Oracle node keys, registration transactions and the dealing of working groups.
+"""Oracle node keys, registration transactions, and the trusted dealer tests use for groups.
 
 Keys are derived from a seed (simulation) so a scenario replays bit for bit; a deployment
-passes real entropy. Groups follow Pedal: the dealer splits each group's secret with
-threshold t = ceil(2n/3) (Feldman, so members verify their shares) and records the
-commitments on the proxy.
+passes real entropy. Groups have threshold t = ceil(2n/3) (:func:`group_threshold`). Their
+keys are made by the members' distributed key generation (:mod:`edgeledger.oracle.dkg`);
+:func:`deal_groups` is the trusted dealer kept for tests (and the federation's relay group):
+it splits each group's secret (Feldman, so members verify their shares) and the admin
+records the commitments on the proxy (:func:`group_call`).
 """
 
 from __future__ import annotations

@@ -1,21 +1,29 @@
 """Pedal's oracle proxy contract and the ``oracle.fulfill`` transaction kind (Algorithm 1).
 
 The proxy keeps the registry of oracle nodes (BLS key checked by its proof of possession,
-VRF key), the working groups (Feldman commitments; C_0 is the group key) and the pending
-request queue. A master's fulfillment is accepted only when, deterministically on chain:
+VRF key), the signing groups (made by the distributed key generation of
+:mod:`edgeledger.oracle.dkg`; ``register_group`` from a trusted dealer remains for tests),
+the terms' chained seeds and fallback board (:mod:`edgeledger.oracle.terms`), the
+requesters' stakes (:mod:`edgeledger.oracle.stake`) and the pending request queue. A
+master's fulfillment is accepted only when, deterministically on chain:
 
 1. the request is still pending (a replay of a fulfilled request is refused) and has not
    expired (``height <= expires_at_height``);
-2. the sender is the master and its VRF proof over ``seed || term`` verifies under its
-   registered key with ``beta < threshold(alpha, n)``, or -- fallback -- it presents the
-   proofs of >= 2/3 of the registered nodes, none under the threshold, its own the smallest;
+2. the sender is the master: its own VRF proof over ``seed_term || term`` verifies under its
+   registered key with ``beta < threshold(alpha, n)``; or -- fallback, no proofs presented --
+   the term's fallback board is closed and the sender holds its smallest output;
 3. the master belongs to the named group and the group key is that group's C_0;
-4. the signature verifies under the group key over (chain, proxy, request, result): with
+4. the master's work-node draw verifies (:mod:`edgeledger.oracle.work`): the chain records
+   which nodes did the work;
+5. the signature verifies under the group key over (chain, proxy, request, result): with
    threshold t = ceil(2|group|/3) that proves >= 2/3 of the group signed.
 
-Then the request leaves the queue and the application's callback runs in the same
-transaction, with ``sender = "contract:<proxy>"`` (the runtime has no contract-to-contract
-call, so this kind performs both executions and commits them atomically).
+Then the request leaves the queue. A junk verdict (:data:`~edgeledger.oracle.stake.JUNK`)
+forfeits the requester's stake to the work nodes; any other result returns the stake and
+the application's callback runs in the same transaction, with ``sender =
+"contract:<proxy>"`` (the runtime has no contract-to-contract call, so this kind performs
+both executions and commits them atomically). A sealed request's result is sealed to the
+requester (:mod:`edgeledger.oracle.privacy`); the callback receives the sealed form.
 """
 
 from __future__ import annotations
@@ -34,11 +42,15 @@ from edgeledger.ledger.contracts import (
 from edgeledger.ledger.contracts.runtime import state_key
 from edgeledger.ledger.state import TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
-from edgeledger.oracle.election import certificate_error, election_threshold
-from edgeledger.oracle.records import Fulfillment, OracleFulfill, OracleRequest, result_message
+from edgeledger.oracle.dkg import DistributedKeyGeneration
+from edgeledger.oracle.election import certificate_error, election_threshold, verified_output
+from edgeledger.oracle.records import Fulfillment, OracleFulfill, OracleGroup, OracleRequest, result_message
+from edgeledger.oracle.stake import StakeLedger, is_junk
+from edgeledger.oracle.terms import DEFAULT_FALLBACK_MS, ElectionBoard
+from edgeledger.oracle.work import verified_work_nodes
 
 __all__ = ["OracleProxy", "PROXY_CODE", "request_body", "callback_sender", "pending_request", "registered_nodes",
-           "registered_group", "commit_executions", "BLS_VERIFY_STEPS", "VRF_VERIFY_STEPS"]
+           "registered_group", "oracle_group", "commit_executions", "BLS_VERIFY_STEPS", "VRF_VERIFY_STEPS"]
 
 PROXY_CODE = "pedal.oracle_proxy"
 BLS_VERIFY_STEPS = 200
@@ -58,15 +70,21 @@ def request_body(chain_id: str, proxy: str, kind: str, source: str, params: byte
 
 
 @register_contract
-class OracleProxy(Contract):
+class OracleProxy(ElectionBoard, DistributedKeyGeneration, StakeLedger, Contract):
     name = PROXY_CODE
     version = 1
 
-    def init(self, ctx: CallContext, seed: bytes, alpha_milli: int = 1000, term_blocks: int = 10) -> None:
+    def init(self, ctx: CallContext, seed: bytes, alpha_milli: int = 1000, term_blocks: int = 10,
+             fallback_ms: int = DEFAULT_FALLBACK_MS, work_nodes: int = 0, min_stake: int = 0) -> None:
+        """``work_nodes``: how many nodes the master draws per request (0: the size of its group);
+        ``min_stake``: the least stake a request escrows; ``fallback_ms``: the fallback board's window."""
         ctx.require(isinstance(seed, bytes) and len(seed) >= 16, "election seed must be >= 16 bytes")
         ctx.require(alpha_milli > 0 and term_blocks > 0, "alpha and term_blocks must be positive")
+        ctx.require(all(isinstance(v, int) and v >= 0 for v in (fallback_ms, work_nodes, min_stake)),
+                    "fallback_ms, work_nodes and min_stake must be non-negative integers")
         for key, value in (("admin", ctx.sender), ("seed", seed), ("alpha_milli", alpha_milli),
-                           ("term_blocks", term_blocks), ("nodes", []), ("seq", 0)):
+                           ("term_blocks", term_blocks), ("fallback_ms", fallback_ms), ("work_nodes", work_nodes),
+                           ("min_stake", min_stake), ("nodes", []), ("seq", 0)):
             ctx.put(key, value)
 
     @contract_method("oracle")
@@ -107,25 +125,31 @@ class OracleProxy(Contract):
 
     @contract_method()
     def request(self, ctx: CallContext, kind: str, source: str, params: bytes, callback_contract: str,
-                callback_method: str, timestamp_ms: int, ttl_blocks: int, certificate: bytes) -> str:
-        """File a request; emits ``requested`` with the encoded :class:`OracleRequest`."""
+                callback_method: str, timestamp_ms: int, ttl_blocks: int, certificate: bytes, stake: int = 0,
+                sealed: bool = False) -> str:
+        """File a request (``stake`` tokens into escrow; ``sealed``: ``params`` is an envelope for the
+        oracle nodes and the result will be sealed to the requester); emits ``requested``."""
         body = request_body(ctx.chain_id, ctx.contract, kind, source, params, callback_contract, callback_method,
                             timestamp_ms)
         ctx.require(ctx.verify_signature(ctx.sender, body, certificate), "requester certificate does not verify")
         ctx.require(ttl_blocks > 0, f"ttl_blocks must be positive, got {ttl_blocks}")
+        ctx.require(isinstance(sealed, bool), f"sealed must be true or false, got {sealed!r}")
+        self.escrow(ctx, ctx.sender, stake)
         seq = ctx.get("seq", 0) + 1
         ctx.put("seq", seq)
+        term = ctx.height // ctx.get("term_blocks")
         request = OracleRequest(
             request_id=f"{ctx.contract}#{seq}", kind=kind, source=source, params=params, requester=ctx.sender,
             requester_certificate=certificate, callback_contract=callback_contract, callback_method=callback_method,
-            timestamp_ms=timestamp_ms, expires_at_height=ctx.height + ttl_blocks,
-            term=ctx.height // ctx.get("term_blocks"), height=ctx.height)
+            timestamp_ms=timestamp_ms, expires_at_height=ctx.height + ttl_blocks, term=term, height=ctx.height,
+            seed=self.seed_for(ctx, term), sealed=sealed, stake=stake)
         ctx.put(f"pending/{request.request_id}", [encode(request), len(ctx.get("nodes", []))])
         ctx.emit("requested", request=encode(request))
         return request.request_id
 
     # not a contract_method: reachable only through the ``oracle.fulfill`` kind below
-    def fulfill(self, ctx: CallContext, f: Fulfillment) -> OracleRequest:
+    def fulfill(self, ctx: CallContext, f: Fulfillment) -> tuple[OracleRequest, bool]:
+        """Check ``f`` (see the module docstring); returns the request and whether it was junk."""
         raw = ctx.get(f"pending/{f.request_id}")
         if raw is None:
             done = ctx.get(f"done/{f.request_id}")
@@ -135,25 +159,43 @@ class OracleProxy(Contract):
         ctx.require(ctx.height <= request.expires_at_height,
                     f"request {f.request_id!r} expired at height {request.expires_at_height}, now {ctx.height}")
         ctx.require(ctx.sender == f.master, f"fulfillment names master {f.master!r} but is sent by {ctx.sender!r}")
-        self._check_election(ctx, f, request, n_registered)
-        group = ctx.get(f"group/{f.group_id}")
+        beta = self._check_election(ctx, f, request, n_registered)
+        group = oracle_group_in(ctx, f.group_id)
         ctx.require(group is not None, f"unknown group {f.group_id!r}")
-        members, commitments, _ = group
-        ctx.require(f.master in members, f"master {f.master!r} is not in group {f.group_id!r}")
+        assert group is not None
+        ctx.require(f.master in group.members, f"master {f.master!r} is not in group {f.group_id!r}")
         ctx.step(BLS_VERIFY_STEPS)
-        ctx.require(f.group_public_key == group_public_key(commitments),
+        ctx.require(f.group_public_key == group_public_key(group.commitments),
                     f"group key is not group {f.group_id!r}'s registered key")
+        workers = self._check_work(ctx, f, request, group)
         ctx.step(BLS_VERIFY_STEPS)
         message = result_message(ctx.chain_id, ctx.contract, f.request_id, f.result)
         ctx.require(bls_verify(f.group_public_key, message, f.signature),
                     f"group signature over request {f.request_id!r} does not verify (needs >= 2/3 of the group)")
         ctx.delete(f"pending/{f.request_id}")
         ctx.put(f"done/{f.request_id}", ctx.height)
-        ctx.emit("fulfilled", request_id=f.request_id, master=f.master, group=f.group_id, result=f.result)
-        return request
+        self.record_output(ctx, request.term, beta)
+        junk = is_junk(f.result)
+        if junk:
+            self.forfeit(ctx, request, workers)
+        else:
+            self.refund(ctx, request)
+        ctx.emit("fulfilled", request_id=f.request_id, master=f.master, group=f.group_id, result=f.result,
+                 workers=workers, junk=junk)
+        return request, junk
 
-    def _check_election(self, ctx: CallContext, f: Fulfillment, request: OracleRequest, n_registered: int) -> None:
-        seed = ctx.get("seed")
+    def _seed(self, ctx: CallContext, request: OracleRequest) -> bytes:
+        return request.seed or ctx.get("seed")
+
+    def _check_election(self, ctx: CallContext, f: Fulfillment, request: OracleRequest, n_registered: int) -> bytes:
+        """The master's VRF output for the term, once its election is proven (own proof or fallback board)."""
+        seed = self._seed(ctx, request)
+        if not f.election:  # fallback: the chain's board decides, the master presents nothing
+            master, why, outputs = self.decide_fallback(ctx, request.term)
+            ctx.require(master is not None, f"no fallback master for term {request.term}: {why}")
+            ctx.require(master == f.master, f"the fallback master of term {request.term} is {master!r}, "
+                                            f"not {f.master!r} (smallest of {len(outputs)} posted proofs)")
+            return outputs[f.master]
         threshold = election_threshold(ctx.get("alpha_milli"), n_registered)
 
         def vrf_key(node: str) -> bytes | None:
@@ -163,6 +205,27 @@ class OracleProxy(Contract):
         error = certificate_error(f.master, f.election, request.term, n_registered, threshold, seed, vrf_key,
                                   lambda: ctx.step(VRF_VERIFY_STEPS))
         ctx.require(error is None, error or "")
+        return verified_output(f.election[0], vrf_key(f.master) or b"", seed) or b""
+
+    def _check_work(self, ctx: CallContext, f: Fulfillment, request: OracleRequest, group: OracleGroup) -> list[str]:
+        """The work nodes the master's draw names (its proof must verify)."""
+        entry = ctx.get(f"node/{f.master}")
+        k = ctx.get("work_nodes", 0) or len(group.members)
+        ctx.step(VRF_VERIFY_STEPS)
+        workers = verified_work_nodes(f.work_proof, entry[1] if entry else None, self._seed(ctx, request),
+                                      request.term, request.request_id, ctx.get("nodes", []), k)
+        ctx.require(workers is not None, f"the work-node draw of {f.master!r} for {f.request_id!r} does not verify")
+        return workers or []
+
+
+def oracle_group_in(ctx: CallContext, group_id: str) -> OracleGroup | None:
+    raw = ctx.get(f"group/{group_id}")
+    return None if raw is None else _group(group_id, raw)
+
+
+def _group(group_id: str, raw: list[Any]) -> OracleGroup:
+    return OracleGroup(group_id=group_id, members=raw[0], commitments=raw[1], threshold=raw[2],
+                       indices=raw[3] if len(raw) > 3 else [])
 
 
 def commit_executions(ctx: TxContext, tx: Transaction, runs: list[tuple[str, Any]], log_contract: str, method: str,
@@ -197,11 +260,14 @@ def apply_fulfill(ctx: TxContext, tx: Transaction) -> None:
     pctx = CallContext(ctx, ctx.membership, payload.proxy, height=ctx.height, sender=tx.sender, tx_id=tx.tx_id,
                        budget=budget)
     try:
-        request = OracleProxy().fulfill(pctx, payload.fulfillment)
+        request, junk = OracleProxy().fulfill(pctx, payload.fulfillment)
     except EdgeLedgerError:
         raise
     except Exception as exc:  # a malformed fulfillment fails its transaction only
         raise ContractError(f"{payload.proxy}.fulfill raised {type(exc).__name__}: {exc}") from None
+    if junk:  # a junk request's stake is forfeited and its application hears nothing
+        commit_executions(ctx, tx, [(payload.proxy, pctx.execution)], payload.proxy, "fulfill", None)
+        return
     app = contract_meta(ctx, request.callback_contract)
     if app is None:
         raise ContractError(f"callback contract {request.callback_contract!r} is not deployed")
@@ -227,3 +293,9 @@ def registered_nodes(view: Any, proxy: str) -> dict[str, tuple[bytes, bytes]]:
 def registered_group(view: Any, proxy: str, group_id: str) -> tuple[list[str], list[bytes], int] | None:
     raw = contract_state(view, proxy, f"group/{group_id}")
     return None if raw is None else (raw[0], raw[1], raw[2])
+
+
+def oracle_group(view: Any, proxy: str, group_id: str) -> OracleGroup | None:
+    """A registered group with its members' share indices (gaps where the key generation excluded one)."""
+    raw = contract_state(view, proxy, f"group/{group_id}")
+    return None if raw is None else _group(group_id, raw)

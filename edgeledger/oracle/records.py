@@ -18,7 +18,7 @@ from edgeledger.crypto.hashing import sha256
 __all__ = [
     "OracleRegistration", "OracleGroup", "OracleRequest", "Fulfillment", "ElectionProof", "Observation",
     "ObservationCall", "ResultProposal", "ResultShare", "OracleFulfill", "result_message", "election_input",
-    "ORACLE_MESSAGES",
+    "ORACLE_MESSAGES", "share_index",
 ]
 
 
@@ -31,13 +31,25 @@ class OracleRegistration(Record):
 
 
 class OracleGroup(Record):
-    """A working group: members in share-index order (member i holds share i + 1), the
-    Feldman commitments C_0..C_{t-1} (C_0 is the group key) and the threshold t."""
+    """A signing group: its members, the Feldman commitments C_0..C_{t-1} of its threshold key
+    (C_0 is the group key) and the threshold t. ``indices`` gives each member's share index;
+    empty means positional (member i holds share i + 1, as the trusted dealer deals). A group
+    made by the distributed key generation keeps the indices of the members it opened with,
+    so a member excluded for a bad share leaves a gap (:func:`share_index`)."""
 
     group_id: str
     members: list[str]
     commitments: list[bytes]
     threshold: int
+    indices: list[int] = []
+
+
+def share_index(group: OracleGroup, member: str) -> int:
+    """``member``'s share index in ``group``, or -1 when it is not a member."""
+    if member not in group.members:
+        return -1
+    position = group.members.index(member)
+    return group.indices[position] if group.indices else position + 1
 
 
 class OracleRequest(Record):
@@ -55,6 +67,9 @@ class OracleRequest(Record):
     expires_at_height: int
     term: int  # election term: request height // term_blocks
     height: int  # the height the request was filed at
+    seed: bytes = b""  # the term's election seed, chained from the previous term's master (empty: the proxy's)
+    sealed: bool = False  # params are sealed to the oracle nodes, the result will be sealed to the requester
+    stake: int = 0  # tokens the requester escrowed: returned with a result, forfeited for a junk request
 
 
 class ElectionProof(Record, tag="oracle.vrf"):
@@ -80,6 +95,7 @@ class Fulfillment(Record):
     group_public_key: bytes
     signature: bytes
     election: list[ElectionProof]
+    work_proof: bytes = b""  # the master's VRF proof that chose the work nodes (see oracle.work)
 
 
 class OracleFulfill(Record):
@@ -109,6 +125,7 @@ class ObservationCall(Record, tag="oracle.call"):
     master: str
     group_id: str
     election: list[ElectionProof]
+    work_proof: bytes = b""  # the master's VRF proof that chose the work nodes it calls
 
 
 class ResultProposal(Record, tag="oracle.proposal"):
@@ -121,6 +138,7 @@ class ResultProposal(Record, tag="oracle.proposal"):
     result: bytes
     observations: list[Observation]
     election: list[ElectionProof]
+    work_proof: bytes = b""
 
 
 class ResultShare(Record, tag="oracle.share"):

@@ -22,7 +22,7 @@ from edgeledger.effects import Effect, Rejected, Send
 from edgeledger.ledger.contracts import ContractCall
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.oracle.crosschain import (
-    GATEWAY, CrossChainMessage, XAck, XDeliver, ack_statement, file_statement, root_statement,
+    EXPIRED, GATEWAY, CrossChainMessage, XAck, XDeliver, ack_statement, file_statement, root_statement,
 )
 from edgeledger.oracle.records import OracleGroup
 
@@ -76,10 +76,11 @@ class RelayCore:
                 st = root_statement(self.fbc, attrs["source"], attrs["batch"], attrs["root"])
                 effects += self._attest("root", st, {"source": attrs["source"], "batch": attrs["batch"],
                                                      "root": attrs["root"]})
-            elif name == "received" and chain_id != self.fbc:
-                st = ack_statement(attrs["source"], attrs["msg_id"], attrs["result"])
+            elif name in ("received", "expired") and chain_id != self.fbc:  # an expiry is acknowledged as such
+                result = attrs["result"] if name == "received" else EXPIRED
+                st = ack_statement(attrs["source"], attrs["msg_id"], result)
                 effects += self._attest("ack", st, {"source": attrs["source"], "msg_id": attrs["msg_id"],
-                                                    "result": attrs["result"]})
+                                                    "result": result})
         return effects
 
     def on_share(self, sender: str, share: RelayShare, now: float) -> list[Effect]:

@@ -1,12 +1,15 @@
 """What each member of a deployed Pedal oracle network does besides being a chain node.
 
 * the operator (the first validator, the proxy's admin) deploys the proxy and, once every
-  oracle node has registered, records the dealt groups' commitments;
-* an oracle node registers (BLS key with proof of possession, VRF key), and as soon as a
-  committed block completes the setup it builds the same :class:`PedalCore` and
-  :class:`OracleService` the simulator runs, from what the chain says (registered keys and
-  group commitments, its share checked against them, Feldman); restarted within a term, it
-  learns the term's master from the VRF proofs of fulfilments committed on chain;
+  oracle node has registered, opens each group's distributed key generation (or, with the
+  trusted dealer of tests, records the dealt groups' commitments);
+* an oracle node registers (BLS key with proof of possession, VRF key); once every node has
+  registered it builds the same :class:`PedalCore` and :class:`OracleService` the simulator
+  runs, takes part in its groups' key generation (:class:`KeyGenService`; it keeps the share
+  it ends with in its data directory through ``save_share``) and learns every group the chain
+  registers; its share is always checked against the group's commitments (Feldman);
+  restarted, it reloads its shares, and within a term it learns the term's master from the
+  VRF proofs of fulfilments committed on chain;
 * the requester (the application) deploys its feed, files data requests and reports their
   callbacks.
 
@@ -20,7 +23,7 @@ call, and serves their reports over HTTP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from edgeledger.codec import decode, encode
@@ -30,12 +33,14 @@ from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.ledger.contracts import ContractCall, ContractDeploy, contract_meta, contract_state
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
-from edgeledger.ledger.transaction import make_transaction
 from edgeledger.node.node import Node
+from edgeledger.node.heartbeat import Signer
 from edgeledger.oracle.data_oracle import FEED_CODE
+from edgeledger.oracle.dkg import dkg_session
+from edgeledger.oracle.dkg_member import DkgMember, KeyGenService
 from edgeledger.oracle.enrollment import OracleKeys, group_call, registration_call
-from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore
-from edgeledger.oracle.proxy import PROXY_CODE, registered_group, registered_nodes, request_body
+from edgeledger.oracle.pedal import FetchJob, PedalConfig, PedalCore, ResultAggregator
+from edgeledger.oracle.proxy import PROXY_CODE, oracle_group, registered_group, registered_nodes, request_body
 from edgeledger.oracle.records import ElectionProof, OracleFulfill, OracleGroup
 from edgeledger.oracle.service import OracleService, WorkResult
 from edgeledger.oracle.simnet import FEED, PROXY, CallbackWatch
@@ -83,6 +88,10 @@ class NetworkPlan(Protocol):
     def term_blocks(self) -> int: ...
     @property
     def election_timeout_s(self) -> float: ...
+    @property
+    def key_generation(self) -> str: ...
+    @property
+    def dkg_window_ms(self) -> int: ...
 
     def role_of(self, node_id: str) -> str: ...
 
@@ -98,8 +107,13 @@ class OracleRole:
         self.plan, self.node_id, self.key, self.clock = plan, node_id, key, clock
         self.node: Node | None = None
         self.driver: Any = None
-        self.nonce = int(clock() * 1000) * 1000  # above any nonce an earlier run of this process used
+        # nonces above any an earlier run of this process used; shared with the validator's heartbeat
+        self.signer = Signer(key, node_id, nonce=int(clock() * 1000) * 1000)
         self._sent: dict[str, float] = {}
+
+    @property
+    def nonce(self) -> int:
+        return self.signer.nonce
 
     def attach(self, node: Node, driver: Any) -> None:
         """Bind the chain node and the driver that turns its effects into I/O."""
@@ -112,8 +126,7 @@ class OracleRole:
 
     def submit(self, kind: str, payload: Any) -> bytes:
         assert self.node is not None
-        self.nonce += 1
-        tx = make_transaction(self.key, self.node_id, self.nonce, kind, payload)
+        tx = self.signer.sign(kind, payload)
         self.driver.submit_local(self.node.submit(tx, self.clock()))
         return tx.tx_id
 
@@ -161,6 +174,13 @@ class Operator(OracleRole):
         nodes = registered_nodes(view, PROXY) if contract_meta(view, PROXY) is not None else {}
         if not all(o in nodes for o in self.plan.oracles):
             return
+        if self.plan.key_generation == "dkg":  # the members make each key among themselves
+            for g in self.plan.groups:
+                opened = dkg_session(view, PROXY, g.group_id) is not None
+                call = ContractCall(contract=PROXY, method="open_group",
+                                    args=[g.group_id, list(g.members), self.plan.dkg_window_ms])
+                self.once(f"open-{g.group_id}", opened, "contract.call", call)
+            return
         for g in self.plan.groups:
             group = OracleGroup(group_id=g.group_id, members=g.members, commitments=g.commitments,
                                 threshold=g.threshold)
@@ -178,9 +198,13 @@ class OracleMember(OracleRole):
 
     def __init__(self, plan: NetworkPlan, node_id: str, key: PrivateKey, clock: Callable[[], float],
                  keys: OracleKeys, shares: dict[str, Share], work: Callable[[FetchJob], WorkResult],
-                 defer: Callable[[Callable[[], None]], Any]) -> None:
+                 defer: Callable[[Callable[[], None]], Any],
+                 save_share: Callable[[str, Share], None] = lambda group_id, share: None, rng: Any = None,
+                 aggregators: Mapping[str, ResultAggregator] | None = None) -> None:
         super().__init__(plan, node_id, key, clock)
-        self.keys, self.shares, self.work, self.defer = keys, shares, work, defer
+        self.keys, self.shares, self.work, self.defer = keys, dict(shares), work, defer
+        self.save_share, self.rng = save_share, rng
+        self.aggregators = dict(aggregators or {})  # request kind -> its rule (the computing oracle's)
         self.service: OracleService | None = None
 
     def attach(self, node: Node, driver: Any) -> None:
@@ -233,10 +257,16 @@ class OracleMember(OracleRole):
         self.once("register", registered, "contract.call", registration_call(PROXY, self.keys))
 
     def ready(self) -> bool:
-        return self.service is not None
+        if self.service is None:
+            return False
+        known = {g.group_id for g in self.service.core.groups}
+        return all(g.group_id in known for g in self.plan.groups)
 
     def _maybe_start(self) -> None:
         """Called inside the commit of each block, so the service sees the very next request."""
+        if self.plan.key_generation == "dkg":
+            self._maybe_start_generating()
+            return
         if self.service is not None or not self.setup_complete():
             return
         assert self.node is not None
@@ -259,13 +289,55 @@ class OracleMember(OracleRole):
             shares[group_id] = share
         config = PedalConfig(proxy=PROXY, seed=self.plan.election_seed, alpha_milli=self.plan.alpha_milli,
                              election_timeout_s=self.plan.election_timeout_s)
-        self.nonce += 1_000  # the core counts its own nonces from here
+        self.signer.nonce += 1_000_000  # the core counts its own nonces from here
         core = PedalCore(self.node_id, self.key, self.node.membership, config, self.keys.vrf_secret,
-                         {n: v for n, (_, v) in nodes.items()}, groups, shares, nonce=self.nonce)
+                         {n: v for n, (_, v) in nodes.items()}, groups, shares, nonce=self.signer.nonce,
+                         aggregators=self.aggregators)
         node = self.node
         self.service = OracleService(core, self.work, lambda: node.state.kv)
         node.add_service(self.service)
         log.info("%s: Pedal running (groups %s)", self.node_id, sorted(shares))
+
+    def _maybe_start_generating(self) -> None:
+        """With the key generation: start Pedal as soon as every node registered; each group joins
+        the core when the chain registers it (our share from the generation, or from the file)."""
+        if self.service is not None or self.node is None or contract_meta(self.view, PROXY) is None:
+            return
+        nodes = registered_nodes(self.view, PROXY)
+        if not all(o in nodes for o in self.plan.oracles):
+            return
+        if nodes[self.node_id] != (self.keys.bls_public, self.keys.vrf_public):
+            log.error("%s: the keys registered on chain are not this node's; not serving Pedal", self.node_id)
+            return
+        config = PedalConfig(proxy=PROXY, seed=self.plan.election_seed, alpha_milli=self.plan.alpha_milli,
+                             election_timeout_s=self.plan.election_timeout_s)
+        self.signer.nonce += 1_000_000  # the core counts its own nonces (deals, proofs, fulfilments) from here
+        core = PedalCore(self.node_id, self.key, self.node.membership, config, self.keys.vrf_secret,
+                         {n: v for n, (_, v) in nodes.items()}, [], {}, nonce=self.signer.nonce)
+        node = self.node
+        self.service = OracleService(core, self.work, lambda: node.state.kv)
+        member = DkgMember(self.node_id, self.key, node.membership, PROXY, self.rng, core.sign)
+        node.add_service(self.service)
+        node.add_service(KeyGenService(member, lambda: node.state.kv, self._on_group))
+        for g in self.plan.groups:  # groups registered before this start (a restart): shares from the file
+            group = oracle_group(self.view, PROXY, g.group_id)
+            if group is not None:
+                self._on_group(group, None)
+        log.info("%s: Pedal running; key generation for groups %s", self.node_id,
+                 [g.group_id for g in self.plan.groups if self.node_id in g.members])
+
+    def _on_group(self, group: OracleGroup, share: Share | None) -> None:
+        """The chain registered ``group``: keep our share (new from the generation, or the saved one)."""
+        assert self.service is not None
+        if share is not None:
+            self.shares[group.group_id] = share
+            self.save_share(group.group_id, share)
+        mine = self.shares.get(group.group_id) if self.node_id in group.members else None
+        if mine is not None and not verify_share(mine.index, mine, group.commitments):
+            log.error("%s: our share of group %s fails the Feldman check; not signing for it", self.node_id,
+                      group.group_id)
+            mine = None
+        self.service.core.add_group(group, mine)
 
     def describe(self) -> dict[str, Any]:
         if self.service is None:
@@ -314,8 +386,7 @@ class Requester(OracleRole):
                               timestamp_ms)
         call = ContractCall(contract=PROXY, method="request", args=[
             "data", sensor, params, FEED, "deliver", timestamp_ms, ttl_blocks, self.key.sign(signed)])
-        self.nonce += 1
-        tx = make_transaction(self.key, self.node_id, self.nonce, "contract.call", call)
+        tx = self.signer.sign("contract.call", call)
         assert self.watch is not None
         self.watch.submitted_at[tx.tx_id] = now
         self.timestamps[tx.tx_id] = timestamp_ms

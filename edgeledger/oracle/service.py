@@ -4,6 +4,8 @@ The service watches committed blocks for the proxy's ``requested`` events and ru
 request's local work (``FetchJob``) through ``work``, a function the scenario supplies
 (read a simulated source, train a model, read another chain). ``work`` returns the encoded
 observation and the modelled duration; the node delivers the result after that duration.
+After each block it also reads the fallback board of every term the core has requests in
+and tells the core when the chain has decided a fallback master.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from edgeledger.node.service import Service
 from edgeledger.oracle.pedal import FetchJob, PedalCore
 from edgeledger.oracle.records import ORACLE_MESSAGES, ElectionProof, Observation, ObservationCall, OracleRequest, \
     ResultProposal, ResultShare
+from edgeledger.oracle.terms import fallback_view
 
 __all__ = ["OracleService", "WorkResult", "requested_in"]
 
@@ -64,13 +67,21 @@ class OracleService(Service):
 
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
         effects: list[Effect] = []
-        for name, attrs in requested_in(self.state_view(), block.height, self.core.config.proxy):
+        view = self.state_view()
+        for name, attrs in requested_in(view, block.height, self.core.config.proxy):
             if name == "requested":
                 effects += self.core.on_request(decode(attrs["request"], OracleRequest), now)
             elif name == "fulfilled":
                 self.core.forget(attrs["request_id"])
                 self.fulfilled_at[attrs["request_id"]] = now
                 effects.append(Metric("oracle.fulfilled", 1.0))
+            elif name == "expired":
+                self.core.forget(attrs["request_id"])
+        core = self.core
+        for term in sorted({s.request.term for s in core.requests.values()} - set(core.fallbacks)):
+            master, _, _ = fallback_view(view, core.config.proxy, term)
+            if master is not None:
+                effects += core.on_fallback(term, master, now)
         return effects
 
     def execute(self, job: Any) -> Any:

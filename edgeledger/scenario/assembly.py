@@ -20,8 +20,7 @@ from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.crypto.sealing import Cipher, build_cipher
 from edgeledger.errors import ConfigError
 from edgeledger.fl.aggregators import build_aggregator
-from edgeledger.fl.attacks import Backdoor, ColludingAttack, attacks, build_attack, build_data_attack, data_attacks
-from edgeledger.fl.backdoor_probe import BackdoorProbe
+from edgeledger.fl.attacks import ColludingAttack, build_attack, data_attacks
 from edgeledger.fl.datasets import Dataset
 from edgeledger.fl.executors import ModelSpec
 from edgeledger.fl.learner import Learner, SupervisedLearner
@@ -38,16 +37,16 @@ from edgeledger.fl.round.winner import RoundLog
 from edgeledger.fl.server_eval import aggregator_injections
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.store import ChainStore, DeferredChainStore
-from edgeledger.market.admission import admitted_identities
-from edgeledger.market.membership import validator_schedule
 from edgeledger.net.sim import Link
 from edgeledger.node.center import AddressBook
 from edgeledger.node.endorsing import EndorserService
-from edgeledger.node.light import LightClient
-from edgeledger.node.node import Node, ValidatorSchedule
+from edgeledger.node.heartbeat import Signer
+from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
 from edgeledger.scenario.fl_architecture import (
     aggregators_of,
+    cloud_learner,
+    is_colluding,
     attach_offload_device,
     attach_offload_server,
     offload_on_network,
@@ -65,14 +64,14 @@ from edgeledger.scenario.population import (
     LearnerMap,
     NodeMap,
 )
-from edgeledger.scenario.schema import LinkConfig, Scenario
+from edgeledger.scenario.chain_network import chain_node, link_between, node_membership
+from edgeledger.scenario.schema import Scenario
 from edgeledger.scenario.topology import (
     WIRE_ATTACKS,
     Topology,
+    add_heartbeat,
     build_consensus,
     devices_of,
-    finality_of,
-    is_light_client,
     make_genesis,
     observers_of,
     pbft_config,
@@ -81,7 +80,7 @@ from edgeledger.scenario.topology import (
 )
 from edgeledger.scenario.training_pool import INLINE, TrainingPool
 
-__all__ = ["Network", "Topology", "FLData", "split_data", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
+__all__ = ["Network", "Topology", "FLData", "split_data", "build_network", "plan_topology", "make_genesis", "attach_fl_services", "cloud_learner",
            "pbft_config", "observers_of", "WIRE_ATTACKS"]
 
 
@@ -136,31 +135,10 @@ class Network:
         roles = (self.roles[a], self.roles[b])
         link = self._links.get(roles)
         if link is None:
-            link = self._links[roles] = self._link_of(set(roles))
+            link = self._links[roles] = link_between(self.scenario, *roles)
         return link
 
-    def _link_of(self, pair: set[str]) -> Link:
-        net = self.scenario.network
-        cfg: LinkConfig
-        if "center" in pair:
-            cfg = net.center
-        elif pair == {"device", "edge"}:
-            cfg = net.device_edge
-        elif pair == {"edge"}:
-            cfg = net.edge_edge
-        else:
-            cfg = net.edge_cloud
-        return Link(latency_s=cfg.latency_ms / 1000, bandwidth_bps=cfg.bandwidth_mbps * 1e6, loss=cfg.loss)
 
-
-def _cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Dataset) -> Learner:
-    """The cloud's evaluating learner; with a backdoor attack it also reports ``backdoor_asr``."""
-    backdoor = next((a for a in scenario.attacks if a.kind == "backdoor"), None)
-    if backdoor is None:
-        return evaluator
-    attack = build_data_attack("backdoor", **backdoor.params)
-    assert isinstance(attack, Backdoor)
-    return BackdoorProbe(evaluator, attack.trigger_for(test), attack.target)
 
 
 def _payload_cipher(scenario: Scenario) -> Cipher | None:
@@ -175,11 +153,6 @@ def _payload_seal(scenario: Scenario, node: Node) -> Callable[[bytes], bytes] | 
         return None
     aggregator_key = node.membership.identities["cloud"].public_key
     return lambda blob: cipher.seal(aggregator_key, blob)
-
-
-def is_colluding(kind: str | None) -> bool:
-    """Is ``kind`` a colluding attack (one crafted update per round for all its devices)?"""
-    return kind is not None and kind in attacks and issubclass(attacks.get(kind), ColludingAttack)
 
 
 def build_coalitions(plan: Topology) -> tuple[Coalition, ...]:
@@ -238,7 +211,7 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
         return (winner.learner if winner is not None else None), winner
     if node.role == "cloud":
         learner = (data.offload.cloud_learner() if data.offload is not None
-                   else _cloud_learner(scenario, data.learner(None, data.test), data.test))
+                   else cloud_learner(scenario, data.learner(None, data.test), data.test))
         core = AggregatorCore(
             node_id, node.key, node.membership,
             RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round,
@@ -326,34 +299,11 @@ def make_trainer(scenario: Scenario, data: FLData) -> TrainingPool | None:
     return TrainingPool(fl.executor, model, options)
 
 
-def node_membership(scenario: Scenario, base: Membership) -> Membership:
-    """A PBFT node's own Membership: its validator schedule follows its own chain, and committed
-    consortium votes (``membership.*``) activate one PBFT window + 1 blocks after they pass.
-    Other protocols share ``base``. The identity table is shared either way."""
-    if scenario.consensus.protocol != "pbft":
-        return base
-    return base.fork(change_delay=scenario.consensus.window + 1)
-
-
-def schedule_hook(scenario: Scenario) -> ValidatorSchedule | None:
-    """PBFT nodes read validator changes from the consortium's membership state (market policy)."""
-    return validator_schedule if scenario.consensus.protocol == "pbft" else None
-
-
 def _node(plan: Topology, node_id: str, key: PrivateKey, own: Membership, followers: tuple[str, ...],
           consensus: Any = None) -> Node:
-    """A node of ``plan`` with its keys, membership and place in the chain's dissemination."""
-    scenario, role = plan.scenario, plan.roles[node_id]
-    store = DeferredChainStore() if role == "device" else ChainStore(":memory:")  # most devices never store a block
-    return Node(node_id=node_id, role=role, key=key, membership=own, store=store,
-                consensus=consensus, center="center", address=f"sim://{node_id}",
-                finality=finality_of(scenario, own), validator_schedule=schedule_hook(scenario),
-                identity_hook=admitted_identities,
-                observers=followers if consensus else (), followers=followers,
-                gossip_fanout=scenario.network.gossip_fanout,
-                validator=None if consensus else (plan.edge_of.get(node_id) if role == "device"
-                                                  else plan.validators[0]),
-                light=LightClient(node_id, own, finality_of(scenario, own)) if is_light_client(plan, node_id) else None)
+    """A node of ``plan`` (:func:`chain_node`); devices keep their store in memory only once they need one."""
+    store = DeferredChainStore() if plan.roles[node_id] == "device" else ChainStore(":memory:")
+    return chain_node(plan, node_id, key, own, followers, consensus, store=store)
 
 
 def build_network(scenario: Scenario) -> Network:
@@ -381,6 +331,7 @@ def build_network(scenario: Scenario) -> Network:
         node = infrastructure[node_id] = _node(plan, node_id, keys[node_id], own, followers, consensus)
         if node.light is None and (consensus is not None or node_id in followers):
             node.add_service(EndorserService(node_id, keys[node_id], node.state))  # a peer: endorses contract calls
+        add_heartbeat(scenario, node, Signer(keys[node_id], node_id))  # consensus.heartbeat_s: the chain clock
         learner, core = attach_fl_services(node, plan, data, trainer, coalitions, log=winners)
         if learner is not None:
             learners[node_id] = learner

@@ -11,12 +11,10 @@ import csv
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from edgeledger.scenario.experiment_result import ExperimentResult, SettingResult
 from edgeledger.scenario.repeats import format_pm
-
-if TYPE_CHECKING:
-    from edgeledger.scenario.experiment_run import ExperimentResult, SettingResult
 
 __all__ = ["write_experiment", "markdown_table", "summary_row", "cell_text"]
 
@@ -36,8 +34,9 @@ def summary_row(exp: Any, r: SettingResult) -> dict[str, Any]:
     return row
 
 
-def write_experiment(result: ExperimentResult, plots: bool = True) -> None:
-    """rounds.csv, runs.csv, summary.csv, summary.json, summary.md and (``plots``) the plots of ``result``."""
+def write_experiment(result: ExperimentResult, plots: bool = True, formats: tuple[str, ...] = ("png",)) -> None:
+    """rounds.csv, runs.csv, summary.csv, summary.json, summary.md and (``plots``) the plots of ``result``
+    in ``formats`` (see :mod:`edgeledger.scenario.figures`: bands and error bars over repeated runs)."""
     exp, out = result.experiment, result.out_dir
     with open(out / "rounds.csv", "w", newline="") as fh:
         w = csv.writer(fh)
@@ -68,7 +67,7 @@ def write_experiment(result: ExperimentResult, plots: bool = True) -> None:
     tmp.replace(out / "summary.json")
     (out / "summary.md").write_text(markdown_table(result))
     if plots:
-        _plots(result, out / "plots")
+        _plots(result, out / "plots", formats)
 
 
 def cell_text(r: SettingResult | None, metric: str = "accuracy") -> str:
@@ -138,76 +137,7 @@ def _one_axis(exp: Any, by_label: dict[str, SettingResult], metric: str) -> list
     return lines
 
 
-def _plots(result: ExperimentResult, out: Path) -> None:
-    import matplotlib
+def _plots(result: ExperimentResult, out: Path, formats: tuple[str, ...] = ("png",)) -> None:
+    from edgeledger.scenario.figures import grid_figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    done = [r for r in result.settings if r.status == "done"]
-    mode = "quick" if result.quick else "full"
-    repeats = result.experiment.repeats_for(result.quick)
-    for metric, ylabel in (("accuracy", "test accuracy"), ("loss", "test loss")):
-        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-        colors = plt.cm.tab20.colors if len(done) > 10 else plt.cm.tab10.colors
-        for i, r in enumerate(done):  # colour and line style keep up to 40 settings apart
-            color = colors[i % len(colors)]
-            ys = getattr(r, metric)
-            ax.plot(r.rounds, ys, marker="o", markersize=3, label=r.label, color=color,
-                    linestyle=("-", "--")[(i // len(colors)) % 2])
-            stds = r.accuracy_std if metric == "accuracy" else r.loss_std
-            if r.repeats > 1 and len(stds) == len(ys):
-                ax.fill_between(r.rounds, [y - s for y, s in zip(ys, stds)], [y + s for y, s in zip(ys, stds)],
-                                color=color, alpha=0.15, linewidth=0)
-        ax.set_xlabel("round")
-        ax.set_ylabel(ylabel + (f" (mean ± std of {repeats} runs)" if repeats > 1 else ""))
-        if metric == "accuracy":
-            ax.set_ylim(0, 1)
-            if result.experiment.target_accuracy is not None:
-                ax.axhline(result.experiment.target_accuracy, color="grey", linestyle="--", linewidth=1)
-        ax.set_title(f"{result.experiment.name} ({mode}): {ylabel} vs rounds")
-        ax.grid(alpha=0.3)
-        if done:
-            ax.legend(fontsize=7, ncol=2 if len(done) > 8 else 1)
-        fig.tight_layout()
-        fig.savefig(out / f"{metric}.png")
-        plt.close(fig)
-    if len(result.experiment.axes) >= 2 and done:
-        for metric in _metrics(result):
-            name = "final_accuracy.png" if metric == "accuracy" else f"final_{metric}.png"
-            _final_bars(result, done, metric, out / name, plt)
-
-
-def _final(r: SettingResult, metric: str) -> tuple[float | None, float]:
-    if metric == "accuracy":
-        return r.final_accuracy, r.final_accuracy_std or 0.0
-    return r.final_metrics.get(metric), r.final_metrics_std.get(metric) or 0.0
-
-
-def _final_bars(result: ExperimentResult, done: list[SettingResult], metric: str, path: Path, plt: Any) -> None:
-    """Grouped bars (error bars: ±1 std over the runs): one group per value of the leading axes,
-    one bar per value of the last axis."""
-    last = [s.label for s in result.experiment.axes[-1]]
-    groups: dict[str, dict[str, tuple[float, float]]] = {}
-    for r in done:
-        head, _, tail = r.label.rpartition(" / ")
-        value, std = _final(r, metric)
-        if value is not None:
-            groups.setdefault(head, {})[tail] = (value, std)
-    width = 0.8 / len(last)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 2) + 1.8, 4.5), dpi=100)
-    for j, bar in enumerate(last):
-        xs = [i for i, g in enumerate(groups) if bar in groups[g]]
-        vals = [groups[g][bar] for g in groups if bar in groups[g]]
-        ax.bar([x - 0.4 + width * (j + 0.5) for x in xs], [v for v, _ in vals], width, label=bar,
-               yerr=[s for _, s in vals] if any(s for _, s in vals) else None, capsize=2)
-    ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("final test accuracy" if metric == "accuracy" else f"final {metric}")
-    ax.set_title(f"{result.experiment.name} ({'quick' if result.quick else 'full'}): final {metric}")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the bars, not over them
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    grid_figures(result, out, formats)

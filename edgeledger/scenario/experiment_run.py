@@ -22,54 +22,17 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeledger.errors import ConfigError, EdgeLedgerError
 from edgeledger.scenario.experiment_report import markdown_table, summary_row, write_experiment
+from edgeledger.scenario.experiment_result import ExperimentResult, SettingResult
 from edgeledger.scenario.experiments import Experiment, Setting
 from edgeledger.scenario.repeats import mean_std, repeat_seeds
 
 __all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to", "select_settings", "merge_runs",
            "combine_runs", "write_experiment", "markdown_table", "summary_row"]
-
-
-@dataclass
-class SettingResult:
-    label: str
-    slug: str
-    status: str  # "done" | "failed" (with the reason) | "pending" (a plug-in not registered)
-    reason: str = ""
-    rounds: list[int] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    final_accuracy: float | None = None
-    final_loss: float | None = None
-    rounds_to_target: int | None = None
-    updates_rejected: int = 0
-    aggregation_failures: int = 0  # rounds whose aggregation raised (the global model stayed put)
-    head_hash: str | None = None
-    wall_s: float = 0.0
-    overrides: list[str] = field(default_factory=list)  # ``--set`` overrides the run added to the setting
-    # repeated runs (``repeats = N``): the figures above are means over the runs, these their spread
-    repeats: int = 1
-    seeds: list[int] = field(default_factory=list)
-    final_accuracy_std: float | None = None
-    accuracy_std: list[float] = field(default_factory=list)
-    loss_std: list[float] = field(default_factory=list)
-    final_metrics: dict[str, float] = field(default_factory=dict)  # other last-round scores, e.g. backdoor_asr
-    final_metrics_std: dict[str, float] = field(default_factory=dict)
-    runs: list[dict[str, Any]] = field(default_factory=list)  # each run: seed, finals, curve, head hash, wall
-
-
-@dataclass
-class ExperimentResult:
-    experiment: Experiment
-    quick: bool
-    out_dir: Path
-    settings: list[SettingResult]
-    wall_s: float = 0.0
 
 
 def rounds_to(accuracy: list[float], target: float) -> int | None:
@@ -184,7 +147,8 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
                    progress: Callable[[int, int, SettingResult], None] | None = None,
                    only: str | None = None,
                    on_round: Callable[[dict[str, Any]], None] | None = None,
-                   overrides: tuple[str, ...] = (), resume: bool = False) -> ExperimentResult:
+                   overrides: tuple[str, ...] = (), resume: bool = False,
+                   formats: tuple[str, ...] = ("png",)) -> ExperimentResult:
     """Run every setting of ``exp`` (those :func:`select_settings` picks by ``only``) into ``out_dir``;
     ``progress`` hears of each finished setting, ``on_round`` of each round (the runner's progress).
     ``overrides`` (``key=value``) are applied to every setting after its own and recorded with it.
@@ -193,10 +157,10 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
     finished; ``resume=True`` takes the settings ``out_dir``'s summary already holds as done
     (same experiment, size and overrides) instead of running them again."""
     t0 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
     settings = select_settings(exp.settings(), only)
     if overrides and settings:
         exp.scenario(settings[0], quick, tuple(overrides))  # a bad override fails now, not after hours
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the command line is known to be good
     finished = _finished_settings(exp, out_dir, quick, list(overrides)) if resume else {}
     results = []
     for i, setting in enumerate(settings):
@@ -216,7 +180,7 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
         results += [r for label, r in finished.items() if label not in chosen and label in order]
         results.sort(key=lambda r: order[r.label])
     result = ExperimentResult(exp, quick, out_dir, results, round(time.perf_counter() - t0, 3))
-    write_experiment(result)
+    write_experiment(result, formats=formats)
     return result
 
 
@@ -252,7 +216,8 @@ def _read_summary(path: Path, meta: Any) -> tuple[str, bool, list[SettingResult]
         raise ConfigError(f"{path}: not an experiment summary ({type(exc).__name__}: {exc})") from None
 
 
-def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) -> ExperimentResult:
+def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None,
+               formats: tuple[str, ...] = ("png",)) -> ExperimentResult:
     """One experiment result from runs of parts of its grid (``--only`` runs, other machines).
 
     Each of ``run_dirs`` is a results folder of ``edgeledger experiment run`` (its summary.json
@@ -317,7 +282,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None) ->
             shutil.copytree(src, dst, dirs_exist_ok=True)
         settings.append(r)
     result = ExperimentResult(exp, quick, out_dir, settings, round(sum(r.wall_s for r in settings), 3))
-    write_experiment(result)
+    write_experiment(result, formats=formats)
     return result
 
 

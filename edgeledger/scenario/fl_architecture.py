@@ -22,7 +22,8 @@ from edgeledger.crypto.hashing import derive_seed
 from edgeledger.effects import Effect, Send
 from edgeledger.errors import ConfigError
 from edgeledger.fl.aggregators import build_aggregator
-from edgeledger.fl.attacks import build_attack, build_data_attack, data_attacks
+from edgeledger.fl.attacks import Backdoor, ColludingAttack, attacks, build_attack, build_data_attack, data_attacks
+from edgeledger.fl.backdoor_probe import BackdoorProbe
 from edgeledger.fl.datasets import Dataset
 from edgeledger.fl.learner import Learner, SupervisedLearner
 from edgeledger.fl.round import DeviceCore, RoundSettings
@@ -32,6 +33,7 @@ from edgeledger.fl.round.services import WinnerService
 from edgeledger.fl.round.winner import RoundLog, WinnerCore, update_nonce
 from edgeledger.fl.server_eval import aggregator_injections
 from edgeledger.node.node import Node
+from edgeledger.scenario.schema import Scenario
 from edgeledger.scenario.fl_data import FLData, aggregator_params
 from edgeledger.scenario.topology import WIRE_ATTACKS, Topology, devices_of
 
@@ -49,11 +51,24 @@ def trainers_of(plan: Topology) -> Sequence[str]:
     return plan.edges if plan.scenario.fl.trainers == "edge" else plan.devices
 
 
+def cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Dataset) -> Learner:
+    """The cloud's evaluating learner; with a backdoor attack it also reports ``backdoor_asr``."""
+    backdoor = next((a for a in scenario.attacks if a.kind == "backdoor"), None)
+    if backdoor is None:
+        return evaluator
+    attack = build_data_attack("backdoor", **backdoor.params)
+    assert isinstance(attack, Backdoor)
+    return BackdoorProbe(evaluator, attack.trigger_for(test), attack.target)
+
+
+def is_colluding(kind: str | None) -> bool:
+    """Is ``kind`` a colluding attack (one crafted update per round for all its devices)?"""
+    return kind is not None and kind in attacks and issubclass(attacks.get(kind), ColludingAttack)
+
+
 def evaluation_learner(plan: Topology, data: FLData) -> Learner:
     """An aggregator's evaluating learner (test accuracy; with a backdoor attack also its ASR)."""
-    from edgeledger.scenario.assembly import _cloud_learner
-
-    return _cloud_learner(plan.scenario, data.learner(None, data.test), data.test)
+    return cloud_learner(plan.scenario, data.learner(None, data.test), data.test)
 
 
 def round_settings(plan: Topology) -> RoundSettings:
@@ -114,8 +129,6 @@ def attach_edge_trainer(node: Node, plan: Topology, data: FLData, trainer: Any =
         raise ConfigError(f"attacks: {kind!r} tampers with what an edge relays; with fl.trainers = 'edge' the edges "
                           "train and relay nothing (use a model attack such as sign_flip on edges)")
     attack_cfg = next((a for a in scenario.attacks if a.kind == kind), None) if kind else None
-    from edgeledger.scenario.assembly import is_colluding
-
     aggregators = aggregators_of(plan)
     core = DeviceCore(node_id, node.key, node.membership, node_id, scenario.seed,
                       attack=build_attack(kind, **attack_cfg.params) if attack_cfg and kind and not is_colluding(kind)

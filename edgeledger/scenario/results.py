@@ -25,7 +25,40 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from edgeledger.scenario.runner import RunResult
 
-__all__ = ["write_results", "export_chain", "load_chain_export", "results_dir_for"]
+__all__ = ["write_results", "export_chain", "load_chain_export", "results_dir_for", "prepare_results_dir",
+           "RESULT_ENTRIES"]
+
+#: what write_results puts in a results folder (``--force`` removes exactly these before a new run)
+RESULT_ENTRIES = ("scenario.toml", "metrics.csv", "rejections.csv", "summary.json", "traffic.csv", "chain", "plots")
+
+
+def prepare_results_dir(out: str | Path, force: bool = False, option: str = "--out") -> Path:
+    """Check, before a run starts, that ``out`` can take its results: refuse a file, an unwritable
+    path and a folder that already holds a run (two runs in one folder mix their chains) unless
+    ``force``, which removes the earlier run's files (only those, see :data:`RESULT_ENTRIES`)."""
+    import os
+    import shutil
+
+    from edgeledger.errors import ConfigError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{option} {str(out)!r} is a file; expected a folder for the results")
+    held = [name for name in RESULT_ENTRIES if (out / name).exists()]
+    if held and not force:
+        raise ConfigError(f"{option} {str(out)!r} already holds a run ({', '.join(held)}); pass --force to "
+                          "replace it, or choose a new folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (PermissionError, FileExistsError, NotADirectoryError, OSError) as exc:
+        raise ConfigError(f"{option} {str(out)!r}: cannot create the folder ({exc.strerror or exc}); "
+                          "choose a folder you can write to") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {str(out)!r}: the folder is not writable; choose a folder you can write to")
+    for name in held:
+        target = out / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    return out
 
 
 def results_dir_for(base: str | Path, name: str) -> Path:
@@ -104,6 +137,10 @@ def write_results(result: RunResult, out_dir: Path) -> Path:
         writer.writerow(["time", "node", "sender", "what", "reason"])
         writer.writerows([[f"{r[0]:.9f}", *r[1:]] for r in result.rejections])
     (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=1) + "\n")
+    with open(out_dir / "traffic.csv", "w", newline="") as fh:  # the dashboard's bytes and view series
+        writer = csv.writer(fh)
+        writer.writerow(["time", "node", "bytes_in", "bytes_out", "view"])
+        writer.writerows([f"{t:.9f}", *rest] for t, *rest in result.samples)
     cloud = result.network.nodes["cloud"]
     export_chain(cloud.store, result.network.membership.chain_id,
                  out_dir / "chain" / f"{result.network.membership.chain_id}.json")

@@ -48,6 +48,8 @@ class RunResult:
     rejections: list[tuple[float, str, str, str, str]]  # time, node, sender, what, reason
     timings: Timings
     summary: dict[str, Any] = field(default_factory=dict)
+    #: every simulated second, per validator: (time, node, bytes received, bytes sent, view) cumulative
+    samples: list[tuple[float, str, int, int, int]] = field(default_factory=list)
 
 
 Progress = Callable[[dict[str, Any]], None]
@@ -69,7 +71,10 @@ def _timed(obj: Any, method: str, timings: Timings, attr: str) -> None:
 def run_scenario(scenario: Scenario, progress: Progress | None = None,
                  instrument: Callable[[Network], None] | None = None) -> RunResult:
     """Build and run ``scenario``; ``instrument`` may wrap the built network's parts (benchmarks)."""
+    from edgeledger.scenario.preflight import check_scenario
+
     t_start = time.perf_counter()
+    check_scenario(scenario)  # every plug-in name and parameter, before anything is built
     network = build_network(scenario)
     if instrument is not None:
         instrument(network)
@@ -98,6 +103,8 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
 
     sim = Simulator(scenario.seed, network.link_for, on_metric, on_reject)
     network.attach(sim)
+    samples: list[tuple[float, str, int, int, int]] = []
+    _sample_every_second(sim, network, samples)
     try:
         sim.run(until=scenario.max_sim_time_s, stop=lambda: network.aggregator.done)
         sim.run(until=sim.now + 2.0)  # let the last block reach every validator
@@ -105,9 +112,25 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
         if network.trainer is not None:
             network.trainer.close()
     timings.total_s = time.perf_counter() - t_start
-    result = RunResult(scenario, network, sim, metrics, rejections, timings)
+    result = RunResult(scenario, network, sim, metrics, rejections, timings, samples=samples)
     result.summary = summarise(result)
     return result
+
+
+def _sample_every_second(sim: Simulator, network: Network, samples: list[tuple[float, str, int, int, int]]) -> None:
+    """Record each validator's traffic and consensus view once per simulated second (the dashboard's
+    bytes and view-change series). Reads counters only: the run's blocks and metrics do not change."""
+    validators = [v for v in network.validators if v in network.infrastructure]
+
+    def sample() -> None:
+        for node_id in validators:
+            traffic = sim.traffic.get(node_id)
+            consensus = network.infrastructure[node_id].consensus
+            samples.append((round(sim.now, 9), node_id, traffic.bytes_received if traffic else 0,
+                            traffic.bytes_sent if traffic else 0, int(getattr(consensus, "view", 0) or 0)))
+        sim.call_later(1.0, sample)
+
+    sim.call_at(0.0, sample)
 
 
 #: summary.json names the malicious nodes one by one up to this many (counts by kind always)

@@ -6,7 +6,7 @@ A scenario is TOML; unknown keys, wrong types and impossible values are refused 
 
 from __future__ import annotations
 
-import re
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edgeledger.crypto.keys import SCHEMES, public_key_error
 from edgeledger.errors import ConfigError
+from edgeledger.scenario.overrides import apply_overrides
+from edgeledger.scenario.validation_errors import describe_validation_error
 
 __all__ = ["Scenario", "load_scenario", "read_scenario_file", "parse_scenario", "apply_overrides", "format_validation_error"]
 
@@ -26,9 +28,13 @@ class _Strict(BaseModel):
 class TopologyConfig(_Strict):
     edges: int = Field(3, ge=1, le=1000, description="edge servers")
     devices_per_edge: int = Field(4, ge=0, le=1_000_000, description="IoT devices attached to each edge")
-    validators: list[Literal["cloud", "edge"]] = Field(["cloud", "edge"], description="roles that run PBFT")
+    validators: list[Literal["cloud", "edge", "proxy", "company"]] = Field(
+        ["cloud", "edge"], description="roles that run PBFT: cloud and edge (ChainFL, FBFL), or EdgeToll's sealers: "
+        "\"proxy\" (a node proxy) and \"company\" (topology.companies nodes company-0..), the edges being ENs")
     validating_edges: int = Field(0, ge=0, description="with \"edge\" in validators: only edge-0..edge-(k-1) run "
                                   "PBFT, the other edges relay (0: every edge validates)")
+    companies: int = Field(0, ge=0, le=64, description="with \"company\" in validators: company nodes company-0.. "
+                           "that seal blocks (EdgeToll's consortium; standby sealers are numbered after them)")
     observers: list[Literal["cloud", "edge", "device"]] = Field(
         default_factory=list, description="non-voting roles that keep a full, verified copy of the chain")
     light_clients: list[Literal["edge", "device"]] = Field(
@@ -46,6 +52,10 @@ class TopologyConfig(_Strict):
         if self.validating_edges and ("edge" not in self.validators or self.validating_edges > self.edges):
             raise ValueError(f"validating_edges={self.validating_edges} needs \"edge\" in validators and at most "
                              f"edges={self.edges}")
+        if ("company" in self.validators) != (self.companies > 0):
+            raise ValueError("\"company\" in validators needs companies >= 1 (the company nodes that seal), and "
+                             f"companies={self.companies} needs \"company\" in validators (standby companies are "
+                             "consortium.standby_sealers)")
         if self.signature_scheme not in SCHEMES:
             raise ValueError(f"signature_scheme {self.signature_scheme!r} is unknown; expected one of {list(SCHEMES)}")
         return self
@@ -56,7 +66,8 @@ class TopologyConfig(_Strict):
 
     @property
     def n_validators(self) -> int:
-        return ("cloud" in self.validators) + ("edge" in self.validators) * (self.validating_edges or self.edges)
+        return (("cloud" in self.validators) + ("edge" in self.validators) * (self.validating_edges or self.edges)
+                + ("proxy" in self.validators) + self.companies)
 
 
 class LinkConfig(_Strict):
@@ -80,9 +91,11 @@ class ConsensusConfig(_Strict):
     params: dict[str, bool | int | float | str] = Field(
         default_factory=dict, description="keyword parameters of a plug-in protocol's constructor")
     max_block_txs: int = Field(100, ge=1, description="transactions per block at most")
-    max_block_bytes: int = Field(1_000_000, ge=1024)
+    max_block_bytes: int = Field(1_000_000, ge=1024, description="block size at most, in bytes")
     batch_timeout_s: float = Field(0.05, gt=0, description="how long the primary waits to fill a block")
     rotate_leader: bool = Field(False, description="primary changes every height (FISCO-BCOS sealer in turn)")
+    heartbeat_s: float = Field(0.0, ge=0, description="validators commit a clock.tick when no block came for this "
+                               "long, so the chain's BFT time (and its deadlines) move while it idles; 0: no clock")
     view_change_timeout_s: float = Field(2.0, gt=0, description="request timer before a view change; doubles")
     view_change_timeout_max_s: float = Field(120.0, gt=0, description="cap of the doubling view-change timeout")
     checkpoint_interval: int = Field(16, ge=1, description="a CHECKPOINT every K blocks (log garbage collection)")
@@ -101,21 +114,29 @@ class ConsensusConfig(_Strict):
 
 class FLConfig(_Strict):
     enabled: bool = Field(True, description="run federated learning (false: a chain-only network, e.g. benchmarks)")
-    dataset: str = "digits"
+    dataset: str = Field("digits", description="a registered data set: digits (ships with scikit-learn), mnist, "
+                         "fashion_mnist, kmnist, cifar10 (edgeledger data download NAME), synthetic")
     data_root: str | None = Field(None, description="folder with one sub-folder per data set (EDGELEDGER_DATA)")
-    partition: Literal["iid", "dirichlet", "shards", "quantity"] = "iid"
+    partition: Literal["iid", "dirichlet", "shards", "quantity"] = Field(
+        "iid", description="how the data set is split among devices (edgeledger data partition-stats shows it)")
     samples_per_device: int = Field(0, ge=0, description="0: split the data set itself among the devices; n: each "
                                     "device holds n samples drawn with replacement (seeded; quantity skew: n on average)")
     alpha: float = Field(0.5, gt=0, description="Dirichlet concentration (dirichlet, quantity)")
-    model: str = "mlp"
-    rounds: int = Field(10, ge=1)
-    clients_per_round: int = Field(12, ge=1)
-    local_epochs: int = Field(2, ge=1)
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(0.1, gt=0)
-    momentum: float = Field(0.0, ge=0, lt=1)
-    aggregator: str = "trimmed_mean"
-    aggregator_params: dict[str, float | int | str] = Field(default_factory=dict)
+    model: str = Field("mlp", description="a registered model: mlp, mnist_cnn, pedal_mnist_cnn, pedal_fmnist_cnn, "
+                       "pedal_cifar_vgg, or any torch.nn.Module registered with @edgeledger.register_model")
+    rounds: int = Field(10, ge=1, description="FL rounds")
+    clients_per_round: int = Field(12, ge=1, description="devices chosen per round (at most the topology's devices)")
+    local_epochs: int = Field(2, ge=1, description="local SGD epochs per round")
+    batch_size: int = Field(16, ge=1, description="local SGD batch size")
+    lr: float = Field(0.1, gt=0, description="local SGD learning rate")
+    momentum: float = Field(0.0, ge=0, lt=1, description="local SGD momentum")
+    aggregator: str = Field("trimmed_mean", description="a registered aggregator: fedavg, fedprox, median, "
+                            "trimmed_mean, krum, multi_krum, bulyan, norm_bounded, random_select, pedal, "
+                            "proof_of_learning, or your own (@edgeledger.register_aggregator)")
+    aggregator_params: dict[str, float | int | str] = Field(
+        default_factory=dict, description="the aggregator's keyword parameters: beta (trimmed_mean), f (krum, "
+        "bulyan), f and m (multi_krum), max_norm (norm_bounded), seed (random_select; derived from the scenario seed "
+        "when unset)")
     round_timeout_s: float = Field(60.0, gt=0, description="simulated seconds before a round closes anyway")
     compute_s_per_sample: float = Field(0.0005, ge=0, description="modelled device training time per sample-epoch")
     verify_uploads: bool = Field(True, description="check device signatures and update digests (upload defense)")
@@ -143,8 +164,11 @@ class AttackConfig(_Strict):
                       "upload_tamper / download_tamper (edges)")
     fraction: float | None = Field(None, ge=0, le=1, description="share of devices (or edges) that are malicious")
     nodes: list[str] | None = Field(None, description="explicit malicious node ids instead of a fraction")
-    start_round: int = Field(1, ge=1)
-    params: dict[str, float | int | str] = Field(default_factory=dict)
+    start_round: int = Field(1, ge=1, description="first malicious round (data attacks poison before round 1)")
+    params: dict[str, float | int | str] = Field(
+        default_factory=dict, description="attack parameters: scale (sign_flip), sigma (gaussian_noise), factor "
+        "(scaling), z and estimate (alie), epsilon (ipm, ipm_local), mode and sigma (free_riding), mapping (label_flip, "
+        "e.g. \"1:7,7:1\"), mode, fraction and sigma (data_poisoning), target, fraction, size and value (backdoor)")
 
     @model_validator(mode="after")
     def _one_selector(self) -> AttackConfig:
@@ -183,6 +207,8 @@ class SecurityConfig(_Strict):
                                     "none | sealedbox | a registered cipher (relaying edges cannot read them)")
     wire_encryption: str = Field("none", description="encryption of every message between node processes "
                                  "(HTTP driver): none | sealedbox | a registered cipher")
+    max_blob_bytes: int = Field(64 * 1024 * 1024, ge=1, description="largest blob a node process accepts on "
+                                "PUT /v1/blobs (uploads are signed by a member and named by a transaction)")
 
     @model_validator(mode="after")
     def _known(self) -> SecurityConfig:
@@ -202,8 +228,10 @@ class ConsortiumConfig(_Strict):
     ``public_keys[name]`` (hex, ``topology.signature_scheme``) or, when absent, derived from the
     scenario seed and its name: fine for test networks, not for a real consortium.
     ``edge_nodes`` says which company owns which edge server (EN); by default every edge server,
-    assigned to the companies in turn. ``standby_sealers`` adds node processes ``company-0``..
-    (genesis role ``company``, not validators) that run PBFT in standby from the start: a
+    assigned to the companies in turn (company accounts, then the sealing company nodes).
+    ``standby_sealers`` adds node processes ``company-k``.. (numbered after the
+    ``topology.companies`` sealers; genesis role ``company``, not validators) that run PBFT in
+    standby from the start: a
     ``membership`` vote can admit them as sealers, and they vote from their activation height.
     """
 
@@ -213,7 +241,8 @@ class ConsortiumConfig(_Strict):
                                         "(absent: a test key derived from the scenario seed)")
     edge_nodes: dict[str, str] = Field(default_factory=dict, description="edge server id -> owning company "
                                        "account (default: every edge server, companies in turn)")
-    standby_sealers: int = Field(0, ge=0, le=64, description="standby sealer nodes company-0.. (role company): "
+    standby_sealers: int = Field(0, ge=0, le=64, description="standby sealer nodes company-k.. (role company, "
+                                 "numbered after topology.companies): "
                                  "PBFT replicas that follow the chain and vote once a membership vote adds them")
     open_roles: list[Literal["device", "edge"]] = Field(
         default_factory=list, description="roles a node process may join as after genesis, through the center and "
@@ -232,22 +261,22 @@ class ConsortiumConfig(_Strict):
                 bytes.fromhex(key)
             except ValueError:
                 raise ValueError(f"public_keys.{name}: expected a hex public key, got {key!r}") from None
-        companies = sorted(n for n, r in self.accounts.items() if r == "company")
-        for en, owner in self.edge_nodes.items():
-            if self.accounts.get(owner) != "company":
-                raise ValueError(f"edge_nodes.{en}: owner {owner!r} is not a company account; "
-                                 f"companies: {companies or 'none (add one to consortium.accounts)'}")
         return self
 
 
 class OutputConfig(_Strict):
     dir: str = Field("runs", description="results go to <dir>/<name>-<timestamp>/")
-    plots: bool = True
+    plots: bool = Field(True, description="draw the plots (accuracy and loss per round, traffic)")
+    formats: list[Literal["png", "svg", "pdf"]] = Field(
+        default_factory=lambda: ["png"], min_length=1, description="file formats of the plots: png, and the vector "
+        "formats svg and pdf for a paper")
 
 
 class Scenario(_Strict):
-    name: str = "scenario"
-    seed: int = Field(0, ge=0)
+    """A whole run: topology, network, consensus, federated learning, attacks, security, output."""
+
+    name: str = Field("scenario", description="names the results folder and the chain id")
+    seed: int = Field(0, ge=0, description="decides keys, data split, client choice, training and losses")
     topology: TopologyConfig = TopologyConfig()
     network: NetworkConfig = NetworkConfig()
     consensus: ConsensusConfig = ConsensusConfig()
@@ -260,6 +289,31 @@ class Scenario(_Strict):
     consortium: ConsortiumConfig = ConsortiumConfig()
     output: OutputConfig = OutputConfig()
     max_sim_time_s: float = Field(3600.0, gt=0, description="stop the simulation at this simulated time")
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> Scenario:
+        """The scenario in the TOML file ``path`` (``--set``-style ``overrides`` applied), validated."""
+        return load_scenario(path, overrides)
+
+    @classmethod
+    def demo(cls) -> Scenario:
+        """The built-in demo scenario (``edgeledger demo``)."""
+        from importlib import resources
+
+        return parse_scenario(tomllib.loads(resources.files("edgeledger.scenario").joinpath("demo.toml").read_text()))
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new, validated scenario with dotted keys replaced, e.g. ``{"fl.rounds": 20, "seed": 3}``."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        for key, value in overrides.items():
+            node, parts = data, str(key).split(".")
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise ConfigError(f"{key}: {part!r} is not a table")
+                node = child
+            node[parts[-1]] = value
+        return parse_scenario(data)
 
     @model_validator(mode="after")
     def _feasible(self) -> Scenario:
@@ -314,8 +368,10 @@ class Scenario(_Strict):
 
         import_plugins(self.plugins)
         if self.consensus.protocol not in consensus_protocols:
+            near = difflib.get_close_matches(self.consensus.protocol, consensus_protocols.names(), n=2, cutoff=0.5)
             raise ValueError(f"consensus.protocol: {self.consensus.protocol!r} is not a registered consensus protocol; "
-                             f"expected one of: {', '.join(consensus_protocols.names())} (a plug-in registers its "
+                             + (f"did you mean {' or '.join(repr(n) for n in near)}? " if near else "")
+                             + f"expected one of: {', '.join(consensus_protocols.names())} (a plug-in registers its "
                              "own with @consensus_protocols.register(name) in a module listed in plugins)")
         if self.consensus.params and self.consensus.protocol in ("pbft", "pow"):
             raise ValueError(f"consensus.params: {self.consensus.protocol} takes its settings as consensus.* keys; "
@@ -325,15 +381,17 @@ class Scenario(_Strict):
         """Account names must not clash with node ids; ``edge_nodes`` must name edge servers."""
         topo, con = self.topology, self.consortium
         edges = [f"edge-{e}" for e in range(topo.edges)]
-        standby = [f"company-{i}" for i in range(con.standby_sealers)]
+        sealing = [f"company-{i}" for i in range(topo.companies)] + (["proxy"] if "proxy" in topo.validators else [])
+        standby = [f"company-{topo.companies + i}" for i in range(con.standby_sealers)]
         if standby and self.consensus.protocol != "pbft":
             raise ValueError(f"consortium.standby_sealers: {con.standby_sealers} standby sealers need PBFT but "
                              f"consensus.protocol is {self.consensus.protocol!r}; set it to \"pbft\" or use 0")
         for name in con.accounts:
-            if name in ("center", "cloud") or name in edges or name in standby or (
+            if name in ("center", "cloud") or name in edges or name in standby or name in sealing or (
                     name.startswith("device-") and name[7:].isdigit() and int(name[7:]) < topo.n_devices):
                 raise ValueError(f"consortium.accounts: {name!r} is already a node id of the topology"
-                                 f"{' (a standby sealer)' if name in standby else ''}; give the account another name")
+                                 f"{' (a standby sealer)' if name in standby else ''}"
+                                 f"{' (a sealer node)' if name in sealing else ''}; give the account another name")
         for name, key in con.public_keys.items():  # hex was checked by ConsortiumConfig
             problem = public_key_error(topo.signature_scheme, bytes.fromhex(key))
             if problem is not None:
@@ -342,6 +400,18 @@ class Scenario(_Strict):
         if "edge" in con.open_roles and self.fl.enabled:
             raise ValueError("consortium.open_roles: edge servers are admitted by the cloud, whose key also signs the "
                              "FL rounds (one nonce sequence); use it with fl.enabled = false, or open only \"device\"")
+        if self.consensus.heartbeat_s and self.fl.enabled and "cloud" in topo.validators:
+            raise ValueError("consensus.heartbeat_s: validators sign clock ticks, and the cloud already signs the FL "
+                             "rounds with its own nonces; with a heartbeat let the cloud observe (e.g. "
+                             "topology.validators = [\"proxy\", \"company\"]) or set fl.enabled = false")
+        if self.consensus.heartbeat_s and self.consensus.protocol != "pbft":
+            raise ValueError(f"consensus.heartbeat_s: the heartbeat ticks a PBFT chain's clock; consensus.protocol is "
+                             f"{self.consensus.protocol!r}")
+        companies = sorted(n for n, r in con.accounts.items() if r == "company") + sealing[:topo.companies]
+        for en, owner in con.edge_nodes.items():
+            if owner not in companies:
+                raise ValueError(f"consortium.edge_nodes.{en}: owner {owner!r} is not a company account; "
+                                 f"companies: {companies or 'none (add one to consortium.accounts)'}")
         unknown = [en for en in con.edge_nodes if en not in edges]
         if unknown:
             raise ValueError(f"consortium.edge_nodes: {unknown} are not edge servers of this topology "
@@ -349,18 +419,8 @@ class Scenario(_Strict):
 
 
 def format_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "scenario"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key (value {err['input']!r}); check the spelling against the scenario reference")
-        elif err["type"] in ("value_error", "assertion_error"):
-            keyed = re.match(r"[\w.\-]+: ", msg)  # the message names its key below ``loc`` (or from the top)
-            parts.append(msg if keyed and not err["loc"] else f"{loc}.{msg}" if keyed else f"{loc}: {msg}")
-        else:
-            parts.append(f"{loc}: got {err['input']!r}; expected {msg[0].lower() + msg[1:]}")
-    return "; ".join(parts)
+    """One line naming each bad key, its value and what is expected (closest valid keys for a typo)."""
+    return describe_validation_error(exc, Scenario)
 
 
 def parse_scenario(data: dict[str, Any]) -> Scenario:
@@ -370,37 +430,21 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         raise ConfigError(format_validation_error(exc)) from None
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides (values parsed as TOML, else taken as strings)."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. fl.rounds=5")
-        node = data
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is not a table")
-            node = child
-        node[parts[-1]] = _parse_value(value.strip())
-    return data
-
-
 def read_scenario_file(path: str | Path) -> dict[str, Any]:
     """The raw TOML table of a scenario file; a missing or malformed file is a ConfigError."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"scenario file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"scenario file {str(path)!r} is a folder; expected a TOML file "
+                          "(edgeledger demo --write-scenario my.toml writes one)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"scenario file {str(path)!r} is not UTF-8 text (byte {exc.start}); expected a TOML "
+                          "file") from None
+    except PermissionError:
+        raise ConfigError(f"scenario file {str(path)!r} cannot be read: permission denied") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
 

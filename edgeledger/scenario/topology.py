@@ -2,7 +2,10 @@
 attackers and the genesis. Torch-free, so a chain-only process never loads the ML stack.
 
 Node ids: ``center``, ``cloud``, ``edge-0``..``edge-{E-1}``, ``device-0``.. with device i
-attached to edge ``i // devices_per_edge``, then the standby sealers ``company-0``..
+attached to edge ``i // devices_per_edge``, then EdgeToll's sealer nodes when
+``topology.validators`` names them (``proxy``, role proxy; ``company-0``..``company-{K-1}``,
+role company, K = ``topology.companies``: the consortium whose members supervise each other
+by PBFT, the edges being its ENs), then the standby sealers ``company-K``..
 (``consortium.standby_sealers``: role ``company``, PBFT replicas in standby until a membership
 vote adds them). The genesis also holds the ``[consortium]`` accounts (EdgeToll roles
 proxy/company/en/device), after the nodes, sorted by name.
@@ -14,7 +17,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from edgeledger.consensus.base import Consensus, consensus_protocols
 from edgeledger.consensus.pbft import PbftConfig, PbftReplica
@@ -24,13 +27,18 @@ from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.identity import Genesis, Identity, Membership
 from edgeledger.ledger.validation import CERTIFICATE_FINALITY, Finality
+from edgeledger.node.heartbeat import HeartbeatService, Signer
 from edgeledger.node.ids import GroupedIds, NumberedIds, RoleMap
+from edgeledger.node.node import Node
 from edgeledger.registry import bind_params
 from edgeledger.scenario.schema import Scenario
 
+if TYPE_CHECKING:
+    import numpy as np
+
 __all__ = ["Topology", "plan_topology", "make_genesis", "consortium_keys", "account_public_keys", "edge_node_owners",
            "observers_of", "devices_of", "pbft_config", "pow_config", "build_consensus", "runs_consensus", "finality_of",
-           "admission_sponsors",
+           "admission_sponsors", "sealing_companies", "add_heartbeat",
            "is_light_client", "WIRE_ATTACKS"]
 
 WIRE_ATTACKS = ("upload_tamper", "download_tamper")
@@ -50,10 +58,13 @@ def _choose(ids: Sequence[str], fraction: float | None, explicit: list[str] | No
 
 
 def _assign_attacks(scenario: Scenario, devices: Sequence[str], edges: list[str]) -> dict[str, str]:
-    rng = np.random.default_rng(derive_seed(scenario.seed, "attackers"))
     malicious: dict[str, str] = {}
-    if scenario.attacks:  # the attack registries live with the (torch-using) FL package
+    if scenario.attacks:  # the attack registries live with the (torch-using) FL package; numpy only then
+        import numpy
+
         from edgeledger.fl.attacks import attacks, data_attacks
+
+        rng = numpy.random.default_rng(derive_seed(scenario.seed, "attackers"))
     for i, attack in enumerate(scenario.attacks):
         if attack.kind not in WIRE_ATTACKS and attack.kind not in attacks and attack.kind not in data_attacks:
             raise ConfigError(f"attacks.{i}.kind: {attack.kind!r} is unknown; expected one of "
@@ -114,14 +125,20 @@ def account_public_keys(scenario: Scenario) -> dict[str, tuple[str, bytes]]:
 
 def edge_node_owners(scenario: Scenario) -> dict[str, str]:
     """Edge server -> owning company: ``consortium.edge_nodes``, or every edge server with the
-    companies (sorted) in turn; empty when the consortium has no company."""
+    companies (the company accounts sorted, then the sealing company nodes) in turn; empty when
+    the consortium has no company."""
     con = scenario.consortium
     if con.edge_nodes:
         return dict(sorted(con.edge_nodes.items(), key=lambda kv: int(kv[0].removeprefix("edge-"))))
-    companies = sorted(n for n, r in con.accounts.items() if r == "company")
+    companies = sorted(n for n, r in con.accounts.items() if r == "company") + sealing_companies(scenario)
     if not companies:
         return {}
     return {f"edge-{e}": companies[e % len(companies)] for e in range(scenario.topology.edges)}
+
+
+def sealing_companies(scenario: Scenario) -> list[str]:
+    """The company nodes that seal blocks (``topology.companies`` with "company" in validators)."""
+    return [f"company-{i}" for i in range(scenario.topology.companies)]
 
 
 def plan_topology(scenario: Scenario) -> Topology:
@@ -129,11 +146,13 @@ def plan_topology(scenario: Scenario) -> Topology:
     edges = [f"edge-{e}" for e in range(topo.edges)]
     devices = NumberedIds("device-", 0, topo.n_devices)
     edge_of = GroupedIds(devices, edges, max(1, topo.devices_per_edge))
-    standby = [f"company-{i}" for i in range(scenario.consortium.standby_sealers)]
+    sealers = (["proxy"] if "proxy" in topo.validators else []) + sealing_companies(scenario)
+    standby = [f"company-{topo.companies + i}" for i in range(scenario.consortium.standby_sealers)]
     roles = RoleMap({"center": "center", "cloud": "cloud", **{e: "edge" for e in edges}}, devices, "device",
-                    {s: "company" for s in standby})
+                    {**{s: "proxy" if s == "proxy" else "company" for s in sealers}, **{s: "company" for s in standby}})
     validating = edges[: topo.validating_edges or len(edges)]  # a cell's base station need not seal blocks
     validators = (["cloud"] if "cloud" in topo.validators else []) + (validating if "edge" in topo.validators else [])
+    validators += sealers  # EdgeToll: the proxy and the companies supervise each other by PBFT
     return Topology(scenario, roles, edges, devices, edge_of, validators, _assign_attacks(scenario, devices, edges),
                     standby)
 
@@ -245,3 +264,17 @@ def finality_of(scenario: Scenario, membership: Membership) -> Finality:
         finality = getattr(consensus_protocols.get(scenario.consensus.protocol), "finality", CERTIFICATE_FINALITY)
         return finality if isinstance(finality, Finality) else CERTIFICATE_FINALITY
     return CERTIFICATE_FINALITY
+
+
+def add_heartbeat(scenario: Scenario, node: Node, signer: Signer) -> HeartbeatService | None:
+    """``consensus.heartbeat_s``: a validator (genesis or standby) ticks the chain clock while the
+    chain idles, signing with ``signer`` (shared with its other services that sign as it)."""
+    if not scenario.consensus.heartbeat_s or node.consensus is None:
+        return None
+
+    def in_force() -> bool:
+        return node.membership.is_validator_at(node.node_id, node.store.height + 1)
+
+    service = HeartbeatService(signer, scenario.consensus.heartbeat_s, in_force)
+    node.add_service(service)
+    return service

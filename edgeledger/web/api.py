@@ -1,8 +1,13 @@
-"""The node's REST API (JSON), its OpenAPI document and Prometheus ``/metrics``.
+"""The node's REST API (JSON): routes with typed requests and responses, and Prometheus ``/metrics``.
 
-Every error is JSON ``{"error": reason}`` with the right 4xx code; nothing a client sends
-can raise past a handler. Transactions are submitted as canonical msgpack bytes (the
-same bytes that are signed), blobs are streamed and checked against their digest.
+Every error is JSON ``{"error": reason}`` with the right 4xx code (unknown paths included, see
+:func:`~edgeledger.web.routes.json_errors`); nothing a client sends can raise past a handler.
+Transactions are submitted as canonical msgpack bytes (the same bytes that are signed), blobs
+are streamed and checked against their digest. Write endpoints are rate-limited per client
+address before any signature is checked; blob uploads must be signed by a member of the chain,
+stay under the configured size and name a digest a committed transaction names, or will name
+within ``blob_window_s`` (an unnamed upload is then deleted). Submissions that never commit
+are forgotten after ``submission_ttl_s``.
 """
 
 from __future__ import annotations
@@ -10,95 +15,207 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from edgeledger.codec import decode, encode, to_builtins
-from edgeledger.crypto.hashing import sha256
 from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.errors import EdgeLedgerError, SignatureError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.transaction import Transaction, verify_transaction
+from edgeledger.net.blobs import SENDER_HEADER, SIGNATURE_HEADER
+from edgeledger.net.http import RateLimit
 from edgeledger.scenario.results import block_json
-from edgeledger.web.openapi import OPENAPI
+from edgeledger.web import api_types as t
+from edgeledger.web.blob_uploads import BlobUploads
+from edgeledger.web.metrics import CONTENT_TYPE, NodeMetrics
+from edgeledger.web.pending import PendingSubmissions
+from edgeledger.web.routes import BINARY, MSGPACK, TEXT, Response, Route, app_document, error, install, reply
 
-__all__ = ["NodeApi"]
+__all__ = ["NodeApi", "MAX_TX_BYTES", "MAX_BLOB_BYTES", "messages_route"]
 
 MAX_TX_BYTES = 256 * 1024
 MAX_BLOB_BYTES = 64 * 1024 * 1024
-LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+MAX_PENDING_SUBMISSIONS = 100_000
+RETRANSMIT_AFTER_S = 5.0  # an acknowledged transaction this old and uncommitted is forwarded again
+RETRANSMIT_BATCH = 256  # at most this many per retransmission pass (an overloaded network is not flooded)
+STARTING = Response("the node is starting", t.ErrorBody)
+HEX = {"type": "string", "pattern": "^[0-9a-fA-F]*$"}
 
 
-def _error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
+def messages_route(handler: Any) -> Route:
+    """``POST /v1/messages``: the protocol endpoint (signed envelopes, see :mod:`edgeledger.net.envelope`)."""
+    return Route("POST", "/v1/messages", handler, "a batch of signed envelopes from a peer (msgpack list)",
+                 {202: Response("accepted (envelopes refused for a reason are counted in /metrics)", t.Batch),
+                  400: Response("no envelope accepted", t.ErrorBody),
+                  413: Response("too large", t.ErrorBody), 503: STARTING}, request_media=MSGPACK)
 
 
 class NodeApi:
     """Routes over one node; ``attach`` binds the node once it is built (health is 503 until then)."""
 
-    def __init__(self, admin_token: str | None = None) -> None:
+    def __init__(self, admin_token: str | None = None, max_blob_bytes: int = MAX_BLOB_BYTES,
+                 blob_window_s: float = 120.0, submission_ttl_s: float = 600.0,
+                 rate_per_client: float = 20_000.0, pending: PendingSubmissions | None = None,
+                 retransmit_s: float = 2.0) -> None:
         self.admin_token = admin_token
         self.node: Any = None
         self.driver: Any = None
         self.plan: Any = None
         self.shutdown = asyncio.Event()
         self.started = time.time()
-        self.commits = 0
-        self.tx_committed = 0
-        self.submitted: dict[bytes, float] = {}
-        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.latency_sum = 0.0
+        self.submission_ttl_s = submission_ttl_s
+        self.submitted: OrderedDict[bytes, float] = OrderedDict()  # tx id -> submit time, oldest first
         self.accuracy: dict[int, float] = {}
         self.offload = {"tasks": 0.0, "offloaded": 0.0, "misses": 0.0, "delay_s": 0.0, "energy_j": 0.0}
         self.recent_tx: deque[tuple[int, str, str, str]] = deque(maxlen=50)
-        self.listeners: list[Any] = []  # the dashboard's live streams
+        self.listeners: list[Any] = []  # the dashboard's live streams (each removes itself when it closes)
+        self.limit = RateLimit(rate_per_client, rate_per_client)
+        self.pending = pending if pending is not None else PendingSubmissions()
+        self.retransmit_s = retransmit_s
+        self._retransmitter: asyncio.Task[None] | None = None
+        self.metrics = NodeMetrics(self)
+        self.uploads = BlobUploads(max_blob_bytes, blob_window_s, self.metrics.blob_uploads)
+
+    def routes(self) -> list[Route]:
+        block = {200: Response("the block, each transaction with its receipt", t.BlockView),
+                 404: Response("no such block", t.ErrorBody), 503: STARTING}
+        admin = Response("no or wrong admin token", t.ErrorBody)
+        return [
+            Route("GET", "/v1/health", self.health, "liveness and chain height",
+                  {200: Response("serving", t.Health), 503: STARTING}),
+            Route("GET", "/v1/head", self.head, "chain head, PBFT view and leader",
+                  {200: Response("head", t.Head), 503: STARTING}),
+            Route("GET", "/v1/blocks/{height}", self.block, "block by height", block,
+                  path_types={"height": {"type": "integer", "minimum": 0}}, pattern="/v1/blocks/{height:\\d+}"),
+            Route("GET", "/v1/blocks/hash/{digest}", self.block_by_hash, "block by hash",
+                  {**block, 400: Response("not hex", t.ErrorBody)}, path_types={"digest": HEX}),
+            Route("GET", "/v1/tx/{tx_id}", self.transaction, "a committed transaction with its Merkle inclusion proof",
+                  {200: Response("transaction, proof and receipt", t.TransactionLookup),
+                   400: Response("not hex", t.ErrorBody), 404: Response("not committed", t.ErrorBody),
+                   503: STARTING}, path_types={"tx_id": HEX}),
+            Route("POST", "/v1/tx", self.submit, "submit a signed transaction (canonical msgpack bytes)",
+                  {202: Response("accepted for ordering", t.Submitted), 400: Response("undecodable", t.ErrorBody),
+                   403: Response("bad signature or unknown sender", t.ErrorBody),
+                   409: Response("stale nonce or unknown kind", t.ErrorBody),
+                   413: Response("too large", t.ErrorBody), 429: Response("rate limited", t.ErrorBody),
+                   503: Response("starting, or too many transactions waiting: retry later", t.ErrorBody)},
+                  request_media=MSGPACK),
+            Route("POST", "/v1/endorse", self.endorse, "as an endorsing peer, simulate a proposal (EndorseRequest) "
+                  "on the committed state and sign its read/write set",
+                  {200: Response("the signed ProposalResponse (msgpack)", None, MSGPACK),
+                   400: Response("undecodable", t.ErrorBody), 403: Response("sender is not a member", t.ErrorBody),
+                   409: Response("the simulation failed: nothing signed", t.ErrorBody),
+                   413: Response("too large", t.ErrorBody), 429: Response("rate limited", t.ErrorBody),
+                   503: STARTING}, request_media=MSGPACK),
+            Route("GET", "/v1/state/{key}", self.state, "a key of the chain state",
+                  {200: Response("value", t.StateValue), 404: Response("no such key", t.ErrorBody), 503: STARTING},
+                  pattern="/v1/state/{key:.+}"),
+            Route("GET", "/v1/blobs/{digest}", self.get_blob, "download a blob",
+                  {200: Response("blob bytes", None, BINARY), 404: Response("no such blob", t.ErrorBody),
+                   500: Response("the stored copy is corrupt", t.ErrorBody), 503: STARTING},
+                  path_types={"digest": HEX}),
+            Route("PUT", "/v1/blobs/{digest}", self.put_blob, "upload a blob signed by a member of the chain "
+                  f"(headers {SENDER_HEADER}, {SIGNATURE_HEADER}); its sha256 must equal the digest, and a "
+                  "transaction must name it (now, or within the node's blob window)",
+                  {201: Response("stored", t.BlobStored), 400: Response("digest not hex", t.ErrorBody),
+                   401: Response("unsigned, or not signed by a member", t.ErrorBody),
+                   413: Response("larger than the node accepts", t.ErrorBody),
+                   422: Response("content does not match the digest", t.ErrorBody),
+                   429: Response("rate limited, or too many unnamed uploads waiting", t.ErrorBody), 503: STARTING},
+                  request_media=BINARY, path_types={"digest": HEX}),
+            Route("GET", "/v1/peers", self.peers, "known peers",
+                  {200: Response("peers by id", dict[str, t.PeerInfo]), 503: STARTING}),
+            Route("GET", "/metrics", self.prometheus, "Prometheus metrics (text exposition format)",
+                  {200: Response("metrics", None, TEXT)}),
+            Route("GET", "/openapi.json", self.openapi, "this document",
+                  {200: Response("the OpenAPI document", dict[str, Any])}),
+            Route("POST", "/v1/admin/shutdown", self.admin_shutdown, "stop the node (needs the admin token)",
+                  {202: Response("stopping", t.ShuttingDown), 401: admin}),
+            Route("POST", "/v1/admin/links", self.admin_links, "cut or heal links to peers (fault injection; "
+                  "admin token)", {200: Response("links now cut", t.LinksState), 400: Response("bad body", t.ErrorBody),
+                                   401: admin, 503: STARTING}, request=t.LinksRequest),
+        ]
 
     def install(self, app: web.Application) -> None:
-        app.add_routes([
-            web.get("/v1/health", self.health), web.get("/v1/head", self.head),
-            web.get("/v1/blocks/{height:\\d+}", self.block), web.get("/v1/blocks/hash/{digest}", self.block_by_hash),
-            web.get("/v1/tx/{tx_id}", self.transaction), web.post("/v1/tx", self.submit),
-            web.post("/v1/endorse", self.endorse),
-            web.get("/v1/state/{key:.+}", self.state), web.get("/v1/blobs/{digest}", self.get_blob),
-            web.put("/v1/blobs/{digest}", self.put_blob), web.get("/v1/peers", self.peers),
-            web.get("/metrics", self.metrics), web.get("/openapi.json", self.openapi),
-            web.post("/v1/admin/shutdown", self.admin_shutdown), web.post("/v1/admin/links", self.admin_links),
-        ])
+        install(app, self.routes())
 
     def attach(self, node: Any, driver: Any, plan: Any) -> None:
         self.node, self.driver, self.plan = node, driver, plan
         node.commit_listeners.append(self._on_commit)
         driver.on_metric = self._on_metric
 
+    def start_retransmitting(self) -> None:
+        """Submit what was pending before a restart, then keep forwarding uncommitted acknowledged
+        transactions to the validators every ``retransmit_s`` (a PBFT client's retransmission)."""
+        self._retransmit(time.time() + 1.0)
+        self._retransmitter = asyncio.get_running_loop().create_task(self._retransmit_loop())
+
+    def stop(self) -> None:
+        """Stop retransmitting and close the pending log (the process is shutting down)."""
+        if self._retransmitter is not None:
+            self._retransmitter.cancel()
+        self.pending.close()
+
+    async def _retransmit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.retransmit_s)
+            self._retransmit(time.time() - RETRANSMIT_AFTER_S, limit=RETRANSMIT_BATCH)
+
+    def _retransmit(self, before: float, limit: int = 2000) -> None:
+        from edgeledger.consensus.pbft.events import ForwardRequest
+        from edgeledger.effects import Broadcast
+
+        node, now = self.node, time.time()
+        self.metrics.expired.inc(self.pending.expire(now - self.submission_ttl_s))
+        committed, effects = [], []
+        for tx in self.pending.older_than(before, limit):
+            if node.store.locate_transaction(tx.tx_id) is not None:
+                committed.append(tx.tx_id)
+                continue
+            effects += node.submit(tx, now)  # into our mempool again (after a restart) or to our validator
+            if node.consensus is not None and hasattr(node.consensus, "mempool"):
+                others = tuple(v for v in node.membership.validators_at(node.store.height + 1) if v != node.node_id)
+                effects.append(Broadcast(others, ForwardRequest(tx=tx)))
+                self.metrics.retransmitted.inc()
+        self.pending.committed(committed)
+        self.driver.apply(effects)
+
     # -- hooks -------------------------------------------------------------------------------
     def _on_commit(self, block: Block, receipts: list[Any]) -> None:
         now = time.time()
-        self.commits += 1
-        self.tx_committed += len(block.transactions)
+        self.metrics.blocks.inc()
+        self.metrics.transactions.inc(len(block.transactions))
         for tx, receipt in zip(block.transactions, receipts):
             self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
-            if tx.kind in ("fl.round_close", "fl.winner_close") and receipt.ok:  # accuracy on chain for all to see
+            if not receipt.ok:
+                self.metrics.invalid.inc()
+            if tx.kind in ("fl.round_close", "fl.winner_close") and receipt.ok:  # the chain records accuracy for all
                 from edgeledger.fl.round.events import RoundClose
 
                 close = decode(tx.payload, RoundClose)
                 self.accuracy[close.round] = close.accuracy_bp / 10000
-                for listener in list(self.listeners):
-                    listener("accuracy", (close.round, self.accuracy[close.round]))
+                self._notify("accuracy", (close.round, self.accuracy[close.round]))
             t0 = self.submitted.pop(tx.tx_id, None)
             if t0 is not None:
-                self._observe_latency(now - t0)
-        for listener in list(self.listeners):
-            listener("block", block)
+                self.metrics.commit_latency.observe(now - t0)
+        self.pending.committed([tx.tx_id for tx in block.transactions])
+        self._expire(now)
+        self._notify("block", block)
 
-    def _observe_latency(self, seconds: float) -> None:
-        self.latency_sum += seconds
-        for i, bound in enumerate(LATENCY_BUCKETS):
-            if seconds <= bound:
-                self.latency_counts[i] += 1
-                return
-        self.latency_counts[-1] += 1
+    def _notify(self, event: str, data: Any) -> None:
+        for listener in list(self.listeners):
+            listener(event, data)
+
+    def _expire(self, now: float) -> None:
+        """Forget submissions older than the time to live (they never committed: refused or lost)."""
+        while self.submitted and (len(self.submitted) > MAX_PENDING_SUBMISSIONS
+                                  or now - next(iter(self.submitted.values())) > self.submission_ttl_s):
+            self.submitted.popitem(last=False)
+            self.metrics.expired.inc()
 
     def _on_metric(self, node_id: str, metric: Any, now: float) -> None:
         if metric.name.startswith("offload."):  # a task this device offloaded over the network (or ran itself)
@@ -112,33 +229,42 @@ class NodeApi:
                 self.offload["misses"] += metric.value
         if metric.name == "fl.accuracy":
             self.accuracy[metric.round] = metric.value
-            for listener in list(self.listeners):
-                listener("accuracy", (metric.round, metric.value))
+            self._notify("accuracy", (metric.round, metric.value))
+
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """503 while starting; 429 when this client address exceeds its rate (before any signature check)."""
+        if self.node is None:
+            return error(503, "node is starting")
+        if not self.limit.allow(request.remote or "?", time.monotonic()):
+            self.metrics.http_refused.labels("rate_limited").inc()
+            return error(429, f"rate limit exceeded for {request.remote}: retry later")
+        return None
 
     # -- read API ----------------------------------------------------------------------------
     async def health(self, request: web.Request) -> web.Response:
         if self.node is None:
-            return _error(503, "node is starting (waiting for the genesis)")
-        return web.json_response({"status": "ok", "node": self.node.node_id, "role": self.node.role,
-                                  "height": self.node.store.height, "uptime_s": round(time.time() - self.started, 3)})
+            return error(503, "node is starting (waiting for the genesis)")
+        return reply(t.Health(status="ok", node=self.node.node_id, role=self.node.role, height=self.node.store.height,
+                              uptime_s=round(time.time() - self.started, 3), chain_id=self.node.membership.chain_id))
 
     def _ready(self) -> web.Response | None:
-        return _error(503, "node is starting") if self.node is None else None
+        return error(503, "node is starting") if self.node is None else None
 
     async def head(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
             return busy
         head = self.node.store.head()
         consensus = self.node.consensus
-        return web.json_response({"height": self.node.store.height, "hash": head.hash.hex() if head else None,
-                                  "view": getattr(consensus, "view", None),
-                                  "leader": consensus.primary_of(consensus.view) if consensus else None})
+        view = getattr(consensus, "view", None)
+        return reply(t.Head(height=self.node.store.height, hash=head.hash.hex() if head else None,
+                            view=view if isinstance(view, int) else None,
+                            leader=consensus.primary_of(consensus.view) if consensus and view is not None else None))
 
     async def block(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
             return busy
         block = self.node.store.block(int(request.match_info["height"]))
-        return web.json_response(self._with_receipts(block)) if block else _error(404, "no block at that height")
+        return web.json_response(self._with_receipts(block)) if block else error(404, "no block at that height")
 
     def _with_receipts(self, block: Block) -> dict[str, Any]:
         """The block as JSON, each transaction with its receipt (valid, or invalid with the reason)."""
@@ -153,9 +279,9 @@ class NodeApi:
         try:
             digest = bytes.fromhex(request.match_info["digest"])
         except ValueError:
-            return _error(400, "block hash must be hex")
+            return error(400, "block hash must be hex")
         block = self.node.store.block_by_hash(digest)
-        return web.json_response(self._with_receipts(block)) if block else _error(404, "no block with that hash")
+        return web.json_response(self._with_receipts(block)) if block else error(404, "no block with that hash")
 
     async def transaction(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
@@ -163,12 +289,12 @@ class NodeApi:
         try:
             tx_id = bytes.fromhex(request.match_info["tx_id"])
         except ValueError:
-            return _error(400, "transaction id must be hex")
+            return error(400, "transaction id must be hex")
         where = self.node.store.locate_transaction(tx_id)
         if where is None:
-            return _error(404, "transaction not committed (yet)")
+            return error(404, "transaction not committed (yet)")
         block = self.node.store.block(where[0])
-        proof = merkle_proof([encode(t) for t in block.transactions], where[1])
+        proof = merkle_proof([encode(x) for x in block.transactions], where[1])
         receipt = self.node.store.receipts(block)[where[1]]
         return web.json_response({"height": where[0], "position": where[1], "block_hash": block.hash.hex(),
                                   "merkle_root": block.header.tx_root.hex(),
@@ -182,38 +308,45 @@ class NodeApi:
         key = request.match_info["key"]
         value = self.node.state.kv.get(key)
         if value is None:
-            return _error(404, f"no state at key {key!r}")
-        return web.json_response({"key": key, "value_hex": value.hex(), "height": self.node.state.height})
+            return error(404, f"no state at key {key!r}")
+        return reply(t.StateValue(key=key, value_hex=value.hex(), height=self.node.state.height))
 
     async def peers(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
             return busy
-        return web.json_response({n: {"address": a, "role": self.node.membership.role(n)}
-                                  for n, a in sorted(self.driver.peers.items())})
+        return reply({n: t.PeerInfo(address=a, role=self.node.membership.role(n))
+                      for n, a in sorted(self.driver.peers.items())})
 
     async def openapi(self, request: web.Request) -> web.Response:
-        return web.json_response(OPENAPI)
+        return web.json_response(app_document(request.app))
 
     # -- write API ---------------------------------------------------------------------------
     async def submit(self, request: web.Request) -> web.Response:
-        if (busy := self._ready()) is not None:
-            return busy
+        if (refused := self._refused(request)) is not None:
+            return refused
         body = await request.content.read(MAX_TX_BYTES + 1)
         if len(body) > MAX_TX_BYTES:
-            return _error(413, f"transaction over {MAX_TX_BYTES} bytes")
+            return error(413, f"transaction over {MAX_TX_BYTES} bytes")
+        cap = getattr(getattr(self.node.consensus, "config", None), "max_pending_txs", 0)
+        if cap and len(getattr(self.node.consensus, "mempool", ())) >= cap:
+            self.metrics.http_refused.labels("mempool_full").inc()
+            return error(503, f"{cap} transactions wait to be ordered: retry later")
         try:
             tx = decode(body, Transaction)
             verify_transaction(tx, self.node.membership)
         except SignatureError as exc:
-            return _error(403, str(exc))
+            return error(403, str(exc))
         except EdgeLedgerError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         reason = self.node.state.check(tx)
         if reason is not None:
-            return _error(409, reason)
-        self.submitted.setdefault(tx.tx_id, time.time())
-        self.driver.submit_local(self.node.submit(tx, time.time()))
-        return web.json_response({"tx_id": tx.tx_id.hex()}, status=202)
+            return error(409, reason)
+        now = time.time()
+        self.pending.add(tx, now)  # on disk before the 202: retransmitted until it commits
+        self.submitted.setdefault(tx.tx_id, now)
+        self._expire(now)
+        self.driver.submit_local(self.node.submit(tx, now))
+        return reply(t.Submitted(tx_id=tx.tx_id.hex()), status=202)
 
     async def endorse(self, request: web.Request) -> web.Response:
         """Fabric's *execute*: this node, as an endorsing peer, simulates a proposal on its committed
@@ -223,22 +356,22 @@ class NodeApi:
         from edgeledger.ledger.contracts import EndorseRequest, endorse_proposal
         from edgeledger.node.endorsing import EndorserService
 
-        if (busy := self._ready()) is not None:
-            return busy
+        if (refused := self._refused(request)) is not None:
+            return refused
         body = await request.content.read(MAX_TX_BYTES + 1)
         if len(body) > MAX_TX_BYTES:
-            return _error(413, f"request over {MAX_TX_BYTES} bytes")
+            return error(413, f"request over {MAX_TX_BYTES} bytes")
         try:
             req = decode(body, EndorseRequest)
         except EdgeLedgerError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         if req.sender not in self.node.membership.identities:
-            return _error(403, f"{req.sender!r} is not a member of this chain")
+            return error(403, f"{req.sender!r} is not a member of this chain")
         service = self.node.service(EndorserService)
         response = service.endorse(req) if service is not None else endorse_proposal(
             self.node.state, self.node.node_id, self.node.key, req)[0]
         if response.error:
-            return _error(409, response.error)
+            return error(409, response.error)
         return web.Response(body=encode(response), content_type="application/msgpack")
 
     async def get_blob(self, request: web.Request) -> web.StreamResponse:
@@ -248,15 +381,15 @@ class NodeApi:
         try:
             digest = bytes.fromhex(request.match_info["digest"])
         except ValueError:
-            return _error(404, "no blob with that digest")
+            return error(404, "no blob with that digest")
         path = getattr(self.node.blobs, "path_of", lambda d: None)(digest)
         if path is None:
             try:
                 return web.Response(body=self.node.blobs.get(digest), content_type="application/octet-stream")
             except KeyError:
-                return _error(404, "no blob with that digest")
+                return error(404, "no blob with that digest")
             except EdgeLedgerError as exc:
-                return _error(500, f"stored blob is corrupt: {exc}")
+                return error(500, f"stored blob is corrupt: {exc}")
         resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
                                            "X-Content-SHA256": digest.hex()})
         resp.content_length = path.stat().st_size
@@ -268,23 +401,9 @@ class NodeApi:
         return resp
 
     async def put_blob(self, request: web.Request) -> web.Response:
-        if (busy := self._ready()) is not None:
-            return busy
-        try:
-            digest = bytes.fromhex(request.match_info["digest"])
-        except ValueError:
-            return _error(400, "digest must be hex")
-        chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > MAX_BLOB_BYTES:
-                return _error(413, f"blob over {MAX_BLOB_BYTES} bytes")
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        if sha256(data) != digest:
-            return _error(422, f"blob hashes to {sha256(data).hex()}, not the digest in the URL")
-        self.node.blobs.put(data)
-        return web.json_response({"digest": digest.hex(), "size": size}, status=201)
+        if (refused := self._refused(request)) is not None:
+            return refused
+        return await self.uploads.put(request, self.node)
 
     def _authorized(self, request: web.Request) -> bool:
         expected = f"Bearer {self.admin_token}" if self.admin_token else None
@@ -292,73 +411,28 @@ class NodeApi:
 
     async def admin_shutdown(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return _error(401, "admin actions need Authorization: Bearer <token> (see --admin-token)")
+            return error(401, "admin actions need Authorization: Bearer <token> (see --admin-token)")
         asyncio.get_running_loop().call_later(0.05, self.shutdown.set)
-        return web.json_response({"status": "shutting down"}, status=202)
+        return reply(t.ShuttingDown(status="shutting down"), status=202)
 
     async def admin_links(self, request: web.Request) -> web.Response:
         """Cut or heal this node's links to peers: {"block": [ids], "unblock": [ids]} (fault injection)."""
         if not self._authorized(request):
-            return _error(401, "admin actions need Authorization: Bearer <token> (see --admin-token)")
+            return error(401, "admin actions need Authorization: Bearer <token> (see --admin-token)")
         if (busy := self._ready()) is not None:
             return busy
         try:
-            body = await request.json()
-            block, unblock = list(body.get("block", [])), list(body.get("unblock", []))
-        except (ValueError, AttributeError, TypeError):
-            return _error(400, 'expected JSON {"block": [node ids], "unblock": [node ids]}')
-        unknown = [n for n in block + unblock if n not in self.node.membership.identities]
-        if unknown or not all(isinstance(n, str) for n in block + unblock):
-            return _error(400, f"unknown node ids: {unknown}")
-        self.driver.blocked.update(block)
-        self.driver.blocked.difference_update(unblock)
-        return web.json_response({"blocked": sorted(self.driver.blocked)})
+            body = msgspec.json.decode(await request.read(), type=t.LinksRequest)
+        except msgspec.DecodeError as exc:
+            return error(400, f'expected JSON {{"block": [node ids], "unblock": [node ids]}}: {exc}')
+        unknown = [n for n in body.block + body.unblock if n not in self.node.membership.identities]
+        if unknown:
+            return error(400, f"unknown node ids: {unknown}")
+        self.driver.blocked.update(body.block)
+        self.driver.blocked.difference_update(body.unblock)
+        return reply(t.LinksState(blocked=sorted(self.driver.blocked)))
 
     # -- Prometheus --------------------------------------------------------------------------
-    async def metrics(self, request: web.Request) -> web.Response:
-        lines: list[str] = []
-
-        def metric(name: str, kind: str, help_: str, value: float, labels: str = "") -> None:
-            lines.extend([f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name}{labels} {value}"])
-
-        node = self.node
-        metric("edgeledger_up", "gauge", "1 when the node has its genesis and serves", 1 if node else 0)
-        if node is not None:
-            uptime = max(time.time() - self.started, 1e-9)
-            metric("edgeledger_chain_height", "gauge", "committed blocks", node.store.height)
-            metric("edgeledger_commits_total", "counter", "blocks committed by this process", self.commits)
-            metric("edgeledger_transactions_total", "counter", "transactions committed", self.tx_committed)
-            metric("edgeledger_tx_per_second", "gauge", "committed transactions per second since start",
-                   round(self.tx_committed / uptime, 3))
-            view = getattr(node.consensus, "view", None)
-            if view is not None:
-                metric("edgeledger_consensus_view", "gauge", "current PBFT view", view)
-            metric("edgeledger_peers", "gauge", "known peers", len(self.driver.peers))
-            stats = self.driver.stats
-            metric("edgeledger_bytes_out_total", "counter", "bytes sent to peers", stats.bytes_out)
-            metric("edgeledger_bytes_in_total", "counter", "bytes received from peers", stats.bytes_in)
-            metric("edgeledger_messages_dropped_total", "counter", "messages given up after retries", stats.dropped)
-            metric("edgeledger_rejected_total", "counter", "inputs rejected", stats.rejected)
-            lines += ["# HELP edgeledger_commit_latency_seconds submit-to-commit latency of API transactions",
-                      "# TYPE edgeledger_commit_latency_seconds histogram"]
-            cumulative = 0
-            for bound, count in zip(LATENCY_BUCKETS, self.latency_counts):
-                cumulative += count
-                lines.append(f'edgeledger_commit_latency_seconds_bucket{{le="{bound}"}} {cumulative}')
-            cumulative += self.latency_counts[-1]
-            lines += [f'edgeledger_commit_latency_seconds_bucket{{le="+Inf"}} {cumulative}',
-                      f"edgeledger_commit_latency_seconds_sum {round(self.latency_sum, 6)}",
-                      f"edgeledger_commit_latency_seconds_count {cumulative}"]
-            if self.offload["tasks"]:
-                for key, help_ in (("tasks", "offloading tasks finished (run here or offloaded)"),
-                                   ("offloaded", "tasks offloaded to an edge or the cloud"),
-                                   ("misses", "tasks past their deadline (or lost)"),
-                                   ("delay_s", "sum of the tasks' measured delays, seconds"),
-                                   ("energy_j", "sum of the tasks' device energy, joules")):
-                    metric(f"edgeledger_offload_{key}_total", "counter", help_, round(self.offload[key], 6))
-            if self.accuracy:
-                last = max(self.accuracy)
-                metric("edgeledger_fl_round", "gauge", "last completed FL round", last)
-                metric("edgeledger_fl_accuracy", "gauge", "test accuracy of the global model", self.accuracy[last])
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})
+    async def prometheus(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE,
+                                                                  "X-Content-Type-Options": "nosniff"})

@@ -39,13 +39,13 @@ class CenterServer:
         self.counters: Counter[str] = Counter()
 
     def claim(self, claim: Claim) -> str:
-        if claim.role not in ("cloud", "edge", "device", "company"):  # company: a standby sealer node
-            raise EdgeLedgerError(f"role {claim.role!r} is unknown; expected cloud, edge, device or company")
+        if claim.role not in ("cloud", "edge", "device", "proxy", "company"):  # proxy, company: EdgeToll's sealers
+            raise EdgeLedgerError(f"role {claim.role!r} is unknown; expected cloud, edge, device, proxy or company")
         if claim.public_key in self.ids:
             return self.ids[claim.public_key]
         taken = set(self.ids.values())
-        if claim.role == "cloud" and "cloud" not in taken:
-            node_id = "cloud"
+        if claim.role in ("cloud", "proxy") and claim.role not in taken:  # one of each: the id is the role
+            node_id = claim.role
         else:
             while f"{claim.role}-{self.counters[claim.role]}" in taken:
                 self.counters[claim.role] += 1

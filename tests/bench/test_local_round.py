@@ -63,7 +63,7 @@ def test_short_real_round_writes_caliper_report(local_run):
     assert query["succ"] == 60 and query["read_latency_avg_s"] > 0
     assert (match["succ"], match["fail"], match["committed"]) == (60, 0, 60), match["fail_reasons"]
     html = (out / "report.html").read_text()
-    assert "Summary of performance metrics" in html and "data:image/png;base64" in html
+    assert "Summary of performance metrics" in html and html.count("<svg") >= 8 and "<style>" in html
     assert "create" in printed
     # every round names its execution model; transfers are endorsed by two edge servers over HTTP
     assert create["execution_model"].startswith("order-execute") and "order-execute" in html

@@ -38,5 +38,14 @@ def test_nearest_rank_percentiles_and_empty_trace():
     assert (m.succ, m.fail, m.throughput_tps, m.latency_avg_s) == (0, 0, 0.0, None)
 
 
-def test_throughput_series_bins_submissions_and_successes():
-    assert throughput_series(synthetic_trace(), 2.0) == [(0.0, 3, 1), (2.0, 1, 1), (4.0, 1, 1), (6.0, 0, 0)]
+def test_throughput_series_bins_submissions_and_successes_without_the_partial_last_bin():
+    # the trace ends at 6.0: the bin [6, 8) is partial and would read as a false drop to zero
+    assert throughput_series(synthetic_trace(), 2.0) == [(0.0, 3, 1), (2.0, 1, 1), (4.0, 1, 1)]
+
+
+def test_latency_series_gives_percentiles_per_whole_bin():
+    from edgeledger.bench.metrics import latency_series
+
+    # successes finish at 1.0 (latency 1), 2.5 (2) and 5.0 (3); bins of 2 s up to 6.0
+    assert latency_series(synthetic_trace(), 2.0) == [(0.0, 1.0, 1.0, 1.0, 1), (2.0, 2.0, 2.0, 2.0, 1),
+                                                      (4.0, 3.0, 3.0, 3.0, 1)]

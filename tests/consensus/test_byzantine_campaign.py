@@ -13,6 +13,7 @@ from edgeledger.consensus.testing.campaign import PLANS, read_corpus, run_campai
 from edgeledger.consensus.testing.mutants import MUTANTS, apply, package_root
 from edgeledger.consensus.testing.twins import set_partitions, twins_space_size
 from edgeledger.errors import ConfigError
+from tests.conftest import run_cli
 
 CORPUS = Path(__file__).with_name("corpus.txt")
 
@@ -101,21 +102,11 @@ def test_campaign_kills_the_reported_bug_reintroduced(tmp_path):
     assert '"violations": 1' in proc.stdout
 
 
-def _cli(capsys, *args):
-    from edgeledger.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code or 0, out.out, out.err
-
-
 def test_cli_replays_a_scenario_by_id_and_explains_a_bad_id_in_one_line(capsys):
-    code, out, _ = _cli(capsys, "consensus", "replay", "twins:4:2:1234", "--trace", "--last", "5")
+    code, out, _ = run_cli(capsys, "consensus", "replay", "twins:4:2:1234", "--trace", "--last", "5")
     assert code == 0 and "twins=" in out and "no violations" in out
     assert any("->" in line or "commits height" in line for line in out.splitlines())  # the trace's last lines
-    code, _, err = _cli(capsys, "consensus", "replay", "twins:4:2")
+    code, _, err = run_cli(capsys, "consensus", "replay", "twins:4:2")
     assert code == 2 and err.count("\n") == 1 and "twins:<n>:<rounds>:<index>" in err
-    code, _, err = _cli(capsys, "consensus", "campaign", "--plan", "huge")
+    code, _, err = run_cli(capsys, "consensus", "campaign", "--plan", "huge")
     assert code == 2 and "expected one of" in err

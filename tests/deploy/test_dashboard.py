@@ -47,7 +47,7 @@ def test_dashboard_loads_updates_live_and_opens_a_block(cluster):
             assert status == 202
             page.wait_for_function(f"Number(document.getElementById('height').textContent) > {before}",
                                    timeout=20_000)
-            assert page.locator("#accuracy").count() == 1 and page.locator("#topology circle").count() >= 9
+            assert page.locator("#chart-accuracy").count() == 1 and page.locator("#topology circle").count() >= 9
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "observe-live.png"), full_page=True)
             first = page.locator("#blocks tr a").first

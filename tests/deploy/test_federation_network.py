@@ -94,7 +94,7 @@ def test_a_replayed_delivery_is_refused_and_the_client_has_no_say_on_the_fbc(fed
     # the client is a local node of the LBCs: the FBC's genesis does not know it
     plan = federation_plan(federation)
     client = derive_key("ed25519", (federation.root / plan.client / "identity.seed").read_bytes())
-    call = ContractCall(contract="xchain", method="send", args=["lbc1", "stock", "reserve", [1]])
+    call = ContractCall(contract="xchain", method="send", args=["lbc1", "stock", "reserve", [1], "", "", 10_000])
     tx = make_transaction(client, plan.client, 1, "contract.call", call)
     status, body = send(f"{_url(federation, 'fbc.v0')}/v1/tx", encode(tx))
     assert status == 403, body

@@ -62,7 +62,8 @@ def test_bad_requests_get_json_errors_and_change_nothing(cluster):
     tx = make_transaction(stranger, "device-0", 10**9, "fl.update", b"x")
     status, body = send(f"{url}/v1/tx", encode(tx))
     assert status == 403 and "bad signature" in body["error"]
-    assert send(f"{url}/v1/blobs/{'00' * 32}", b"payload", method="PUT")[0] == 422
+    assert send(f"{url}/v1/blobs/{'00' * 32}", b"payload", method="PUT")[0] == 401  # unsigned: refused first
+    assert get(f"{url}/v1/no/such/route")[1]["error"].startswith("no route GET /v1/no/such/route")
     assert send(f"{url}/v1/admin/shutdown", b"")[0] == 401
     assert send(f"{url}/v1/messages", b"\x91\xc4\x03abc")[0] == 400  # an envelope that is not one
     status, health = get(f"{url}/v1/health")
@@ -77,6 +78,27 @@ def test_openapi_and_prometheus_metrics_are_served(cluster):
 
     text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
     assert "# TYPE edgeledger_chain_height gauge" in text and "edgeledger_commit_latency_seconds_bucket" in text
+    assert "edgeledger_transactions_committed_total" in text and "process_resident_memory_bytes" in text
+    assert "per_second" not in text  # rates are PromQL's job
+    assert "/v1/oracle/status" not in doc["paths"] and "/observe/api/overview" in doc["paths"]
+
+
+def _member_key(cluster, node):
+    from pathlib import Path
+
+    data_dir = Path(str(cluster.processes[node]["log"])).with_suffix("")
+    return derive_key("ed25519", (data_dir / "identity.seed").read_bytes())
+
+
+def signed_put(cluster, node, data, as_node="device-2", digest=None):
+    """PUT a blob to ``node`` signed by member ``as_node`` (issue 18: members only)."""
+    from edgeledger.crypto.hashing import sha256
+    from edgeledger.net.blobs import upload_headers
+
+    digest = digest or sha256(data)
+    chain_id = get(f"{cluster.processes[node]['url']}/v1/health")[1]["chain_id"]
+    headers = upload_headers(_member_key(cluster, as_node), as_node, chain_id, node, digest)
+    return send(f"{cluster.processes[node]['url']}/v1/blobs/{digest.hex()}", data, method="PUT", headers=headers)
 
 
 def test_blob_upload_and_download_check_the_digest(cluster):
@@ -86,8 +108,15 @@ def test_blob_upload_and_download_check_the_digest(cluster):
     url = cluster.processes["edge-3"]["url"]
     data = b"sensor series " * 1000
     digest = sha256(data).hex()
-    assert send(f"{url}/v1/blobs/{digest}", data, method="PUT")[0] == 201
+    status, body = signed_put(cluster, "edge-3", data)
+    assert status == 201 and body["named"] is False  # no transaction names it (yet): kept for the window only
     assert urllib.request.urlopen(f"{url}/v1/blobs/{digest}", timeout=5).read() == data
+    assert signed_put(cluster, "edge-3", b"other bytes", digest=sha256(data))[0] == 422
+    from edgeledger.net.blobs import upload_headers
+
+    for_edge3 = upload_headers(_member_key(cluster, "device-2"), "device-2", "http", "edge-3", sha256(data))
+    other = cluster.processes["edge-2"]["url"]
+    assert send(f"{other}/v1/blobs/{digest}", data, method="PUT", headers=for_edge3)[0] == 401  # not for edge-2
 
 
 def test_blobs_stream_and_a_wrong_digest_is_caught_while_reading(cluster):
@@ -103,7 +132,7 @@ def test_blobs_stream_and_a_wrong_digest_is_caught_while_reading(cluster):
     url = cluster.processes["edge-0"]["url"]
     data = bytes(range(256)) * 4096  # 1 MiB: several chunks
     digest = sha256(data)
-    assert send(f"{url}/v1/blobs/{digest.hex()}", data, method="PUT")[0] == 201
+    assert signed_put(cluster, "edge-0", data)[0] == 201
 
     async def main():
         async with aiohttp.ClientSession() as session:

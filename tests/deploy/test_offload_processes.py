@@ -18,7 +18,7 @@ def counters(url: str) -> dict[str, float]:
     out = {}
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
         for line in resp.read().decode().splitlines():
-            if line.startswith("edgeledger_offload_") or line.startswith("edgeledger_bytes_in_total"):
+            if line.startswith("edgeledger_offload_") or line.startswith("edgeledger_network_received_bytes_total"):
                 name, value = line.split()
                 out[name] = float(value)
     return out
@@ -38,8 +38,8 @@ def test_devices_offload_tasks_over_http_and_train_their_agent_by_fl_rounds(tmp_
 
         got = wait_for(finished, 180, "every device to finish 6 tasks, some of them offloaded")
         for g in got.values():  # a measured delay per task, at least the local run time of the smallest task
-            assert g["edgeledger_offload_delay_s_total"] > 0 and g["edgeledger_offload_energy_j_total"] > 0
-        edge_in = sum(counters(c.processes[f"edge-{i}"]["url"])["edgeledger_bytes_in_total"] for i in range(4))
+            assert g["edgeledger_offload_delay_seconds_total"] > 0 and g["edgeledger_offload_energy_joules_total"] > 0
+        edge_in = sum(counters(c.processes[f"edge-{i}"]["url"])["edgeledger_network_received_bytes_total"] for i in range(4))
         assert edge_in > 1e6 * sum(g["edgeledger_offload_offloaded_total"] for g in got.values()) / 8  # >= 1 Mbit each
         wait_for(lambda: fl_round(c.processes["cloud"]["url"]) >= 1, 120, "an FL round of the agents")
     finally:

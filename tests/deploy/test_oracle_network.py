@@ -1,10 +1,11 @@
 """Pedal's data oracle as real processes on 127.0.0.1 (issue 7, "in deployment").
 
-4 PBFT validators, one working group of 4 oracle nodes (t = 3; o0 reads through a lying
-gateway, o3 through a source 1 s late) and a requester, each its own OS process talking
-HTTP. A request filed on chain gets a threshold-signed callback the proxy verified, its
-value an honest reading (the median cannot be moved by the liar), and a fulfillment
-replayed by its master is refused by the proxy.
+4 PBFT validators, one group of 4 oracle nodes (t = 3; o0 reads through a lying gateway, o3
+through a source 1 s late) whose key the members generate on chain, a requester and an
+observation node, each its own OS process talking HTTP. A request filed on chain gets a
+threshold-signed callback the proxy verified, its value an honest reading (the median cannot
+be moved by the liar), a fulfillment replayed by its master is refused by the proxy, and the
+observation node answers queries about all of it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from edgeledger.oracle.aggregation import lower_median
 from edgeledger.oracle.records import OracleFulfill, result_message
 from edgeledger.cli import main
 from edgeledger.deploy.cluster import Cluster, spawn, stop_cluster
-from edgeledger.deploy.oracle_cluster import file_oracle_request, oracle_requests, oracle_status, wait_callbacks
+from edgeledger.deploy.oracle_cluster import (
+    file_oracle_request, oracle_requests, oracle_status, query_observer, wait_callbacks,
+)
 from edgeledger.deploy.oracle_plan import PROXY, build_source
 from tests.deploy.conftest import get, send, wait_for
 
@@ -78,17 +81,19 @@ def test_request_gets_a_threshold_signed_callback_with_an_honest_median(network)
     tx_ids = [file_oracle_request(network, "boiler") for _ in range(2)]
     done = wait_callbacks(network, tx_ids, timeout=30)
     v1 = network.processes["v1"]["url"]
-    group = plan.groups[0]
-    assert len(group.members) == 4 and group.threshold == 3
+    group = query_observer(network, "/v1/query/oracle/groups/g0")  # made on chain: nobody dealt it
+    members, key = group["members"], bytes.fromhex(group["key"])
+    assert members == plan.groups[0].members and group["threshold"] == 3 and plan.groups[0].commitments == []
+    assert group["key_generation"]["status"] == "done" and group["key_generation"]["excluded"] == []
     for r in done:
         rid, value = r["request_id"], r["value_milli"]
         readings = {o: build_source(plan.sources[o], plan.sensor_seed).read("boiler", o, rid, r["sensor_timestamp_ms"])
-                    .value_milli for o in group.members}
-        honest = [readings[o] for o in group.members if plan.sources[o].kind != "lying"]
-        liar = next(readings[o] for o in group.members if plan.sources[o].kind == "lying")
+                    .value_milli for o in members}
+        honest = [readings[o] for o in members if plan.sources[o].kind != "lying"]
+        liar = next(readings[o] for o in members if plan.sources[o].kind == "lying")
         assert value in honest and min(honest) <= value <= max(honest), (value, readings)
         # exactly Pedal's aggregate: the lower median of t = 3 of the group's 4 signed readings
-        assert value in {lower_median(list(s)) for s in combinations(readings.values(), group.threshold)}
+        assert value in {lower_median(list(s)) for s in combinations(readings.values(), 3)}
         assert abs(value - liar) > 50_000  # the lying gateway reports ~3x + 100 units: it did not get through
         assert 0 < r["latency_s"] < 20
         # the callback came with the proxy's checks passed: the request left the queue, is marked done
@@ -103,7 +108,7 @@ def test_request_gets_a_threshold_signed_callback_with_an_honest_median(network)
         tx, entry = found[r["request_id"]]
         f = decode(tx.payload, OracleFulfill).fulfillment
         assert entry["receipt"]["ok"], entry["receipt"]
-        assert f.group_public_key == group.commitments[0] and f.master == tx.sender and f.master in group.members
+        assert f.group_public_key == key and f.master == tx.sender and f.master in members
         message = result_message(plan.chain_id, PROXY, f.request_id, f.result)
         assert bls_verify(f.group_public_key, message, f.signature)  # one group signature: >= t shares combined
         assert not bls_verify(f.group_public_key, message + b"x", f.signature)
@@ -198,3 +203,26 @@ def test_a_restarted_oracle_node_learns_the_term_from_the_chain(network):
                        15, f"{victim} to learn the master of term {term}")
     assert resumed["masters"][term] == master
     assert resumed["height"] >= after["fulfilled_at_height"]
+
+
+def test_the_observation_node_answers_queries_about_requests_terms_and_groups(network):
+    (r,) = wait_callbacks(network, [file_oracle_request(network, "mixer")], timeout=30)
+    overview = query_observer(network, "/v1/query/oracle")
+    assert overview["oracle_nodes"] == ["o0", "o1", "o2", "o3"] and overview["chain_time_ms"] > 0
+    row = query_observer(network, "/v1/query/oracle/requests/" + r["request_id"].replace("#", "%23"))
+    assert row["status"] == "fulfilled" and row["source"] == "mixer" and row["master"] in row["workers"] + ["o0"]
+    assert sorted(row["workers"]) == ["o0", "o1", "o2", "o3"]  # k = the group's size, of 4 registered nodes
+    term = query_observer(network, f"/v1/query/oracle/terms/{row['term']}")
+    assert term["seed"] == row["seed"] and term["master_output"] is not None
+    listed = query_observer(network, "/v1/query/oracle/requests?status=fulfilled&limit=2")["requests"]
+    assert 1 <= len(listed) <= 2 and all(x["status"] == "fulfilled" for x in listed)
+    url = next(str(i["url"]) for i in network.processes.values() if i["role"] == "observer")
+    assert get(f"{url}/v1/query/oracle/requests/oracle%23999")[0] == 404
+    assert get(f"{url}/v1/query/oracle/terms/x")[0] == 400
+    assert get(f"{url}/v1/query/oracle/requests?limit=0")[0] == 400
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as exc:  # observation nodes answer queries, sealers do not
+        urllib.request.urlopen(f"{network.processes['v0']['url']}/v1/query/oracle", timeout=5)
+    assert exc.value.code == 404

@@ -20,8 +20,9 @@ def test_plan_places_one_liar_and_one_slow_source_per_group():
     plan = plan_oracle_network(n_validators=4, n_groups=2, per_group=4, lying=1, slow=1, slow_delay_s=2.0)
     assert plan.validators == ["v0", "v1", "v2", "v3"] and plan.oracles == [f"o{i}" for i in range(8)]
     assert [plan.sources[o].kind for o in ("o0", "o1", "o2", "o3")] == ["lying", "sensor", "sensor", "slow"]
-    assert plan.members[0] == "v0" and plan.members[-1] == "requester"
-    assert {plan.role_of(n) for n in plan.members} == {"company", "oracle", "device"}
+    assert plan.members[0] == "v0" and plan.members[-2:] == ["requester", "observer"]
+    assert {plan.role_of(n) for n in plan.members} == {"company", "oracle", "device", "observer"}
+    assert plan.key_generation == "dkg" and all(g.commitments == [] for g in plan.groups)  # keys made on chain
     assert isinstance(build_source(plan.sources["o0"], 1), LyingSource)
     assert isinstance(build_source(plan.sources["o3"], 1), SlowSource)
     assert isinstance(build_source(plan.sources["o1"], 1), NoisySensor)
@@ -31,8 +32,8 @@ def test_plan_places_one_liar_and_one_slow_source_per_group():
         plan.role_of("o99")
 
 
-def test_dealer_gives_each_member_a_private_share_that_combines_to_the_group_key(tmp_path):
-    plan = deal_oracle_network(plan_oracle_network(n_groups=1, per_group=4), tmp_path)
+def test_the_trusted_dealer_of_tests_gives_each_member_a_private_share_of_the_group_key(tmp_path):
+    plan = deal_oracle_network(plan_oracle_network(n_groups=1, per_group=4, key_generation="dealer"), tmp_path)
     assert load_plan(tmp_path / PLAN_FILE) == plan
     (group,) = plan.groups
     assert group.threshold == 3 and len(group.commitments) == 3
@@ -44,8 +45,15 @@ def test_dealer_gives_each_member_a_private_share_that_combines_to_the_group_key
     partial = {shares[m].index: sign_share(shares[m], message) for m in group.members[1:]}
     assert bls_verify(group_public_key(group.commitments), message, combine(partial, threshold=3))
     # a second dealing is fresh entropy: another group key
-    again = deal_oracle_network(plan_oracle_network(n_groups=1, per_group=4), tmp_path / "again")
+    again = deal_oracle_network(plan_oracle_network(n_groups=1, per_group=4, key_generation="dealer"),
+                                tmp_path / "again")
     assert again.groups[0].commitments[0] != group.commitments[0]
+
+
+def test_a_key_generation_plan_deals_nothing(tmp_path):
+    plan = deal_oracle_network(plan_oracle_network(n_groups=1, per_group=4), tmp_path)
+    assert load_plan(tmp_path / PLAN_FILE) == plan and plan.groups[0].commitments == []
+    assert not any((tmp_path / m / SHARES_FILE).exists() for m in plan.oracles)
 
 
 def test_bad_plan_files_are_one_clear_error(tmp_path):

@@ -86,7 +86,7 @@ def test_missing_kmnist_file_says_where_and_how_to_get_it(tmp_path: Path) -> Non
         load_dataset("kmnist", tmp_path)
     message = str(info.value)
     assert "train-images-idx3-ubyte.gz" in message and str(tmp_path / "kmnist") in message
-    assert "codh.rois.ac.jp" in message and "--download" in message and "EDGELEDGER_DATA" in message
+    assert "codh.rois.ac.jp" in message and "edgeledger data download kmnist" in message and "EDGELEDGER_DATA" in message
 
 
 # --- CIFAR-10 -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from edgeledger.codec import encode
 from edgeledger.crypto.keys import derive_key
 from edgeledger.ledger import Block, Genesis, Identity, LedgerState, Membership, make_transaction
 from edgeledger.ledger.block import BlockHeader
+from edgeledger.ledger.clock import KIND_CLOCK_TICK, ClockTick
 from edgeledger.ledger.contracts import ContractCall, ContractDeploy, call_log
 
 ROLES = {"proxy": "proxy", "c0": "company", "c1": "company", "c2": "company", "c3": "company",
@@ -26,6 +27,8 @@ class Chain:
         self.state = LedgerState(self.membership)
         self.nonces: dict[str, int] = {}
         self.pending: list = []
+        self.validators = list(validators)
+        self.clock_ms = 0
 
     def tx(self, sender, kind, payload):
         self.nonces[sender] = self.nonces.get(sender, 0) + 1
@@ -52,6 +55,12 @@ class Chain:
     def empty_blocks(self, n):
         for _ in range(n):
             self.block([])
+
+    def advance(self, ms):
+        """Move the chain's BFT time ``ms`` forward: every sealer ticks in one block."""
+        self.clock_ms += ms
+        receipts = self.block([self.tx(v, KIND_CLOCK_TICK, ClockTick(time_ms=self.clock_ms)) for v in self.validators])
+        assert all(r.ok for r in receipts), [r.reason for r in receipts]
 
 
 __all__ = ["make_consortium", "Chain", "encode"]

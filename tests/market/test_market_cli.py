@@ -9,15 +9,16 @@ def test_market_demo_prints_tables_and_saves_a_chain_the_other_commands_read(tmp
     out = tmp_path / "m"
     code, stdout, _ = cli(capsys, "market", "demo", "--out", str(out), "--ens", "4", "--devices", "5")
     assert code == 0
-    for text in ("edge nodes", "matches", "payment channels", "token balances", "follow the nearest-node rule",
-                 "settled", "closing", f"saved: {out}"):
+    for text in ("PBFT sealers proxy, company-0, company-1, company-2", "certified by the sealers", "edge nodes",
+                 "matches", "payment channels", "token balances", "follow the nearest-node rule", "settled", "open",
+                 f"saved: {out}"):
         assert text in stdout.replace("\n", ""), text
     code, stdout, _ = cli(capsys, "market", "channels", "--dir", str(out))
     assert code == 0 and "proxy" in stdout and "settled" in stdout
     code, stdout, _ = cli(capsys, "market", "audit", "--dir", str(out))
     assert code == 0 and "all 5 matches follow the nearest-node rule" in stdout
     code, stdout, _ = cli(capsys, "market", "ens", "--dir", str(out))
-    assert code == 0 and "en3" in stdout
+    assert code == 0 and "edge-3" in stdout
     code, _, err = cli(capsys, "market", "demo", "--out", str(out))
     assert code == 2 and "already holds a market chain" in err
 
@@ -41,3 +42,24 @@ def test_market_sharing_prints_latency_rows(capsys):
                           "--json")
     (row,) = json.loads(stdout)
     assert code == 0 and row["n_edges"] == 4 and 0 < row["sharing_latency_s"] < row["settled_latency_s"]
+
+
+def test_a_saved_market_chain_with_a_forged_certificate_is_refused(tmp_path, capsys):
+    import sqlite3
+
+    import msgspec
+
+    from edgeledger.codec import encode
+    from edgeledger.ledger.store import ChainStore
+
+    out = tmp_path / "m"
+    assert cli(capsys, "market", "demo", "--out", str(out), "--ens", "3", "--devices", "3")[0] == 0
+    store = ChainStore(out / "chain.sqlite")
+    block = store.block(3)
+    store.close()
+    votes = [msgspec.structs.replace(v, signature=bytes(64)) for v in block.certificate.votes]
+    forged = msgspec.structs.replace(block, certificate=msgspec.structs.replace(block.certificate, votes=votes))
+    with sqlite3.connect(out / "chain.sqlite") as db:
+        db.execute("UPDATE blocks SET body = ? WHERE height = 3", (encode(forged),))
+    code, _, err = cli(capsys, "market", "channels", "--dir", str(out))
+    assert code == 2 and "does not verify" in err and "block 3" in err and "certificate" in err

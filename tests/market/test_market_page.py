@@ -5,7 +5,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from edgeledger.market.demo import run_market_demo
+from edgeledger.scenario.market_demo import run_market_demo
 from edgeledger.market.view import market_snapshot
 from edgeledger.web.market_page import install_market_page, render_market
 
@@ -14,7 +14,7 @@ def test_market_page_shows_en_scatter_and_a_match_row():
     state = run_market_demo(seed=2, n_ens=4, n_devices=3).state
     page = render_market(market_snapshot(state))
     assert "<svg id=en-map" in page and page.count("<circle class=en ") == 4
-    assert "<table id=matches>" in page and "<td>dev0</td>" in page
+    assert "<table id=matches>" in page and "<td>device-0</td>" in page
     assert "class=st-settled" in page and "nearest-node rule" in page
 
 

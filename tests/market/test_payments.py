@@ -5,11 +5,13 @@ from hypothesis import strategies as st
 
 from edgeledger.errors import LocalProtocolError, RemoteProtocolError
 from edgeledger.ledger.contracts import contract_state
-from edgeledger.market import CHALLENGE_WINDOW, ChannelReceiver, ChannelSender
+from edgeledger.ledger.clock import chain_time_ms
+from edgeledger.market import ChannelReceiver, ChannelSender
 from tests.market.consortium import Chain
 
 ACCOUNTS = ["dev0", "proxy", "en0", "c0", "@escrow"]
-TIMEOUT = 8
+TIMEOUT = 8_000  # ms of chain time before the sender may ask a refund
+WINDOW = 5_000  # ms: the challenge window this instance is deployed with
 
 
 def bal(c, who):
@@ -22,7 +24,8 @@ def chan(c, cid):
 
 def setup():
     c = Chain()
-    assert c.deploy("proxy", "pay", "edgetoll.payments").ok
+    c.advance(1_000)  # the sealers' first ticks: the chain has a time
+    assert c.deploy("proxy", "pay", "edgetoll.payments", 2, [WINDOW]).ok
     assert c.call("proxy", "pay", "deposit", "dev0", 100)[0].ok
     assert c.call("proxy", "pay", "deposit", "proxy", 100)[0].ok
     return c
@@ -56,8 +59,12 @@ def test_receiver_closes_with_latest_voucher_and_settles_after_window():
     v = receiver.latest
     assert not c.call("dev0", "pay", "close", cid, v.amount, v.signature)[0].ok  # only the receiver
     assert c.call("proxy", "pay", "close", cid, v.amount, v.signature)[0].ok
-    assert "settles at height" in c.call("c0", "pay", "settle", cid)[0].reason
-    c.empty_blocks(CHALLENGE_WINDOW)
+    assert "challenge window is still open" in c.call("c0", "pay", "settle", cid)[0].reason
+    c.empty_blocks(50)  # blocks alone do not end a window counted in time
+    assert "challenge window is still open" in c.call("c0", "pay", "settle", cid)[0].reason
+    c.advance(WINDOW - 1)
+    assert "challenge window is still open" in c.call("c0", "pay", "settle", cid)[0].reason
+    c.advance(1)
     assert c.call("c0", "pay", "settle", cid)[0].ok
     assert (bal(c, "proxy"), bal(c, "dev0"), bal(c, "@escrow")) == (120, 80, 0)
     assert "not closing" in c.call("c0", "pay", "settle", cid)[0].reason  # no double payout
@@ -67,14 +74,14 @@ def test_refund_only_after_timeout_and_receiver_challenge_wins():
     c = setup()
     cid, sender, receiver = open_channel(c, "proxy", "en0", 30)
     receiver.accept(sender.pay(12))
-    assert "expires at height" in c.call("proxy", "pay", "refund", cid)[0].reason
-    c.empty_blocks(TIMEOUT)
+    assert "expires at" in c.call("proxy", "pay", "refund", cid)[0].reason
+    c.advance(TIMEOUT)
     assert c.call("proxy", "pay", "refund", cid)[0].ok
     v = receiver.latest
     assert c.call("en0", "pay", "challenge", cid, v.amount, v.signature)[0].ok
     old = sender.voucher(3)
     assert "not newer" in c.call("en0", "pay", "challenge", cid, old.amount, old.signature)[0].reason
-    c.empty_blocks(CHALLENGE_WINDOW)
+    c.advance(WINDOW)
     assert c.call("proxy", "pay", "settle", cid)[0].ok
     assert (bal(c, "en0"), bal(c, "proxy")) == (12, 88)
 
@@ -102,7 +109,7 @@ def test_forged_replayed_and_oversized_vouchers_are_refused():
 # -- property test over adversarial schedules ----------------------------------------------
 action = st.one_of(
     st.tuples(st.just("pay"), st.integers(0, 1), st.integers(1, 15)),
-    st.tuples(st.just("blocks"), st.integers(0, 1), st.integers(1, 4)),
+    st.tuples(st.just("time"), st.integers(0, 1), st.integers(1, 4)),
     st.tuples(st.just("receiver_close"), st.integers(0, 1), st.just(0)),
     st.tuples(st.just("sender_refund"), st.integers(0, 1), st.just(0)),
     st.tuples(st.just("sender_close_stale"), st.integers(0, 1), st.integers(1, 60)),
@@ -130,7 +137,7 @@ def test_channels_are_safe_under_adversarial_schedules(schedule, dep0, dep1):
         """The honest receiver answers any claim below its latest voucher within the window."""
         cid, _, rx = channels[i]
         ch = chan(c, cid)
-        if ch["state"] == "closing" and ch["amount"] < rx.amount and c.state.height + 1 < ch["settle_at"]:
+        if ch["state"] == "closing" and ch["amount"] < rx.amount and chain_time_ms(c.state.kv) < ch["settle_at_ms"]:
             assert c.call(ch["receiver"], "pay", "challenge", cid, rx.amount, rx.latest.signature)[0].ok
 
     for kind, i, n in schedule:
@@ -138,8 +145,8 @@ def test_channels_are_safe_under_adversarial_schedules(schedule, dep0, dep1):
         ch = chan(c, cid)
         if kind == "pay" and ch["state"] == "open" and tx_side.paid + n <= tx_side.deposit:
             rx.accept(tx_side.pay(n))
-        elif kind == "blocks":
-            c.empty_blocks(n)
+        elif kind == "time":
+            c.advance(n * 1_000)
         elif kind == "receiver_close" and rx.latest is not None:
             c.call(ch["receiver"], "pay", "close", cid, rx.amount, rx.latest.signature)
         elif kind == "sender_refund":
@@ -166,13 +173,13 @@ def test_channels_are_safe_under_adversarial_schedules(schedule, dep0, dep1):
         check_conservation(c, supply)
 
     # wind down: the receiver holds its latest voucher; the sender eventually refunds
-    c.empty_blocks(TIMEOUT)
+    c.advance(TIMEOUT)
     for i, (cid, _, rx) in enumerate(channels):
         ch = chan(c, cid)
         if ch["state"] == "open":
             c.call(ch["sender"], "pay", "refund", cid)
         honest_receiver_watch(i)
-    c.empty_blocks(CHALLENGE_WINDOW)
+    c.advance(WINDOW)
     for i, (cid, tx_side, rx) in enumerate(channels):
         before = bal(c, chan(c, cid)["receiver"])
         if chan(c, cid)["state"] == "closing":
@@ -185,3 +192,12 @@ def test_channels_are_safe_under_adversarial_schedules(schedule, dep0, dep1):
         assert not c.call("c0", "pay", "settle", cid)[0].ok  # settles once
     assert bal(c, "@escrow") == 0
     check_conservation(c, supply)
+
+
+def test_channels_need_the_chain_clock():
+    c = Chain()
+    assert c.deploy("proxy", "pay", "edgetoll.payments", 2, [WINDOW]).ok
+    assert c.call("proxy", "pay", "deposit", "dev0", 100)[0].ok
+    r, _ = c.call("dev0", "pay", "open_channel", "proxy", 10, TIMEOUT)
+    assert "no time yet" in r.reason and "heartbeat" in r.reason
+    assert "challenge_window_ms must be a positive integer" in c.deploy("proxy", "pay2", "edgetoll.payments", 2, [0]).reason

@@ -12,7 +12,7 @@ def test_public_names_are_exported_deliberately():
 
 
 def test_market_contracts_and_tx_kinds_are_registered():
-    for name in ("edgetoll.matching@1", "edgetoll.payments@1", "fabric.task_sharing@1"):
+    for name in ("edgetoll.matching@1", "edgetoll.payments@2", "fabric.task_sharing@1"):
         assert issubclass(contract_types.get(name), Contract)
     for kind in ("contract.deploy", "contract.call", "membership.join", "membership.propose", "membership.vote"):
         assert kind in tx_kinds

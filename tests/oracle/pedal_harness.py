@@ -20,10 +20,12 @@ ROLES = {"operator": "company", "plant": "device", "outsider": "device", **{o: "
 
 
 class OracleChain(Chain):
-    def __init__(self, groups=None, alpha_milli=1000, term_blocks=1000):
-        super().__init__(ROLES)
+    def __init__(self, groups=None, alpha_milli=1000, term_blocks=1000, fallback_ms=2_000, min_stake=0):
+        super().__init__(ROLES, validators=("operator",))  # the operator seals (and ticks the chain clock)
         groups = groups or {"g0": ORACLES[0:3], "g1": ORACLES[3:6], "g2": ORACLES[6:9]}
-        assert self.deploy("operator", "oracle", PROXY_CODE, 1, [SEED, alpha_milli, term_blocks]).ok
+        self.advance(1_000)  # the chain has a time
+        assert self.deploy("operator", "oracle", PROXY_CODE, 1,
+                           [SEED, alpha_milli, term_blocks, fallback_ms, 0, min_stake]).ok
         self.okeys = {o: oracle_keys(SEED, o) for o in ORACLES}
         for o in ORACLES:
             r = self.submit(o, "contract.call", registration_call("oracle", self.okeys[o]))
@@ -48,7 +50,7 @@ class OracleChain(Chain):
         """One core per oracle; ``aggregators(node) -> {kind: rule}`` adds per-kind aggregation."""
         vrf_keys = {o: self.okeys[o].vrf_public for o in ORACLES}
         return {o: PedalCore(o, self.keys[o], self.membership, self.config, self.okeys[o].vrf_secret, vrf_keys,
-                             self.groups, self.shares[o], nonce=self.nonces.get(o, 0),
+                             self.groups, self.shares[o], nonce=max(self.nonces.get(o, 0), self.state.nonces.get(o, 0)),
                              aggregators=aggregators(o) if aggregators else None) for o in ORACLES}
 
 

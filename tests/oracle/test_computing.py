@@ -35,8 +35,10 @@ FREE_RIDERS = ("o0", "o3", "o6")  # one per group: uploads random parameters
 def oracle_network(free_riders=FREE_RIDERS):
     chain = OracleChain()
     blobs = {o: MemoryBlobStore() for o in ORACLES}
-    work = {o: compute_work(blobs[o], part=i, tamper=o in free_riders) for i, o in enumerate(ORACLES)}
-    cores = chain.cores(aggregators=lambda o: {"compute": pedal_model_aggregation(blobs[o])})
+    storage = MemoryBlobStore()  # the shared storage layer: next round's drawn work nodes fetch the model there
+    work = {o: compute_work(blobs[o], part=i, tamper=o in free_riders, storage=storage)
+            for i, o in enumerate(ORACLES)}
+    cores = chain.cores(aggregators=lambda o: {"compute": pedal_model_aggregation(blobs[o], storage)})
     return chain, blobs, work, cores
 
 
@@ -59,6 +61,7 @@ def test_oracle_group_trains_locally_aggregates_with_pedal_and_chains_the_global
     chain, blobs, work, cores = oracle_network()
     digest, global_params = b"", None
     for r in (1, 2):
+        before = {o: set(blobs[o]._blobs) for o in ORACLES}
         req, router = run_round(chain, cores, work, r, digest)
         assert not router.rejections
         (receipt,) = chain.block(router.txs)
@@ -83,8 +86,10 @@ def test_oracle_group_trains_locally_aggregates_with_pedal_and_chains_the_global
         for member in group.members:  # every member that checked the proposal holds the model, verified
             if member in {o.node_id for o in proposal.observations}:
                 assert np.array_equal(verify_global_model(blobs[member], on_chain), global_params)
-        outsider = next(o for o in ORACLES if o not in group.members)
-        assert not blobs[outsider]._blobs  # only the working group trained
+        workers = cores[master].requests[req.request_id].workers
+        assert {o.node_id for o in proposal.observations} <= set(workers)
+        idle = [o for o in ORACLES if o not in workers and o not in group.members]
+        assert idle and all(set(blobs[o]._blobs) == before[o] for o in idle)  # only the drawn work nodes trained
         digest = on_chain
     assert evaluate_model(TASK, global_params) > 0.6
 
@@ -163,10 +168,11 @@ def test_computing_oracle_on_a_pbft_chain_in_the_simulator_chains_two_rounds():
     groups = {f"g{g}": [f"C.o{3 * g + i}" for i in range(3)] for g in range(3)}
     oracles = sorted(m for members in groups.values() for m in members)
     blobs = {o: MemoryBlobStore() for o in oracles}
+    storage = MemoryBlobStore()  # the storage layer the drawn work nodes fetch the global model from
     chain = build_oracle_chain(
         sim, "C", groups, sources={},
-        work=lambda o: compute_work(blobs[o], part=oracles.index(o), seconds_per_round=0.2),
-        aggregators=lambda o: {"compute": pedal_model_aggregation(blobs[o])})
+        work=lambda o: compute_work(blobs[o], part=oracles.index(o), seconds_per_round=0.2, storage=storage),
+        aggregators=lambda o: {"compute": pedal_model_aggregation(blobs[o], storage)})
     sim.run(until=1.5)
     digest, digests = b"", []
     for r in (1, 2):

@@ -14,6 +14,7 @@ from edgeledger.ledger.contracts import (
 from edgeledger.oracle import deal_groups
 from tests.oracle.xchain_apps import Inventory, Orders  # noqa: F401  (registers the contracts)
 from edgeledger.oracle.crosschain import GATEWAY, GATEWAY_CODE, XDeliver
+from edgeledger.oracle.queries import message_trace
 from edgeledger.oracle.relay import ChainSubmit, RelayCore
 
 RELAYS = ["r0", "r1", "r2", "r3"]
@@ -82,7 +83,7 @@ def drive(chains, relays, rounds=12, tamper=None):
 def send_order(chains, qty=3):
     lbc1 = chains["lbc1"]
     lbc1.mempool.append(lbc1.tx("plant", "contract.call", ContractCall(
-        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [qty], "orders", "confirmed"])))
+        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [qty], "orders", "confirmed", 10_000])))
 
 
 def test_cross_chain_request_is_filed_on_the_fbc_anchored_delivered_and_called_back():
@@ -98,6 +99,10 @@ def test_cross_chain_request_is_filed_on_the_fbc_anchored_delivered_and_called_b
     assert contract_state(chains["lbc1"].state.kv, GATEWAY, f"anchor/{batch}") == root
     assert contract_state(chains["lbc2"].state.kv, "inventory", "stock") == 7
     assert contract_state(chains["lbc1"].state.kv, "orders", "confirmed/lbc1:1") == 7
+    trace = message_trace({c: chain.state for c, chain in chains.items()}, "lbc1:1")
+    assert trace["delivery"] == "delivered" and trace["acknowledged"] and trace["call"] == "inventory.reserve"
+    assert message_trace({"lbc1": chains["lbc1"].state}, "lbc1:1")["delivery"] == "destination not followed here"
+    assert message_trace({c: chain.state for c, chain in chains.items()}, "lbc1:9") is None
 
 
 def test_cross_chain_replay_and_forged_root_are_rejected():
@@ -127,3 +132,54 @@ def test_cross_chain_replay_and_forged_root_are_rejected():
     assert "signature does not verify" in reasons[1]
     assert "replay refused" in reasons[3]
     assert contract_state(lbc2.state.kv, "inventory", "stock") == 7
+
+
+def test_a_message_past_its_timeout_is_refused_and_the_sender_told():
+    chains, relays = build()
+    lbc1, lbc2 = chains["lbc1"], chains["lbc2"]
+    deadline = lbc2.state.height + 2  # a destination height the relay will be too late for
+    lbc1.mempool.append(lbc1.tx("plant", "contract.call", ContractCall(
+        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [3], "orders", "confirmed", deadline])))
+    held = []
+
+    def hold(e):  # the relay group is slow: its delivery reaches lbc2 only after the timeout
+        if e.tx.kind == "xchain.deliver" and not held:
+            held.append(e.tx)
+            return None
+        return e.tx
+
+    drive(chains, relays, rounds=4, tamper=hold)
+    assert held and lbc2.state.height > deadline
+    lbc2.mempool.append(held[0])
+    receipts = drive(chains, relays, rounds=8)
+    assert all(r.ok for _, r in receipts), [r.reason for _, r in receipts if not r.ok]
+    assert contract_state(lbc2.state.kv, "inventory", "stock") == 10  # refused: the reservation never ran
+    msg_id = "lbc1:1"
+    assert contract_state(lbc2.state.kv, GATEWAY, f"in/{msg_id}") < 0  # recorded as expired ...
+    lbc2.mempool.append(lbc2.tx("op", "xchain.deliver", decode(held[0].payload, XDeliver)))
+    (_, (late,), _) = lbc2.seal()
+    assert not late.ok and "replay refused" in late.reason  # ... so no later delivery runs it
+    assert contract_state(lbc1.state.kv, "orders", f"confirmed/{msg_id}") == {"expired": True}  # the sender knows
+    trace = message_trace({c: chain.state for c, chain in chains.items()}, msg_id)  # an observation node's view
+    assert trace["delivery"] == "expired" and trace["acknowledged"] and trace["result"] == "expired"
+    assert trace["timeout_height"] == deadline and trace["destination"] == "lbc2"
+
+
+def test_a_message_without_an_expiry_is_refused_at_the_source():
+    chains, _ = build()
+    lbc1 = chains["lbc1"]
+    lbc1.mempool.append(lbc1.tx("plant", "contract.call", ContractCall(
+        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [3], "orders", "confirmed"])))
+    (_, (receipt,), _) = lbc1.seal()
+    assert not receipt.ok and "needs an expiry" in receipt.reason
+
+
+def test_expiry_by_destination_height_or_chain_time():
+    from edgeledger.oracle.crosschain import CrossChainMessage, is_expired
+
+    msg = CrossChainMessage(msg_id="a:1", source_chain="a", dest_chain="b", dest_contract="c", dest_method="m",
+                            args=[], sender="s", callback_contract="", callback_method="", timeout_height=10)
+    assert not is_expired(msg, 10, 10**9) and is_expired(msg, 11, 0)
+    timed = msgspec.structs.replace(msg, timeout_height=0, timeout_ms=5_000)
+    assert not is_expired(timed, 10**6, 4_999) and is_expired(timed, 1, 5_000)
+    assert not is_expired(timed, 10**6, 0)  # a destination without a clock judges no timeout_ms: use a height

@@ -18,7 +18,7 @@ def test_federal_and_local_chains_in_one_simulation_run_data_oracles_and_a_cross
         name="orders", code="test.orders", version=1, args=[])), at=0.1)
     sim.run(until=1.5)
     l1.submit(l1.requester, l1.tx(l1.requester, "contract.call", ContractCall(
-        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [3], "orders", "confirmed"])), at=2.0)
+        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [3], "orders", "confirmed", 10_000])), at=2.0)
     for chain in fed.chains.values():
         chain.request("boiler", 1000, at=2.0)
     sim.run(until=5.0)

@@ -98,7 +98,7 @@ def test_local_node_reaches_another_local_chain_only_through_the_relay_path():
     assert contract_state(l2.nodes["lbc2.v0"].state.kv, "inventory", "stock") == 10
     # through its gateway, the FBC and the federal-interacting relays: the reservation lands
     l1.submit(l1.requester, l1.tx(l1.requester, "contract.call", ContractCall(
-        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [3], "orders", "confirmed"])))
+        contract=GATEWAY, method="send", args=["lbc2", "inventory", "reserve", [3], "orders", "confirmed", 10_000])))
     sim.run(until=sim.now + 3.0)
     assert contract_state(l2.nodes["lbc2.v0"].state.kv, "inventory", "stock") == 7
     assert contract_state(l1.nodes["lbc1.v0"].state.kv, "orders", "confirmed/lbc1:1") == 7

@@ -8,6 +8,8 @@ from edgeledger.oracle import (
     Fulfillment, LyingSource, NoisySensor, OracleFulfill, ResultProposal, election_threshold, pending_request,
     pick_master, prove_term, qualifies, registration_call, result_message, verified_output,
 )
+from edgeledger.oracle.election import fallback_master
+from edgeledger.oracle.work import prove_work
 from tests.oracle.pedal_harness import ORACLES, SEED, CoreRouter, OracleChain, honest_sources
 
 
@@ -29,8 +31,10 @@ def signed_fulfillment(chain, req, master, election, group, signers, result=enco
     message = result_message("edgetoll", "oracle", req.request_id, result)
     shares = {chain.shares[m][group.group_id].index: sign_share(chain.shares[m][group.group_id], message)
               for m in signers}
+    draw = prove_work(chain.okeys[master].vrf_secret, req.seed, req.term, req.request_id)
     return Fulfillment(request_id=req.request_id, result=result, master=master, group_id=group.group_id,
-                       group_public_key=group.commitments[0], signature=combine(shares), election=election)
+                       group_public_key=group.commitments[0], signature=combine(shares), election=election,
+                       work_proof=draw)
 
 
 def submit_fulfill(chain, sender, f):
@@ -40,9 +44,10 @@ def submit_fulfill(chain, sender, f):
 
 
 def elected(chain, req, alpha_milli=1000):
-    proofs = [prove_term(o, chain.okeys[o].vrf_secret, SEED, req.term) for o in ORACLES]
+    """The master of the request's term by its own qualifying proof (the harness's seed has one)."""
+    proofs = [prove_term(o, chain.okeys[o].vrf_secret, req.seed, req.term) for o in ORACLES]
     vrf = {o: chain.okeys[o].vrf_public for o in ORACLES}
-    master, cert = pick_master(proofs, election_threshold(alpha_milli, len(ORACLES)), len(ORACLES), vrf, SEED)
+    master, cert = pick_master(proofs, election_threshold(alpha_milli, len(ORACLES)), len(ORACLES), vrf, req.seed)
     group = next(g for g in chain.groups if master in g.members)
     return master, cert, group, proofs
 
@@ -59,7 +64,7 @@ def test_registration_needs_a_valid_proof_of_possession_and_the_oracle_role():
     assert len(contract_state(chain.state.kv, "oracle", "nodes")) == 9
 
 
-def test_election_threshold_is_alpha_over_n_and_fallback_picks_the_smallest_output():
+def test_election_threshold_is_alpha_over_n_and_the_smallest_qualified_output_wins():
     assert election_threshold(1000, 8) == 2**512 // 8
     assert qualifies((2**509 - 1).to_bytes(64, "big"), 2**509) and not qualifies((2**509).to_bytes(64, "big"), 2**509)
     vrf = {f"n{i}": None for i in range(6)}
@@ -69,11 +74,10 @@ def test_election_threshold_is_alpha_over_n_and_fallback_picks_the_smallest_outp
     proofs = [prove_term(n, keys[n].vrf_secret, SEED, 4) for n in vrf]
     outputs = {p.node_id: verified_output(p, vrf[p.node_id], SEED) for p in proofs}
     smallest = min(outputs, key=outputs.get)
-    master, cert = pick_master(proofs, 0, 6, vrf, SEED)  # nobody qualifies: fallback
-    assert master == smallest and len(cert) == 6
+    assert pick_master(proofs, 0, 6, vrf, SEED) is None  # nobody qualifies: the chain's fallback board decides
+    assert fallback_master(outputs) == smallest  # ... the smallest of every posted output
     master, cert = pick_master(proofs, 2**512, 6, vrf, SEED)  # everybody qualifies: smallest wins
-    assert master == smallest and len(cert) == 1
-    assert pick_master(proofs[:3], 0, 6, vrf, SEED) is None  # fallback needs ceil(2n/3) proofs
+    assert master == smallest and cert == [p for p in proofs if p.node_id == smallest]
 
 
 def test_data_request_is_fulfilled_with_the_median_and_called_back():
@@ -168,7 +172,7 @@ def test_members_refuse_a_proposal_that_is_not_the_median():
     member = next(m for m in state.group.members if m != master)
     forged = ResultProposal(request_id=req.request_id, master=master, group_id=state.group.group_id,
                             result=encode(1), observations=state.proposal.observations,
-                            election=state.proposal.election)
+                            election=state.proposal.election, work_proof=state.work_proof)
     effects = cores[member].on_proposal(master, forged, 0.0)
     assert len(effects) == 1 and "not the aggregate" in effects[0].reason
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from edgeledger.cli import main
+from tests.conftest import run_cli
 from edgeledger.scenario.experiment_run import run_experiment
 from edgeledger.scenario.experiments import find_experiment
 
@@ -47,14 +47,6 @@ def grid_root(tmp_path):
     return tmp_path
 
 
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code or 0, out.out, out.err
-
-
 def test_aggregation_failing_every_round_is_failed_with_the_reason_not_pending(grid_root, tmp_path):
     result = run_experiment(find_experiment("grid", grid_root), tmp_path / "out")
     by_label = {r.label: r for r in result.settings}
@@ -71,12 +63,12 @@ def test_aggregation_failing_every_round_is_failed_with_the_reason_not_pending(g
 
 
 def test_cli_exits_1_naming_the_failed_setting_and_0_when_only_pending_ones_are_left(grid_root, tmp_path, capsys):
-    code, _, err = cli(capsys, "experiment", "run", "grid", "--dir", str(grid_root), "--out", str(tmp_path / "a"),
+    code, _, err = run_cli(capsys, "experiment", "run", "grid", "--dir", str(grid_root), "--out", str(tmp_path / "a"),
                        "--only", "krum f=1 of 4|unregistered")
     assert code == 1
     assert err.strip().splitlines() == [
         "EdgeLedgerError: 1 setting(s) failed: krum f=1 of 4: aggregation failed in every round (2 of 2): "
         "krum needs n >= 2f + 3 updates, got n=4 with f=1"]
-    code, out, err = cli(capsys, "experiment", "run", "grid", "--dir", str(grid_root), "--out", str(tmp_path / "b"),
+    code, out, err = run_cli(capsys, "experiment", "run", "grid", "--dir", str(grid_root), "--out", str(tmp_path / "b"),
                          "--only", "unregistered")
     assert code == 0 and err == "" and "pending" in out

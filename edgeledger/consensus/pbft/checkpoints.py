@@ -14,11 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collections.abc import Container
+from typing import Protocol
+
 from edgeledger.consensus.pbft.events import Checkpoint
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
 
 __all__ = ["CheckpointLog"]
+
+
+class _Blocks(Container[int], Protocol):
+    def __getitem__(self, height: int) -> Block: ...
 
 
 @dataclass
@@ -56,7 +63,7 @@ class CheckpointLog:
         if max(digests.count(d) for d in digests) >= self.membership.quorum_at(cp.height):
             self.proven_height = max(self.proven_height, cp.height)
 
-    def update(self, chain: dict[int, Block]) -> int:
+    def update(self, chain: _Blocks) -> int:
         """Make the highest checkpoint we committed and 2f+1 agree on stable; return the stable height."""
         for h in sorted((h for h in self.votes if h > self.stable_height and h in chain), reverse=True):
             digest = chain[h].hash

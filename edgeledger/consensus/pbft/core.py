@@ -39,8 +39,9 @@ from typing import Any
 import msgspec
 
 from edgeledger.codec import encode
-from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist, consensus_protocols
+from edgeledger.consensus.base import CommitBlock, CommittedLedger, Consensus, Forget, Persist, consensus_protocols
 from edgeledger.consensus.pbft.checkpoints import CheckpointLog
+from edgeledger.consensus.pbft.committed import CommittedChain
 from edgeledger.consensus.pbft.durable import (STABLE_KEY, PreparedRecord, StableCheckpoint, VoteLog, prepared_key,
                                                read_log)
 from edgeledger.consensus.pbft.events import (PBFT_MESSAGES, BlockBatch, Checkpoint, Commit, FetchBlocks,
@@ -78,6 +79,8 @@ class PbftConfig:
     leader_order: tuple[int, ...] = ()  # explicit primary order (validator indices), one per view, cyclic
     fetch_timeout_s: float = 0.5  # state transfer retry
     fetch_limit: int = 64  # blocks per BLOCKS reply
+    max_pending_txs: int = 50_000  # mempool bound: a client request beyond it is refused (the API answers 503)
+    keep_blocks: int = 0  # committed blocks held in memory once the node's ledger serves older ones (0: window + K)
 
     @property
     def leaders(self) -> LeaderRule:
@@ -98,7 +101,8 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
 
     def __init__(self, node_id: str, key: PrivateKey, membership: Membership, genesis_hash: bytes,
                  config: PbftConfig | None = None,
-                 check_tx: Callable[[Transaction], str | None] | None = None, standby: bool = False) -> None:
+                 check_tx: Callable[[Transaction], str | None] | None = None, standby: bool = False,
+                 ledger: CommittedLedger | None = None) -> None:
         if membership.n < 4:
             raise ConfigError(f"PBFT needs n >= 3f + 1 with f >= 1, i.e. at least 4 validators; got n={membership.n}")
         if not standby and not membership.ever_validator(node_id):
@@ -121,9 +125,9 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         self.status = Status.NORMAL
         self.committed_height = 0
         self.last_hash = genesis_hash
-        self.chain: dict[int, Block] = {}  # committed blocks with certificates (served to laggards)
+        keep = self.config.keep_blocks or self.config.window + self.config.checkpoint_interval
+        self.chain = CommittedChain(keep, ledger)  # committed blocks with certificates (served to laggards)
         self.mempool: OrderedDict[bytes, Transaction] = OrderedDict()
-        self.committed_txs: set[bytes] = set()
         self.slots: dict[int, Slot] = {}
         self.prepared: dict[int, PreparedCertificate] = {}  # latest prepared certificate per height (P set)
         self.checkpoints = CheckpointLog(membership, genesis_hash)
@@ -133,14 +137,24 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         self._seen_changes = set(membership.schedule[1:])  # validator changes already known
         self._init_recovery()
 
+    def use_ledger(self, ledger: CommittedLedger) -> None:
+        """Older committed blocks and transaction ids come from ``ledger`` (the node's store): the
+        replica keeps only ``keep_blocks`` in memory."""
+        self.chain.ledger = ledger
+
+    @property
+    def resume_depth(self) -> int | None:  # type: ignore[override]
+        """With a ledger, :meth:`resume` needs only the newest blocks (the ledger has the rest)."""
+        return self.chain.keep if self.chain.ledger is not None else None
+
     def resume(self, blocks: list[Block], durable: list[bytes] | None = None) -> None:
-        """Restart from durably committed blocks (validated on commit) and the durable log: the
-        view (and whether we were changing to it), every vote still in the window, the prepared
-        certificates and the stable checkpoint. :meth:`start` then rejoins."""
+        """Restart from durably committed blocks (validated on commit; with a ledger, only the newest
+        ``resume_depth`` of them) and the durable log: the view (and whether we were changing to
+        it), every vote still in the window, the prepared certificates and the stable checkpoint.
+        :meth:`start` then rejoins."""
         for block in blocks:
-            self.chain[block.height] = block
+            self.chain.add(block)
             self.committed_height, self.last_hash = block.height, block.hash
-            self.committed_txs.update(tx.tx_id for tx in block.transactions)
         log = read_log(durable or [])
         self.view = log.view
         self.status = Status.VIEW_CHANGE if log.changing else Status.NORMAL
@@ -214,8 +228,11 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
 
     def _admit(self, tx: Transaction, now: float, relay: bool) -> list[Effect]:
         tx_id = tx.tx_id
-        if tx_id in self.committed_txs or tx_id in self.mempool:
+        if tx_id in self.mempool or self.chain.has_tx(tx_id):
             return []
+        if len(self.mempool) >= self.config.max_pending_txs:  # bounded; checked before any signature
+            return [Rejected(tx.sender, "transaction", f"{len(self.mempool)} transactions wait to be ordered "
+                             "(max_pending_txs): retry later")]
         try:
             verify_transaction(tx, self.membership)
         except SignatureError as exc:
@@ -421,7 +438,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
             validate_body(block, self.membership, verified=self.mempool)  # admitted ones were verified
         except ChainValidationError as exc:
             return str(exc)
-        if any(tx.tx_id in self.committed_txs for tx in block.transactions):
+        if any(self.chain.has_tx(tx.tx_id) for tx in block.transactions):
             return f"block {header.height} repeats a committed transaction"
         return None
 
@@ -482,9 +499,8 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
     def _record_commit(self, block: Block, now: float) -> list[Effect]:
         """Append a certified block at the next height: bookkeeping, CommitBlock, checkpoint."""
         self.committed_height, self.last_hash = block.height, block.hash
-        self.chain[block.height] = block
+        self.chain.add(block)
         for tx in block.transactions:
-            self.committed_txs.add(tx.tx_id)
             self.mempool.pop(tx.tx_id, None)
         for h in [h for h in self.slots if h <= self.committed_height]:
             del self.slots[h]

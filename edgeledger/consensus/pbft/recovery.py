@@ -141,6 +141,9 @@ class RecoveryMixin(TransferMixin):
         if last is not None and now - last < self.config.view_change_timeout_s:
             return False
         self._answered[key] = now
+        if len(self._answered) > 256:  # bounded: only recent answers rate-limit anything
+            limit = self.config.view_change_timeout_s
+            self._answered = {k: t for k, t in self._answered.items() if now - t < limit}
         return True
 
     def _on_view_change(self: Any, sender: str, vc: ViewChange, now: float) -> list[Effect]:

@@ -22,9 +22,10 @@ from edgeledger.effects import Effect, Rejected, Send, SetTimer
 from edgeledger.errors import ChainValidationError
 from edgeledger.ledger.validation import validate_block
 
-__all__ = ["TransferMixin", "MAX_FETCH_RETRIES"]
+__all__ = ["TransferMixin", "MAX_FETCH_RETRIES", "MAX_PUSH_RECORDS"]
 
 MAX_FETCH_RETRIES = 8
+MAX_PUSH_RECORDS = 256  # (peer, height) pushes remembered for rate limiting
 
 
 class TransferMixin:
@@ -81,7 +82,7 @@ class TransferMixin:
     def _on_fetch(self: Any, sender: str, msg: FetchBlocks) -> list[Effect]:
         limit = max(0, min(msg.limit, self.config.fetch_limit))
         heights = range(max(1, msg.from_height), min(msg.from_height + limit, self.committed_height + 1))
-        blocks = [self.chain[h] for h in heights if h in self.chain]
+        blocks = [b for h in heights if (b := self.chain.get(h)) is not None]  # older ones from the node's store
         return [Send(sender, BlockBatch(blocks=blocks, tip_height=self.committed_height, replica=self.node_id))]
 
     def _push_blocks(self: Any, peer: str, peer_height: int, now: float) -> list[Effect]:
@@ -94,6 +95,8 @@ class TransferMixin:
         if peer_height >= self.committed_height or (last is not None and now - last < self.config.fetch_timeout_s):
             return []
         self._pushed[(peer, peer_height)] = now  # again after a fetch timeout: the push may be lost
+        if len(self._pushed) > MAX_PUSH_RECORDS:  # bounded: forget the pushes made long enough ago
+            self._pushed = {k: t for k, t in self._pushed.items() if now - t < self.config.fetch_timeout_s}
         return self._on_fetch(peer, FetchBlocks(from_height=peer_height + 1, limit=self.config.fetch_limit,
                                                 replica=peer))
 

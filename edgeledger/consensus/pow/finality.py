@@ -49,6 +49,7 @@ class WorkFinality(Finality):
         self.limit = target_for_zero_bits(self.config.limit_zero_bits)
         self.initial_target = target_for_zero_bits(self.config.initial_zero_bits)
         self._period_starts: dict[int, int] = {}  # height (a multiple of the interval) -> seal timestamp ms
+        self.history_blocks = 2 * self.config.retarget_interval  # a restart sees the last two period starts
 
     def observe(self, item: Block | SealedHeader) -> None:
         """Keep the timestamp of every block that starts a retarget period (the last two)."""

@@ -30,7 +30,7 @@ from edgeledger.errors import DecodeError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import genesis_hash
 
-__all__ = ["World", "Outcome", "LIVENESS_BOUND_S", "SAFETY_RUN_S", "BASE_DELAY_S", "message_view"]
+__all__ = ["World", "InstanceLedger", "Outcome", "LIVENESS_BOUND_S", "SAFETY_RUN_S", "BASE_DELAY_S", "message_view"]
 
 BASE_DELAY_S = 0.002
 MAX_EVENTS = 400_000
@@ -63,6 +63,28 @@ class Outcome:
         return not self.violations
 
 
+class InstanceLedger:
+    """An instance's committed blocks as its replica's read-only ledger (what a node's store is)."""
+
+    def __init__(self, world: World, instance: str) -> None:
+        self.world, self.instance = world, instance
+
+    @property
+    def height(self) -> int:
+        return len(self.world.chains[self.instance])
+
+    def block(self, height: int) -> Block | None:
+        chain = self.world.chains[self.instance]
+        return chain[height - 1] if 0 < height <= len(chain) else None
+
+    def locate_transaction(self, tx_id: bytes) -> tuple[int, int] | None:
+        for block in self.world.chains[self.instance]:
+            for i, tx in enumerate(block.transactions):
+                if tx.tx_id == tx_id:
+                    return block.height, i
+        return None
+
+
 class World:
     def __init__(self, scenario: Scenario, trace: bool = False, durable_votes: bool = True) -> None:
         s = self.scenario = scenario
@@ -76,7 +98,8 @@ class World:
         self.config = PbftConfig(max_block_txs=4, batch_timeout_s=0.02, view_change_timeout_s=0.5,
                                  view_change_timeout_max_s=4.0, checkpoint_interval=s.checkpoint_interval,
                                  window=max(8, 4 * s.checkpoint_interval), rotate_leader=s.rotate_leader,
-                                 leader_order=s.leader_order, fetch_timeout_s=0.2, fetch_limit=8)
+                                 leader_order=s.leader_order, fetch_timeout_s=0.2, fetch_limit=8,
+                                 keep_blocks=2)  # a tiny in-memory window: older blocks come from the ledger
         self.nodes = list(self.membership.validators)
         self.node_of: dict[str, str] = {}
         self.instances_of: dict[str, list[str]] = {}
@@ -109,7 +132,8 @@ class World:
     # -- set-up --------------------------------------------------------------------------------
     def _new_replica(self, instance: str) -> PbftReplica:
         node = self.node_of[instance]
-        return PbftReplica(node, self.keys[node], self.membership, self.genesis, self.config)
+        return PbftReplica(node, self.keys[node], self.membership, self.genesis, self.config,
+                           ledger=InstanceLedger(self, instance))
 
     def durable_records(self, instance: str) -> list[bytes]:
         log = self.durable[instance]

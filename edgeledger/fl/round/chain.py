@@ -25,6 +25,7 @@ from edgeledger.fl.round.events import (
     RoundOpen,
     UpdateRecord,
 )
+from edgeledger.ledger.blobs import blob_references
 from edgeledger.ledger.state import TransactionRejected, TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
 
@@ -128,3 +129,18 @@ def apply_round_close(ctx: TxContext, tx: Transaction) -> None:
         raise TransactionRejected(f"contributors without a recorded update in round {body.round}: {missing}")
     ctx.put(f"fl/close/{body.round}", body.global_digest)
     ctx.delete("fl/open")
+
+
+@blob_references.register(KIND_OPEN)
+def _open_blobs(payload: bytes) -> list[bytes]:
+    return [decode(payload, RoundOpen).global_digest]
+
+
+@blob_references.register(KIND_UPDATE)
+def _update_blobs(payload: bytes) -> list[bytes]:
+    return [decode(payload, UpdateRecord).update_digest]
+
+
+@blob_references.register(KIND_CLOSE)
+def _close_blobs(payload: bytes) -> list[bytes]:
+    return [decode(payload, RoundClose).global_digest]

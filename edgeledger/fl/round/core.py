@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import numpy as np
 
-from edgeledger.codec import decode, encode
+from edgeledger.codec import Record, decode, encode
 from edgeledger.crypto.hashing import derive_seed
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.sealing import Cipher
 from edgeledger.crypto.merkle import merkle_proof
-from edgeledger.effects import Broadcast, Effect, Metric, Rejected, Send, SetTimer, SubmitTransaction
+from edgeledger.effects import Broadcast, Effect, Metric, Rejected, SaveState, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.base import Aggregator
 from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
@@ -49,12 +50,14 @@ from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.state import Receipt
-from edgeledger.ledger.transaction import make_transaction
+from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.node.ids import NumberedIds
 
-__all__ = ["RoundSettings", "AggregatorCore", "DeviceCore", "EdgeRelay", "TrainJob", "derive_seed"]
+__all__ = ["RoundSettings", "AggregatorCore", "AggregatorRecord", "DeviceCore", "EdgeRelay", "TrainJob", "derive_seed",
+           "AGGREGATOR_STATE"]
 
 DEADLINE_TIMER = "fl.round_deadline"
+AGGREGATOR_STATE = "fl.aggregator"
 
 
 
@@ -66,12 +69,31 @@ class RoundSettings:
     verify_uploads: bool = True  # signatures and digests of uploads (ChainFL's upload defense)
 
 
+class AggregatorRecord(Record):
+    """What a restarted aggregator resumes from (kept by its node through ``SaveState``): the nonce,
+    the global model's digest, the open round with the digests of the updates it accepted, and
+    the round's open and close transactions (resubmitted when the chain does not hold them)."""
+
+    nonce: int
+    completed: int
+    done: bool
+    global_digest: bytes
+    round: int = 0
+    participants: list[str] = []
+    accepted: list[tuple[str, bytes, int, int]] = []  # device, update digest, samples, claimed loss (micro) or -1
+    rejected: int = 0
+    closing: bool = False
+    open_tx: Transaction | None = None
+    close_tx: Transaction | None = None
+
+
 @dataclass
 class _Round:
     number: int
     participants: list[str]
     opened_at: float = 0.0
     updates: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
+    digests: dict[str, bytes] = field(default_factory=dict)  # the accepted updates' blobs (for a restart)
     claims: dict[str, float] = field(default_factory=dict)  # proof-of-learning: claimed validation losses
     rejected: int = 0
     closing: bool = False
@@ -109,20 +131,22 @@ class AggregatorCore:
         self.completed = 0
         self.done = False
         self.history: list[dict[str, float]] = []
+        self._open_tx: Transaction | None = None
+        self._close_tx: Transaction | None = None
 
     def _submit(self, kind: str, payload: object) -> SubmitTransaction:
         self.nonce += 1
         return SubmitTransaction(make_transaction(self.key, self.node_id, self.nonce, kind, payload))
 
     def start(self, now: float) -> list[Effect]:
-        return [self._open(1)]
+        return self._open(1)
 
-    def _open(self, number: int) -> SubmitTransaction:
+    def _open(self, number: int) -> list[Effect]:
         k = min(self.settings.clients_per_round, len(self.devices))
         # positions, then ids: the draws of rng.choice(devices, ...) without an array of every id
         chosen = sorted(self.devices[i] for i in self.rng.choice(len(self.devices), size=k, replace=False).tolist())
         self.current = _Round(number=number, participants=chosen)
-        return self._submit(
+        submit = self._submit(
             KIND_OPEN,
             RoundOpen(
                 round=number,
@@ -131,6 +155,49 @@ class AggregatorCore:
                 participants=chosen,
             ),
         )
+        self._open_tx, self._close_tx = submit.tx, None
+        return [self._save(), submit]
+
+    def _save(self) -> SaveState:
+        """The state a restarted aggregator resumes from (written before the effects that follow it)."""
+        rnd = self.current
+        accepted = [(d, rnd.digests[d], rnd.updates[d][1], int(round(rnd.claims[d] * LOSS_FIXED_POINT))
+                     if d in rnd.claims else -1) for d in sorted(rnd.digests)] if rnd else []
+        return SaveState(AGGREGATOR_STATE, AggregatorRecord(
+            nonce=self.nonce, completed=self.completed, done=self.done, global_digest=self.global_digest,
+            round=rnd.number if rnd else 0, participants=list(rnd.participants) if rnd else [], accepted=accepted,
+            rejected=rnd.rejected if rnd else 0, closing=rnd.closing if rnd else False,
+            open_tx=self._open_tx, close_tx=self._close_tx))
+
+    def resume(self, record: AggregatorRecord, ledger: Any, now: float) -> list[Effect]:
+        """Continue after a restart from ``record``: the open round with its accepted updates (read back
+        from the blob store). ``ledger`` (the node's store) tells whether the round's open or close
+        transaction committed; one that did not is submitted again (same nonce: it commits once)."""
+        self.nonce, self.completed, self.done = record.nonce, record.completed, record.done
+        self.global_digest = record.global_digest
+        self.global_params = params_from_bytes(self.blobs.get(record.global_digest))
+        self._open_tx, self._close_tx = record.open_tx, record.close_tx
+        if record.round == 0 or self.done:
+            return []
+        rnd = self.current = _Round(number=record.round, participants=list(record.participants),
+                                    rejected=record.rejected, closing=record.closing)
+        for device, digest, samples, claim in record.accepted:
+            rnd.updates[device] = (params_from_bytes(self.blobs.get(digest)), samples)
+            rnd.digests[device] = digest
+            if claim >= 0:
+                rnd.claims[device] = claim / LOSS_FIXED_POINT
+        effects: list[Effect] = [Metric("fl.round_resumed", float(len(rnd.updates)), rnd.number)]
+        if record.close_tx is not None:
+            if ledger.locate_transaction(record.close_tx.tx_id) is None:
+                return effects + [SubmitTransaction(record.close_tx)]
+            self.completed = rnd.number  # committed just before the crash: on to the next round
+            self.done = rnd.number >= self.settings.rounds
+            return effects + ([self._save()] if self.done else self._open(rnd.number + 1))
+        where = ledger.locate_transaction(record.open_tx.tx_id) if record.open_tx is not None else None
+        if where is None:  # not committed (yet): on_block announces the round when it is
+            return effects + ([SubmitTransaction(record.open_tx)] if record.open_tx is not None else [])
+        block = ledger.block(where[0])
+        return effects + self._announce(block, where[1], now)
 
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
         """React to our own committed round transactions."""
@@ -141,29 +208,32 @@ class AggregatorCore:
                     effects.append(Rejected(self.node_id, tx.kind, receipt.reason))
                 continue
             if tx.kind == KIND_OPEN and self.current is not None:
-                announcement = ModelAnnouncement(
-                    header=block.header,
-                    certificate=block.certificate,
-                    open_tx=tx,
-                    proof=merkle_proof([encode(t) for t in block.transactions], index),
-                    model=self.blobs.get(self.global_digest),
-                    seal=block.seal,
-                )
-                self.current.opened_at = now
-                self.announcement, self.fetched = announcement, set()
-                effects += [
-                    Broadcast(tuple(self.edges), announcement),
-                    SetTimer(DEADLINE_TIMER, self.settings.round_timeout_s),
-                ]
+                effects += self._announce(block, index, now)
             elif tx.kind == KIND_CLOSE:
                 body = decode(tx.payload, RoundClose)
                 self.completed = body.round
                 effects.append(Metric("fl.round_committed_s", now, body.round))
                 if body.round >= self.settings.rounds:
                     self.done = True
+                    effects.append(self._save())
                 else:
-                    effects.append(self._open(body.round + 1))
+                    effects += self._open(body.round + 1)
         return effects
+
+    def _announce(self, block: Block, index: int, now: float) -> list[Effect]:
+        """The open transaction at ``index`` of ``block`` committed: send the model with its evidence."""
+        assert self.current is not None
+        announcement = ModelAnnouncement(
+            header=block.header,
+            certificate=block.certificate,
+            open_tx=block.transactions[index],
+            proof=merkle_proof([encode(t) for t in block.transactions], index),
+            model=self.blobs.get(self.global_digest),
+            seal=block.seal,
+        )
+        self.current.opened_at = now
+        self.announcement, self.fetched = announcement, set()
+        return [Broadcast(tuple(self.edges), announcement), SetTimer(DEADLINE_TIMER, self.settings.round_timeout_s)]
 
     def on_fetch(self, sender: str, msg: FetchModel, now: float) -> list[Effect]:
         """A participant whose edge delivered a model that failed verification asks us directly:
@@ -218,8 +288,8 @@ class AggregatorCore:
         rnd.updates[msg.tx.sender] = (params, body.n_samples)
         if body.claimed_loss_micro >= 0:
             rnd.claims[msg.tx.sender] = body.claimed_loss_micro / LOSS_FIXED_POINT
-        self.blobs.put(msg.update)
-        effects: list[Effect] = [SubmitTransaction(msg.tx), Metric("fl.update_accepted", 1.0, rnd.number)]
+        rnd.digests[msg.tx.sender] = self.blobs.put(msg.update)
+        effects: list[Effect] = [self._save(), SubmitTransaction(msg.tx), Metric("fl.update_accepted", 1.0, rnd.number)]
         if len(rnd.updates) == len(rnd.participants):
             effects += self._close(now)
         return effects
@@ -258,8 +328,9 @@ class AggregatorCore:
             rejected=rnd.rejected,
             accuracy_bp=accuracy_bp,
         )
-        effects.append(self._submit(KIND_CLOSE, close))
-        return effects
+        submit = self._submit(KIND_CLOSE, close)
+        self._close_tx = submit.tx
+        return effects + [self._save(), submit]
 
 
 class EdgeRelay:

@@ -88,16 +88,28 @@ class UpdateUpload(Record, tag="fl.upload"):
 
 
 class RelayUpload(Record, tag="fl.relay-upload"):
-    """An upload an edge could not deliver to the aggregator, carried by another edge (ChainFL)."""
+    """An upload an edge could not deliver to the aggregator, carried by other edges (ChainFL).
+
+    ``hops`` counts the edges it passed and ``via`` names them (the seen-set): a detour never
+    revisits an edge and ends after ``MAX_RELAY_HOPS``, counted as undeliverable."""
 
     upload: UpdateUpload
+    hops: int = 0
+    via: list[str] = []
 
 
 class RelayAnnouncement(Record, tag="fl.relay-announce"):
-    """A model announcement the aggregator could not deliver to edge ``to``, via another edge."""
+    """A model announcement the aggregator could not deliver to edge ``to``, via other edges
+    (``hops`` and ``via`` as in :class:`RelayUpload`)."""
 
     to: str
     announcement: ModelAnnouncement
+    hops: int = 0
+    via: list[str] = []
+
+
+#: edges a detoured message may pass before it is given up (counted as undeliverable)
+MAX_RELAY_HOPS = 3
 
 
 class FetchModel(Record, tag="fl.fetch-model"):

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from edgeledger.effects import Effect, Rejected, Send
+import msgspec
+
+from edgeledger.effects import Effect, Metric, Rejected, Send
 from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.round.collusion import COLLUSION_TIMER
-from edgeledger.fl.round.core import DEADLINE_TIMER, AggregatorCore, DeviceCore, EdgeRelay, TrainJob
-from edgeledger.fl.round.events import FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload, UpdateUpload
+from edgeledger.codec import decode
+from edgeledger.fl.round.core import (AGGREGATOR_STATE, DEADLINE_TIMER, AggregatorCore, AggregatorRecord, DeviceCore,
+                                      EdgeRelay, TrainJob)
+from edgeledger.fl.round.events import (MAX_RELAY_HOPS, FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload,
+                                        UpdateUpload)
 from edgeledger.fl.round.winner import WINNER_DEADLINE_TIMER, WinnerCore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
@@ -19,8 +24,9 @@ __all__ = ["AggregatorService", "DeviceService", "EdgeService", "WinnerService"]
 
 
 class AggregatorService(Service):
-    message_types = (UpdateUpload, FetchModel)
+    message_types = (UpdateUpload, FetchModel, RelayUpload)
     timer_prefix = DEADLINE_TIMER
+    state_key = AGGREGATOR_STATE  # the open round survives a restart of the cloud
 
     def __init__(self, core: AggregatorCore) -> None:
         self.core = core
@@ -28,9 +34,14 @@ class AggregatorService(Service):
     def start(self, now: float) -> list[Effect]:
         return self.core.start(now)
 
+    def resume(self, saved: bytes, ledger: Any, now: float) -> list[Effect]:
+        return self.core.resume(decode(saved, AggregatorRecord), ledger, now)
+
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         if isinstance(message, FetchModel):
             return self.core.on_fetch(sender, message, now)
+        if isinstance(message, RelayUpload):  # a device's upload that detoured through edges
+            return self.core.on_upload(sender, message.upload, now)
         return self.core.on_upload(sender, message, now)
 
     def on_timer(self, name: str, now: float) -> list[Effect]:
@@ -43,14 +54,31 @@ class AggregatorService(Service):
         """An edge is cut off from us: send its announcement through the next edge."""
         if not isinstance(message, ModelAnnouncement) or to not in self.core.edges:
             return []
-        via = _next_edge(self.core.edges, to)
-        return [Send(via, RelayAnnouncement(to=to, announcement=message))] if via else []
+        via = _next_edge(self.core.edges, to, {to, self.core.node_id})
+        return [Send(via, RelayAnnouncement(to=to, announcement=message, hops=1, via=[self.core.node_id]))] \
+            if via else [_undeliverable("fl.relay-announce", to, "no edge left to detour through")]
 
 
-def _next_edge(edges: list[str], avoid: str) -> str | None:
-    """The edge after ``avoid`` in id order: a deterministic detour."""
-    others = sorted(e for e in edges if e != avoid)
-    return next((e for e in others if e > avoid), others[0] if others else None)
+def _next_edge(edges: list[str], after: str, seen: set[str]) -> str | None:
+    """The first edge after ``after`` in id order (cyclic) that the message has not visited: a
+    deterministic detour that never comes back to an edge."""
+    others = sorted(e for e in edges if e not in seen)
+    return next((e for e in others if e > after), others[0] if others else None)
+
+
+def _undeliverable(what: str, to: str, why: str) -> Effect:
+    return Rejected(to, what, f"undeliverable: {why}")
+
+
+def _detour(me: str, edges: list[str], relay: RelayUpload | RelayAnnouncement, target: str) -> list[Effect]:
+    """Carry ``relay`` one edge further, unless it passed MAX_RELAY_HOPS edges or every edge saw it."""
+    what = "fl.relay-upload" if isinstance(relay, RelayUpload) else "fl.relay-announce"
+    seen = set(relay.via) | {me, target}
+    nxt = _next_edge(edges, me, seen)
+    if relay.hops >= MAX_RELAY_HOPS or nxt is None:
+        why = f"{relay.hops} hops via {relay.via + [me]}, " + ("hop limit" if nxt else "no unvisited edge left")
+        return [Metric("fl.relay_undeliverable", 1.0), _undeliverable(what, target, why)]
+    return [Send(nxt, msgspec.structs.replace(relay, hops=relay.hops + 1, via=relay.via + [me]))]
 
 
 class DeviceService(Service):
@@ -118,7 +146,7 @@ class EdgeService(Service):
         if isinstance(message, RelayUpload):
             if sender not in self.edges:
                 return [Rejected(sender, "fl.relay-upload", f"{sender!r} is not an edge")]
-            return [Send(self.relay.aggregator, message.upload)]
+            return [Send(self.relay.aggregator, message)]  # kept wrapped: a failure continues the detour
         if isinstance(message, RelayAnnouncement):
             if sender not in self.edges and sender != self.relay.aggregator:
                 return [Rejected(sender, "fl.relay-announce", f"{sender!r} is not an edge or the aggregator")]
@@ -130,10 +158,16 @@ class EdgeService(Service):
         return self.relay.on_upload(sender, message, now)
 
     def on_undeliverable(self, to: str, message: Any, now: float) -> list[Effect]:
-        if to != self.relay.aggregator or not isinstance(message, UpdateUpload):
-            return []
-        via = _next_edge(self.edges, self.relay.node_id)
-        return [Send(via, RelayUpload(upload=message))] if via else []
+        """The aggregator (or, for a detoured announcement, its edge) is unreachable from here: carry
+        the message on through an edge it has not visited, within the hop limit."""
+        me = self.relay.node_id
+        if to == self.relay.aggregator and isinstance(message, UpdateUpload):
+            message = RelayUpload(upload=message)
+        if to == self.relay.aggregator and isinstance(message, RelayUpload):
+            return _detour(me, self.edges, message, to)
+        if isinstance(message, RelayAnnouncement) and to == message.to:
+            return _detour(me, self.edges, message, to)
+        return []
 
 
 class WinnerService(Service):

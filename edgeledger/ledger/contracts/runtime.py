@@ -28,6 +28,7 @@ from edgeledger.ledger.contracts.records import (
 )
 from edgeledger.crypto.keys import verify_signature
 from edgeledger.ledger.identity import Identity, Membership
+from edgeledger.ledger.clock import chain_time_ms
 from edgeledger.registry import Registry
 
 __all__ = [
@@ -306,6 +307,13 @@ class CallContext:
     def chain_id(self) -> str:
         """The chain's id, to bind signed off-chain messages to this chain."""
         return self._membership.chain_id
+
+    def chain_time_ms(self) -> int:
+        """The chain's BFT time in milliseconds (:mod:`edgeledger.ledger.clock`; 0 until the validators
+        tick). Compare deadlines against it, never against a block timestamp. In an execute-order-validate
+        call it is the endorser's view at simulation time."""
+        self.step()
+        return chain_time_ms(self._view)
 
     def role(self, node_id: str | None = None) -> str | None:
         """The membership role of ``node_id`` (default: the sender)."""
