@@ -15,7 +15,7 @@ reported with the command that fetches it.
 
     python experiments/pedal_oracle/vc.py --datasets mnist           # 16 settings x 3 runs, 30 rounds
     python experiments/pedal_oracle/vc.py --quick                    # digits, 4 rounds, a smoke check
-    edgeledger data download kmnist --root /path/to/datasets         # then --datasets kmnist
+    edgeledger data download kmnist --data-root /path/to/datasets         # then --datasets kmnist
 
 Simulation shortcut (stated): the members of a group run the same deterministic aggregation
 in one process, so its result is memoised by (request, updates); every member still takes the
@@ -161,7 +161,8 @@ def available(dataset: str, data_root: str | None) -> str | None:
         return None
     except (DatasetError, OSError) as exc:
         root = data_root or os.environ.get("EDGELEDGER_DATA") or "DIR"
-        return f"{type(exc).__name__}: {str(exc)[:160]}; fetch it with: edgeledger data download {dataset} --root {root}"
+        fetch = f"edgeledger data download {dataset} --data-root {root}"
+        return f"{exc}" if "data download" in str(exc) else f"{exc}; fetch it with: {fetch}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="comma-separated setting labels to run (e.g. 'IID / 30% / pedal')")
     p.add_argument("--rounds", type=int, default=None, help="rounds per run (default: 30, Pedal's; quick: 4)")
     p.add_argument("--data-root", default=None)
+    p.add_argument("--summarise", action="store_true", help="only tabulate the runs the --out folder's runs.csv holds")
     p.add_argument("--out", default=str(HERE / "results" / "vc"))
     args = p.parse_args(argv)
     import torch
@@ -200,25 +202,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{dataset}: not run -- {missing}", flush=True)
             continue
         results: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for plabel, part in PARTITIONS.items():
-            for fraction in MALICIOUS:
-                for rule in RULES:
-                    label = f"{plabel} / {int(fraction * 100)}% / {rule}"
-                    if only and label not in only:
-                        continue
-                    for seed in seeds:
-                        key = (dataset, label, seed)
-                        if key not in done:
-                            done[key] = run_one(dataset, part, fraction, rule, seed, size, args.data_root)
-                            with open(rows_path, "a", newline="") as fh:
-                                w = csv.writer(fh)
-                                if fh.tell() == 0:
-                                    w.writerow(["dataset", "setting", "seed", "result"])
-                                w.writerow([dataset, label, seed, json.dumps(done[key])])
-                        r = done[key]
-                        results[label].append(r)
-                        print(f"{dataset} {label} seed {seed}: accuracy {r['accuracy'][-1]:.4f} ({r['wall_s']} s)",
-                              flush=True)
+        grid = [(f"{plabel} / {int(fraction * 100)}% / {rule}", part, fraction, rule) for plabel, part in PARTITIONS.items()
+                for fraction in MALICIOUS for rule in RULES]
+        for seed in seeds:  # repeat by repeat: a stopped run leaves every setting with as many runs as the others
+            for label, part, fraction, rule in grid:
+                key = (dataset, label, seed)
+                if (only and label not in only) or (args.summarise and key not in done):
+                    continue
+                if key not in done:
+                    done[key] = run_one(dataset, part, fraction, rule, seed, size, args.data_root)
+                    with open(rows_path, "a", newline="") as fh:
+                        w = csv.writer(fh)
+                        if fh.tell() == 0:
+                            w.writerow(["dataset", "setting", "seed", "result"])
+                        w.writerow([dataset, label, seed, json.dumps(done[key])])
+                r = done[key]
+                results[label].append(r)
+                print(f"{dataset} {label} seed {seed}: accuracy {r['accuracy'][-1]:.4f} ({r['wall_s']} s)", flush=True)
         summary["datasets"][dataset] = write_dataset(out, dataset, results, size)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({d: {k: v for k, v in s.items() if k != "settings"} | (
