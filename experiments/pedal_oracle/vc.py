@@ -260,7 +260,8 @@ def write_dataset(out: Path, dataset: str, results: dict[str, list[dict[str, Any
         ax.set_ylabel("test accuracy (report two thirds)")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / f"{dataset}-accuracy.png")
     plt.close(fig)
