@@ -241,13 +241,16 @@ def write_dataset(out: Path, dataset: str, results: dict[str, list[dict[str, Any
     for plabel in PARTITIONS:
         for fraction in MALICIOUS:
             head = f"{plabel} / {int(fraction * 100)}%"
-            cells = [settings.get(f"{head} / {rule}", {}).get("final", "—") for rule in RULES]
+            most = max((x["runs"] for x in settings.values()), default=0)
+            cells = [(x["final"] + (f" (n={x['runs']})" if x["runs"] < most else "")) if x else "—"
+                     for x in (settings.get(f"{head} / {rule}") for rule in RULES)]
             lines.append(f"| {head} | " + " | ".join(cells) + " |")
     (out / f"{dataset}.md").write_text("\n".join(lines) + "\n")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(PARTITIONS), figsize=(12, 4.5), dpi=100, squeeze=False)
     for ax, plabel in zip(axes[0], PARTITIONS):
@@ -257,6 +260,7 @@ def write_dataset(out: Path, dataset: str, results: dict[str, list[dict[str, Any
                           linestyle="-" if label.endswith("pedal") else "--")
         ax.set_title(f"{dataset}, {plabel}")
         ax.set_xlabel("round (one compute request)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("test accuracy (report two thirds)")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
