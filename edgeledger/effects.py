@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Effect", "SaveState", "Send", "Broadcast", "SetTimer", "CancelTimer", "Metric", "Rejected", "SubmitTransaction",
-           "Compute", "Deferred"]
+           "Compute", "Deferred", "ProposalReady"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +20,15 @@ class Effect:
 
 @dataclass(frozen=True, slots=True)
 class Send(Effect):
-    """Deliver ``message`` (a wire record) to node ``to``."""
+    """Deliver ``message`` (a wire record) to node ``to``.
+
+    ``rate_bps``: the sender transmits on a share of the medium it was granted (a TDMA slot
+    share of a radio, a fair share of a WAN): the simulator sends at that rate (at most the
+    link's bandwidth), concurrently with other transmissions on the link; real drivers ignore it."""
 
     to: str
     message: Any
+    rate_bps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,12 @@ class SubmitTransaction(Effect):
     """Hand a signed transaction to the node's consensus (or to its validator, for clients)."""
 
     tx: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalReady(Effect):
+    """A service has transactions of its own for the next block this node proposes (its
+    ``prepare_proposal``): the node tells its consensus, which proposes soon if it may."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
@@ -54,6 +55,7 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
                    only: Optional[str] = typer.Option(None, help="Run only these settings: '|'-separated labels, each exact or a substring (e.g. \"IID / 30% / pedal|non-IID / 0%\")."),
                    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a scenario key in every setting, after the setting's own, e.g. --set 'fl.executor=\"process\"' (repeatable; TOML values; recorded in the summary)."),
                    resume: bool = typer.Option(False, help="Keep the settings the --out folder's summary already holds as done (same experiment, size, --set) and run the rest."),
+                   repeats: Optional[int] = typer.Option(None, min=1, max=100, help="Runs per setting (seeds derived from the base seed; tables show mean ± std). Default: the experiment's repeats (quick_repeats with --quick)."),
                    threads: int = typer.Option(1, min=1, help="Torch threads for local training."),
                    formats: str = typer.Option("png", "--formats", help=FORMATS_HELP),
                    force: bool = typer.Option(False, help="Replace the run already in the --out folder (without "
@@ -61,12 +63,15 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
     """Run every setting of an experiment; write per-setting runs, rounds.csv, summary and plots."""
     import torch
 
+    from edgeledger.scenario.experiment_report import cell_text
     from edgeledger.scenario.experiment_run import run_experiment
     from edgeledger.scenario.experiments import find_experiment
     from edgeledger.scenario.results import results_dir_for
 
     torch.set_num_threads(threads)
     exp = find_experiment(name, root)
+    if repeats is not None:
+        exp = dataclasses.replace(exp, repeats=repeats, quick_repeats=repeats)
     if resume and out is None:
         raise ConfigError("--resume needs --out: the results folder of the run to resume")
     out_dir = out or results_dir_for("runs", exp.name + ("-quick" if quick else ""))
@@ -76,16 +81,18 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
                               "--force to replace it, or choose a new folder")
         import shutil
 
-        for name in ("summary.json", "summary.csv", "summary.md", "rounds.csv", "settings", "plots"):
+        for name in ("summary.json", "summary.csv", "summary.md", "rounds.csv", "runs.csv", "settings", "plots"):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-    console.print(f"[bold]experiment[/] [cyan]{exp.name}[/] ({'quick' if quick else 'full'}): {exp.description}")
+    n_runs = exp.repeats_for(quick)
+    console.print(f"[bold]experiment[/] [cyan]{exp.name}[/] ({'quick' if quick else 'full'}"
+                  f"{f', {n_runs} runs per setting' if n_runs > 1 else ''}): {exp.description}")
 
     def on_setting(i: int, n: int, r: Any) -> None:
-        acc = f"{r.final_accuracy:.4f}" if r.final_accuracy is not None else "-"
+        acc = cell_text(r) if r.final_accuracy is not None else "-"
         note = f"accuracy {acc} in {r.wall_s:.1f} s" if r.status == "done" else f"{r.status}: {r.reason}"
         console.print(f"  [{i}/{n}] {r.label}: {note}")
 
@@ -104,17 +111,23 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
 
 def _print_summary(result: Any) -> None:
     """The final-accuracy table of an experiment result (run or merged)."""
+    from edgeledger.scenario.experiment_report import cell_text
+
     exp, quick = result.experiment, result.quick
-    table = Table(title=f"{exp.name} ({'quick' if quick else 'full'}): final accuracy per setting")
-    columns = ["setting", "final accuracy", "final loss", "rounds", "rejected updates"]
+    repeats = exp.repeats_for(quick)
+    table = Table(title=f"{exp.name} ({'quick' if quick else 'full'}): final accuracy per setting"
+                  + (f" (mean ± std of {repeats} runs)" if repeats > 1 else ""))
+    extra = sorted({m for r in result.settings for m in r.final_metrics})
+    columns = ["setting", "final accuracy", *(f"final {m}" for m in extra), "final loss", "rounds", "rejected updates"]
     columns += ["rounds to target"] if exp.target_accuracy is not None else []
     for col in columns:
         table.add_column(col)
     for r in result.settings:
         if r.status != "done":
-            table.add_row(r.label, r.status, "-", "-", "-", *(["-"] if exp.target_accuracy is not None else []))
+            table.add_row(r.label, r.status, *["-"] * (len(columns) - 2))
             continue
-        row = [r.label, f"{r.final_accuracy:.4f}", f"{r.final_loss:.4f}", str(len(r.rounds)), str(r.updates_rejected)]
+        row = [r.label, cell_text(r), *(cell_text(r, m) for m in extra), f"{r.final_loss:.4f}", str(len(r.rounds)),
+               str(r.updates_rejected)]
         if exp.target_accuracy is not None:
             row.append(str(r.rounds_to_target) if r.rounds_to_target is not None else f"not in {len(r.rounds)}")
         table.add_row(*row)

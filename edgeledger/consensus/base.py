@@ -9,6 +9,7 @@ effects.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ from edgeledger.ledger.block import Block
 from edgeledger.ledger.transaction import Transaction
 from edgeledger.registry import Registry
 
-__all__ = ["Consensus", "CommitBlock", "Persist", "Forget", "CommittedLedger", "consensus_protocols"]
+__all__ = ["Consensus", "CommitBlock", "Persist", "Forget", "CommittedLedger", "ProposalHook", "consensus_protocols"]
 
 
 class CommittedLedger(Protocol):
@@ -31,6 +32,14 @@ class CommittedLedger(Protocol):
     def block(self, height: int) -> Block | None: ...
 
     def locate_transaction(self, tx_id: bytes) -> tuple[int, int] | None: ...
+
+
+#: ABCI++'s PrepareProposal, reduced: ``(height, chosen, pending, now) -> extra`` -- the node's
+#: application may append transactions of its own (signed by the proposer) to a block this
+#: replica proposes at ``height``, given the mempool transactions ``chosen`` for it and the
+#: transactions of blocks on its branch that are not final yet (``pending``). Pure: called
+#: again whenever a template is rebuilt.
+ProposalHook = Callable[[int, list[Transaction], list[Transaction], float], list[Transaction]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,8 @@ class Consensus(ABC):
     message_types: tuple[type, ...] = ()
     #: the prefix of every timer name this protocol sets (the node routes those timers here)
     timer_prefix: str = "consensus."
+    #: the application's PrepareProposal (set by the node); protocols that build blocks call it
+    prepare_proposal: ProposalHook | None = None
 
     def start(self, now: float) -> list[Effect]:
         """The node started (a miner begins mining); most protocols only react to inputs."""
@@ -95,6 +106,27 @@ class Consensus(ABC):
     def resume(self, blocks: list[Block], durable: list[bytes] | None = None) -> None:
         """Restart from the node's committed ``blocks`` and its durable consensus log (the encoded
         records of every :class:`Persist` not yet forgotten, in key order); nothing by default."""
+
+    def proposal_ready(self, now: float) -> list[Effect]:
+        """The application has transactions for :attr:`prepare_proposal`: a protocol that proposes
+        only when its mempool holds requests (PBFT) proposes soon anyway; miners mine anyway."""
+        return []
+
+    @staticmethod
+    def with_extras(chosen: list[Transaction], hook: ProposalHook | None, height: int,
+                    pending: list[Transaction], now: float, max_txs: int) -> list[Transaction]:
+        """``chosen`` plus the application's extra transactions, at most ``max_txs`` in all: mempool
+        transactions make room for the extras (which the hook then sees gone)."""
+        if hook is None:
+            return chosen
+        extra = hook(height, chosen, pending, now)
+        if not extra:
+            return chosen
+        if len(chosen) + len(extra) > max_txs:
+            chosen = chosen[: max(0, max_txs - len(extra))]
+            extra = hook(height, chosen, pending, now)
+        seen = {tx.tx_id for tx in chosen}
+        return chosen + [tx for tx in extra[:max_txs] if tx.tx_id not in seen]
 
     def validators_changed(self, committed_in: int, now: float) -> list[Effect]:
         """The node updated the membership's validator schedule after executing block

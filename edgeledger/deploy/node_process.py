@@ -178,7 +178,10 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
     if opts.scenario.fl.enabled and opts.role in ("cloud", "edge", "device") and node_id in plan.roles:
         from edgeledger.scenario.assembly import FLData, attach_fl_services  # loads torch: FL processes only
 
-        attach_fl_services(node, plan, FLData(opts.scenario, plan.devices) if opts.role != "edge" else None)
+        fl = opts.scenario.fl  # an edge needs the data set when it trains or aggregates (fl.trainers, fl.aggregation)
+        edge_needs_data = fl.trainers == "edge" or fl.aggregation == "consensus_winner" or fl.task == "offloading"
+        attach_fl_services(node, plan, FLData(opts.scenario, plan.devices)
+                           if opts.role != "edge" or edge_needs_data else None)
     return node
 
 

@@ -77,9 +77,10 @@ class Receipt(Record):
 class TxContext:
     """A transaction's view of state: reads see earlier writes; writes commit only on success."""
 
-    def __init__(self, state: LedgerState, height: int) -> None:
+    def __init__(self, state: LedgerState, height: int, proposer: str = "") -> None:
         self._state = state
         self.height = height
+        self.proposer = proposer  # the proposer (PBFT primary, PoW miner) of the block being applied
         self.membership = state.membership
         self.writes: dict[str, bytes | None] = {}
 
@@ -135,9 +136,9 @@ class LedgerState:
             return "UNKNOWN_TX_TYPE", f"unknown transaction kind {tx.kind!r}"
         return None
 
-    def apply_transaction(self, tx: Transaction, height: int) -> Receipt:
+    def apply_transaction(self, tx: Transaction, height: int, proposer: str = "") -> Receipt:
         found = self._precheck(tx)
-        ctx = TxContext(self, height)
+        ctx = TxContext(self, height, proposer)
         if found is None:
             try:
                 tx_kinds.get(tx.kind)(ctx, tx)
@@ -171,6 +172,6 @@ class LedgerState:
 
     def apply_block(self, block: Block) -> list[Receipt]:
         """Apply a committed block's transactions in order; returns one receipt each."""
-        receipts = [self.apply_transaction(tx, block.height) for tx in block.transactions]
+        receipts = [self.apply_transaction(tx, block.height, block.header.proposer) for tx in block.transactions]
         self.height = block.height
         return receipts

@@ -190,7 +190,7 @@ class Simulator:
     def apply(self, node_id: str, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Send):
-                self.send(node_id, effect.to, effect.message)
+                self.send(node_id, effect.to, effect.message, rate_bps=effect.rate_bps)
             elif isinstance(effect, Broadcast):
                 data = encode(effect.message)
                 for to in effect.to:
@@ -213,7 +213,10 @@ class Simulator:
             tag = self._tags[kind] = (config.tag if config is not None else None) or kind.__name__
         return tag
 
-    def send(self, src: str, dst: str, message: Any, data: bytes | None = None) -> None:
+    def send(self, src: str, dst: str, message: Any, data: bytes | None = None, rate_bps: float | None = None) -> None:
+        """Transmit ``message`` on link (src, dst): FIFO behind what the link is sending, at its
+        bandwidth; with ``rate_bps`` (a granted share of the medium, see ``effects.Send``) at
+        that rate, capped by the bandwidth, alongside the link's other transmissions."""
         data = encode(message) if data is None else data
         size = len(data)
         stats = self.traffic.get(src) or self._stats(src)
@@ -229,12 +232,15 @@ class Simulator:
         if link.loss > 0 and self.rng.random() < link.loss:
             stats.messages_dropped += 1
             return
-        busy = self._busy_until
-        start = max(self.now, busy.get((src, dst), 0.0))
-        done = start + size * 8 / link.bandwidth_bps
-        busy[(src, dst)] = done
-        if len(busy) > self._busy_sweep:
-            self._forget_idle_links()
+        if rate_bps is not None:  # a granted share: concurrent with the link's other transmissions
+            done = self.now + size * 8 / min(rate_bps, link.bandwidth_bps)
+        else:
+            busy = self._busy_until
+            start = max(self.now, busy.get((src, dst), 0.0))
+            done = start + size * 8 / link.bandwidth_bps
+            busy[(src, dst)] = done
+            if len(busy) > self._busy_sweep:
+                self._forget_idle_links()
         self._seq += 1
         heapq.heappush(self._heap, (done + link.latency_s, self._seq, self._deliver, (src, dst, data)))
 

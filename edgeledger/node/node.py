@@ -30,8 +30,8 @@ from edgeledger.codec import decode, encode
 from edgeledger.consensus.base import CommitBlock, Consensus, Forget, Persist
 from edgeledger.consensus.pbft.events import ForwardRequest, PrePrepare
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import (Compute, Deferred, Effect, Metric, Rejected, SaveState, Send, SetTimer,
-                                SubmitTransaction)
+from edgeledger.effects import (Compute, Deferred, Effect, Metric, ProposalReady, Rejected, SaveState, Send,
+                                SetTimer, SubmitTransaction)
 from edgeledger.errors import ChainValidationError, EdgeLedgerError
 from edgeledger.ledger.blobs import BlobStore, MemoryBlobStore
 from edgeledger.ledger.block import Block
@@ -112,6 +112,7 @@ class Node:
             if height or durable:
                 start = 1 if depth is None else max(1, height - depth + 1)
                 self.consensus.resume(self.store.blocks(start, height), durable)
+            self.consensus.prepare_proposal = self._prepare_proposal
 
     def _replay_stored_blocks(self) -> None:
         """Bring the state up to the stored chain: blocks above the state's height are applied in
@@ -282,6 +283,9 @@ class Node:
                 out.append(self._defer(*effect) if self.defer_compute else self._compute(*effect))
             elif isinstance(effect, CommitBlock):
                 queue[0:0] = self._commit(effect.block, now)
+            elif isinstance(effect, ProposalReady):
+                if self.consensus is not None:
+                    queue[0:0] = self.consensus.proposal_ready(now)
             elif isinstance(effect, SubmitTransaction):
                 if self.consensus is not None:
                     queue[0:0] = self.consensus.submit(effect.tx, now)
@@ -304,6 +308,13 @@ class Node:
             return self._resolve(self._own(service, service.on_computed(effect.job, result, now)), now)
 
         return Deferred(run=lambda: service.execute(effect.job), done=done)
+
+    def _prepare_proposal(self, height: int, chosen: list[Any], pending: list[Any], now: float) -> list[Any]:
+        """The services' own transactions for a block our consensus proposes (PrepareProposal)."""
+        extra: list[Any] = []
+        for s in self.services:
+            extra += s.prepare_proposal(height, chosen, pending, now)
+        return extra
 
     def submit(self, tx: Any, now: float) -> list[Effect]:
         """A transaction from a local client (the API): into consensus or to our validator."""

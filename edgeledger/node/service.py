@@ -54,6 +54,11 @@ class Service(ABC):
         """The driver gave up delivering ``message`` to ``to`` (peer down or link cut)."""
         return []
 
+    def prepare_proposal(self, height: int, chosen: list[Any], pending: list[Any], now: float) -> list[Any]:
+        """Transactions of this service for a block the node proposes at ``height`` (ABCI++
+        PrepareProposal; see :data:`edgeledger.consensus.base.ProposalHook`); none by default."""
+        return []
+
     def execute(self, job: Any) -> Any:
         """Run the local work of a ``Compute`` effect this service emitted (e.g. training)."""
         raise LocalProtocolError(f"{type(self).__name__} emitted Compute but defines no execute()")

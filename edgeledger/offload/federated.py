@@ -34,12 +34,19 @@ TUNED_AGENT = [
 
 
 class OffloadFederation:
-    """Builds the offloading learners of one scenario (``scenario.offload`` and its seed)."""
+    """Builds the offloading learners of one scenario (``scenario.offload`` and its seed).
+
+    With ``offload.environment = "network"`` each edge server and its devices are one MEC cell
+    of the scenario's own network (``n_devices`` = devices per edge, ``n_edges`` = 1; the cells
+    share the cloud) and the learners act on the network
+    (:class:`~edgeledger.offload.traffic.learner.NetworkDqnLearner`)."""
 
     def __init__(self, scenario: Any) -> None:
         task = scenario.offload
         self.task = task
-        self.config = OffloadConfig.from_mapping(task.env)
+        self.network = task.environment == "network"
+        cell = {"n_devices": scenario.topology.devices_per_edge, "n_edges": 1} if self.network else {}
+        self.config = OffloadConfig.from_mapping(task.env, **cell)
         self.seed = scenario.seed
         self.model_seed = derive_seed(scenario.seed, "offload-model")
         self.initial = None if task.init_params is None else _load_params(task.init_params)
@@ -50,17 +57,31 @@ class OffloadFederation:
                           eval_slots=t.eval_slots, eval_seed=t.eval_seed, marginal_features=t.marginal_features,
                           initial=self.initial)
 
-    def device_learner(self, node_id: str) -> DqnLearner:
-        """The agent of ``node_id``: its own environment, replay buffer and target network."""
-        return self._learner(derive_seed(self.seed, node_id, "offload"))
+    def _network_learner(self, seed: int) -> Any:
+        from edgeledger.offload.traffic.learner import NetworkDqnLearner
 
-    def cloud_learner(self) -> DqnLearner:
+        t = self.task
+        return NetworkDqnLearner(self.config, seed=seed, model_seed=self.model_seed, eval_slots=t.eval_slots,
+                                 eval_seed=t.eval_seed, initial=self.initial)
+
+    def device_learner(self, node_id: str) -> Any:
+        """The agent of ``node_id``: its own environment (or the network), replay buffer and target network."""
+        seed = derive_seed(self.seed, node_id, "offload")
+        return self._network_learner(seed) if self.network else self._learner(seed)
+
+    def cloud_learner(self) -> Any:
         """The cloud's evaluator (never trains)."""
-        return self._learner(self.model_seed)
+        return self._network_learner(self.model_seed) if self.network else self._learner(self.model_seed)
 
     def compute_s(self, transitions: int) -> float:
-        """Modelled device time of a round's local training."""
+        """Modelled device time of a round's local training (on the network: its ``local_slots`` slots)."""
+        if self.network:
+            return self.task.local_slots * self.config.slot_s
         return self.task.compute_s_per_transition * transitions
+
+    def stream_seed(self, node_id: str) -> int:
+        """The seed of ``node_id``'s own task and channel stream on the network."""
+        return derive_seed(self.seed, node_id, "offload-stream")
 
 
 def _load_params(path: str) -> np.ndarray:

@@ -8,7 +8,8 @@ no float reaches the chain). Per round:
 1. each work node the master drew checks the global model against the digest named in
    the request (:func:`verify_global_model`), trains it for ``epochs`` on *its own* data
    partition (oracle node ``i`` holds partition ``i`` of a seeded IID split of the data set
-   into ``n_clients`` parts) with :mod:`edgeledger.fl`, and sends its update as a signed
+   into ``n_clients`` parts; ``partition = "shards"``: McMahan's 2-shard non-IID split) with
+   :mod:`edgeledger.fl`, and sends its update as a signed
    observation: a :class:`ModelUpdate` blob with its sha256 digest and data size;
 2. the master aggregates ``t`` updates with Pedal (eq. 12-13, :mod:`edgeledger.fl.aggregators.pedal`):
    rank by accuracy on a held-out third of the test set, average the best third weighted by
@@ -61,6 +62,7 @@ class FLTask(Record):
     batch_size: int = 32
     seed: int = 0
     n_clients: int = 6  # data partitions: oracle node i trains partition i (mod n_clients)
+    partition: str = "iid"  # how the training set is split: iid | shards (2 label shards each, non-IID)
 
 
 class FLRound(Record):
@@ -95,7 +97,7 @@ class _TaskData:
 
     def __init__(self, task: FLTask) -> None:
         train, test = load_dataset(task.dataset)
-        parts = partition("iid", train.y, task.n_clients, np.random.default_rng(derive_seed(task.seed, "fl-task")))
+        parts = partition(task.partition, train.y, task.n_clients, np.random.default_rng(derive_seed(task.seed, "fl-task")))
         validation, report = holdout_split(len(test), np.random.default_rng(derive_seed(task.seed, "holdout")))
         settings = TrainingSettings(model=task.model, epochs=task.epochs, batch_size=task.batch_size,
                                     lr=task.lr_micro / 1e6)

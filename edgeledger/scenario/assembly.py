@@ -20,8 +20,7 @@ from edgeledger.crypto.keys import PrivateKey, derive_key
 from edgeledger.crypto.sealing import Cipher, build_cipher
 from edgeledger.errors import ConfigError
 from edgeledger.fl.aggregators import build_aggregator
-from edgeledger.fl.attacks import Backdoor, ColludingAttack, attacks, build_attack, build_data_attack, data_attacks
-from edgeledger.fl.backdoor_probe import BackdoorProbe
+from edgeledger.fl.attacks import ColludingAttack, build_attack, data_attacks
 from edgeledger.fl.datasets import Dataset
 from edgeledger.fl.executors import ModelSpec
 from edgeledger.fl.learner import Learner, SupervisedLearner
@@ -34,6 +33,7 @@ from edgeledger.fl.round import (
 )
 from edgeledger.fl.round.collusion import Coalition
 from edgeledger.fl.round.services import AggregatorService, DeviceService, EdgeService
+from edgeledger.fl.round.winner import RoundLog
 from edgeledger.fl.server_eval import aggregator_injections
 from edgeledger.ledger.identity import Membership
 from edgeledger.ledger.store import ChainStore, DeferredChainStore
@@ -43,6 +43,20 @@ from edgeledger.node.endorsing import EndorserService
 from edgeledger.node.heartbeat import Signer
 from edgeledger.node.node import Node
 from edgeledger.registry import import_plugins
+from edgeledger.scenario.fl_architecture import (
+    aggregators_of,
+    cloud_learner,
+    is_colluding,
+    attach_offload_device,
+    attach_offload_server,
+    offload_on_network,
+    attach_data_owner,
+    attach_edge_trainer,
+    attach_winner,
+    data_upload_effects,
+    device_data,
+    trainers_of,
+)
 from edgeledger.scenario.fl_data import FLData, aggregator_params, split_data
 from edgeledger.scenario.population import (
     DeviceCoreMap,
@@ -66,7 +80,7 @@ from edgeledger.scenario.topology import (
 )
 from edgeledger.scenario.training_pool import INLINE, TrainingPool
 
-__all__ = ["Network", "Topology", "FLData", "split_data", "build_network", "plan_topology", "make_genesis", "attach_fl_services",
+__all__ = ["Network", "Topology", "FLData", "split_data", "build_network", "plan_topology", "make_genesis", "attach_fl_services", "cloud_learner",
            "pbft_config", "observers_of", "WIRE_ATTACKS"]
 
 
@@ -81,7 +95,7 @@ class Network:
     nodes: Mapping[str, Node]
     roles: Mapping[str, str]
     edge_of: Mapping[str, str]
-    aggregator: AggregatorCore
+    aggregator: AggregatorCore | RoundLog  # the cloud's core, or the log of the consensus winners' rounds
     learners: Mapping[str, Learner]  # node id -> its learner (devices train, the cloud evaluates)
     device_cores: Mapping[str, DeviceCore]
     malicious: dict[str, str] = field(default_factory=dict)  # node id -> attack kind
@@ -127,16 +141,6 @@ class Network:
 
 
 
-def _cloud_learner(scenario: Scenario, evaluator: SupervisedLearner, test: Dataset) -> Learner:
-    """The cloud's evaluating learner; with a backdoor attack it also reports ``backdoor_asr``."""
-    backdoor = next((a for a in scenario.attacks if a.kind == "backdoor"), None)
-    if backdoor is None:
-        return evaluator
-    attack = build_data_attack("backdoor", **backdoor.params)
-    assert isinstance(attack, Backdoor)
-    return BackdoorProbe(evaluator, attack.trigger_for(test), attack.target)
-
-
 def _payload_cipher(scenario: Scenario) -> Cipher | None:
     name = scenario.security.payload_encryption
     return None if name == "none" else build_cipher(name)
@@ -149,11 +153,6 @@ def _payload_seal(scenario: Scenario, node: Node) -> Callable[[bytes], bytes] | 
         return None
     aggregator_key = node.membership.identities["cloud"].public_key
     return lambda blob: cipher.seal(aggregator_key, blob)
-
-
-def is_colluding(kind: str | None) -> bool:
-    """Is ``kind`` a colluding attack (one crafted update per round for all its devices)?"""
-    return kind is not None and kind in attacks and issubclass(attacks.get(kind), ColludingAttack)
 
 
 def build_coalitions(plan: Topology) -> tuple[Coalition, ...]:
@@ -190,19 +189,29 @@ def _device_core(node: Node, plan: Topology, scenario: Scenario, kind: str | Non
 
 def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
                        trainer: TrainingPool | None = None,
-                       coalitions: tuple[Coalition, ...] = ()) -> tuple[Learner | None, Any]:
+                       coalitions: tuple[Coalition, ...] = (),
+                       log: RoundLog | None = None) -> tuple[Learner | None, Any]:
     """Give ``node`` the FL services of its role; returns (its learner, its FL core).
 
     ``trainer`` (simulator only) batches the devices' trainings of a round through one executor;
-    ``coalitions`` (simulator only) are the colluding adversaries of :func:`build_coalitions`.
+    ``coalitions`` (simulator only) are the colluding adversaries of :func:`build_coalitions`;
+    ``log`` (simulator) collects the rounds the consensus winners close (``fl.aggregation``).
+    The architecture follows ``fl.trainers`` and ``fl.aggregation`` (:mod:`.fl_architecture`).
     """
     scenario, fl, node_id = plan.scenario, plan.scenario.fl, node.node_id
     kind = plan.malicious.get(node_id)
-    if node.role in ("cloud", "device") and data is None:
+    winner_mode = fl.aggregation == "consensus_winner"
+    if (node.role in ("cloud", "device") or (node.role == "edge" and (fl.trainers == "edge" or winner_mode))) \
+            and data is None:
         raise ConfigError(f"{node.role} {node_id!r} needs the FL data set")
+    if offload_on_network(plan) and node.role in ("cloud", "edge"):  # the servers of offloaded tasks
+        attach_offload_server(node, plan, data.offload if data is not None else FLData(scenario, plan.devices).offload)
+    if node.role == "cloud" and winner_mode:
+        winner = attach_winner(node, plan, data, log)  # None when the cloud does not validate
+        return (winner.learner if winner is not None else None), winner
     if node.role == "cloud":
         learner = (data.offload.cloud_learner() if data.offload is not None
-                   else _cloud_learner(scenario, data.learner(None, data.test), data.test))
+                   else cloud_learner(scenario, data.learner(None, data.test), data.test))
         core = AggregatorCore(
             node_id, node.key, node.membership,
             RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round,
@@ -210,16 +219,27 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
             build_aggregator(fl.aggregator, **aggregator_params(scenario),
                              **(aggregator_injections(fl.aggregator, data.learner(None, data.validation))
                                 if data.validation is not None else {})),
-            learner.initial_params(), plan.devices, plan.edges,
+            learner.initial_params(), trainers_of(plan), plan.edges,
             np.random.default_rng(derive_seed(scenario.seed, "selection")), cipher=_payload_cipher(scenario))
         node.add_service(AggregatorService(core, learner, node.blobs, deferred=node.defer_compute))
         return learner, core
     if node.role == "edge":
+        edge_trains = fl.trainers == "edge"
+        winner = attach_winner(node, plan, data, log, uploads=edge_trains, announcements=False) if data else None
+        if edge_trains:
+            learner, trainer_core = attach_edge_trainer(node, plan, data, trainer, coalitions,
+                                                        on_model=winner.learn_model if winner is not None else None)
+            return learner, winner or trainer_core
         relay = EdgeRelay(node_id, "cloud", devices_of(plan, node_id), scenario.seed,
-                          tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper")
-        node.add_service(EdgeService(relay, plan.edges))
-        return None, relay
+                          tamper_downloads=kind == "download_tamper", tamper_uploads=kind == "upload_tamper",
+                          aggregators=aggregators_of(plan))
+        node.add_service(EdgeService(relay, plan.edges, on_model=winner.learn_model if winner is not None else None,
+                                     aggregate=winner.on_upload if winner is not None else None))
+        return (winner.learner if winner is not None else None), winner or relay
     if node.role == "device":
+        if fl.trainers == "edge":
+            attach_data_owner(node, plan, data)
+            return None, None
         return attach_device_services(node, plan, data, trainer, coalitions=coalitions)
     return None, None
 
@@ -244,13 +264,14 @@ def attach_device_services(node: Node, plan: Topology, data: FLData, trainer: Tr
         learner = learner or data.offload.device_learner(node_id)
         core = core or _device_core(node, plan, scenario, kind, attack_cfg, coalitions)
         node.add_service(DeviceService(core, learner, trainer))
-        node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
+        if offload_on_network(plan):  # it acts on the network every slot; an FL round lasts local_slots slots
+            attach_offload_device(node, plan, data.offload, learner)
+            node.compute_time = lambda job, result: data.offload.compute_s(0)
+        else:
+            node.compute_time = lambda job, result: data.offload.compute_s(result.weight)
         return learner, core
     if learner is None:
-        local = data.train.subset(data.indices(node_id))
-        if attack_cfg is not None and kind in data_attacks:  # poisoned data, honest training and upload
-            rng = np.random.default_rng(derive_seed(scenario.seed, node_id, "data-attack"))
-            local = build_data_attack(kind, **attack_cfg.params).poison_data(local, rng)
+        local = device_data(plan, data, node_id)  # poisoned first by a data attacker
         # proof-of-learning: devices claim their loss on the public held-out third, which the aggregator re-runs
         learner = data.learner(local, data.validation if fl.aggregator == "proof_of_learning" else None, shared=True)
     if attack_cfg is not None and kind in data_attacks:
@@ -298,7 +319,8 @@ def build_network(scenario: Scenario) -> Network:
     followers = observers_of(plan)
     infrastructure: dict[str, Node] = {}
     learners: dict[str, Learner] = {}
-    aggregator: AggregatorCore | None = None
+    winners = RoundLog(scenario.fl.rounds) if scenario.fl.aggregation == "consensus_winner" else None
+    aggregator: AggregatorCore | RoundLog | None = winners
     for node_id, role in plan.roles.items():
         if role == "device":
             continue
@@ -309,7 +331,7 @@ def build_network(scenario: Scenario) -> Network:
         if node.light is None and (consensus is not None or node_id in followers):
             node.add_service(EndorserService(node_id, keys[node_id], node.state))  # a peer: endorses contract calls
         add_heartbeat(scenario, node, Signer(keys[node_id], node_id))  # consensus.heartbeat_s: the chain clock
-        learner, core = attach_fl_services(node, plan, data, trainer, coalitions)
+        learner, core = attach_fl_services(node, plan, data, trainer, coalitions, log=winners)
         if learner is not None:
             learners[node_id] = learner
         if isinstance(core, AggregatorCore):
@@ -329,9 +351,11 @@ def build_network(scenario: Scenario) -> Network:
         return node
 
     population = DevicePopulation(plan.devices, build_device, scheme, scenario.seed,  # type: ignore[arg-type]
-                                  keys={d: keys[d] for d in plan.devices})
+                                  keys={d: keys[d] for d in plan.devices},
+                                  start_effects=(lambda d: data_upload_effects(plan, data, d))
+                                  if scenario.fl.trainers == "edge" else None)
     del keys
-    if resident:
+    if resident or offload_on_network(plan):  # they keep chain state, or act every slot
         for node_id in plan.devices:
             population.pin(node_id)
     return Network(scenario=scenario, membership=membership,

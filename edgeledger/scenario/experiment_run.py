@@ -1,10 +1,13 @@
 """Run every setting of an experiment and write its results folder.
 
 ``<out>/<experiment>[-quick]-<timestamp>/``: ``settings/<slug>/`` (each setting's run folder:
-scenario, metrics.csv, summary.json, chain), ``rounds.csv`` (setting, round, accuracy, loss:
-all settings in one long table), ``summary.csv`` / ``summary.json`` (one row per setting:
-final accuracy and loss, rounds to the target, rejected updates, wall time, or why it
-failed or is pending) and ``plots/accuracy.png``, ``plots/loss.png`` (one line per setting).
+scenario, metrics.csv, summary.json, chain; with ``repeats = N`` one ``run-<i>/`` folder per
+run), ``rounds.csv`` (setting, round, accuracy, loss: all settings in one long table),
+``runs.csv`` (every run's seed and final figures), ``summary.csv`` / ``summary.json`` (one row
+per setting: final accuracy and loss, rounds to the target, rejected updates, wall time, or
+why it failed or is pending; means and standard deviations over the runs) and
+``plots/accuracy.png``, ``plots/loss.png`` (one line per setting, a band for its spread);
+see :mod:`edgeledger.scenario.experiment_report`.
 
 A setting is *done* when it ran and its aggregation produced a model in at least one round;
 *failed* when it raised or its aggregation failed in every round (e.g. Krum with fewer than
@@ -19,42 +22,17 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeledger.errors import ConfigError, EdgeLedgerError
+from edgeledger.scenario.experiment_report import markdown_table, summary_row, write_experiment
+from edgeledger.scenario.experiment_result import ExperimentResult, SettingResult
 from edgeledger.scenario.experiments import Experiment, Setting
+from edgeledger.scenario.repeats import mean_std, repeat_seeds
 
-__all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to", "select_settings", "merge_runs"]
-
-
-@dataclass
-class SettingResult:
-    label: str
-    slug: str
-    status: str  # "done" | "failed" (with the reason) | "pending" (a plug-in not registered)
-    reason: str = ""
-    rounds: list[int] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    final_accuracy: float | None = None
-    final_loss: float | None = None
-    rounds_to_target: int | None = None
-    updates_rejected: int = 0
-    aggregation_failures: int = 0  # rounds whose aggregation raised (the global model stayed put)
-    head_hash: str | None = None
-    wall_s: float = 0.0
-    overrides: list[str] = field(default_factory=list)  # ``--set`` overrides the run added to the setting
-
-
-@dataclass
-class ExperimentResult:
-    experiment: Experiment
-    quick: bool
-    out_dir: Path
-    settings: list[SettingResult]
-    wall_s: float = 0.0
+__all__ = ["SettingResult", "ExperimentResult", "run_experiment", "rounds_to", "select_settings", "merge_runs",
+           "combine_runs", "write_experiment", "markdown_table", "summary_row"]
 
 
 def rounds_to(accuracy: list[float], target: float) -> int | None:
@@ -62,24 +40,22 @@ def rounds_to(accuracy: list[float], target: float) -> int | None:
     return next((i + 1 for i, a in enumerate(accuracy) if a is not None and a >= target), None)
 
 
-def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
-                 on_round: Callable[[dict[str, Any]], None] | None = None,
-                 overrides: tuple[str, ...] = ()) -> SettingResult:
+HEADLINE_SCORES = ("round", "accuracy", "loss")
+
+
+def _run_once(exp: Experiment, setting: Setting, scenario: Any, folder: Path,
+              on_round: Callable[[dict[str, Any]], None] | None) -> SettingResult:
+    """One run of ``setting`` (one seed) into ``folder``: done or failed, never pending."""
     from edgeledger.scenario.results import write_results
     from edgeledger.scenario.runner import run_scenario
 
-    scenario = exp.scenario(setting, quick, overrides)
-    reason = exp.pending_reason(scenario)
-    if reason is not None:
-        return SettingResult(setting.label, setting.slug, "pending", reason)
-    scenario = scenario.model_copy(update={"output": scenario.output.model_copy(update={"plots": False})})
     t0 = time.perf_counter()
     try:
         result = run_scenario(scenario, progress=on_round)
     except EdgeLedgerError as exc:  # this setting failed; the rest still run
         return SettingResult(setting.label, setting.slug, "failed", f"{type(exc).__name__}: {exc}",
                              wall_s=round(time.perf_counter() - t0, 3))
-    write_results(result, out / "settings" / setting.slug)
+    write_results(result, folder)
     history = result.network.aggregator.history
     acc = [float(h.get("accuracy", float("nan"))) for h in history]
     loss = [float(h.get("loss", float("nan"))) for h in history]
@@ -89,12 +65,65 @@ def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
         return SettingResult(setting.label, setting.slug, "failed",
                              f"aggregation failed in every round ({len(failures)} of {len(history)}): {failures[0]}",
                              aggregation_failures=len(failures), wall_s=round(time.perf_counter() - t0, 3))
+    extra = {k: float(v) for k, v in (history[-1] if history else {}).items() if k not in HEADLINE_SCORES}
     return SettingResult(
-        setting.label, setting.slug, "done", aggregation_failures=len(failures), rounds=[int(h.get("round", i + 1)) for i, h in enumerate(history)],
+        setting.label, setting.slug, "done", aggregation_failures=len(failures),
+        rounds=[int(h.get("round", i + 1)) for i, h in enumerate(history)],
         accuracy=acc, loss=loss, final_accuracy=acc[-1] if acc else None, final_loss=loss[-1] if loss else None,
         rounds_to_target=rounds_to(acc, exp.target_accuracy) if exp.target_accuracy is not None else None,
-        updates_rejected=int(s["updates_rejected"]), head_hash=s["head_hash"],
-        wall_s=round(time.perf_counter() - t0, 3))
+        updates_rejected=int(s["updates_rejected"]), head_hash=s["head_hash"], final_metrics=extra,
+        seeds=[scenario.seed], wall_s=round(time.perf_counter() - t0, 3))
+
+
+def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
+                 on_round: Callable[[dict[str, Any]], None] | None = None,
+                 overrides: tuple[str, ...] = ()) -> SettingResult:
+    """Every run of ``setting`` (``exp.repeats_for(quick)`` seeds), combined into one result."""
+    scenario = exp.scenario(setting, quick, overrides)
+    reason = exp.pending_reason(scenario)
+    if reason is not None:
+        return SettingResult(setting.label, setting.slug, "pending", reason)
+    scenario = scenario.model_copy(update={"output": scenario.output.model_copy(update={"plots": False})})
+    seeds = repeat_seeds(scenario.seed, exp.repeats_for(quick))
+    folder = out / "settings" / setting.slug
+    runs = []
+    for i, seed in enumerate(seeds):
+        run = _run_once(exp, setting, scenario.model_copy(update={"seed": seed}),
+                        folder if len(seeds) == 1 else folder / f"run-{i}", on_round)
+        if run.status != "done":
+            run.reason = f"run {i + 1} of {len(seeds)} (seed {seed}): {run.reason}" if len(seeds) > 1 else run.reason
+            run.wall_s = round(sum(r.wall_s for r in runs) + run.wall_s, 3)
+            return run
+        runs.append(run)
+    return combine_runs(exp, runs)
+
+
+def combine_runs(exp: Experiment, runs: list[SettingResult]) -> SettingResult:
+    """One setting's result from its runs: mean curves and finals, their standard deviations,
+    and every run's own figures (``runs``). Curves are averaged over the rounds all runs have."""
+    first = runs[0]
+    n_rounds = min(len(r.accuracy) for r in runs)
+    acc = [mean_std(r.accuracy[k] for r in runs) for k in range(n_rounds)]
+    loss = [mean_std(r.loss[k] for r in runs) for k in range(n_rounds)]
+    finals = mean_std(r.final_accuracy for r in runs)
+    names = sorted({m for r in runs for m in r.final_metrics})
+    metric_stats = {m: mean_std(r.final_metrics.get(m) for r in runs) for m in names}
+    mean_acc = [a[0] if a[0] is not None else float("nan") for a in acc]
+    mean_loss = [x[0] if x[0] is not None else float("nan") for x in loss]
+    return SettingResult(
+        first.label, first.slug, "done", rounds=first.rounds[:n_rounds], accuracy=mean_acc, loss=mean_loss,
+        final_accuracy=finals[0], final_loss=mean_std(r.final_loss for r in runs)[0],
+        rounds_to_target=rounds_to(mean_acc, exp.target_accuracy) if exp.target_accuracy is not None else None,
+        updates_rejected=int(round(sum(r.updates_rejected for r in runs) / len(runs))),
+        aggregation_failures=sum(r.aggregation_failures for r in runs), head_hash=first.head_hash,
+        wall_s=round(sum(r.wall_s for r in runs), 3), repeats=len(runs), seeds=[r.seeds[0] for r in runs],
+        final_accuracy_std=finals[1], accuracy_std=[a[1] or 0.0 for a in acc], loss_std=[x[1] or 0.0 for x in loss],
+        final_metrics={m: v[0] for m, v in metric_stats.items() if v[0] is not None},
+        final_metrics_std={m: v[1] for m, v in metric_stats.items() if v[1] is not None},
+        runs=[{"seed": r.seeds[0], "final_accuracy": r.final_accuracy, "final_loss": r.final_loss,
+               "final_metrics": r.final_metrics, "rounds_to_target": r.rounds_to_target, "accuracy": r.accuracy,
+               "loss": r.loss, "head_hash": r.head_hash, "updates_rejected": r.updates_rejected, "wall_s": r.wall_s}
+              for r in runs])
 
 
 def select_settings(settings: list[Setting], only: str | None) -> list[Setting]:
@@ -165,7 +194,8 @@ def _finished_settings(exp: Experiment, out_dir: Path, quick: bool, overrides: l
     if name != exp.name or was_quick != quick:
         raise ConfigError(f"cannot resume {exp.name!r} ({'quick' if quick else 'full'}) in {out_dir}: it holds "
                           f"{name!r} ({'quick' if was_quick else 'full'}); choose another --out")
-    return {r.label: r for r in done if r.status == "done" and r.overrides == overrides}
+    repeats = exp.repeats_for(quick)
+    return {r.label: r for r in done if r.status == "done" and r.overrides == overrides and r.repeats == repeats}
 
 
 def _load_json(path: Path) -> Any:
@@ -230,8 +260,13 @@ def merge_runs(run_dirs: list[Path], out_dir: Path, root: Path | None = None,
             raise ConfigError(f"{path} not found and {run / 'settings'} holds no setting runs: "
                               "not a results folder of `edgeledger experiment run`")
         for folder in folders:
-            name, sizes, r = _setting_from_run(folder, root)
+            repeated = sorted(folder.glob("run-*"), key=lambda p: int(p.name[4:])) if not (
+                folder / "summary.json").exists() else []
+            parts = [_setting_from_run(f, root) for f in (repeated or [folder])]
+            name, sizes, _ = parts[0]
             adopt(name, quick if quick in sizes else sizes[0], folder)  # a grid without quick overrides: either
+            assert exp is not None
+            r = parts[0][2] if not repeated else combine_runs(exp, [p[2] for p in parts])
             found[r.label] = (r, folder.parent.parent)
     assert exp is not None and quick is not None
     order = {s.label: i for i, s in enumerate(exp.settings())}
@@ -269,7 +304,7 @@ def _setting_from_run(folder: Path, root: Path | None) -> tuple[str, list[bool],
             if not sizes:
                 raise ConfigError(f"{folder}: its scenario matches neither the full nor the quick size of "
                                   f"{exp.name!r} / {setting.label!r} as defined now")
-            series: dict[str, dict[int, float]] = {"fl.accuracy": {}, "fl.loss": {}}
+            series: dict[str, dict[int, float]] = {"fl.accuracy": {}, "fl.loss": {}, "fl.backdoor_asr": {}}
             with open(folder / "metrics.csv", newline="") as fh:
                 for row in csv.DictReader(fh):
                     if row["metric"] in series and row["node"] == "cloud":
@@ -282,84 +317,8 @@ def _setting_from_run(folder: Path, root: Path | None) -> tuple[str, list[bool],
                 final_accuracy=acc[-1] if acc else None, final_loss=loss[-1] if loss else None,
                 rounds_to_target=rounds_to(acc, exp.target_accuracy) if exp.target_accuracy is not None else None,
                 updates_rejected=int(summary.get("updates_rejected", 0)), head_hash=summary.get("head_hash"),
-                wall_s=float(summary.get("wall_time_s", 0.0)))
+                final_metrics={"backdoor_asr": asr[max(asr)]} if (asr := series["fl.backdoor_asr"]) else {},
+                seeds=[int(summary.get("seed", stored.seed))], wall_s=float(summary.get("wall_time_s", 0.0)))
     raise ConfigError(f"{folder}: run {run_name!r} is no setting of a known experiment")
 
 
-def _summary_row(exp: Experiment, r: SettingResult) -> dict[str, Any]:
-    row = {"setting": r.label, "status": r.status, "final_accuracy": r.final_accuracy, "final_loss": r.final_loss,
-           "rounds": len(r.rounds), "updates_rejected": r.updates_rejected,
-           "aggregation_failures": r.aggregation_failures, "wall_s": r.wall_s,
-           "head_hash": r.head_hash, "reason": r.reason, "overrides": " ".join(r.overrides)}
-    if exp.target_accuracy is not None:
-        row["rounds_to_target"] = r.rounds_to_target
-    return row
-
-
-def write_experiment(result: ExperimentResult, plots: bool = True, formats: tuple[str, ...] = ("png",)) -> None:
-    """rounds.csv, summary.csv, summary.json, summary.md and (``plots``) the plots of ``result`` in ``formats``."""
-    exp, out = result.experiment, result.out_dir
-    with open(out / "rounds.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["setting", "round", "accuracy", "loss"])
-        for r in result.settings:
-            for rnd, acc, loss in zip(r.rounds, r.accuracy, r.loss):
-                w.writerow([r.label, rnd, repr(acc), repr(loss)])
-    rows = [_summary_row(exp, r) for r in result.settings]
-    with open(out / "summary.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["setting"])
-        w.writeheader()
-        w.writerows(rows)
-    meta = {"experiment": exp.name, "description": exp.description, "quick": result.quick,
-            "target_accuracy": exp.target_accuracy, "wall_s": result.wall_s, "settings": rows,
-            "curves": [asdict(r) for r in result.settings]}
-    tmp = out / "summary.json.tmp"  # replaced whole: an interrupted write never leaves half a summary
-    tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    tmp.replace(out / "summary.json")
-    (out / "summary.md").write_text(markdown_table(result))
-    if plots:
-        _plots(result, out / "plots", formats)
-
-
-def markdown_table(result: ExperimentResult) -> str:
-    """Final accuracy per setting as a Markdown table, ready for a paper or a README.
-
-    Grids of two or more axes are pivoted: one row per value of the leading axes, one column
-    per value of the last; a cell is the final accuracy, the status of a setting that did not
-    finish, or "—" for one not run. One-axis grids list setting, accuracy, loss, rounds and
-    rejected updates (and rounds to the target, when the experiment has one)."""
-    exp = result.experiment
-    title = f"{exp.name} ({'quick' if result.quick else 'full'}): final test accuracy"
-    by_label = {r.label: r for r in result.settings}
-
-    def cell(r: SettingResult | None) -> str:
-        if r is None:
-            return "—"
-        return f"{r.final_accuracy:.4f}" if r.status == "done" and r.final_accuracy is not None else r.status
-
-    if len(exp.axes) >= 2:
-        last = [s.label for s in exp.axes[-1]]
-        heads = list(dict.fromkeys(s.label.rpartition(" / ")[0] for s in exp.settings()))
-        names = " / ".join(exp.axis_names[:-1]) or "setting"
-        lines = [f"| {names} | " + " | ".join(last) + " |", "|" + " --- |" * (len(last) + 1)]
-        lines += [f"| {h} | " + " | ".join(cell(by_label.get(f"{h} / {b}")) for b in last) + " |" for h in heads]
-    else:
-        target = exp.target_accuracy is not None
-        lines = ["| setting | final accuracy | final loss | rounds | rejected updates |" + (" rounds to target |" if target else ""),
-                 "|" + " --- |" * (5 + target)]
-        for s in exp.settings():
-            r = by_label.get(s.label)
-            done = r is not None and r.status == "done"
-            row = [s.label, cell(r), f"{r.final_loss:.4f}" if done and r.final_loss is not None else "—",
-                   str(len(r.rounds)) if done else "—", str(r.updates_rejected) if done else "—"]
-            if target:
-                row.append((str(r.rounds_to_target) if r.rounds_to_target is not None else f"not in {len(r.rounds)}")
-                           if done else "—")
-            lines.append("| " + " | ".join(row) + " |")
-    return f"{title}\n\n" + "\n".join(lines) + "\n"
-
-
-def _plots(result: ExperimentResult, out: Path, formats: tuple[str, ...] = ("png",)) -> None:
-    from edgeledger.scenario.figures import grid_figures
-
-    grid_figures(result, out, formats)

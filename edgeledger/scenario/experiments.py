@@ -11,6 +11,8 @@ shared ``base.toml``, are scenarios, not experiments)::
     quick = ['fl.dataset="digits"']          # applied before each setting's own overrides
     metric = "accuracy"                      # the headline metric of the table
     target_accuracy = 0.97                   # optional: report rounds-to-target
+    repeats = 5                              # optional: runs per setting (seeds derived from the
+    quick_repeats = 1                        #   base seed; mean ± std), and in --quick runs
 
     [[experiment.axes]]                      # settings = cartesian product of the axes
     name = "clients"
@@ -68,6 +70,12 @@ class Experiment:
     metric: str = "accuracy"
     target_accuracy: float | None = None
     axis_names: tuple[str, ...] = field(default=())
+    repeats: int = 1  # runs per setting, seeds derived from the base seed (edgeledger.scenario.repeats)
+    quick_repeats: int = 1  # runs per setting in --quick (CI) runs
+
+    def repeats_for(self, quick: bool) -> int:
+        """How many runs stand behind each setting's figures at this size."""
+        return self.quick_repeats if quick else self.repeats
 
     def settings(self) -> list[Setting]:
         """The cartesian product of the axes, first axis slowest; labels joined by ' / '."""
@@ -138,7 +146,8 @@ def load_experiment(path: str | Path) -> Experiment | None:
     if spec is None:
         return None
     where = f"{path}: experiment"
-    known = {"name", "description", "base", "set", "quick", "metric", "target_accuracy", "axes"}
+    known = {"name", "description", "base", "set", "quick", "metric", "target_accuracy", "axes", "repeats",
+             "quick_repeats"}
     if unknown := sorted(set(spec) - known):
         raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(known)}")
     axes, names = [], []
@@ -160,7 +169,17 @@ def load_experiment(path: str | Path) -> Experiment | None:
         metric=str(spec.get("metric", "accuracy")),
         target_accuracy=float(spec["target_accuracy"]) if "target_accuracy" in spec else None,
         axis_names=tuple(names) or ("setting",),
+        repeats=_repeats(spec.get("repeats", 1), f"{where}.repeats"),
+        quick_repeats=_repeats(spec.get("quick_repeats", 1), f"{where}.quick_repeats"),
     )
+
+
+def _repeats(value: Any, where: str) -> int:
+    from edgeledger.scenario.repeats import MAX_REPEATS
+
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_REPEATS:
+        raise ConfigError(f"{where}: got {value!r}; expected an integer in [1, {MAX_REPEATS}] (runs per setting)")
+    return value
 
 
 def experiments_root(explicit: str | Path | None = None) -> Path:

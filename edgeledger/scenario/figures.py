@@ -47,11 +47,12 @@ def save(fig: Any, path: Path, formats: Iterable[str] = ("png",)) -> list[Path]:
     return written
 
 
-def small_multiples(panels: dict[str, dict[str, tuple[Sequence[float], Sequence[float]]]], xlabel: str,
+def small_multiples(panels: dict[str, dict[str, tuple[Sequence[float], ...]]], xlabel: str,
                     ylabel: str, ylim: tuple[float, float] | None = None, hline: float | None = None,
                     logy: bool = False) -> Any:
     """One panel per key of ``panels`` (title), one line per inner key (same colour and marker in every
-    panel), shared axes, the legend once below the panels."""
+    panel), shared axes, the legend once below the panels. A line given as ``(xs, ys, stds)`` (the
+    mean of repeated runs) carries a shaded ±1 std band."""
     names = list(dict.fromkeys(series for lines in panels.values() for series in lines))
     n = max(len(panels), 1)
     cols = min(n, 4 if n != 3 else 3)
@@ -60,10 +61,13 @@ def small_multiples(panels: dict[str, dict[str, tuple[Sequence[float], Sequence[
         fig, axes = plt.subplots(rows, cols, figsize=(min(FULL_W, PANEL_W * cols), PANEL_H * rows + 0.35),
                                  sharex=True, sharey=True, squeeze=False, layout="constrained")
         for ax, (title, lines) in zip(axes.flat, panels.items()):
-            for name, (xs, ys) in lines.items():
+            for name, (xs, ys, *band) in lines.items():
                 k = names.index(name)
                 ax.plot(xs, ys, color=PALETTE[k % len(PALETTE)], marker=MARKERS[k % len(MARKERS)],
                         markevery=max(1, len(xs) // 8), label=name)
+                if band and len(band[0]) == len(ys) and any(band[0]):
+                    ax.fill_between(xs, [y - d for y, d in zip(ys, band[0])], [y + d for y, d in zip(ys, band[0])],
+                                    color=PALETTE[k % len(PALETTE)], alpha=0.18, linewidth=0)
             ax.set_title(title)
             ax.grid(alpha=0.3, linewidth=0.5)
             if hline is not None:
@@ -92,47 +96,61 @@ def small_multiples(panels: dict[str, dict[str, tuple[Sequence[float], Sequence[
 
 
 def grid_figures(result: Any, out: Path, formats: Iterable[str] = ("png",)) -> list[Path]:
-    """``accuracy``, ``loss`` (small multiples) and, for grids of two or more axes, ``final_accuracy``."""
+    """``accuracy``, ``loss`` (small multiples, ±1 std bands over repeated runs) and, for grids of two
+    or more axes, ``final_accuracy`` and ``final_<metric>`` for every other final metric (error bars)."""
     exp = result.experiment
     done = [r for r in result.settings if r.status == "done"]
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     multi = len(exp.axes) >= 2
     for metric, ylabel in (("accuracy", "test accuracy"), ("loss", "test loss")):
-        panels: dict[str, dict[str, tuple[list[int], list[float]]]] = defaultdict(dict)
+        panels: dict[str, dict[str, tuple[list[Any], ...]]] = defaultdict(dict)
         for r in done:
             head, _, tail = r.label.rpartition(" / ") if multi else ("", "", r.label)
-            panels[head or exp.name][tail] = (r.rounds, getattr(r, metric))
+            stds = list(getattr(r, f"{metric}_std", None) or [])
+            panels[head or exp.name][tail] = (r.rounds, getattr(r, metric), stds)
         values = [v for r in done for v in getattr(r, metric) if v is not None and v > 0]
         logy = metric == "loss" and bool(values) and max(values) / min(values) > 50
         fig = small_multiples(dict(panels), "round", ylabel, (0, 1) if metric == "accuracy" else None,
                               exp.target_accuracy if metric == "accuracy" else None, logy)
         written += save(fig, out / metric, formats)
     if multi and done:
-        written += save(_final_bars(result, done), out / "final_accuracy", formats)
+        extra = sorted({m for r in done for m in getattr(r, "final_metrics", {})})
+        for metric in ("accuracy", *extra):
+            written += save(_final_bars(result, done, metric), out / f"final_{metric}", formats)
     return written
 
 
-def _final_bars(result: Any, done: list[Any]) -> Any:
-    """Grouped bars: one group per value of the leading axes, one bar per value of the last axis."""
+def _final(r: Any, metric: str) -> tuple[float | None, float]:
+    if metric == "accuracy":
+        return r.final_accuracy, getattr(r, "final_accuracy_std", None) or 0.0
+    return r.final_metrics.get(metric), (getattr(r, "final_metrics_std", {}) or {}).get(metric) or 0.0
+
+
+def _final_bars(result: Any, done: list[Any], metric: str = "accuracy") -> Any:
+    """Grouped bars (error bars: ±1 std over repeated runs): one group per value of the leading
+    axes, one bar per value of the last axis."""
     last = [s.label for s in result.experiment.axes[-1]]
-    groups: dict[str, dict[str, float]] = {}
+    groups: dict[str, dict[str, tuple[float, float]]] = {}
     for r in done:
         head, _, tail = r.label.rpartition(" / ")
-        if r.final_accuracy is not None:
-            groups.setdefault(head, {})[tail] = r.final_accuracy
+        value, std = _final(r, metric)
+        if value is not None:
+            groups.setdefault(head, {})[tail] = (value, std)
     width = 0.8 / len(last)
     with plt.rc_context(PAPER):
         fig, ax = plt.subplots(figsize=(min(FULL_W, max(3.5, 0.55 * len(groups) * max(len(last), 2) / 2 + 1.5)), 2.4),
                                layout="constrained")
         for j, bar in enumerate(last):
             xs = [i for i, g in enumerate(groups) if bar in groups[g]]
-            ax.bar([x - 0.4 + width * (j + 0.5) for x in xs], [groups[g][bar] for g in groups if bar in groups[g]],
-                   width, label=bar, color=PALETTE[j % len(PALETTE)])
+            vals = [groups[g][bar] for g in groups if bar in groups[g]]
+            ax.bar([x - 0.4 + width * (j + 0.5) for x in xs], [v for v, _ in vals], width, label=bar,
+                   color=PALETTE[j % len(PALETTE)], yerr=[d for _, d in vals] if any(d for _, d in vals) else None,
+                   capsize=2, error_kw={"linewidth": 0.8})
         ax.set_xticks(range(len(groups)), list(groups), rotation=20 if len(groups) > 4 else 0,
                       ha="right" if len(groups) > 4 else "center")
         ax.set_ylim(0, 1)
-        ax.set_ylabel("final test accuracy")
+        ax.set_ylabel("final test accuracy" if metric == "accuracy" else f"final {metric}")
         ax.grid(axis="y", alpha=0.3, linewidth=0.5)
         fig.legend(loc="outside lower center", ncol=min(len(last), 5), frameon=False)
     return fig

@@ -74,12 +74,16 @@ class DevicePopulation:
     Parameters: ``ids`` the device ids; ``build`` makes a device's node (``DeviceFactory``);
     ``scheme``/``seed`` derive a device's key (``f"{seed}/{id}"``, as every node's); ``keys``
     keys already derived for the genesis, used once for the devices' registrations and then
-    dropped. Devices that keep chain state (observers, light clients) are pinned by the caller.
+    dropped; ``start_effects`` what a device sends at start besides its registration (the same its
+    node's services would: its raw data, when edges train). Devices that keep chain state
+    (observers, light clients) are pinned by the caller.
     """
 
     def __init__(self, ids: NumberedIds, build: DeviceFactory, scheme: str, seed: int,
-                 keys: dict[str, PrivateKey] | None = None) -> None:
+                 keys: dict[str, PrivateKey] | None = None,
+                 start_effects: Callable[[str], list[Effect]] | None = None) -> None:
         self.ids, self.build, self.scheme, self.seed = ids, build, scheme, seed
+        self.start_effects = start_effects  # what a resting device sends at start besides its registration
         self.last_round = np.zeros(len(ids), dtype=np.int64)  # the newest round each device trained
         self._keys = dict(keys or {})
         self._nodes: dict[str, Node] = {}  # devices that are full nodes now
@@ -109,7 +113,11 @@ class DevicePopulation:
         if node.store.height or node.light is not None or node._future_blocks:  # holds chain state now
             self._pinned.add(node_id)
             return
-        service: DeviceService = node.service(DeviceService)
+        service: DeviceService | None = node.service(DeviceService)
+        if service is None:  # a device that does not train (its edge does): nothing to keep
+            del self._nodes[node_id]
+            node.store.close()
+            return
         core, learner = service.core, service.learner
         self.last_round[self.ids.index(node_id)] = core.last_round
         if core.attack is not None or core.fetching or core.held:  # a model attack, a fetch, a colluder's upload
@@ -142,10 +150,10 @@ class DevicePopulation:
             raise KeyError(node_id)
         kept_core, kept_learner = self._cores.get(node_id), self._learners.get(node_id)
         node = self.build(node_id, kept_core, kept_learner)
-        service: DeviceService = node.service(DeviceService)
-        if kept_core is None:
+        service: DeviceService | None = node.service(DeviceService)
+        if service is not None and kept_core is None:
             service.core.last_round = int(self.last_round[self.ids.index(node_id)])
-        if kept_learner is None:
+        if service is not None and kept_learner is None:
             for watch in self._watchers:
                 watch(service.learner)
         self._nodes[node_id] = node
@@ -164,7 +172,8 @@ class DevicePopulation:
         if node is not None:
             return node.start(0.0)
         key = self._keys.pop(node_id, None) or self.key(node_id)
-        return [Send("center", make_registration(key, node_id, "device", f"sim://{node_id}"))]
+        extra = self.start_effects(node_id) if self.start_effects is not None else []
+        return [Send("center", make_registration(key, node_id, "device", f"sim://{node_id}")), *extra]
 
     def forget_keys(self) -> None:
         """Drop the keys derived for the genesis (after the start-up registrations)."""
@@ -173,7 +182,8 @@ class DevicePopulation:
     def watch_learners(self, watch: Callable[[Learner], None]) -> None:
         """Call ``watch`` on every device learner now held and on each one built later."""
         self._watchers.append(watch)
-        for learner in [*self._learners.values(), *(n.service(DeviceService).learner for n in self._nodes.values())]:
+        awake = [s.learner for n in self._nodes.values() if (s := n.service(DeviceService)) is not None]
+        for learner in [*self._learners.values(), *awake]:
             watch(learner)
 
     @property

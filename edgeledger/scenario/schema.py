@@ -145,6 +145,12 @@ class FLConfig(_Strict):
                                     "asks the aggregator directly (once per round) instead of sitting the round out")
     task: Literal["classification", "offloading"] = Field(
         "classification", description="what devices learn: a data set's classifier, or the offloading DQN of [offload]")
+    trainers: Literal["device", "edge"] = Field(
+        "device", description="who trains: the IoT devices (ChainFL, Pedal) or the edge servers, on the raw data "
+        "their devices upload to them over the simulated links (FBFL)")
+    aggregation: Literal["cloud", "consensus_winner"] = Field(
+        "cloud", description="who aggregates a round: the cloud, or the consensus winner -- the PoW miner or PBFT "
+        "primary whose block closes the round aggregates, and that block carries the result (FBFL)")
     executor: Literal["inline", "sequential", "batched", "process", "ray"] = Field(
         "inline", description="how the simulator runs device training: inline (each device when its job starts) "
         "or one executor call per round (sequential | batched | process | ray; a speed setting)")
@@ -183,6 +189,17 @@ class OffloadTaskConfig(_Strict):
     compute_s_per_transition: float = Field(0.0005, ge=0, description="modelled device time per transition")
     init_params: str | None = Field(None, description="start from the global Q-network in this .npz (key "
                                     "'params', e.g. benchmarks/offload_dqn_checkpoint.npz) instead of a fresh one")
+    environment: Literal["model", "network"] = Field(
+        "model", description="where devices learn: the analytical MEC model (each device simulates its own cell; the "
+        "fast path) or the scenario's network (tasks, grants, results and reports are messages; the cell is the "
+        "topology: its devices, its edges, the cloud)")
+    sharing: Literal["slot", "network"] = Field(
+        "network", description="network environment: servers share as the analytical model does ('slot': a task gets "
+        "f/n of its slot's n, the WAN a fair share) or as real ones do ('network': processor sharing, FIFO links)")
+    result_timeout_s: float = Field(10.0, gt=0, description="network environment: a task whose result has not come "
+                                    "back after this long counts as a miss")
+    grant_window_s: float = Field(0.001, ge=0, description="network environment: how long an access point collects "
+                                  "a slot's access requests before it grants the radio shares")
 
 
 class SecurityConfig(_Strict):
@@ -308,11 +325,38 @@ class Scenario(_Strict):
         if self.consensus.protocol == "pbft" and n < 4:
             raise ValueError(f"topology.validators gives n={n} PBFT validators; PBFT needs n >= 3f+1 with f >= 1, "
                              "i.e. at least 4 (add edges or let the cloud validate)")
-        if self.fl.clients_per_round > self.topology.n_devices:
-            raise ValueError(f"fl.clients_per_round={self.fl.clients_per_round} exceeds the "
-                             f"{self.topology.n_devices} devices of the topology")
+        trainers = self.topology.edges if self.fl.trainers == "edge" else self.topology.n_devices
+        what = "edge servers (fl.trainers = 'edge')" if self.fl.trainers == "edge" else "devices"
+        if self.fl.clients_per_round > trainers:
+            raise ValueError(f"fl.clients_per_round={self.fl.clients_per_round} exceeds the {trainers} {what} "
+                             "of the topology")
+        self._check_architecture()
         self._check_consortium()
         return self
+
+    def _check_architecture(self) -> None:
+        """Edge training and consensus-winner aggregation fit only the settings that make sense for them."""
+        fl = self.fl
+        if fl.trainers == "edge" and fl.task == "offloading":
+            raise ValueError("fl.trainers: 'edge' trains a data set's classifier on the devices' raw data; "
+                             "fl.task = 'offloading' trains each device's own agent, use 'device'")
+        if fl.trainers == "edge" and self.topology.devices_per_edge < 1:
+            raise ValueError("fl.trainers: 'edge' needs devices to upload data; topology.devices_per_edge is 0")
+        if self.offload.environment == "network":
+            if fl.task != "offloading":
+                raise ValueError("offload.environment: 'network' runs the offloading agents on the network; it needs "
+                                 "fl.task = 'offloading'")
+            cycle = self.offload.local_slots * float(self.offload.env.get("slot_s", 1.0))
+            if fl.round_timeout_s <= cycle:
+                raise ValueError(f"fl.round_timeout_s={fl.round_timeout_s}: with offload.environment = 'network' a "
+                                 f"round's local training lasts offload.local_slots x slot_s = {cycle} s; expected more")
+        if fl.aggregation == "consensus_winner":
+            if self.security.payload_encryption != "none":
+                raise ValueError("security.payload_encryption seals updates to one aggregator's key; with "
+                                 "fl.aggregation = 'consensus_winner' every validator aggregates: use 'none'")
+            if fl.download_fallback:
+                raise ValueError("fl.download_fallback asks the cloud aggregator directly; with "
+                                 "fl.aggregation = 'consensus_winner' there is none: set it to false")
 
     def _check_protocol(self) -> None:
         """``consensus.protocol`` must name a registered protocol (the built-in ones, or a plug-in's:

@@ -69,8 +69,11 @@ def _assign_attacks(scenario: Scenario, devices: Sequence[str], edges: list[str]
         if attack.kind not in WIRE_ATTACKS and attack.kind not in attacks and attack.kind not in data_attacks:
             raise ConfigError(f"attacks.{i}.kind: {attack.kind!r} is unknown; expected one of "
                               f"{attacks.names() + data_attacks.names() + list(WIRE_ATTACKS)}")
-        pool = edges if attack.kind in WIRE_ATTACKS else devices
-        chosen = _choose(pool, attack.fraction, attack.nodes, rng, "edge" if attack.kind in WIRE_ATTACKS else "device")
+        # wire attacks are compromised edges; model attacks are the trainers' (edges under fl.trainers = "edge");
+        # data attacks poison a device's own data (which it uploads to its edge when edges train)
+        on_edges = attack.kind in WIRE_ATTACKS or (scenario.fl.trainers == "edge" and attack.kind in attacks)
+        pool = edges if on_edges else devices
+        chosen = _choose(pool, attack.fraction, attack.nodes, rng, "edge" if on_edges else "device")
         for node in chosen:
             malicious[node] = attack.kind
     n_bad = sum(1 for n in malicious if n in devices)  # O(1) membership: devices is a NumberedIds

@@ -73,6 +73,7 @@ class NodeApi:
         self.submission_ttl_s = submission_ttl_s
         self.submitted: OrderedDict[bytes, float] = OrderedDict()  # tx id -> submit time, oldest first
         self.accuracy: dict[int, float] = {}
+        self.offload = {"tasks": 0.0, "offloaded": 0.0, "misses": 0.0, "delay_s": 0.0, "energy_j": 0.0}
         self.recent_tx: deque[tuple[int, str, str, str]] = deque(maxlen=50)
         self.listeners: list[Any] = []  # the dashboard's live streams (each removes itself when it closes)
         self.limit = RateLimit(rate_per_client, rate_per_client)
@@ -210,7 +211,7 @@ class NodeApi:
                 self.recent_tx.append((block.height, tx.tx_id.hex(), tx.sender, tx.kind))
             if not receipt.ok:
                 self.metrics.invalid.inc()
-            if tx.kind == "fl.round_close" and receipt.ok:  # the chain records accuracy for every node to see
+            if tx.kind in ("fl.round_close", "fl.winner_close") and receipt.ok:  # the chain records accuracy for all
                 from edgeledger.fl.round.events import RoundClose
 
                 close = decode(tx.payload, RoundClose)
@@ -236,6 +237,15 @@ class NodeApi:
             self.metrics.expired.inc()
 
     def _on_metric(self, node_id: str, metric: Any, now: float) -> None:
+        if metric.name.startswith("offload."):  # a task this device offloaded over the network (or ran itself)
+            key = metric.name.removeprefix("offload.")
+            if key == "action":
+                self.offload["tasks"] += 1
+                self.offload["offloaded"] += metric.value > 0
+            elif key in ("delay_s", "energy_j"):
+                self.offload[key] += metric.value
+            elif key == "miss":
+                self.offload["misses"] += metric.value
         if metric.name == "fl.accuracy":
             self.accuracy[metric.round] = metric.value
             self._notify("accuracy", (metric.round, metric.value))

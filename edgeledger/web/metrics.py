@@ -90,6 +90,14 @@ class _Snapshot(Collector):
             last = max(api.accuracy)
             yield _gauge("edgeledger_fl_round", "Last completed FL round", last)
             yield _gauge("edgeledger_fl_accuracy", "Test accuracy of the global model (0..1)", api.accuracy[last])
+        offload = getattr(api, "offload", None)
+        if offload and offload["tasks"]:  # a device of offload.environment = "network"
+            for key, name, doc in (("tasks", "tasks", "Offloading tasks finished (run here or offloaded)"),
+                                   ("offloaded", "offloaded", "Tasks offloaded to an edge or the cloud"),
+                                   ("misses", "misses", "Tasks past their deadline (or lost)"),
+                                   ("delay_s", "delay_seconds", "Sum of the tasks' measured delays"),
+                                   ("energy_j", "energy_joules", "Sum of the tasks' device energy")):
+                yield _counter(f"edgeledger_offload_{name}", doc, offload[key])
         driver = api.driver
         if driver is None:
             return

@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 from edgeledger.crypto.hashing import derive_seed  # noqa: E402
 from edgeledger.offload.federated import TUNED_AGENT, OffloadFederation  # noqa: E402
 from edgeledger.offload.learner import reference_costs  # noqa: E402
+from edgeledger.scenario.repeats import curve_band, mean_std, plot_band, repeat_seeds  # noqa: E402
 from edgeledger.scenario.runner import run_scenario  # noqa: E402
 from edgeledger.scenario.schema import Scenario, load_scenario  # noqa: E402
 
@@ -48,10 +49,12 @@ def _hidden(k: int) -> str:
     return "offload.env.dqn.hidden_layers=" + json.dumps([120, 80, 60, 40][:k])
 
 
-def experiments(quick: bool, tuned: bool = False) -> dict[str, dict[str, Any]]:
+def experiments(quick: bool, tuned: bool = False, rounds: int | None = None) -> dict[str, dict[str, Any]]:
     """Each experiment: common overrides and its variants (label, overrides); ``tuned`` trains
-    the benchmark's agent (``TUNED_AGENT``) instead of the plain double DQN."""
-    rounds = 10 if quick else 60
+    the benchmark's agent (``TUNED_AGENT``) instead of the plain double DQN; ``rounds`` replaces
+    the size's number of FL rounds (ChainFL's figures run 500)."""
+    local_rounds = rounds or (8 if quick else 40)
+    rounds = rounds or (10 if quick else 60)
     agent = ("offload.env.dqn={train_every_steps=2, double=true"
              + (", epsilon_decay_steps=1000}" if quick else "}"))
     if tuned:
@@ -61,7 +64,7 @@ def experiments(quick: bool, tuned: bool = False) -> dict[str, dict[str, Any]]:
         "fl_vs_local": {"common": common, "variants": [("with FL", [])], "no_fl": True},
         "hidden_layers": {"common": common, "variants": [(f"{k} hidden", [_hidden(k)]) for k in (1, 2, 3, 4)]},
         "local_rounds": {
-            "common": [f"fl.rounds={8 if quick else 40}", *TUNED_AGENT[:1 if tuned else 0], agent],
+            "common": [f"fl.rounds={local_rounds}", *TUNED_AGENT[:1 if tuned else 0], agent],
             "variants": [(f"{10 * s} local steps", [f"offload.local_slots={s}"])
                          for s in ((2, 5, 10, 20) if quick else (5, 10, 25, 50, 100))],
         },
@@ -130,24 +133,36 @@ def reference_utilities(scenario: Scenario) -> dict[str, float]:
     return {name: -float(np.mean(reference_costs(fed.config, name, t.eval_slots, t.eval_seed))) for name in REFERENCES}
 
 
-def plot(curves: dict[str, dict[str, dict[int, float]]], refs: dict[str, float], metric: str, path: Path,
-         title: str) -> None:
+Curves = dict[str, dict[int, float]]  # metric -> round -> value, one run
+
+
+def mean_curves(runs: dict[str, list[Curves]]) -> dict[str, Curves]:
+    """Per variant, the mean over its runs of every metric at every round all runs have."""
+    out: dict[str, Curves] = {}
+    for label, curves in runs.items():
+        metrics = sorted(set().union(*(c.keys() for c in curves)))
+        out[label] = {m: dict(zip(*curve_band([c.get(m, {}) for c in curves])[:2])) for m in metrics}
+    return out
+
+
+def plot(runs: dict[str, list[Curves]], refs: dict[str, float], metric: str, path: Path, title: str) -> None:
+    """One line per variant (the mean of its runs, with a ±1 std band when there are several)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for label, series in curves.items():
-        data = series.get(metric, {})
-        ax.plot(list(data), list(data.values()), marker=".", label=label)
+    for label, curves in runs.items():
+        plot_band(ax, [c.get(metric, {}) for c in curves], label, marker="." if max(
+            (len(c.get(metric, {})) for c in curves), default=0) <= 100 else None)
     if metric == "utility":
+        lowest = min((min(c["utility"].values()) for cs in runs.values() for c in cs if c.get("utility")), default=0.0)
         styles = iter(zip(["-", "--", ":", "-."] * 2, ["tab:gray", "tab:brown", "tab:olive", "tab:pink",
                                                        "tab:purple", "tab:cyan", "black"]))
         for name, value in refs.items():
             style, color = next(styles)
-            if name in ("all_edge", "all_cloud") and value < min(
-                    (min(s["utility"].values()) for s in curves.values() if s.get("utility")), default=value):
+            if name in ("all_edge", "all_cloud") and value < lowest:
                 continue  # far below every curve: listed in summary.json, left off the axis
             ax.axhline(value, color=color, linestyle=style, linewidth=1, label=f"{name} ({value:.2f})")
     ax.set_xlabel("FL round")
@@ -161,22 +176,28 @@ def plot(curves: dict[str, dict[str, dict[int, float]]], refs: dict[str, float],
     plt.close(fig)
 
 
-def draw(name: str, out: Path, curves: dict[str, dict[str, dict[int, float]]], refs: dict[str, float]) -> None:
+def draw(name: str, out: Path, runs: dict[str, list[Curves]], refs: dict[str, float]) -> None:
     """The experiment's PNGs: utility (with references); loss curves for the security runs."""
-    plot(curves, refs, "utility", out / "utility.png", f"{name}: global Q-network on held-out slots")
+    plot(runs, refs, "utility", out / "utility.png", f"{name}: global Q-network on held-out slots")
     if name == "security":
-        plot(curves, refs, "loss", out / "loss.png", "security: TD loss of the global Q-network")
-        plot(curves, refs, "train_loss", out / "train_loss.png", "security: devices' local TD loss")
+        plot(runs, refs, "loss", out / "loss.png", "security: TD loss of the global Q-network")
+        plot(runs, refs, "train_loss", out / "train_loss.png", "security: devices' local TD loss")
+
+
+def read_runs(path: Path) -> dict[str, list[Curves]]:
+    """A curves.csv back into variant -> runs (files without a ``repeat`` column hold one run)."""
+    runs: dict[str, dict[int, Curves]] = defaultdict(dict)
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            curves = runs[row["variant"]].setdefault(int(row.get("repeat") or 0), defaultdict(dict))
+            curves[row["metric"]][int(row["round"])] = float(row["value"])
+    return {label: [reps[i] for i in sorted(reps)] for label, reps in runs.items()}
 
 
 def replot(out: Path) -> None:
     """Redraw a results folder's PNGs from its curves.csv and summary.json."""
     summary = json.loads((out / "summary.json").read_text())
-    curves: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    with open(out / "curves.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            curves[row["variant"]][row["metric"]][int(row["round"])] = float(row["value"])
-    draw(summary["experiment"], out, curves, summary["references_utility"])
+    draw(summary["experiment"], out, read_runs(out / "curves.csv"), summary["references_utility"])
 
 
 def last_mean(series: dict[int, float], k: int = 3) -> float:
@@ -200,40 +221,79 @@ def attack_costs(curves: dict[str, dict[str, dict[int, float]]]) -> dict[str, di
     return out
 
 
-def run_experiment(name: str, quick: bool, out_root: Path, tuned: bool = False) -> dict[str, Any]:
-    spec = experiments(quick, tuned)[name]
-    out = out_root / (name + ("-tuned" if tuned else "") + ("-quick" if quick else ""))
+def folder_name(name: str, quick: bool, tuned: bool, rounds: int | None, repeats: int) -> str:
+    """``NAME[-tuned][-quick][-rROUNDS][-xREPEATS]``: the results folder of one run of the script."""
+    return (name + ("-tuned" if tuned else "") + ("-quick" if quick else "") + (f"-r{rounds}" if rounds else "")
+            + (f"-x{repeats}" if repeats > 1 else ""))
+
+
+def gain_pct(fl: float, alone: float) -> float:
+    """Utility change of FL over training alone, in percent of |alone| (utility is negative: higher is better)."""
+    return 100 * (fl - alone) / abs(alone)
+
+
+def variant_stats(curves: list[Curves], tail: int = 10) -> dict[str, Any]:
+    """Final utility and gain ratio over the runs (mean, std, n, each run) and the mean of the last ``tail`` rounds."""
+    finals = [c["utility"][max(c["utility"])] for c in curves]
+    tails = [last_mean(c["utility"], tail) for c in curves]
+    gains = [c["gain_ratio"][max(c["gain_ratio"])] for c in curves if c.get("gain_ratio")]
+    out: dict[str, Any] = {}
+    for key, values in (("utility", finals), (f"utility_last{tail}", tails), ("gain_ratio", gains)):
+        mean, std, n = mean_std(values)
+        out[key] = {"mean": mean, "std": std, "n": n, "runs": values}
+    return out
+
+
+def run_experiment(name: str, quick: bool, out_root: Path, tuned: bool = False, rounds: int | None = None,
+                   repeats: int = 1) -> dict[str, Any]:
+    """Run every variant of ``name`` ``repeats`` times (seeds derived from the base scenario's) and
+    write its results folder; returns the summary."""
+    spec = experiments(quick, tuned, rounds)[name]
+    out = out_root / folder_name(name, quick, tuned, rounds, repeats)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    curves: dict[str, dict[str, dict[int, float]]] = {}
+    runs: dict[str, list[Curves]] = defaultdict(list)
     first: Scenario | None = None
     for label, overrides in spec["variants"]:
-        scenario = scenario_for(spec["common"], overrides, f"offload-{name}")
-        first = first or scenario
-        curves[label] = federated_curves(scenario)
-        print(f"  {label}: utility {curves[label]['utility'][scenario.fl.rounds]:.3f} "
-              f"gain {curves[label]['gain_ratio'][scenario.fl.rounds]:.3f} ({time.perf_counter() - start:.0f} s)",
-              flush=True)
-    if spec.get("no_fl"):
-        assert first is not None
-        curves["without FL"] = local_only_curves(first)
+        base = scenario_for(spec["common"], overrides, f"offload-{name}")
+        first = first or base
+        for i, seed in enumerate(repeat_seeds(base.seed, repeats)):
+            scenario = base.model_copy(update={"seed": seed})
+            runs[label].append(federated_curves(scenario))
+            c = runs[label][-1]
+            print(f"  {label} [run {i + 1}/{repeats}, seed {seed}]: utility {c['utility'][scenario.fl.rounds]:.3f} "
+                  f"gain {c['gain_ratio'][scenario.fl.rounds]:.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
+            if spec.get("no_fl") and label == "with FL":
+                runs["without FL"].append(local_only_curves(scenario))
+                print(f"  without FL [run {i + 1}/{repeats}]: utility "
+                      f"{runs['without FL'][-1]['utility'][scenario.fl.rounds]:.3f}", flush=True)
     assert first is not None
     refs = reference_utilities(first)
     with open(out / "curves.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["variant", "round", "metric", "value"])
-        for label, series in curves.items():
-            for metric, data in series.items():
-                writer.writerows([label, r, metric, repr(v)] for r, v in sorted(data.items()))
-    draw(name, out, curves, refs)
-    final = {label: {k: (v[max(v)] if v else None) for k, v in series.items()} for label, series in curves.items()}
-    summary = {"experiment": name, "quick": quick, "tuned": tuned, "wall_s": round(time.perf_counter() - start, 1),
-               "final": final, "references_utility": refs}
-    if name == "fl_vs_local":
-        fl, alone = final["with FL"]["utility"], final["without FL"]["utility"]
-        summary["fl_gain_pct"] = round(100 * (fl - alone) / abs(alone), 2)  # utility is negative: higher is better
+        writer.writerow(["variant", "repeat", "round", "metric", "value"])
+        for label, curves in runs.items():
+            for i, series in enumerate(curves):
+                for metric, data in series.items():
+                    writer.writerows([label, i, r, metric, repr(v)] for r, v in sorted(data.items()))
+    draw(name, out, runs, refs)
+    means = mean_curves(runs)
+    final = {label: {k: (v[max(v)] if v else None) for k, v in series.items()} for label, series in means.items()}
+    summary = {"experiment": name, "quick": quick, "tuned": tuned, "rounds": first.fl.rounds, "repeats": repeats,
+               "seeds": repeat_seeds(first.seed, repeats), "wall_s": round(time.perf_counter() - start, 1),
+               "final": final, "stats": {label: variant_stats(curves) for label, curves in runs.items()},
+               "references_utility": refs}
+    if name == "fl_vs_local":  # ChainFL: FL gains 11.7% utility over training alone
+        paired = [gain_pct(f["utility"][max(f["utility"])], a["utility"][max(a["utility"])])
+                  for f, a in zip(runs["with FL"], runs["without FL"])]
+        paired10 = [gain_pct(last_mean(f["utility"], 10), last_mean(a["utility"], 10))
+                    for f, a in zip(runs["with FL"], runs["without FL"])]
+        summary["fl_gain_pct"] = round(gain_pct(final["with FL"]["utility"], final["without FL"]["utility"]), 2)
+        for key, values in (("fl_gain_pct_runs", paired), ("fl_gain_pct_last10_runs", paired10)):
+            mean, std, n = mean_std(values)
+            summary[key] = {"mean": round(mean, 2), "std": round(std, 2), "n": n, "runs": [round(v, 2) for v in values]}
     if name == "security":
-        summary["utility_change_pct"] = attack_costs(curves)
+        summary["utility_change_pct"] = attack_costs(means)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
@@ -242,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="ChainFL Section IV experiments on the offloading DQN")
     parser.add_argument("name", choices=[*experiments(True), "all"], help="experiment to run (or all)")
     parser.add_argument("--quick", action="store_true", help="few rounds and slots (about a minute each)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="FL rounds of every variant instead of the size's (ChainFL's figures: 500)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs per variant, seeds derived from the base seed; mean and std bands")
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results folders")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNGs of existing results folders")
     parser.add_argument("--agent", choices=["plain", "tuned"], default="plain",
@@ -249,19 +313,20 @@ def main(argv: list[str] | None = None) -> int:
                              "(marginal and lookahead features, gamma 1, [256, 128]); results go to NAME-tuned")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny MLPs: threads only add contention
+    names = list(experiments(args.quick)) if args.name == "all" else [args.name]
+    tuned = args.agent == "tuned"
     if args.replot:
-        names = list(experiments(args.quick)) if args.name == "all" else [args.name]
         for name in names:
-            folder = Path(args.out) / (name + ("-tuned" if args.agent == "tuned" else "") + ("-quick" if args.quick else ""))
+            folder = Path(args.out) / folder_name(name, args.quick, tuned, args.rounds, args.repeats)
             if (folder / "curves.csv").exists():
                 replot(folder)
                 print(f"redrew {folder}")
         return 0
-    names = list(experiments(args.quick)) if args.name == "all" else [args.name]
     for name in names:
         print(f"{name} ({'quick' if args.quick else 'full'})", flush=True)
-        summary = run_experiment(name, args.quick, Path(args.out), tuned=args.agent == "tuned")
-        print(json.dumps({k: v for k, v in summary.items() if k != "final"} | {
+        summary = run_experiment(name, args.quick, Path(args.out), tuned=tuned, rounds=args.rounds,
+                                 repeats=args.repeats)
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("final", "stats")} | {
             "final_utility": {k: round(v["utility"], 3) for k, v in summary["final"].items()}}))
     return 0
 

@@ -60,7 +60,7 @@ class Msg(Record, tag="exp.msg"):
 class UplinkSimulator(Simulator):
     """``net.sim`` with one serialised uplink per node and virtual payload sizes."""
 
-    def send(self, src: str, dst: str, message: Any, data: bytes | None = None) -> None:
+    def send(self, src: str, dst: str, message: Any, data: bytes | None = None, rate_bps: float | None = None) -> None:
         from edgeledger.codec import encode
 
         data = encode(message) if data is None else data

@@ -14,8 +14,8 @@ from edgeledger.fl.models import build_model, models
 from edgeledger.fl.params import get_flat_params, params_from_bytes, params_to_bytes, set_flat_params
 from edgeledger.fl.training import evaluate, train_local
 
-PEDAL = [("pedal_mnist_cnn", (1, 28, 28), 1_663_370), ("pedal_fmnist_cnn", (1, 28, 28), 29_034),
-         ("pedal_cifar_vgg", (3, 32, 32), 3_248_202)]
+PEDAL = [("pedal_mnist_cnn", (1, 28, 28), 8_490), ("mcmahan_cnn", (1, 28, 28), 1_663_370),
+         ("pedal_fmnist_cnn", (1, 28, 28), 29_034), ("pedal_cifar_vgg", (3, 32, 32), 9_225_610)]
 
 
 @pytest.mark.parametrize(("name", "shape", "n_weights"), PEDAL)
@@ -25,6 +25,20 @@ def test_pedal_cnns_have_the_stated_shapes_and_sizes(name: str, shape: tuple[int
     assert sum(p.numel() for p in model.parameters()) == n_weights
     with pytest.raises(ConfigError, match=f"{name} expects input_shape"):
         build_model(name, (64,), 10, seed=0)
+
+
+def test_pedal_table_i_is_mnist_cnn_and_table_iii_is_an_eight_convolution_vgg11() -> None:
+    table_i, ours = build_model("pedal_mnist_cnn", (1, 28, 28), 10, seed=3), build_model("mnist_cnn", (1, 28, 28), 10, seed=3)
+    assert np.array_equal(get_flat_params(table_i), get_flat_params(ours))  # the same network, the same init
+    convs = [(m.in_channels, m.out_channels, m.kernel_size) for m in table_i.modules() if isinstance(m, nn.Conv2d)]
+    assert convs == [(1, 10, (5, 5)), (10, 20, (5, 5))]
+    assert [(m.in_features, m.out_features) for m in table_i.modules() if isinstance(m, nn.Linear)] == [(320, 10)]
+    vgg = build_model("pedal_cifar_vgg", (3, 32, 32), 10, seed=0)
+    widths = [m.out_channels for m in vgg.modules() if isinstance(m, nn.Conv2d)]
+    assert widths == [64, 128, 256, 256, 512, 512, 512, 512]
+    assert all(m.kernel_size == (3, 3) for m in vgg.modules() if isinstance(m, nn.Conv2d))
+    assert [(m.in_features, m.out_features) for m in vgg.modules() if isinstance(m, nn.Linear)] == [(512, 10)]
+    assert sum(isinstance(m, nn.MaxPool2d) for m in vgg.modules()) == 5
 
 
 def test_batch_norm_buffers_round_trip_through_flat_params_and_bytes() -> None:

@@ -189,3 +189,20 @@ def test_computing_oracle_on_a_pbft_chain_in_the_simulator_chains_two_rounds():
     assert not [r for _, r in rejections if r.what.startswith("oracle")]
     assert len(set(digests)) == 2
     assert evaluate_model(TASK, verify_global_model(blobs[holders[0]], digests[-1])) > 0.6
+
+
+def test_a_task_with_shard_partitions_gives_each_oracle_node_two_label_shards():
+    """McMahan's split: two shards of label-sorted data each (a shard may straddle a label boundary)."""
+    from edgeledger.oracle.computing import _data
+
+    shards = FLTask(dataset="digits", model="mlp", rounds=1, epochs=1, lr_micro=100_000, batch_size=32, seed=4,
+                    n_clients=10, partition="shards")
+    labels = [len(np.unique(c.train_data.y)) for c in _data(shards).clients]
+    iid = [len(np.unique(c.train_data.y)) for c in _data(msgspec_replace(shards, partition="iid")).clients]
+    assert max(labels) <= 4 and sum(labels) / len(labels) <= 3 and min(iid) == 10
+
+
+def msgspec_replace(task, **changes):
+    import msgspec
+
+    return msgspec.structs.replace(task, **changes)

@@ -52,3 +52,20 @@ def test_fig8_quick_writes_results_and_plots_and_pedal_leads_in_the_large_networ
     runner.main(["--fig8", "--merge", str(tmp_path / "results.csv"), "--out", str(tmp_path / "merged")])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == summary
     assert (tmp_path / "merged" / "results.csv").read_text() == (tmp_path / "results.csv").read_text()
+
+
+def test_pedalcore_moves_the_models_observations_plus_proposals_carrying_them():
+    """The stated check of the agreement model against PedalCore (experiments/pedal_oracle/pedalcore.py):
+    the same requests served by real PedalCore nodes move the model's data volume (the observations,
+    members -> master) plus the master's proposals, which carry the observations to every member so
+    it can recompute the aggregate; so PedalCore's traffic is several times the model's, never less."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "pedal_oracle" / "pedalcore.py"
+    spec = importlib.util.spec_from_file_location("pedal_oracle_pedalcore", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (row,) = module.run(12, 2, (40_000,))
+    assert row["pedalcore_traffic_bytes"] > 2 * row["model_traffic_bytes"]
+    assert "oracle.proposal" in row["top_message_types"] and "oracle.observation" in row["top_message_types"]
+    assert 0 < row["pedalcore_processing_s"] < 5

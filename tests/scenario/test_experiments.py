@@ -120,9 +120,10 @@ def test_run_writes_every_setting_a_combined_table_and_plots(tiny_root, tmp_path
     summary = json.loads((out / "summary.json").read_text())
     assert summary["quick"] is True and "rounds_to_target" in summary["settings"][0]
     md = (out / "summary.md").read_text()
-    assert "| setting | final accuracy | final loss | rounds | rejected updates | rounds to target |" in md
-    assert f"| fedavg | {done[0].final_accuracy:.4f} | {done[0].final_loss:.4f} | 2 | 0 |" in md
-    assert "| not yet | pending | — | — | — | — |" in md
+    assert md.startswith("tiny (quick): final test accuracy; one run per setting")
+    assert "| setting | final accuracy | final loss | rounds | rejected updates | runs | rounds to target |" in md
+    assert f"| fedavg | {done[0].final_accuracy:.4f} | {done[0].final_loss:.4f} | 2 | 0 | 1 |" in md
+    assert "| not yet | pending | — | — | — | — | — |" in md
     assert "no_such_rule" in summary["settings"][2]["reason"]
 
 
@@ -181,7 +182,7 @@ def test_merge_joins_parts_of_a_grid_in_grid_order_with_their_folders(tiny_root,
         assert (tmp_path / "merged" / name).exists(), name
     md = (tmp_path / "merged" / "summary.md").read_text().splitlines()
     acc = {r.label: f"{r.final_accuracy:.4f}" for r in whole.settings}
-    assert md[0] == "grid (quick): final test accuracy"
+    assert md[0] == "grid (quick): final test accuracy; one run per setting"
     assert md[2:] == ["| partition | fedavg | median |", "| --- | --- | --- |",
                       f"| IID | {acc['IID / fedavg']} | {acc['IID / median']} |",
                       f"| shards | {acc['shards / fedavg']} | {acc['shards / median']} |"]

@@ -258,7 +258,7 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
     def timer(self, name: str, now: float) -> list[Effect]:
         if name == BATCH_TIMER:
             self._batch_timer_set = False
-            return self._propose(now) if self._can_propose() and self.mempool else []
+            return self._propose(now) if self._can_propose() else []
         if name == VIEW_CHANGE_TIMER:
             self._request_timer_set = False
             return self._on_view_change_timeout(now)
@@ -301,6 +301,14 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
             return [SetTimer(BATCH_TIMER, self.config.batch_timeout_s)]
         return []
 
+    def proposal_ready(self, now: float) -> list[Effect]:
+        """The application has transactions of its own for our next proposal: propose after the
+        batch timeout even if no client request is waiting (only a primary that can propose)."""
+        if not self._can_propose() or self._batch_timer_set:
+            return []
+        self._batch_timer_set = True
+        return [SetTimer(BATCH_TIMER, self.config.batch_timeout_s)]
+
     def _take_batch(self) -> list[Transaction]:
         batch: list[Transaction] = []
         size = 0
@@ -313,8 +321,10 @@ class PbftReplica(ValidatorSetMixin, RecoveryMixin, Consensus):
         return batch
 
     def _propose(self, now: float) -> list[Effect]:
-        txs = self._take_batch()
         height = self.committed_height + 1
+        txs = self.with_extras(self._take_batch(), self.prepare_proposal, height, [], now, self.config.max_block_txs)
+        if not txs:  # nothing from clients and nothing from the application
+            return []
         header = BlockHeader(chain_id=self.membership.chain_id, height=height, prev_hash=self.last_hash,
                              tx_root=transactions_root(txs), tx_count=len(txs), proposer=self.node_id,
                              timestamp_ms=int(round(now * 1000)))

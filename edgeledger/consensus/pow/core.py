@@ -211,6 +211,8 @@ class PowMiner(Consensus):
         parent = self.tree.tip
         best = self.tree.best_txs
         txs = [tx for tx_id, tx in self.mempool.items() if tx_id not in best][: self.config.max_block_txs]
+        txs = self.with_extras(txs, self.prepare_proposal, parent.height + 1, self._unfinal_txs(parent), now,
+                               self.config.max_block_txs)
         target = self.next_target(parent)
         header = PowHeader(chain_id=self.membership.chain_id, height=parent.height + 1, prev_hash=parent.hash,
                            tx_root=transactions_root(txs), tx_count=len(txs), miner=self.node_id,
@@ -218,6 +220,16 @@ class PowMiner(Consensus):
                            bits=bits_from_target(target))
         return _Template(parent=parent.hash, header=header, transactions=txs,
                          midstate=hashlib.sha256(header_prefix(header)), target=target)
+
+    def _unfinal_txs(self, parent: TreeNode) -> list[Transaction]:
+        """Transactions of the blocks from the last final one (exclusive) up to ``parent``, in order:
+        on this branch, but not yet in the node's committed state."""
+        out: list[Transaction] = []
+        node = parent
+        while node.height > self.tree.final_height and node.block is not None and node.parent is not None:
+            out[0:0] = node.block.transactions
+            node = self.tree.nodes[node.parent]
+        return out
 
     def _mine_slice(self, now: float) -> PowBlock | None:
         """Try the next ``hashes_per_tick`` nonces of the current template (header-only hashing)."""

@@ -36,13 +36,13 @@ from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.base import Aggregator
 from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
+from edgeledger.fl.round.combine import combine_updates, upload_problem
 from edgeledger.fl.round.device import DeviceCore, TrainJob
 from edgeledger.fl.round.edge import EdgeRelay
 from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (
     KIND_CLOSE,
     KIND_OPEN,
-    KIND_UPDATE,
     FetchModel,
     ModelAnnouncement,
     RoundClose,
@@ -306,27 +306,10 @@ class AggregatorCore:
         return effects
 
     def _check_upload(self, msg: UpdateUpload, rnd: _Round | None) -> str | None:
-        tx = msg.tx
         if rnd is None or rnd.closing:
             return "no round is collecting updates"
-        if tx.kind != KIND_UPDATE:
-            return f"upload carries a {tx.kind!r} transaction, expected {KIND_UPDATE!r}"
-        if tx.sender not in rnd.participants:
-            return f"{tx.sender!r} is not a participant of round {rnd.number}"
-        if tx.sender in rnd.updates:
-            return f"{tx.sender!r} already uploaded in round {rnd.number}"
-        try:
-            body = decode(tx.payload, UpdateRecord)
-        except EdgeLedgerError as exc:
-            return str(exc)
-        if body.round != rnd.number:
-            return f"update for round {body.round}, collecting round {rnd.number}"
-        if self.settings.verify_uploads:
-            if not self.membership.verify(tx.sender, tx.signing_bytes(), tx.signature):
-                return f"bad signature on the update of {tx.sender!r}"
-            if sha256(msg.update) != body.update_digest:
-                return f"update blob of {tx.sender!r} does not match its signed digest"
-        return None
+        return upload_problem(msg, self.membership, rnd.number, rnd.participants, rnd.updates,
+                              self.settings.verify_uploads)
 
     def timer(self, name: str, now: float) -> list[Effect]:
         if name == DEADLINE_TIMER and self.current is not None and not self.current.closing:
@@ -340,21 +323,10 @@ class AggregatorCore:
         assert rnd is not None
         rnd.closing, rnd.closed_at = True, now
         contributors = sorted(rnd.updates)
-        effects: list[Effect] = []
-        if contributors:
-            updates = np.stack([rnd.updates[c][0] for c in contributors])  # (n_clients, n_params)
-            weights = np.array([rnd.updates[c][1] for c in contributors], dtype=np.float64)  # (n_clients,)
-            try:
-                extra = ({"claims": np.array([rnd.claims.get(c, np.nan) for c in contributors])}
-                         if getattr(self.aggregator, "wants_claims", False) else {})
-                if getattr(self.aggregator, "wants_global", False):  # e.g. norm_bounded clips around it
-                    extra["global_params"] = self.global_params
-                self._set_global(self.aggregator.aggregate(updates, weights, **extra).astype(np.float32))
-                for row, claimed, actual in getattr(self.aggregator, "last_rejected", []):
-                    effects.append(Rejected(contributors[row], "fl.claim",
-                                            f"claimed loss {claimed:.6f}, re-executed {actual:.6f}"))
-            except EdgeLedgerError as exc:
-                effects.append(Rejected(self.node_id, "aggregation", str(exc)))
+        params, effects = combine_updates(self.node_id, self.aggregator, self.global_params, contributors,
+                                          rnd.updates, rnd.claims)
+        if params is not self.global_params:  # a failed aggregation keeps the global model
+            self._set_global(params)
         return effects + [StoreBlob(self.global_blob), EvaluateModel(rnd.number, self.global_params)]
 
     def on_evaluated(self, round_: int, scores: dict[str, float], now: float) -> list[Effect]:
@@ -368,6 +340,7 @@ class AggregatorCore:
         # its gain ratio against the exact optimum (utility itself is negative and unbounded)
         accuracy = scores.get("accuracy", scores.get("gain_ratio", 0.0))
         accuracy = accuracy if np.isfinite(accuracy) else 0.0
+        accuracy_bp = int(round(accuracy * 10000))
         effects: list[Effect] = [Metric(f"fl.{k}", v, rnd.number) for k, v in sorted(scores.items())]
         effects += [
             Metric("fl.updates_accepted", float(len(contributors)), rnd.number),
@@ -379,7 +352,7 @@ class AggregatorCore:
             global_digest=self.global_digest,
             contributors=contributors,
             rejected=rnd.rejected,
-            accuracy_bp=int(round(accuracy * 10000)),
+            accuracy_bp=accuracy_bp,
         )
         submit = self._submit(KIND_CLOSE, close)
         self._close_tx = submit.tx

@@ -19,7 +19,7 @@ import numpy as np
 from edgeledger.codec import decode
 from edgeledger.crypto.hashing import derive_seed, sha256
 from edgeledger.crypto.keys import PrivateKey
-from edgeledger.effects import Compute, Effect, Metric, Rejected, Send, SetTimer
+from edgeledger.effects import Broadcast, Compute, Effect, Metric, Rejected, Send, SetTimer
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
 from edgeledger.fl.attacks.base import ModelAttack
@@ -63,8 +63,13 @@ class DeviceCore:
         seal: Callable[[bytes], bytes] | None = None,
         fallback: str | None = None,
         coalitions: tuple[Coalition, ...] = (),
+        upload_to: tuple[str, ...] = (),
+        nonce_of: Callable[[int], int] | None = None,
     ) -> None:
         self.node_id, self.key, self.membership, self.edge = node_id, key, membership, edge
+        # a trainer that is not a device (an edge server, fl.trainers = "edge") uploads straight to
+        # its aggregators (the cloud, or every validator), and may need its own nonce plan
+        self.upload_to, self.nonce_of = upload_to, nonce_of
         # colluding adversaries: the one we belong to crafts our update; the others see ours (omniscient)
         self.coalition = next((c for c in coalitions if node_id in c.members), None)
         self.observed_by = tuple(c for c in coalitions if node_id not in c.members)
@@ -152,9 +157,11 @@ class DeviceCore:
             round=job.round, update_digest=sha256(blob), update_size=len(blob), n_samples=result.weight,
             claimed_loss_micro=-1 if claimed is None else int(round(claimed * LOSS_FIXED_POINT)),
         )
-        tx = make_transaction(self.key, self.node_id, job.round, KIND_UPDATE, record)
+        nonce = self.nonce_of(job.round) if self.nonce_of is not None else job.round
+        tx = make_transaction(self.key, self.node_id, nonce, KIND_UPDATE, record)
         wire = self.seal(blob) if self.seal is not None else blob
+        upload = UpdateUpload(tx=tx, update=wire)
         return [
-            Send(self.edge, UpdateUpload(tx=tx, update=wire)),
+            Broadcast(self.upload_to, upload) if self.upload_to else Send(self.edge, upload),
             Metric("fl.train_loss", result.loss, job.round),
         ]

@@ -36,8 +36,12 @@ class EdgeRelay:
         seed: int,
         tamper_downloads: bool = False,
         tamper_uploads: bool = False,
+        aggregators: tuple[str, ...] = (),
     ) -> None:
         self.node_id, self.aggregator = node_id, aggregator
+        # where uploads go and whose announcements count: the aggregator, or every validator
+        # under consensus-winner aggregation
+        self.aggregators = aggregators or (aggregator,)
         self.devices = devices if isinstance(devices, NumberedIds) else list(devices)
         # a device's position among ours: O(1) arithmetic for numbered ids, one small dict otherwise
         self._position: Callable[[str], int | None] = (
@@ -53,6 +57,10 @@ class EdgeRelay:
             return bytes([blob[0] ^ 0xFF]) + blob[1:] if blob else blob
         noise = self.rng.normal(0.0, 1.0, size=params.shape).astype(np.float32)
         return params_to_bytes(params + noise)
+
+    def serves(self, node_id: str) -> bool:
+        """Is ``node_id`` one of this edge's devices?"""
+        return self._position(node_id) is not None
 
     def recipients(self, msg: ModelAnnouncement) -> tuple[str, ...]:
         """Our devices among the round's participants, in our device order: the model goes to the
@@ -77,4 +85,6 @@ class EdgeRelay:
             return [Rejected(sender, "fl.upload", f"{sender!r} is not a device of edge {self.node_id!r}")]
         if self.tamper_uploads:
             msg = msgspec.structs.replace(msg, update=self._tamper(msg.update))
+        if len(self.aggregators) > 1:
+            return [Broadcast(self.aggregators, msg)]
         return [Send(self.aggregator, msg)]

@@ -24,11 +24,21 @@ __all__ = [
     "KIND_OPEN",
     "KIND_UPDATE",
     "KIND_CLOSE",
+    "KIND_WINNER_OPEN",
+    "KIND_WINNER_CLOSE",
+    "OPEN_KINDS",
+    "CLOSE_KINDS",
+    "DataUpload",
 ]
 
 KIND_OPEN = "fl.round_open"
 KIND_UPDATE = "fl.update"
 KIND_CLOSE = "fl.round_close"
+# consensus-winner aggregation (FBFL): the block's proposer (PoW miner, PBFT primary) opens and closes
+KIND_WINNER_OPEN = "fl.winner_open"
+KIND_WINNER_CLOSE = "fl.winner_close"
+OPEN_KINDS = (KIND_OPEN, KIND_WINNER_OPEN)
+CLOSE_KINDS = (KIND_CLOSE, KIND_WINNER_CLOSE)
 
 
 class RoundOpen(Record):
@@ -109,4 +119,14 @@ class FetchModel(Record, tag="fl.fetch-model"):
     round: int
 
 
-FL_MESSAGES = (ModelAnnouncement, UpdateUpload, RelayUpload, RelayAnnouncement, FetchModel)
+class DataUpload(Record, tag="fl.data"):
+    """A device's raw training data for its edge server (``fl.trainers = "edge"``, FBFL): the
+    samples as float32 bytes of shape ``[n, *shape]`` and their int64 labels."""
+
+    shape: list[int]
+    n_classes: int
+    x: bytes
+    y: bytes
+
+
+FL_MESSAGES = (ModelAnnouncement, UpdateUpload, RelayUpload, RelayAnnouncement, FetchModel, DataUpload)

@@ -8,6 +8,7 @@ deployment, and reads back what a restarted core needs (``ResumeInputs``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -21,12 +22,13 @@ from edgeledger.fl.round.core import (AGGREGATOR_STATE, DEADLINE_TIMER, Aggregat
 from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (MAX_RELAY_HOPS, FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload,
                                         UpdateUpload)
+from edgeledger.fl.round.winner import WINNER_DEADLINE_TIMER, WinnerCore
 from edgeledger.ledger.blobs import BlobStore
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.state import Receipt
 from edgeledger.node.service import Service
 
-__all__ = ["AggregatorService", "DeviceService", "EdgeService"]
+__all__ = ["AggregatorService", "DeviceService", "EdgeService", "WinnerService"]
 
 
 class AggregatorService(Service):
@@ -125,7 +127,7 @@ class DeviceService(Service):
     is collected when the job's timer fires, so a round's devices train in one batch.
     """
 
-    message_types = (ModelAnnouncement,)
+    message_types: tuple[type, ...] = (ModelAnnouncement,)
     timer_prefix = COLLUSION_TIMER  # a colluding device waiting for its round's crafted update
 
     def __init__(self, core: DeviceCore, learner: Learner, trainer: Any = None) -> None:
@@ -162,14 +164,21 @@ class EdgeService(Service):
 
     message_types = (ModelAnnouncement, UpdateUpload, RelayUpload, RelayAnnouncement)
 
-    def __init__(self, relay: EdgeRelay, edges: list[str] | None = None) -> None:
+    def __init__(self, relay: EdgeRelay, edges: list[str] | None = None,
+                 on_model: Callable[[ModelAnnouncement], None] | None = None,
+                 aggregate: Callable[[str, UpdateUpload, float], list[Effect]] | None = None) -> None:
         self.relay = relay
         self.edges = list(edges or [])
+        # an edge that also aggregates (consensus winner) keeps each global model and takes the uploads
+        # relayed to it (its own devices' uploads it relays first, to itself among the validators)
+        self.on_model, self.aggregate = on_model, aggregate
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         if isinstance(message, ModelAnnouncement):
-            if sender != self.relay.aggregator:
+            if sender not in self.relay.aggregators:
                 return [Rejected(sender, "fl.announce", f"{sender!r} is not the aggregator")]
+            if self.on_model is not None:
+                self.on_model(message)
             return self.relay.on_announcement(sender, message, now)
         if isinstance(message, RelayUpload):
             if sender not in self.edges:
@@ -181,6 +190,8 @@ class EdgeService(Service):
             if message.to == self.relay.node_id:
                 return self.relay.on_announcement(sender, message.announcement, now)
             return [Send(message.to, message)]
+        if self.aggregate is not None and not self.relay.serves(sender):
+            return self.aggregate(sender, message, now)
         return self.relay.on_upload(sender, message, now)
 
     def on_undeliverable(self, to: str, message: Any, now: float) -> list[Effect]:
@@ -194,3 +205,34 @@ class EdgeService(Service):
         if isinstance(message, RelayAnnouncement) and to == message.to:
             return _detour(me, self.edges, message, to)
         return []
+
+
+class WinnerService(Service):
+    """A validator's consensus-winner aggregation (:class:`~edgeledger.fl.round.winner.WinnerCore`):
+    uploads in, round transactions into the blocks it proposes. ``uploads`` / ``announcements``:
+    whether this service takes uploads and the winners' model announcements itself (a validator
+    without an edge role does; on an edge the relay or trainer service hands them over)."""
+
+    timer_prefix = WINNER_DEADLINE_TIMER
+
+    def __init__(self, core: WinnerCore, uploads: bool = True, announcements: bool = True) -> None:
+        self.core = core
+        self.message_types = (((UpdateUpload,) if uploads else ()) + ((ModelAnnouncement,) if announcements else ()))
+
+    def start(self, now: float) -> list[Effect]:
+        return self.core.proposal_signal()
+
+    def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
+        if isinstance(message, ModelAnnouncement):
+            self.core.learn_model(message)
+            return []
+        return self.core.on_upload(sender, message, now)
+
+    def on_timer(self, name: str, now: float) -> list[Effect]:
+        return self.core.timer(name, now)
+
+    def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
+        return self.core.on_block(block, receipts, now)
+
+    def prepare_proposal(self, height: int, chosen: list[Any], pending: list[Any], now: float) -> list[Any]:
+        return self.core.prepare_proposal(height, chosen, pending, now)
