@@ -171,8 +171,7 @@ def main() -> None:
     seconds = 60 * (args.minutes or (2.0 if args.quick else 30.0))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        path = scenario_file(root, argparse.Namespace(max_block_txs=args.max_block_txs,
-                                                      batch_timeout=args.batch_timeout))
+        path = scenario_file(root, args)  # reads --max-block-txs and --batch-timeout
         cluster = start_cluster(path, parse_scenario(tomllib.loads(path.read_text())), root / "nodes")
         try:
             _wait_up(cluster)

@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import Protocol
 from pathlib import Path
 
 import aiohttp
@@ -48,7 +49,8 @@ from edgeledger.web.oracle_api import oracle_routes
 from edgeledger.web.oracle_queries import oracle_query_routes
 from edgeledger.web.routes import Route
 
-__all__ = ["OracleNodeOptions", "run_oracle_node", "role_for", "role_routes"]
+__all__ = ["OracleNodeOptions", "MemberPlan", "build_member_node", "drive_setup", "run_oracle_node", "role_for",
+           "role_routes"]
 
 log = logging.getLogger("edgeledger.oracle")
 
@@ -90,21 +92,36 @@ def role_routes(role: OracleRole) -> list[Route]:
     return routes
 
 
-def _build_node(opts: OracleNodeOptions, plan: OracleNetworkPlan, key: PrivateKey, genesis: Genesis,
-                role: OracleRole) -> Node:
+class MemberPlan(Protocol):
+    """What :func:`build_member_node` reads of a plan (the oracle network's, the plant's)."""
+    @property
+    def validators(self) -> list[str]: ...
+    @property
+    def batch_timeout_s(self) -> float: ...
+    @property
+    def view_change_timeout_s(self) -> float: ...
+    @property
+    def heartbeat_s(self) -> float: ...
+
+    def role_of(self, node_id: str) -> str: ...
+
+
+def build_member_node(opts: PlanProcessOptions, plan: MemberPlan, key: PrivateKey, genesis: Genesis,
+                      role: OracleRole, followers: tuple[str, ...], blobs: DirectoryBlobStore) -> Node:
+    """A chain member of a plan: a PBFT validator (ticking the chain clock every ``heartbeat_s``
+    while the chain idles) or a follower of the first validator; ``followers`` get the blocks."""
     membership = Membership(genesis)
     ident = membership.identities.get(opts.node_id)
     if ident is None or ident.public_key != key.public_key:
         raise ConfigError(f"genesis does not hold {opts.node_id!r} with this node's key: the data directory belongs "
                           "to another network (delete it or point --data-dir elsewhere)")
-    followers = tuple(plan.oracles) + (plan.requester,) + tuple(plan.observers)
     consensus = None
     if opts.node_id in plan.validators:
         config = PbftConfig(max_block_txs=200, batch_timeout_s=plan.batch_timeout_s,
                             view_change_timeout_s=plan.view_change_timeout_s)
         consensus = PbftReplica(opts.node_id, key, membership, genesis_hash(genesis), config)
     node = Node(node_id=opts.node_id, role=plan.role_of(opts.node_id), key=key, membership=membership,
-                store=ChainStore(opts.data_dir / "chain.sqlite"), blobs=DirectoryBlobStore(opts.data_dir / "blobs"),
+                store=ChainStore(opts.data_dir / "chain.sqlite"), blobs=blobs,
                 consensus=consensus, center=None, address=f"http://{opts.host}:{opts.port}", defer_compute=True,
                 observers=followers if consensus else (), followers=followers,
                 validator=None if consensus else plan.validators[0])
@@ -113,14 +130,14 @@ def _build_node(opts: OracleNodeOptions, plan: OracleNetworkPlan, key: PrivateKe
     return node
 
 
-async def _setup(role: OracleRole) -> None:
-    """Drive the role's setup steps until the network is ready (then keep an eye on it slowly)."""
+async def drive_setup(role: OracleRole, idle_s: float = 2.0) -> None:
+    """Drive the role's setup steps until the network is ready (then every ``idle_s``, to keep an eye on it)."""
     while True:
         try:
             role.tick()
         except Exception:  # a setup pass must never take the process down
             log.exception("%s: setup pass failed", role.node_id)
-        await asyncio.sleep(0.1 if not role.ready() else 2.0)
+        await asyncio.sleep(0.1 if not role.ready() else idle_s)
 
 
 async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = None) -> None:
@@ -141,7 +158,9 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
         genesis = await genesis_from_center(
             session, opts.center, opts.data_dir / "genesis.bin", plan.chain_id, plan.validators,
             {n: plan.role_of(n) for n in plan.members}, time.monotonic() + opts.genesis_timeout_s)
-        node = _build_node(opts, plan, key, genesis, role)
+        node = build_member_node(opts, plan, key, genesis, role,
+                                 tuple(plan.oracles) + (plan.requester,) + tuple(plan.observers),
+                                 DirectoryBlobStore(opts.data_dir / "blobs"))
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
         driver = HttpDriver(node, key, node.membership.verify, peers, chain_id=node.membership.chain_id,
                             wire_log=WireLog(opts.data_dir / "wire.sqlite"))
@@ -151,5 +170,5 @@ async def run_oracle_node(opts: OracleNodeOptions, stop: asyncio.Event | None = 
         log.info("%s (%s) serving on %s, height %d", opts.node_id, role_name, address, node.store.height)
         await wait_for_validators(session, driver, plan.validators)
         driver.submit_local(node.start(time.time()))
-        setup = asyncio.get_running_loop().create_task(_setup(role))
+        setup = asyncio.get_running_loop().create_task(drive_setup(role))
         await server.serve_until_stopped(stop, [node.store], [setup])

@@ -23,7 +23,6 @@ from typing import Any
 import aiohttp
 
 from edgeledger.codec import decode, encode
-from edgeledger.consensus.pbft import PbftConfig, PbftReplica
 from edgeledger.crypto.hashing import sha256
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.deploy.bootstrap import (
@@ -36,17 +35,13 @@ from edgeledger.deploy.bootstrap import (
     wait_for_validators,
 )
 from edgeledger.deploy.oracle_plan import load_shares, save_share
-from edgeledger.deploy.oracle_process import role_routes
+from edgeledger.deploy.oracle_process import build_member_node, drive_setup, role_routes
 from edgeledger.deploy.plan_files import private_seed
 from edgeledger.deploy.twin_plan import TwinNetworkPlan, gateway_key, load_twin_plan
 from edgeledger.effects import Deferred, Effect
-from edgeledger.errors import ConfigError
 from edgeledger.ledger.blobs import DirectoryBlobStore
-from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
-from edgeledger.ledger.store import ChainStore
 from edgeledger.net.blobs import upload_headers
 from edgeledger.net.http import HttpDriver
-from edgeledger.node.heartbeat import HeartbeatService
 from edgeledger.node.node import Node
 from edgeledger.oracle.enrollment import oracle_keys
 from edgeledger.oracle.roles import OracleRole
@@ -147,26 +142,6 @@ def _role(plan: TwinNetworkPlan, opts: PlanProcessOptions, key: PrivateKey, stor
                     transport=_transport(lambda: holder["node"], devices, plan.ack_timeout_s * plan.max_attempts + 2))
 
 
-def _build_node(opts: PlanProcessOptions, plan: TwinNetworkPlan, key: PrivateKey, genesis: Genesis,
-                blobs: DirectoryBlobStore) -> Node:
-    membership = Membership(genesis)
-    ident = membership.identities.get(opts.node_id)
-    if ident is None or ident.public_key != key.public_key:
-        raise ConfigError(f"genesis does not hold {opts.node_id!r} with this node's key: the data directory belongs "
-                          "to another network (delete it or point --data-dir elsewhere)")
-    followers = tuple(plan.edges) + (plan.observer,)
-    consensus = None
-    if opts.node_id in plan.validators:
-        config = PbftConfig(max_block_txs=200, batch_timeout_s=plan.batch_timeout_s,
-                            view_change_timeout_s=plan.view_change_timeout_s)
-        consensus = PbftReplica(opts.node_id, key, membership, genesis_hash(genesis), config)
-    return Node(node_id=opts.node_id, role=plan.role_of(opts.node_id), key=key, membership=membership,
-                store=ChainStore(opts.data_dir / "chain.sqlite"), blobs=blobs, consensus=consensus, center=None,
-                address=f"http://{opts.host}:{opts.port}", defer_compute=True,
-                observers=followers if consensus else (), followers=followers,
-                validator=None if consensus else plan.validators[0])
-
-
 async def _poll_machines(role: TwinEdge, plan: TwinNetworkPlan, devices: dict[str, str],
                          session: aiohttp.ClientSession) -> None:
     """Fetch each machine's new batches, store them, file them (once the twin is registered)."""
@@ -219,9 +194,7 @@ async def run_twin_node(opts: PlanProcessOptions, stop: asyncio.Event | None = N
         roles = {n: plan.role_of(n) for n in plan.members + plan.accounts}
         genesis = await genesis_from_center(session, opts.center, opts.data_dir / "genesis.bin", plan.chain_id,
                                             plan.validators, roles, time.monotonic() + opts.genesis_timeout_s)
-        node = _build_node(opts, plan, key, genesis, blobs)
-        if node.consensus is not None and plan.heartbeat_s:  # the chain clock moves while the chain idles
-            node.add_service(HeartbeatService(role.signer, plan.heartbeat_s, lambda: True))
+        node = build_member_node(opts, plan, key, genesis, role, tuple(plan.edges) + (plan.observer,), blobs)
         holder["node"] = node
         peers_now.update({p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers})
         driver = HttpDriver(node, key, node.membership.verify, {n: a for n, a in peers_now.items() if n in roles})
@@ -232,7 +205,7 @@ async def run_twin_node(opts: PlanProcessOptions, stop: asyncio.Event | None = N
                  node.store.height)
         await wait_for_validators(session, driver, plan.validators)
         driver.submit_local(node.start(time.time()))
-        tasks = [asyncio.get_running_loop().create_task(_setup(role))]
+        tasks = [asyncio.get_running_loop().create_task(drive_setup(role, idle_s=1.0))]
         if isinstance(role, TwinEdge):
             tasks.append(asyncio.get_running_loop().create_task(_devices(session, opts.center, plan, role, peers_now)))
         await server.serve_until_stopped(stop, [node.store], tasks)
@@ -244,15 +217,6 @@ def _raw_fetch(blobs: DirectoryBlobStore) -> Callable[[bytes], bytes | None]:
         path = blobs.path_of(digest)
         return path.read_bytes() if path is not None else None
     return fetch
-
-
-async def _setup(role: OracleRole) -> None:
-    while True:
-        try:
-            role.tick()
-        except Exception:  # a setup pass must never take the process down
-            log.exception("%s: setup pass failed", role.node_id)
-        await asyncio.sleep(0.1 if not role.ready() else 1.0)
 
 
 async def _devices(session: aiohttp.ClientSession, center: str, plan: TwinNetworkPlan, role: TwinEdge,
