@@ -52,7 +52,7 @@ class Cluster:
     def load(cls, root: Path) -> Cluster:
         path = root / "cluster.json"
         if not path.exists():
-            raise ConfigError(f"no running cluster in {str(root)!r} (no cluster.json); start one with edgeledger up")
+            raise ConfigError(f"no running cluster in {str(root)!r} (no cluster.json); start one with edgeledger up, edgeledger oracle up or edgeledger twin up")
         data = json.loads(path.read_text())
         return cls(root=root, center=data["center"], token=data["token"], processes=data["processes"])
 
