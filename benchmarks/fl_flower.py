@@ -36,6 +36,11 @@ try:
     import edgeledger  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fl_round import plain_round  # noqa: E402  (the same hand-written loop as fl_round.py)
@@ -56,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=None, help="timed rounds, the fastest kept (default 3; 2 quick)")
     p.add_argument("--actors", type=int, default=2, help="Flower's Ray actors (one CPU each)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-root", default=None, help="folder holding mnist/ (default $EDGELEDGER_DATA)")
+    p.add_argument("--data-root", default=None, help="folder holding mnist/ (default $EDGELEDGER_DATA, else ../shared/datasets)")
     return p.parse_args(argv)
 
 

@@ -37,6 +37,11 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
+
 from edgeledger.errors import ConfigError
 from edgeledger.fl.datasets import Dataset, load_dataset
 from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor
@@ -72,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=None, help="interleaved timed rounds per executor; the minimum is kept (default 2; 3 with --quick)")
     p.add_argument("--seed", type=int, default=0, help="seed of the partition, the client draw and the model")
     p.add_argument("--only", default=None, help="comma-separated executor labels to run (default all)")
-    p.add_argument("--data-root", default=None, help="folder holding mnist/ (default $EDGELEDGER_DATA)")
+    p.add_argument("--data-root", default=None, help="folder holding mnist/ (default $EDGELEDGER_DATA, else ../shared/datasets)")
     return p.parse_args(argv)
 
 
