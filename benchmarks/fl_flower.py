@@ -36,11 +36,6 @@ try:
     import edgeledger  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
-_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
-    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fl_round import plain_round  # noqa: E402  (the same hand-written loop as fl_round.py)
@@ -50,6 +45,11 @@ from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor  # noqa
 from edgeledger.fl.models import build_model  # noqa: E402
 from edgeledger.fl.params import get_flat_params, set_flat_params  # noqa: E402
 from edgeledger.fl.partition import partition_iid  # noqa: E402
+
+#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -32,15 +32,15 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
-_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
-    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
-
 from edgeledger.fl.datasets import load_dataset
 from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor
 from edgeledger.fl.models import build_model
 from edgeledger.fl.params import get_flat_params
+
+#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
 
 CL = torch.channels_last
 
