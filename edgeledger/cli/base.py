@@ -3,15 +3,48 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
-__all__ = ["app", "console", "SET_HELP", "demo_text"]
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+__all__ = ["app", "console", "rich_console", "SET_HELP", "demo_text", "new_table"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="edgeledger: blockchain-secured federated learning and task offloading for edge/cloud computing.")
-console = Console()
+
+
+_console: Console | None = None
+
+
+def rich_console() -> Console:
+    """The process's rich Console, built on first use: ``edgeledger node`` on a small board never loads rich."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console()
+    return _console
+
+
+class _LazyConsole:
+    """Stands in for the console until something prints (see :func:`rich_console`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(rich_console(), name)
+
+
+console: Console = _LazyConsole()  # type: ignore[assignment]
+
+
+def new_table(*args: Any, **kwargs: Any) -> Table:
+    """A rich Table (imported here, on first use, for the same reason as the console)."""
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
 
 
 def _show_version(value: bool) -> None:

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from edgeledger.cli.base import app, console
+from edgeledger.cli.base import app, console, new_table
 
 
 def _report_json(path: Path) -> tuple[dict, str]:
@@ -62,7 +61,7 @@ def bench(bench_file: Optional[Path] = typer.Argument(None, help="Benchmark TOML
     if (out / "report.json").exists() and not force:
         raise ConfigError(f"--out {str(out)!r} already holds a report; pass --force to replace it, or choose a new folder")
     report = run_bench(cfg, out, log=console.print)
-    table = Table(title=f"{cfg.name}: summary (Caliper metrics)")
+    table = new_table(title=f"{cfg.name}: summary (Caliper metrics)")
     for col in ("round", "succ", "fail", "send tx/s", "throughput tx/s", "avg lat ms", "p99 lat ms", "max CPU %",
                 "max RSS MB"):
         table.add_column(col, justify="right")

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from edgeledger.cli.base import app, console
+from edgeledger.cli.base import app, console, new_table, rich_console
 
 data_app = typer.Typer(no_args_is_help=True, help="Data sets: download them and inspect federated partitions.")
 app.add_typer(data_app, name="data")
@@ -67,7 +66,7 @@ def data_partition_stats(
         body = {"setting": described, "seed": seed, "summary": summary, "population": population_summary(hist)}
         print(json.dumps({**body, "histogram": hist.tolist()} if rows else body))
     elif rows:
-        table = Table(title=f"{described} (seed {seed}): labels per client")
+        table = new_table(title=f"{described} (seed {seed}): labels per client")
         for col in ("client", "samples", *(str(c) for c in range(train.n_classes))):
             table.add_column(col, justify="right")
         for k, row in enumerate(hist):
@@ -90,7 +89,7 @@ PER_CLIENT_ROWS = 40
 
 
 def _print_population(pop: dict[str, Any], title: str) -> None:
-    table = Table(title=title)
+    table = new_table(title=title)
     for col in ("per client", "min", "10%", "median", "90%", "max", "mean"):
         table.add_column(col, justify="right")
     for name, key, fmt in (("samples", "samples_per_client", "{:.0f}"), ("classes", "classes_per_client", "{:.0f}"),
@@ -115,7 +114,7 @@ def data_download(dataset: str = typer.Argument(..., help="mnist | fashion_mnist
     root = data_root or (Path(os.environ["EDGELEDGER_DATA"]) if os.environ.get("EDGELEDGER_DATA") else None)
     if root is None:
         raise ConfigError("data download needs --data-root or EDGELEDGER_DATA set to a folder")
-    folder = download_dataset(dataset, root, show_progress=not quiet, console=console)
+    folder = download_dataset(dataset, root, show_progress=not quiet, console=rich_console())
     console.print(f"{dataset}: files verified in {folder}")
 
 

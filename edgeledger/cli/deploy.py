@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.table import Table
 
-from edgeledger.cli.base import SET_HELP, app, console, demo_text
+from edgeledger.cli.base import app, console, demo_text, new_table, rich_console, SET_HELP
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @app.command()
@@ -82,7 +84,7 @@ def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as
         return
     deadline = time.monotonic() + timeout if timeout else None
     try:
-        with Live(console=console, refresh_per_second=2) as live:
+        with Live(console=rich_console(), refresh_per_second=2) as live:
             while deadline is None or time.monotonic() < deadline:
                 live.update(_status_table(cluster_status(cluster)))
                 time.sleep(0.5)
@@ -94,7 +96,7 @@ def up(scenario_file: Path = typer.Argument(..., help="Scenario TOML to start as
 
 
 def _status_table(status: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title="edgeledger cluster")
+    table = new_table(title="edgeledger cluster")
     for col in ("node", "role", "status", "height", "url"):
         table.add_column(col)
     for label, info in status.items():

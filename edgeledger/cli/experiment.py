@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from edgeledger.cli.base import app, console
+from edgeledger.cli.base import app, console, new_table
 from edgeledger.errors import ConfigError, EdgeLedgerError
 
 experiment_app = typer.Typer(no_args_is_help=True, help="The paper experiments (experiments/*/*.toml): list and run.")
@@ -37,7 +36,7 @@ def experiment_list(root: Optional[Path] = typer.Option(None, "--dir", help=EXPE
     """Print every experiment: name, settings (pending ones waiting for a plug-in) and description."""
     from edgeledger.scenario.experiments import discover
 
-    table = Table(title="experiments")
+    table = new_table(title="experiments")
     for col in ("name", "settings", "description"):
         table.add_column(col)
     for exp in discover(root):
@@ -115,7 +114,7 @@ def _print_summary(result: Any) -> None:
 
     exp, quick = result.experiment, result.quick
     repeats = exp.repeats_for(quick)
-    table = Table(title=f"{exp.name} ({'quick' if quick else 'full'}): final accuracy per setting"
+    table = new_table(title=f"{exp.name} ({'quick' if quick else 'full'}): final accuracy per setting"
                   + (f" (mean ± std of {repeats} runs)" if repeats > 1 else ""))
     extra = sorted({m for r in result.settings for m in r.final_metrics})
     columns = ["setting", "final accuracy", *(f"final {m}" for m in extra), "final loss", "rounds", "rejected updates"]

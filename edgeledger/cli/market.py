@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.table import Table
 
-from edgeledger.cli.base import app, console
+from edgeledger.cli.base import app, console, new_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 market_app = typer.Typer(no_args_is_help=True, help="The edge resource market: ENs, matches, channels, balances, "
                                                      "audit, task sharing.")
@@ -28,7 +30,7 @@ def _market_state(folder: Optional[Path], seed: int) -> Any:
 
 
 def _rows_table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> Table:
-    table = Table(title=title)
+    table = new_table(title=title)
     for col in cols:
         table.add_column(col)
     for r in rows:
@@ -153,7 +155,7 @@ def market_sharing(edges: str = typer.Option("4,8,16", help="Comma-separated num
     if as_json:
         console.print_json(json.dumps(rows))
         return
-    table = Table(title=f"task sharing (seed {seed}, {payload_mb} MB, WAN {wan_ms} ms): mean simulated seconds")
+    table = new_table(title=f"task sharing (seed {seed}, {payload_mb} MB, WAN {wan_ms} ms): mean simulated seconds")
     for col in ("edges", "request->result", "->settled", "cloud instead", "blocks", "declined"):
         table.add_column(col, justify="right")
     for r in rows:

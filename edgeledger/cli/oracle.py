@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.table import Table
 
-from edgeledger.cli.base import app, console
+from edgeledger.cli.base import app, console, new_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 oracle_app = typer.Typer(no_args_is_help=True, help="Pedal oracles as local processes: a chain with an oracle "
                                                      "network (file requests, watch callbacks) or a federation of "
@@ -155,7 +157,7 @@ def oracle_query(root: Path = typer.Option(Path("runs/oracle-up"), "--dir", help
 
 
 def _status(status: dict[str, dict[str, Any]]) -> None:
-    table = Table(title="oracle network")
+    table = new_table(title="oracle network")
     for col in ("node", "role", "status", "ready", "height", "master of"):
         table.add_column(col)
     for label, info in status.items():
@@ -165,7 +167,7 @@ def _status(status: dict[str, dict[str, Any]]) -> None:
 
 
 def _requests_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="oracle requests")
+    table = new_table(title="oracle requests")
     for col in ("request", "value", "latency (s)", "fulfilled at height"):
         table.add_column(col)
     for r in rows:

@@ -7,16 +7,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from edgeledger.cli.base import SET_HELP, app, console, demo_text
+from edgeledger.cli.base import app, console, demo_text, new_table, rich_console, SET_HELP
 from edgeledger.errors import EdgeLedgerError
 
 chain_app = typer.Typer(no_args_is_help=True, help="Inspect the chains of a finished run.")
@@ -45,10 +37,12 @@ def _run(data: dict[str, Any], out: Optional[Path], seed: Optional[int], sets: l
                       f"{scenario.topology.n_validators} PBFT validators, {scenario.fl.rounds} rounds of "
                       f"{scenario.fl.aggregator} on "
                       f"{'the offloading DQN' if scenario.fl.task == 'offloading' else scenario.fl.dataset}")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = [TextColumn("[bold blue]FL rounds"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[metric]} {task.fields[value]}"), TextColumn("chain height {task.fields[height]}"),
                TimeElapsedColumn()]
-    with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
+    with Progress(*columns, console=rich_console(), disable=quiet, transient=False) as bar:
         headline = "utility" if scenario.fl.task == "offloading" else "accuracy"  # see run_scenario's progress
         task = bar.add_task("rounds", total=scenario.fl.rounds, metric=headline, value="-", height=0)
 
@@ -60,7 +54,7 @@ def _run(data: dict[str, Any], out: Optional[Path], seed: Optional[int], sets: l
         bar.update(task, completed=result.summary["rounds_completed"], height=result.summary["blocks"])
     write_results(result, out_dir)
     s = result.summary
-    table = Table(title=f"{scenario.name}: summary", show_header=False)
+    table = new_table(title=f"{scenario.name}: summary", show_header=False)
     acc = s["final_accuracy"]
     for key, value in [("final accuracy", f"{acc:.4f}" if acc is not None else "-"),
                        ("rounds", f"{s['rounds_completed']} / {s['rounds']}"), ("blocks", s["blocks"]),
@@ -144,7 +138,7 @@ def chain_show(results_dir: Path = typer.Argument(..., help="A results folder wr
                 raise ConfigError(f"--block {block}: chain {chain['chain_id']!r} has blocks 1..{chain['height']}")
             console.print_json(json.dumps(found[0]))
             continue
-        table = Table(title=f"chain {chain['chain_id']} (height {chain['height']})")
+        table = new_table(title=f"chain {chain['chain_id']} (height {chain['height']})")
         for col in ("block", "hash", "time (s)", "proposer", "txs", "kinds", "signers"):
             table.add_column(col, no_wrap=col != "kinds")
         for b in chain["blocks"]:

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from edgeledger.cli.base import app, console
+from edgeledger.cli.base import app, console, new_table
 from edgeledger.errors import ConfigError, EdgeLedgerError
 
 twin_app = typer.Typer(no_args_is_help=True, help="Digital twins: list, inspect and command machines through the "
@@ -71,7 +70,7 @@ def twin_list(root: Path = typer.Option(Path("runs/twin-up"), "--dir", help=DIR_
     if as_json:
         console.print_json(json.dumps(plant))
         return
-    table = Table(title=f"twins at height {plant['height']}")
+    table = new_table(title=f"twins at height {plant['height']}")
     for col in ("twin", "edge", "owner", "status", "seq", "age (s)", "readings", "risk", "order", "refused"):
         table.add_column(col)
     for edge in plant["edges"]:
@@ -106,7 +105,7 @@ def twin_show(twin_id: str = typer.Argument(..., help="The twin's id (see edgele
                               f"{d['risk_milli'] / 10:.1f} % under model {d['risk_model'][:16]}"))
     console.print(f"{d['attested']} attested, {d['refused']} refused, {d['failures']} failures; commands: "
                   + ", ".join(f"{c[0]}({', '.join(f'{p[0]} {p[1]}..{p[2]}' for p in c[1])})" for c in d["commands"]))
-    table = Table(title="commands")
+    table = new_table(title="commands")
     for col in ("id", "command", "issuer", "status", "attempts"):
         table.add_column(col)
     for c in d["commands_log"]:
@@ -224,7 +223,7 @@ def twin_simulate(seed: int = typer.Option(7, help="Decides machines, keys, loss
 
     report, factory = run_plant(FactoryConfig(seed=seed, edges=edges, machines_per_edge=machines, hours=hours))
     figures = report.figures()
-    table = Table(title=f"simulated plant seed={seed}: {edges} edges x {machines} machines, {hours} h each")
+    table = new_table(title=f"simulated plant seed={seed}: {edges} edges x {machines} machines, {hours} h each")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for k, v in figures.items():

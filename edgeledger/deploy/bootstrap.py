@@ -28,6 +28,7 @@ from aiohttp import web
 
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.deploy.allocator import trim_periodically, tune_allocator
 from edgeledger.deploy.plan_files import private_seed
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.identity import Genesis, Identity
@@ -104,15 +105,22 @@ def configure_logging() -> None:
 
 
 def run_until_signal(service: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run an asyncio service (with INFO logging) until SIGINT/SIGTERM sets the event it is given."""
+    """Run an asyncio service (with INFO logging) until SIGINT/SIGTERM sets the event it is given.
+
+    The C allocator is tuned first and trimmed every half minute (:mod:`edgeledger.deploy.allocator`)."""
     configure_logging()
+    tune_allocator()
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await service(stop)
+        trimmer = loop.create_task(trim_periodically())
+        try:
+            await service(stop)
+        finally:
+            trimmer.cancel()
 
     asyncio.run(main())
 

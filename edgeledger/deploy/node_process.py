@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,9 +213,27 @@ async def _refresh_peers(session: aiohttp.ClientSession, opts: NodeOptions, driv
                 live.statuses[node_id] = "down"
 
 
+def _install_heap_snapshots(data_dir: Path) -> None:
+    """With PYTHONTRACEMALLOC set, SIGUSR2 writes a tracemalloc snapshot to ``data_dir/heap-<unix time>.snap``.
+
+    For finding what grows in a long-running node: load two snapshots with ``tracemalloc.Snapshot.load``
+    and print ``new.compare_to(old, "lineno")[:20]``.
+    """
+    if not tracemalloc.is_tracing() or not hasattr(signal, "SIGUSR2"):
+        return
+
+    def dump() -> None:
+        path = data_dir / f"heap-{int(time.time())}.snap"
+        tracemalloc.take_snapshot().dump(str(path))
+        log.info("heap snapshot written to %s (traced %.1f MB)", path, tracemalloc.get_traced_memory()[0] / 1e6)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump)
+
+
 async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None:
     """Run one node until ``stop`` is set (or an admin shuts it down)."""
     opts.data_dir.mkdir(parents=True, exist_ok=True)
+    _install_heap_snapshots(opts.data_dir)
     import_plugins(opts.scenario.plugins)  # before anything is built: plug-ins register kinds and contracts
     key = load_identity(opts.data_dir, opts.scenario.topology.signature_scheme)
     plan = plan_topology(opts.scenario)

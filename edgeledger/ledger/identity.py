@@ -55,7 +55,9 @@ class VerifiedTransactions:
     A transaction id is the hash of the whole signed transaction (signature included) and an
     identity never changes its key, so a transaction verified once stays verified: a node checks
     each signature once, whether it arrives from a client, a peer's relay or inside a proposal
-    (issue 22). Bounded: the oldest ids are forgotten (and verified again if they come back)."""
+    (issue 22). A committed block's ids are dropped (the node forgets them at commit), so the set holds
+    what is still on its way to a block; bounded: past ``capacity`` the oldest ids are forgotten (and verified
+    again if they come back)."""
 
     def __init__(self, capacity: int = 1 << 16) -> None:
         self.capacity = capacity
@@ -71,6 +73,12 @@ class VerifiedTransactions:
         self._ids[tx_id] = None
         if len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
+
+    def forget(self, tx_ids: Iterable[bytes]) -> None:
+        """Drop ``tx_ids`` (committed: the chain refuses them again as duplicates, so their check is
+        no longer worth keeping); the set then holds the transactions still on their way to a block."""
+        for tx_id in tx_ids:
+            self._ids.pop(tx_id, None)
 
 
 class Membership:

@@ -389,6 +389,7 @@ class Node:
         receipts = self.state.apply_block(block)  # in memory; nobody has been told yet
         self.store.append(block, receipts)  # block and receipts durable before anyone is told
         self.finality.observe(block)
+        self.membership.verified.forget(tx.tx_id for tx in block.transactions)  # bounded by what is in flight
         if self._grouping:  # told once the group is durable
             self._announce.append((block, receipts))
         else:
