@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["LiveRecorder", "series_json", "percentile", "per_second", "tx_per_day"]
+__all__ = ["LiveRecorder", "TxPerPeriod", "series_json", "percentile", "per_second", "tx_per_day"]
 
 WINDOW_S = 5.0  # commit-latency percentiles are taken over windows this long
 KEEP = 3600  # seconds of history a live node keeps
@@ -82,20 +82,50 @@ def series_json(commits: Sequence[tuple[float, int]], latencies: Sequence[tuple[
             "traffic": traffic, "views": views, "rounds": list(rounds)}
 
 
+class TxPerPeriod:
+    """Transactions per calendar day (UTC), hour or minute, added block by block in bounded memory.
+
+    A chain younger than two hours is shown per minute, one younger than two days per hour, an
+    older one per day (so the curve always has points). Buckets of a width the chain has outgrown
+    are dropped and no longer kept, so a node that runs for weeks holds one number per day."""
+
+    WIDTHS = {"minute": 60, "hour": 3600, "day": 86400}
+    LIMITS = {"minute": 2 * 3600, "hour": 2 * 86400}  # the span from which a width is no longer shown
+
+    def __init__(self) -> None:
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+        self.counts: dict[str, dict[int, int]] = {unit: {} for unit in self.WIDTHS}
+
+    def add(self, ms: int, n: int) -> None:
+        self.first_ms = ms if self.first_ms is None else min(self.first_ms, ms)
+        self.last_ms = ms if self.last_ms is None else max(self.last_ms, ms)
+        span_s = (self.last_ms - self.first_ms) / 1000
+        for unit, width in self.WIDTHS.items():
+            if unit not in self.counts:
+                continue
+            if span_s >= self.LIMITS.get(unit, float("inf")):
+                del self.counts[unit]  # outgrown: never shown again
+                continue
+            key = int(ms // 1000 // width * width)
+            self.counts[unit][key] = self.counts[unit].get(key, 0) + n
+
+    def json(self) -> dict[str, Any]:
+        if self.first_ms is None:
+            return {"unit": "day", "points": []}
+        unit = next(u for u in self.WIDTHS if u in self.counts)  # the finest width still kept
+        counts, width = self.counts[unit], self.WIDTHS[unit]
+        first, last = min(counts), max(counts)
+        return {"unit": unit, "points": [{"t": k, "tx": counts.get(k, 0)} for k in range(first, last + 1, width)]}
+
+
 def tx_per_day(stamps_ms: Iterable[tuple[int, int]]) -> dict[str, Any]:
     """Transactions per calendar day (UTC) from (block timestamp in ms, transactions); a chain younger
     than two days is bucketed per hour, one younger than two hours per minute (so the curve has points)."""
-    points = [(ms, n) for ms, n in stamps_ms]
-    if not points:
-        return {"unit": "day", "points": []}
-    span_s = (max(p[0] for p in points) - min(p[0] for p in points)) / 1000
-    unit, width = ("day", 86400) if span_s >= 2 * 86400 else ("hour", 3600) if span_s >= 2 * 3600 else ("minute", 60)
-    counts: dict[int, int] = {}
-    for ms, n in points:
-        key = int(ms // 1000 // width * width)
-        counts[key] = counts.get(key, 0) + n
-    first, last = min(counts), max(counts)
-    return {"unit": unit, "points": [{"t": k, "tx": counts.get(k, 0)} for k in range(first, last + 1, width)]}
+    period = TxPerPeriod()
+    for ms, n in stamps_ms:
+        period.add(ms, n)
+    return period.json()
 
 
 class LiveRecorder:

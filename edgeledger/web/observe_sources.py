@@ -19,7 +19,7 @@ from typing import Any
 
 from edgeledger.codec import encode, to_builtins
 from edgeledger.crypto.merkle import merkle_proof
-from edgeledger.web.observe_series import LiveRecorder, series_json, tx_per_day
+from edgeledger.web.observe_series import LiveRecorder, TxPerPeriod, series_json, tx_per_day
 
 __all__ = ["ObserveSource", "LiveSource", "RunSource", "DashboardPlan", "SHOWN_DEVICES"]
 
@@ -130,7 +130,7 @@ class LiveSource(ObserveSource):
         self.heads: dict[str, dict[str, Any]] = {}  # node -> its /v1/head (height, view), by the peer prober
         self.last_viewed = float("-inf")  # monotonic time the dashboard last asked (drives peer probing)
         self.recorder = LiveRecorder(api)
-        self._per_day: tuple[int, list[tuple[int, int]]] = (0, [])
+        self._per_day_seen, self._per_day = 0, TxPerPeriod()  # bounded: one number per bucket
 
     def overview(self) -> dict[str, Any]:
         import time
@@ -174,11 +174,11 @@ class LiveSource(ObserveSource):
 
     def _tx_per_day(self) -> dict[str, Any]:
         store = self.api.node.store
-        seen, stamps = self._per_day
-        if store.height > seen:  # only the blocks committed since the last look
-            stamps = stamps + [(b.header.timestamp_ms, len(b.transactions)) for b in store.blocks(seen + 1, store.height)]
-            self._per_day = (store.height, stamps)
-        return tx_per_day(stamps)
+        if store.height > self._per_day_seen:  # only the blocks committed since the last look
+            for b in store.iter_blocks(self._per_day_seen + 1, store.height):
+                self._per_day.add(b.header.timestamp_ms, len(b.transactions))
+            self._per_day_seen = store.height
+        return self._per_day.json()
 
     def blocks(self, limit: int) -> list[dict[str, Any]]:
         from edgeledger.scenario.results import block_json
