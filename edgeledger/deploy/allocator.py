@@ -30,6 +30,7 @@ log = logging.getLogger("edgeledger.deploy")
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 TRIM_INTERVAL_S = 30.0
+START_TRIM_S = 5.0
 _libc: ctypes.CDLL | None = None
 
 
@@ -64,9 +65,11 @@ def trim() -> bool:
 
 
 async def trim_periodically(interval_s: float = TRIM_INTERVAL_S) -> None:
-    """Trim every ``interval_s`` seconds until cancelled (a few milliseconds each on a node's heap)."""
+    """Trim every ``interval_s`` seconds until cancelled (a few milliseconds each on a node's heap); the
+    first time after ``START_TRIM_S``, when start-up (imports, genesis, the node's set-up) has left its garbage."""
     if _glibc() is None:
         return
+    await asyncio.sleep(min(START_TRIM_S, interval_s))
     while True:
-        await asyncio.sleep(interval_s)
         trim()
+        await asyncio.sleep(interval_s)
