@@ -272,10 +272,10 @@ class NodeApi:
     async def head(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
             return busy
-        head = self.node.store.committed.head()
+        head = self.node.store.committed.head()  # height and hash of one block (the durable height moves)
         consensus = self.node.consensus
         view = getattr(consensus, "view", None)
-        return reply(t.Head(height=self.node.store.committed.height, hash=head.hash.hex() if head else None,
+        return reply(t.Head(height=head.height if head else 0, hash=head.hash.hex() if head else None,
                             view=view if isinstance(view, int) else None,
                             leader=consensus.primary_of(consensus.view) if consensus and view is not None else None))
 

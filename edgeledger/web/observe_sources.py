@@ -175,17 +175,18 @@ class LiveSource(ObserveSource):
     def _tx_per_day(self) -> dict[str, Any]:
         store = self.api.node.store.committed  # the durable chain only
         seen, stamps = self._per_day
-        if store.height > seen:  # only the blocks committed since the last look
-            stamps = stamps + [(b.header.timestamp_ms, len(b.transactions)) for b in store.blocks(seen + 1, store.height)]
-            self._per_day = (store.height, stamps)
+        height = store.height  # read once: the durable height moves while the writer thread commits
+        if height > seen:  # only the blocks committed since the last look
+            stamps = stamps + [(b.header.timestamp_ms, len(b.transactions)) for b in store.blocks(seen + 1, height)]
+            self._per_day = (height, stamps)
         return tx_per_day(stamps)
 
     def blocks(self, limit: int) -> list[dict[str, Any]]:
         from edgeledger.scenario.results import block_json
 
         store = self.api.node.store.committed  # the durable chain only
-        start = max(1, store.height - limit + 1)
-        return [_summary(block_json(b)) for b in reversed(store.blocks(start, store.height))]
+        height = store.height
+        return [_summary(block_json(b)) for b in reversed(store.blocks(max(1, height - limit + 1), height))]
 
     def block(self, height: int) -> dict[str, Any] | None:
         from edgeledger.scenario.results import block_json
