@@ -169,6 +169,21 @@ class HttpDriver:
 
     # -- effects -----------------------------------------------------------------------------
     def apply(self, effects: list[Effect]) -> None:
+        """Carry out ``effects`` of an input the node handled, once what it wrote is durable (see
+        :meth:`release`; outside an event loop, after blocking until it is)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pending = getattr(self.host, "pending_commit", None)
+            commit = pending() if pending is not None else None
+            if commit is not None:
+                commit.result()
+            self._carry_out(effects, None)
+            return
+        self.release(effects)
+
+    def _apply(self, effects: list[Effect]) -> None:
+        """Carry out ``effects`` now (they are released: what they follow is durable)."""
         for effect in effects:
             if isinstance(effect, Send):
                 self._enqueue(effect.to, effect.message)
@@ -239,7 +254,7 @@ class HttpDriver:
         announce = getattr(self.host, "announce_durable", None)
         if announce is not None:
             announce()
-        self.apply(effects)
+        self._apply(effects)
         if released is not None:
             released.set_result(None)
 
@@ -408,7 +423,7 @@ class HttpDriver:
             except EdgeLedgerError as exc:
                 self.stats.rejected_by_reason["undecodable"] += 1
                 self._last_refusal = str(exc)
-                self.apply([Rejected(batch.sender, "envelope", str(exc))])
+                self._apply([Rejected(batch.sender, "envelope", str(exc))])
         await self._preverify(messages)
         # no await from here on
         self._save_sequences([batch])
@@ -450,7 +465,7 @@ class HttpDriver:
         reason = "signature" if isinstance(exc, SignatureError) else reason
         self.stats.rejected_by_reason[reason] += count
         self._last_refusal = str(exc)
-        self.apply([Rejected("?", what, str(exc))])
+        self._apply([Rejected("?", what, str(exc))])
 
     def _group(self) -> AbstractContextManager[None]:
         group = getattr(self.host, "durable_group", None)
@@ -505,15 +520,5 @@ class HttpDriver:
         if self.wire_log is not None:
             self.wire_log.save({opened[0].sender: opened[0].sequence})
         self.stats.messages_in += 1
-        effects = self.host.on_message(opened[0].sender, opened[1], self.clock())
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # no event loop to wait on: block until the node's writes are durable
-            pending = getattr(self.host, "pending_commit", None)
-            commit = pending() if pending is not None else None
-            if commit is not None:
-                commit.result()
-            self._carry_out(effects, None)
-            return 1
-        self.release(effects)
+        self.apply(self.host.on_message(opened[0].sender, opened[1], self.clock()))
         return 1

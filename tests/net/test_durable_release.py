@@ -146,12 +146,17 @@ def test_release_holds_effects_in_input_order_until_the_store_commit_resolves(tm
             store.put_meta("a", b"1")
         first_out = driver.release([Send("v1", "after a")])
         second_out = driver.release([Send("v1", "no write of its own")])  # must not overtake the first
+        driver.apply([Send("v1", "through apply")])  # what roles and older callers use: held the same way
         for _ in range(20):
             await asyncio.sleep(0.005)
         assert sent == [] and not first_out.done() and not second_out.done()
         gate.set()
         await asyncio.wait_for(asyncio.gather(first_out, second_out), 10)
-        assert sent == ["after a", "no write of its own"]
+        for _ in range(100):
+            if len(sent) == 3:
+                break
+            await asyncio.sleep(0.005)
+        assert sent == ["after a", "no write of its own", "through apply"]
         assert _on_disk(tmp_path / "n.sqlite", "SELECT COUNT(*) FROM meta WHERE key = 'a'") == 1
         third = driver.release([Send("v1", "nothing pending")])  # nothing waits: at once
         assert third.done() and sent[-1] == "nothing pending"
