@@ -152,6 +152,7 @@ class ChainStore:
         if unit is None or self._writer is None:
             return
         unit.future = self._last = self._writer.submit(unit.ops)
+        self._pending()  # drop the units known durable (their rows are readable on the read-only connection)
         self._units.append(unit)
 
     def _pending(self) -> list[PendingUnit]:
@@ -185,6 +186,7 @@ class ChainStore:
         """The chain state kept in this store's database (made once); :meth:`append` writes what
         the state staged for the block in the block's own transaction."""
         if self._state is None:
+            self.drain()  # the write connection creates the tables: the writer thread (if any) must be idle
             self._state = DurableState(self._db, cache_bytes)
             if self._reader is not None:
                 self._state.use_reader(self._reader, self._pending_kv)
