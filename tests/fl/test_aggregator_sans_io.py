@@ -169,12 +169,17 @@ def test_the_aggregator_core_leaves_storage_and_evaluation_to_its_driver() -> No
                                                for r in (1, 2, 3)]
 
 
-def test_scores_for_a_round_that_is_not_closing_are_refused() -> None:
+def _one_round_core(aggregator: str):
     keys, membership = make_chain(4, devices=DEVICES)
     core = AggregatorCore("v0", keys["v0"], membership, RoundSettings(rounds=1, clients_per_round=3),
-                          build_aggregator("fedavg"), np.zeros(4, dtype=np.float32), list(DEVICES), ["v1"],
+                          build_aggregator(aggregator), np.zeros(4, dtype=np.float32), list(DEVICES), ["v1"],
                           np.random.default_rng(1))
     core.start(0.0)
+    return keys, core
+
+
+def test_scores_for_a_round_that_is_not_closing_are_refused() -> None:
+    keys, core = _one_round_core("fedavg")
     effects = core.on_evaluated(1, {"accuracy": 1.0}, 1.0)  # the round is still collecting
     assert [type(e).__name__ for e in effects] == ["Rejected"]
     assert not any(isinstance(e, SubmitTransaction) for e in effects)
@@ -203,11 +208,7 @@ def test_a_proof_of_learning_round_has_its_claims_re_executed_by_the_driver() ->
 
 
 def test_a_re_executed_loss_nobody_asked_for_is_refused_and_a_driver_without_validation_fails_the_round() -> None:
-    keys, membership = make_chain(4, devices=DEVICES)
-    core = AggregatorCore("v0", keys["v0"], membership, RoundSettings(rounds=1, clients_per_round=3),
-                          build_aggregator("proof_of_learning"), np.zeros(4, dtype=np.float32), list(DEVICES), ["v1"],
-                          np.random.default_rng(1))
-    core.start(0.0)
+    keys, core = _one_round_core("proof_of_learning")
     assert [type(e).__name__ for e in core.on_reexecuted(1, "dev0", 0.1, 1.0)] == ["Rejected"]
     effects = []
     for k, device in enumerate(DEVICES):  # the last upload closes the round: the first claim is asked for

@@ -129,17 +129,23 @@ def test_the_checker_catches_a_driver_that_releases_before_the_commit(tmp_path):
     assert violations  # the same cluster, effects carried out at once: votes leave before they are durable
 
 
-def test_release_holds_effects_in_input_order_until_the_store_commit_resolves(tmp_path):
+def _single_node(tmp_path):
+    """A node with its store's writer thread, behind a driver whose wire records what leaves."""
     keys, first = make_chain(4)
     store = ChainStore(tmp_path / "n.sqlite")
     node = Node(node_id="v0", role="edge", key=keys["v0"], membership=Membership(first.genesis), store=store,
                 group_commit=True)
     store.start_writer()
-    gate = threading.Event()
-    _slow(store, gate)
     driver = HttpDriver(node, keys["v0"], node.membership.verify)
     sent: list[str] = []
     driver._enqueue = lambda to, message, body=None: sent.append(message)
+    return store, node, driver, sent
+
+
+def test_release_holds_effects_in_input_order_until_the_store_commit_resolves(tmp_path):
+    store, node, driver, sent = _single_node(tmp_path)
+    gate = threading.Event()
+    _slow(store, gate)
 
     async def scenario():
         with node.durable_group():
@@ -166,15 +172,7 @@ def test_release_holds_effects_in_input_order_until_the_store_commit_resolves(tm
 
 
 def test_a_failed_commit_stops_the_node_from_speaking(tmp_path):
-    keys, first = make_chain(4)
-    store = ChainStore(tmp_path / "n.sqlite")
-    node = Node(node_id="v0", role="edge", key=keys["v0"], membership=Membership(first.genesis), store=store,
-                group_commit=True)
-    store.start_writer()
-    driver = HttpDriver(node, keys["v0"], node.membership.verify)
-    sent: list[str] = []
-    driver._enqueue = lambda to, message, body=None: sent.append(message)
-
+    store, node, driver, sent = _single_node(tmp_path)
     def broken(ops):
         raise sqlite3.OperationalError("disk I/O error")
 
