@@ -184,6 +184,7 @@ def _build_node(opts: NodeOptions, node_id: str, key: PrivateKey, genesis: Genes
         edge_needs_data = fl.trainers == "edge" or fl.aggregation == "consensus_winner" or fl.task == "offloading"
         attach_fl_services(node, plan, FLData(opts.scenario, plan.devices)
                            if opts.role != "edge" or edge_needs_data else None)
+    store.start_writer()  # from here on the store's commits (fsyncs) run on its writer thread, off the event loop
     return node
 
 

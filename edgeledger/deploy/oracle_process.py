@@ -127,6 +127,7 @@ def build_member_node(opts: PlanProcessOptions, plan: MemberPlan, key: PrivateKe
                 validator=None if consensus else plan.validators[0])
     if consensus is not None and plan.heartbeat_s:  # the chain clock moves while the chain idles
         node.add_service(HeartbeatService(role.signer, plan.heartbeat_s, lambda: True))
+    node.store.start_writer()  # store commits (fsyncs) on the writer thread; the driver releases effects after them
     return node
 
 

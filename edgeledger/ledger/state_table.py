@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from typing import Any
 
-__all__ = ["StateTable", "DurableState", "STATE_SCHEMA", "DEFAULT_CACHE_BYTES"]
+__all__ = ["StateTable", "DurableState", "STATE_SCHEMA", "DEFAULT_CACHE_BYTES", "Run"]
+
+#: how a flush writes: ``run(sql, rows)`` (``executemany`` now, or a statement of a writer thread's unit)
+Run = Callable[[str, Sequence[Sequence[Any]]], None]
 
 DEFAULT_CACHE_BYTES = 8 * 1024 * 1024
 _MISSING = object()
@@ -39,6 +43,8 @@ class StateTable(MutableMapping[str, bytes]):
         self._cache: OrderedDict[str, bytes | None] = OrderedDict()  # None: known to be absent
         self._cached_bytes = 0
         self.staged: dict[str, bytes | None] = {}
+        # flushed writes whose transaction may not be durable yet (a store with a writer thread), newest first
+        self.unsynced: Callable[[], list[dict[str, bytes | None]]] = list
         self.hits = self.misses = 0
 
     # -- reads -------------------------------------------------------------------------------
@@ -58,6 +64,9 @@ class StateTable(MutableMapping[str, bytes]):
     def _lookup(self, key: str) -> bytes | None:
         if key in self.staged:
             return self.staged[key]
+        for written in self.unsynced():  # before the cache: it may have evicted them
+            if key in written:
+                return written[key]
         if key in self._cache:
             self._cache.move_to_end(key)
             self.hits += 1
@@ -80,7 +89,10 @@ class StateTable(MutableMapping[str, bytes]):
 
     def __iter__(self) -> Iterator[str]:
         """Every key, in key order (committed rows merged with the staged writes)."""
-        staged = self.staged
+        staged: dict[str, bytes | None] = {}
+        for written in reversed(self.unsynced()):
+            staged.update(written)
+        staged.update(self.staged)
         committed = (r[0] for r in self._db.execute("SELECT key FROM state ORDER BY key").fetchall())
         keys = sorted(set(committed) | {k for k, v in staged.items() if v is not None})
         return iter([k for k in keys if staged.get(k, b"") is not None])
@@ -103,17 +115,22 @@ class StateTable(MutableMapping[str, bytes]):
             self.staged[key] = None
         return default if value is None else value
 
-    def flush(self) -> None:
-        """Write the staged changes (the caller holds the SQL transaction) and move them to the cache."""
-        if not self.staged:
-            return
-        puts = [(k, v) for k, v in self.staged.items() if v is not None]
-        deletes = [(k,) for k, v in self.staged.items() if v is None]
-        self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", puts)
-        self._db.executemany("DELETE FROM state WHERE key = ?", deletes)
-        for k, v in self.staged.items():
+    def flush(self, run: Run) -> dict[str, bytes | None]:
+        """Write the staged changes through ``run`` (inside the caller's transaction), move them to
+        the cache and return them."""
+        written = self.staged
+        if not written:
+            return written
+        puts = [(k, v) for k, v in written.items() if v is not None]
+        deletes = [(k,) for k, v in written.items() if v is None]
+        if puts:
+            run("INSERT OR REPLACE INTO state VALUES (?, ?)", puts)
+        if deletes:
+            run("DELETE FROM state WHERE key = ?", deletes)
+        for k, v in written.items():
             self._remember(k, v)
         self.staged = {}
+        return written
 
     @property
     def cached_bytes(self) -> int:
@@ -156,13 +173,28 @@ class DurableState:
         """Nonces of ``sender`` at or below ``floor`` left the window: forget them on disk too."""
         self._nonce_floors[sender] = max(floor, self._nonce_floors.get(sender, floor))
 
-    def flush(self, height: int) -> None:
-        """Write everything staged for blocks up to ``height`` (the caller holds the SQL transaction)."""
-        self.kv.flush()
-        self._db.executemany("INSERT OR IGNORE INTO nonces VALUES (?, ?)", self._nonce_adds)
-        self._db.executemany("DELETE FROM nonces WHERE sender = ? AND nonce <= ?", list(self._nonce_floors.items()))
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state_height', ?)", (str(height).encode(),))
+    def use_reader(self, db: sqlite3.Connection, unsynced: Callable[[], list[dict[str, bytes | None]]]) -> None:
+        """Read through ``db`` (a read-only connection) and, first, the flushed writes ``unsynced()``
+        names (newest first): the store's writer thread owns the connection the state was opened on."""
+        self._db = self.kv._db = db
+        self.kv.unsynced = unsynced
+
+    def flush(self, height: int, run: Run | None = None) -> dict[str, bytes | None]:
+        """Write everything staged for blocks up to ``height`` through ``run`` (default: now, on the
+        connection; the caller holds the SQL transaction); returns the state rows written."""
+        if run is None:
+            db = self._db
+
+            def run(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+                db.executemany(sql, rows)
+        written = self.kv.flush(run)
+        if self._nonce_adds:
+            run("INSERT OR IGNORE INTO nonces VALUES (?, ?)", self._nonce_adds)
+        if self._nonce_floors:
+            run("DELETE FROM nonces WHERE sender = ? AND nonce <= ?", list(self._nonce_floors.items()))
+        run("INSERT OR REPLACE INTO meta VALUES ('state_height', ?)", [(str(height).encode(),)])
         self._nonce_adds, self._nonce_floors = [], {}
+        return written
 
     @property
     def pending(self) -> bool:

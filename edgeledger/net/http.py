@@ -24,6 +24,15 @@ worker threads before the node handles the batch, when the node offers them
 so the event loop keeps serving while the threads verify, and the node then finds them
 verified. The node's writes for a batch are one group commit (``durable_group``), durable
 before any of the batch's effects leave (issue 22).
+
+Durability without an fsync on the event loop (issue 20): when the node's store commits on a
+writer thread, every input (a batch, a timer, a local submission, a finished compute job) is
+handled on the loop as before, but its effects are *held* until the store commit of everything
+the node wrote so far has resolved (``pending_commit``); then the node tells its commit listeners
+(``announce_durable``), the effects are carried out and the HTTP answer goes back. Held effects
+are released strictly in input order, so a later input can never overtake an earlier one's
+messages, and nothing is heard of before it is on disk. A failed store write stops the release
+for good (fail-stop): the node's memory is ahead of its disk, it must not speak any more.
 """
 
 from __future__ import annotations
@@ -132,6 +141,9 @@ class HttpDriver:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._session: aiohttp.ClientSession | None = None
         self._verifiers: ThreadPoolExecutor | None = None
+        self._holding = 0  # inputs whose effects wait for their store commit
+        self._last_hold: Any = None  # the commit the last held input waits on
+        self.store_failure: BaseException | None = None  # a store commit failed: nothing is released any more
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -157,6 +169,21 @@ class HttpDriver:
 
     # -- effects -----------------------------------------------------------------------------
     def apply(self, effects: list[Effect]) -> None:
+        """Carry out ``effects`` of an input the node handled, once what it wrote is durable (see
+        :meth:`release`; outside an event loop, after blocking until it is)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pending = getattr(self.host, "pending_commit", None)
+            commit = pending() if pending is not None else None
+            if commit is not None:
+                commit.result()
+            self._carry_out(effects, None)
+            return
+        self.release(effects)
+
+    def _apply(self, effects: list[Effect]) -> None:
+        """Carry out ``effects`` now (they are released: what they follow is durable)."""
         for effect in effects:
             if isinstance(effect, Send):
                 self._enqueue(effect.to, effect.message)
@@ -187,7 +214,49 @@ class HttpDriver:
 
     async def _run_deferred(self, effect: Deferred) -> None:
         result = await asyncio.get_running_loop().run_in_executor(None, effect.run)
-        self.apply(effect.done(result, self.clock()))
+        await self.release(effect.done(result, self.clock()))
+
+    def release(self, effects: list[Effect]) -> asyncio.Future[None]:
+        """Carry out ``effects`` of an input the node just handled once its writes are durable: at
+        once when the node's store commits in place (or nothing waits), else when the store's
+        writer has committed everything written so far, after the effects of earlier inputs.
+        The returned future resolves when they are carried out (an HTTP answer waits on it)."""
+        loop = asyncio.get_running_loop()
+        released: asyncio.Future[None] = loop.create_future()
+        pending = getattr(self.host, "pending_commit", None)
+        commit = pending() if pending is not None else None
+        if self.store_failure is not None:
+            released.set_exception(self.store_failure)
+            released.exception()  # retrieved: a caller that does not wait must not log it again
+            return released
+        if commit is None or (commit.done() and self._holding == 0):
+            self._carry_out(effects, released)
+            return released
+        if commit is self._last_hold or commit.done():  # nothing new written: wait behind the last held input
+            commit = self._last_hold
+        self._holding += 1
+        self._last_hold = commit
+        commit.add_done_callback(lambda _: loop.call_soon_threadsafe(self._released, commit, effects, released))
+        return released
+
+    def _released(self, commit: Any, effects: list[Effect], released: asyncio.Future[None]) -> None:
+        self._holding -= 1
+        error = commit.exception() or self.store_failure
+        if error is not None:
+            self.store_failure = error
+            log.critical("%s: store commit failed, nothing more is sent: %s", self.host.node_id, error)
+            released.set_exception(error)
+            released.exception()  # retrieved: a caller that does not wait must not log it again
+            return
+        self._carry_out(effects, released)
+
+    def _carry_out(self, effects: list[Effect], released: asyncio.Future[None] | None) -> None:
+        announce = getattr(self.host, "announce_durable", None)
+        if announce is not None:
+            announce()
+        self._apply(effects)
+        if released is not None:
+            released.set_result(None)
 
     def _set_timer(self, name: str, delay: float) -> None:
         old = self._timers.pop(name, None)
@@ -197,11 +266,12 @@ class HttpDriver:
 
     def _fire(self, name: str) -> None:
         self._timers.pop(name, None)
-        self.apply(self.host.on_timer(name, self.clock()))
+        self.release(self.host.on_timer(name, self.clock()))
 
-    def submit_local(self, effects: list[Effect]) -> None:
-        """Apply effects produced outside a message (API submissions, start-up)."""
-        self.apply(effects)
+    def submit_local(self, effects: list[Effect]) -> asyncio.Future[None]:
+        """Carry out effects produced outside a message (API submissions, start-up) once what the
+        node wrote is durable; the future resolves then."""
+        return self.release(effects)
 
     # -- outbound ----------------------------------------------------------------------------
     def _next_sequence(self) -> int:
@@ -268,7 +338,7 @@ class HttpDriver:
         handler = getattr(self.host, "on_undeliverable", None)
         if handler is not None:
             for message in messages:
-                self.apply(handler(to, message, self.clock()))
+                self.release(handler(to, message, self.clock()))
 
     async def _post(self, to: str, payload: bytes) -> bool:
         if to in self.blocked:
@@ -311,9 +381,12 @@ class HttpDriver:
         now = self.clock()
         opened = [m for raw in envelopes if (m := self._open(raw, request.remote or "?", now)) is not None]
         self._save_sequences([env for env, _ in opened])
-        for env, message in opened:
-            self.stats.messages_in += 1
-            self.apply(self.host.on_message(env.sender, message, now))
+        effects: list[Effect] = []
+        with self._group():
+            for env, message in opened:
+                self.stats.messages_in += 1
+                effects += self.host.on_message(env.sender, message, now)
+        await self.release(effects)
         if envelopes and not opened:  # nothing usable: an error with the first reason
             return web.json_response({"error": f"none of {len(envelopes)} envelopes accepted: {self._last_refusal}"},
                                      status=400)
@@ -350,18 +423,23 @@ class HttpDriver:
             except EdgeLedgerError as exc:
                 self.stats.rejected_by_reason["undecodable"] += 1
                 self._last_refusal = str(exc)
-                self.apply([Rejected(batch.sender, "envelope", str(exc))])
+                self._apply([Rejected(batch.sender, "envelope", str(exc))])
         await self._preverify(messages)
         # no await from here on
         self._save_sequences([batch])
+        await self.deliver(batch.sender, messages)
+        return len(messages)
+
+    async def deliver(self, sender: str, messages: list[Any]) -> None:
+        """Hand checked ``messages`` from ``sender`` to the node in order with no await in between, as
+        one group commit; return once their effects are carried out (after the writes are durable)."""
         now = self.clock()
         effects: list[Effect] = []
         with self._group():  # group commit: the batch's writes are durable before any of its effects leave
             for message in messages:
                 self.stats.messages_in += 1
-                effects += self.host.on_message(batch.sender, message, now)
-        self.apply(effects)
-        return len(messages)
+                effects += self.host.on_message(sender, message, now)
+        await self.release(effects)  # held until the writes are durable (the answer too)
 
     def _open_batch(self, batch: EnvelopeBatch, source: str, now: float) -> EnvelopeBatch | None:
         """Check a batch, cheapest first: chain and addressee, rate limit (one token per message it
@@ -387,7 +465,7 @@ class HttpDriver:
         reason = "signature" if isinstance(exc, SignatureError) else reason
         self.stats.rejected_by_reason[reason] += count
         self._last_refusal = str(exc)
-        self.apply([Rejected("?", what, str(exc))])
+        self._apply([Rejected("?", what, str(exc))])
 
     def _group(self) -> AbstractContextManager[None]:
         group = getattr(self.host, "durable_group", None)

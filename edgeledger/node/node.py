@@ -22,6 +22,7 @@ count from the next block on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -93,6 +94,7 @@ class Node:
     _decoder: Callable[[bytes], Any] | None = None  # of the message types of the consensus and services
     _grouping: bool = False
     _announce: list[tuple[Block, list[Any]]] = field(default_factory=list)  # commits listeners hear after the group
+    _held: list[tuple[Future[None] | None, list[tuple[Block, list[Any]]]]] = field(default_factory=list)  # ... its commit
 
     def __post_init__(self) -> None:
         self.gossip = BlockGossip(self.node_id, self.followers or self.observers, tuple(self.membership.validators),
@@ -156,8 +158,13 @@ class Node:
         store transaction, made durable when the outermost group ends, and only then are the commit
         listeners told. A driver opens a group around a batch of inputs and carries out none of
         their effects before it ends (group commit: one fsync instead of one per write, and still
-        nothing is announced before it is durable). Without ``group_commit`` it does nothing."""
-        if not self.group_commit or self._grouping:
+        nothing is announced before it is durable). Without ``group_commit`` it does nothing.
+
+        With a store whose writes commit on a writer thread (always grouped), the group's end hands
+        the transaction to that thread and returns at once: the driver waits on
+        :meth:`pending_commit` before it carries out the effects and calls :meth:`announce_durable`,
+        which tells the listeners then."""
+        if not (self.group_commit or self.store.threaded) or self._grouping:
             yield
             return
         self._grouping = True
@@ -167,9 +174,28 @@ class Node:
         finally:
             self._grouping = False
             announce, self._announce = self._announce, []
-            for block, receipts in announce:
-                for listener in self.commit_listeners:
-                    listener(block, receipts)
+            if self.store.threaded:
+                if announce:
+                    self._held.append((self.store.last_commit(), announce))
+            else:
+                self._tell(announce)
+
+    def _tell(self, announce: list[tuple[Block, list[Any]]]) -> None:
+        for block, receipts in announce:
+            for listener in self.commit_listeners:
+                listener(block, receipts)
+
+    def pending_commit(self) -> Future[None] | None:
+        """What a driver waits on before it carries out the effects of the inputs handled so far:
+        the store's last commit on its writer thread (None with a store that commits in place)."""
+        return self.store.last_commit() if self.store.threaded else None
+
+    def announce_durable(self) -> None:
+        """Tell the commit listeners of every block whose store transaction is durable (a driver
+        calls this, on its event loop, once :meth:`pending_commit` resolved)."""
+        while self._held and (commit := self._held[0][0]) is not None and commit.done() \
+                and commit.exception() is None:
+            self._tell(self._held.pop(0)[1])
 
     # -- signature checks a real-time driver runs off its event loop (issue 22) -------------------
     def pending_signatures(self, messages: list[Any]) -> list[Transaction]:

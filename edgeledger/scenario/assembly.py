@@ -212,16 +212,18 @@ def attach_fl_services(node: Node, plan: Topology, data: FLData | None,
     if node.role == "cloud":
         learner = (data.offload.cloud_learner() if data.offload is not None
                    else cloud_learner(scenario, data.learner(None, data.test), data.test))
+        hooks = (aggregator_injections(fl.aggregator, data.learner(None, data.validation))
+                 if data.validation is not None else {})
+        reexecute = hooks.pop("evaluate_loss", None)  # proof-of-learning: the driver re-executes claims (effects)
         core = AggregatorCore(
             node_id, node.key, node.membership,
             RoundSettings(rounds=fl.rounds, clients_per_round=fl.clients_per_round,
                           round_timeout_s=fl.round_timeout_s, verify_uploads=fl.verify_uploads),
-            build_aggregator(fl.aggregator, **aggregator_params(scenario),
-                             **(aggregator_injections(fl.aggregator, data.learner(None, data.validation))
-                                if data.validation is not None else {})),
+            build_aggregator(fl.aggregator, **aggregator_params(scenario), **hooks),
             learner.initial_params(), trainers_of(plan), plan.edges,
             np.random.default_rng(derive_seed(scenario.seed, "selection")), cipher=_payload_cipher(scenario))
-        node.add_service(AggregatorService(core, learner, node.blobs, deferred=node.defer_compute))
+        node.add_service(AggregatorService(core, learner, node.blobs, deferred=node.defer_compute,
+                                           reexecute=reexecute))
         return learner, core
     if node.role == "edge":
         edge_trains = fl.trainers == "edge"

@@ -198,7 +198,7 @@ class NodeApi:
                 effects.append(Broadcast(others, ForwardRequest(tx=tx)))
                 self.metrics.retransmitted.inc()
         self.pending.committed(committed)
-        self.driver.apply(effects)
+        self.driver.submit_local(effects)
 
     # -- hooks -------------------------------------------------------------------------------
     def _on_commit(self, block: Block, receipts: list[Any]) -> None:
@@ -263,7 +263,7 @@ class NodeApi:
     async def health(self, request: web.Request) -> web.Response:
         if self.node is None:
             return error(503, "node is starting (waiting for the genesis)")
-        return reply(t.Health(status="ok", node=self.node.node_id, role=self.node.role, height=self.node.store.height,
+        return reply(t.Health(status="ok", node=self.node.node_id, role=self.node.role, height=self.node.store.committed.height,
                               uptime_s=round(time.time() - self.started, 3), chain_id=self.node.membership.chain_id))
 
     def _ready(self) -> web.Response | None:
@@ -272,23 +272,23 @@ class NodeApi:
     async def head(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
             return busy
-        head = self.node.store.head()
+        head = self.node.store.committed.head()  # height and hash of one block (the durable height moves)
         consensus = self.node.consensus
         view = getattr(consensus, "view", None)
-        return reply(t.Head(height=self.node.store.height, hash=head.hash.hex() if head else None,
+        return reply(t.Head(height=head.height if head else 0, hash=head.hash.hex() if head else None,
                             view=view if isinstance(view, int) else None,
                             leader=consensus.primary_of(consensus.view) if consensus and view is not None else None))
 
     async def block(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
             return busy
-        block = self.node.store.block(int(request.match_info["height"]))
+        block = self.node.store.committed.block(int(request.match_info["height"]))
         return web.json_response(self._with_receipts(block)) if block else error(404, "no block at that height")
 
     def _with_receipts(self, block: Block) -> dict[str, Any]:
         """The block as JSON, each transaction with its receipt (valid, or invalid with the reason)."""
         data = block_json(block)
-        for receipt, entry in zip(self.node.store.receipts(block), data["transactions"]):
+        for receipt, entry in zip(self.node.store.committed.receipts(block), data["transactions"]):
             entry["receipt"] = {"ok": receipt.ok, "reason": receipt.reason, "code": receipt.code} if receipt else None
         return data
 
@@ -297,10 +297,10 @@ class NodeApi:
         following its submissions needs)."""
         if (busy := self._ready()) is not None:
             return busy
-        block = self.node.store.block(int(request.match_info["height"]))
+        block = self.node.store.committed.block(int(request.match_info["height"]))
         if block is None:
             return error(404, "no block at that height")
-        receipts = self.node.store.receipts(block)
+        receipts = self.node.store.committed.receipts(block)
         return reply(t.BlockReceipts(height=block.height, hash=block.hash.hex(),
                                      tx_ids=[tx.tx_id.hex() for tx in block.transactions],
                                      ok=[bool(r and r.ok) for r in receipts],
@@ -313,7 +313,7 @@ class NodeApi:
             digest = bytes.fromhex(request.match_info["digest"])
         except ValueError:
             return error(400, "block hash must be hex")
-        block = self.node.store.block_by_hash(digest)
+        block = self.node.store.committed.block_by_hash(digest)
         return web.json_response(self._with_receipts(block)) if block else error(404, "no block with that hash")
 
     async def transaction(self, request: web.Request) -> web.Response:
@@ -323,12 +323,12 @@ class NodeApi:
             tx_id = bytes.fromhex(request.match_info["tx_id"])
         except ValueError:
             return error(400, "transaction id must be hex")
-        where = self.node.store.locate_transaction(tx_id)
+        where = self.node.store.committed.locate_transaction(tx_id)
         if where is None:
             return error(404, "transaction not committed (yet)")
-        block = self.node.store.block(where[0])
+        block = self.node.store.committed.block(where[0])
         proof = merkle_proof([encode(x) for x in block.transactions], where[1])
-        receipt = self.node.store.receipts(block)[where[1]]
+        receipt = self.node.store.committed.receipts(block)[where[1]]
         return web.json_response({"height": where[0], "position": where[1], "block_hash": block.hash.hex(),
                                   "merkle_root": block.header.tx_root.hex(),
                                   "transaction": block_json(block)["transactions"][where[1]],
@@ -339,10 +339,14 @@ class NodeApi:
         if (busy := self._ready()) is not None:
             return busy
         key = request.match_info["key"]
-        value = self.node.state.kv.get(key)
+        chain = self.node.store.committed
+        if chain is self.node.store:  # a store that commits in place: memory is what is durable
+            value, height = self.node.state.kv.get(key), self.node.state.height
+        else:  # the durable state only, not what the node applied ahead of its commit
+            value, height = chain.state_value(key)
         if value is None:
             return error(404, f"no state at key {key!r}")
-        return reply(t.StateValue(key=key, value_hex=value.hex(), height=self.node.state.height))
+        return reply(t.StateValue(key=key, value_hex=value.hex(), height=height))
 
     async def peers(self, request: web.Request) -> web.Response:
         if (busy := self._ready()) is not None:
@@ -374,7 +378,7 @@ class NodeApi:
         if reason is not None:
             return error(status, reason)
         self._expire(now)
-        self.driver.submit_local(effects)
+        await self.driver.submit_local(effects)  # answered once what the node wrote for it is durable
         return reply(t.Submitted(tx_id=tx.tx_id.hex()), status=202)
 
     async def submit_many(self, request: web.Request) -> web.Response:
@@ -429,7 +433,7 @@ class NodeApi:
                 results[i].status, results[i].error = status, reason
                 accepted += status == 202
         self._expire(now)
-        self.driver.submit_local(effects)
+        await self.driver.submit_local(effects)  # answered once what the node wrote for it is durable
         return reply(t.SubmittedBatch(accepted=accepted, results=results))
 
     def _group(self) -> Any:

@@ -66,7 +66,7 @@ class _Snapshot(Collector):
         yield _gauge("edgeledger_up", "1 once the node has its genesis and serves", 1 if node is not None else 0)
         if node is None:
             return
-        yield _gauge("edgeledger_chain_height", "Committed blocks in the store", node.store.height)
+        yield _gauge("edgeledger_chain_height", "Committed blocks in the store", node.store.committed.height)
         consensus = node.consensus
         view = getattr(consensus, "view", None)
         if view is not None:

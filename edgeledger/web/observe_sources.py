@@ -148,18 +148,18 @@ class LiveSource(ObserveSource):
         shown, hidden = _shown_members(plan.roles)
         nodes = []
         for n, role in shown:
-            head = {"height": node.store.height, "view": view} if n == node.node_id else self.heads.get(n, {})
+            head = {"height": node.store.committed.height, "view": view} if n == node.node_id else self.heads.get(n, {})
             nodes.append({"id": n, "role": role, "validator": n in plan.validators, "attack": malicious.get(n),
                           "status": "self" if n == node.node_id else self.statuses.get(n, "registered"),
                           "height": head.get("height"), "view": head.get("view"),
                           "address": api.driver.peers.get(n, "")})
         mempool = getattr(consensus, "mempool", None) or {}
         pending = [{"id": tx_id.hex(), "sender": tx.sender, "kind": tx.kind} for tx_id, tx in list(mempool.items())[:50]]
-        keeps_chain = node.light is None and (consensus is not None or node.store.height > 0 or node.role != "device")
+        keeps_chain = node.light is None and (consensus is not None or node.store.committed.height > 0 or node.role != "device")
         validator = node.validator or (plan.validators[0] if plan.validators else None)
         rejections = list(getattr(api.driver, "rejections", []))
-        return {"ready": True, "node": node.node_id, "role": node.role, "height": node.store.height,
-                "transactions": node.store.transaction_count(), "view": view,
+        return {"ready": True, "node": node.node_id, "role": node.role, "height": node.store.committed.height,
+                "transactions": node.store.committed.transaction_count(), "view": view,
                 "leader": consensus.primary_of(view) if consensus else plan.validators[0],
                 "keeps_chain": keeps_chain, "light_client": node.light is not None,
                 "validator": validator, "validator_url": api.driver.peers.get(validator, "") if validator else "",
@@ -173,34 +173,35 @@ class LiveSource(ObserveSource):
                 "recent_transactions": [list(t) for t in reversed(api.recent_tx)][:RECENT]}
 
     def _tx_per_day(self) -> dict[str, Any]:
-        store = self.api.node.store
-        if store.height > self._per_day_seen:  # only the blocks committed since the last look
-            for b in store.iter_blocks(self._per_day_seen + 1, store.height):
+        store = self.api.node.store.committed  # the durable chain only
+        height = store.height  # read once: the durable height moves while the writer thread commits
+        if height > self._per_day_seen:  # only the blocks committed since the last look
+            for b in store.iter_blocks(self._per_day_seen + 1, height):
                 self._per_day.add(b.header.timestamp_ms, len(b.transactions))
-            self._per_day_seen = store.height
+            self._per_day_seen = height
         return self._per_day.json()
 
     def blocks(self, limit: int) -> list[dict[str, Any]]:
         from edgeledger.scenario.results import block_json
 
-        store = self.api.node.store
-        start = max(1, store.height - limit + 1)
-        return [_summary(block_json(b)) for b in reversed(store.blocks(start, store.height))]
+        store = self.api.node.store.committed  # the durable chain only
+        height = store.height
+        return [_summary(block_json(b)) for b in reversed(store.blocks(max(1, height - limit + 1), height))]
 
     def block(self, height: int) -> dict[str, Any] | None:
         from edgeledger.scenario.results import block_json
 
-        block = self.api.node.store.block(height) if self.api.node is not None else None
+        block = self.api.node.store.committed.block(height) if self.api.node is not None else None
         if block is None:
             return None
         data = _with_proofs(block_json(block), [encode(t) for t in block.transactions])
-        for receipt, tx in zip(self.api.node.store.receipts(block), data["transactions"]):
+        for receipt, tx in zip(self.api.node.store.committed.receipts(block), data["transactions"]):
             tx["receipt"] = {"ok": receipt.ok, "reason": receipt.reason, "code": receipt.code} if receipt else None
         return data
 
     def transaction(self, tx_id: str) -> dict[str, Any] | None:
         try:
-            where = self.api.node.store.locate_transaction(bytes.fromhex(tx_id))
+            where = self.api.node.store.committed.locate_transaction(bytes.fromhex(tx_id))
         except ValueError:
             return None
         if where is None:

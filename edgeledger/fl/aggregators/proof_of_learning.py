@@ -12,6 +12,12 @@ candidate with the injected ``evaluate_loss(params) -> loss`` and returns the fi
 recomputed loss lies within ``tolerance * max(1, |claim|)`` of its claim. Claims that do not
 reproduce are recorded in :attr:`ProofOfLearning.last_rejected` (row, claimed, actual) so the
 round can report them. Weights are unused: one model wins, as in the paper.
+
+The walk is also available in pieces (:meth:`ProofOfLearning.candidates`, :meth:`reproduces`,
+:meth:`no_winner`) for a protocol core that must not run the evaluation itself: the FL round's
+aggregator core asks its driver to re-execute each candidate through an effect
+(:class:`~edgeledger.fl.round.driver_effects.ReexecuteClaim`) and judges the answers with the
+same rules, in the same order, so it picks the same winner as :meth:`aggregate`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class ProofOfLearning(Aggregator):
     name = "proof_of_learning"
     #: The FL round core passes ``claims=`` to aggregators that set this.
     wants_claims = True
+    MISSING_EVALUATOR = ("proof_of_learning needs an evaluate_loss(params) -> loss function to re-execute "
+                         "claims; the scenario builder injects it (build_aggregator(..., evaluate_loss=...))")
 
     def __init__(self, tolerance: float = 1e-3, evaluate_loss: LossEvaluator | None = None) -> None:
         if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance >= 0:
@@ -55,9 +63,9 @@ class ProofOfLearning(Aggregator):
         """Whether a recomputed loss confirms a claim: |actual - claimed| <= tol * max(1, |claimed|)."""
         return math.isfinite(actual) and abs(actual - claimed) <= self.tolerance * max(1.0, abs(claimed))
 
-    def aggregate(self, updates: np.ndarray, weights: np.ndarray, claims: np.ndarray | None = None) -> np.ndarray:
-        updates, _ = check_updates(updates, weights)  # (n, d)
-        n = updates.shape[0]
+    def candidates(self, n: int, claims: np.ndarray | None) -> list[int]:
+        """The rows whose claims are re-executed, in order: lowest claimed loss first (ties: lower
+        row); rows without a finite claim >= 0 are skipped. Raises on missing or misshapen claims."""
         if claims is None:
             raise AggregationError(
                 "proof_of_learning needs a claimed loss per update (claims=...); "
@@ -66,20 +74,27 @@ class ProofOfLearning(Aggregator):
         claims = np.asarray(claims, dtype=np.float64)
         if claims.shape != (n,):
             raise AggregationError(f"proof_of_learning claims must have shape ({n},), got {claims.shape}")
+        rows = [i for i in range(n) if math.isfinite(claims[i]) and claims[i] >= 0]
+        return sorted(rows, key=lambda i: (claims[i], i))
+
+    @staticmethod
+    def no_winner(n: int, candidates: int, failed: int) -> AggregationError:
+        """The error when no claim reproduced."""
+        return AggregationError(f"proof_of_learning: none of {n} updates has a claim that reproduces "
+                                f"({candidates} claimed, {failed} failed re-execution)")
+
+    def aggregate(self, updates: np.ndarray, weights: np.ndarray, claims: np.ndarray | None = None) -> np.ndarray:
+        updates, _ = check_updates(updates, weights)  # (n, d)
+        n = updates.shape[0]
+        order = self.candidates(n, claims)
         if self.evaluate_loss is None:
-            raise AggregationError(
-                "proof_of_learning needs an evaluate_loss(params) -> loss function to re-execute "
-                "claims; the scenario builder injects it (build_aggregator(..., evaluate_loss=...))"
-            )
+            raise AggregationError(self.MISSING_EVALUATOR)
+        claimed = np.asarray(claims, dtype=np.float64)
         self.last_rejected, self.last_winner = [], None
-        candidates = [i for i in range(n) if math.isfinite(claims[i]) and claims[i] >= 0]
-        for row in sorted(candidates, key=lambda i: (claims[i], i)):
+        for row in order:
             actual = float(self.evaluate_loss(updates[row]))
-            if self.reproduces(float(claims[row]), actual):
+            if self.reproduces(float(claimed[row]), actual):
                 self.last_winner = row
                 return np.array(updates[row], dtype=np.float32)  # (d,), a copy
-            self.last_rejected.append((row, float(claims[row]), actual))
-        raise AggregationError(
-            f"proof_of_learning: none of {n} updates has a claim that reproduces "
-            f"({len(candidates)} claimed, {len(self.last_rejected)} failed re-execution)"
-        )
+            self.last_rejected.append((row, float(claimed[row]), actual))
+        raise self.no_winner(n, len(order), len(self.last_rejected))

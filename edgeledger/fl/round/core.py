@@ -12,7 +12,8 @@ One round (docs/design.md, "A FL round on chain"; the ChainFL / FBFL / Pedal sha
 4. when the close commits, round r+1 opens.
 Cores take inputs with ``now`` and return effects; training runs in the node via ``Compute``.
 The aggregator core does no I/O and no heavy compute itself: blobs leave as ``StoreBlob`` and
-the new global model's scoring as ``EvaluateModel`` (:mod:`.driver_effects`); its driver
+the new global model's scoring as ``EvaluateModel`` (:mod:`.driver_effects`), a proof-of-learning
+round's claim checks as ``ReexecuteClaim`` (:mod:`.claims`); its driver
 (:class:`~edgeledger.fl.round.services.AggregatorService`) stores and evaluates.
 The device's core lives in :mod:`edgeledger.fl.round.device` and the edge's in
 :mod:`edgeledger.fl.round.edge` (both re-exported here).
@@ -34,12 +35,13 @@ from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.effects import Broadcast, Effect, Metric, Rejected, SaveState, Send, SetTimer, SubmitTransaction
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.fl.aggregators.base import Aggregator
-from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT
+from edgeledger.fl.aggregators.proof_of_learning import LOSS_FIXED_POINT, ProofOfLearning
 from edgeledger.fl.params import params_from_bytes, params_to_bytes
 from edgeledger.fl.round.combine import combine_updates, upload_problem
 from edgeledger.fl.round.device import DeviceCore, TrainJob
 from edgeledger.fl.round.edge import EdgeRelay
-from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
+from edgeledger.fl.round.claims import ClaimWalk
+from edgeledger.fl.round.driver_effects import EvaluateModel, ReexecuteClaim, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (
     KIND_CLOSE,
     KIND_OPEN,
@@ -57,7 +59,7 @@ from edgeledger.ledger.transaction import Transaction, make_transaction
 from edgeledger.node.ids import NumberedIds
 
 __all__ = ["RoundSettings", "AggregatorCore", "AggregatorRecord", "DeviceCore", "EdgeRelay", "TrainJob", "derive_seed",
-           "AGGREGATOR_STATE", "StoreBlob", "EvaluateModel", "ResumeInputs"]
+           "AGGREGATOR_STATE", "StoreBlob", "EvaluateModel", "ReexecuteClaim", "ResumeInputs"]
 
 DEADLINE_TIMER = "fl.round_deadline"
 AGGREGATOR_STATE = "fl.aggregator"
@@ -100,6 +102,7 @@ class _Round:
     rejected: int = 0
     closing: bool = False
     closed_at: float = 0.0
+    walk: ClaimWalk | None = None  # proof-of-learning: the claims being re-executed by the driver
 
 
 class AggregatorCore:
@@ -323,11 +326,51 @@ class AggregatorCore:
         assert rnd is not None
         rnd.closing, rnd.closed_at = True, now
         contributors = sorted(rnd.updates)
+        if contributors and isinstance(self.aggregator, ProofOfLearning):  # its driver re-executes the claims
+            try:
+                rnd.walk = ClaimWalk.begin(self.aggregator, contributors, rnd.updates, rnd.claims)
+            except EdgeLedgerError as exc:
+                return self._aggregated(rnd, self.global_params, [Rejected(self.node_id, "aggregation", str(exc))])
+            return self._next_claim(rnd)
         params, effects = combine_updates(self.node_id, self.aggregator, self.global_params, contributors,
                                           rnd.updates, rnd.claims)
+        return self._aggregated(rnd, params, effects)
+
+    def _aggregated(self, rnd: _Round, params: np.ndarray, effects: list[Effect]) -> list[Effect]:
+        """The round's new global model is known: have it stored and scored."""
         if params is not self.global_params:  # a failed aggregation keeps the global model
             self._set_global(params)
         return effects + [StoreBlob(self.global_blob), EvaluateModel(rnd.number, self.global_params)]
+
+    def _next_claim(self, rnd: _Round) -> list[Effect]:
+        """Ask the driver to re-execute the next claim; when none is left, the aggregation failed."""
+        assert rnd.walk is not None
+        device = rnd.walk.device()
+        if device is None:
+            failure, rnd.walk = rnd.walk.failure(), None
+            return self._aggregated(rnd, self.global_params, [Rejected(self.node_id, "aggregation", str(failure))])
+        return [ReexecuteClaim(rnd.number, device, rnd.walk.params())]
+
+    def on_reexecuted(self, round_: int, device: str, loss: float | None, now: float) -> list[Effect]:
+        """The driver re-executed ``device``'s claimed loss of round ``round_``: judge it (proof of
+        learning); the first claim that reproduces becomes the global model, else the next is asked for."""
+        rnd = self.current
+        walk = rnd.walk if rnd is not None and rnd.number == round_ else None
+        if rnd is None or walk is None or walk.device() != device:
+            return [Rejected(self.node_id, "fl.reexecute", f"a re-executed loss of {device!r} for round {round_}, "
+                                                           "which awaits none")]
+        try:
+            winner = walk.judge(loss)
+        except EdgeLedgerError as exc:
+            rnd.walk = None
+            return self._aggregated(rnd, self.global_params, [Rejected(self.node_id, "aggregation", str(exc))])
+        if winner is None:
+            return self._next_claim(rnd)
+        rnd.walk = None
+        refuted: list[Effect] = [Rejected(walk.contributors[row], "fl.claim",
+                                          f"claimed loss {claimed:.6f}, re-executed {actual:.6f}")
+                                 for row, claimed, actual in walk.rejected]
+        return self._aggregated(rnd, winner, refuted)
 
     def on_evaluated(self, round_: int, scores: dict[str, float], now: float) -> list[Effect]:
         """The driver scored the global model of round ``round_``: report it and submit the close."""

@@ -1,4 +1,4 @@
-"""What the aggregator core asks its driver to do: store a blob, score a model (sans-IO).
+"""What the aggregator core asks its driver to do: store a blob, score a model, re-execute a claim (sans-IO).
 
 The core (:class:`~edgeledger.fl.round.core.AggregatorCore`) holds no blob store and no
 learner: it names every blob it wants kept with :class:`StoreBlob` and every model it wants
@@ -6,6 +6,8 @@ scored with :class:`EvaluateModel`, and the driver (:class:`~edgeledger.fl.round
 on a node) carries them out: the blob is written before any later effect of the same input (a
 saved state or a transaction that names its digest); the scores come back through
 ``AggregatorCore.on_evaluated``, at once in simulation, from a worker thread in deployment.
+A proof-of-learning round asks for each claimed loss it must check with :class:`ReexecuteClaim`
+(the loss comes back through ``AggregatorCore.on_reexecuted``, the same two ways).
 After a restart the driver reads what the core needs back (:class:`ResumeInputs`).
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 from edgeledger.effects import Effect
 from edgeledger.ledger.block import Block
 
-__all__ = ["StoreBlob", "EvaluateModel", "ResumeInputs"]
+__all__ = ["StoreBlob", "EvaluateModel", "ReexecuteClaim", "ResumeInputs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,18 @@ class EvaluateModel(Effect):
     hand the scores to ``AggregatorCore.on_evaluated(round, scores, now)``."""
 
     round: int
+    params: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReexecuteClaim(Effect):
+    """Re-execute ``device``'s claimed validation loss (proof-of-learning): evaluate its update
+    ``params`` on the public validation set and hand the loss to
+    ``AggregatorCore.on_reexecuted(round, device, loss, now)`` (``loss=None``: this driver has no
+    validation set to evaluate on)."""
+
+    round: int
+    device: str
     params: np.ndarray
 
 

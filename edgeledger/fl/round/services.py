@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from edgeledger.codec import decode
 from edgeledger.effects import Compute, Effect, Metric, Rejected, Send
@@ -19,7 +20,7 @@ from edgeledger.fl.learner import Learner, LocalResult
 from edgeledger.fl.round.collusion import COLLUSION_TIMER
 from edgeledger.fl.round.core import (AGGREGATOR_STATE, DEADLINE_TIMER, AggregatorCore, AggregatorRecord, DeviceCore,
                                       EdgeRelay, TrainJob)
-from edgeledger.fl.round.driver_effects import EvaluateModel, ResumeInputs, StoreBlob
+from edgeledger.fl.round.driver_effects import EvaluateModel, ReexecuteClaim, ResumeInputs, StoreBlob
 from edgeledger.fl.round.events import (MAX_RELAY_HOPS, FetchModel, ModelAnnouncement, RelayAnnouncement, RelayUpload,
                                         UpdateUpload)
 from edgeledger.fl.round.winner import WINNER_DEADLINE_TIMER, WinnerCore
@@ -36,10 +37,13 @@ class AggregatorService(Service):
     timer_prefix = DEADLINE_TIMER
     state_key = AGGREGATOR_STATE  # the open round survives a restart of the cloud
 
-    def __init__(self, core: AggregatorCore, learner: Learner, blobs: BlobStore, deferred: bool = False) -> None:
+    def __init__(self, core: AggregatorCore, learner: Learner, blobs: BlobStore, deferred: bool = False,
+                 reexecute: Callable[[np.ndarray], float] | None = None) -> None:
         """``learner`` scores the global models, ``blobs`` keeps every model named on chain;
-        ``deferred``: evaluate as a ``Compute`` job (a real-time node runs it off its event loop)."""
+        ``deferred``: evaluate as a ``Compute`` job (a real-time node runs it off its event loop);
+        ``reexecute``: ``params -> loss`` on the public validation set, for proof-of-learning claims."""
         self.core, self.learner, self.blobs, self.deferred = core, learner, blobs, deferred
+        self.reexecute = reexecute
 
     def _drive(self, effects: list[Effect], now: float) -> list[Effect]:
         """Carry out the core's storage and evaluation effects in order; pass the rest to the node."""
@@ -47,19 +51,24 @@ class AggregatorService(Service):
         for effect in effects:
             if isinstance(effect, StoreBlob):  # before the SaveState or transaction that names it
                 self.blobs.put(effect.data)
-            elif isinstance(effect, EvaluateModel):
+            elif isinstance(effect, (EvaluateModel, ReexecuteClaim)):
                 if self.deferred:
-                    out.append(Compute("fl.evaluate", effect))
+                    out.append(Compute("fl.evaluate" if isinstance(effect, EvaluateModel) else "fl.reexecute", effect))
                 else:
-                    out += self._drive(self.core.on_evaluated(effect.round, self.execute(effect), now), now)
+                    out += self.on_computed(effect, self.execute(effect), now)
             else:
                 out.append(effect)
         return out
 
-    def execute(self, job: EvaluateModel) -> dict[str, float]:
+    def execute(self, job: EvaluateModel | ReexecuteClaim) -> Any:
+        """Score a model (its scores), or re-execute a claim (the loss; None without a validation set)."""
+        if isinstance(job, ReexecuteClaim):
+            return float(self.reexecute(job.params)) if self.reexecute is not None else None
         return self.learner.evaluate(job.params)
 
-    def on_computed(self, job: EvaluateModel, result: dict[str, float], now: float) -> list[Effect]:
+    def on_computed(self, job: EvaluateModel | ReexecuteClaim, result: Any, now: float) -> list[Effect]:
+        if isinstance(job, ReexecuteClaim):
+            return self._drive(self.core.on_reexecuted(job.round, job.device, result, now), now)
         return self._drive(self.core.on_evaluated(job.round, result, now), now)
 
     def start(self, now: float) -> list[Effect]:
