@@ -43,7 +43,7 @@ from edgeledger.deploy.federation_plan import (
     INITIAL_STOCK, ORDERS, RELAY_GROUP, SHARE_FILE, STOCK, FederationPlan, load_federation,
 )
 from edgeledger.deploy.oracle_process import drive_setup
-from edgeledger.deploy.plan_files import private_seed, write_private
+from edgeledger.deploy.plan_files import private_seed, private_store, write_private
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.contracts import ContractCall, ContractDeploy, contract_meta
 from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
@@ -117,7 +117,7 @@ def _relay_host(opts: FederationNodeOptions, plan: FederationPlan, key: PrivateK
     nodes = {}
     for chain_id, genesis in geneses.items():
         nodes[chain_id] = Node(node_id=opts.node_id, role="oracle", key=key, membership=Membership(genesis),
-                               store=ChainStore(opts.data_dir / f"{chain_id}.sqlite"), center=None,
+                               store=ChainStore(private_store(opts.data_dir / f"{chain_id}.sqlite")), center=None,
                                validator=plan.chain(chain_id).validators[0])
     first_nonce = int(time.time() * 1000) * 1000  # above any nonce an earlier run of this relay used
     return RelayHost(opts.node_id, RelayCore(opts.node_id, key, plan.fbc, group, share, first_nonce), nodes)

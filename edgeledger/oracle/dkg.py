@@ -135,8 +135,10 @@ class DistributedKeyGeneration:
         session = self._session(ctx, group_id, "dealing")
         ctx.require(ctx.sender not in session["dealt"], f"{ctx.sender!r} already dealt for {group_id!r}")
         others = sorted(m for m in session["members"] if m != ctx.sender)
-        ctx.require(isinstance(shares, dict) and sorted(shares) == others,
-                    f"a dealer sends one sealed share to each other member {others}")
+        ctx.require(isinstance(shares, dict) and sorted(shares) == others and
+                    all(isinstance(v, bytes) for v in shares.values()),
+                    f"shares: a dealer sends one sealed share to each other member {others} (bytes each), got "
+                    f"{shares!r:.80}")
         ctx.require(isinstance(commitments, list) and len(commitments) == session["threshold"],
                     f"a dealer commits to t = {session['threshold']} coefficients, got {len(commitments)}")
         ctx.step(FELDMAN_STEPS)

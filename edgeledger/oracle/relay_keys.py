@@ -117,7 +117,8 @@ class RelayKeySetup:
         fbc_node = host.nodes[fbc]
         self.member = DkgMember(node_id, key, fbc_node.membership, proxy, rng,
                                 lambda kind, payload: host.core.sign_for(fbc, kind, payload))
-        fbc_node.add_service(KeyGenService(self.member, lambda: fbc_node.state.kv, self._on_group))
+        fbc_node.add_service(KeyGenService(self.member, lambda: fbc_node.state.kv, self._on_group,
+                                           lambda: fbc_node.store.height))
 
     def _on_group(self, group: OracleGroup, share: Share | None) -> None:
         """Inside the FBC block that registered a group: keep our new share (installed by :meth:`tick`)."""
