@@ -53,8 +53,8 @@ def start_federation(plan: FederationPlan, root: Path, host: str = "127.0.0.1") 
         p = spawn(["oracle", "federation-node", "--id", node_id, "--plan", str(root / FEDERATION_FILE),
                     "--center", center, "--data-dir", str(root / node_id), "--listen", f"{host}:0",
                     "--admin-token", token], log)
-        procs[node_id] = {"pid": p.pid, "url": "", "role": "relay" if node_id in plan.relays else "validator",
-                          "log": str(log)}
+        role = "relay" if node_id in plan.relays else "observer" if node_id in plan.observers else "validator"
+        procs[node_id] = {"pid": p.pid, "url": "", "role": role, "log": str(log)}
         cluster.save()
     await_addresses(cluster, plan.members)
     return cluster

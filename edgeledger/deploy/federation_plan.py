@@ -2,7 +2,8 @@
 
 A federation is a federal chain (``fbc``) and local chains (``lbc1``, ``lbc2``, ...), each
 with its own PBFT validators (``lbc1.v0``, ...), and a relay group (``relay0``, ...) whose
-members hold an identity on every chain. ``edgeledger oracle federation-up`` writes one
+members hold an identity on every chain, and observation nodes (``observer``) that follow
+every chain and answer queries. ``edgeledger oracle federation-up`` writes one
 ``federation-plan.json`` that every process reads. Nobody deals the relay group's key: the
 relays generate it on the FBC (the oracle groups' distributed key generation, run through a
 ``proxy`` contract there), the FBC's validators certify the result and every gateway installs
@@ -57,6 +58,7 @@ class FederationPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     key_generation: Literal["dkg", "dealer"] = "dkg"
     dkg_window_ms: int = 10_000  # FBC chain time a key-generation phase waits for a silent relay
     heartbeat_s: float = 1.0  # FBC validators tick its chain clock (the key generation's windows) when idle
+    observers: list[str] = []  # observation nodes: follow every chain, answer queries (/v1/query/...)
 
     @property
     def fbc(self) -> str:
@@ -69,7 +71,7 @@ class FederationPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def members(self) -> list[str]:
         """Every process, in start order (the client runs none)."""
-        return self.validators + self.relays
+        return self.validators + self.relays + self.observers
 
     def chain(self, chain_id: str) -> ChainSpec:
         found = next((c for c in self.chains if c.chain_id == chain_id), None)
@@ -82,6 +84,7 @@ class FederationPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """node id -> role in ``chain_id``'s genesis: its validators, every relay, the client on LBCs."""
         roles = {v: "company" for v in self.chain(chain_id).validators}
         roles.update({r: "oracle" for r in self.relays})
+        roles.update({o: "observer" for o in self.observers})  # followers with no vote and no say
         if chain_id != self.fbc:
             roles[self.client] = "device"
         return roles
@@ -93,8 +96,9 @@ class FederationPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def plan_federation(lbcs: int = 2, validators_per_chain: int = 4, relays: int = 4,
-                    key_generation: Literal["dkg", "dealer"] = "dkg") -> FederationPlan:
-    """An FBC and ``lbcs`` local chains of ``validators_per_chain`` validators each, and ``relays`` relays."""
+                    key_generation: Literal["dkg", "dealer"] = "dkg", observers: int = 1) -> FederationPlan:
+    """An FBC and ``lbcs`` local chains of ``validators_per_chain`` validators each, ``relays`` relays and
+    ``observers`` observation nodes (``observer``, ``observer-1``, ...)."""
     if lbcs < 2 or validators_per_chain < 1 or relays < 1:
         raise ConfigError(f"a federation needs >= 2 local chains, >= 1 validator per chain and >= 1 relay, got "
                           f"{lbcs}, {validators_per_chain}, {relays}")
@@ -104,8 +108,11 @@ def plan_federation(lbcs: int = 2, validators_per_chain: int = 4, relays: int = 
         raise ConfigError(f"key_generation {key_generation!r}: expected 'dkg' or 'dealer' (tests only)")
     chains = [ChainSpec(chain_id=c, validators=[f"{c}.v{i}" for i in range(validators_per_chain)])
               for c in ["fbc"] + [f"lbc{i + 1}" for i in range(lbcs)]]
+    if observers < 0:
+        raise ConfigError(f"observers must be >= 0, got {observers}")
     return FederationPlan(chains=chains, relays=[f"relay{i}" for i in range(relays)], client="client",
-                          key_generation=key_generation)
+                          key_generation=key_generation,
+                          observers=["observer"] + [f"observer-{i}" for i in range(1, observers)] if observers else [])
 
 
 def write_federation(plan: FederationPlan, root: Path) -> FederationPlan:

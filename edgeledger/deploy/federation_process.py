@@ -5,7 +5,10 @@ Each chain (``fbc``, ``lbc1``, ``lbc2``, ...) has its own genesis and PBFT valid
 SewingChain's federal-interacting nodes: one process per member holding an identity on
 every chain, one follower :class:`Node` per chain (each checks that chain's commit
 certificates) and the simulator's :class:`RelayHost` / :class:`RelayCore` unchanged, over
-the same :class:`HttpDriver`. The ``client`` is an identity on every local chain whose key
+the same :class:`HttpDriver`. Observation nodes (``observer``) are the simulator's
+:class:`ObservationHost` over one follower per chain: no vote and no say, they serve
+queries (``/v1/query/oracle/...`` on the FBC's proxy, ``/v1/query/xchain/messages/{id}``
+across the chains). The ``client`` is an identity on every local chain whose key
 stays with the launcher (it signs the applications' transactions, it runs no process).
 
 Setup: the first validator of every chain deploys the gateway (knowing the FBC's genesis
@@ -52,6 +55,7 @@ from edgeledger.net.envelope import WireLog
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.heartbeat import HeartbeatService, Signer
 from edgeledger.node.node import Node
+from edgeledger.oracle.multichain import ObservationHost
 from edgeledger.web.observe_sources import DashboardPlan
 
 __all__ = ["FederationNodeOptions", "run_federation_node"]
@@ -81,12 +85,12 @@ def _validator_node(opts: FederationNodeOptions, plan: FederationPlan, key: Priv
     if membership.identities.get(opts.node_id) is None or \
             membership.identities[opts.node_id].public_key != key.public_key:
         raise ConfigError(f"genesis of {genesis.chain_id} does not hold {opts.node_id!r} with this node's key")
-    relays = tuple(plan.relays)
+    followers = tuple(plan.relays) + tuple(plan.observers)  # they follow every chain
     consensus = PbftReplica(opts.node_id, key, membership, genesis_hash(genesis),
                             PbftConfig(max_block_txs=200, batch_timeout_s=plan.batch_timeout_s))
     node = Node(node_id=opts.node_id, role="company", key=key, membership=membership,
                 store=ChainStore(opts.data_dir / "chain.sqlite"), consensus=consensus, center=None,
-                address=f"http://{opts.host}:{opts.port}", observers=relays, followers=relays)
+                address=f"http://{opts.host}:{opts.port}", observers=followers, followers=followers)
     if genesis.chain_id == plan.fbc and plan.key_generation == "dkg":
         if plan.heartbeat_s:  # the key generation's windows are chain time
             node.add_service(HeartbeatService(signer, plan.heartbeat_s, lambda: True))
@@ -114,13 +118,30 @@ def _relay_host(opts: FederationNodeOptions, plan: FederationPlan, key: PrivateK
                 not verify_share(share.index, share, group.commitments):
             raise ConfigError(f"{opts.node_id}: the dealt relay share in {opts.data_dir / SHARE_FILE} is missing or "
                               "fails the Feldman check")
-    nodes = {}
-    for chain_id, genesis in geneses.items():
-        nodes[chain_id] = Node(node_id=opts.node_id, role="oracle", key=key, membership=Membership(genesis),
-                               store=ChainStore(private_store(opts.data_dir / f"{chain_id}.sqlite")), center=None,
-                               validator=plan.chain(chain_id).validators[0])
+    nodes = _followers(opts, plan, key, geneses, "oracle")
     first_nonce = int(time.time() * 1000) * 1000  # above any nonce an earlier run of this relay used
     return RelayHost(opts.node_id, RelayCore(opts.node_id, key, plan.fbc, group, share, first_nonce), nodes)
+
+
+def _followers(opts: FederationNodeOptions, plan: FederationPlan, key: PrivateKey, geneses: dict[str, Genesis],
+               role: str) -> dict[str, Node]:
+    """One follower node per chain (each verifies its chain's commit certificates); a relay's FBC
+    store keeps its key generation's secret state, so every store is private."""
+    return {chain_id: Node(node_id=opts.node_id, role=role, key=key, membership=Membership(genesis),
+                           store=ChainStore(private_store(opts.data_dir / f"{chain_id}.sqlite")), center=None,
+                           validator=plan.chain(chain_id).validators[0])
+            for chain_id, genesis in geneses.items()}
+
+
+def _observer_routes(plan: FederationPlan, followed: dict[str, Node]) -> list[Any]:
+    """An observation node's queries: the FBC's proxy (the relay group's key generation:
+    ``/v1/query/oracle/groups/relay``) and cross-chain messages across every chain."""
+    from edgeledger.oracle.relay_keys import RELAY_PROXY
+    from edgeledger.web.oracle_queries import oracle_query_routes, xchain_query_routes
+
+    fbc = plan.fbc
+    return oracle_query_routes(lambda: followed[fbc].state if fbc in followed else None, RELAY_PROXY) + \
+        xchain_query_routes(lambda: {c: n.state for c, n in followed.items()})
 
 
 def _relay_setup(opts: FederationNodeOptions, plan: FederationPlan, key: PrivateKey, host: Any,
@@ -197,7 +218,7 @@ async def _operate(plan: FederationPlan, node: Node, signer: Signer, driver: Htt
 
 
 async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event | None = None) -> None:
-    """Run one validator or relay of the federation until ``stop`` is set (or an admin shuts it down)."""
+    """Run one validator, relay or observation node of the federation until ``stop`` is set (or an admin shuts it down)."""
     import edgeledger.oracle  # noqa: F401  (registers the gateway and the xchain.* kinds)
     import edgeledger.oracle.xchain_apps  # noqa: F401
 
@@ -206,41 +227,48 @@ async def run_federation_node(opts: FederationNodeOptions, stop: asyncio.Event |
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per protocol batch: too chatty
     if opts.node_id not in plan.members:
         raise ConfigError(f"--id {opts.node_id!r} is not in the federation plan; expected one of {plan.members}")
-    is_relay = opts.node_id in plan.relays
-    chain_ids = [c.chain_id for c in plan.chains] if is_relay else \
+    is_relay, is_observer = opts.node_id in plan.relays, opts.node_id in plan.observers
+    chain_ids = [c.chain_id for c in plan.chains] if is_relay or is_observer else \
         [c.chain_id for c in plan.chains if opts.node_id in c.validators]
     key = load_identity(opts.data_dir, "ed25519")
     signer = Signer(key, opts.node_id, nonce=int(time.time() * 1000) * 1000)  # above any earlier run's nonces
-    server = ProcessServer(opts.admin_token, data_dir=opts.data_dir)
+    followed: dict[str, Node] = {}  # an observation node's followers, once built (its query routes read them)
+    server = ProcessServer(opts.admin_token, _observer_routes(plan, followed) if is_observer else (),
+                           data_dir=opts.data_dir)
     opts.port = await server.start(opts.host, opts.port)  # --listen HOST:0: the port the OS gave us
     address = f"http://{opts.host}:{opts.port}"
     tasks: list[asyncio.Task[None]] = []
+    role = "oracle" if is_relay else "observer" if is_observer else "company"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        await register(session, opts.center, key, opts.node_id, "oracle" if is_relay else "company", address)
-        operator = not is_relay and opts.node_id == plan.chain(chain_ids[0]).validators[0]
+        await register(session, opts.center, key, opts.node_id, role, address)
+        operator = role == "company" and opts.node_id == plan.chain(chain_ids[0]).validators[0]
         # an operator also needs the FBC's genesis: its gateway trusts the FBC's genesis validators
         geneses = await _geneses(session, opts, plan, sorted(set(chain_ids) | ({plan.fbc} if operator else set())))
         peers = {p.node_id: p.address for p in (await fetch_peers(session, opts.center)).peers}
         if is_relay:
             host = _relay_host(opts, plan, key, geneses)
             nodes = list(host.nodes.values())
-            api_node = host.nodes[plan.fbc]
+        elif is_observer:
+            followed.update(_followers(opts, plan, key, geneses, "observer"))
+            host = ObservationHost(opts.node_id, key, followed)
+            nodes = list(followed.values())
         else:
-            api_node = host = _validator_node(opts, plan, key, geneses[chain_ids[0]], signer)
+            host = _validator_node(opts, plan, key, geneses[chain_ids[0]], signer)
             nodes = [host]
+        api_node = nodes[0] if role == "company" else host.nodes[plan.fbc]  # relays and observers show the FBC
         driver = HttpDriver(host, key, _verifier([n.membership for n in nodes]), peers, chain_id=plan.fbc,
                             wire_log=WireLog(opts.data_dir / "wire.sqlite"))  # the federation's id: one wire
         await driver.start()
-        shown = api_node.membership.chain_id  # a relay's API and dashboard show the FBC
+        shown = api_node.membership.chain_id
         server.attach(api_node, driver, DashboardPlan(plan.chain_members(shown), plan.chain(shown).validators))
         log.info("%s serving on %s, chains %s", opts.node_id, address, chain_ids)
-        if not is_relay:
+        if role == "company":
             await wait_for_validators(session, driver, plan.chain(chain_ids[0]).validators)
             driver.submit_local(host.start(time.time()))
             if operator:
                 tasks.append(asyncio.get_running_loop().create_task(
                     _operate(plan, host, signer, driver, geneses[plan.fbc])))
-        elif plan.key_generation == "dkg":
+        elif is_relay and plan.key_generation == "dkg":
             setup = _relay_setup(opts, plan, key, host, driver)
             for n in nodes:  # a follower's start resumes its services (the key generation's saved state)
                 driver.submit_local(n.start(time.time()))

@@ -84,6 +84,14 @@ def test_a_cross_chain_request_is_anchored_on_the_fbc_carried_and_called_back(fe
                     "the root written back to lbc1") == root
     assert chain_state(federation, "lbc2", f"cs/xchain/in/{done['msg_id']}") is not None
     assert chain_state(federation, "lbc1", f"cs/xchain/ack/{done['msg_id']}") is not None
+    # the observation node follows every chain and traces the message across them
+    observer = _url(federation, "observer")
+    trace = wait_for(lambda: (x := get(f"{observer}/v1/query/xchain/messages/{done['msg_id']}"))[0] == 200 and
+                     x[1]["acknowledged"] and x[1], 15, "the observer to see the acknowledgement")
+    assert trace["delivery"] == "delivered" and trace["destination"] == "lbc2" and trace["call"] == "stock.reserve"
+    assert get(f"{observer}/v1/query/xchain/messages/lbc1:999999")[0] == 404
+    status, body = get(f"{observer}/v1/query/xchain/messages/nonsense")
+    assert status == 400 and "SOURCE_CHAIN:SEQUENCE" in body["error"]
 
 
 def test_a_replayed_delivery_is_refused_and_the_client_has_no_say_on_the_fbc(federation):
@@ -148,6 +156,10 @@ def test_the_relay_key_comes_from_the_key_generation_on_the_fbc_certified_to_eve
         assert share.index == indices[members.index(r)] and verify_share(share.index, share, commitments)
     signers = [v for v in plan.chain("fbc").validators if chain_state(federation, "fbc", f"cs/xchain/attest/relay/{v}")]
     assert len(signers) >= 3
+    # the observation node answers how the relay group's key generation went
+    status, group = get(f"{_url(federation, 'observer')}/v1/query/oracle/groups/relay")
+    assert status == 200, group
+    assert group["members"] == plan.relays and group["key_generation"]["status"] == "done", group
 
 
 def test_a_gateway_refuses_a_forged_certificate_and_a_key_that_was_not_installed(federation):

@@ -78,6 +78,9 @@ def test_federation_plan_gives_relays_every_chain_and_the_client_only_local_chai
     assert "client" not in fbc and lbc1["client"] == "device"
     assert all(fbc[r] == "oracle" and lbc1[r] == "oracle" for r in plan.relays)
     assert "lbc1.v0" in lbc1 and "lbc1.v0" not in fbc
+    assert fbc["observer"] == lbc1["observer"] == "observer" and plan.members[-1] == "observer"
+    assert plan_federation(observers=0).observers == [] and plan_federation(observers=2).observers == [
+        "observer", "observer-1"]
     with pytest.raises(ConfigError, match="not in the federation"):
         plan.chain("lbc9")
     with pytest.raises(ConfigError, match=">= 2 local chains"):
