@@ -133,7 +133,7 @@ class CrossChainGateway(Contract):
             ctx.put("relay_trust", "dealt")
             return
         validators = fbc_validators or {}
-        ctx.require(isinstance(validators, dict) and validators and all(
+        ctx.require(isinstance(validators, dict) and bool(validators) and all(
             isinstance(v, str) and isinstance(e, list) and len(e) == 2 and isinstance(e[1], bytes)
             for v, e in validators.items()),
             f"fbc_validators must map each federal-chain genesis validator to [scheme, public key], got "
