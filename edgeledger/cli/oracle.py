@@ -195,7 +195,8 @@ def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir",
 
     def ready() -> None:
         wait_federation_ready(cluster, timeout=90.0)
-        console.print("federation ready: gateways on every chain, applications on the local chains")
+        console.print("federation ready: the relay key generated on the FBC and installed on every gateway, "
+                      "applications on the local chains")
         for _ in range(requests):
             _xsend(cluster, "lbc1", "lbc2", 1)
 
