@@ -108,6 +108,9 @@ def test_a_gateway_refuses_a_missing_short_or_forged_certificate_and_installs_a_
     assert "0 valid signatures" in reasons["another federation's genesis"].reason
     assert "commitments must be 3 non-empty byte strings, got 'C0'" in reasons["malformed commitments"].reason
     assert "group_id must be this gateway's relay group 'relay', got 'oracles'" in reasons["another group"].reason
+    garbage = msgspec.structs.replace(group, commitments=[b"\x01" * 48] * 3)  # even certified, no key
+    refused_points = _install(lbc1, "mallory", _claim(garbage) + [_signatures(keys, garbage, VALIDATORS)])
+    assert not refused_points.ok and "commitments:" in refused_points.reason
     assert not contract_state(lbc1.state.kv, GATEWAY, "group_key")
     # a cross-chain step signed by the group before its key is installed is refused
     lbc1.mempool.append(lbc1.tx("mallory", "contract.call", ContractCall(contract=GATEWAY, method="anchor",
