@@ -16,7 +16,7 @@ shares it received, its complaints and steps, and the height it has read up to -
 restarted node hands it back (``resume``): the member replays the proxy's events of the
 blocks it committed but had not read, then acts on each generation's current phase, so it
 is not excluded for having been down. A member that never dealt deals on resume while the
-dealing phase is open; a deal that did not commit is sent again.
+dealing phase is open; a deal or an answer that did not commit is sent again.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from edgeledger.oracle.records import OracleGroup
 __all__ = ["DkgMember", "DkgFaults", "KeyGenService", "Tamper", "DkgSaved", "STATE_KEY"]
 
 STATE_KEY = "oracle.dkg"  # the node keeps the member's state under this key (Service.state_key)
-RESEND_DEAL_BLOCKS = 3  # a deal that has not committed after this many blocks of its phase is sent again
+RESEND_BLOCKS = 3  # a deal or answer that has not committed after this many blocks of its phase is sent again
 
 #: (recipient, its true share) -> the share a faulty dealer sends instead
 Tamper = Callable[[str, Share], Share]
@@ -72,7 +72,7 @@ class _Generation:
     finish_seen: int = 0  # blocks that showed the generation ready to close
     done: bool = False
     deal_args: list[Any] = field(default_factory=list)  # [commitments, sealed shares]: to send again if lost
-    deal_waiting: int = 0  # blocks of the dealing phase seen since our deal went out without committing
+    waiting: int = 0  # blocks seen since our deal (or answer) went out without committing
 
 
 class SavedGeneration(Record):
@@ -166,9 +166,9 @@ class DkgMember:
         if phase == "dealing" and self.node_id not in session["dealt"]:
             if "deal" not in gen.sent:  # the opening reached us while we could not act on it (a restart)
                 return self._deal(group_id, gen)
-            gen.deal_waiting += 1
-            if gen.deal_waiting > RESEND_DEAL_BLOCKS and gen.deal_args:
-                gen.deal_waiting = 0
+            gen.waiting += 1
+            if gen.waiting > RESEND_BLOCKS and gen.deal_args:
+                gen.waiting = 0
                 return [self._call("dkg_deal", group_id, *gen.deal_args)]
             return []
         if phase == "verdicts" and "verdict" not in gen.sent:
@@ -176,9 +176,16 @@ class DkgMember:
             accused = (gen.complaints | set(self.faults.accuse)) & set(session["dealt"]) - {self.node_id}
             return [self._call("dkg_verdict", group_id, sorted(accused))]
         if phase == "answers" and self.answer_complaints:
+            due = [m for m, accused in sorted(session["verdicts"].items())
+                   if self.node_id in accused and m in gen.dealt and f"{self.node_id}/{m}" not in session["answers"]]
+            if any(f"answer:{m}" in gen.sent for m in due):  # an answer that did not commit is sent again
+                gen.waiting += 1
+            again = gen.waiting > RESEND_BLOCKS
+            if again:
+                gen.waiting = 0
             effects = []
-            for member, accused in sorted(session["verdicts"].items()):
-                if self.node_id in accused and f"answer:{member}" not in gen.sent:
+            for member in due:
+                if f"answer:{member}" not in gen.sent or again:
                     gen.sent.add(f"answer:{member}")
                     sent = gen.dealt[member] if self.tamper is None else self.tamper(member, gen.dealt[member])
                     effects.append(self._call("dkg_answer", group_id, member, sent.value))

@@ -100,3 +100,32 @@ def test_a_malformed_deal_event_is_a_complaint_not_a_crash():
         assert member.on_event("dkg_dealt", {"group_id": "gz", "dealer": dealer, "shares": shares,
                                              "commitments": []}) == []
     assert member.generations["gz"].complaints == {"D.o1", "D.o2"}
+
+
+def test_a_deal_or_answer_that_did_not_commit_is_sent_again():
+    from edgeledger.ledger.contracts import ContractCall
+    from edgeledger.oracle.dkg_member import RESEND_BLOCKS
+
+    sim = Simulator(1, lambda a, b: Link(0.005, 1e9))
+    chain = build_oracle_chain(sim, "D", {"g0": ["D.o0", "D.o1"]}, sources={"D.o0": NoisySensor(seed=1),
+                                                                       "D.o1": NoisySensor(seed=1)})
+    member = _service(chain.nodes["D.o0"]).member
+    (deal,) = member.on_event("dkg_opened", {"group_id": "gz", "members": ["D.o0", "D.o1"], "threshold": 2})
+    session = {"status": "open", "members": ["D.o0", "D.o1"], "threshold": 2, "window_ms": 10**9, "opened_ms": 1,
+               "dealt": {}, "verdicts": {}, "answers": {}, "marks": {}}
+    waits = [member.on_state("gz", session, 2) for _ in range(RESEND_BLOCKS + 1)]
+    assert waits[:-1] == [[]] * RESEND_BLOCKS and len(waits[-1]) == 1  # the deal never committed: again
+
+    def args(effect):
+        return decode(effect.tx.payload, ContractCall).args
+
+    assert args(waits[-1][0])[1] == args(deal)[1]  # the same polynomial's commitments
+    session.update(dealt={"D.o0": args(deal)[1], "D.o1": args(deal)[1]}, verdicts={"D.o0": [], "D.o1": ["D.o0"]},
+                   marks={"verdicts": 2, "answers": 3})
+    (answer,) = member.on_state("gz", session, 4)
+    assert args(answer)[1] == "D.o1"
+    waits = [member.on_state("gz", session, 4) for _ in range(RESEND_BLOCKS + 1)]
+    assert waits[:-1] == [[]] * RESEND_BLOCKS and args(waits[-1][0]) == args(answer)
+    session["answers"] = {"D.o0/D.o1": True}  # committed: no more answers, the generation closes
+    later = [e for _ in range(RESEND_BLOCKS + 2) for e in member.on_state("gz", session, 4)]
+    assert [decode(e.tx.payload, ContractCall).method for e in later] == ["dkg_finish"]
