@@ -30,7 +30,6 @@ from typing import Any
 
 from edgeledger.codec import Record, decode, encode
 from edgeledger.crypto.bls import bls_verify
-from edgeledger.crypto.dkg import combine_commitments
 from edgeledger.crypto.hashing import sha256
 from edgeledger.crypto.merkle import MerkleProof, merkle_root, verify_merkle_proof
 from edgeledger.ledger.contracts import (
@@ -40,6 +39,7 @@ from edgeledger.ledger.contracts import (
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.state import TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
+from edgeledger.oracle.dkg import require_g1_points
 from edgeledger.oracle.proxy import BLS_VERIFY_STEPS, commit_executions
 from edgeledger.oracle.relay_trust import SIGNATURE_STEPS, RelayKeyClaim, certificate_signers, relay_key_statement
 
@@ -186,11 +186,7 @@ class CrossChainGateway(Contract):
         ctx.require(len(good) >= needed,
                     f"certificate: {len(good)} valid signatures of federal-chain genesis validators {good}, expected "
                     f">= {needed} of the {len(validators)}")
-        ctx.step(BLS_VERIFY_STEPS)
-        try:
-            combine_commitments([commitments])  # every commitment decodes and lies in G1
-        except EdgeLedgerError as exc:
-            ctx.require(False, f"commitments: {exc}")
+        require_g1_points(ctx, commitments, "commitments")
         ctx.put("group_key", commitments[0])
         ctx.put("relay_members", [members, threshold, indices])
         ctx.emit("relay_key_installed", group_id=group_id, key=commitments[0], signers=good)
