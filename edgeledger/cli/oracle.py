@@ -212,7 +212,7 @@ def federation_node(node_id: str = typer.Option(..., "--id", help="This process'
                                                            "(port 0: one the OS picks, registered at the center)."),
                     admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
                                                               help="Token for admin actions.")) -> None:
-    """Run one validator or relay of a federation."""
+    """Run one validator, relay or observation node of a federation."""
     from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
     from edgeledger.deploy.federation_process import FederationNodeOptions, run_federation_node
 
