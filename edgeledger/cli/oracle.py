@@ -182,7 +182,9 @@ def _requests_table(rows: list[dict[str, Any]]) -> Table:
 def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir", help="Data directories and logs."),
                   lbcs: int = typer.Option(2, min=2, help="Local chains (lbc1, lbc2, ...) besides the FBC."),
                   validators: int = typer.Option(4, min=1, help="PBFT validators per chain."),
-                  relays: int = typer.Option(4, min=1, help="Relay group members (federal-interacting nodes)."),
+                  relays: int = typer.Option(4, min=2, help="Relay group members (federal-interacting nodes)."),
+                  observers: int = typer.Option(1, min=0, help="Observation nodes (follow every chain, serve "
+                                                               "/v1/query/...)."),
                   requests: int = typer.Option(1, min=0, help="Cross-chain requests lbc1 -> lbc2 to carry once ready."),
                   detach: bool = typer.Option(False, help="Start and return; stop later with edgeledger down."),
                   timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")
@@ -191,11 +193,12 @@ def federation_up(root: Path = typer.Option(Path("runs/federation-up"), "--dir",
     from edgeledger.deploy.federation_cluster import start_federation, wait_federation_ready
     from edgeledger.deploy.federation_plan import plan_federation
 
-    cluster = start_federation(plan_federation(lbcs, validators, relays), root)
+    cluster = start_federation(plan_federation(lbcs, validators, relays, observers=observers), root)
 
     def ready() -> None:
         wait_federation_ready(cluster, timeout=90.0)
-        console.print("federation ready: gateways on every chain, applications on the local chains")
+        console.print("federation ready: the relay key generated on the FBC and installed on every gateway, "
+                      "applications on the local chains")
         for _ in range(requests):
             _xsend(cluster, "lbc1", "lbc2", 1)
 
@@ -211,7 +214,7 @@ def federation_node(node_id: str = typer.Option(..., "--id", help="This process'
                                                            "(port 0: one the OS picks, registered at the center)."),
                     admin_token: Optional[str] = typer.Option(None, envvar="EDGELEDGER_ADMIN_TOKEN",
                                                               help="Token for admin actions.")) -> None:
-    """Run one validator or relay of a federation."""
+    """Run one validator, relay or observation node of a federation."""
     from edgeledger.deploy.bootstrap import parse_listen, run_until_signal
     from edgeledger.deploy.federation_process import FederationNodeOptions, run_federation_node
 

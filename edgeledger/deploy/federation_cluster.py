@@ -1,6 +1,7 @@
 """``edgeledger oracle federation-up``: an FBC, local chains and a relay group as local processes.
 
-The launcher deals the relay group's key, registers the ``client`` identity (its key stays
+The launcher writes the plan (the relays generate their group's key on the FBC once they
+run; only ``key_generation = "dealer"``, a test device, has the launcher deal it), registers the ``client`` identity (its key stays
 in ``DIR/client``) and starts the center and one ``edgeledger oracle federation-node``
 process per validator and relay, recorded in ``cluster.json`` (``edgeledger down`` stops
 them). The client helpers sign the application's transactions with the client key and
@@ -26,7 +27,7 @@ from edgeledger.node.center import make_registration
 from edgeledger.deploy.cluster import Cluster, refuse_if_running, spawn, start_center
 from edgeledger.deploy.bootstrap import load_identity
 from edgeledger.deploy.federation_plan import (
-    FEDERATION_FILE, ORDERS, STOCK, FederationPlan, deal_federation, load_federation,
+    FEDERATION_FILE, ORDERS, STOCK, FederationPlan, load_federation, write_federation,
 )
 from edgeledger.deploy.oracle_cluster import await_addresses
 
@@ -35,9 +36,9 @@ __all__ = ["start_federation", "federation_plan", "wait_federation_ready", "send
 
 
 def start_federation(plan: FederationPlan, root: Path, host: str = "127.0.0.1") -> Cluster:
-    """Deal, start the center, register the client, start every validator and relay process."""
+    """Write the plan, start the center, register the client, start every validator and relay process."""
     refuse_if_running(root)
-    plan = deal_federation(plan, root)
+    plan = write_federation(plan, root)
     cluster = start_center(root, host)
     center, token, procs = cluster.center, cluster.token, cluster.processes
     client_dir = root / plan.client
@@ -52,8 +53,8 @@ def start_federation(plan: FederationPlan, root: Path, host: str = "127.0.0.1") 
         p = spawn(["oracle", "federation-node", "--id", node_id, "--plan", str(root / FEDERATION_FILE),
                     "--center", center, "--data-dir", str(root / node_id), "--listen", f"{host}:0",
                     "--admin-token", token], log)
-        procs[node_id] = {"pid": p.pid, "url": "", "role": "relay" if node_id in plan.relays else "validator",
-                          "log": str(log)}
+        role = "relay" if node_id in plan.relays else "observer" if node_id in plan.observers else "validator"
+        procs[node_id] = {"pid": p.pid, "url": "", "role": role, "log": str(log)}
         cluster.save()
     await_addresses(cluster, plan.members)
     return cluster
@@ -78,13 +79,14 @@ def chain_state(cluster: Cluster, chain_id: str, key: str) -> Any:
 
 
 def wait_federation_ready(cluster: Cluster, timeout: float = 60.0) -> None:
-    """Until every chain has its gateway and every local chain its applications."""
+    """Until every chain has its gateway holding the relay group's key and every local chain its applications."""
     plan = federation_plan(cluster)
     deadline = time.monotonic() + timeout
-    needed = [(c.chain_id, name) for c in plan.chains
+    needed = [(c.chain_id, f"contract/{name}") for c in plan.chains
               for name in (["xchain"] + ([STOCK, ORDERS] if c.chain_id != plan.fbc else []))]
+    needed += [(c.chain_id, "cs/xchain/group_key") for c in plan.chains]
     while time.monotonic() < deadline:
-        needed = [(c, n) for c, n in needed if chain_state(cluster, c, f"contract/{n}") is None]
+        needed = [(c, k) for c, k in needed if not chain_state(cluster, c, k)]
         if not needed:
             return
         time.sleep(0.2)

@@ -30,7 +30,7 @@ from edgeledger.deploy.bootstrap import (
     PlanProcessOptions, ProcessServer, fetch_peers, genesis_from_center, load_identity, register, wait_for_validators,
 )
 from edgeledger.deploy.oracle_plan import PROXY, OracleNetworkPlan, build_source, load_plan, load_shares, save_share
-from edgeledger.deploy.plan_files import private_seed
+from edgeledger.deploy.plan_files import private_seed, private_store
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.blobs import DirectoryBlobStore
 from edgeledger.ledger.identity import Genesis, Membership, genesis_hash
@@ -121,7 +121,7 @@ def build_member_node(opts: PlanProcessOptions, plan: MemberPlan, key: PrivateKe
                             view_change_timeout_s=plan.view_change_timeout_s)
         consensus = PbftReplica(opts.node_id, key, membership, genesis_hash(genesis), config)
     node = Node(node_id=opts.node_id, role=plan.role_of(opts.node_id), key=key, membership=membership,
-                store=ChainStore(opts.data_dir / "chain.sqlite"), blobs=blobs,
+                store=ChainStore(private_store(opts.data_dir / "chain.sqlite")), blobs=blobs,  # keeps DKG secrets
                 consensus=consensus, center=None, address=f"http://{opts.host}:{opts.port}", defer_compute=True,
                 observers=followers if consensus else (), followers=followers,
                 validator=None if consensus else plan.validators[0])

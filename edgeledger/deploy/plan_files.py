@@ -14,7 +14,7 @@ import msgspec
 
 from edgeledger.errors import ConfigError
 
-__all__ = ["write_plan", "read_plan", "write_private", "private_seed"]
+__all__ = ["write_plan", "read_plan", "write_private", "private_seed", "private_store"]
 
 P = TypeVar("P", bound=msgspec.Struct)
 
@@ -44,3 +44,12 @@ def private_seed(path: Path) -> bytes:
     if not path.exists():
         write_private(path, os.urandom(32))
     return path.read_bytes()
+
+
+def private_store(path: Path) -> Path:
+    """``path`` for a SQLite store that holds secrets (a key generation's shares): made, or narrowed,
+    to mode 0600 before the store opens it (SQLite gives its -wal and -shm files the same mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    return path

@@ -1,8 +1,10 @@
 """Cross-chain collaboration through the federal chain (SewingChain, Fig. 3).
 
 One gateway contract code runs on every chain (instance ``xchain``); an oracle relay group
-holding a threshold key (registered on every gateway) attests each step:
+holding a threshold key (installed on every gateway) attests each step:
 
+0. every gateway installs the relay group's key from the FBC's certificate of the group's
+   distributed key generation (:mod:`edgeledger.oracle.relay_trust`);
 1. source LBC: an application calls ``send`` -> ``outgoing`` event;
 2. FBC: the group files the digests of a source block's messages (``file``, group-signed);
    the gateway computes their Merkle root (RFC 6962) and emits ``filed``;
@@ -37,7 +39,9 @@ from edgeledger.ledger.contracts import (
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.state import TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
+from edgeledger.oracle.dkg import require_g1_points
 from edgeledger.oracle.proxy import BLS_VERIFY_STEPS, commit_executions
+from edgeledger.oracle.relay_trust import SIGNATURE_STEPS, RelayKeyClaim, certificate_signers, relay_key_statement
 
 __all__ = ["CrossChainMessage", "XDeliver", "XAck", "CrossChainGateway", "GATEWAY_CODE", "GATEWAY",
            "file_statement", "root_statement", "ack_statement", "cross_chain_sender", "EXPIRED", "is_expired"]
@@ -103,8 +107,11 @@ def cross_chain_sender(source_chain: str) -> str:
 
 
 def _group_signed(ctx: CallContext, statement: bytes, signature: bytes, what: str) -> None:
+    key = ctx.get("group_key")
+    ctx.require(bool(key), f"{what}: no relay group key is installed on this gateway; it installs one only with the "
+                           "federal chain's certificate (install_relay_key)")
     ctx.step(BLS_VERIFY_STEPS)
-    ctx.require(bls_verify(ctx.get("group_key"), statement, signature),
+    ctx.require(isinstance(signature, bytes) and bls_verify(key, statement, signature),
                 f"{what}: relay group signature does not verify (needs >= 2/3 of the group)")
 
 
@@ -113,10 +120,77 @@ class CrossChainGateway(Contract):
     name = GATEWAY_CODE
     version = 1
 
-    def init(self, ctx: CallContext, federal_chain: str, group_key: bytes) -> None:
+    def init(self, ctx: CallContext, federal_chain: str, dealt_key: bytes = b"",
+             fbc_validators: dict[str, list[Any]] | None = None, fbc_genesis: bytes = b"",
+             relay_group: str = "relay") -> None:
+        """``dealt_key``: trust a dealt relay key at once (the trusted dealer: tests only); otherwise
+        ``fbc_validators`` (validator -> [scheme, public key]) and ``fbc_genesis`` (its hash) of the
+        federal chain, whose certificate alone installs the key (:mod:`edgeledger.oracle.relay_trust`)."""
         ctx.put("fbc", federal_chain)
-        ctx.put("group_key", group_key)
         ctx.put("seq", 0)
+        ctx.put("relay_group", relay_group)
+        if dealt_key:
+            ctx.put("group_key", dealt_key)
+            ctx.put("relay_trust", "dealt")
+            return
+        validators = fbc_validators or {}
+        ctx.require(isinstance(validators, dict) and bool(validators) and all(
+            isinstance(v, str) and isinstance(e, list) and len(e) == 2 and isinstance(e[1], bytes)
+            for v, e in validators.items()),
+            f"fbc_validators must map each federal-chain genesis validator to [scheme, public key], got "
+            f"{validators!r:.80}")
+        ctx.require(isinstance(fbc_genesis, bytes) and len(fbc_genesis) == 32,
+                    f"fbc_genesis must be the 32-byte hash of the federal chain's genesis, got {fbc_genesis!r:.80}")
+        ctx.put("fbc_validators", validators)
+        ctx.put("fbc_genesis", fbc_genesis)
+        ctx.put("group_key", b"")
+        ctx.put("relay_trust", "certificate")
+
+    def _statement(self, ctx: CallContext, claim: RelayKeyClaim) -> bytes:
+        ctx.require(claim.group_id == ctx.get("relay_group"),
+                    f"group_id must be this gateway's relay group {ctx.get('relay_group')!r}, got {claim.group_id!r:.40}")
+        problem = claim.shape_error()
+        ctx.require(problem is None, f"relay key: {problem}")
+        return relay_key_statement(ctx.get("fbc"), ctx.get("fbc_genesis"), claim.group_id, claim.members,
+                                   claim.commitments, claim.threshold, claim.indices)
+
+    @contract_method()
+    def attest_relay_key(self, ctx: CallContext, group_id: str, members: list[str], commitments: list[bytes],
+                         threshold: int, indices: list[int], signature: bytes) -> None:
+        """On the FBC: a genesis validator posts its signature of the relay group its state registered."""
+        ctx.require(ctx.chain_id == ctx.get("fbc"), "attest_relay_key is only accepted on the federal chain")
+        validators = ctx.get("fbc_validators") or {}
+        ctx.require(ctx.sender in validators, f"sender {ctx.sender!r} is not a genesis validator of the federal chain "
+                                              f"(expected one of {sorted(validators)})")
+        statement = self._statement(ctx, RelayKeyClaim(group_id, members, commitments, threshold, indices))
+        ctx.step(SIGNATURE_STEPS)
+        good, _ = certificate_signers(statement, {ctx.sender: signature}, validators)
+        ctx.require(good == [ctx.sender], f"signature of {ctx.sender!r} does not verify over the relay-key statement")
+        ctx.put(f"attest/{group_id}/{ctx.sender}", [members, commitments, threshold, indices, signature])
+        ctx.emit("relay_key_attested", group_id=group_id, validator=ctx.sender, key=commitments[0])
+
+    @contract_method()
+    def install_relay_key(self, ctx: CallContext, group_id: str, members: list[str], commitments: list[bytes],
+                          threshold: int, indices: list[int], signatures: dict[str, bytes]) -> bytes:
+        """Install the relay group's key, certified by a quorum of the FBC's genesis validators."""
+        ctx.require(ctx.get("relay_trust") == "certificate",
+                    f"this gateway trusts a {ctx.get('relay_trust')} key; it installs none from a certificate")
+        ctx.require(not ctx.get("group_key"), "a relay group key is already installed on this gateway")
+        statement = self._statement(ctx, RelayKeyClaim(group_id, members, commitments, threshold, indices))
+        validators = ctx.get("fbc_validators")
+        ctx.require(isinstance(signatures, dict) and 0 < len(signatures) <= len(validators),
+                    f"signatures must map 1..{len(validators)} federal-chain validators to their signature, got "
+                    f"{signatures!r:.80}")
+        ctx.step(SIGNATURE_STEPS * len(signatures))
+        good, needed = certificate_signers(statement, signatures, validators)
+        ctx.require(len(good) >= needed,
+                    f"certificate: {len(good)} valid signatures of federal-chain genesis validators {good}, expected "
+                    f">= {needed} of the {len(validators)}")
+        require_g1_points(ctx, commitments, "commitments")
+        ctx.put("group_key", commitments[0])
+        ctx.put("relay_members", [members, threshold, indices])
+        ctx.emit("relay_key_installed", group_id=group_id, key=commitments[0], signers=good)
+        return bytes(commitments[0])
 
     @contract_method()
     def send(self, ctx: CallContext, dest_chain: str, dest_contract: str, dest_method: str, args: list[Any],

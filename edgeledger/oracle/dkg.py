@@ -33,7 +33,8 @@ from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.contracts import CallContext, contract_method, contract_state
 from edgeledger.oracle.enrollment import group_threshold
 
-__all__ = ["DistributedKeyGeneration", "dkg_phase", "dkg_session", "qualified_dealers", "DEFAULT_DKG_WINDOW_MS"]
+__all__ = ["DistributedKeyGeneration", "dkg_phase", "dkg_session", "qualified_dealers", "require_g1_points",
+           "DEFAULT_DKG_WINDOW_MS"]
 
 DEFAULT_DKG_WINDOW_MS = 5_000
 FELDMAN_STEPS = 200
@@ -75,6 +76,15 @@ def _stamp(session: dict[str, Any], now_ms: int) -> str:
     if phase in ("answers", "finish"):
         marks.setdefault("answers", now_ms)
     return phase
+
+
+def require_g1_points(ctx: CallContext, commitments: list[bytes], what: str) -> None:
+    """Refuse the call unless every commitment decodes and lies in G1 (charged FELDMAN_STEPS)."""
+    ctx.step(FELDMAN_STEPS)
+    try:
+        combine_commitments([commitments])
+    except EdgeLedgerError as exc:
+        ctx.require(False, f"{what}: {exc}")
 
 
 def qualified_dealers(session: dict[str, Any]) -> list[str]:
@@ -135,15 +145,13 @@ class DistributedKeyGeneration:
         session = self._session(ctx, group_id, "dealing")
         ctx.require(ctx.sender not in session["dealt"], f"{ctx.sender!r} already dealt for {group_id!r}")
         others = sorted(m for m in session["members"] if m != ctx.sender)
-        ctx.require(isinstance(shares, dict) and sorted(shares) == others,
-                    f"a dealer sends one sealed share to each other member {others}")
+        ctx.require(isinstance(shares, dict) and sorted(shares) == others and
+                    all(isinstance(v, bytes) for v in shares.values()),
+                    f"shares: a dealer sends one sealed share to each other member {others} (bytes each), got "
+                    f"{shares!r:.80}")
         ctx.require(isinstance(commitments, list) and len(commitments) == session["threshold"],
                     f"a dealer commits to t = {session['threshold']} coefficients, got {len(commitments)}")
-        ctx.step(FELDMAN_STEPS)
-        try:
-            combine_commitments([commitments])  # every point decodes and lies in G1
-        except EdgeLedgerError as exc:
-            ctx.require(False, f"bad commitment: {exc}")
+        require_g1_points(ctx, commitments, "bad commitment")
         session["dealt"][ctx.sender] = commitments
         self._save(ctx, group_id, session)
         ctx.emit("dkg_dealt", group_id=group_id, dealer=ctx.sender, commitments=commitments, shares=shares)

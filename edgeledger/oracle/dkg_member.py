@@ -9,6 +9,14 @@ qualified dealers' shares into its own share of the group key, checks it against
 group's commitments (Feldman) and hands group and share to Pedal (``on_group``).
 :class:`DkgFaults` (tests) makes a member faulty: a dealer that sends wrong shares, stays silent
 when accused, or accuses honest dealers.
+
+A member's state survives a restart: the service keeps it with the node (``SaveState``, the
+node's store, before any transaction it caused leaves) -- its secret polynomial's shares, the
+shares it received, its complaints and steps, and the height it has read up to -- and a
+restarted node hands it back (``resume``): the member replays the proxy's events of the
+blocks it committed but had not read, then acts on each generation's current phase, so it
+is not excluded for having been down. A member that never dealt deals on resume while the
+dealing phase is open; a deal or an answer that did not commit is sent again.
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeledger.codec import Record, decode, encode
 from edgeledger.crypto.dkg import combine_shares, share_from_bytes
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.crypto.sealing import SealedBox
 from edgeledger.crypto.threshold import Share, deal, verify_share
-from edgeledger.effects import Effect, Metric, SubmitTransaction
+from edgeledger.effects import Effect, Metric, Rejected, SaveState, SubmitTransaction
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.block import Block
 from edgeledger.ledger.clock import chain_time_ms
@@ -34,7 +43,10 @@ from edgeledger.oracle.dkg import dkg_phase, dkg_session
 from edgeledger.oracle.proxy import oracle_group
 from edgeledger.oracle.records import OracleGroup
 
-__all__ = ["DkgMember", "DkgFaults", "KeyGenService", "Tamper"]
+__all__ = ["DkgMember", "DkgFaults", "KeyGenService", "Tamper", "DkgSaved", "STATE_KEY"]
+
+STATE_KEY = "oracle.dkg"  # the node keeps the member's state under this key (Service.state_key)
+RESEND_BLOCKS = 3  # a deal or answer that has not committed after this many blocks of its phase is sent again
 
 #: (recipient, its true share) -> the share a faulty dealer sends instead
 Tamper = Callable[[str, Share], Share]
@@ -59,6 +71,28 @@ class _Generation:
     sent: set[str] = field(default_factory=set)  # our steps submitted: deal, verdict, answer:<m>, finish
     finish_seen: int = 0  # blocks that showed the generation ready to close
     done: bool = False
+    deal_args: list[Any] = field(default_factory=list)  # [commitments, sealed shares]: to send again if lost
+    waiting: int = 0  # blocks seen since our deal (or answer) went out without committing
+
+
+class SavedGeneration(Record):
+    members: list[str]
+    threshold: int
+    dealt: dict[str, Share]  # secret: our polynomial's shares
+    received: dict[str, Share]  # secret: the checked shares dealers gave us
+    complaints: list[str]
+    sent: list[str]
+    finish_seen: int
+    done: bool
+    deal_args: list[Any]
+
+
+class DkgSaved(Record):
+    """A member's key-generation state as the node keeps it (secret material: the store is private)."""
+
+    height: int  # the last block whose events the member has read
+    generations: dict[str, SavedGeneration]
+    shares: dict[str, Share]
 
 
 class DkgMember:
@@ -88,7 +122,8 @@ class DkgMember:
         if gen is None or gen.done:
             return []
         if name == "dkg_dealt" and a["dealer"] != self.node_id:
-            share = self._open(gen, a["shares"].get(self.node_id, b""))
+            shares = a.get("shares")
+            share = self._open(gen, shares.get(self.node_id, b"") if isinstance(shares, dict) else b"")
             if share is not None and verify_share(share.index, share, a["commitments"]):
                 gen.received[a["dealer"]] = share
             else:
@@ -109,9 +144,12 @@ class DkgMember:
             ephemeral = self.rng.getrandbits(256).to_bytes(32, "big")  # SystemRandom in deployment, seeded in sims
             sealed[member] = SealedBox().seal(self.membership.identities[member].public_key, sent.value, ephemeral)
         gen.sent.add("deal")
+        gen.deal_args = [commitments, sealed]
         return [self._call("dkg_deal", group_id, commitments, sealed)]
 
-    def _open(self, gen: _Generation, sealed: bytes) -> Share | None:
+    def _open(self, gen: _Generation, sealed: Any) -> Share | None:
+        if not isinstance(sealed, bytes):  # a malformed deal: a complaint, never a crash
+            return None
         try:
             value = SealedBox().open(self.key, sealed)
         except EdgeLedgerError:
@@ -125,14 +163,29 @@ class DkgMember:
         if gen is None or gen.done or session["status"] != "open":
             return []
         phase = dkg_phase(session, now_ms)
+        if phase == "dealing" and self.node_id not in session["dealt"]:
+            if "deal" not in gen.sent:  # the opening reached us while we could not act on it (a restart)
+                return self._deal(group_id, gen)
+            gen.waiting += 1
+            if gen.waiting > RESEND_BLOCKS and gen.deal_args:
+                gen.waiting = 0
+                return [self._call("dkg_deal", group_id, *gen.deal_args)]
+            return []
         if phase == "verdicts" and "verdict" not in gen.sent:
             gen.sent.add("verdict")
             accused = (gen.complaints | set(self.faults.accuse)) & set(session["dealt"]) - {self.node_id}
             return [self._call("dkg_verdict", group_id, sorted(accused))]
         if phase == "answers" and self.answer_complaints:
+            due = [m for m, accused in sorted(session["verdicts"].items())
+                   if self.node_id in accused and m in gen.dealt and f"{self.node_id}/{m}" not in session["answers"]]
+            if any(f"answer:{m}" in gen.sent for m in due):  # an answer that did not commit is sent again
+                gen.waiting += 1
+            again = gen.waiting > RESEND_BLOCKS
+            if again:
+                gen.waiting = 0
             effects = []
-            for member, accused in sorted(session["verdicts"].items()):
-                if self.node_id in accused and f"answer:{member}" not in gen.sent:
+            for member in due:
+                if f"answer:{member}" not in gen.sent or again:
                     gen.sent.add(f"answer:{member}")
                     sent = gen.dealt[member] if self.tamper is None else self.tamper(member, gen.dealt[member])
                     effects.append(self._call("dkg_answer", group_id, member, sent.value))
@@ -144,6 +197,23 @@ class DkgMember:
                 gen.sent.add("finish")
                 return [self._call("dkg_finish", group_id)]
         return []
+
+    # -- durable state ---------------------------------------------------------------------------
+    def snapshot(self, height: int) -> DkgSaved:
+        """Everything a restarted member needs to go on (secret: keep it private)."""
+        return DkgSaved(height=height, shares=dict(self.shares), generations={
+            gid: SavedGeneration(members=g.members, threshold=g.threshold, dealt=dict(g.dealt),
+                                 received=dict(g.received), complaints=sorted(g.complaints), sent=sorted(g.sent),
+                                 finish_seen=g.finish_seen, done=g.done, deal_args=list(g.deal_args))
+            for gid, g in sorted(self.generations.items())})
+
+    def restore(self, saved: DkgSaved) -> None:
+        """Take back a :meth:`snapshot` (a restarted node)."""
+        self.shares = dict(saved.shares)
+        self.generations = {
+            gid: _Generation(list(g.members), g.threshold, dict(g.dealt), dict(g.received), set(g.complaints),
+                             set(g.sent), g.finish_seen, g.done, list(g.deal_args))
+            for gid, g in saved.generations.items()}
 
     def on_group(self, group: OracleGroup) -> tuple[Share | None, list[Effect]]:
         """The chain registered ``group``: our share of its key (None if we are not in it), checked."""
@@ -165,31 +235,83 @@ class DkgMember:
 
 
 class KeyGenService(Service):
-    """The node adapter: proxy events and key-generation state to the member, groups to Pedal."""
+    """The node adapter: proxy events and key-generation state to the member, groups to Pedal.
+
+    It keeps the member's state with the node (:data:`STATE_KEY`) whenever the member changed
+    it, before the transactions that change caused leave, and every ``checkpoint_blocks``
+    blocks (so a restart replays few blocks)."""
+
+    state_key = STATE_KEY
 
     def __init__(self, member: DkgMember, state_view: Callable[[], Any],
-                 on_group: Callable[[OracleGroup, Share | None], None]) -> None:
+                 on_group: Callable[[OracleGroup, Share | None], None],
+                 chain_height: Callable[[], int] = lambda: 0, checkpoint_blocks: int = 1000) -> None:
         self.member, self.state_view, self.on_group = member, state_view, on_group
+        self.chain_height, self.checkpoint_blocks = chain_height, checkpoint_blocks
+        self.height = 0  # the last block whose events the member has read
+        self._saved: tuple[int, bytes] = (-1, b"")  # (height, encoded generations) last kept
 
     def on_message(self, sender: str, message: Any, now: float) -> list[Effect]:
         return []
 
+    def start(self, now: float) -> list[Effect]:
+        """A first start: keep the height from which a restart must replay."""
+        self.height = self.chain_height()
+        return self._save(force=True)
+
+    def resume(self, saved: bytes, ledger: Any, now: float) -> list[Effect]:
+        """A restart: take the member's state back, read the blocks committed since it was kept, act."""
+        try:
+            state = decode(saved, DkgSaved)
+        except Exception as exc:  # a damaged record must not keep the node down: start afresh, say so
+            return [Rejected(self.member.node_id, "oracle.dkg_state", f"saved key-generation state unreadable: {exc}"),
+                    *self.start(now)]
+        self.member.restore(state)
+        self.height = state.height
+        view = self.state_view()
+        effects: list[Effect] = []
+        for height in range(state.height + 1, int(getattr(ledger, "height", 0) or self.chain_height()) + 1):
+            effects += self._read(view, height, replay=True)
+        effects += self._act(view)
+        return self._save(force=True) + effects
+
     def on_block(self, block: Block, receipts: list[Receipt], now: float) -> list[Effect]:
-        view, member = self.state_view(), self.member
+        view = self.state_view()
+        effects = self._read(view, block.height)
+        effects += self._act(view)
+        return self._save() + effects  # durable before the transactions it caused leave
+
+    def _save(self, force: bool = False) -> list[Effect]:
+        snapshot = self.member.snapshot(self.height)
+        body = encode(snapshot.generations) + encode(snapshot.shares)
+        last_height, last_body = self._saved
+        if not force and body == last_body and self.height - last_height < self.checkpoint_blocks:
+            return []
+        self._saved = (self.height, body)
+        return [SaveState(STATE_KEY, snapshot)]
+
+    def _read(self, view: Any, height: int, replay: bool = False) -> list[Effect]:
+        """The proxy's events of block ``height``: the member's, and the groups they finish.
+        Replayed (``replay``), an opening whose dealing phase is over deals nothing."""
+        member = self.member
         effects: list[Effect] = []
         finished = []
-        for log in logs_at(view, block.height):
+        for log in logs_at(view, height):
             for ev in log.events:
                 if ev.contract != member.proxy:
                     continue
-                effects += member.on_event(ev.name, ev.attributes)
+                try:
+                    more = member.on_event(ev.name, ev.attributes)
+                    if replay and ev.name == "dkg_opened" and more:
+                        session = dkg_session(view, member.proxy, ev.attributes["group_id"])
+                        if session is None or dkg_phase(session, chain_time_ms(view)) != "dealing":
+                            more = []  # too late to deal: the generation goes on (or went) without us
+                    effects += more
+                except Exception as exc:  # a malformed event: counted, never the node's end
+                    effects.append(Rejected(member.node_id, f"oracle.{ev.name}", f"{type(exc).__name__}: {exc}"))
                 if ev.name in ("group", "dkg_failed"):
                     finished.append(ev.attributes["group_id"])
-        now_ms = chain_time_ms(view)
-        for group_id, gen in sorted(member.generations.items()):
-            session = dkg_session(view, member.proxy, group_id)
-            if session is not None and not gen.done:
-                effects += member.on_state(group_id, session, now_ms)
+        self.height = max(self.height, height)
         for group_id in finished:  # every oracle node learns every group: a master's may not be its own
             group = oracle_group(view, member.proxy, group_id)
             if group is None:  # the generation failed: fewer than t qualified dealers
@@ -201,3 +323,15 @@ class KeyGenService(Service):
             effects += more
             self.on_group(group, share)
         return effects
+
+    def _act(self, view: Any) -> list[Effect]:
+        """Act on the current phase of each generation still open."""
+        member = self.member
+        effects: list[Effect] = []
+        now_ms = chain_time_ms(view)
+        for group_id, gen in sorted(member.generations.items()):
+            session = dkg_session(view, member.proxy, group_id)
+            if session is not None and not gen.done:
+                effects += member.on_state(group_id, session, now_ms)
+        return effects
+

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeledger.crypto.keys import PrivateKey, derive_key
+from edgeledger.crypto.threshold import Share
 from edgeledger.effects import Effect, Rejected
 from edgeledger.errors import ConfigError
 from edgeledger.ledger.block import Block
@@ -34,6 +35,7 @@ from edgeledger.node.node import CommittedBlock, Node, wire_decoder
 from edgeledger.node.service import Service
 from edgeledger.oracle.crosschain import GATEWAY, GATEWAY_CODE
 from edgeledger.oracle.enrollment import deal_groups
+from edgeledger.oracle.records import OracleGroup
 from edgeledger.oracle.relay import ChainSubmit, RelayCore, RelayShare
 from edgeledger.oracle.simnet import OracleChain, build_oracle_chain
 from edgeledger.oracle.sources import Source
@@ -78,6 +80,10 @@ class RelayHost:
 
     def on_timer(self, name: str, now: float) -> list[Effect]:
         return []
+
+    def install(self, group: OracleGroup, share: Share, now: float) -> list[Effect]:
+        """Key the relay core (its group made by the key generation); what it held back goes out."""
+        return self._out(self.core.install(group, share, now))
 
     def _out(self, effects: list[Effect]) -> list[Effect]:
         out: list[Effect] = []
@@ -156,6 +162,8 @@ def build_federation(sim: Simulator, lbc_ids: list[str], *, oracles_per_group: i
         if set(followed) - known or not followed:
             raise ConfigError(f"observation node {o!r} follows {followed}; expected chains among {sorted(known)}")
     relay_ids = [f"relay{i}" for i in range(n_relays)]
+    # the simulator deals the relay key (the trusted dealer, a test device); a deployment generates it
+    # on the FBC and installs it from the FBC's certificate (edgeledger.oracle.relay_keys)
     relay_keys: dict[str, PrivateKey] = {r: derive_key("ed25519", seed + r.encode()) for r in relay_ids}
     (relay_group,), relay_shares = deal_groups({"relay": relay_ids}, random.Random(int.from_bytes(seed[:8], "big")))
     chains: dict[str, OracleChain] = {}

@@ -6,6 +6,12 @@ threshold share of it and send it to the statement's coordinator -- the member a
 ``sha256(statement) mod n``, so the work rotates deterministically -- which combines ``t``
 shares into the group signature and submits the resulting transactions to the right chain
 (:class:`ChainSubmit`). The group key, not the coordinator, is what the gateways trust.
+
+A core may start without its key (a deployment whose relay group makes it by distributed key
+generation on the FBC, :mod:`edgeledger.oracle.relay_keys`): until :meth:`RelayCore.install`
+it keeps the chain events and the peers' shares it receives (bounded) and attests them once
+keyed. Its transactions on every chain count nonces from ``first_nonce`` (a deployment
+passes a clock-based one, so a restarted relay does not reuse its nonces).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from edgeledger.ledger.transaction import make_transaction
 from edgeledger.oracle.crosschain import (
     EXPIRED, GATEWAY, CrossChainMessage, XAck, XDeliver, ack_statement, file_statement, root_statement,
 )
-from edgeledger.oracle.records import OracleGroup
+from edgeledger.oracle.records import OracleGroup, share_index
 
-__all__ = ["RelayShare", "ChainSubmit", "RelayCore"]
+__all__ = ["RelayShare", "ChainSubmit", "RelayCore", "BACKLOG_LIMIT"]
+
+BACKLOG_LIMIT = 1024  # chain events and peers' shares an unkeyed core keeps for when it is keyed
 
 
 class RelayShare(Record, tag="xchain.share"):
@@ -52,11 +60,37 @@ class _Pending:
 
 
 class RelayCore:
-    def __init__(self, node_id: str, key: PrivateKey, fbc: str, group: OracleGroup, share: Share) -> None:
-        self.node_id, self.key, self.fbc, self.group, self.share = node_id, key, fbc, group, share
+    def __init__(self, node_id: str, key: PrivateKey, fbc: str, group: OracleGroup | None, share: Share | None,
+                 first_nonce: int = 0) -> None:
+        self.node_id, self.key, self.fbc = node_id, key, fbc
+        self.group: OracleGroup = group if group is not None else OracleGroup(group_id="", members=[], commitments=[],
+                                                                              threshold=0)
+        self.share = share
+        self.first_nonce = first_nonce
         self.nonces: dict[str, int] = {}
         self.batches: dict[tuple[str, int], list[bytes]] = {}  # (source chain, batch) -> encoded messages
         self.statements: dict[bytes, _Pending] = {}
+        self._backlog: list[tuple[str, Any, Any]] = []  # ("events", (chain, height, events), now) | ("share", ...)
+
+    @property
+    def keyed(self) -> bool:
+        return self.share is not None
+
+    def install(self, group: OracleGroup, share: Share, now: float) -> list[Effect]:
+        """Take the group and our (checked) share; attest what arrived while we had none."""
+        self.group, self.share = group, share
+        backlog, self._backlog = self._backlog, []
+        effects: list[Effect] = []
+        for kind, item, at in backlog:
+            effects += self.on_block_events(*item, at) if kind == "events" else self.on_share(*item, at)
+        return effects
+
+    def _keep(self, kind: str, item: Any, now: float) -> list[Effect]:
+        if len(self._backlog) >= BACKLOG_LIMIT:
+            return [Rejected(self.node_id, f"xchain.{kind}", f"relay core not keyed yet and its backlog holds "
+                                                              f"{BACKLOG_LIMIT} items; dropped")]
+        self._backlog.append((kind, item, now))
+        return []
 
     def coordinator(self, statement: bytes) -> str:
         return self.group.members[int.from_bytes(sha256(statement), "big") % len(self.group.members)]
@@ -64,6 +98,8 @@ class RelayCore:
     # -- inputs ------------------------------------------------------------------------------
     def on_block_events(self, chain_id: str, height: int, events: list[tuple[str, dict[str, Any]]],
                         now: float) -> list[Effect]:
+        if self.share is None:
+            return self._keep("events", (chain_id, height, events), now)
         effects: list[Effect] = []
         outgoing = [attrs["message"] for name, attrs in events if name == "outgoing"]
         if outgoing and chain_id != self.fbc:
@@ -84,8 +120,10 @@ class RelayCore:
         return effects
 
     def on_share(self, sender: str, share: RelayShare, now: float) -> list[Effect]:
+        if self.share is None:
+            return self._keep("share", (sender, share), now)
         pending = self.statements.get(share.statement)
-        index = self.group.members.index(sender) + 1 if sender in self.group.members else -1
+        index = share_index(self.group, sender)
         if index != share.index or not verify_signature_share(index, share.statement, share.signature_share,
                                                               self.group.commitments):
             return [Rejected(sender, "xchain.share", "signature share does not verify for this member")]
@@ -96,6 +134,7 @@ class RelayCore:
 
     # -- steps -------------------------------------------------------------------------------
     def _attest(self, kind: str, statement: bytes, context: dict[str, Any]) -> list[Effect]:
+        assert self.share is not None
         pending = self.statements.setdefault(statement, _Pending(kind, context))
         pending.kind, pending.context = kind, context
         mine = RelayShare(statement=statement, index=self.share.index,
@@ -130,6 +169,11 @@ class RelayCore:
                 message=raw, batch=c["batch"], root=c["root"], proof=merkle_proof(leaves, i), signature=signature)))
         return effects
 
+    def sign_for(self, chain_id: str, kind: str, payload: Any) -> Any:
+        """A transaction of ours for ``chain_id`` (one nonce sequence per chain, shared with the
+        key generation and key installation the relay does on the side)."""
+        self.nonces[chain_id] = self.nonces.get(chain_id, self.first_nonce) + 1
+        return make_transaction(self.key, self.node_id, self.nonces[chain_id], kind, payload)
+
     def _call(self, chain_id: str, kind: str, payload: Any) -> ChainSubmit:
-        self.nonces[chain_id] = self.nonces.get(chain_id, 0) + 1
-        return ChainSubmit(chain_id, make_transaction(self.key, self.node_id, self.nonces[chain_id], kind, payload))
+        return ChainSubmit(chain_id, self.sign_for(chain_id, kind, payload))

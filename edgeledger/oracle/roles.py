@@ -319,7 +319,7 @@ class OracleMember(OracleRole):
         self.service = OracleService(core, self.work, lambda: node.state.kv)
         member = DkgMember(self.node_id, self.key, node.membership, PROXY, self.rng, core.sign)
         node.add_service(self.service)
-        node.add_service(KeyGenService(member, lambda: node.state.kv, self._on_group))
+        node.add_service(KeyGenService(member, lambda: node.state.kv, self._on_group, lambda: node.store.height))
         for g in self.plan.groups:  # groups registered before this start (a restart): shares from the file
             group = oracle_group(self.view, PROXY, g.group_id)
             if group is not None:

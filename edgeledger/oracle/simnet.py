@@ -226,7 +226,8 @@ def build_oracle_chain(sim: Simulator, chain_id: str, groups: Mapping[str, list[
         if key_generation == "dkg":
             member = DkgMember(o, keys[o], membership, PROXY, random.Random(seed + b"/dkg/" + o.encode()), core.sign,
                                (dkg_faults or {}).get(o, DkgFaults()))
-            node.add_service(KeyGenService(member, lambda node=node: node.state.kv, core.add_group))
+            node.add_service(KeyGenService(member, lambda node=node: node.state.kv, core.add_group,
+                                           lambda node=node: node.store.height))
         node.compute_time = lambda job, result: getattr(result, "duration_s", 0.0)
     req_node = nodes[requester]
     watch = CallbackWatch(requester, lambda: req_node.state.kv)

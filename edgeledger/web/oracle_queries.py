@@ -8,22 +8,26 @@ nor a sealer's time:
 * ``/v1/query/oracle/requests?status=&limit=`` -- the latest requests, newest first;
 * ``/v1/query/oracle/requests/{request_id}`` -- one request (URL-encode its ``#``);
 * ``/v1/query/oracle/terms/{term}`` -- a term's chained seed, master output and fallback board;
-* ``/v1/query/oracle/groups/{group_id}`` -- one group.
+* ``/v1/query/oracle/groups/{group_id}`` -- one group;
+* ``/v1/query/xchain/messages/{msg_id}`` -- (a federation's observation node) a cross-chain
+  message across the chains it follows: sent, delivered or expired, acknowledged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from edgeledger.ledger.state import LedgerState
-from edgeledger.oracle.queries import group_status, oracle_overview, request_list, request_status, term_status
+from edgeledger.oracle.queries import (
+    group_status, message_trace, oracle_overview, request_list, request_status, term_status,
+)
 from edgeledger.web import api_types as t
 from edgeledger.web.routes import Response, Route
 
-__all__ = ["oracle_query_routes"]
+__all__ = ["oracle_query_routes", "xchain_query_routes"]
 
 MAX_LIMIT = 1000
 
@@ -80,3 +84,26 @@ def oracle_query_routes(state: Callable[[], LedgerState | None], proxy: str) -> 
         route("/v1/query/oracle/groups/{group_id}",
               lambda v, r: group_status(v, proxy, r.match_info["group_id"]), "group {group_id!r}", "one group"),
     ]
+
+
+def xchain_query_routes(states: Callable[[], Mapping[str, LedgerState]]) -> list[Route]:
+    """``GET /v1/query/xchain/messages/{msg_id}`` over the committed states (chain id -> state) of the
+    chains an observation node follows (empty while starting)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        followed = states()
+        if not followed:
+            return _error(503, "the node is starting")
+        msg_id = request.match_info["msg_id"]
+        if ":" not in msg_id:
+            return _error(400, f"msg_id must be SOURCE_CHAIN:SEQUENCE (e.g. lbc1:3), got {msg_id!r:.80}")
+        found = message_trace(followed, msg_id)
+        if found is None:
+            return _error(404, f"no message {msg_id!r:.80} on the chains followed here ({sorted(followed)})")
+        return web.json_response(found)
+
+    summary = "a cross-chain message: sent, delivered or expired, acknowledged (observation node)"
+    return [Route("GET", "/v1/query/xchain/messages/{msg_id}", handle, summary,
+                  {200: Response(summary, dict[str, Any]), 400: Response("a malformed id", t.ErrorBody),
+                   404: Response("not on the chains followed", t.ErrorBody),
+                   503: Response("starting", t.ErrorBody)})]

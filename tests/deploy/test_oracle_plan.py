@@ -10,7 +10,7 @@ from edgeledger.crypto.threshold import combine, group_public_key, sign_share, v
 from edgeledger.crypto.bls import bls_verify
 from edgeledger.errors import ConfigError
 from edgeledger.oracle.sources import LyingSource, NoisySensor, SlowSource
-from edgeledger.deploy.federation_plan import deal_federation, load_federation, plan_federation
+from edgeledger.deploy.federation_plan import SHARE_FILE, load_federation, plan_federation, write_federation
 from edgeledger.deploy.oracle_plan import (
     PLAN_FILE, SHARES_FILE, build_source, deal_oracle_network, load_plan, load_shares, plan_oracle_network,
 )
@@ -65,14 +65,25 @@ def test_bad_plan_files_are_one_clear_error(tmp_path):
 
 
 def test_federation_plan_gives_relays_every_chain_and_the_client_only_local_chains(tmp_path):
-    plan = deal_federation(plan_federation(lbcs=2, validators_per_chain=4, relays=4), tmp_path)
+    plan = write_federation(plan_federation(lbcs=2, validators_per_chain=4, relays=4), tmp_path)
+    # nobody deals the relay key: the plan holds no commitments and no relay has a share file
+    assert plan.key_generation == "dkg" and plan.relay_commitments == [] and plan.relay_threshold == 0
+    assert not any((tmp_path / r / SHARE_FILE).exists() for r in plan.relays)
+    assert load_federation(tmp_path / "federation-plan.json") == plan
+    dealt = write_federation(plan_federation(lbcs=2, relays=4, key_generation="dealer"), tmp_path / "dealt")
+    assert dealt.relay_threshold == 3 and len(dealt.relay_commitments) == 3  # the test device still deals
+    assert all((tmp_path / "dealt" / r / SHARE_FILE).stat().st_mode & 0o777 == 0o600 for r in dealt.relays)
     assert [c.chain_id for c in plan.chains] == ["fbc", "lbc1", "lbc2"] and plan.fbc == "fbc"
-    assert plan.relay_threshold == 3 and len(plan.relay_commitments) == 3
     fbc, lbc1 = plan.chain_members("fbc"), plan.chain_members("lbc1")
     assert "client" not in fbc and lbc1["client"] == "device"
     assert all(fbc[r] == "oracle" and lbc1[r] == "oracle" for r in plan.relays)
     assert "lbc1.v0" in lbc1 and "lbc1.v0" not in fbc
+    assert fbc["observer"] == lbc1["observer"] == "observer" and plan.members[-1] == "observer"
+    assert plan_federation(observers=0).observers == [] and plan_federation(observers=2).observers == [
+        "observer", "observer-1"]
     with pytest.raises(ConfigError, match="not in the federation"):
         plan.chain("lbc9")
     with pytest.raises(ConfigError, match=">= 2 local chains"):
         plan_federation(lbcs=1)
+    with pytest.raises(ConfigError, match="relays: the relay group's key generation needs >= 2 relays, got 1"):
+        plan_federation(relays=1)

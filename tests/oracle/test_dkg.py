@@ -126,4 +126,6 @@ def test_the_contract_refuses_steps_out_of_turn():
     r, _ = chain.call("o3", "oracle", "dkg_deal", "gx", [b"\x00" * 48] * 2, {"o4": b"", "o5": b""})
     assert not r.ok and "bad commitment" in r.reason
     assert "one sealed share to each other member" in chain.call("o3", "oracle", "dkg_deal", "gx", [], {})[0].reason
+    malformed = chain.call("o3", "oracle", "dkg_deal", "gx", [], {"o4": 5, "o5": b""})[0].reason
+    assert "(bytes each), got {'o4': 5" in malformed  # a malformed deal is refused, never handed to the members
     assert "dealing phase, not finish" in chain.call("o4", "oracle", "dkg_finish", "gx")[0].reason
