@@ -16,7 +16,7 @@ The SQL of the reads is here once, shared by both readers and by the store itsel
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -121,6 +121,13 @@ class CommittedView:
     def blocks(self, start: int = 1, end: int | None = None) -> list[Block]:
         top = self.height
         return read_blocks(self._db, start, top if end is None else min(end, top))
+
+    def iter_blocks(self, start: int = 1, end: int | None = None, chunk: int = 256) -> Iterator[Block]:
+        """Durable blocks ``start..end`` in height order, ``chunk`` at a time (a long chain never sits in memory)."""
+        top = self.height
+        end = top if end is None else min(end, top)
+        for low in range(start, end + 1, chunk):
+            yield from read_blocks(self._db, low, min(low + chunk - 1, end))
 
     def receipts(self, block: Block) -> list[Receipt | None]:
         return read_receipts(self._db, block) if block.height <= self.height else [None] * len(block.transactions)

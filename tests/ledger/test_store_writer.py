@@ -87,6 +87,8 @@ def test_units_commit_in_order_and_a_failed_one_stops_every_later_one(tmp_path):
     store.append(second)
     store.last_commit().result(timeout=10)
     assert store.committed.blocks() == [first, second]
+    assert list(store.committed.iter_blocks(chunk=1)) == [first, second]  # the dashboard's streamed read
+    assert list(store.committed.iter_blocks(2, 9)) == [second]
     # a unit whose SQL fails (a duplicate height) fails, and so does everything after it
     bad = store._writer.submit([("INSERT INTO blocks VALUES (?, ?, ?)", [(1, b"x" * 32, b"")])])
     after = store._writer.submit([("INSERT INTO meta VALUES (?, ?)", [("k", b"v")])])
