@@ -52,6 +52,8 @@ class BlobUploads:
         named = self.node.store.names_blob(digest)
         self._sweep_unnamed(time.monotonic())
         if not named and digest not in self.unnamed_blobs and len(self.unnamed_blobs) >= MAX_UNNAMED_BLOBS:
+            self._forget_named()  # uploads a transaction has named since no longer wait: only the rest count
+        if not named and digest not in self.unnamed_blobs and len(self.unnamed_blobs) >= MAX_UNNAMED_BLOBS:
             self.outcomes.labels("too_many_unnamed").inc()
             return error(429, f"{MAX_UNNAMED_BLOBS} uploads wait for a transaction to name them: retry later")
         chunks, size = [], 0
@@ -85,6 +87,11 @@ class BlobUploads:
         if sender not in membership.identities or not membership.verify(sender, statement, signature):
             return f"{sender!r} is not a member of this chain or the signature does not verify"
         return None
+
+    def _forget_named(self) -> None:
+        """Drop the waiting uploads that a committed transaction names by now (they are kept for good)."""
+        for digest in [d for d in self.unnamed_blobs if self.node.store.names_blob(d)]:
+            del self.unnamed_blobs[digest]
 
     def _sweep_unnamed(self, now: float) -> None:
         """Delete uploads whose window passed without a committed transaction naming them."""

@@ -63,3 +63,39 @@ def test_uploads_need_a_member_a_size_within_the_limit_and_a_transaction_naming_
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_an_upload_a_transaction_named_since_stops_counting_against_the_waiting_bound(tmp_path, monkeypatch):
+    from edgeledger.web import blob_uploads
+
+    monkeypatch.setattr(blob_uploads, "MAX_UNNAMED_BLOBS", 2)
+    api = attached_api(tmp_path, max_blob_bytes=4096, blob_window_s=60.0)
+    node, key = api.node, derive_key("ed25519", b"dev0")
+    chain = node.membership.chain_id
+
+    async def main():
+        app = web.Application(middlewares=[json_errors])
+        api.install(app)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        try:
+            async with aiohttp.ClientSession() as s:
+                first, second, third = b"reading 1", b"reading 2", b"reading 3"
+                for blob in (first, second):  # uploaded before the transactions that will name them
+                    assert (await upload_blob(s, url, blob, key, "dev0", chain, "v0"))[0] == 201
+                status, text = await upload_blob(s, url, third, key, "dev0", chain, "v0")
+                assert status == 429 and "wait for a transaction" in text  # both still wait: the bound holds
+                tx = make_transaction(key, "dev0", 1, "test.names-blob", sha256(first))
+                header = BlockHeader(chain_id=chain, height=1, prev_hash=b"\0" * 32, tx_root=transactions_root([tx]),
+                                     tx_count=1, proposer="v1", timestamp_ms=0)
+                node.store.append(Block(header=header, transactions=[tx]))  # `first` is named now
+                status, text = await upload_blob(s, url, third, key, "dev0", chain, "v0")
+                assert status == 201 and '"named":false' in text  # `first` no longer counts as waiting
+                assert node.blobs.has(sha256(first)) and node.blobs.has(sha256(third))
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
