@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from aiohttp import web
 
 from edgeledger.codec import encode
 from edgeledger.crypto.keys import derive_key
 from edgeledger.ledger.kv import KVSet
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.web.pending import PendingSubmissions
-from edgeledger.web.routes import json_errors
-from tests.web.live_node import attached_api
+from tests.web.live_node import attached_api, serving
 
 
 def _txs(first: int, count: int, signer: bytes = b"dev0") -> list:
@@ -32,15 +30,9 @@ def test_a_batch_is_rate_limited_per_transaction_and_its_accepted_ones_are_pendi
     forged = _txs(7, 1, signer=b"someone else")[0]
 
     async def main():
-        app = web.Application(middlewares=[json_errors])
-        api.install(app)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1/txs"
-        headers = {"content-type": "application/msgpack"}
-        try:
+        async with serving(api) as base:
+            url = base + "/v1/txs"
+            headers = {"content-type": "application/msgpack"}
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
                 batch = _txs(1, 6) + [forged, b"\x93junk"]
                 body = encode([t if isinstance(t, bytes) else encode(t) for t in batch])
@@ -55,8 +47,6 @@ def test_a_batch_is_rate_limited_per_transaction_and_its_accepted_ones_are_pendi
                     assert resp.status == 429  # 8 transactions, 2 tokens left: refused whole
                 assert len(checked) == before  # ...before any of its signatures was checked
                 assert len(pending) == 6
-        finally:
-            await runner.cleanup()
 
     asyncio.run(main())
     pending.committed([t.tx_id for t in _txs(1, 6)])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from aiohttp import web
 
 from edgeledger.crypto.hashing import sha256
 from edgeledger.crypto.keys import derive_key
@@ -13,8 +12,7 @@ from edgeledger.ledger.blobs import blob_references
 from edgeledger.ledger.block import Block, BlockHeader, transactions_root
 from edgeledger.ledger.transaction import make_transaction
 from edgeledger.net.blobs import upload_blob, upload_headers
-from edgeledger.web.routes import json_errors
-from tests.web.live_node import attached_api
+from tests.web.live_node import attached_api, serving
 
 
 @blob_references.register("test.names-blob")
@@ -29,14 +27,7 @@ def test_uploads_need_a_member_a_size_within_the_limit_and_a_transaction_naming_
     chain = node.membership.chain_id
 
     async def main():
-        app = web.Application(middlewares=[json_errors])
-        api.install(app)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        try:
+        async with serving(api) as url:
             async with aiohttp.ClientSession() as s:
                 named, loose = b"named blob", b"loose blob"
                 async with s.put(f"{url}/v1/blobs/{sha256(named).hex()}", data=named) as resp:
@@ -59,8 +50,6 @@ def test_uploads_need_a_member_a_size_within_the_limit_and_a_transaction_naming_
                 async with s.put(f"{url}/v1/blobs/{sha256(named).hex()}", data=named, headers=headers) as resp:
                     assert resp.status == 201  # any upload sweeps the expired ones
                 assert not node.blobs.has(sha256(loose)) and node.blobs.has(sha256(named))
-        finally:
-            await runner.cleanup()
 
     asyncio.run(main())
 
@@ -74,14 +63,7 @@ def test_an_upload_a_transaction_named_since_stops_counting_against_the_waiting_
     chain = node.membership.chain_id
 
     async def main():
-        app = web.Application(middlewares=[json_errors])
-        api.install(app)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        try:
+        async with serving(api) as url:
             async with aiohttp.ClientSession() as s:
                 first, second, third = b"reading 1", b"reading 2", b"reading 3"
                 for blob in (first, second):  # uploaded before the transactions that will name them
@@ -95,7 +77,5 @@ def test_an_upload_a_transaction_named_since_stops_counting_against_the_waiting_
                 status, text = await upload_blob(s, url, third, key, "dev0", chain, "v0")
                 assert status == 201 and '"named":false' in text  # `first` no longer counts as waiting
                 assert node.blobs.has(sha256(first)) and node.blobs.has(sha256(third))
-        finally:
-            await runner.cleanup()
 
     asyncio.run(main())
