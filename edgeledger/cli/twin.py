@@ -274,6 +274,10 @@ def twin_up(root: Path = typer.Option(Path("runs/twin-up"), "--dir", help="Data 
             machines: int = typer.Option(1, min=1, help="Machines (device processes) per edge."),
             period: float = typer.Option(2.0, min=0.1, help="Seconds per sensor batch (8 operating hours)."),
             lossy: bool = typer.Option(True, help="Make the first device drop and the second delay some commands."),
+            risk_threshold: float = typer.Option(0.7, min=0.001, max=1.0,
+                                                 help="Predicted failure risk that opens a maintenance order."),
+            seed: int | None = typer.Option(None, min=0, max=2**32 - 1,
+                                            help="Seed of the machines' wear (default: a random one, printed)."),
             detach: bool = typer.Option(False, help="Start and return; stop later with edgeledger down."),
             timeout: float = typer.Option(0.0, help="Stop by itself after this many seconds (0: until Ctrl-C).")
             ) -> None:
@@ -286,7 +290,11 @@ def twin_up(root: Path = typer.Option(Path("runs/twin-up"), "--dir", help="Data 
     )
     from edgeledger.deploy.twin_plan import plan_twin_network
 
-    cluster = start_twin_network(plan_twin_network(edges, machines, period_s=period, lossy=lossy), root)
+    plan = plan_twin_network(edges, machines, period_s=period, lossy=lossy, seed=seed,
+                             risk_threshold_milli=round(risk_threshold * 1000))
+    console.print(f"plant seed {plan.seed} (--seed {plan.seed} reruns it); orders open at risk >= "
+                  f"{plan.risk_threshold_milli / 1000:g}", soft_wrap=True)
+    cluster = start_twin_network(plan, root)
 
     def ready() -> None:
         twins = wait_twins_ready(cluster)

@@ -130,7 +130,8 @@ class TwinNetworkPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 def plan_twin_network(n_edges: int = 3, machines_per_edge: int = 1, n_validators: int = 4, period_s: float = 2.0,
                       ack_timeout_s: float = 0.5, lossy: bool = True, seed: int | None = None,
                       fl_rounds: int = 3, chain_id: str = "plant",
-                      key_generation: Literal["dkg", "dealer"] = "dkg") -> TwinNetworkPlan:
+                      key_generation: Literal["dkg", "dealer"] = "dkg",
+                      risk_threshold_milli: int = 700) -> TwinNetworkPlan:
     """Validators ``v*``, edges ``e*`` with gateways ``gw*``, machines ``m*`` (device processes ``dev-m*``)
     owned by companies ``acme``/``bolt``/``cogs`` in turn. With ``lossy`` the first machine's device
     leaves a fifth of the commands unanswered and the second answers half the first deliveries late."""
@@ -140,6 +141,8 @@ def plan_twin_network(n_edges: int = 3, machines_per_edge: int = 1, n_validators
         raise ConfigError(f"key_generation {key_generation!r}: expected 'dkg' or 'dealer' (tests only)")
     if n_edges < 1 or machines_per_edge < 1:
         raise ConfigError(f"need >= 1 edge and machine per edge, got {n_edges} and {machines_per_edge}")
+    if not 0 < risk_threshold_milli <= 1000:
+        raise ConfigError(f"risk_threshold_milli must lie in 1..1000, got {risk_threshold_milli}")
     companies = ["acme", "bolt", "cogs"][: min(n_edges, 3)]
     edges = [f"e{k}" for k in range(n_edges)]
     machines = []
@@ -156,7 +159,8 @@ def plan_twin_network(n_edges: int = 3, machines_per_edge: int = 1, n_validators
                            companies=companies, users=["engineer", "intruder"], groups=[GroupSpec("g0", edges)],
                            election_seed=os.urandom(32),
                            seed=int.from_bytes(os.urandom(4), "big") if seed is None else seed, period_s=period_s,
-                           ack_timeout_s=ack_timeout_s, fl_rounds=fl_rounds, key_generation=key_generation)
+                           ack_timeout_s=ack_timeout_s, fl_rounds=fl_rounds, key_generation=key_generation,
+                           risk_threshold_milli=risk_threshold_milli)
 
 
 def device_keys(data_dir: Path) -> tuple[PrivateKey, PrivateKey]:

@@ -28,6 +28,7 @@ requester (:mod:`edgeledger.oracle.privacy`); the callback receives the sealed f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from edgeledger.codec import decode, encode
@@ -39,6 +40,7 @@ from edgeledger.ledger.contracts import (
     CallContext, CallLog, Contract, ContractError, StateEntry, Version, contract_meta, contract_method, contract_state,
     contract_types, execute, register_contract, step_budget,
 )
+from edgeledger.ledger.contracts.lifecycle import call_blob_references
 from edgeledger.ledger.contracts.runtime import state_key
 from edgeledger.ledger.state import TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
@@ -48,13 +50,31 @@ from edgeledger.oracle.records import Fulfillment, OracleFulfill, OracleGroup, O
 from edgeledger.oracle.stake import StakeLedger, is_junk
 from edgeledger.oracle.terms import DEFAULT_FALLBACK_MS, ElectionBoard
 from edgeledger.oracle.work import verified_work_nodes
+from edgeledger.registry import Registry
 
 __all__ = ["OracleProxy", "PROXY_CODE", "request_body", "callback_sender", "pending_request", "registered_nodes",
-           "registered_group", "oracle_group", "commit_executions", "BLS_VERIFY_STEPS", "VRF_VERIFY_STEPS"]
+           "registered_group", "oracle_group", "commit_executions", "BLS_VERIFY_STEPS", "VRF_VERIFY_STEPS",
+           "request_blob_references"]
 
 PROXY_CODE = "pedal.oracle_proxy"
 BLS_VERIFY_STEPS = 200
 VRF_VERIFY_STEPS = 50
+
+
+#: request kind -> ``params -> [digests of the blobs the request names]``: a request whose
+#: parameters point at a blob in the storage layer (a twin's sensor batch) names it, so the
+#: storage layer keeps it for good instead of deleting it when its upload window passes
+request_blob_references: Registry[Callable[[bytes], list[bytes]]] = Registry("oracle request blob reference")
+
+
+@call_blob_references.register("request")
+def _request_blobs(args: list[Any]) -> list[bytes]:
+    """The blobs a ``request`` call names: its kind's reader over its (unsealed) params."""
+    if len(args) < 3 or not isinstance(args[0], str) or not isinstance(args[2], bytes):
+        return []
+    if args[0] not in request_blob_references or (len(args) > 9 and args[9] is True):  # sealed: opaque params
+        return []
+    return request_blob_references.get(args[0])(args[2])
 
 
 def callback_sender(proxy: str) -> str:

@@ -35,15 +35,21 @@ from edgeledger.ledger.contracts import (
     contract_method,
     register_contract,
 )
-from edgeledger.oracle.proxy import callback_sender
+from edgeledger.oracle.proxy import callback_sender, request_blob_references
 from edgeledger.twins.commands import CommandBook, load_twin
-from edgeledger.twins.records import REGISTRY_CODE, VERDICTS, TwinObservation
+from edgeledger.twins.records import READING_KIND, REGISTRY_CODE, VERDICTS, ReadingClaim, TwinObservation
 
 __all__ = ["TWIN_KINDS", "UPDATABLE", "TwinRegistry"]
 
 TWIN_KINDS = ("machine", "workpiece")
 UPDATABLE = ("edge", "gateway", "sensor_key", "actuator_key", "sensors", "commands")
 ORDER_OUTCOMES = ("repaired", "no-fault", "failed")
+
+
+@request_blob_references.register(READING_KIND)
+def _reading_blob(params: bytes) -> list[bytes]:
+    """A reading request names its sensor batch: the storage layer keeps it for the audit."""
+    return [decode(params, ReadingClaim).digest]
 
 
 def _check_schema(ctx: CallContext, sensors: Any, commands: Any) -> None:

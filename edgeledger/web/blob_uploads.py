@@ -88,6 +88,13 @@ class BlobUploads:
             return f"{sender!r} is not a member of this chain or the signature does not verify"
         return None
 
+    def waiting(self) -> int:
+        """Uploads still waiting for a committed transaction to name them (what the bound counts)."""
+        if self.node is None:
+            return 0
+        self._forget_named()
+        return len(self.unnamed_blobs)
+
     def _forget_named(self) -> None:
         """Drop the waiting uploads that a committed transaction names by now (they are kept for good)."""
         for digest in [d for d in self.unnamed_blobs if self.node.store.names_blob(d)]:

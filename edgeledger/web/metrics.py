@@ -85,6 +85,8 @@ class _Snapshot(Collector):
                      len(api.submitted))
         yield _gauge("edgeledger_submissions_unconfirmed", "Acknowledged submissions kept on disk until they commit",
                      len(api.pending))
+        yield _gauge("edgeledger_blob_uploads_waiting", "Uploaded blobs no committed transaction names yet (deleted "
+                     "when their window passes; uploads are refused while 256 wait)", api.uploads.waiting())
         yield _gauge("edgeledger_dashboard_streams", "Open /observe/events streams", len(api.listeners))
         if api.accuracy:
             last = max(api.accuracy)

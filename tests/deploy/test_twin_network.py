@@ -22,7 +22,10 @@ from tests.deploy.conftest import get, wait_for
 def plant(tmp_path_factory):
     root = Path(tmp_path_factory.mktemp("twins"))
     try:
-        main(["twin", "up", "--dir", str(root), "--period", "0.5", "--detach"])
+        # a fixed seed (the wear, the training histories) and a threshold under the default, so a maintenance
+        # order opens within seconds whichever updates the Pedal master happened to aggregate first
+        main(["twin", "up", "--dir", str(root), "--period", "0.5", "--seed", "7", "--risk-threshold", "0.4",
+              "--detach"])
         yield Cluster.load(root)
     finally:
         if (root / "cluster.json").exists():
@@ -103,7 +106,17 @@ def test_the_contract_refuses_an_intruder_and_bad_input_is_one_line_exit_2(plant
 
 
 def test_only_the_owner_closes_a_maintenance_order(plant, capsys):
-    wait_for(lambda: get(f"{obs(plant)}/v1/twins/orders")[1].get("orders"), 60, "a maintenance order")
+    seen: dict[str, int] = {}
+
+    def opened():
+        for t in twins(plant).values():
+            seen[t["id"]] = max(seen.get(t["id"], -1), t["risk_milli"])
+        return get(f"{obs(plant)}/v1/twins/orders")[1].get("orders")
+
+    try:
+        wait_for(opened, 120, "a maintenance order")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the highest risk seen per twin (milli): {seen}") from None
     order = get(f"{obs(plant)}/v1/twins/orders")[1]["orders"][-1]
     owner = next(t["owner"] for t in twins(plant).values() if t["id"] == order["twin"])
     other = next(c for c in ("acme", "bolt", "cogs") if c != owner)
@@ -114,6 +127,22 @@ def test_only_the_owner_closes_a_maintenance_order(plant, capsys):
     assert code == 0 and f"order {order['id']} closed (no-fault)" in out, err
     closed = next(o for o in get(f"{obs(plant)}/v1/twins/orders")[1]["orders"] if o["id"] == order["id"])
     assert closed["status"] == "closed" and closed["outcome"] == "no-fault"
+
+
+def test_the_storage_layer_keeps_every_attested_batch(plant):
+    """Each reading request names its batch: the observation node holds no upload waiting for a name
+    beyond those in flight (before the fix every batch waited, uploads were refused once 256 did and
+    each was deleted when its window passed)."""
+    import urllib.request
+
+    wait_for(lambda: min((t["reading"] or {}).get("seq", 0) for t in twins(plant).values()) >= 20, 90,
+             "twenty readings of every twin")
+    with urllib.request.urlopen(f"{obs(plant)}/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    waiting = next(float(line.split()[-1]) for line in metrics.splitlines()
+                   if line.startswith("edgeledger_blob_uploads_waiting "))
+    assert waiting <= 2 * len(twins(plant)), metrics  # at most a batch or two per twin between upload and commit
+    assert 'outcome="too_many_unnamed"' not in metrics
 
 
 def test_a_batch_rewritten_in_the_store_is_found_by_the_audit(plant, capsys):

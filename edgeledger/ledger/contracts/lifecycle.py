@@ -16,11 +16,13 @@ that subscribers read by transaction or by height.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from edgeledger.codec import decode, encode
 from edgeledger.crypto.keys import PrivateKey
 from edgeledger.errors import EdgeLedgerError
+from edgeledger.ledger.blobs import blob_references
 from edgeledger.ledger.contracts.endorsement import proposal_error, sign_endorsement, validate_endorsed
 from edgeledger.ledger.contracts.policy import parse_policy
 from edgeledger.ledger.contracts.records import (
@@ -33,11 +35,25 @@ from edgeledger.ledger.contracts.runtime import (
 )
 from edgeledger.ledger.state import LedgerState, TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction
+from edgeledger.registry import Registry
 
 __all__ = [
     "simulate", "endorse_proposal", "contract_meta", "contract_state", "call_log", "logs_at", "events_since",
-    "step_budget", "execution_model",
+    "step_budget", "execution_model", "call_blob_references",
 ]
+
+#: contract method name -> ``args -> [digests of the blobs the call names]``: how a ``contract.call``
+#: names blobs (the storage layer keeps those for good). A reader sees the arguments as submitted,
+#: before the call runs, so it checks their shape itself; a call that fails still names its blobs,
+#: as a transaction of any other kind does.
+call_blob_references: Registry[Callable[[list[Any]], list[bytes]]] = Registry("contract call blob reference")
+
+
+@blob_references.register("contract.call")
+def _call_blobs(payload: bytes) -> list[bytes]:
+    call = decode(payload, ContractCall)
+    return call_blob_references.get(call.method)(call.args) if call.method in call_blob_references else []
+
 
 #: steps one transaction may use; a deployment may lower it for tests through this setting
 step_budget = {"default": DEFAULT_STEP_BUDGET}
