@@ -171,9 +171,13 @@ class NodeApi:
         self._retransmitter = asyncio.get_running_loop().create_task(self._retransmit_loop())
 
     def stop(self) -> None:
-        """Stop retransmitting and close the pending log (the process is shutting down)."""
+        """Stop retransmitting, stop listening for commits and close the pending log (the process is
+        shutting down). A block the store makes durable after this still commits; its transactions
+        stay in the pending log and the next start finds them committed instead of resending them."""
         if self._retransmitter is not None:
             self._retransmitter.cancel()
+        if self.node is not None and self._on_commit in self.node.commit_listeners:
+            self.node.commit_listeners.remove(self._on_commit)
         self.pending.close()
 
     async def _retransmit_loop(self) -> None:

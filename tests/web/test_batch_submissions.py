@@ -52,3 +52,20 @@ def test_a_batch_is_rate_limited_per_transaction_and_its_accepted_ones_are_pendi
     pending.committed([t.tx_id for t in _txs(1, 6)])
     assert len(pending) == 0
     pending.close()
+
+
+def test_a_block_made_durable_after_the_api_stopped_does_not_touch_its_closed_pending_log(tmp_path):
+    """Shutting down: the store's writer can announce a block after the API closed its pending log
+    (a twin plant's stop logged `Cannot operate on a closed database`); the API stops listening first."""
+    from edgeledger.ledger.block import Block, BlockHeader, transactions_root
+
+    api = attached_api(tmp_path)
+    node, key = api.node, derive_key("ed25519", b"dev0")
+    tx = make_transaction(key, "dev0", 1, "kv.set", KVSet(key="k", value=b"v"))
+    header = BlockHeader(chain_id=node.membership.chain_id, height=1, prev_hash=b"\0" * 32,
+                         tx_root=transactions_root([tx]), tx_count=1, proposer="v1", timestamp_ms=0)
+    listening = list(node.commit_listeners)
+    api.stop()
+    assert len(node.commit_listeners) == len(listening) - 1
+    for listener in node.commit_listeners:  # what announce_durable calls for a block durable now
+        listener(Block(header=header, transactions=[tx]), [])
