@@ -37,10 +37,9 @@ from edgeledger.crypto.threshold import group_public_key
 from edgeledger.crypto.vrf import PUBLIC_KEY_BYTES
 from edgeledger.errors import EdgeLedgerError
 from edgeledger.ledger.contracts import (
-    CallContext, CallLog, Contract, ContractError, StateEntry, Version, contract_meta, contract_method, contract_state,
-    contract_types, execute, register_contract, step_budget,
+    CallContext, CallLog, Contract, ContractError, StateEntry, Version, call_blob_references, contract_meta,
+    contract_method, contract_state, contract_types, execute, register_contract, step_budget,
 )
-from edgeledger.ledger.contracts.lifecycle import call_blob_references
 from edgeledger.ledger.contracts.runtime import state_key
 from edgeledger.ledger.state import TxContext, tx_kinds
 from edgeledger.ledger.transaction import Transaction

@@ -9,7 +9,7 @@ from edgeledger.ledger.contracts.endorsement import (
     written_collections,
 )
 from edgeledger.ledger.contracts.lifecycle import (
-    call_log, contract_meta, contract_state, endorse_proposal, events_since, execution_model, logs_at, simulate,
+    call_blob_references, call_log, contract_meta, contract_state, endorse_proposal, events_since, execution_model, logs_at, simulate,
     step_budget,
 )
 from edgeledger.ledger.contracts.policy import NOutOf, SignedBy, parse_policy, satisfied
@@ -27,7 +27,7 @@ from edgeledger.ledger.contracts.runtime import (
 __all__ = [
     "EndorsementMismatch", "assemble", "endorsement_statement", "sign_endorsement", "signed_endorsers",
     "validate_endorsed", "written_collections",
-    "call_log", "contract_meta", "contract_state", "endorse_proposal", "events_since", "execution_model", "logs_at",
+    "call_blob_references", "call_log", "contract_meta", "contract_state", "endorse_proposal", "events_since", "execution_model", "logs_at",
     "simulate", "step_budget", "NOutOf", "SignedBy", "parse_policy", "satisfied",
     "ABSENT", "EXECUTE_ORDER_VALIDATE", "EXECUTION_MODELS", "ORDER_EXECUTE", "CallLog", "ContractCall",
     "ContractDeploy", "ContractMeta", "EndorseRequest", "Endorsement", "EndorserSignature", "Event",
