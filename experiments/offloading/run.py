@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +202,32 @@ def replot(out: Path) -> None:
     draw(summary["experiment"], out, read_runs(out / "curves.csv"), summary["references_utility"])
 
 
+def cached_run(cache: Path | None, kind: str, label: str, scenario: Scenario,
+               run: Callable[[Scenario], Curves]) -> tuple[Curves, float | None, bool]:
+    """``run(scenario)``, or its curves from ``cache`` when this exact scenario (every setting and
+    the seed, not the name: a run is deterministic) ran before, in this experiment or another; returns (curves, the run's own wall seconds when
+    known, whether it was kept). Each run is written as it finishes, so a long experiment killed
+    half-way resumes where it stopped, and a ``--repeats 5`` run reuses its first seed's run from a
+    ``--repeats 1`` run of the same rounds."""
+    started = time.perf_counter()
+    if cache is None:
+        return run(scenario), time.perf_counter() - started, False
+    settings = scenario.model_dump_json(exclude={"name"})  # the name labels the results, it changes nothing
+    key = hashlib.sha256(f"{kind}\n{settings}".encode()).hexdigest()[:20]
+    path = cache / f"{key}.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        curves = {m: {int(r): float(v) for r, v in series.items()} for m, series in saved["curves"].items()}
+        return curves, saved.get("wall_s"), True
+    curves = run(scenario)
+    wall = round(time.perf_counter() - started, 1)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"kind": kind, "label": label, "seed": scenario.seed, "wall_s": wall, "curves": curves}))
+    tmp.replace(path)
+    return curves, wall, False
+
+
 def last_mean(series: dict[int, float], k: int = 3) -> float:
     """Mean of the last ``k`` rounds of a per-round series."""
     return float(np.mean([series[r] for r in sorted(series)[-k:]]))
@@ -245,28 +273,35 @@ def variant_stats(curves: list[Curves], tail: int = 10) -> dict[str, Any]:
 
 
 def run_experiment(name: str, quick: bool, out_root: Path, tuned: bool = False, rounds: int | None = None,
-                   repeats: int = 1) -> dict[str, Any]:
+                   repeats: int = 1, cache: bool = True) -> dict[str, Any]:
     """Run every variant of ``name`` ``repeats`` times (seeds derived from the base scenario's) and
-    write its results folder; returns the summary."""
+    write its results folder; returns the summary. With ``cache`` each run is kept in
+    ``out_root/kept-runs`` and reused (see :func:`cached_run`)."""
+    runs_cache = out_root / "kept-runs" if cache else None
     spec = experiments(quick, tuned, rounds)[name]
     out = out_root / folder_name(name, quick, tuned, rounds, repeats)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     runs: dict[str, list[Curves]] = defaultdict(list)
+    run_walls: list[float | None] = []  # each run's own wall time (a kept run: when it ran)
     first: Scenario | None = None
     for label, overrides in spec["variants"]:
         base = scenario_for(spec["common"], overrides, f"offload-{name}")
         first = first or base
         for i, seed in enumerate(repeat_seeds(base.seed, repeats)):
             scenario = base.model_copy(update={"seed": seed})
-            runs[label].append(federated_curves(scenario))
-            c = runs[label][-1]
+            c, wall, cached = cached_run(runs_cache, "federated", label, scenario, federated_curves)
+            run_walls.append(wall)
+            runs[label].append(c)
             print(f"  {label} [run {i + 1}/{repeats}, seed {seed}]: utility {c['utility'][scenario.fl.rounds]:.3f} "
-                  f"gain {c['gain_ratio'][scenario.fl.rounds]:.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
+                  f"gain {c['gain_ratio'][scenario.fl.rounds]:.3f} "
+                  f"({'kept from an earlier run' if cached else f'{time.perf_counter() - start:.0f} s'})", flush=True)
             if spec.get("no_fl") and label == "with FL":
-                runs["without FL"].append(local_only_curves(scenario))
-                print(f"  without FL [run {i + 1}/{repeats}]: utility "
-                      f"{runs['without FL'][-1]['utility'][scenario.fl.rounds]:.3f}", flush=True)
+                alone, wall, cached = cached_run(runs_cache, "alone", "without FL", scenario, local_only_curves)
+                run_walls.append(wall)
+                runs["without FL"].append(alone)
+                print(f"  without FL [run {i + 1}/{repeats}]: utility {alone['utility'][scenario.fl.rounds]:.3f}"
+                      + (" (kept from an earlier run)" if cached else ""), flush=True)
     assert first is not None
     refs = reference_utilities(first)
     with open(out / "curves.csv", "w", newline="") as fh:
@@ -281,6 +316,8 @@ def run_experiment(name: str, quick: bool, out_root: Path, tuned: bool = False, 
     final = {label: {k: (v[max(v)] if v else None) for k, v in series.items()} for label, series in means.items()}
     summary = {"experiment": name, "quick": quick, "tuned": tuned, "rounds": first.fl.rounds, "repeats": repeats,
                "seeds": repeat_seeds(first.seed, repeats), "wall_s": round(time.perf_counter() - start, 1),
+               "runs_wall_s": (round(sum(w for w in run_walls if w is not None), 1)
+                               if all(w is not None for w in run_walls) else None),
                "final": final, "stats": {label: variant_stats(curves) for label, curves in runs.items()},
                "references_utility": refs}
     if name == "fl_vs_local":  # ChainFL: FL gains 11.7% utility over training alone
@@ -308,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs per variant, seeds derived from the base seed; mean and std bands")
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results folders")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNGs of existing results folders")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="run every setting again instead of reusing runs kept in OUT/kept-runs (a run is "
+                             "deterministic: the same settings and seed give the same curves)")
     parser.add_argument("--agent", choices=["plain", "tuned"], default="plain",
                         help="plain double DQN (docs/offloading.md's state) or the benchmark's tuned agent "
                              "(marginal and lookahead features, gamma 1, [256, 128]); results go to NAME-tuned")
@@ -325,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"{name} ({'quick' if args.quick else 'full'})", flush=True)
         summary = run_experiment(name, args.quick, Path(args.out), tuned=tuned, rounds=args.rounds,
-                                 repeats=args.repeats)
+                                 repeats=args.repeats, cache=not args.no_cache)
         print(json.dumps({k: v for k, v in summary.items() if k not in ("final", "stats")} | {
             "final_utility": {k: round(v["utility"], 3) for k, v in summary["final"].items()}}))
     return 0

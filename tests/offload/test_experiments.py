@@ -55,3 +55,27 @@ def test_attack_costs_compare_each_variant_with_the_clean_run():
     assert set(costs) == {"upload 20%, protected", "upload 20%, unprotected"}
     assert costs["upload 20%, protected"] == {"final": 3.0, "last3": 1.0}  # higher utility: positive
     assert costs["upload 20%, unprotected"] == {"final": -10.0, "last3": -43.33}
+
+
+def test_a_run_is_kept_and_reused_only_for_the_same_settings_and_seed(tmp_path):
+    """Long experiments (500 rounds, five repeats) resume: each finished run is kept under its
+    scenario's digest; another seed or setting runs again."""
+    runner = _runner()
+    spec = runner.experiments(True)["fl_vs_local"]
+    base = runner.scenario_for(spec["common"], spec["variants"][0][1], "offload-fl_vs_local")
+    calls = []
+
+    def run(scenario):
+        calls.append(scenario.seed)
+        return {"utility": {1: -12.5, 2: -11.25}, "gain_ratio": {1: 0.8, 2: 0.85}}
+
+    first, wall, cached = runner.cached_run(tmp_path, "federated", "with FL", base, run)
+    again, wall_again, cached_again = runner.cached_run(tmp_path, "federated", "with FL", base, run)
+    assert (cached, cached_again) == (False, True) and again == first and calls == [base.seed]
+    assert wall_again == wall  # the kept run's own wall time, not the lookup's
+    assert isinstance(next(iter(again["utility"])), int)  # rounds come back as ints, not JSON's strings
+    runner.cached_run(tmp_path, "federated", "with FL", base.model_copy(update={"seed": base.seed + 1}), run)
+    runner.cached_run(tmp_path, "alone", "without FL", base, run)  # the agents alone: another kind of run
+    runner.cached_run(None, "federated", "with FL", base, run)  # --no-cache
+    assert calls == [base.seed, base.seed + 1, base.seed, base.seed]
+    assert len(list(tmp_path.glob("*.json"))) == 3 and not list(tmp_path.glob("*.tmp"))
