@@ -135,7 +135,7 @@ def test_the_storage_layer_keeps_every_attested_batch(plant):
     each was deleted when its window passed)."""
     import urllib.request
 
-    wait_for(lambda: min((t["reading"] or {}).get("seq", 0) for t in twins(plant).values()) >= 20, 90,
+    wait_for(lambda: min(((t["reading"] or {}).get("seq", 0) for t in twins(plant).values()), default=0) >= 20, 90,
              "twenty readings of every twin")
     with urllib.request.urlopen(f"{obs(plant)}/metrics", timeout=5) as resp:
         metrics = resp.read().decode()
