@@ -178,9 +178,53 @@ def plot(runs: dict[str, list[Curves]], refs: dict[str, float], metric: str, pat
     plt.close(fig)
 
 
+def plot_converged(runs: dict[str, list[Curves]], refs: dict[str, float], path: Path, title: str,
+                   window: int = 10, skip: int = 20) -> None:
+    """Long runs: the utility's moving mean over ``window`` rounds (the mean of the runs), from
+    round ``skip`` on, on an axis fitted to those curves and the references near them (on the
+    full plot the far-off baselines squeeze the converged curves into one line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    low, high = np.inf, -np.inf
+    for label, series in mean_curves(runs).items():
+        u = series.get("utility", {})
+        rounds = [r for r in sorted(u) if r >= skip]
+        if len(rounds) < window:
+            continue
+        values = np.array([u[r] for r in rounds])
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+        ax.plot(rounds[window - 1:], smooth, label=f"{label} (last {window}: {values[-window:].mean():.3f})")
+        low, high = min(low, smooth.min()), max(high, smooth.max())
+    if not np.isfinite(low):
+        plt.close(fig)
+        return
+    margin = 0.15 * (high - low) + 0.05
+    for name, style, color in (("optimum", ":", "black"), ("coordinate_descent", "--", "tab:cyan"),
+                               ("greedy", "-", "tab:purple"), ("random", "-.", "tab:pink")):
+        if name in refs and low - margin <= refs[name] <= high + margin + 1.5:
+            ax.axhline(refs[name], color=color, linestyle=style, linewidth=1, label=f"{name} ({refs[name]:.2f})")
+            low, high = min(low, refs[name]), max(high, refs[name])
+    ax.set_ylim(low - margin, high + margin)
+    ax.set_xlabel("FL round")
+    ax.set_ylabel(f"utility, {window}-round moving mean")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def draw(name: str, out: Path, runs: dict[str, list[Curves]], refs: dict[str, float]) -> None:
-    """The experiment's PNGs: utility (with references); loss curves for the security runs."""
+    """The experiment's PNGs: utility (with references); for runs of over 100 rounds also
+    ``utility_converged.png`` (moving means, fitted axis); loss curves for the security runs."""
     plot(runs, refs, "utility", out / "utility.png", f"{name}: global Q-network on held-out slots")
+    if max((len(c.get("utility", {})) for cs in runs.values() for c in cs), default=0) > 100:
+        plot_converged(runs, refs, out / "utility_converged.png", f"{name}: after round 20, moving means")
     if name == "security":
         plot(runs, refs, "loss", out / "loss.png", "security: TD loss of the global Q-network")
         plot(runs, refs, "train_loss", out / "train_loss.png", "security: devices' local TD loss")
@@ -205,8 +249,8 @@ def replot(out: Path) -> None:
 def cached_run(cache: Path | None, kind: str, label: str, scenario: Scenario,
                run: Callable[[Scenario], Curves]) -> tuple[Curves, float | None, bool]:
     """``run(scenario)``, or its curves from ``cache`` when this exact scenario (every setting and
-    the seed, not the name: a run is deterministic) ran before, in this experiment or another; returns (curves, the run's own wall seconds when
-    known, whether it was kept). Each run is written as it finishes, so a long experiment killed
+    the seed, not the name: a run is deterministic) ran before, in this experiment or another;
+    returns (curves, the run's own wall seconds when known, whether it was kept). Each run is written as it finishes, so a long experiment killed
     half-way resumes where it stopped, and a ``--repeats 5`` run reuses its first seed's run from a
     ``--repeats 1`` run of the same rounds."""
     started = time.perf_counter()
