@@ -147,14 +147,32 @@ def mean_curves(runs: dict[str, list[Curves]]) -> dict[str, Curves]:
     return out
 
 
-def plot(runs: dict[str, list[Curves]], refs: dict[str, float], metric: str, path: Path, title: str) -> None:
-    """One line per variant (the mean of its runs, with a ±1 std band when there are several)."""
+def _figure() -> tuple[Any, Any, Any]:
+    """pyplot (headless), a figure and its axes at the experiments' size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    return plt, fig, ax
+
+
+def _finish(plt: Any, fig: Any, ax: Any, ylabel: str, title: str, path: Path) -> None:
+    """Label the axes (x: FL round), grid and legend, write ``path`` and close the figure."""
+    ax.set_xlabel("FL round")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot(runs: dict[str, list[Curves]], refs: dict[str, float], metric: str, path: Path, title: str) -> None:
+    """One line per variant (the mean of its runs, with a ±1 std band when there are several)."""
+    plt, fig, ax = _figure()
     for label, curves in runs.items():
         plot_band(ax, [c.get(metric, {}) for c in curves], label, marker="." if max(
             (len(c.get(metric, {})) for c in curves), default=0) <= 100 else None)
@@ -167,15 +185,8 @@ def plot(runs: dict[str, list[Curves]], refs: dict[str, float], metric: str, pat
             if name in ("all_edge", "all_cloud") and value < lowest:
                 continue  # far below every curve: listed in summary.json, left off the axis
             ax.axhline(value, color=color, linestyle=style, linewidth=1, label=f"{name} ({value:.2f})")
-    ax.set_xlabel("FL round")
-    ax.set_ylabel({"utility": "utility  -sum_i Q_i per slot", "loss": "DQN TD loss (global model)",
-                   "train_loss": "DQN TD loss (devices, mean)"}.get(metric, metric))
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(plt, fig, ax, {"utility": "utility  -sum_i Q_i per slot", "loss": "DQN TD loss (global model)",
+                           "train_loss": "DQN TD loss (devices, mean)"}.get(metric, metric), title, path)
 
 
 def plot_converged(runs: dict[str, list[Curves]], refs: dict[str, float], path: Path, title: str,
@@ -183,12 +194,7 @@ def plot_converged(runs: dict[str, list[Curves]], refs: dict[str, float], path: 
     """Long runs: the utility's moving mean over ``window`` rounds (the mean of the runs), from
     round ``skip`` on, on an axis fitted to those curves and the references near them (on the
     full plot the far-off baselines squeeze the converged curves into one line)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    plt, fig, ax = _figure()
     low, high = np.inf, -np.inf
     for label, series in mean_curves(runs).items():
         u = series.get("utility", {})
@@ -209,14 +215,7 @@ def plot_converged(runs: dict[str, list[Curves]], refs: dict[str, float], path: 
             ax.axhline(refs[name], color=color, linestyle=style, linewidth=1, label=f"{name} ({refs[name]:.2f})")
             low, high = min(low, refs[name]), max(high, refs[name])
     ax.set_ylim(low - margin, high + margin)
-    ax.set_xlabel("FL round")
-    ax.set_ylabel(f"utility, {window}-round moving mean")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(plt, fig, ax, f"utility, {window}-round moving mean", title, path)
 
 
 def draw(name: str, out: Path, runs: dict[str, list[Curves]], refs: dict[str, float]) -> None:
