@@ -38,6 +38,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+#: The data sets: --data-root, $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
+_SHARED_DATA = HERE.parents[2] / "shared" / "datasets"
+if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
 
 from edgeledger.codec import decode, encode  # noqa: E402
 from edgeledger.crypto.hashing import derive_seed, sha256  # noqa: E402
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="digits, 30 oracle nodes, 4 rounds of E=1")
-    p.add_argument("--only", default="", help="comma-separated setting labels to run (e.g. 'IID / 30% / pedal')")
+    p.add_argument("--only", default="", help="comma-separated setting labels to run (e.g. 'IID / 30%% / pedal')")
     p.add_argument("--rounds", type=int, default=None, help="rounds per run (default: 30, Pedal's; quick: 4)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--summarise", action="store_true", help="only tabulate the runs the --out folder's runs.csv holds")
@@ -189,25 +193,31 @@ def main(argv: list[str] | None = None) -> int:
     seeds = repeat_seeds(args.seed, args.repeats)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     rows_path = out / "runs.csv"
-    done: dict[tuple[str, str, int], dict[str, Any]] = {}
-    if rows_path.exists():  # resume: runs already written are kept
+    # Resume: runs already written are kept, keyed by their length too, so a run of another
+    # --rounds is never taken for this one (the folder may hold both).
+    done: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+    if rows_path.exists():
         for row in csv.DictReader(open(rows_path)):
-            done[(row["dataset"], row["setting"], int(row["seed"]))] = json.loads(row["result"])
+            result = json.loads(row["result"])
+            done[(row["dataset"], row["setting"], int(row["seed"]), len(result["accuracy"]))] = result
     summary: dict[str, Any] = {"size": ("quick" if args.quick else "full") + (f", {size['rounds']} rounds" if args.rounds else ""), **size, "repeats": args.repeats, "seeds": seeds,
                                "datasets": {}}
     for dataset in datasets:
         missing = available(dataset, args.data_root)
+        on_record = any(k[0] == dataset and k[3] == size["rounds"] for k in done)
         if missing is not None:
-            summary["datasets"][dataset] = {"status": "not run", "reason": missing}
             print(f"{dataset}: not run -- {missing}", flush=True)
-            continue
+            if not on_record:
+                summary["datasets"][dataset] = {"status": "not run", "reason": missing}
+                continue
+            print(f"{dataset}: tabulating the runs {rows_path} already holds", flush=True)
         results: dict[str, list[dict[str, Any]]] = defaultdict(list)
         grid = [(f"{plabel} / {int(fraction * 100)}% / {rule}", part, fraction, rule) for plabel, part in PARTITIONS.items()
                 for fraction in MALICIOUS for rule in RULES]
         for seed in seeds:  # repeat by repeat: a stopped run leaves every setting with as many runs as the others
             for label, part, fraction, rule in grid:
-                key = (dataset, label, seed)
-                if (only and label not in only) or (args.summarise and key not in done):
+                key = (dataset, label, seed, size["rounds"])
+                if (only and label not in only) or ((args.summarise or missing is not None) and key not in done):
                     continue
                 if key not in done:
                     done[key] = run_one(dataset, part, fraction, rule, seed, size, args.data_root)
