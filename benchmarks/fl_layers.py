@@ -7,7 +7,9 @@ wall-clock rates, not these much):
   600 samples each, B = 10): the share of each ATen op;
 * each grouped convolution of the model alone (forward, weight gradient, input gradient) in the
   stacked layout (channels-last, ``groups = K``), with two alternatives: im2col (``unfold``)
-  plus a batched GEMM, and NCHW with oneDNN disabled; against a 1024^3 matmul.
+  plus a batched GEMM, and NCHW with oneDNN disabled; against a 1024^3 matmul;
+* ``kernel_bound_ratio_to_gemm``: a step's FLOP over the convolutions' time alone (each pass by
+  its fastest variant, every other op free), the most any executor on these kernels can reach.
 
 Usage: python benchmarks/fl_layers.py [--quick] [--clients K]
 Needs EDGELEDGER_DATA (MNIST). The last line is one JSON object of the headline figures.
@@ -36,6 +38,9 @@ from edgeledger.fl.datasets import load_dataset
 from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor
 from edgeledger.fl.models import build_model
 from edgeledger.fl.params import get_flat_params
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fl_round import macs_per_sample  # noqa: E402  (the round's FLOP as fl_round.py counts it)
 
 #: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
 _SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -98,6 +103,8 @@ def one_conv(k: int, b: int, cin: int, cout: int, size: int, reps: int) -> dict[
     flop = 2 * k * b * cout * cin * 25 * ho * ho
     row: dict = {"layer": f"conv {cin}->{cout}, 5x5, {size}x{size}", "mflop_per_call": round(flop / 1e6, 1)}
     row["forward_ms"] = cpu_ms(lambda: F.conv2d(x, w, None, 1, 0, 1, k), reps)
+    # The whole backward pass as training calls it (one call: input gradient where needed, weight, bias).
+    row["backward_ms"] = cpu_ms(lambda: bwd(g, x, w, [k * cout], *common, [cin > 1, True, True]), reps)
     row["weight_grad_ms"] = cpu_ms(lambda: bwd(g, x, w, [k * cout], *common, [False, True, True]), reps)
     if cin > 1:
         row["input_grad_ms"] = cpu_ms(lambda: bwd(g, x, w, [k * cout], *common, [True, False, False]), reps)
@@ -126,6 +133,24 @@ def one_conv(k: int, b: int, cin: int, cout: int, size: int, reps: int) -> dict[
     return {key: round(v, 3) if isinstance(v, float) else v for key, v in row.items()}
 
 
+def kernel_bound(layers: list[dict[str, float]], step_flop: float, gemm: float) -> dict[str, float]:
+    """The most a training step can reach with the fastest measured kernel for each convolution pass.
+
+    ``step_flop`` is the step's FLOP as ``fl_round.py`` counts it (conv + linear MACs x 2 x 3);
+    the time is the convolutions' alone, each pass by its fastest variant (oneDNN channels-last,
+    im2col + GEMM, NCHW without oneDNN), every other op (pooling, ReLU, linear layers, loss, SGD,
+    batch gathers) taken as free. No executor built on these kernels can beat it.
+    """
+    ms = 0.0
+    for row in layers:
+        ms += min(row["forward_ms"], row["im2col_forward_ms"], row["nchw_no_onednn_forward_ms"])
+        ms += min(row["backward_ms"], row["nchw_no_onednn_backward_ms"],
+                  row["im2col_weight_grad_ms"] + row.get("input_grad_ms", 0.0))
+    gflops = step_flop / ms / 1e6
+    return {"conv_ms_per_step": round(ms, 3), "kernel_bound_gflops_cpu": round(gflops, 1),
+            "kernel_bound_ratio_to_gemm": round(gflops / gemm, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions and 120 samples per client")
@@ -143,10 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     layers = conv_layers(args.clients, 10, reps)
     for row in layers:
         print(f"  {row['layer']}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "layer"))
+    train, _ = load_dataset("mnist", None)
+    model = build_model("mnist_cnn", train.input_shape, train.n_classes, seed=0)
+    step_flop = macs_per_sample(model, train.input_shape) * 2 * 3 * args.clients * 10
+    bound = kernel_bound(layers, step_flop, gemm)
+    print(f"one step of {args.clients} stacked clients (B = 10): {step_flop / 1e6:.0f} MFLOP, of which the convolutions' "
+          f"fastest kernels alone take {bound['conv_ms_per_step']} ms: even with every other op free, at most "
+          f"{bound['kernel_bound_gflops_cpu']} GFLOP per CPU-second = {bound['kernel_bound_ratio_to_gemm']} of the "
+          f"matmul rate (issue 22's goal: 0.6)")
     conv = sum(v for name, v in shares.items() if "convolution" in name)
     gemm_ops = sum(v for name, v in shares.items() if name in ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm"))
     print(json.dumps({"gemm_gflops_1thread_cpu": round(gemm, 1), "convolution_share": round(conv, 3),
-                      "gemm_op_share": round(gemm_ops, 3), "conv_layers": layers, "op_shares": shown,
+                      "gemm_op_share": round(gemm_ops, 3), **bound, "conv_layers": layers, "op_shares": shown,
                       "clients": args.clients, "samples_per_client": samples, "quick": args.quick,
                       "load_average": round(os.getloadavg()[0], 2)}))
     return 0
