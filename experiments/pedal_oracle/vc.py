@@ -181,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--summarise", action="store_true", help="only tabulate the runs the --out folder's runs.csv holds")
     p.add_argument("--out", default=str(HERE / "results" / "vc"))
     args = p.parse_args(argv)
+    unknown = [d.strip() for d in args.datasets.split(",") if d.strip() and d.strip() not in MODELS]
+    if unknown:
+        p.error(f"unknown data set {unknown[0]!r}; expected some of: {', '.join(sorted(set(MODELS) - {'digits'}))}")
+    labels = [f"{plabel} / {int(f * 100)}% / {rule}" for plabel in PARTITIONS for f in MALICIOUS for rule in RULES]
+    stray = [s.strip() for s in args.only.split(",") if s.strip() and s.strip() not in labels]
+    if stray:
+        p.error(f"no setting is labelled {stray[0]!r}; the labels look like {labels[0]!r} ({len(labels)} in all)")
+    if args.repeats < 1 or (args.rounds is not None and args.rounds < 1):
+        p.error("--repeats and --rounds must be at least 1")
     import torch
 
     torch.set_num_threads(1)

@@ -1,4 +1,4 @@
-"""experiments/pedal_oracle/vc.py keeps finished runs and reuses only runs of the same length."""
+"""experiments/pedal_oracle/vc.py: finished runs are kept and reused only at the same length; bad arguments get one line."""
 
 from __future__ import annotations
 
@@ -38,3 +38,18 @@ def test_a_run_is_reused_only_at_the_same_number_of_rounds(vc, tmp_path, capsys)
     # The same length again is read back: no new row.
     assert vc.main([*base, "--rounds", "1"]) == 0
     assert len(_rows(out)) == 2
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--datasets", "mnst"], "unknown data set 'mnst'; expected some of: cifar10, fashion_mnist, kmnist, mnist"),
+    (["--only", "IID / 30 / pedal"], "no setting is labelled 'IID / 30 / pedal'"),
+    (["--repeats", "0"], "--repeats and --rounds must be at least 1"),
+    (["--rounds", "0"], "--repeats and --rounds must be at least 1"),
+])
+def test_a_mistyped_argument_is_one_line_and_exit_2(vc, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        vc.main([*argv, "--out", str(tmp_path / "vc")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert ": error: " in err[-1] and message in err[-1]
+    assert not (tmp_path / "vc").exists()  # nothing was started
