@@ -90,9 +90,20 @@ def small_multiples(panels: dict[str, dict[str, tuple[Sequence[float], ...]]], x
             for ax in axes.flat[1:n]:
                 for h, label in zip(*ax.get_legend_handles_labels()):
                     seen.setdefault(label, h)
-            fig.legend([seen[nm] for nm in names if nm in seen], [nm for nm in names if nm in seen], loc="outside lower center",
-                       ncol=min(len(names), 5), frameon=False)
+            legend_below(fig, [seen[nm] for nm in names if nm in seen], [nm for nm in names if nm in seen])
     return fig
+
+
+def legend_below(fig: Any, handles: list[Any], labels: list[str], most: int = 5) -> Any:
+    """The figure's legend below its panels, in as many columns (up to ``most``) as fit its width:
+    a row wider than the figure is cut off at both edges when it is saved."""
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(min(len(labels), most), 0, -1):
+        legend = fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            return legend
+        legend.remove()
+    return None
 
 
 def grid_figures(result: Any, out: Path, formats: Iterable[str] = ("png",)) -> list[Path]:
@@ -152,7 +163,7 @@ def _final_bars(result: Any, done: list[Any], metric: str = "accuracy") -> Any:
         ax.set_ylim(0, 1)
         ax.set_ylabel("final test accuracy" if metric == "accuracy" else f"final {metric}")
         ax.grid(axis="y", alpha=0.3, linewidth=0.5)
-        fig.legend(loc="outside lower center", ncol=min(len(last), 5), frameon=False)
+        legend_below(fig, *ax.get_legend_handles_labels())
     return fig
 
 

@@ -32,6 +32,22 @@ def test_a_grid_is_one_panel_per_leading_value_with_shared_axes_and_one_legend_b
     assert fig.get_size_inches()[0] <= 7.2  # the text width of a two-column paper
 
 
+def test_the_legend_below_one_narrow_panel_wraps_instead_of_being_cut_off():
+    # One 2.3-inch panel with three settings: a single row of entries was wider than the figure,
+    # and the saved PNG cut the first and last entries ("20 clier").
+    lines = {f"{n} clients": ([1, 2, 3], [0.2, 0.5, 0.7]) for n in (5, 10, 20)}
+    def rows(fig):  # the legend's rows of entries, as drawn
+        fig.canvas.draw()
+        return len({round(t.get_window_extent().y0) for t in fig.legends[0].get_texts()})
+
+    fig = small_multiples({"fbfl-clients": lines}, "round", "test accuracy", (0, 1))
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(lines)
+    assert rows(fig) == 2 and legend.get_window_extent().width <= fig.bbox.width
+    wide = small_multiples({a: lines for a in ("none", "sign_flip", "label_flip")}, "round", "test accuracy")
+    assert rows(wide) == 1  # where one row fits, it stays one row
+
+
 @pytest.mark.parametrize("fmt, magic", [("svg", b"<?xml"), ("pdf", b"%PDF")])
 def test_grid_figures_write_vector_files_on_request(tmp_path, fmt, magic):
     written = grid_figures(_grid(tmp_path), tmp_path / "plots", ("png", fmt))
