@@ -65,6 +65,9 @@ QUICK = {"oracles": 30, "group": 10, "rounds": 4, "epochs": 1, "lr_micro": 100_0
 PARTITIONS = {"IID": "iid", "non-IID": "shards"}
 MALICIOUS = (0.0, 0.1, 0.2, 0.3)
 RULES = ("pedal", "fedavg")
+#: Every setting of the grid: (label, partition, share of free riders, rule), in run order.
+GRID = [(f"{plabel} / {int(fraction * 100)}% / {rule}", part, fraction, rule) for plabel, part in PARTITIONS.items()
+        for fraction in MALICIOUS for rule in RULES]
 
 
 def fedavg_model_aggregation(blobs: MemoryBlobStore) -> Any:
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [d.strip() for d in args.datasets.split(",") if d.strip() and d.strip() not in MODELS]
     if unknown:
         p.error(f"unknown data set {unknown[0]!r}; expected some of: {', '.join(sorted(set(MODELS) - {'digits'}))}")
-    labels = [f"{plabel} / {int(f * 100)}% / {rule}" for plabel in PARTITIONS for f in MALICIOUS for rule in RULES]
+    labels = [label for label, *_ in GRID]
     stray = [s.strip() for s in args.only.split(",") if s.strip() and s.strip() not in labels]
     if stray:
         p.error(f"no setting is labelled {stray[0]!r}; the labels look like {labels[0]!r} ({len(labels)} in all)")
@@ -221,10 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{dataset}: tabulating the runs {rows_path} already holds", flush=True)
         results: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        grid = [(f"{plabel} / {int(fraction * 100)}% / {rule}", part, fraction, rule) for plabel, part in PARTITIONS.items()
-                for fraction in MALICIOUS for rule in RULES]
         for seed in seeds:  # repeat by repeat: a stopped run leaves every setting with as many runs as the others
-            for label, part, fraction, rule in grid:
+            for label, part, fraction, rule in GRID:
                 key = (dataset, label, seed, size["rounds"])
                 if (only and label not in only) or ((args.summarise or missing is not None) and key not in done):
                     continue
