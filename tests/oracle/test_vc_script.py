@@ -24,7 +24,7 @@ def _rows(out: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(open(out.with_name(out.name + "-quick") / "runs.csv")))
 
 
-def test_a_run_is_reused_only_at_the_same_number_of_rounds(vc, tmp_path, capsys):
+def test_a_run_is_reused_only_at_the_same_number_of_rounds(vc, tmp_path, capsys, monkeypatch):
     out = tmp_path / "vc"
     base = ["--quick", "--repeats", "1", "--only", "IID / 0% / pedal", "--out", str(out)]
     assert vc.main([*base, "--rounds", "1"]) == 0
@@ -37,6 +37,13 @@ def test_a_run_is_reused_only_at_the_same_number_of_rounds(vc, tmp_path, capsys)
     assert summary["datasets"]["digits"]["settings"]["IID / 0% / pedal"]["runs"] == 1
     # The same length again is read back: no new row.
     assert vc.main([*base, "--rounds", "1"]) == 0
+    assert len(_rows(out)) == 2
+    # Data files gone (another machine, a moved data root): the folder's runs are still tabulated,
+    # not replaced by "not run".
+    monkeypatch.setattr(vc, "available", lambda dataset, root: f"{dataset} needs a data root")
+    assert vc.main([*base, "--rounds", "2"]) == 0
+    summary = json.loads((out.with_name("vc-quick") / "summary.json").read_text())
+    assert summary["datasets"]["digits"]["settings"]["IID / 0% / pedal"]["runs"] == 1
     assert len(_rows(out)) == 2
 
 
