@@ -44,6 +44,11 @@ from edgeledger.scenario.schema import Scenario, load_scenario  # noqa: E402
 
 BASE = HERE / "base.toml"
 REFERENCES = ["all_local", "all_edge", "all_cloud", "random", "greedy", "coordinate_descent", "optimum"]
+#: Each reference's line: black and greys told apart by dash pattern, so no reference shares a
+#: colour with a variant's curve (those take matplotlib's colour cycle, purple for the fifth).
+REF_STYLE = {"optimum": (":", "black"), "coordinate_descent": ("--", "black"), "greedy": ("-", "dimgray"),
+             "random": ("-.", "gray"), "all_local": ((0, (1, 3)), "gray"), "all_edge": ((0, (6, 2, 1, 2)), "darkgray"),
+             "all_cloud": ((0, (3, 1, 1, 1, 1, 1)), "darkgray")}
 Variant = tuple[str, list[str]]  # label, scenario overrides
 
 
@@ -178,10 +183,8 @@ def plot(runs: dict[str, list[Curves]], refs: dict[str, float], metric: str, pat
             (len(c.get(metric, {})) for c in curves), default=0) <= 100 else None)
     if metric == "utility":
         lowest = min((min(c["utility"].values()) for cs in runs.values() for c in cs if c.get("utility")), default=0.0)
-        styles = iter(zip(["-", "--", ":", "-."] * 2, ["tab:gray", "tab:brown", "tab:olive", "tab:pink",
-                                                       "tab:purple", "tab:cyan", "black"]))
         for name, value in refs.items():
-            style, color = next(styles)
+            style, color = REF_STYLE.get(name, ("-", "gray"))
             if name in ("all_edge", "all_cloud") and value < lowest:
                 continue  # far below every curve: listed in summary.json, left off the axis
             ax.axhline(value, color=color, linestyle=style, linewidth=1, label=f"{name} ({value:.2f})")
@@ -209,8 +212,8 @@ def plot_converged(runs: dict[str, list[Curves]], refs: dict[str, float], path: 
         plt.close(fig)
         return
     margin = 0.15 * (high - low) + 0.05
-    for name, style, color in (("optimum", ":", "black"), ("coordinate_descent", "--", "tab:cyan"),
-                               ("greedy", "-", "tab:purple"), ("random", "-.", "tab:pink")):
+    for name in ("optimum", "coordinate_descent", "greedy", "random"):
+        style, color = REF_STYLE[name]
         if name in refs and low - margin <= refs[name] <= high + margin + 1.5:
             ax.axhline(refs[name], color=color, linestyle=style, linewidth=1, label=f"{name} ({refs[name]:.2f})")
             low, high = min(low, refs[name]), max(high, refs[name])
@@ -399,11 +402,15 @@ def main(argv: list[str] | None = None) -> int:
     names = list(experiments(args.quick)) if args.name == "all" else [args.name]
     tuned = args.agent == "tuned"
     if args.replot:
-        for name in names:
-            folder = Path(args.out) / folder_name(name, args.quick, tuned, args.rounds, args.repeats)
-            if (folder / "curves.csv").exists():
-                replot(folder)
-                print(f"redrew {folder}")
+        folders = [Path(args.out) / folder_name(name, args.quick, tuned, args.rounds, args.repeats) for name in names]
+        found = [f for f in folders if (f / "curves.csv").exists()]
+        for folder in found:
+            replot(folder)
+            print(f"redrew {folder}")
+        if not found:  # --rounds / --repeats / --quick name the folder: a missing one is a typo or no run yet
+            print(f"run.py: error: no results to redraw in {', '.join(str(f) for f in folders)} "
+                  f"(--quick, --rounds and --repeats pick the folder)", file=sys.stderr)
+            return 2
         return 0
     for name in names:
         print(f"{name} ({'quick' if args.quick else 'full'})", flush=True)

@@ -79,3 +79,18 @@ def test_a_run_is_kept_and_reused_only_for_the_same_settings_and_seed(tmp_path):
     runner.cached_run(None, "federated", "with FL", base, run)  # --no-cache
     assert calls == [base.seed, base.seed + 1, base.seed, base.seed]
     assert len(list(tmp_path.glob("*.json"))) == 3 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_replot_redraws_a_results_folder_and_says_so_when_there_is_none(tmp_path, capsys):
+    runner = _runner()
+    assert runner.main(["fl_vs_local", "--replot", "--rounds", "500", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no results to redraw in" in err[0] and "fl_vs_local-r500" in err[0]
+    folder = tmp_path / "fl_vs_local-r500"
+    folder.mkdir()
+    lines = ["variant,round,metric,value"] + [f"{v},{r},utility,{-12 + r / 100 + (v == 'with FL') / 10}"
+                                              for v in ("with FL", "without FL") for r in range(1, 201)]
+    (folder / "curves.csv").write_text("\n".join(lines) + "\n")
+    (folder / "summary.json").write_text('{"experiment": "fl_vs_local", "references_utility": {"greedy": -10.9}}')
+    assert runner.main(["fl_vs_local", "--replot", "--rounds", "500", "--out", str(tmp_path)]) == 0
+    assert {p.name for p in folder.glob("*.png")} == {"utility.png", "utility_converged.png"}
