@@ -40,16 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fl_round import plain_round  # noqa: E402  (the same hand-written loop as fl_round.py)
 
-from edgeledger.fl.datasets import load_dataset  # noqa: E402
+from edgeledger.fl.datasets import load_dataset, use_checkout_datasets  # noqa: E402
 from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor  # noqa: E402
 from edgeledger.fl.models import build_model  # noqa: E402
 from edgeledger.fl.params import get_flat_params, set_flat_params  # noqa: E402
 from edgeledger.fl.partition import partition_iid  # noqa: E402
 
-#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
-_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
-    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
+#: MNIST: --data-root, $EDGELEDGER_DATA, else ../shared/datasets beside this checkout.
+use_checkout_datasets(__file__)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -34,7 +34,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgeledger.fl.datasets import load_dataset
+from edgeledger.fl.datasets import load_dataset, use_checkout_datasets
 from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor
 from edgeledger.fl.models import build_model
 from edgeledger.fl.params import get_flat_params
@@ -42,10 +42,9 @@ from edgeledger.fl.params import get_flat_params
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fl_round import macs_per_sample  # noqa: E402  (the round's FLOP as fl_round.py counts it)
 
-#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
-_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
-    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
+#: MNIST: --data-root, $EDGELEDGER_DATA, else ../shared/datasets beside this checkout.
+use_checkout_datasets(__file__)
+
 
 CL = torch.channels_last
 

@@ -38,16 +38,15 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgeledger.errors import ConfigError
-from edgeledger.fl.datasets import Dataset, load_dataset
+from edgeledger.fl.datasets import Dataset, load_dataset, use_checkout_datasets
 from edgeledger.fl.executors import ModelSpec, TrainSpec, build_executor
 from edgeledger.fl.models import build_model
 from edgeledger.fl.params import get_flat_params, set_flat_params
 from edgeledger.fl.partition import partition_iid
 
-#: The MNIST files: $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
-_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
-    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
+#: MNIST: --data-root, $EDGELEDGER_DATA, else ../shared/datasets beside this checkout.
+use_checkout_datasets(__file__)
+
 
 #: (label, executor name, options) in the order they run; OPT_IN ones run only via --only
 #: (two intra-op threads collapse when another process holds a core of a 2-core box).

@@ -35,6 +35,7 @@ __all__ = [
     "DatasetLoader",
     "datasets",
     "load_dataset",
+    "use_checkout_datasets",
     "make_synthetic",
     "parse_idx",
     "DATA_ENV_VAR",
@@ -126,6 +127,23 @@ def load_dataset(
         download_dataset(name, data_root)
     return loader(Path(data_root) if data_root is not None else None)
 
+
+
+def use_checkout_datasets(script: str | Path) -> Path | None:
+    """For the scripts of a checkout (``benchmarks/``, ``experiments/``): when $EDGELEDGER_DATA is
+    unset, point it at the ``shared/datasets`` folder beside the checkout that holds ``script``
+    (the first folder above it with a ``pyproject.toml``), if that folder exists. Returns the
+    folder set, else None."""
+    if os.environ.get(DATA_ENV_VAR):
+        return None
+    for folder in Path(script).resolve().parents:
+        if (folder / "pyproject.toml").is_file():
+            shared = folder.parent / "shared" / "datasets"
+            if shared.is_dir():
+                os.environ[DATA_ENV_VAR] = str(shared)
+                return shared
+            return None
+    return None
 
 # --- digits -------------------------------------------------------------------------------
 

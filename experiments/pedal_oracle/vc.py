@@ -38,15 +38,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-#: The data sets: --data-root, $EDGELEDGER_DATA, else the ../shared/datasets folder beside a checkout.
-_SHARED_DATA = HERE.parents[2] / "shared" / "datasets"
-if "EDGELEDGER_DATA" not in os.environ and _SHARED_DATA.is_dir():
-    os.environ["EDGELEDGER_DATA"] = str(_SHARED_DATA)
 
 from edgeledger.codec import decode, encode  # noqa: E402
 from edgeledger.crypto.hashing import derive_seed, sha256  # noqa: E402
 from edgeledger.errors import DatasetError, DecodeError, EdgeLedgerError  # noqa: E402
-from edgeledger.fl.datasets import load_dataset  # noqa: E402
+from edgeledger.fl.datasets import load_dataset, use_checkout_datasets  # noqa: E402
 from edgeledger.fl.params import params_from_bytes, params_to_bytes  # noqa: E402
 from edgeledger.ledger.blobs import MemoryBlobStore  # noqa: E402
 from edgeledger.ledger.contracts import contract_state  # noqa: E402
@@ -57,6 +53,10 @@ from edgeledger.oracle.computing import (  # noqa: E402
 )
 from edgeledger.oracle.simnet import FEED, build_oracle_chain  # noqa: E402
 from edgeledger.scenario.repeats import format_pm, mean_std, plot_band, repeat_seeds  # noqa: E402
+
+#: The data sets: --data-root, $EDGELEDGER_DATA, else ../shared/datasets beside this checkout.
+use_checkout_datasets(__file__)
+
 
 MODELS = {"mnist": "pedal_mnist_cnn", "kmnist": "pedal_mnist_cnn", "fashion_mnist": "pedal_fmnist_cnn",
           "cifar10": "pedal_cifar_vgg", "digits": "mlp"}

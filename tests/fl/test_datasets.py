@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 import struct
 import sys
@@ -164,3 +165,19 @@ def test_mnist_truncated_labels_are_rejected_even_with_matching_digest(
     monkeypatch.setattr(sys.modules["edgeledger.fl.datasets"], "MNIST_SHA256", sums)
     with pytest.raises(DatasetError, match="need 3 data bytes, got 2"):
         load_dataset("mnist", tmp_path)
+
+
+def test_a_checkouts_scripts_find_the_shared_datasets_beside_it(tmp_path, monkeypatch):
+    from edgeledger.fl.datasets import DATA_ENV_VAR, use_checkout_datasets
+
+    checkout, shared = tmp_path / "main", tmp_path / "shared" / "datasets"
+    (checkout / "benchmarks").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("")
+    script = checkout / "benchmarks" / "fl_round.py"
+    monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    assert use_checkout_datasets(script) is None  # no shared folder: nothing set
+    assert DATA_ENV_VAR not in os.environ
+    shared.mkdir(parents=True)
+    assert use_checkout_datasets(script) == shared and os.environ[DATA_ENV_VAR] == str(shared)
+    monkeypatch.setenv(DATA_ENV_VAR, "/elsewhere")
+    assert use_checkout_datasets(script) is None and os.environ[DATA_ENV_VAR] == "/elsewhere"  # the user's wins
