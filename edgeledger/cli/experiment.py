@@ -53,7 +53,7 @@ def experiment_run(name: str = typer.Argument(..., help="Experiment name (see ed
                    root: Optional[Path] = typer.Option(None, "--dir", help=EXPERIMENTS_DIR_HELP),
                    only: Optional[str] = typer.Option(None, help="Run only these settings: '|'-separated labels, each exact or a substring (e.g. \"IID / 30% / pedal|non-IID / 0%\")."),
                    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a scenario key in every setting, after the setting's own, e.g. --set 'fl.executor=\"process\"' (repeatable; TOML values; recorded in the summary)."),
-                   resume: bool = typer.Option(False, help="Keep the settings the --out folder's summary already holds as done (same experiment, size, --set) and run the rest."),
+                   resume: bool = typer.Option(False, help="Keep the settings the --out folder's summary already holds as done (same experiment, size, --set), and the finished runs of a setting cut off part-way; run the rest."),
                    repeats: Optional[int] = typer.Option(None, min=1, max=100, help="Runs per setting (seeds derived from the base seed; tables show mean ± std). Default: the experiment's repeats (quick_repeats with --quick)."),
                    threads: int = typer.Option(1, min=1, help="Torch threads for local training."),
                    formats: str = typer.Option("png", "--formats", help=FORMATS_HELP),

@@ -19,7 +19,10 @@ reason; *pending* only when its aggregator or attack is not registered (see
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,10 +78,42 @@ def _run_once(exp: Experiment, setting: Setting, scenario: Any, folder: Path,
         seeds=[scenario.seed], wall_s=round(time.perf_counter() - t0, 3))
 
 
+RUN_RECORD = "run.json"  # a finished repeat's result and its scenario's fingerprint (per-run resume)
+
+
+def _fingerprint(scenario: Any) -> str:
+    """A digest of everything that decides a run's outcome: the whole scenario, seed included."""
+    text = json.dumps(scenario.model_dump(mode="json", exclude_none=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _kept_run(folder: Path, scenario: Any) -> SettingResult | None:
+    """The result recorded in ``folder`` by a finished run of exactly ``scenario``, else None
+    (no record, a record of another scenario or seed, or one that does not parse)."""
+    try:
+        record = json.loads((folder / RUN_RECORD).read_text())
+        if record["fingerprint"] != _fingerprint(scenario):
+            return None
+        return SettingResult(**record["result"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _keep_run(folder: Path, scenario: Any, run: SettingResult) -> None:
+    """Record a finished run in its folder, written whole or not at all (a kill mid-write leaves none)."""
+    tmp = folder / (RUN_RECORD + ".tmp")
+    tmp.write_text(json.dumps({"fingerprint": _fingerprint(scenario), "result": dataclasses.asdict(run)}))
+    os.replace(tmp, folder / RUN_RECORD)
+
+
 def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
                  on_round: Callable[[dict[str, Any]], None] | None = None,
-                 overrides: tuple[str, ...] = ()) -> SettingResult:
-    """Every run of ``setting`` (``exp.repeats_for(quick)`` seeds), combined into one result."""
+                 overrides: tuple[str, ...] = (), resume: bool = False) -> SettingResult:
+    """Every run of ``setting`` (``exp.repeats_for(quick)`` seeds), combined into one result.
+
+    With several runs each finished one is recorded in its ``run-<i>`` folder; ``resume=True``
+    takes a recorded run of the same scenario and seed instead of running it again, so a setting
+    interrupted after three of five runs runs only the last two."""
     scenario = exp.scenario(setting, quick, overrides)
     reason = exp.pending_reason(scenario)
     if reason is not None:
@@ -88,8 +123,12 @@ def _run_setting(exp: Experiment, setting: Setting, quick: bool, out: Path,
     folder = out / "settings" / setting.slug
     runs = []
     for i, seed in enumerate(seeds):
-        run = _run_once(exp, setting, scenario.model_copy(update={"seed": seed}),
-                        folder if len(seeds) == 1 else folder / f"run-{i}", on_round)
+        seeded = scenario.model_copy(update={"seed": seed})
+        run_folder = folder if len(seeds) == 1 else folder / f"run-{i}"
+        kept = _kept_run(run_folder, seeded) if resume and len(seeds) > 1 else None
+        run = kept if kept is not None else _run_once(exp, setting, seeded, run_folder, on_round)
+        if kept is None and run.status == "done" and len(seeds) > 1:
+            _keep_run(run_folder, seeded, run)
         if run.status != "done":
             run.reason = f"run {i + 1} of {len(seeds)} (seed {seed}): {run.reason}" if len(seeds) > 1 else run.reason
             run.wall_s = round(sum(r.wall_s for r in runs) + run.wall_s, 3)
@@ -155,7 +194,8 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
 
     The summary files are rewritten after every setting, so an interrupted run keeps what it
     finished; ``resume=True`` takes the settings ``out_dir``'s summary already holds as done
-    (same experiment, size and overrides) instead of running them again."""
+    (same experiment, size and overrides) instead of running them again, and in a setting cut
+    off part-way the runs that finished (same scenario and seed)."""
     t0 = time.perf_counter()
     settings = select_settings(exp.settings(), only)
     if overrides and settings:
@@ -166,7 +206,7 @@ def run_experiment(exp: Experiment, out_dir: Path, quick: bool = False,
     for i, setting in enumerate(settings):
         r = finished.get(setting.label)
         if r is None:
-            r = _run_setting(exp, setting, quick, out_dir, on_round, tuple(overrides))
+            r = _run_setting(exp, setting, quick, out_dir, on_round, tuple(overrides), resume)
             r.overrides = list(overrides)
         results.append(r)
         if progress is not None:

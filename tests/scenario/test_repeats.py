@@ -86,3 +86,43 @@ def test_repeats_must_be_a_small_positive_integer(tmp_path):
     (tmp_path / "s" / "x.toml").write_text('[experiment]\nrepeats = 0\n')
     with pytest.raises(ConfigError, match="experiment.repeats: got 0; expected an integer in"):
         discover(tmp_path)
+
+
+def test_resume_keeps_the_finished_runs_of_a_setting_cut_off_part_way(root, tmp_path, monkeypatch):
+    import edgeledger.scenario.experiment_run as er
+
+    exp = find_experiment("repeated", root)  # 3 runs per setting at full size
+    out = tmp_path / "out"
+    real_run_once, calls = er._run_once, []
+
+    def cut_off_at_the_third_run(*args, **kwargs):  # the process is killed during run 3 of fedavg
+        calls.append(args[2].seed)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_run_once(*args, **kwargs)
+
+    monkeypatch.setattr(er, "_run_once", cut_off_at_the_third_run)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, out, only="fedavg")
+    seeds = repeat_seeds(5, 3)
+    assert calls == seeds and not (out / "summary.json").exists()
+    assert [(out / "settings" / "fedavg" / f"run-{i}" / "run.json").exists() for i in range(3)] == [True, True, False]
+
+    calls.clear()
+    monkeypatch.setattr(er, "_run_once", lambda *a, **k: (calls.append(a[2].seed), real_run_once(*a, **k))[1])
+    resumed = run_experiment(exp, out, only="fedavg", resume=True)
+    assert calls == seeds[2:]  # only the run that was cut off
+    fresh = run_experiment(exp, tmp_path / "fresh", only="fedavg")
+    drop_wall = lambda runs: [{k: v for k, v in r.items() if k != "wall_s"} for r in runs]  # noqa: E731
+    assert drop_wall(resumed.settings[0].runs) == drop_wall(fresh.settings[0].runs)  # the same runs, bit for bit
+    assert resumed.settings[0].final_accuracy == fresh.settings[0].final_accuracy
+
+    # another scenario (here an override) keeps nothing; an unreadable record runs its run again
+    calls.clear()
+    run_experiment(exp, out, only="fedavg", overrides=("fl.lr=0.05",), resume=True)
+    assert calls == seeds
+    (out / "summary.json").unlink()  # as if cut off again, before the summary was written
+    (out / "settings" / "fedavg" / "run-0" / "run.json").write_text("{not json")
+    calls.clear()
+    run_experiment(exp, out, only="fedavg", overrides=("fl.lr=0.05",), resume=True)
+    assert calls == seeds[:1]
