@@ -347,7 +347,7 @@ def _setting_from_run(folder: Path, root: Path | None) -> tuple[str, list[bool],
             series: dict[str, dict[int, float]] = {"fl.accuracy": {}, "fl.loss": {}, "fl.backdoor_asr": {}}
             with open(folder / "metrics.csv", newline="") as fh:
                 for row in csv.DictReader(fh):
-                    if row["metric"] in series and row["node"] == "cloud":
+                    if row["metric"] in series:  # the round's closer, cloud or winner (fl.round.reporting)
                         series[row["metric"]][int(row["round"])] = float(row["value"])
             rounds = sorted(series["fl.accuracy"])
             acc = [series["fl.accuracy"][r] for r in rounds]

@@ -172,7 +172,7 @@ def run_figures(result: Any, out: Path, formats: Iterable[str] = ("png",)) -> li
     out.mkdir(parents=True, exist_ok=True)
     series: dict[str, dict[int, float]] = defaultdict(dict)
     for m in result.metrics:
-        if m.node == "cloud" and m.metric in ("fl.accuracy", "fl.loss"):
+        if m.metric in ("fl.accuracy", "fl.loss"):  # from the round's closer: cloud or winner (fl.round.reporting)
             series[m.metric][m.round] = m.value
     n_bad = len(result.network.malicious)
     with plt.rc_context(PAPER):

@@ -94,7 +94,7 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None,
 
     def on_metric(node: str, m: Metric, now: float) -> None:
         metrics.append(MetricRow(round(now, 9), m.round, node, m.name, float(m.value)))
-        if progress is not None and node == "cloud" and m.name == f"fl.{headline}":
+        if progress is not None and m.name == f"fl.{headline}":  # only a round's closer reports it (any node)
             progress({"round": m.round, "rounds": scenario.fl.rounds, headline: m.value, "metric": headline,
                       "value": m.value, "height": network.infrastructure["cloud"].store.height, "sim_time": now})
 

@@ -68,10 +68,16 @@ class Run:
 
     @property
     def rounds(self) -> Any:
-        """The aggregator's metrics per round (``accuracy``, ``loss``, ...), one row per round."""
+        """The aggregator's metrics per round (``accuracy``, ``loss``, ...), one row per round: those
+        of the node that closed the round (the cloud, or the consensus winner under FBFL's
+        ``fl.aggregation = "consensus_winner"``), without what a winner reports as a trainer."""
+        from edgeledger.fl.round.reporting import TRAINER_METRICS, round_closers
+
         m = self.metrics
-        cloud = m[(m.node == "cloud") & (m["round"] > 0) & m.metric.str.startswith("fl.")]
-        table = cloud.pivot_table(index="round", columns="metric", values="value", aggfunc="last")
+        closers = round_closers(zip(m.node, m["round"], m.metric))
+        closer = m["round"].map(closers)
+        mine = m[(m.node == closer) & (m["round"] > 0) & m.metric.str.startswith("fl.") & ~m.metric.isin(TRAINER_METRICS)]
+        table = mine.pivot_table(index="round", columns="metric", values="value", aggfunc="last")
         table.columns = [c.removeprefix("fl.") for c in table.columns]
         return table
 

@@ -244,7 +244,8 @@ class RunSource(ObserveSource):
                 for r in csv.DictReader(fh):
                     self.samples.setdefault(r["node"], []).append(
                         (float(r["time"]), int(r["bytes_in"]), int(r["bytes_out"]), int(r["view"])))
-        self.accuracy = [(r, v) for t, r, n, m, v in self.metrics if n == "cloud" and m == "fl.accuracy"]
+        # reported by each round's closer: the cloud, or the consensus winner (fl.round.reporting)
+        self.accuracy = sorted({r: v for t, r, n, m, v in self.metrics if m == "fl.accuracy"}.items())
 
     def _final_heads(self) -> dict[str, dict[str, Any]]:
         heads: dict[str, dict[str, Any]] = {}
@@ -300,8 +301,8 @@ class RunSource(ObserveSource):
         commits = [(t, int(v)) for t, r, n, m, v in self.metrics if n == me and m == "chain.block_txs"]
         latencies = [(t, v) for t, r, n, m, v in self.metrics if n == me and m == "pbft.commit_latency_s"]
         per_round: dict[int, dict[str, Any]] = {}
-        for _t, r, n, m, v in self.metrics:
-            if n == "cloud" and r > 0 and m in ("fl.accuracy", "fl.loss", "fl.round_time_s"):
+        for _t, r, _n, m, v in self.metrics:
+            if r > 0 and m in ("fl.accuracy", "fl.loss", "fl.round_time_s"):  # from the round's closer, whoever
                 key = {"fl.accuracy": "accuracy", "fl.loss": "loss", "fl.round_time_s": "duration_s"}[m]
                 per_round.setdefault(r, {"round": r})[key] = v
         data = series_json(commits, latencies, self.samples.get(me, []), 0.0,

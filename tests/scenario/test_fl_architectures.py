@@ -30,9 +30,12 @@ def scenario(trainers="edge", aggregation="consensus_winner", protocol="pow", **
         "output": {"plots": False}})
 
 
+PROGRESS: list[dict] = []  # what the runner's progress callback heard during pow_run
+
+
 @pytest.fixture(scope="module")
 def pow_run():
-    return run_scenario(scenario())
+    return run_scenario(scenario(), progress=PROGRESS.append)
 
 
 def round_txs(run, kind):
@@ -181,3 +184,44 @@ def test_model_attacks_target_the_trainers_and_data_attacks_the_devices():
     backdoors = [n for n, k in plan.malicious.items() if k == "backdoor"]
     assert len(flips) == 2 and all(n.startswith("edge-") for n in flips)  # half of the 4 trainers
     assert len(backdoors) == 2 and all(n.startswith("device-") for n in backdoors)  # a quarter of the 8 devices
+
+
+def test_every_reader_of_a_run_finds_the_winners_round_scores(pow_run, tmp_path):
+    """Under winner aggregation the cloud reports no round: progress, the Python API's rounds,
+    the dashboard over a results folder and an experiment's merge read each round's closer."""
+    import edgeledger as el
+    from edgeledger.fl.round.reporting import round_closers
+    from edgeledger.scenario.results import write_results
+    from edgeledger.web.observe_sources import RunSource
+
+    accuracy = pow_run.summary["accuracy_per_round"]
+    assert [(p["round"], p["accuracy"]) for p in PROGRESS] == list(enumerate(accuracy, 1))
+    write_results(pow_run, tmp_path / "run")
+    back = el.load_results(tmp_path / "run")
+    closers = round_closers(zip(back.metrics.node, back.metrics["round"], back.metrics.metric))
+    assert list(closers.values()) == pow_run.network.aggregator.winners and "cloud" not in closers.values()
+    assert list(back.rounds.index) == [1, 2, 3] and list(back.rounds["accuracy"]) == accuracy
+    assert "train_loss" not in back.rounds  # the winner also trains: that is not the round's figure
+    assert list(back.rounds["updates_accepted"]) == [4.0, 4.0, 4.0]
+    source = RunSource(tmp_path / "run")
+    assert source.accuracy == list(enumerate(accuracy, 1))
+    assert [r["accuracy"] for r in source.series()["rounds"]] == accuracy
+
+
+def test_merge_reads_an_interrupted_experiment_run_on_fbfls_architecture(tmp_path):
+    from edgeledger.scenario.experiment_run import merge_runs, run_experiment
+    from edgeledger.scenario.experiments import find_experiment
+
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "base.toml").write_text(
+        'name = "w"\nseed = 3\n[topology]\nedges = 4\ndevices_per_edge = 1\nvalidators = ["edge"]\n'
+        '[consensus]\nprotocol = "pow"\n[fl]\nrounds = 2\nclients_per_round = 4\nlocal_epochs = 1\n'
+        'trainers = "edge"\naggregation = "consensus_winner"\n')
+    (tmp_path / "set" / "w.toml").write_text(
+        '[experiment]\nname = "w"\nbase = "base.toml"\n[[experiment.axes]]\nname = "rule"\n'
+        'values = [{ label = "fedavg", set = [\'fl.aggregator="fedavg"\'] }]\n')
+    exp = find_experiment("w", tmp_path)
+    done = run_experiment(exp, tmp_path / "out")
+    (tmp_path / "out" / "summary.json").unlink()  # cut off before the summary: merge reads metrics.csv
+    merged = merge_runs([tmp_path / "out"], tmp_path / "merged", tmp_path)
+    assert merged.settings[0].accuracy == done.settings[0].accuracy and len(done.settings[0].accuracy) == 2
