@@ -6,10 +6,10 @@ The node that closes a round reports the new global model's scores (``fl.accurac
 round's consensus winner (a different edge from round to round, under PoW or PBFT) under
 ``"consensus_winner"``: readers of a run's metrics must never pick them by the node "cloud".
 
-Only a closer reports the round's scores, so the simple readers select them by name
-(:data:`GLOBAL_SCORES`); :func:`round_closers` names each round's closer for the readers that
-want all of its figures for the round, without those a winner reports as a trainer
-(:data:`TRAINER_METRICS`).
+Only a closer reports the round's scores (:data:`GLOBAL_SCORES` names the usual ones), so a
+reader that shows a few of them selects them by name; :func:`round_closers` names each round's
+closer for the readers that want all of its figures for the round, without those a winner
+reports as a trainer (:data:`TRAINER_METRICS`).
 """
 
 from __future__ import annotations
