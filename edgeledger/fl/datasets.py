@@ -36,6 +36,7 @@ __all__ = [
     "datasets",
     "load_dataset",
     "use_checkout_datasets",
+    "shared_datasets_beside",
     "make_synthetic",
     "parse_idx",
     "DATA_ENV_VAR",
@@ -128,22 +129,27 @@ def load_dataset(
     return loader(Path(data_root) if data_root is not None else None)
 
 
+def shared_datasets_beside(path: str | Path) -> Path | None:
+    """The ``shared/datasets`` folder beside the checkout that holds ``path`` (the nearest
+    ``<folder>/shared/datasets`` above it), when one exists."""
+    for folder in Path(path).resolve().parents:
+        candidate = folder / "shared" / "datasets"
+        if candidate.is_dir():
+            return candidate
+    return None
+
 
 def use_checkout_datasets(script: str | Path) -> Path | None:
     """For the scripts of a checkout (``benchmarks/``, ``experiments/``): when $EDGELEDGER_DATA is
-    unset, point it at the ``shared/datasets`` folder beside the checkout that holds ``script``
-    (the first folder above it with a ``pyproject.toml``), if that folder exists. Returns the
+    unset, point it at :func:`shared_datasets_beside` ``script``, if there is one. Returns the
     folder set, else None."""
     if os.environ.get(DATA_ENV_VAR):
         return None
-    for folder in Path(script).resolve().parents:
-        if (folder / "pyproject.toml").is_file():
-            shared = folder.parent / "shared" / "datasets"
-            if shared.is_dir():
-                os.environ[DATA_ENV_VAR] = str(shared)
-                return shared
-            return None
-    return None
+    shared = shared_datasets_beside(script)
+    if shared is not None:
+        os.environ[DATA_ENV_VAR] = str(shared)
+    return shared
+
 
 # --- digits -------------------------------------------------------------------------------
 

@@ -101,11 +101,9 @@ class Experiment:
 
     def shared_data(self) -> Path | None:
         """``../shared/datasets`` beside the checkout holding this experiment, when it exists."""
-        for parent in self.path.resolve().parents:
-            candidate = parent / "shared" / "datasets"
-            if candidate.is_dir():
-                return candidate
-        return None
+        from edgeledger.fl.datasets import shared_datasets_beside
+
+        return shared_datasets_beside(self.path)
 
     def pending_reason(self, scenario: Scenario) -> str | None:
         """Why ``scenario`` cannot run yet (an unregistered aggregator or attack), or None."""

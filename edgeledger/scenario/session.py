@@ -71,10 +71,11 @@ class Run:
         """The aggregator's metrics per round (``accuracy``, ``loss``, ...), one row per round: those
         of the node that closed the round (the cloud, or the consensus winner under FBFL's
         ``fl.aggregation = "consensus_winner"``), without what a winner reports as a trainer."""
-        from edgeledger.fl.round.reporting import TRAINER_METRICS, round_closers
+        from edgeledger.fl.round.reporting import CLOSE_MARK, TRAINER_METRICS, round_closers
 
         m = self.metrics
-        closers = round_closers(zip(m.node, m["round"], m.metric))
+        marks = m[m.metric == CLOSE_MARK]  # one row per round: only those need reading row by row
+        closers = round_closers(zip(marks.node, marks["round"], marks.metric))
         closer = m["round"].map(closers)
         mine = m[(m.node == closer) & (m["round"] > 0) & m.metric.str.startswith("fl.") & ~m.metric.isin(TRAINER_METRICS)]
         table = mine.pivot_table(index="round", columns="metric", values="value", aggfunc="last")

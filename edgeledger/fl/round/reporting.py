@@ -6,20 +6,19 @@ The node that closes a round reports the new global model's scores (``fl.accurac
 round's consensus winner (a different edge from round to round, under PoW or PBFT) under
 ``"consensus_winner"``: readers of a run's metrics must never pick them by the node "cloud".
 
-Only a closer reports the round's scores (:data:`GLOBAL_SCORES` names the usual ones), so a
-reader that shows a few of them selects them by name; :func:`round_closers` names each round's
-closer for the readers that want all of its figures for the round, without those a winner
-reports as a trainer (:data:`TRAINER_METRICS`).
+Only a closer reports the round's scores, so a reader that shows a few of them (accuracy,
+loss) selects them by name; :func:`round_closers` names each round's closer for the readers
+that want all of its figures for the round, without those a winner reports as a trainer
+(:data:`TRAINER_METRICS`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["CLOSE_MARK", "GLOBAL_SCORES", "TRAINER_METRICS", "round_closers"]
+__all__ = ["CLOSE_MARK", "TRAINER_METRICS", "round_closers"]
 
 CLOSE_MARK = "fl.round_time_s"  # reported once per round, with the scores, by the node that closed it
-GLOBAL_SCORES = frozenset({"fl.accuracy", "fl.loss", "fl.utility", "fl.backdoor_asr", CLOSE_MARK})
 TRAINER_METRICS = frozenset({"fl.train_loss", "fl.colluded_update", "fl.download_rejected"})
 
 
