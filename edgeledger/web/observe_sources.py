@@ -67,7 +67,8 @@ def _summary(b: dict[str, Any]) -> dict[str, Any]:
     for tx in b["transactions"]:
         kinds[tx["kind"]] = kinds.get(tx["kind"], 0) + 1
     return {"height": b["index"], "hash": b["hash"], "proposer": b["proposer"], "timestamp_ms": b["timestamp_ms"],
-            "txs": len(b["transactions"]), "kinds": kinds, "signers": len(b["commit_certificate"]["votes"])}
+            "txs": len(b["transactions"]), "kinds": kinds,
+            "signers": len((b["commit_certificate"] or {"votes": []})["votes"])}  # PoW blocks carry none
 
 
 def _rejection_rows(rows: list[tuple[float, str, str, str, str]], clock_start: float) -> dict[str, Any]:

@@ -206,6 +206,8 @@ def test_every_reader_of_a_run_finds_the_winners_round_scores(pow_run, tmp_path)
     source = RunSource(tmp_path / "run")
     assert source.accuracy == list(enumerate(accuracy, 1))
     assert [r["accuracy"] for r in source.series()["rounds"]] == accuracy
+    blocks = source.blocks(5)  # PoW blocks have no commit certificate: the dashboard lists them all the same
+    assert len(blocks) == 5 and {b["signers"] for b in blocks} == {0}
 
 
 def test_merge_reads_an_interrupted_experiment_run_on_fbfls_architecture(tmp_path):
