@@ -184,6 +184,7 @@ class Overview(msgspec.Struct):
     height: int | None = None
     transactions: int | None = None
     view: int | None = None
+    protocol: str | None = None  # "pbft", or "pow": then leader is the newest final block's miner
     leader: str | None = None
     nodes: list[NodeRow] = []
     accuracy: list[tuple[int, float]] = []

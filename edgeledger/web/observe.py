@@ -1,10 +1,10 @@
 """The /observe dashboard: a page a person keeps open while a network runs.
 
 Server-rendered HTML (the numbers are in the page as served) plus one small script that
-follows server-sent events and redraws: chain height, transactions, PBFT view and leader,
-nodes with role and status, latest blocks and transactions (each block links to a detail
-page with every transaction's Merkle inclusion proof), FL accuracy per round and the
-network topology. No front-end build step.
+follows server-sent events and redraws: chain height, transactions, PBFT view and leader
+(on a PoW chain, the newest block's miner), nodes with role and status, latest blocks and
+transactions (each block links to a detail page with every transaction's Merkle inclusion
+proof), FL accuracy per round and the network topology. No front-end build step.
 """
 
 from __future__ import annotations

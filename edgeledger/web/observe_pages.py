@@ -115,6 +115,9 @@ def render_index(source: ObserveSource) -> str:
     if not o.get("ready"):
         return page("edgeledger", "<header><h1>edgeledger</h1></header><main>starting…</main>", source.live)
     view = o["view"] if o["view"] is not None else "-"
+    pow_chain = o.get("protocol") == "pow"  # no views and no leader: show the newest block's miner
+    leader_label = "last miner" if pow_chain else "leader"
+    view_title = "View (PBFT only: a PoW chain has none)" if pow_chain else "PBFT view and view changes"
     legend = ("<div class=legend><span><i style='background:#7b4ea3'></i>cloud</span><span><i style='background:#1f77b4'>"
               "</i>edge</span><span><i style='background:#2ca02c'></i>device</span><span><i style='background:#fff;"
               "border:2.5px solid #1d2330'></i>validator</span><span><i style='background:#d62728'></i>attacker</span>"
@@ -126,14 +129,14 @@ def render_index(source: ObserveSource) -> str:
 <main>{_device_note(o)}
 {_card('chain', 'Chain', f'''<div class=stats><div class=stat>height<b id=height>{o['height']:,}</b></div>
 <div class=stat>transactions<b id=txcount>{o['transactions']:,}</b></div><div class=stat>view<b id=view>{view}</b></div>
-<div class=stat>leader<b id=leader>{e(str(o['leader']))}</b></div>
+<div class=stat>{leader_label}<b id=leader>{e(str(o['leader']))}</b></div>
 <div class=stat>pending<b id=pending-count>{o['pending']['count']}</b></div>
 <div class=stat>rejected<b id=rejection-count>{o['rejections']['count']}</b></div></div>
 <p class=muted>attackers (declared in the scenario): <span id=attackers></span></p>''', state='data')}
 {_chart('tx', 'Committed transactions per second')}
 {_chart('latency', 'Commit latency percentiles (p50, p95, p99)')}
 {_chart('bytes', 'Network bytes in / out per second')}
-{_chart('view', 'PBFT view and view changes')}
+{_chart('view', view_title)}
 {_chart('accuracy', 'FL test accuracy per round')}
 {_chart('loss', 'FL test loss per round')}
 {_chart('perday', 'Transactions over time')}

@@ -192,6 +192,7 @@ def test_every_reader_of_a_run_finds_the_winners_round_scores(pow_run, tmp_path)
     import edgeledger as el
     from edgeledger.fl.round.reporting import round_closers
     from edgeledger.scenario.results import write_results
+    from edgeledger.web.observe_pages import render_index
     from edgeledger.web.observe_sources import RunSource
 
     accuracy = pow_run.summary["accuracy_per_round"]
@@ -208,6 +209,10 @@ def test_every_reader_of_a_run_finds_the_winners_round_scores(pow_run, tmp_path)
     assert [r["accuracy"] for r in source.series()["rounds"]] == accuracy
     blocks = source.blocks(5)  # PoW blocks have no commit certificate: the dashboard lists them all the same
     assert len(blocks) == 5 and {b["signers"] for b in blocks} == {0}
+    overview = source.overview()  # a PoW chain has no leader: the card shows the newest block's miner
+    assert overview["protocol"] == "pow" and overview["leader"] == source.blocks(1)[0]["proposer"]
+    page = render_index(source)
+    assert "last miner<b id=leader>" in page and "PBFT view" not in page
 
 
 def test_merge_reads_an_interrupted_experiment_run_on_fbfls_architecture(tmp_path):
