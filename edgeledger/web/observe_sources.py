@@ -13,13 +13,13 @@ import csv
 import json
 import tomllib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeledger.codec import encode, to_builtins
 from edgeledger.consensus.pow import PowMiner
+from edgeledger.consensus.pow.finality import WorkFinality
 from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.web.observe_series import LiveRecorder, TxPerPeriod, series_json, tx_per_day
 
@@ -71,15 +71,6 @@ def _summary(b: dict[str, Any]) -> dict[str, Any]:
     return {"height": b["index"], "hash": b["hash"], "proposer": b["proposer"], "timestamp_ms": b["timestamp_ms"],
             "txs": len(b["transactions"]), "kinds": kinds,
             "signers": len((b["commit_certificate"] or {"votes": []})["votes"])}  # PoW blocks carry none
-
-
-def _leader(protocol: str, view: int | None, primary_of: Callable[[int], str] | None,
-            newest_proposer: str | None) -> str | None:
-    """Who leads now: PBFT's primary of ``view``; a PoW chain has no leader, so its newest final
-    block's miner (the dashboard labels it so)."""
-    if protocol == "pow":
-        return newest_proposer
-    return primary_of(view) if primary_of is not None and view is not None else None
 
 
 def _rejection_rows(rows: list[tuple[float, str, str, str, str]], clock_start: float) -> dict[str, Any]:
@@ -170,15 +161,18 @@ class LiveSource(ObserveSource):
         keeps_chain = node.light is None and (consensus is not None or node.store.committed.height > 0 or node.role != "device")
         validator = node.validator or (plan.validators[0] if plan.validators else None)
         rejections = list(getattr(api.driver, "rejections", []))
-        protocol = "pow" if isinstance(consensus, PowMiner) else "pbft"
-        head = node.store.committed.block(node.store.committed.height) if protocol == "pow" else None
-        leader = (_leader(protocol, view, getattr(consensus, "primary_of", None),
-                          head.header.proposer if head is not None and head.height > 0 else None)
-                  if consensus is not None else plan.validators[0])
-        leader = leader if leader is not None else "-"
-        return {"ready": True, "node": node.node_id, "role": node.role, "height": node.store.committed.height,
+        # a PoW chain has no views and no leader: the card shows its newest final block's miner
+        pow_chain = isinstance(consensus, PowMiner) or isinstance(node.finality, WorkFinality)
+        height = node.store.committed.height
+        if pow_chain:
+            leader = node.store.committed.block(height).header.proposer if height > 0 else "-"
+        elif consensus is not None:
+            leader = consensus.primary_of(view) if view is not None else "-"
+        else:
+            leader = plan.validators[0]
+        return {"ready": True, "node": node.node_id, "role": node.role, "height": height,
                 "transactions": node.store.committed.transaction_count(), "view": view,
-                "protocol": protocol, "leader": leader,
+                "protocol": "pow" if pow_chain else "pbft", "leader": leader,
                 "keeps_chain": keeps_chain, "light_client": node.light is not None,
                 "validator": validator, "validator_url": api.driver.peers.get(validator, "") if validator else "",
                 "nodes": nodes, "hidden_devices": hidden, "malicious": malicious,
@@ -285,14 +279,15 @@ class RunSource(ObserveSource):
                   "status": "simulated", "address": "", "height": heads.get(n, {}).get("height"),
                   "view": heads.get(n, {}).get("view")} for n, r in shown]
         view = heads.get(self.viewpoint, {}).get("view", 0)
-        protocol = self.scenario.consensus.protocol
-        validators = self.plan.validators
-        leader = _leader(protocol, view, (lambda v: validators[v % len(validators)]) if validators else None,
-                         blocks[-1]["proposer"] if blocks else None)
+        protocol, validators = self.scenario.consensus.protocol, self.plan.validators
+        if protocol == "pow":  # no views and no leader: the newest final block's miner
+            leader = blocks[-1]["proposer"] if blocks else "-"
+        else:
+            leader = validators[view % len(validators)] if validators else "-"
         return {"ready": True, "node": f"simulation {self.summary['name']} (seed {self.summary['seed']})",
                 "role": "results", "height": self.chain["height"],
                 "transactions": sum(len(b["transactions"]) for b in blocks), "view": view,
-                "protocol": protocol, "leader": leader if leader is not None else "-",
+                "protocol": protocol, "leader": leader,
                 "keeps_chain": True, "light_client": False, "validator": None, "validator_url": "",
                 "nodes": nodes, "hidden_devices": hidden, "malicious": malicious,
                 "links": _topology(shown, self.plan.edge_of, malicious), "accuracy": self.accuracy,

@@ -9,12 +9,13 @@ import aiohttp
 from aiohttp import web
 
 from edgeledger.consensus.pow import PowConfig, PowMiner
+from edgeledger.consensus.pow.finality import WorkFinality
 from edgeledger.ledger import ChainStore, genesis_hash
 from edgeledger.net.http import HttpDriver
 from edgeledger.node.node import Node
 from edgeledger.web.api import NodeApi
 from edgeledger.web.observe import install_live_dashboard
-from edgeledger.web.observe_sources import DashboardPlan
+from edgeledger.web.observe_sources import DashboardPlan, LiveSource
 from edgeledger.web.routes import json_errors
 from tests.conftest import make_chain
 
@@ -24,6 +25,7 @@ def _pow_node_api(data_dir: Path) -> tuple[NodeApi, ChainStore, object]:
     g = genesis_hash(membership.genesis)
     config = PowConfig(mining="real", initial_zero_bits=8, confirmations=1, hashes_per_tick=5000)
     miner = PowMiner("v0", keys["v0"], membership, g, config)
+    data_dir.mkdir(parents=True, exist_ok=True)
     store = ChainStore(data_dir / "chain.sqlite")
     node = Node(node_id="v0", role="edge", key=keys["v0"], membership=membership, store=store, consensus=miner)
     driver = HttpDriver(node, keys["v0"], membership.verify, chain_id=membership.chain_id)
@@ -74,3 +76,18 @@ def test_the_dashboard_of_a_pow_miner_shows_its_newest_blocks_miner_not_a_pbft_l
     assert before["protocol"] == "pow" and before["leader"] == "-" and before["view"] is None
     assert after["height"] == 1 and after["leader"] == "v0"
     assert "last miner<b id=leader>" in page and "PBFT view" not in page
+
+
+def test_a_follower_of_a_pow_chain_without_a_miner_shows_the_newest_blocks_miner(tmp_path):
+    _, _, miner = _pow_node_api(tmp_path / "miner")
+    block = _mine_one(miner)
+    keys, membership = make_chain(4)  # the same deterministic keys and chain as the miner's
+    store = ChainStore(tmp_path / "follower.sqlite")
+    follower = Node(node_id="v1", role="edge", key=keys["v1"], membership=membership, store=store,
+                    consensus=None, finality=WorkFinality(genesis_hash(membership.genesis), miner.config))
+    api = NodeApi()
+    api.attach(follower, HttpDriver(follower, keys["v1"], membership.verify, chain_id=membership.chain_id),
+               DashboardPlan({v: "edge" for v in membership.validators}, list(membership.validators)))
+    store.append(block)
+    overview = LiveSource(api).overview()
+    assert overview["protocol"] == "pow" and overview["leader"] == "v0"
