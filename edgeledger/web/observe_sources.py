@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from edgeledger.codec import encode, to_builtins
-from edgeledger.consensus.pow import PowMiner
 from edgeledger.consensus.pow.finality import WorkFinality
 from edgeledger.crypto.merkle import merkle_proof
 from edgeledger.web.observe_series import LiveRecorder, TxPerPeriod, series_json, tx_per_day
@@ -161,11 +160,13 @@ class LiveSource(ObserveSource):
         keeps_chain = node.light is None and (consensus is not None or node.store.committed.height > 0 or node.role != "device")
         validator = node.validator or (plan.validators[0] if plan.validators else None)
         rejections = list(getattr(api.driver, "rejections", []))
-        # a PoW chain has no views and no leader: the card shows its newest final block's miner
-        pow_chain = isinstance(consensus, PowMiner) or isinstance(node.finality, WorkFinality)
+        # a PoW chain (the node verifies its blocks by their work, miner or not) has no views and no
+        # leader: the card shows its newest final block's miner
+        pow_chain = isinstance(node.finality, WorkFinality)
         height = node.store.committed.height
         if pow_chain:
-            leader = node.store.committed.block(height).header.proposer if height > 0 else "-"
+            head = node.store.committed.head()
+            leader = head.header.proposer if head is not None else "-"
         elif consensus is not None:
             leader = consensus.primary_of(view) if view is not None else "-"
         else:

@@ -27,7 +27,8 @@ def _pow_node_api(data_dir: Path) -> tuple[NodeApi, ChainStore, object]:
     miner = PowMiner("v0", keys["v0"], membership, g, config)
     data_dir.mkdir(parents=True, exist_ok=True)
     store = ChainStore(data_dir / "chain.sqlite")
-    node = Node(node_id="v0", role="edge", key=keys["v0"], membership=membership, store=store, consensus=miner)
+    node = Node(node_id="v0", role="edge", key=keys["v0"], membership=membership, store=store, consensus=miner,
+                finality=WorkFinality(g, config))  # as topology.finality_of wires every node of a PoW chain
     driver = HttpDriver(node, keys["v0"], membership.verify, chain_id=membership.chain_id)
     api = NodeApi()
     api.attach(node, driver, DashboardPlan({v: "edge" for v in membership.validators}, list(membership.validators)))
